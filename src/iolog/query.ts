@@ -1,0 +1,403 @@
+// The log query engine: `docker logs` / `kubectl logs` semantics over an iolog file.
+//
+// A logical line is a run of consecutive same-stream entries in which every entry but the last
+// is exactly 4095 bytes with no trailing '\n'; it carries the timestamp of its first entry.
+// Order of operations, as Docker's: `tail` N logical lines (counted across both streams) first;
+// then `since` (the first logical line at or after it, and everything after that) and `until`
+// (stop after the last line at or before it), both inclusive to the nanosecond; then the stream
+// selection, the timestamp prefix and the byte limit.
+//
+// `since` and `tail` never read the whole file: since is a binary search over byte offsets
+// (entries are written in time order) and tail reads backwards in growing windows, so both cost
+// O(log n) or O(tail) reads. The output is compacted in place in each block that is read: message
+// bytes move down over the headers with one copyWithin per entry, and each run of one stream's
+// bytes leaves as one chunk.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { InvalidInputError, NotFoundError } from './errors.js';
+import { MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
+import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
+import { TIMESTAMP_PREFIX_LENGTH, TimestampFormatter } from './time.js';
+import { systemClock } from './clock.js';
+
+const NL = 0x0a;
+
+export type StreamSelection = 'stdout' | 'stderr' | 'all';
+
+export interface LogQuery {
+  /** Unix ns: start with the first logical line at or after this time. */
+  since?: bigint;
+  /** Unix ns: stop after the last logical line at or before this time. */
+  until?: bigint;
+  /** Only the last N logical lines (both streams count). Undefined or Infinity: all. */
+  tail?: number;
+  stream?: StreamSelection;
+  /** Prefix each logical line with `2006-01-02T15:04:05.000000000Z `. */
+  timestamps?: boolean;
+  /** Stop after this many output bytes (prefixes included), as kubelet's limitBytes. */
+  limitBytes?: number;
+  /** Keep reading as the file grows, until `writerClosed` settles or `signal` aborts. */
+  follow?: boolean;
+  /** Settles when the writer has closed the log: follow reads what is left and ends. */
+  writerClosed?: Promise<unknown>;
+  signal?: AbortSignal;
+  /** Bytes read per step (default 1 MiB). */
+  blockBytes?: number;
+}
+
+/** A run of output of one stream. */
+export interface LogChunk {
+  stream: StreamId;
+  data: Buffer;
+}
+
+/** Checks a query's numbers; throws InvalidInputError naming the bad field. */
+export function validateQuery(q: LogQuery): void {
+  if (q.tail !== undefined && q.tail !== Infinity && !(Number.isSafeInteger(q.tail) && q.tail >= 0))
+    throw new InvalidInputError(`invalid tail ${q.tail}: want a whole number ≥ 0 or "all"`);
+  if (q.limitBytes !== undefined && !(Number.isSafeInteger(q.limitBytes) && q.limitBytes > 0))
+    throw new InvalidInputError(`invalid limit-bytes ${q.limitBytes}: want a whole number > 0`);
+  if (q.stream !== undefined && !['stdout', 'stderr', 'all'].includes(q.stream))
+    throw new InvalidInputError(`invalid stream ${JSON.stringify(q.stream)}: want stdout, stderr or all`);
+}
+
+/** Runs a query over the iolog file at `path`, yielding its output stream by stream. */
+export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<LogChunk> {
+  validateQuery(q);
+  const fh = await openLog(path);
+  const watcher = q.follow ? new Growth(path, q) : undefined;
+  try {
+    let size = (await fh.stat()).size;
+    let pos = 0;
+    if (q.tail !== undefined && q.tail !== Infinity) pos = await seekTail(fh, size, q.tail);
+    if (q.since !== undefined) pos = await seekSince(fh, pos, size, q.since);
+    const sel = new LineSelector(q);
+    const block = Math.max(q.blockBytes ?? 1 << 20, 64 * 1024);
+    let carry: Uint8Array = new Uint8Array(0);
+    let closed = !q.follow;
+    for (;;) {
+      if (pos < size) {
+        const want = Math.min(size - pos, block);
+        const total = carry.length + want;
+        // With timestamps a line's output (31-byte prefix) outgrows its input (16-byte header);
+        // reading into the back half leaves room to compact into the front.
+        const head = q.timestamps ? total + 2 * TIMESTAMP_PREFIX_LENGTH : 0;
+        const buf = Buffer.allocUnsafe(head + total);
+        buf.set(carry, head);
+        const got = await readAt(fh, buf, head + carry.length, want, pos);
+        pos += got;
+        const end = head + carry.length + got;
+        const final = closed && pos >= size;
+        sel.begin(buf);
+        const next = scanEntries(buf, head, end, final, sel);
+        yield* sel.chunks();
+        if (sel.stopped) return;
+        carry = buf.subarray(next, end);
+        if (got < want) size = pos; // the file shrank under us
+        continue;
+      }
+      if (closed) {
+        if (carry.length > 0) {
+          const buf = Buffer.allocUnsafe(2 * carry.length + 2 * TIMESTAMP_PREFIX_LENGTH);
+          const head = buf.length - carry.length;
+          buf.set(carry, head);
+          sel.begin(buf);
+          scanEntries(buf, head, buf.length, true, sel);
+          yield* sel.chunks();
+        }
+        return;
+      }
+      // Follow: wait for the file to grow, the writer to close, the caller to abort, or until.
+      const event = await watcher!.next();
+      if (event === 'abort' || event === 'until') return;
+      if (event === 'closed') closed = true;
+      size = (await fh.stat()).size;
+    }
+  } finally {
+    watcher?.close();
+    await fh.close();
+  }
+}
+
+async function openLog(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new NotFoundError(`log file ${path} does not exist`);
+    if (code === 'EISDIR') throw new InvalidInputError(`log file ${path} is a directory`);
+    if (code === 'EACCES') throw new InvalidInputError(`log file ${path} is not readable (permission denied)`);
+    throw err;
+  }
+}
+
+async function readAt(fh: FileHandle, buf: Uint8Array, off: number, len: number, pos: number) {
+  let got = 0;
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, off + got, len - got, pos + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/** Filters entries into logical lines and writes the selected output over the input. */
+class LineSelector implements EntryHandler {
+  stopped = false;
+  private out: Uint8Array = new Uint8Array(0);
+  private w = 0;
+  private runStream = -1;
+  private runStart = 0;
+  private runs: LogChunk[] = [];
+  private prevContinues = false;
+  private prevStream = -1;
+  private skip = false;
+  private sincePending: boolean;
+  private readonly since: bigint;
+  private readonly until: bigint | undefined;
+  private readonly mask: number;
+  private readonly timestamps: boolean;
+  private readonly needTime: boolean;
+  private limit: number;
+  private readonly ts = new Timestamps();
+  private readonly fmt = new TimestampFormatter();
+  private readonly prefix = new Uint8Array(TIMESTAMP_PREFIX_LENGTH);
+
+  constructor(q: LogQuery) {
+    this.since = q.since ?? 0n;
+    this.sincePending = q.since !== undefined;
+    this.until = q.until;
+    this.mask = q.stream === 'stdout' ? 1 : q.stream === 'stderr' ? 2 : 3;
+    this.timestamps = q.timestamps ?? false;
+    this.needTime = this.sincePending || this.until !== undefined || this.timestamps;
+    this.limit = q.limitBytes ?? Infinity;
+  }
+
+  /** Starts on a new block; output is compacted from its start. */
+  begin(buf: Uint8Array): void {
+    this.out = buf;
+    this.w = 0;
+    this.runStream = -1;
+    this.runStart = 0;
+  }
+
+  /** The output of the block, one chunk per run of one stream. */
+  chunks(): LogChunk[] {
+    this.cut(-1);
+    const runs = this.runs;
+    this.runs = [];
+    return runs;
+  }
+
+  onEntry(buf: Uint8Array, hdr: number, msg: number, size: number, stream: number): boolean {
+    const lineStart = !(this.prevContinues && this.prevStream === stream);
+    this.prevContinues = size === MAX_MESSAGE && buf[msg + size - 1] !== NL;
+    this.prevStream = stream;
+    if (lineStart) {
+      let ns = 0n;
+      if (this.needTime) {
+        ns = this.ts.read(buf, hdr);
+        if (this.until !== undefined && ns > this.until) {
+          this.stopped = true;
+          return false;
+        }
+        if (this.sincePending) {
+          if (ns < this.since) {
+            this.skip = true;
+            return true;
+          }
+          this.sincePending = false;
+        }
+      }
+      this.skip = ((this.mask >> stream) & 1) === 0;
+      if (!this.skip && this.timestamps) {
+        if (stream !== this.runStream) this.cut(stream);
+        if (this.limit >= TIMESTAMP_PREFIX_LENGTH) {
+          this.w = this.fmt.write(this.out, this.w, ns);
+          this.limit -= TIMESTAMP_PREFIX_LENGTH;
+        } else {
+          this.fmt.write(this.prefix, 0, ns);
+          this.out.set(this.prefix.subarray(0, this.limit), this.w);
+          this.w += this.limit;
+          this.limit = 0;
+          this.stopped = true;
+          return false;
+        }
+      }
+    }
+    if (this.skip) return true;
+    if (stream !== this.runStream) this.cut(stream);
+    let n = size;
+    if (n >= this.limit) {
+      n = this.limit;
+      this.stopped = true;
+    }
+    this.out.copyWithin(this.w, msg, msg + n);
+    this.w += n;
+    this.limit -= n;
+    return !this.stopped;
+  }
+
+  private cut(stream: number): void {
+    if (this.w > this.runStart) {
+      const o = this.out;
+      this.runs.push({
+        stream: this.runStream as StreamId,
+        data: Buffer.from(o.buffer, o.byteOffset + this.runStart, this.w - this.runStart),
+      });
+    }
+    this.runStream = stream;
+    this.runStart = this.w;
+  }
+}
+
+/**
+ * Offset of an entry at or before the first logical line with timestamp ≥ since, at or after
+ * `from`: a binary search over byte offsets that lands anywhere and finds the next confirmed
+ * entry there. What is left (under 64 KiB) the query's scan skips through.
+ */
+async function seekSince(fh: FileHandle, from: number, size: number, since: bigint): Promise<number> {
+  let lo = from;
+  let hi = size;
+  const probe = Buffer.allocUnsafe(PROBE_BYTES);
+  const ts = new Timestamps();
+  while (hi - lo > SCAN_BYTES) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const got = await readAt(fh, probe, 0, PROBE_BYTES, mid);
+    const off = findEntry(probe, 0, got, mid + got >= size);
+    // No entry in a whole probe (a long run of junk): the scan from lo will walk through it.
+    if (off < 0 || ts.read(probe, off) >= since) hi = mid;
+    else lo = mid + off;
+  }
+  return lo;
+}
+const SCAN_BYTES = 64 * 1024;
+
+/** Offset of the start of the n-th last logical line (0 when there are fewer). */
+async function seekTail(fh: FileHandle, size: number, n: number): Promise<number> {
+  if (n === 0) return size;
+  let window = Math.max(SCAN_BYTES, n * 256);
+  for (;;) {
+    const start = Math.max(0, size - window);
+    const buf = Buffer.allocUnsafe(size - start);
+    const len = await readAt(fh, buf, 0, buf.length, start);
+    const first = start === 0 ? 0 : findEntry(buf, 0, len, true);
+    if (first >= 0) {
+      const starts = new LineStarts(start === 0);
+      scanEntries(buf, first, len, true, starts);
+      const count = starts.offsets.length;
+      if (count >= n) return start + starts.offsets[count - n];
+    }
+    if (start === 0) return 0;
+    window *= 4;
+  }
+}
+
+/** Collects the offsets of entries that begin a logical line. */
+class LineStarts implements EntryHandler {
+  readonly offsets: number[] = [];
+  private prevContinues: boolean;
+  private prevStream = -1;
+  private known: boolean;
+
+  /** `atFileStart`: the first entry seen is known to begin a line. */
+  constructor(atFileStart: boolean) {
+    this.known = atFileStart;
+    this.prevContinues = false;
+  }
+
+  onEntry(buf: Uint8Array, hdr: number, msg: number, size: number, stream: number): boolean {
+    // The first entry of a window that starts mid-file may continue a line begun before it.
+    if (this.known && !(this.prevContinues && this.prevStream === stream)) this.offsets.push(hdr);
+    this.known = true;
+    this.prevContinues = size === MAX_MESSAGE && buf[msg + size - 1] !== NL;
+    this.prevStream = stream;
+    return true;
+  }
+}
+
+type GrowthEvent = 'grew' | 'closed' | 'abort' | 'until';
+
+/**
+ * Waits for a followed log to change: file-system notification (inotify) on the file, with a
+ * stat poll only as a fallback where watching is not possible.
+ */
+class Growth {
+  private dirty = true;
+  private wake: ((e: GrowthEvent) => void) | undefined;
+  private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private untilTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private ended: GrowthEvent | undefined;
+
+  constructor(path: string, q: LogQuery) {
+    const grew = () => {
+      this.dirty = true;
+      this.fire('grew');
+    };
+    try {
+      this.watcher = watch(path, { persistent: false }, grew);
+      this.watcher.on('error', () => this.startPolling(grew));
+    } catch {
+      this.startPolling(grew);
+    }
+    q.writerClosed?.then(
+      () => {
+        this.closed = true;
+        this.fire('closed');
+      },
+      () => {
+        this.closed = true;
+        this.fire('closed');
+      },
+    );
+    const onAbort = () => this.end('abort');
+    if (q.signal?.aborted) this.end('abort');
+    else q.signal?.addEventListener('abort', onAbort, { once: true });
+    if (q.until !== undefined) {
+      const ms = Number((q.until - systemClock()) / 1_000_000n);
+      this.untilTimer = setTimeout(() => this.end('until'), Math.max(0, Math.min(ms + 1, 2 ** 31 - 1)));
+    }
+  }
+
+  /** Resolves when there may be more to read, or why following is over. */
+  next(): Promise<GrowthEvent> {
+    if (this.ended) return Promise.resolve(this.ended);
+    if (this.closed) return Promise.resolve('closed');
+    if (this.dirty) {
+      this.dirty = false;
+      return Promise.resolve('grew');
+    }
+    return new Promise((resolve) => {
+      this.wake = (e) => {
+        this.dirty = false;
+        resolve(e);
+      };
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    if (this.poll) clearInterval(this.poll);
+    if (this.untilTimer) clearTimeout(this.untilTimer);
+  }
+
+  private end(e: GrowthEvent): void {
+    this.ended = e;
+    this.fire(e);
+  }
+
+  private fire(e: GrowthEvent): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(e);
+  }
+
+  private startPolling(grew: () => void): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (!this.poll) this.poll = setInterval(grew, 50);
+  }
+}
