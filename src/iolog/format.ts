@@ -30,39 +30,60 @@ for (let i = 0; i < 64; i++) {
   DECODE[ALPHABET.charCodeAt(i)] = i;
 }
 
+/** Header characters that depend on the timestamp alone, plus the 4 bits it puts into the next. */
+export const TIME_CHARS = 11;
+
 /**
- * Writes the 16-byte header at `off`. `t` holds the 8 timestamp bytes (little-endian) at
- * `t[0..7]`; the caller fills them (see `Timestamps`). Returns the offset after the header.
+ * Encodes the 8 timestamp bytes `t` (little-endian) into header characters 0..9, and into
+ * chars[10] the high 4 bits of character 10, which it shares with the size.
+ */
+export function encodeTime(t: Uint8Array, chars: Uint8Array): void {
+  let b0 = t[0],
+    b1 = t[1],
+    b2 = t[2];
+  chars[0] = ENCODE[b0 >>> 2];
+  chars[1] = ENCODE[((b0 & 3) << 4) | (b1 >>> 4)];
+  chars[2] = ENCODE[((b1 & 15) << 2) | (b2 >>> 6)];
+  chars[3] = ENCODE[b2 & 63];
+  b0 = t[3];
+  b1 = t[4];
+  b2 = t[5];
+  chars[4] = ENCODE[b0 >>> 2];
+  chars[5] = ENCODE[((b0 & 3) << 4) | (b1 >>> 4)];
+  chars[6] = ENCODE[((b1 & 15) << 2) | (b2 >>> 6)];
+  chars[7] = ENCODE[b2 & 63];
+  b0 = t[6];
+  b1 = t[7];
+  chars[8] = ENCODE[b0 >>> 2];
+  chars[9] = ENCODE[((b0 & 3) << 4) | (b1 >>> 4)];
+  chars[10] = (b1 & 15) << 2;
+}
+
+/**
+ * Writes the 16-byte header at `off` from the timestamp characters made by `encodeTime`.
+ * Returns the offset after the header.
  */
 export function encodeHeader(
   out: Uint8Array,
   off: number,
-  t: Uint8Array,
+  time: Uint8Array,
   size: number,
   stream: number,
 ): number {
   const word = (size << 4) | (stream << 3);
   const b8 = word & 0xff;
   const b9 = word >>> 8;
-  let b0 = t[0],
-    b1 = t[1],
-    b2 = t[2];
-  out[off] = ENCODE[b0 >>> 2];
-  out[off + 1] = ENCODE[((b0 & 3) << 4) | (b1 >>> 4)];
-  out[off + 2] = ENCODE[((b1 & 15) << 2) | (b2 >>> 6)];
-  out[off + 3] = ENCODE[b2 & 63];
-  b0 = t[3];
-  b1 = t[4];
-  b2 = t[5];
-  out[off + 4] = ENCODE[b0 >>> 2];
-  out[off + 5] = ENCODE[((b0 & 3) << 4) | (b1 >>> 4)];
-  out[off + 6] = ENCODE[((b1 & 15) << 2) | (b2 >>> 6)];
-  out[off + 7] = ENCODE[b2 & 63];
-  b0 = t[6];
-  b1 = t[7];
-  out[off + 8] = ENCODE[b0 >>> 2];
-  out[off + 9] = ENCODE[((b0 & 3) << 4) | (b1 >>> 4)];
-  out[off + 10] = ENCODE[((b1 & 15) << 2) | (b8 >>> 6)];
+  out[off] = time[0];
+  out[off + 1] = time[1];
+  out[off + 2] = time[2];
+  out[off + 3] = time[3];
+  out[off + 4] = time[4];
+  out[off + 5] = time[5];
+  out[off + 6] = time[6];
+  out[off + 7] = time[7];
+  out[off + 8] = time[8];
+  out[off + 9] = time[9];
+  out[off + 10] = ENCODE[time[10] | (b8 >>> 6)];
   out[off + 11] = ENCODE[b8 & 63];
   out[off + 12] = ENCODE[b9 >>> 2];
   out[off + 13] = ENCODE[(b9 & 3) << 4];

@@ -16,7 +16,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { InvalidInputError, NotFoundError } from './errors.js';
-import { MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
+import { MAX_ENTRY, MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH, TimestampFormatter } from './time.js';
 import { systemClock } from './clock.js';
@@ -74,23 +74,33 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
     if (q.since !== undefined) pos = await seekSince(fh, pos, size, q.since);
     const sel = new LineSelector(q);
     const block = Math.max(q.blockBytes ?? 1 << 20, 64 * 1024);
+    // Each block is read into fresh memory with room before it for the unfinished entry carried
+    // over from the block before; with timestamps also room to compact into, since a line's
+    // output (31-byte prefix) outgrows its input (16-byte header). The next block is read
+    // while this one is worked on.
+    const head = (n: number) => (q.timestamps ? n + MAX_ENTRY + 2 * TIMESTAMP_PREFIX_LENGTH : 0);
+    const readBlock = (at: number, n: number) => {
+      const buf = Buffer.allocUnsafe(head(n) + MAX_ENTRY + n);
+      const from = buf.length - n;
+      return { buf, from, got: readAt(fh, buf, from, n, at) };
+    };
+    let ahead: ReturnType<typeof readBlock> | undefined;
     let carry: Uint8Array = new Uint8Array(0);
     let closed = !q.follow;
     for (;;) {
-      if (pos < size) {
-        const want = Math.min(size - pos, block);
-        const total = carry.length + want;
-        // With timestamps a line's output (31-byte prefix) outgrows its input (16-byte header);
-        // reading into the back half leaves room to compact into the front.
-        const head = q.timestamps ? total + 2 * TIMESTAMP_PREFIX_LENGTH : 0;
-        const buf = Buffer.allocUnsafe(head + total);
-        buf.set(carry, head);
-        const got = await readAt(fh, buf, head + carry.length, want, pos);
+      if (ahead === undefined && pos < size) ahead = readBlock(pos, Math.min(size - pos, block));
+      if (ahead !== undefined) {
+        const { buf, from } = ahead;
+        const want = buf.length - from;
+        const got = await ahead.got;
         pos += got;
-        const end = head + carry.length + got;
-        const final = closed && pos >= size;
+        ahead = pos < size && got === want ? readBlock(pos, Math.min(size - pos, block)) : undefined;
+        const start = from - carry.length;
+        buf.set(carry, start);
+        const end = from + got;
+        const final = closed && pos >= size && ahead === undefined;
         sel.begin(buf);
-        const next = scanEntries(buf, head, end, final, sel);
+        const next = scanEntries(buf, start, end, final, sel);
         yield* sel.chunks();
         if (sel.stopped) return;
         carry = buf.subarray(next, end);
@@ -100,10 +110,10 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
       if (closed) {
         if (carry.length > 0) {
           const buf = Buffer.allocUnsafe(2 * carry.length + 2 * TIMESTAMP_PREFIX_LENGTH);
-          const head = buf.length - carry.length;
-          buf.set(carry, head);
+          const start = buf.length - carry.length;
+          buf.set(carry, start);
           sel.begin(buf);
-          scanEntries(buf, head, buf.length, true, sel);
+          scanEntries(buf, start, buf.length, true, sel);
           yield* sel.chunks();
         }
         return;
@@ -121,8 +131,9 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
 }
 
 async function openLog(path: string): Promise<FileHandle> {
+  let fh: FileHandle;
   try {
-    return await open(path, 'r');
+    fh = await open(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new NotFoundError(`log file ${path} does not exist`);
@@ -130,6 +141,11 @@ async function openLog(path: string): Promise<FileHandle> {
     if (code === 'EACCES') throw new InvalidInputError(`log file ${path} is not readable (permission denied)`);
     throw err;
   }
+  if ((await fh.stat()).isDirectory()) {
+    await fh.close();
+    throw new InvalidInputError(`log file ${path} is a directory`);
+  }
+  return fh;
 }
 
 async function readAt(fh: FileHandle, buf: Uint8Array, off: number, len: number, pos: number) {

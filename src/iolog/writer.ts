@@ -11,13 +11,13 @@
 
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import { type Clock, systemClock } from './clock.js';
-import { encodeHeader, MAX_ENTRY, MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
+import { arrivalClock, type Clock } from './clock.js';
+import { encodeHeader, encodeTime, MAX_ENTRY, TIME_CHARS, MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
 
 const NL = 0x0a;
 
 export interface LogWriterOptions {
-  /** Source of entry timestamps (Unix ns); read once per entry. Default: the system clock. */
+  /** Source of entry timestamps (Unix ns); read once per entry. Default: arrivalClock(). */
   clock?: Clock;
   /** Bytes of entries gathered before one write to the sink. Default 256 KiB. */
   batchBytes?: number;
@@ -31,6 +31,12 @@ export interface LogWriterOptions {
   holdBytes?: number;
   /** End the sink when the writer closes. Default true. */
   endSink?: boolean;
+  /**
+   * The sink is done with a batch's memory when it calls back (true of files, sockets and
+   * process.stdout; not of a PassThrough, whose reader gets the same memory), so batch memory
+   * may be reused. Default false.
+   */
+  recycle?: boolean;
 }
 
 /** The minimal sink: a Node Writable (a file stream, a socket, process.stdout…). */
@@ -55,10 +61,12 @@ export class LogWriter extends EventEmitter {
   private readonly holdMs: number;
   private readonly holdBytes: number;
   private readonly endSink: boolean;
+  private readonly recycle: boolean;
+  private readonly spare: Buffer[] = [];
   private readonly ts = new Timestamps();
 
   /** Output batch in [0, batchBytes); staging of input in [batchBytes, mem.length). */
-  private mem: Uint8Array;
+  private mem: Buffer;
   private length = 0;
   private readonly stageAt: number;
   private readonly stageBytes: number;
@@ -80,15 +88,17 @@ export class LogWriter extends EventEmitter {
     options: LogWriterOptions = {},
   ) {
     super();
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? arrivalClock();
     this.batchBytes = Math.max(options.batchBytes ?? 256 * 1024, 2 * MAX_ENTRY);
     this.holdMs = options.holdMs ?? 50;
     this.holdBytes = options.holdBytes ?? 1 << 20;
     this.endSink = options.endSink ?? true;
+    this.recycle = options.recycle ?? false;
     this.stageAt = this.batchBytes;
     this.stageBytes = Math.max(4096, this.batchBytes >>> 4);
     this.minPieceRoom = 17 * Math.min(4096, this.stageBytes);
-    this.mem = new Uint8Array(this.batchBytes + this.stageBytes);
+    // A Buffer, not a plain Uint8Array: Buffer#indexOf is memchr, three times TypedArray's.
+    this.mem = Buffer.allocUnsafe(this.batchBytes + this.stageBytes);
     const state = (): StreamState => ({
       partial: new Uint8Array(MAX_MESSAGE),
       partialLength: 0,
@@ -147,12 +157,15 @@ export class LogWriter extends EventEmitter {
   flush(): void {
     this.flushScheduled = false;
     if (this.length === 0) return;
-    const batch = Buffer.from(this.mem.buffer, this.mem.byteOffset, this.length);
-    // The sink keeps `batch` until it is written, so the next batch gets fresh memory.
-    this.mem = new Uint8Array(this.mem.length);
+    const used = this.mem;
+    const batch = used.subarray(0, this.length);
+    // The sink keeps `batch` until it is written, so the next batch gets other memory: a spare
+    // one when the sink has handed a batch back, which spares the page faults of fresh memory.
+    this.mem = this.spare.pop() ?? Buffer.allocUnsafe(used.length);
     this.length = 0;
     this.pendingWrites++;
     const ok = this.sink.write(batch, (err) => {
+      if (this.recycle && this.spare.length < 2) this.spare.push(used);
       this.pendingWrites--;
       if (err && !this.error) {
         this.error = err;
@@ -273,8 +286,16 @@ export class LogWriter extends EventEmitter {
 
   /** Writes a header at the end of the batch (one clock reading); returns the message offset. */
   private header(stream: StreamId, size: number): number {
-    return encodeHeader(this.mem, this.length, this.ts.set(this.clock()), size, stream);
+    const t = this.clock();
+    // Consecutive entries often carry the same time: encode its characters once.
+    if (t !== this.lastTime) {
+      this.lastTime = t;
+      encodeTime(this.ts.set(t), this.timeChars);
+    }
+    return encodeHeader(this.mem, this.length, this.timeChars, size, stream);
   }
+  private lastTime: bigint | undefined;
+  private readonly timeChars = new Uint8Array(TIME_CHARS);
 
   /** Writes the stream's unterminated remainder as an entry; its line is over. */
   private finishLine(stream: StreamId): void {
