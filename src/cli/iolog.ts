@@ -19,20 +19,33 @@ export function addIologCommand(program: Command): void {
     .command('encode')
     .description('append stdin to FILE (or stdout) as log entries stamped with the system clock')
     .argument('[file]', 'log file to append to; stdout when omitted')
-    .addOption(new Option('--stream <stream>', 'stream to tag the entries with').choices(['stdout', 'stderr']).default('stdout'))
+    .addOption(
+      new Option('--stream <stream>', 'stream to tag the entries with')
+        .choices(['stdout', 'stderr'])
+        .default('stdout'),
+    )
     .action(async (file: string | undefined, opts: { stream: 'stdout' | 'stderr' }) => {
       await encode(file, opts.stream === 'stderr' ? 1 : 0);
     });
 
   iolog
     .command('decode')
-    .description("write FILE's lines like docker logs: stdout lines to stdout, stderr lines to stderr")
+    .description(
+      "write FILE's lines like docker logs: stdout lines to stdout, stderr lines to stderr",
+    )
     .argument('<file>', 'log file to read')
-    .option('--since <time>', 'start at the first line at or after this time (RFC 3339, Unix seconds, or a duration like 10m)')
+    .option(
+      '--since <time>',
+      'start at the first line at or after this time (RFC 3339, Unix seconds, or a duration like 10m)',
+    )
     .option('--until <time>', 'stop after the last line at or before this time')
     .option('--tail <n>', 'only the last N lines ("all" for every line)', 'all')
     .option('-t, --timestamps', 'prefix each line with its time')
-    .addOption(new Option('--stream <stream>', 'which stream to show').choices(['stdout', 'stderr', 'all']).default('all'))
+    .addOption(
+      new Option('--stream <stream>', 'which stream to show')
+        .choices(['stdout', 'stderr', 'all'])
+        .default('all'),
+    )
     .option('--limit-bytes <n>', 'stop after N bytes of output')
     .option('-f, --follow', 'keep following the file as it grows (until interrupted)')
     .action(async (file: string, opts: DecodeOptions) => {
@@ -58,7 +71,8 @@ function decodeQuery(o: DecodeOptions): LogQuery {
     tail: o.tail === 'all' ? undefined : wholeNumber(o.tail, '--tail', 0, '"all"'),
     timestamps: o.timestamps ?? false,
     stream: o.stream,
-    limitBytes: o.limitBytes === undefined ? undefined : wholeNumber(o.limitBytes, '--limit-bytes', 1),
+    limitBytes:
+      o.limitBytes === undefined ? undefined : wholeNumber(o.limitBytes, '--limit-bytes', 1),
     follow: o.follow ?? false,
   };
 }
@@ -66,7 +80,9 @@ function decodeQuery(o: DecodeOptions): LogQuery {
 function wholeNumber(text: string, flag: string, min: number, or = ''): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`invalid ${flag} ${JSON.stringify(text)}: want a whole number ≥ ${min}${or ? ` or ${or}` : ''}`);
+    throw new UsageError(
+      `invalid ${flag} ${JSON.stringify(text)}: want a whole number ≥ ${min}${or ? ` or ${or}` : ''}`,
+    );
   return n;
 }
 
@@ -76,7 +92,8 @@ async function decode(file: string, q: LogQuery): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    for await (const chunk of queryLog(file, { ...q, signal: abort.signal })) {
+    // writeAll waits until each chunk is written, so the query may reuse its memory.
+    for await (const chunk of queryLog(file, { ...q, signal: abort.signal, recycle: true })) {
       await writeAll(chunk.stream === 0 ? process.stdout : process.stderr, chunk.data);
     }
   } finally {
@@ -95,7 +112,9 @@ async function encode(file: string | undefined, stream: 0 | 1): Promise<void> {
       fd = openSync(file, 'a');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new UsageError(`cannot open ${file} for appending: ${e.code === 'ENOENT' ? 'its directory does not exist' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
+      throw new UsageError(
+        `cannot open ${file} for appending: ${e.code === 'ENOENT' ? 'its directory does not exist' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`,
+      );
     }
     sink = createWriteStream(file, { fd });
   }

@@ -7,7 +7,9 @@ import { fail, UsageError } from './errors.js';
 const program = new Command('vic-kubelet')
   .description('Kubernetes pods on a VIC-style Virtual Container Host, with VIC container-VM logs')
   .exitOverride()
-  .configureOutput({ outputError: (str, write) => write(str.trimEnd().replace(/^error: /, 'vic-kubelet: ') + '\n') });
+  .configureOutput({
+    outputError: (str, write) => write(str.trimEnd().replace(/^error: /, 'vic-kubelet: ') + '\n'),
+  });
 
 // Subcommands made with .command() inherit exitOverride and the output settings.
 addIologCommand(program);

@@ -30,17 +30,12 @@ export async function* readStdin(read: typeof fsRead): AsyncGenerator<Uint8Array
   }
 }
 
-/** Writes and waits for room, so a slow reader of our output slows us rather than our memory. */
-export function writeAll(out: Writable, data: Uint8Array): Promise<void> | void {
-  if (out.write(data)) return;
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      out.off('drain', done);
-      out.off('error', done);
-      if (err) reject(err);
-      else resolve();
-    };
-    out.once('drain', done);
-    out.once('error', done);
-  });
+/**
+ * Writes and waits until the bytes are written (not merely queued), so a slow reader of our
+ * output slows us rather than growing our memory, and the caller may reuse `data`.
+ */
+export function writeAll(out: Writable, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) =>
+    out.write(data, (err) => (err ? reject(err) : resolve())),
+  );
 }

@@ -174,5 +174,4 @@ export class Timestamps {
     timestampBytesAt(buf, off, this.bytes);
     return this.view.getBigInt64(0, true);
   }
-
 }

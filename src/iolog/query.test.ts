@@ -30,7 +30,11 @@ async function run(path: string, q: LogQuery = {}) {
     (c.stream === 0 ? out : err).push(c.data);
     both.push(c.data.toString());
   }
-  return { out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString(), both: both.join('') };
+  return {
+    out: Buffer.concat(out).toString(),
+    err: Buffer.concat(err).toString(),
+    both: both.join(''),
+  };
 }
 
 /** The timestamp of the i-th entry written by `logOf` (clock step 1000). */
@@ -138,7 +142,10 @@ describe('queryLog', () => {
       return m.done();
     })();
     const path = join(dir, `junk${n++}`);
-    writeFileSync(path, Buffer.concat([b('\x00\xffgarbage!!'), first, b('serial noise \r\n'), second, b('tail')]));
+    writeFileSync(
+      path,
+      Buffer.concat([b('\x00\xffgarbage!!'), first, b('serial noise \r\n'), second, b('tail')]),
+    );
     const r = await run(path);
     expect(r.out).toBe('before\n');
     expect(r.err).toBe('after\n');
@@ -158,15 +165,53 @@ describe('queryLog', () => {
 
   it('reads a file of many blocks the same with any block size', async () => {
     const lines: [0 | 1, string][] = [];
-    for (let i = 0; i < 20000; i++) lines.push([(i % 3 === 0 ? 1 : 0) as 0 | 1, `line ${i} ${'z'.repeat(i % 300)}\n`]);
+    for (let i = 0; i < 20000; i++)
+      lines.push([(i % 3 === 0 ? 1 : 0) as 0 | 1, `line ${i} ${'z'.repeat(i % 300)}\n`]);
     const path = await logOf(lines);
     const expected = lines.map(([, t]) => t).join('');
     expect((await run(path, { blockBytes: 64 * 1024 })).both).toBe(expected);
-    expect((await run(path, { timestamps: true, blockBytes: 64 * 1024 })).both.length).toBe(expected.length + 31 * lines.length);
+    expect((await run(path, { timestamps: true, blockBytes: 64 * 1024 })).both.length).toBe(
+      expected.length + 31 * lines.length,
+    );
     // since and tail deep inside it, against a plain filter
     for (const i of [0, 1, 777, 12345, 19999]) {
-      expect((await run(path, { since: tsOf(i) })).both).toBe(lines.slice(i).map(([, t]) => t).join(''));
-      expect((await run(path, { tail: 20000 - i })).both).toBe(lines.slice(i).map(([, t]) => t).join(''));
+      expect((await run(path, { since: tsOf(i) })).both).toBe(
+        lines
+          .slice(i)
+          .map(([, t]) => t)
+          .join(''),
+      );
+      expect((await run(path, { tail: 20000 - i })).both).toBe(
+        lines
+          .slice(i)
+          .map(([, t]) => t)
+          .join(''),
+      );
+    }
+  });
+
+  it('tails through long lines that cross its 64 KiB read blocks', async () => {
+    const lines: [0 | 1, string][] = [];
+    let seed = 7;
+    const rnd = (m: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % m;
+    for (let i = 0; i < 400; i++)
+      lines.push([rnd(2) as 0 | 1, `${i}:${'q'.repeat(rnd(3) === 0 ? rnd(20000) : rnd(50))}\n`]);
+    const path = await logOf(lines);
+    for (const k of [1, 2, 3, 17, 100, 399, 400, 401]) {
+      const want = lines.slice(Math.max(0, lines.length - k));
+      const r = await run(path, { tail: k });
+      expect(r.out).toBe(
+        want
+          .filter(([st]) => st === 0)
+          .map(([, t]) => t)
+          .join(''),
+      );
+      expect(r.err).toBe(
+        want
+          .filter(([st]) => st === 1)
+          .map(([, t]) => t)
+          .join(''),
+      );
     }
   });
 
@@ -207,7 +252,8 @@ describe('queryLog', () => {
     const ac = new AbortController();
     const got: string[] = [];
     setTimeout(() => ac.abort(), 50);
-    for await (const c of queryLog(path, { follow: true, signal: ac.signal })) got.push(c.data.toString());
+    for await (const c of queryLog(path, { follow: true, signal: ac.signal }))
+      got.push(c.data.toString());
     expect(got.join('')).toBe('a\nb\nc\nd\n');
   });
 

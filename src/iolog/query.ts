@@ -44,6 +44,12 @@ export interface LogQuery {
   signal?: AbortSignal;
   /** Bytes read per step (default 1 MiB). */
   blockBytes?: number;
+  /**
+   * The caller is done with a chunk's memory once it asks for the next chunk (it wrote the
+   * bytes out, and waited for the write to complete): memory is reused, sparing the page faults
+   * of fresh memory per block. Default false: every chunk keeps its own memory.
+   */
+  recycle?: boolean;
 }
 
 /** A run of output of one stream. */
@@ -59,7 +65,9 @@ export function validateQuery(q: LogQuery): void {
   if (q.limitBytes !== undefined && !(Number.isSafeInteger(q.limitBytes) && q.limitBytes > 0))
     throw new InvalidInputError(`invalid limit-bytes ${q.limitBytes}: want a whole number > 0`);
   if (q.stream !== undefined && !['stdout', 'stderr', 'all'].includes(q.stream))
-    throw new InvalidInputError(`invalid stream ${JSON.stringify(q.stream)}: want stdout, stderr or all`);
+    throw new InvalidInputError(
+      `invalid stream ${JSON.stringify(q.stream)}: want stdout, stderr or all`,
+    );
 }
 
 /** Runs a query over the iolog file at `path`, yielding its output stream by stream. */
@@ -79,13 +87,16 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
     // output (31-byte prefix) outgrows its input (16-byte header). The next block is read
     // while this one is worked on.
     const head = (n: number) => (q.timestamps ? n + MAX_ENTRY + 2 * TIMESTAMP_PREFIX_LENGTH : 0);
+    const blockMemory = head(block) + MAX_ENTRY + block;
+    const spare: Buffer[] = [];
     const readBlock = (at: number, n: number) => {
-      const buf = Buffer.allocUnsafe(head(n) + MAX_ENTRY + n);
+      const buf = (q.recycle && spare.pop()) || Buffer.allocUnsafe(blockMemory);
       const from = buf.length - n;
       return { buf, from, got: readAt(fh, buf, from, n, at) };
     };
     let ahead: ReturnType<typeof readBlock> | undefined;
     let carry: Uint8Array = new Uint8Array(0);
+    let previous: Buffer | undefined;
     let closed = !q.follow;
     for (;;) {
       if (ahead === undefined && pos < size) ahead = readBlock(pos, Math.min(size - pos, block));
@@ -94,9 +105,13 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
         const want = buf.length - from;
         const got = await ahead.got;
         pos += got;
-        ahead = pos < size && got === want ? readBlock(pos, Math.min(size - pos, block)) : undefined;
         const start = from - carry.length;
         buf.set(carry, start);
+        // The previous block's chunks are consumed (we were asked for more) and its carry is
+        // copied: its memory may take the next read.
+        if (q.recycle && previous) spare.push(previous);
+        ahead =
+          pos < size && got === want ? readBlock(pos, Math.min(size - pos, block)) : undefined;
         const end = from + got;
         const final = closed && pos >= size && ahead === undefined;
         sel.begin(buf);
@@ -104,6 +119,7 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
         yield* sel.chunks();
         if (sel.stopped) return;
         carry = buf.subarray(next, end);
+        previous = buf;
         if (got < want) size = pos; // the file shrank under us
         continue;
       }
@@ -138,7 +154,8 @@ async function openLog(path: string): Promise<FileHandle> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new NotFoundError(`log file ${path} does not exist`);
     if (code === 'EISDIR') throw new InvalidInputError(`log file ${path} is a directory`);
-    if (code === 'EACCES') throw new InvalidInputError(`log file ${path} is not readable (permission denied)`);
+    if (code === 'EACCES')
+      throw new InvalidInputError(`log file ${path} is not readable (permission denied)`);
     throw err;
   }
   if ((await fh.stat()).isDirectory()) {
@@ -273,7 +290,12 @@ class LineSelector implements EntryHandler {
  * `from`: a binary search over byte offsets that lands anywhere and finds the next confirmed
  * entry there. What is left (under 64 KiB) the query's scan skips through.
  */
-async function seekSince(fh: FileHandle, from: number, size: number, since: bigint): Promise<number> {
+async function seekSince(
+  fh: FileHandle,
+  from: number,
+  size: number,
+  since: bigint,
+): Promise<number> {
   let lo = from;
   let hi = size;
   const probe = Buffer.allocUnsafe(PROBE_BYTES);
@@ -290,46 +312,67 @@ async function seekSince(fh: FileHandle, from: number, size: number, since: bigi
 }
 const SCAN_BYTES = 64 * 1024;
 
-/** Offset of the start of the n-th last logical line (0 when there are fewer). */
+/**
+ * Offset of the start of the n-th last logical line (0 when there are fewer): reads backwards
+ * in blocks, each ending at the first entry of the block after it, so memory stays one block
+ * and the cost is O(n) however large the file.
+ */
 async function seekTail(fh: FileHandle, size: number, n: number): Promise<number> {
   if (n === 0) return size;
-  let window = Math.max(SCAN_BYTES, n * 256);
-  for (;;) {
-    const start = Math.max(0, size - window);
-    const buf = Buffer.allocUnsafe(size - start);
+  let end = size; // an entry boundary: the end of the file or the first entry of a later block
+  let laterStream = -1; // stream of the entry at `end`, whose line start depends on ours
+  let need = n;
+  let span = SCAN_BYTES;
+  while (end > 0) {
+    const start = Math.max(0, end - span);
+    const buf = Buffer.allocUnsafe(end - start);
     const len = await readAt(fh, buf, 0, buf.length, start);
     const first = start === 0 ? 0 : findEntry(buf, 0, len, true);
-    if (first >= 0) {
-      const starts = new LineStarts(start === 0);
-      scanEntries(buf, first, len, true, starts);
-      const count = starts.offsets.length;
-      if (count >= n) return start + starts.offsets[count - n];
+    if (first < 0) {
+      span *= 2; // no whole entry in the block (junk): look further back
+      continue;
     }
+    const starts = new LineStarts(start === 0);
+    scanEntries(buf, first, len, true, starts);
+    if (laterStream >= 0 && !starts.continuesInto(laterStream) && --need === 0) return end;
+    const offsets = starts.offsets;
+    if (offsets.length >= need) return start + offsets[offsets.length - need];
     if (start === 0) return 0;
-    window *= 4;
+    need -= offsets.length;
+    laterStream = starts.firstStream;
+    end = start + first;
+    span = SCAN_BYTES;
   }
+  return 0;
 }
 
 /** Collects the offsets of entries that begin a logical line. */
 class LineStarts implements EntryHandler {
   readonly offsets: number[] = [];
-  private prevContinues: boolean;
+  firstStream = -1;
+  private prevContinues = false;
   private prevStream = -1;
-  private known: boolean;
 
   /** `atFileStart`: the first entry seen is known to begin a line. */
-  constructor(atFileStart: boolean) {
-    this.known = atFileStart;
-    this.prevContinues = false;
-  }
+  constructor(private readonly atFileStart: boolean) {}
 
   onEntry(buf: Uint8Array, hdr: number, msg: number, size: number, stream: number): boolean {
-    // The first entry of a window that starts mid-file may continue a line begun before it.
-    if (this.known && !(this.prevContinues && this.prevStream === stream)) this.offsets.push(hdr);
-    this.known = true;
+    if (this.firstStream < 0) {
+      // The first entry of a block that starts mid-file may continue a line begun before it:
+      // the block before decides (continuesInto).
+      this.firstStream = stream;
+      if (this.atFileStart) this.offsets.push(hdr);
+    } else if (!(this.prevContinues && this.prevStream === stream)) {
+      this.offsets.push(hdr);
+    }
     this.prevContinues = size === MAX_MESSAGE && buf[msg + size - 1] !== NL;
     this.prevStream = stream;
     return true;
+  }
+
+  /** Whether the last entry seen continues into a following entry of `stream`. */
+  continuesInto(stream: number): boolean {
+    return this.prevContinues && this.prevStream === stream;
   }
 }
 
@@ -374,7 +417,10 @@ class Growth {
     else q.signal?.addEventListener('abort', onAbort, { once: true });
     if (q.until !== undefined) {
       const ms = Number((q.until - systemClock()) / 1_000_000n);
-      this.untilTimer = setTimeout(() => this.end('until'), Math.max(0, Math.min(ms + 1, 2 ** 31 - 1)));
+      this.untilTimer = setTimeout(
+        () => this.end('until'),
+        Math.max(0, Math.min(ms + 1, 2 ** 31 - 1)),
+      );
     }
   }
 

@@ -35,7 +35,12 @@ export function decodeAll(log: Uint8Array): DecodedEntry[] {
   const ts = new Timestamps();
   const h: EntryHandler = {
     onEntry(buf, hdr, msg, size, stream) {
-      out.push({ offset: hdr, ts: ts.read(buf, hdr), stream, message: Buffer.from(buf.subarray(msg, msg + size)) });
+      out.push({
+        offset: hdr,
+        ts: ts.read(buf, hdr),
+        stream,
+        message: Buffer.from(buf.subarray(msg, msg + size)),
+      });
       return true;
     },
   };

@@ -1,6 +1,5 @@
 // Time arguments of log queries (`--since`, `--until`) and the timestamp prefix of log lines.
 
-
 import { InvalidInputError } from './errors.js';
 
 const NS_PER_SECOND = 1_000_000_000n;

@@ -21,7 +21,10 @@ interface Vector {
 
 function load(name: string): { v: Vector; log: Buffer } {
   // Timestamps exceed 2^53: parse the integers as strings so they stay exact.
-  const text = readFileSync(new URL(`${name}.json`, dir), 'utf8').replace(/:\s*(\d{16,})/g, ':"$1"');
+  const text = readFileSync(new URL(`${name}.json`, dir), 'utf8').replace(
+    /:\s*(\d{16,})/g,
+    ':"$1"',
+  );
   return { v: JSON.parse(text) as Vector, log: readFileSync(new URL(`${name}.log`, dir)) };
 }
 
@@ -70,9 +73,14 @@ describe('VIC vectors', () => {
       const { v } = load(name);
       const got = [];
       for await (const e of readEntries(new URL(`${name}.log`, dir).pathname)) got.push(e);
-      expect(got.map((e) => [e.timestamp.toString(), e.message.length, e.message.toString('base64'), e.stream])).toEqual(
-        v.entries.map((e) => [String(e.ts_unix_nano), e.size, e.msg_b64, 0]),
-      );
+      expect(
+        got.map((e) => [
+          e.timestamp.toString(),
+          e.message.length,
+          e.message.toString('base64'),
+          e.stream,
+        ]),
+      ).toEqual(v.entries.map((e) => [String(e.ts_unix_nano), e.size, e.msg_b64, 0]));
     });
   }
 });

@@ -12,7 +12,15 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { arrivalClock, type Clock } from './clock.js';
-import { encodeHeader, encodeTime, MAX_ENTRY, TIME_CHARS, MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
+import {
+  encodeHeader,
+  encodeTime,
+  MAX_ENTRY,
+  TIME_CHARS,
+  MAX_MESSAGE,
+  type StreamId,
+  Timestamps,
+} from './format.js';
 
 const NL = 0x0a;
 
@@ -211,7 +219,7 @@ export class LogWriter extends EventEmitter {
    * its header), so the batch is only ever sent between pieces, never in the middle of one.
    */
   private encode(stream: StreamId, chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; ) {
+    for (let i = 0; i < chunk.length;) {
       let room = this.batchBytes - this.length - MAX_ENTRY;
       if (room < this.minPieceRoom) {
         this.flush();

@@ -1,0 +1,135 @@
+// Benchmark of the iolog CLI as an operator runs it: whole processes over files.
+//
+//   npm run bench:iolog            (1 GiB log; IOLOG_BENCH_MIB=256 for a quicker run)
+//
+// Prints one table: write and read throughput of message bytes on 100-byte lines, and the
+// latency of `--since` and `--tail 100` on the big log, each with the process start-up (the
+// same command on an empty input) subtracted. Targets from the issue are in the last column.
+// Not a test: numbers depend on the machine; nothing here passes or fails.
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const mib = Number(process.env.IOLOG_BENCH_MIB ?? 1024);
+const runs = Number(process.env.IOLOG_BENCH_RUNS ?? 3);
+const dir = process.env.IOLOG_BENCH_DIR ?? join(tmpdir(), 'vic-kubelet-bench');
+mkdirSync(dir, { recursive: true });
+const lines = join(dir, 'lines');
+const big = join(dir, 'big.log');
+const empty = join(dir, 'empty');
+writeFileSync(empty, '');
+
+// 100-byte lines: 99 printable bytes and '\n', varied so nothing is trivially repetitive.
+function makeLines() {
+  const want = mib * 1048576;
+  try {
+    if (statSync(lines).size === want - (want % 100)) return;
+  } catch {}
+  const block = Buffer.alloc(100 * 10486);
+  let seed = 42;
+  for (let i = 0; i < block.length; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    block[i] = i % 100 === 99 ? 10 : 33 + ((seed >>> 16) % 94);
+  }
+  const fd = openSync(lines, 'w');
+  let left = want - (want % 100);
+  while (left > 0) {
+    const n = Math.min(left, block.length);
+    writeSync(fd, block, 0, n);
+    left -= n;
+  }
+  closeSync(fd);
+}
+
+/** Wall time of one process in ms; stdin from a file, stdout to a file or /dev/null. */
+function time(args, { stdin = empty, stdout = '/dev/null' } = {}) {
+  const inFd = openSync(stdin, 'r');
+  const outFd = openSync(stdout, 'w');
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [cli, ...args], { stdio: [inFd, outFd, 'pipe'] });
+  const ms = performance.now() - t;
+  closeSync(inFd);
+  closeSync(outFd);
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  return ms;
+}
+
+/** Best of `runs`: the least disturbed run, as benchmarks of whole processes usually report. */
+function best(f) {
+  let b = Infinity;
+  for (let i = 0; i < runs; i++) b = Math.min(b, f());
+  return b;
+}
+
+makeLines();
+const messageBytes = statSync(lines).size;
+const mibOf = (bytes) => bytes / 1048576;
+
+// write: encode the lines into a fresh log
+const encodeStartup = best(() => {
+  rmSync(join(dir, 'e.log'), { force: true });
+  return time(['iolog', 'encode', join(dir, 'e.log')]);
+});
+const encodeMs = best(() => {
+  rmSync(big, { force: true });
+  return time(['iolog', 'encode', big], { stdin: lines });
+});
+
+// read: decode the whole log
+const decodeStartup = best(() => time(['iolog', 'decode', empty]));
+const decodeMs = best(() => time(['iolog', 'decode', big]));
+
+// since: the time of the entry in the middle of the log
+const { findEntry, formatTime, PROBE_BYTES, Timestamps } = await import('../dist/iolog/index.js');
+const probe = Buffer.alloc(PROBE_BYTES);
+const fd = openSync(big, 'r');
+const got = readSync(fd, probe, 0, probe.length, Math.floor(statSync(big).size / 2));
+closeSync(fd);
+const middle = formatTime(new Timestamps().read(probe, findEntry(probe, 0, got, false)));
+const sinceMs = best(() =>
+  time(['iolog', 'decode', big, '--since', middle, '--limit-bytes', '100']),
+);
+const tailMs = best(() => time(['iolog', 'decode', big, '--tail', '100']));
+
+const logBytes = statSync(big).size;
+const rows = [
+  [
+    'write (encode lines > log)',
+    `${(mibOf(messageBytes) / ((encodeMs - encodeStartup) / 1000)).toFixed(0)} MiB/s`,
+    '≥ 600 MiB/s',
+  ],
+  [
+    'read (decode log > /dev/null)',
+    `${(mibOf(messageBytes) / ((decodeMs - decodeStartup) / 1000)).toFixed(0)} MiB/s`,
+    '≥ 1000 MiB/s',
+  ],
+  ['--since (middle, first line)', `${(sinceMs - decodeStartup).toFixed(1)} ms`, '< 10 ms'],
+  ['--tail 100', `${(tailMs - decodeStartup).toFixed(1)} ms`, '< 10 ms'],
+  [
+    'start-up (subtracted above)',
+    `encode ${encodeStartup.toFixed(0)} ms, decode ${decodeStartup.toFixed(0)} ms`,
+    '',
+  ],
+];
+console.log(
+  `iolog benchmark: ${mibOf(messageBytes).toFixed(0)} MiB of 100-byte lines, log ${mibOf(logBytes).toFixed(0)} MiB, best of ${runs}, node ${process.version}`,
+);
+const w = [0, 1, 2].map((i) =>
+  Math.max(...rows.map((r) => r[i].length), ['measure', 'result', 'target'][i].length),
+);
+const line = (r) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
+console.log(line(['measure', 'result', 'target']));
+console.log(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`);
+for (const r of rows) console.log(line(r));
