@@ -1,13 +1,17 @@
 // `vic-kubelet iolog encode|decode`: the operator's tool for a VIC datastore's output.log.
-import { openSync, read, createWriteStream } from 'node:fs';
+import { createWriteStream, fstatSync, openSync, read } from 'node:fs';
 import { Command, Option } from 'commander';
 import {
   type LogQuery,
   type StreamSelection,
+  defaultWorkers,
+  encodeParallel,
   LogWriter,
+  PARALLEL_MIN_BYTES,
   parseTime,
   queryLog,
   systemClock,
+  WorkerPool,
 } from '../iolog/index.js';
 import { UsageError } from './errors.js';
 import { readStdin, writeAll } from './stdio.js';
@@ -93,7 +97,13 @@ async function decode(file: string, q: LogQuery): Promise<void> {
   process.once('SIGTERM', stop);
   try {
     // writeAll waits until each chunk is written, so the query may reuse its memory.
-    for await (const chunk of queryLog(file, { ...q, signal: abort.signal, recycle: true })) {
+    const workers = defaultWorkers();
+    for await (const chunk of queryLog(file, {
+      ...q,
+      signal: abort.signal,
+      recycle: true,
+      workers,
+    })) {
       await writeAll(chunk.stream === 0 ? process.stdout : process.stderr, chunk.data);
     }
   } finally {
@@ -116,7 +126,23 @@ async function encode(file: string | undefined, stream: 0 | 1): Promise<void> {
         `cannot open ${file} for appending: ${e.code === 'ENOENT' ? 'its directory does not exist' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`,
       );
     }
-    sink = createWriteStream(file, { fd });
+    // Room for a few batches in flight, so encoding goes on while the last batch is written.
+    sink = createWriteStream(file, { fd, highWaterMark: 8 << 20 });
+  }
+  // A big file on stdin is encoded on every core; a pipe streams through one writer.
+  const input = fstatSync(0);
+  if (input.isFile() && input.size >= PARALLEL_MIN_BYTES) {
+    const pool = new WorkerPool();
+    try {
+      await encodeParallel(readStdin(read), stream, sink, pool, systemClock);
+    } finally {
+      await pool.close();
+    }
+    if (file !== undefined)
+      await new Promise<void>((resolve, reject) =>
+        sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+    return;
   }
   const writer = new LogWriter(sink, {
     batchBytes: 1 << 20,

@@ -93,8 +93,20 @@ export function encodeHeader(
 }
 
 /**
+ * Two base64 characters at once: PAIR[c0 | c1 << 8] is their 12 bits (c0 high), or has bit 15
+ * set when either is not in the alphabet. Reading a header as eight 16-bit pairs halves the
+ * loads of the hottest check in every reader.
+ */
+const PAIR = new Uint16Array(65536).fill(0x8000);
+for (let a = 0; a < 64; a++) {
+  for (let b = 0; b < 64; b++) PAIR[ENCODE[a] | (ENCODE[b] << 8)] = (a << 6) | b;
+}
+const EQ_EQ = (EQ << 8) | EQ;
+
+/**
  * Validates the header at `off` (which must have 16 bytes available) and returns its
- * `size << 1 | stream`, or -1 when the 16 bytes are not a header.
+ * `size << 1 | stream`, or -1 when the 16 bytes are not a header. `view` is a DataView of the
+ * bytes the offsets index.
  *
  * A header is accepted in its canonical form only: 14 alphabet characters, the last of which
  * carries no stray low bits, then "==". Every writer (VIC's and ours) produces exactly that.
@@ -102,34 +114,26 @@ export function encodeHeader(
  * tolerates; that is what lets junk ending in a base64 character swallow a real header during
  * resynchronisation, so we don't.
  */
-export function headerAt(buf: Uint8Array, off: number): number {
-  if (buf[off + 14] !== EQ || buf[off + 15] !== EQ) return -1;
-  const c13 = DECODE[buf[off + 13]];
-  if (c13 > 63 || (c13 & 15) !== 0) return -1;
-  // Any byte outside the alphabet has bit 7 of its DECODE value set, so OR-ing them all
-  // answers "all valid?" with one test.
-  const c10 = DECODE[buf[off + 10]];
-  const c11 = DECODE[buf[off + 11]];
-  const c12 = DECODE[buf[off + 12]];
+export function headerAt(view: DataView, off: number): number {
+  if (view.getUint16(off + 14, true) !== EQ_EQ) return -1;
+  const p5 = PAIR[view.getUint16(off + 10, true)]; // c10 c11
+  const p6 = PAIR[view.getUint16(off + 12, true)]; // c12 c13
   const bad =
-    DECODE[buf[off]] |
-    DECODE[buf[off + 1]] |
-    DECODE[buf[off + 2]] |
-    DECODE[buf[off + 3]] |
-    DECODE[buf[off + 4]] |
-    DECODE[buf[off + 5]] |
-    DECODE[buf[off + 6]] |
-    DECODE[buf[off + 7]] |
-    DECODE[buf[off + 8]] |
-    DECODE[buf[off + 9]] |
-    c10 |
-    c11 |
-    c12;
-  if (bad > 63) return -1;
-  const b8 = ((c10 & 3) << 6) | c11;
-  const b9 = (c12 << 2) | (c13 >>> 4);
-  const word = b8 | (b9 << 8);
+    PAIR[view.getUint16(off, true)] |
+    PAIR[view.getUint16(off + 2, true)] |
+    PAIR[view.getUint16(off + 4, true)] |
+    PAIR[view.getUint16(off + 6, true)] |
+    PAIR[view.getUint16(off + 8, true)] |
+    p5 |
+    p6;
+  if ((bad & 0x8000) !== 0 || (p6 & 15) !== 0) return -1;
+  const word = (p5 & 0xff) | ((p6 >>> 4) << 8); // header bytes 8 and 9
   return ((word >>> 4) << 1) | ((word >>> 3) & 1);
+}
+
+/** A DataView over exactly the bytes of `buf`, for headerAt. */
+export function viewOf(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /** Decodes the timestamp bytes of a (valid) header at `off` into `t[0..7]`. */

@@ -8,3 +8,5 @@ export * from './reader.js';
 export * from './query.js';
 export * from './time.js';
 export * from './stdcopy.js';
+export * from './select.js';
+export * from './parallel.js';

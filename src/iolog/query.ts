@@ -16,10 +16,15 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { InvalidInputError, NotFoundError } from './errors.js';
-import { MAX_ENTRY, MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
+import { MAX_ENTRY, MAX_MESSAGE, Timestamps } from './format.js';
+import { type LogChunk, LineSelector } from './select.js';
+
+export type { LogChunk };
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
-import { TIMESTAMP_PREFIX_LENGTH, TimestampFormatter } from './time.js';
+import { TIMESTAMP_PREFIX_LENGTH } from './time.js';
 import { systemClock } from './clock.js';
+import { readAt } from './fileio.js';
+import { decodeParallel, PARALLEL_MIN_BYTES, WorkerPool } from './parallel.js';
 
 const NL = 0x0a;
 
@@ -50,12 +55,11 @@ export interface LogQuery {
    * of fresh memory per block. Default false: every chunk keeps its own memory.
    */
   recycle?: boolean;
-}
-
-/** A run of output of one stream. */
-export interface LogChunk {
-  stream: StreamId;
-  data: Buffer;
+  /**
+   * Worker threads for big reads: when what is left to read is large and the query has nothing
+   * but a stream selection left to apply, blocks are decoded on this many threads. Default 0.
+   */
+  workers?: number;
 }
 
 /** Checks a query's numbers; throws InvalidInputError naming the bad field. */
@@ -98,47 +102,72 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
     let carry: Uint8Array = new Uint8Array(0);
     let previous: Buffer | undefined;
     let closed = !q.follow;
-    for (;;) {
-      if (ahead === undefined && pos < size) ahead = readBlock(pos, Math.min(size - pos, block));
-      if (ahead !== undefined) {
-        const { buf, from } = ahead;
-        const want = buf.length - from;
-        const got = await ahead.got;
-        pos += got;
-        const start = from - carry.length;
-        buf.set(carry, start);
-        // The previous block's chunks are consumed (we were asked for more) and its carry is
-        // copied: its memory may take the next read.
-        if (q.recycle && previous) spare.push(previous);
-        ahead =
-          pos < size && got === want ? readBlock(pos, Math.min(size - pos, block)) : undefined;
-        const end = from + got;
-        const final = closed && pos >= size && ahead === undefined;
-        sel.begin(buf);
-        const next = scanEntries(buf, start, end, final, sel);
-        yield* sel.chunks();
-        if (sel.stopped) return;
-        carry = buf.subarray(next, end);
-        previous = buf;
-        if (got < want) size = pos; // the file shrank under us
-        continue;
-      }
-      if (closed) {
-        if (carry.length > 0) {
-          const buf = Buffer.allocUnsafe(2 * carry.length + 2 * TIMESTAMP_PREFIX_LENGTH);
-          const start = buf.length - carry.length;
-          buf.set(carry, start);
-          sel.begin(buf);
-          scanEntries(buf, start, buf.length, true, sel);
-          yield* sel.chunks();
+    let pool: WorkerPool | undefined;
+    let parallelTried = false;
+    try {
+      for (;;) {
+        if (
+          !parallelTried &&
+          q.workers &&
+          sel.plain &&
+          size - (pos - carry.length) >= PARALLEL_MIN_BYTES
+        ) {
+          parallelTried = true;
+          if (ahead) await ahead.got; // its bytes are read again by the parallel decoder
+          ahead = undefined;
+          pool = new WorkerPool(q.workers);
+          pos = yield* decodeParallel(fh, pos - carry.length, size, pool, {
+            stream: q.stream,
+            final: closed,
+            recycle: q.recycle,
+          });
+          carry = new Uint8Array(0);
+          previous = undefined;
+          continue;
         }
-        return;
+        if (ahead === undefined && pos < size) ahead = readBlock(pos, Math.min(size - pos, block));
+        if (ahead !== undefined) {
+          const { buf, from } = ahead;
+          const want = buf.length - from;
+          const got = await ahead.got;
+          pos += got;
+          const start = from - carry.length;
+          buf.set(carry, start);
+          // The previous block's chunks are consumed (we were asked for more) and its carry is
+          // copied: its memory may take the next read.
+          if (q.recycle && previous) spare.push(previous);
+          ahead =
+            pos < size && got === want ? readBlock(pos, Math.min(size - pos, block)) : undefined;
+          const end = from + got;
+          const final = closed && pos >= size && ahead === undefined;
+          sel.begin(buf);
+          const next = scanEntries(buf, start, end, final, sel);
+          yield* sel.chunks();
+          if (sel.stopped) return;
+          carry = buf.subarray(next, end);
+          previous = buf;
+          if (got < want) size = pos; // the file shrank under us
+          continue;
+        }
+        if (closed) {
+          if (carry.length > 0) {
+            const buf = Buffer.allocUnsafe(2 * carry.length + 2 * TIMESTAMP_PREFIX_LENGTH);
+            const start = buf.length - carry.length;
+            buf.set(carry, start);
+            sel.begin(buf);
+            scanEntries(buf, start, buf.length, true, sel);
+            yield* sel.chunks();
+          }
+          return;
+        }
+        // Follow: wait for the file to grow, the writer to close, the caller to abort, or until.
+        const event = await watcher!.next();
+        if (event === 'abort' || event === 'until') return;
+        if (event === 'closed') closed = true;
+        size = (await fh.stat()).size;
       }
-      // Follow: wait for the file to grow, the writer to close, the caller to abort, or until.
-      const event = await watcher!.next();
-      if (event === 'abort' || event === 'until') return;
-      if (event === 'closed') closed = true;
-      size = (await fh.stat()).size;
+    } finally {
+      await pool?.close();
     }
   } finally {
     watcher?.close();
@@ -163,126 +192,6 @@ async function openLog(path: string): Promise<FileHandle> {
     throw new InvalidInputError(`log file ${path} is a directory`);
   }
   return fh;
-}
-
-async function readAt(fh: FileHandle, buf: Uint8Array, off: number, len: number, pos: number) {
-  let got = 0;
-  while (got < len) {
-    const { bytesRead } = await fh.read(buf, off + got, len - got, pos + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got;
-}
-
-/** Filters entries into logical lines and writes the selected output over the input. */
-class LineSelector implements EntryHandler {
-  stopped = false;
-  private out: Uint8Array = new Uint8Array(0);
-  private w = 0;
-  private runStream = -1;
-  private runStart = 0;
-  private runs: LogChunk[] = [];
-  private prevContinues = false;
-  private prevStream = -1;
-  private skip = false;
-  private sincePending: boolean;
-  private readonly since: bigint;
-  private readonly until: bigint | undefined;
-  private readonly mask: number;
-  private readonly timestamps: boolean;
-  private readonly needTime: boolean;
-  private limit: number;
-  private readonly ts = new Timestamps();
-  private readonly fmt = new TimestampFormatter();
-  private readonly prefix = new Uint8Array(TIMESTAMP_PREFIX_LENGTH);
-
-  constructor(q: LogQuery) {
-    this.since = q.since ?? 0n;
-    this.sincePending = q.since !== undefined;
-    this.until = q.until;
-    this.mask = q.stream === 'stdout' ? 1 : q.stream === 'stderr' ? 2 : 3;
-    this.timestamps = q.timestamps ?? false;
-    this.needTime = this.sincePending || this.until !== undefined || this.timestamps;
-    this.limit = q.limitBytes ?? Infinity;
-  }
-
-  /** Starts on a new block; output is compacted from its start. */
-  begin(buf: Uint8Array): void {
-    this.out = buf;
-    this.w = 0;
-    this.runStream = -1;
-    this.runStart = 0;
-  }
-
-  /** The output of the block, one chunk per run of one stream. */
-  chunks(): LogChunk[] {
-    this.cut(-1);
-    const runs = this.runs;
-    this.runs = [];
-    return runs;
-  }
-
-  onEntry(buf: Uint8Array, hdr: number, msg: number, size: number, stream: number): boolean {
-    const lineStart = !(this.prevContinues && this.prevStream === stream);
-    this.prevContinues = size === MAX_MESSAGE && buf[msg + size - 1] !== NL;
-    this.prevStream = stream;
-    if (lineStart) {
-      let ns = 0n;
-      if (this.needTime) {
-        ns = this.ts.read(buf, hdr);
-        if (this.until !== undefined && ns > this.until) {
-          this.stopped = true;
-          return false;
-        }
-        if (this.sincePending) {
-          if (ns < this.since) {
-            this.skip = true;
-            return true;
-          }
-          this.sincePending = false;
-        }
-      }
-      this.skip = ((this.mask >> stream) & 1) === 0;
-      if (!this.skip && this.timestamps) {
-        if (stream !== this.runStream) this.cut(stream);
-        if (this.limit >= TIMESTAMP_PREFIX_LENGTH) {
-          this.w = this.fmt.write(this.out, this.w, ns);
-          this.limit -= TIMESTAMP_PREFIX_LENGTH;
-        } else {
-          this.fmt.write(this.prefix, 0, ns);
-          this.out.set(this.prefix.subarray(0, this.limit), this.w);
-          this.w += this.limit;
-          this.limit = 0;
-          this.stopped = true;
-          return false;
-        }
-      }
-    }
-    if (this.skip) return true;
-    if (stream !== this.runStream) this.cut(stream);
-    let n = size;
-    if (n >= this.limit) {
-      n = this.limit;
-      this.stopped = true;
-    }
-    this.out.copyWithin(this.w, msg, msg + n);
-    this.w += n;
-    this.limit -= n;
-    return !this.stopped;
-  }
-
-  private cut(stream: number): void {
-    if (this.w > this.runStart) {
-      const o = this.out;
-      this.runs.push({
-        stream: this.runStream as StreamId,
-        data: Buffer.from(o.buffer, o.byteOffset + this.runStart, this.w - this.runStart),
-      });
-    }
-    this.runStream = stream;
-    this.runStart = this.w;
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // Finding entries in bytes: the one loop that every reader of the format shares (the entry
 // reader, the query engine, the since and tail seeks).
 
-import { HEADER_LENGTH, headerAt, MAX_MESSAGE } from './format.js';
+import { HEADER_LENGTH, headerAt, MAX_MESSAGE, viewOf } from './format.js';
 
 /** Receives the entries found by `scanEntries`. */
 export interface EntryHandler {
@@ -31,10 +31,11 @@ export function scanEntries(
   final: boolean,
   handler: EntryHandler,
 ): number {
+  const view = viewOf(buf);
   let p = start;
   let junk = 0;
   while (p + HEADER_LENGTH <= end) {
-    const h = headerAt(buf, p);
+    const h = headerAt(view, p);
     if (h < 0) {
       p++;
       junk++;
@@ -67,20 +68,20 @@ export function scanEntries(
  * at an arbitrary offset (the since seek, tail), where a lone header-shaped run of message
  * bytes must not be mistaken for an entry.
  */
-export function entryAt(buf: Uint8Array, off: number, end: number, final: boolean): boolean {
-  if (off + HEADER_LENGTH > end) return false;
-  const h = headerAt(buf, off);
+function entryAt(view: DataView, off: number, end: number, final: boolean): boolean {
+  const h = headerAt(view, off);
   if (h < 0) return false;
   const next = off + HEADER_LENGTH + (h >>> 1);
   if (next === end) return final;
   if (next + HEADER_LENGTH > end) return false;
-  return headerAt(buf, next) >= 0;
+  return headerAt(view, next) >= 0;
 }
 
-/** Offset of the first confirmed entry in buf[from, end), or -1. */
+/** Offset of the first confirmed entry (see entryAt) in buf[from, end), or -1. */
 export function findEntry(buf: Uint8Array, from: number, end: number, final: boolean): number {
+  const view = viewOf(buf);
   for (let off = from; off + HEADER_LENGTH <= end; off++) {
-    if (entryAt(buf, off, end, final)) return off;
+    if (entryAt(view, off, end, final)) return off;
   }
   return -1;
 }
