@@ -13,7 +13,7 @@ import {
   systemClock,
   WorkerPool,
 } from '../iolog/index.js';
-import { UsageError } from './errors.js';
+import { fail, UsageError } from './errors.js';
 import { readStdin, writeAll } from './stdio.js';
 
 export function addIologCommand(program: Command): void {
@@ -128,6 +128,10 @@ async function encode(file: string | undefined, stream: 0 | 1): Promise<void> {
     }
     // Room for a few batches in flight, so encoding goes on while the last batch is written.
     sink = createWriteStream(file, { fd, highWaterMark: 8 << 20 });
+    sink.on('error', (err: NodeJS.ErrnoException) => {
+      fail(new Error(`cannot write ${file}: ${describe(err)}`));
+      process.exit();
+    });
   }
   // A big file on stdin is encoded on every core; a pipe streams through one writer.
   const input = fstatSync(0);
@@ -155,6 +159,22 @@ async function encode(file: string | undefined, stream: 0 | 1): Promise<void> {
     if (failed) break;
     if (!writer.write(stream, chunk)) await new Promise((r) => writer.once('drain', r));
   }
-  await writer.close();
-  if (failed) throw failed;
+  await writer.close().catch((err: Error) => (failed ??= err));
+  if (failed) throw new Error(`cannot write ${file ?? 'standard output'}: ${describe(failed)}`);
+}
+
+/** The reason of a file-system error in words, without the errno prefix. */
+function describe(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return 'its directory does not exist';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'EACCES':
+      return 'permission denied';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return e.message;
+  }
 }

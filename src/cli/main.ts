@@ -14,6 +14,24 @@ const program = new Command('vic-kubelet')
 // Subcommands made with .command() inherit exitOverride and the output settings.
 addIologCommand(program);
 
+// A reader of our output that goes away (`… | head`) ends us quietly, as it ends other tools.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    fail(err);
+    process.exit();
+  });
+}
+// The last guard of "one line, never a stack trace" (VIC_KUBELET_DEBUG=1 shows the stack).
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (process.env.VIC_KUBELET_DEBUG) process.stderr.write(`${e.stack}\n`);
+    fail(e);
+    process.exit();
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
