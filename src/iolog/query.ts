@@ -13,9 +13,9 @@
 // bytes move down over the headers with one copyWithin per entry, and each run of one stream's
 // bytes leaves as one chunk.
 
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
-import { InvalidInputError, NotFoundError } from './errors.js';
+import { InvalidInputError } from './errors.js';
 import { MAX_ENTRY, MAX_MESSAGE, Timestamps } from './format.js';
 import { type LogChunk, LineSelector } from './select.js';
 
@@ -23,7 +23,7 @@ export type { LogChunk };
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH } from './time.js';
 import { systemClock } from './clock.js';
-import { readAt } from './fileio.js';
+import { openLog, readAt } from './fileio.js';
 import { decodeParallel, PARALLEL_MIN_BYTES, WorkerPool } from './parallel.js';
 
 const NL = 0x0a;
@@ -175,25 +175,6 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
   }
 }
 
-async function openLog(path: string): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new NotFoundError(`log file ${path} does not exist`);
-    if (code === 'EISDIR') throw new InvalidInputError(`log file ${path} is a directory`);
-    if (code === 'EACCES')
-      throw new InvalidInputError(`log file ${path} is not readable (permission denied)`);
-    throw err;
-  }
-  if ((await fh.stat()).isDirectory()) {
-    await fh.close();
-    throw new InvalidInputError(`log file ${path} is a directory`);
-  }
-  return fh;
-}
-
 /**
  * Offset of an entry at or before the first logical line with timestamp ≥ since, at or after
  * `from`: a binary search over byte offsets that lands anywhere and finds the next confirmed
@@ -306,7 +287,8 @@ class Growth {
       this.fire('grew');
     };
     try {
-      this.watcher = watch(path, { persistent: false }, grew);
+      // Persistent: a follower waiting for output is what keeps a `logs -f` process alive.
+      this.watcher = watch(path, { persistent: true }, grew);
       this.watcher.on('error', () => this.startPolling(grew));
     } catch {
       this.startPolling(grew);

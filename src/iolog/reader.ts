@@ -1,8 +1,8 @@
 // Decoding entries one by one, from a file or any byte stream (a serial port, a socket).
 
-import { createReadStream } from 'node:fs';
 import { type StreamId, Timestamps } from './format.js';
 import { type EntryHandler, scanEntries } from './scan.js';
+import { openLog } from './fileio.js';
 
 export interface LogEntry {
   /** Unix nanoseconds. */
@@ -18,7 +18,7 @@ export interface LogEntry {
 export async function* readEntries(
   source: string | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<LogEntry> {
-  const input = typeof source === 'string' ? createReadStream(source) : source;
+  const input = typeof source === 'string' ? (await openLog(source)).createReadStream() : source;
   const collect = new Collector();
   let carry: Uint8Array = new Uint8Array(0);
   for await (const chunk of input) {

@@ -62,29 +62,42 @@ export function scanEntries(
   return p;
 }
 
-/**
- * True when a confirmed entry starts at `off`: a valid header whose message fits, followed by
- * another valid header (or, with `final`, by the end of the input). Used where a reader lands
- * at an arbitrary offset (the since seek, tail), where a lone header-shaped run of message
- * bytes must not be mistaken for an entry.
- */
-function entryAt(view: DataView, off: number, end: number, final: boolean): boolean {
-  const h = headerAt(view, off);
-  if (h < 0) return false;
-  const next = off + HEADER_LENGTH + (h >>> 1);
-  if (next === end) return final;
-  if (next + HEADER_LENGTH > end) return false;
-  return headerAt(view, next) >= 0;
-}
+/** How many chained entries make an offset trustworthy (see findEntry). */
+export const CHAIN = 4;
 
-/** Offset of the first confirmed entry (see entryAt) in buf[from, end), or -1. */
+/**
+ * Where a reader that lands at an arbitrary offset (the since seek, tail, a parallel block)
+ * can trust that entries begin: the offset of the fourth entry of the first run of four chained
+ * entries in buf[from, end) (each a valid header whose message fits and is followed by the
+ * next), or, with `final`, of the last entry of a shorter run that ends exactly at `end`. -1 if
+ * there is none.
+ *
+ * One confirmation is not enough: a message may itself hold a whole entry (a container that
+ * prints a log of this format, say) ending where the real message ends, so a false start
+ * chains onto the real entries after it. Counting from the fourth entry of a chain skips such
+ * a false start; a message would have to hold four chained entries to fool it.
+ */
 export function findEntry(buf: Uint8Array, from: number, end: number, final: boolean): number {
   const view = viewOf(buf);
   for (let off = from; off + HEADER_LENGTH <= end; off++) {
-    if (entryAt(view, off, end, final)) return off;
+    let at = off;
+    let last = -1;
+    for (let n = 0; n < CHAIN; n++) {
+      if (at + HEADER_LENGTH > end) {
+        if (at === end && final && last >= 0) return last;
+        break;
+      }
+      const h = headerAt(view, at);
+      if (h < 0) break;
+      const next = at + HEADER_LENGTH + (h >>> 1);
+      if (next > end) break;
+      last = at;
+      at = next;
+      if (n === CHAIN - 1) return last;
+    }
   }
   return -1;
 }
 
-/** How far to read from an arbitrary offset to be sure to find and confirm an entry there. */
-export const PROBE_BYTES = 4 * (HEADER_LENGTH + MAX_MESSAGE);
+/** How far to read from an arbitrary offset to find a trustworthy entry there (findEntry). */
+export const PROBE_BYTES = (CHAIN + 2) * (HEADER_LENGTH + MAX_MESSAGE);

@@ -125,12 +125,7 @@ export class LogWriter extends EventEmitter {
     if (this.closed) throw new Error('iolog: write after close');
     if (this.error) throw this.error;
     if (chunk.length === 0) return !this.needDrain;
-    const other = this.streams[stream ^ 1];
-    if (other.open) {
-      this.hold(stream, chunk);
-    } else {
-      this.encode(stream, chunk);
-    }
+    this.feed(stream, chunk);
     this.scheduleFlush();
     return !this.needDrain;
   }
@@ -214,12 +209,19 @@ export class LogWriter extends EventEmitter {
   // --- encoding -------------------------------------------------------------------------------
 
   /**
-   * Encodes `chunk` for `stream`. It is staged in pieces small enough that a piece's entries
-   * always fit in the batch (an input byte becomes at most 17 output bytes: a one-byte line and
-   * its header), so the batch is only ever sent between pieces, never in the middle of one.
+   * Encodes `chunk` for `stream`, or holds it back while the other stream is in a long line.
+   * It is staged in pieces small enough that a piece's entries always fit in the batch (an
+   * input byte becomes at most 17 output bytes: a one-byte line and its header), so the batch is
+   * only ever sent between pieces, never in the middle of one.
    */
-  private encode(stream: StreamId, chunk: Uint8Array): void {
+  private feed(stream: StreamId, chunk: Uint8Array): void {
+    const st = this.streams[stream];
+    const other = this.streams[stream ^ 1];
     for (let i = 0; i < chunk.length;) {
+      if (other.open) {
+        this.hold(stream, chunk.subarray(i));
+        return;
+      }
       let room = this.batchBytes - this.length - MAX_ENTRY;
       if (room < this.minPieceRoom) {
         this.flush();
@@ -227,16 +229,28 @@ export class LogWriter extends EventEmitter {
       }
       const n = Math.min(chunk.length - i, this.stageBytes, Math.floor(room / 17));
       this.mem.set(chunk.subarray(i, i + n), this.stageAt);
-      this.encodeStaged(stream, this.stageAt, this.stageAt + n);
-      i += n;
+      i += this.encodeStaged(stream, this.stageAt, this.stageAt + n);
+      // Our long line just ended: what the other stream held back meanwhile goes next, before
+      // the rest of our chunk. (It is encoded through the staging area, which is why
+      // encodeStaged stopped there rather than go on over bytes that are about to be replaced.)
+      if (other.held.length > 0 && !st.open) this.releaseHeld((stream ^ 1) as StreamId);
     }
   }
 
-  /** Encodes the staged bytes mem[s, end) of one stream. */
-  private encodeStaged(stream: StreamId, s: number, end: number): void {
+  /**
+   * Encodes the staged bytes mem[start, end) of one stream; returns how many it took. It stops
+   * early just after a long line ends while the other stream has output held back.
+   */
+  private encodeStaged(stream: StreamId, start: number, end: number): number {
     const st = this.streams[stream];
+    const other = this.streams[stream ^ 1];
     const mem = this.mem;
-    if (st.partialLength > 0) s = this.completePartial(stream, st, s, end);
+    let s = start;
+    if (st.partialLength > 0) {
+      const wasOpen = st.open;
+      s = this.completePartial(stream, st, s, end);
+      if (wasOpen && !st.open && other.held.length > 0) return s - start;
+    }
     while (s < end) {
       let nl = mem.indexOf(NL, s);
       if (nl >= end) nl = -1;
@@ -251,12 +265,16 @@ export class LogWriter extends EventEmitter {
           st.partial.set(mem.subarray(s, end), 0);
           st.partialLength = end - s;
         }
-        return;
+        return end - start;
       }
       this.writeEntry(stream, s, lineEnd - s);
       s = lineEnd;
-      if (st.open) this.lineEnded(stream);
+      if (st.open) {
+        st.open = false;
+        if (other.held.length > 0) return s - start;
+      }
     }
+    return end - start;
   }
 
   /** Joins staged bytes onto the stream's unterminated remainder; returns the new position. */
@@ -280,8 +298,7 @@ export class LogWriter extends EventEmitter {
     mem.copyWithin(at + p, s, s + take);
     this.length = at + p + take;
     st.partialLength = 0;
-    if (nl < 0) st.open = true;
-    else if (st.open) this.lineEnded(stream);
+    st.open = nl < 0; // a full 4095 bytes without a newline: the line goes on
     return s + take;
   }
 
@@ -315,12 +332,7 @@ export class LogWriter extends EventEmitter {
       this.length = at + st.partialLength;
       st.partialLength = 0;
     }
-    if (st.open) this.lineEnded(stream);
-  }
-
-  private lineEnded(stream: StreamId): void {
-    this.streams[stream].open = false;
-    this.releaseHeld((stream ^ 1) as StreamId);
+    st.open = false;
   }
 
   // --- holding the other stream back during a long line ---------------------------------------
@@ -360,14 +372,8 @@ export class LogWriter extends EventEmitter {
       clearTimeout(this.holdTimer);
       this.holdTimer = undefined;
     }
-    for (let i = 0; i < held.length; i++) {
-      // Encoding may open a long line on this stream again; then the rest waits once more.
-      if (this.streams[stream ^ 1].open) {
-        for (let j = i; j < held.length; j++) this.hold(stream, held[j]);
-        return;
-      }
-      this.encode(stream, held[i]);
-    }
+    // If the other stream opens a long line again, feed holds the rest once more, in order.
+    for (const chunk of held) this.feed(stream, chunk);
   }
 
   private scheduleFlush(): void {
