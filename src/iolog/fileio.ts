@@ -1,4 +1,5 @@
 // Opening log files with clear errors, and positioned reads that fill what they can.
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidInputError, NotFoundError } from './errors.js';
 
@@ -37,4 +38,21 @@ export async function openLog(path: string): Promise<FileHandle> {
     throw new InvalidInputError(`log file ${path} is a directory`);
   }
   return fh;
+}
+
+/** readAt, synchronously: for the few small reads of a seek. */
+export function readAtSync(
+  fh: FileHandle,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  pos: number,
+): number {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fh.fd, buf, off + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }

@@ -23,7 +23,7 @@ export type { LogChunk };
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH } from './time.js';
 import { systemClock } from './clock.js';
-import { openLog, readAt } from './fileio.js';
+import { openLog, readAt, readAtSync } from './fileio.js';
 import { decodeParallel, PARALLEL_MIN_BYTES, WorkerPool } from './parallel.js';
 
 const NL = 0x0a;
@@ -175,6 +175,10 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
   }
 }
 
+// The seeks read a few small blocks each with synchronous reads: a round trip through the
+// thread pool per probe would cost more than the reads themselves (tens of microseconds from
+// the page cache), and the whole seek is done in well under a millisecond.
+
 /**
  * Offset of an entry at or before the first logical line with timestamp ≥ since, at or after
  * `from`: a binary search over byte offsets that lands anywhere and finds the next confirmed
@@ -192,7 +196,7 @@ async function seekSince(
   const ts = new Timestamps();
   while (hi - lo > SCAN_BYTES) {
     const mid = lo + Math.floor((hi - lo) / 2);
-    const got = await readAt(fh, probe, 0, PROBE_BYTES, mid);
+    const got = readAtSync(fh, probe, 0, PROBE_BYTES, mid);
     const off = findEntry(probe, 0, got, mid + got >= size);
     // No entry in a whole probe (a long run of junk): the scan from lo will walk through it.
     if (off < 0 || ts.read(probe, off) >= since) hi = mid;
@@ -216,7 +220,7 @@ async function seekTail(fh: FileHandle, size: number, n: number): Promise<number
   while (end > 0) {
     const start = Math.max(0, end - span);
     const buf = Buffer.allocUnsafe(end - start);
-    const len = await readAt(fh, buf, 0, buf.length, start);
+    const len = readAtSync(fh, buf, 0, buf.length, start);
     const first = start === 0 ? 0 : findEntry(buf, 0, len, true);
     if (first < 0) {
       span *= 2; // no whole entry in the block (junk): look further back
