@@ -57,10 +57,18 @@ stop_one() {
   rm -f "$dir/run/$name.pid"
 }
 
-# Reverse start order: clients of the apiserver first, etcd last.
+# Reverse start order: the apiserver's two clients together (each takes a second or two to
+# shut down), then the apiserver, then etcd.
 stop_all() {
-  local dir="$1" i
-  for ((i = ${#components[@]} - 1; i >= 0; i--)); do stop_one "$dir" "${components[$i]}"; done
+  local dir="$1" a b
+  stop_one "$dir" kube-scheduler &
+  a=$!
+  stop_one "$dir" kube-controller-manager &
+  b=$!
+  # Only these two: during a failed `up` the components are our children too.
+  wait "$a" "$b"
+  stop_one "$dir" kube-apiserver
+  stop_one "$dir" etcd
 }
 
 # Starts NAME from the binary directory with its output in DIR/logs/NAME.log. setsid puts it
@@ -109,24 +117,29 @@ free_ports() {
 
 # ---- certificates ----------------------------------------------------------------------------
 
-# Signs a certificate for KEY's name with the CA. ECDSA P-256 keys: fast to make, accepted by
-# every component. EXT is the X.509 extension text (usage and names).
+# Makes a key and a certificate for it signed by CA (ca or front-proxy-ca). ECDSA P-256 keys:
+# fast to make, accepted by every component. EXT is the X.509 extension text (usage, names).
 issue() {
-  local pki="$1" name="$2" subject="$3" ext="$4"
+  local pki="$1" ca="$2" name="$3" subject="$4" ext="$5"
   openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$name.key" 2>/dev/null
   openssl req -new -key "$pki/$name.key" -subj "$subject" -out "$pki/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" \
     -CAcreateserial -days 365 -sha256 -extfile <(printf '%s\n' "$ext") \
     -out "$pki/$name.crt" 2>/dev/null
   rm -f "$pki/$name.csr"
 }
 
+new_ca() {
+  local pki="$1" name="$2" subject="$3"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$name.key" 2>/dev/null
+  openssl req -x509 -new -key "$pki/$name.key" -subj "$subject" -days 365 -sha256 \
+    -out "$pki/$name.crt" 2>/dev/null
+}
+
 make_pki() {
   local pki="$1"
   mkdir -p "$pki"
-  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key" 2>/dev/null
-  openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=vic-kubelet-test-ca" -days 365 \
-    -sha256 -out "$pki/ca.crt" 2>/dev/null
+  new_ca "$pki" ca "/CN=vic-kubelet-test-ca"
 
   local server="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
@@ -136,19 +149,24 @@ keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
   # The names in-cluster clients use for the apiserver, plus loopback for everyone else.
   # 10.0.0.1 is the `kubernetes` Service's cluster IP in --service-cluster-ip-range below.
-  issue "$pki" apiserver "/CN=kube-apiserver" "$server
+  issue "$pki" ca apiserver "/CN=kube-apiserver" "$server
 subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   # What the apiserver presents to a kubelet for logs and exec. system:masters, as kubeadm
   # does, so a kubelet that authorizes its callers lets the apiserver in.
-  issue "$pki" apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
-  issue "$pki" admin "/O=system:masters/CN=admin" "$client"
+  issue "$pki" ca apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
+  issue "$pki" ca admin "/O=system:masters/CN=admin" "$client"
   # The built-in RBAC roles are bound to these user names.
-  issue "$pki" controller-manager "/CN=system:kube-controller-manager" "$client"
-  issue "$pki" scheduler "/CN=system:kube-scheduler" "$client"
+  issue "$pki" ca controller-manager "/CN=system:kube-controller-manager" "$client"
+  issue "$pki" ca scheduler "/CN=system:kube-scheduler" "$client"
+  # The aggregation layer's own CA: the apiserver proves to extension apiservers (and to the
+  # delegated authentication of the controller-manager and scheduler, which otherwise keep
+  # logging that this CA is missing) that it forwarded a request, as kubeadm sets it up.
+  new_ca "$pki" front-proxy-ca "/CN=vic-kubelet-test-front-proxy-ca"
+  issue "$pki" front-proxy-ca front-proxy-client "/CN=front-proxy-client" "$client"
   # Service-account tokens are signed with sa.key and verified with sa.pub.
   openssl ecparam -name prime256v1 -genkey -noout -out "$pki/sa.key" 2>/dev/null
   openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  rm -f "$pki/ca.srl"
+  rm -f "$pki"/*.srl
   chmod 600 "$pki"/*.key
 }
 
@@ -235,6 +253,11 @@ up() {
     --unsafe-no-fsync
   wait_ready "$dir" etcd curl -fsS --noproxy '*' "http://127.0.0.1:$etcd_port/health"
 
+  # The apiserver would publish its address as the endpoint of the `kubernetes` Service, and
+  # Kubernetes rejects a loopback endpoint (an error every few seconds in the log), so that
+  # reconciler is off: nothing here routes to cluster IPs anyway. The Service still exists.
+  # Logs and exec reach a kubelet at its node's InternalIP, with a client certificate from
+  # our CA, and trust the kubelet's serving certificate only if our CA signed it.
   start "$dir" kube-apiserver \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
@@ -253,7 +276,14 @@ up() {
     --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority="$pki/ca.crt" \
     --kubelet-preferred-address-types=InternalIP \
-    --cert-dir="$dir/run/kube-apiserver"
+    --requestheader-client-ca-file="$pki/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" \
+    --proxy-client-key-file="$pki/front-proxy-client.key" \
+    --endpoint-reconciler-type=none
   wait_ready "$dir" kube-apiserver "$bin/kubectl" --kubeconfig="$dir/kubeconfig" get --raw /readyz
 
   # Both run alone, so no leader election (which would only delay their start). They make
