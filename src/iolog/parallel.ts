@@ -31,12 +31,18 @@ export interface EncodeJob {
   data: Uint8Array;
   stream: StreamId;
   time: bigint;
+  /** Batch memory the main thread is done with, back for reuse. */
+  spares: ArrayBuffer[];
 }
 export interface EncodeReply {
   id: number;
   batches: Uint8Array[];
+  /** The job's input, back for reuse. */
+  data: Uint8Array;
   error?: string;
 }
+/** Batch size of the workers' writers (all the same, so that their memory can circulate). */
+export const ENCODE_BATCH_BYTES = 1 << 20;
 /**
  * A block of a log to decode in place. `exact`: the block starts at an entry boundary (else
  * the worker finds the first confirmed entry). `final`: nothing follows the block.
@@ -234,7 +240,8 @@ async function stitchTo(
 
 /**
  * Encodes everything `input` yields as entries of one stream and writes them, in order, to
- * `sink`. `input` may reuse its buffer once the next chunk is asked for. The clock is read once
+ * `sink`, which must be done with the bytes when it calls back (a file, a socket, stdout; see
+ * LogWriterOptions.recycle). `input` may reuse its buffer once the next chunk is asked for. The clock is read once
  * per chunk of input: its arrival time, carried by every entry completed in it.
  */
 export async function encodeParallel(
@@ -244,34 +251,55 @@ export async function encodeParallel(
   pool: WorkerPool,
   clock: Clock,
 ): Promise<void> {
+  // Memory goes round instead of being allocated per piece (fresh memory costs a page fault
+  // per 4 KiB): input pieces come back with the reply, batch memory once the sink is done.
+  const pieces: Buffer[] = [];
+  const done: ArrayBuffer[] = [];
   const flights: Promise<EncodeReply>[] = [];
   let carry: Buffer = Buffer.alloc(0);
-  const send = (data: Buffer, time: bigint) =>
-    flights.push(
-      pool.run<EncodeReply>({ kind: 'encode', data, stream, time }, [data.buffer as ArrayBuffer]),
-    );
+  const send = (data: Buffer, time: bigint) => {
+    const spares = done.splice(0);
+    const job = { kind: 'encode' as const, data, stream, time, spares };
+    flights.push(pool.run<EncodeReply>(job, [data.buffer as ArrayBuffer, ...spares]));
+  };
   const drainOne = async () => {
     const r = await flights.shift()!;
-    for (const b of r.batches) await writeTo(sink, b);
+    pieces.push(Buffer.from(r.data.buffer));
+    for (const b of r.batches) {
+      await writeTo(sink, b, () => done.push(b.buffer as ArrayBuffer));
+    }
   };
   for await (const chunk of input) {
     const time = clock();
-    const piece = Buffer.allocUnsafeSlow(carry.length + chunk.length); // transferable
+    const need = carry.length + chunk.length;
+    let piece = pieces.pop();
+    // allocUnsafeSlow: never a slice of Node's shared pool, which a transfer would take away.
+    if (!piece || piece.length < need) piece = Buffer.allocUnsafeSlow(Math.max(need, PIECE_BYTES));
     piece.set(carry, 0);
     piece.set(chunk, carry.length);
+    const data = piece.subarray(0, need);
     // Cut after the last newline and after the whole 4095-byte entries of the line that runs
     // on past it: exactly what the single-threaded writer would have written by now.
-    const lineStart = piece.lastIndexOf(0x0a) + 1;
-    const cut = lineStart + (piece.length - lineStart) - ((piece.length - lineStart) % MAX_MESSAGE);
-    carry = Buffer.from(piece.subarray(cut));
-    if (cut > 0) send(piece.subarray(0, cut), time);
+    const lineStart = data.lastIndexOf(0x0a) + 1;
+    const cut = need - ((need - lineStart) % MAX_MESSAGE);
+    carry = Buffer.from(data.subarray(cut));
+    if (cut > 0) send(data.subarray(0, cut), time);
+    else pieces.push(piece);
     while (flights.length > 2 * pool.size) await drainOne();
   }
-  if (carry.length > 0) send(carry, clock());
+  if (carry.length > 0) {
+    const last = Buffer.allocUnsafeSlow(carry.length);
+    last.set(carry);
+    send(last, clock());
+  }
   while (flights.length > 0) await drainOne();
 }
 
-function writeTo(sink: LogSink, data: Uint8Array): Promise<void> | void {
-  if (sink.write(data)) return;
+/** Room for a 1 MiB read and the under-4095-byte line carried in front of it. */
+const PIECE_BYTES = (1 << 20) + MAX_MESSAGE;
+
+/** Writes, calling `written` once the sink is done with the bytes; waits while it is full. */
+function writeTo(sink: LogSink, data: Uint8Array, written: () => void): Promise<void> | void {
+  if (sink.write(data, () => written())) return;
   return new Promise((resolve) => sink.once('drain', () => resolve()));
 }

@@ -7,7 +7,13 @@ import { Writable } from 'node:stream';
 import { LogWriter } from './writer.js';
 import { findEntry, scanEntries } from './scan.js';
 import { LineSelector } from './select.js';
-import type { DecodeJob, DecodeReply, EncodeJob, EncodeReply } from './parallel.js';
+import {
+  type DecodeJob,
+  type DecodeReply,
+  ENCODE_BATCH_BYTES,
+  type EncodeJob,
+  type EncodeReply,
+} from './parallel.js';
 
 const port = parentPort;
 if (!port) throw new Error('iolog worker: not started as a worker thread');
@@ -16,10 +22,10 @@ port.on('message', (job: EncodeJob | DecodeJob) => {
   if (job.kind === 'encode') {
     encode(job).then(
       (reply) =>
-        port.postMessage(
-          reply,
-          reply.batches.map((b: Uint8Array) => b.buffer as ArrayBuffer),
-        ),
+        port.postMessage(reply, [
+          ...reply.batches.map((b: Uint8Array) => b.buffer as ArrayBuffer),
+          reply.data.buffer as ArrayBuffer,
+        ]),
       (err: Error) => port.postMessage({ id: job.id, error: err.message }),
     );
   } else {
@@ -28,8 +34,12 @@ port.on('message', (job: EncodeJob | DecodeJob) => {
   }
 });
 
+/** Batch memory the main thread has sent back, for the next pieces' writers. */
+const spares: Buffer[] = [];
+
 /** Encodes a piece that ends at a line boundary: every entry it makes carries `time`. */
 async function encode(job: EncodeJob): Promise<EncodeReply> {
+  for (const b of job.spares) spares.push(Buffer.from(b));
   const batches: Uint8Array[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -40,12 +50,13 @@ async function encode(job: EncodeJob): Promise<EncodeReply> {
   const time = job.time;
   const writer = new LogWriter(sink, {
     clock: () => time,
-    batchBytes: Math.min(4 << 20, job.data.length + (job.data.length >>> 2) + 65536),
+    batchBytes: ENCODE_BATCH_BYTES,
     endSink: false,
+    spares,
   });
   writer.write(job.stream, job.data);
   await writer.close();
-  return { id: job.id, batches };
+  return { id: job.id, batches, data: job.data };
 }
 
 /** Decodes a block of a log in place; see DecodeJob. */

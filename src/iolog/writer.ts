@@ -45,6 +45,13 @@ export interface LogWriterOptions {
    * may be reused. Default false.
    */
   recycle?: boolean;
+  /**
+   * Batch memory to use before allocating: buffers of batchBytes + batchBytes/16 bytes (others
+   * are passed over). Whoever gets batches back from the sink by other means (a worker thread
+   * whose batches travel to another thread and back) refills it; close() leaves the writer's
+   * unused memory in it. Fresh memory costs a page fault per 4 KiB on first touch.
+   */
+  spares?: Buffer[];
 }
 
 /** The minimal sink: a Node Writable (a file stream, a socket, process.stdout…). */
@@ -70,7 +77,7 @@ export class LogWriter extends EventEmitter {
   private readonly holdBytes: number;
   private readonly endSink: boolean;
   private readonly recycle: boolean;
-  private readonly spare: Buffer[] = [];
+  private readonly spare: Buffer[];
   private readonly ts = new Timestamps();
 
   /** Output batch in [0, batchBytes); staging of input in [batchBytes, mem.length). */
@@ -93,7 +100,7 @@ export class LogWriter extends EventEmitter {
 
   constructor(
     private readonly sink: LogSink,
-    options: LogWriterOptions = {},
+    private readonly options: LogWriterOptions = {},
   ) {
     super();
     this.clock = options.clock ?? arrivalClock();
@@ -102,11 +109,12 @@ export class LogWriter extends EventEmitter {
     this.holdBytes = options.holdBytes ?? 1 << 20;
     this.endSink = options.endSink ?? true;
     this.recycle = options.recycle ?? false;
+    this.spare = options.spares ?? [];
     this.stageAt = this.batchBytes;
     this.stageBytes = Math.max(4096, this.batchBytes >>> 4);
     this.minPieceRoom = 17 * Math.min(4096, this.stageBytes);
     // A Buffer, not a plain Uint8Array: Buffer#indexOf is memchr, three times TypedArray's.
-    this.mem = Buffer.allocUnsafe(this.batchBytes + this.stageBytes);
+    this.mem = this.spareMemory() ?? Buffer.allocUnsafe(this.batchBytes + this.stageBytes);
     const state = (): StreamState => ({
       partial: new Uint8Array(MAX_MESSAGE),
       partialLength: 0,
@@ -164,7 +172,7 @@ export class LogWriter extends EventEmitter {
     const batch = used.subarray(0, this.length);
     // The sink keeps `batch` until it is written, so the next batch gets other memory: a spare
     // one when the sink has handed a batch back, which spares the page faults of fresh memory.
-    this.mem = this.spare.pop() ?? Buffer.allocUnsafe(used.length);
+    this.mem = this.spareMemory() ?? Buffer.allocUnsafe(used.length);
     this.length = 0;
     this.pendingWrites++;
     const ok = this.sink.write(batch, (err) => {
@@ -203,7 +211,17 @@ export class LogWriter extends EventEmitter {
     if (this.endSink) {
       await new Promise<void>((resolve) => this.sink.end(() => resolve()));
     }
+    if (this.options.spares && this.length === 0) this.spare.push(this.mem);
     if (this.error) throw this.error;
+  }
+
+  private spareMemory(): Buffer | undefined {
+    const size = this.batchBytes + this.stageBytes;
+    while (this.spare.length > 0) {
+      const b = this.spare.pop()!;
+      if (b.length === size) return b;
+    }
+    return undefined;
   }
 
   // --- encoding -------------------------------------------------------------------------------
