@@ -223,7 +223,8 @@ up() {
 
   # Every `up` starts from nothing: a new CA and an empty etcd. Only our own subpaths of DIR
   # are cleared, never DIR itself.
-  rm -rf "$dir/pki" "$dir/etcd" "$dir/logs" "$dir/run" "$dir/kubeconfig" "$dir"/*.kubeconfig
+  rm -rf "$dir/pki" "$dir/etcd" "$dir/logs" "$dir/run" "$dir/kubectl-cache" "$dir/kubeconfig" \
+    "$dir"/*.kubeconfig
   mkdir -p "$dir/logs" "$dir/run"
   # From here on, any failure stops what has been started.
   up_dir="$dir"
@@ -284,7 +285,9 @@ up() {
     --proxy-client-cert-file="$pki/front-proxy-client.crt" \
     --proxy-client-key-file="$pki/front-proxy-client.key" \
     --endpoint-reconciler-type=none
-  wait_ready "$dir" kube-apiserver "$bin/kubectl" --kubeconfig="$dir/kubeconfig" get --raw /readyz
+  # kubectl's discovery cache goes in DIR, not in ~/.kube where each new port would add one.
+  wait_ready "$dir" kube-apiserver "$bin/kubectl" --kubeconfig="$dir/kubeconfig" \
+    --cache-dir="$dir/kubectl-cache" get --raw /readyz
 
   # Both run alone, so no leader election (which would only delay their start). They make
   # their own self-signed serving certs in --cert-dir; the default would be /var/run.

@@ -73,11 +73,21 @@ export async function startCluster(): Promise<Cluster> {
   };
 }
 
-/** Runs the cluster's own kubectl against it and returns its standard output. */
+/**
+ * Runs the cluster's own kubectl against it and returns its standard output. Its discovery
+ * cache lives in the cluster's directory rather than in ~/.kube, which would otherwise gain
+ * one per test run (each run's apiserver has a new port).
+ */
 export async function kubectl(cluster: ClusterInfo, ...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(
     join(cluster.bin, 'kubectl'),
-    ['--kubeconfig', cluster.kubeconfig, ...args],
+    [
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--cache-dir',
+      join(cluster.dir, 'kubectl-cache'),
+      ...args,
+    ],
     { encoding: 'utf8' },
   );
   return stdout;
