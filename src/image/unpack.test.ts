@@ -1,0 +1,334 @@
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyLayer } from './unpack.js';
+import { chunked, type TarSpec, tarArchive } from './testing.js';
+
+let dir: string;
+let root: string;
+let outside: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vic-unpack-'));
+  root = join(dir, 'rootfs');
+  outside = join(dir, 'outside');
+  mkdirSync(root);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret'), 'host file\n');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function apply(entries: TarSpec[], opts: { gzip?: boolean; notes?: string[] } = {}) {
+  const tar = tarArchive(entries);
+  return applyLayer(root, chunked(opts.gzip ? gzipSync(tar) : tar), {
+    compression: opts.gzip ? 'gzip' : 'none',
+    name: 'sha256:test',
+    onNote: (n) => opts.notes?.push(n),
+  });
+}
+
+/** What the test directory outside the rootfs holds: must never change. */
+function outsideListing(): string[] {
+  return readdirSync(outside).sort();
+}
+
+describe('applyLayer', () => {
+  it('writes files, directories, symlinks and hard links with their modes and times', async () => {
+    const tar = tarArchive([
+      { name: 'bin/', mode: 0o755 },
+      { name: 'bin/busybox', body: 'BB', mode: 0o4755, mtime: 1_600_000_000 },
+      { name: 'bin/sh', type: '2', linkname: 'busybox' },
+      { name: 'bin/ls', type: '1', linkname: 'bin/busybox' },
+      { name: 'etc/passwd', body: 'root:x:0:0::/root:/bin/sh\n', mode: 0o644 },
+      { name: 'tmp/', mode: 0o1777 },
+    ]);
+    const result = await applyLayer(root, chunked(tar), { compression: 'none' });
+    expect(result.diffId).toBe(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+    expect(result.entries).toBe(6);
+    expect(readFileSync(join(root, 'bin/busybox'), 'utf8')).toBe('BB');
+    const bb = statSync(join(root, 'bin/busybox'));
+    expect(bb.mode & 0o7777).toBe(0o4755);
+    expect(bb.mtimeMs).toBe(1_600_000_000_000);
+    expect(readlinkSync(join(root, 'bin/sh'))).toBe('busybox');
+    expect(statSync(join(root, 'bin/ls')).ino).toBe(bb.ino);
+    expect(statSync(join(root, 'tmp')).mode & 0o7777).toBe(0o1777);
+    // etc/ had no entry of its own: created as a plain 0755 directory.
+    expect(statSync(join(root, 'etc')).mode & 0o7777).toBe(0o755);
+  });
+
+  it('reads gzip layers and reports the digest of the uncompressed tar', async () => {
+    const entries = [{ name: 'hello.txt', body: 'hi\n' }];
+    const plain = tarArchive(entries);
+    let read = 0;
+    const result = await applyLayer(root, chunked(gzipSync(plain)), {
+      compression: 'gzip',
+      onProgress: (n) => (read = n),
+    });
+    expect(readFileSync(join(root, 'hello.txt'), 'utf8')).toBe('hi\n');
+    expect(result.diffId).toBe(`sha256:${createHash('sha256').update(plain).digest('hex')}`);
+    expect(read).toBe(gzipSync(plain).length);
+  });
+
+  it('accepts an empty layer (only end blocks)', async () => {
+    const result = await applyLayer(root, chunked(Buffer.alloc(1024)), { compression: 'none' });
+    expect(result.entries).toBe(0);
+  });
+
+  it('refuses a layer whose uncompressed digest differs from the config diff_id', async () => {
+    const wrong = `sha256:${'0'.repeat(64)}` as const;
+    await expect(
+      applyLayer(root, chunked(tarArchive([{ name: 'a', body: 'x' }])), {
+        compression: 'none',
+        diffId: wrong,
+      }),
+    ).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/config says/),
+    });
+  });
+
+  it('refuses data that is not a tar archive, or not gzip', async () => {
+    await expect(
+      applyLayer(root, chunked(Buffer.alloc(2048, 'garbage ')), { compression: 'none' }),
+    ).rejects.toMatchObject({ kind: 'InvalidInput' });
+    await expect(
+      applyLayer(root, chunked(tarArchive([{ name: 'a', body: 'x' }])), { compression: 'gzip' }),
+    ).rejects.toMatchObject({ kind: 'InvalidInput', message: expect.stringMatching(/gzip/) });
+  });
+});
+
+describe('applyLayer refuses escapes', () => {
+  it('a "../" entry name', async () => {
+    await expect(apply([{ name: '../outside/evil', body: 'x' }])).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: 'layer sha256:test: entry "../outside/evil" refused: ".." component',
+    });
+    expect(outsideListing()).toEqual(['secret']);
+  });
+
+  it('a ".." in the middle of a name', async () => {
+    await expect(apply([{ name: 'a/../../outside/evil', body: 'x' }])).rejects.toThrow(
+      /refused: ".." component/,
+    );
+    expect(outsideListing()).toEqual(['secret']);
+  });
+
+  it('an absolute entry name', async () => {
+    await expect(apply([{ name: `${outside}/evil`, body: 'x' }])).rejects.toThrow(
+      /refused: absolute path/,
+    );
+    expect(outsideListing()).toEqual(['secret']);
+  });
+
+  it('a file written through an absolute symlink', async () => {
+    await expect(
+      apply([
+        { name: 'evil', type: '2', linkname: outside },
+        { name: 'evil/secret', body: 'overwritten' },
+      ]),
+    ).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(
+        /entry "evil\/secret" refused: it would be written through symlink "evil" -> ".*", which points to an absolute path outside the rootfs/,
+      ),
+    });
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('host file\n');
+  });
+
+  it('a file written through a relative symlink that climbs out', async () => {
+    await expect(
+      apply([
+        { name: 'a/b/', type: '5' },
+        { name: 'a/b/up', type: '2', linkname: '../../../outside' },
+        { name: 'a/b/up/evil', body: 'x' },
+      ]),
+    ).rejects.toThrow(
+      /written through symlink "a\/b\/up" -> "..\/..\/..\/outside", which leads out/,
+    );
+    expect(outsideListing()).toEqual(['secret']);
+  });
+
+  it('a chain of symlinks that ends outside', async () => {
+    await expect(
+      apply([
+        { name: 'one', type: '2', linkname: 'two' },
+        { name: 'two', type: '2', linkname: '..' },
+        { name: 'one/outside/evil', body: 'x' },
+      ]),
+    ).rejects.toThrow(/leads out of the rootfs/);
+    expect(outsideListing()).toEqual(['secret']);
+  });
+
+  it('a symlink loop', async () => {
+    await expect(
+      apply([
+        { name: 'a', type: '2', linkname: 'b' },
+        { name: 'b', type: '2', linkname: 'a' },
+        { name: 'a/x', body: 'x' },
+      ]),
+    ).rejects.toThrow(/too many levels of symlinks/);
+  });
+
+  it('a symlink from a lower layer, written through by a later layer', async () => {
+    await apply([{ name: 'etc', type: '2', linkname: outside }]);
+    await expect(apply([{ name: 'etc/secret', body: 'pwned' }])).rejects.toThrow(/absolute path/);
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('host file\n');
+  });
+
+  it('a whiteout through an escaping symlink', async () => {
+    await expect(
+      apply([
+        { name: 'evil', type: '2', linkname: outside },
+        { name: 'evil/.wh.secret', body: '' },
+      ]),
+    ).rejects.toThrow(/absolute path/);
+    expect(outsideListing()).toEqual(['secret']);
+  });
+
+  it('hard links to outside: "..", absolute, through a symlink', async () => {
+    await expect(apply([{ name: 'h', type: '1', linkname: '../outside/secret' }])).rejects.toThrow(
+      /entry "h" refused: hard link target "..\/outside\/secret": ".." component/,
+    );
+    await expect(
+      apply([{ name: 'h', type: '1', linkname: join(outside, 'secret') }]),
+    ).rejects.toThrow(/hard link target ".*": absolute path/);
+    await expect(
+      apply([
+        { name: 'out', type: '2', linkname: outside },
+        { name: 'h', type: '1', linkname: 'out/secret' },
+      ]),
+    ).rejects.toThrow(/absolute path outside the rootfs/);
+    expect(statSync(join(outside, 'secret')).nlink).toBe(1);
+  });
+
+  it('replaces (never follows) a symlink at the path of a file it writes', async () => {
+    await apply([{ name: 'f', type: '2', linkname: join(outside, 'secret') }]);
+    await apply([{ name: 'f', body: 'inside' }]);
+    expect(lstatSync(join(root, 'f')).isFile()).toBe(true);
+    expect(readFileSync(join(root, 'f'), 'utf8')).toBe('inside');
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('host file\n');
+  });
+
+  it('replaces a symlink at the path of a directory entry', async () => {
+    await apply([{ name: 'd', type: '2', linkname: outside }]);
+    await apply([{ name: 'd/', mode: 0o700 }]);
+    expect(lstatSync(join(root, 'd')).isDirectory()).toBe(true);
+    expect(statSync(outside).mode & 0o777).not.toBe(0o700);
+  });
+
+  it('keeps absolute symlinks as they are (they mean paths inside the container)', async () => {
+    await apply([{ name: 'bin/sh', type: '2', linkname: '/bin/busybox' }]);
+    expect(readlinkSync(join(root, 'bin/sh'))).toBe('/bin/busybox');
+  });
+
+  it('follows relative symlinks that stay inside the rootfs', async () => {
+    await apply([
+      { name: 'usr/lib/', type: '5' },
+      { name: 'lib', type: '2', linkname: 'usr/lib' },
+      { name: 'usr/lib64', type: '2', linkname: '../lib' },
+    ]);
+    await apply([
+      { name: 'lib/libc.so', body: 'libc' },
+      { name: 'usr/lib64/ld.so', body: 'ld' },
+    ]);
+    expect(readFileSync(join(root, 'usr/lib/libc.so'), 'utf8')).toBe('libc');
+    expect(readFileSync(join(root, 'usr/lib/ld.so'), 'utf8')).toBe('ld');
+  });
+
+  it('device nodes: created as root, skipped with a note otherwise', async () => {
+    const notes: string[] = [];
+    await apply(
+      [
+        { name: 'dev/null', type: '3', devmajor: 1, devminor: 3, mode: 0o666 },
+        { name: 'run/fifo', type: '6', mode: 0o600 },
+      ],
+      { notes },
+    );
+    expect(lstatSync(join(root, 'run/fifo')).isFIFO()).toBe(true);
+    if (process.getuid?.() === 0) {
+      const st = lstatSync(join(root, 'dev/null'));
+      expect(st.isCharacterDevice() || notes.some((n) => n.startsWith('dev/null'))).toBe(true);
+    } else {
+      expect(existsSync(join(root, 'dev/null'))).toBe(false);
+      expect(notes).toContain('dev/null: device node skipped (not running as root)');
+    }
+  });
+});
+
+describe('applyLayer whiteouts and layer order', () => {
+  it('a whiteout file removes the lower entry, file or directory', async () => {
+    await apply([
+      { name: 'a/x', body: 'x' },
+      { name: 'a/y', body: 'y' },
+      { name: 'b/deep/file', body: 'z' },
+    ]);
+    await apply([
+      { name: 'a/.wh.x', body: '' },
+      { name: '.wh.b', body: '' },
+    ]);
+    expect(readdirSync(join(root, 'a'))).toEqual(['y']);
+    expect(existsSync(join(root, 'b'))).toBe(false);
+    expect(existsSync(join(root, 'a/.wh.x'))).toBe(false);
+  });
+
+  it('an opaque directory hides everything the lower layers had in it', async () => {
+    await apply([
+      { name: 'd/old', body: 'old' },
+      { name: 'd/sub/old2', body: 'old2' },
+      { name: 'keep', body: 'k' },
+    ]);
+    await apply([
+      { name: 'd/', type: '5' },
+      { name: 'd/new', body: 'new' },
+      { name: 'd/.wh..wh..opq', body: '' },
+      { name: 'd/sub/new2', body: 'new2' },
+    ]);
+    expect(readdirSync(join(root, 'd')).sort()).toEqual(['new', 'sub']);
+    expect(readdirSync(join(root, 'd/sub'))).toEqual(['new2']);
+    expect(readFileSync(join(root, 'keep'), 'utf8')).toBe('k');
+  });
+
+  it('later layers replace earlier ones: dir → file → symlink → dir', async () => {
+    await apply([{ name: 'p/inner', body: '1' }]);
+    await apply([{ name: 'p', body: 'file now' }]);
+    expect(readFileSync(join(root, 'p'), 'utf8')).toBe('file now');
+    await apply([{ name: 'p', type: '2', linkname: 'target' }]);
+    expect(readlinkSync(join(root, 'p'))).toBe('target');
+    await apply([
+      { name: 'p/', type: '5' },
+      { name: 'p/again', body: '2' },
+    ]);
+    expect(readdirSync(join(root, 'p'))).toEqual(['again']);
+  });
+
+  it('a later file replaces content and mode, dropping a setuid bit it does not have', async () => {
+    await apply([{ name: 'bin/tool', body: 'v1', mode: 0o4755 }]);
+    await apply([{ name: 'bin/tool', body: 'v2', mode: 0o755 }]);
+    const st = statSync(join(root, 'bin/tool'));
+    expect(readFileSync(join(root, 'bin/tool'), 'utf8')).toBe('v2');
+    expect(st.mode & 0o7777).toBe(0o755);
+  });
+
+  it('reads a gzip layer in small chunks with many entries', async () => {
+    const entries: TarSpec[] = [];
+    for (let i = 0; i < 200; i++)
+      entries.push({ name: `many/f${i}`, body: `content ${i}\n`.repeat(i) });
+    await apply(entries, { gzip: true });
+    expect(readdirSync(join(root, 'many')).length).toBe(200);
+    expect(readFileSync(join(root, 'many/f150'), 'utf8')).toBe('content 150\n'.repeat(150));
+  });
+});
