@@ -6,7 +6,8 @@
 //
 // Nothing is ever written outside the rootfs. Every entry's parent path is resolved here, one
 // component at a time with lstat, instead of letting the kernel follow links:
-// - entry names that are absolute or have a `..` component are refused;
+// - entry names with a `..` component are refused; absolute names are taken relative to the
+//   rootfs (a leading `/` is the rootfs, as Docker and containerd read it);
 // - a parent that is a symlink is followed only if its target is relative and stays inside the
 //   rootfs; an absolute target (`evil -> /etc`) or one that climbs out (`../../..`) is refused
 //   when an entry is written through it (creating such a symlink is fine: inside a container
@@ -70,9 +71,11 @@ class EscapeError extends InvalidInputError {
   override name = 'EscapeError';
 }
 
-/** Splits an entry name into components, refusing absolute names and `..`. */
+/**
+ * Splits an entry name into components, refusing `..`. A leading `/` means the rootfs, as in
+ * Docker and containerd (umoci writes the root as `/`), so absolute names stay inside too.
+ */
 export function entryComponents(name: string, refuse: (why: string) => Error): string[] {
-  if (name.startsWith('/')) throw refuse('absolute path');
   if (name.includes('\0')) throw refuse('NUL byte in name');
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw refuse('".." component');
@@ -344,8 +347,13 @@ export async function applyLayer(
       }
     });
   });
-  parser.on('warn', (code: string, message: string) => {
+  parser.on('warn', (code: string, message: string, data: { entry?: ReadEntry }) => {
     if (code === 'TAR_BAD_ARCHIVE' && allZero) return; // an empty layer: just end blocks
+    // The last entry's data is whole but its padding and the end blocks are missing (umoci
+    // 0.4 writes layers so). Go's archive/tar, and so Docker and containerd, accept that.
+    const have = /only (\d+) available/.exec(message);
+    if (code === 'TAR_BAD_ARCHIVE' && data?.entry && have && Number(have[1]) >= data.entry.remain)
+      return;
     fail(new InvalidInputError(`${label} is not a valid tar archive: ${message}`));
   });
   parser.on('error', (e: Error) => fail(new InvalidInputError(`${label}: ${e.message}`)));

@@ -1,0 +1,245 @@
+// The image store: pulls images from registries into the content store, unpacks their layers
+// into snapshots and records references in the image index. Its state lives under the
+// directory the caller gives: <state>/images/{blobs,snapshots,index.json}.
+import { join } from 'node:path';
+import { ContentStore } from './content-store.js';
+import { type Digest, chainIds, digestHex } from './digest.js';
+import { InvalidInputError, NotFoundError } from './errors.js';
+import { type ImageRecord, ReferenceIndex } from './image-index.js';
+import {
+  type Descriptor,
+  type ImageConfig,
+  type ImageManifest,
+  type Platform,
+  defaultPlatform,
+  parseImageConfig,
+  parseManifestDocument,
+  selectPlatform,
+} from './manifest.js';
+import { layerCompression } from './media-types.js';
+import { type ImageReference, formatReference, parseReference } from './reference.js';
+import { RegistryClient, type RegistryOptions } from './registry-client.js';
+import { SnapshotStore } from './snapshot-store.js';
+import { applyLayer } from './unpack.js';
+
+/** What a pull is doing to one layer (or, for 'Resolving', to the reference). */
+export type PullStatus =
+  | 'Resolving'
+  | 'Waiting'
+  | 'Downloading'
+  | 'Verifying'
+  | 'Download complete'
+  | 'Already exists'
+  | 'Extracting'
+  | 'Pull complete';
+
+export interface PullProgress {
+  /** The layer's short id (first 12 hex digits of its digest), or the reference. */
+  id: string;
+  status: PullStatus;
+  current?: number;
+  total?: number;
+}
+
+export interface PullOptions {
+  onProgress?: (event: PullProgress) => void;
+  /** Called with notes from unpacking (skipped device nodes, xattrs). */
+  onNote?: (note: string) => void;
+}
+
+export interface PullResult {
+  image: ImageRecord;
+  /** The image's rootfs (read-only by convention: copy or overlay it for a container). */
+  rootfs: string;
+  /** Blobs (manifests, config, layers) fetched from the registry by this pull. */
+  fetchedBlobs: number;
+}
+
+export interface ImageStoreOptions extends RegistryOptions {
+  platform?: Platform;
+  /** Layers downloaded at once. Default 3, like dockerd. */
+  concurrentDownloads?: number;
+}
+
+export class ImageStore {
+  readonly blobs: ContentStore;
+  readonly snapshots: SnapshotStore;
+  readonly index: ReferenceIndex;
+  readonly registry: RegistryClient;
+  readonly #platform: Platform;
+  readonly #concurrency: number;
+
+  constructor(
+    readonly stateDir: string,
+    options: ImageStoreOptions = {},
+  ) {
+    const root = join(stateDir, 'images');
+    this.blobs = new ContentStore(join(root, 'blobs'));
+    this.snapshots = new SnapshotStore(join(root, 'snapshots'));
+    this.index = new ReferenceIndex(join(root, 'index.json'));
+    this.registry = new RegistryClient(options);
+    this.#platform = options.platform ?? defaultPlatform;
+    this.#concurrency = Math.max(1, options.concurrentDownloads ?? 3);
+  }
+
+  /** Looks an image up by reference (normalized as `docker pull` would). */
+  async get(reference: string): Promise<ImageRecord> {
+    const ref = parseReference(reference);
+    const record = await this.index.get(formatReference(ref));
+    if (!record) throw new NotFoundError(`no such image: ${formatReference(ref)}`);
+    return record;
+  }
+
+  /** The rootfs of an image that is in the store. */
+  rootfs(image: ImageRecord): string {
+    return this.snapshots.rootfs(image.chainId);
+  }
+
+  /** Pulls `reference` (tag or digest) from its registry. */
+  async pull(reference: string, options: PullOptions = {}): Promise<PullResult> {
+    const ref = parseReference(reference);
+    const name = formatReference(ref);
+    const emit = options.onProgress ?? (() => {});
+    let fetched = 0;
+    emit({ id: ref.tag ?? ref.digest ?? name, status: 'Resolving' });
+
+    // The manifest (or index) the reference names. A tag is resolved with HEAD first, so a
+    // repeated pull of an image we have downloads nothing.
+    let top: { bytes: Buffer; digest: Digest; contentType?: string };
+    if (ref.digest) {
+      top = await this.#manifest(ref, ref.digest, () => fetched++);
+    } else {
+      const tag = ref.tag ?? 'latest';
+      const headDigest = await this.registry.headManifest(ref, tag);
+      if (headDigest && (await this.blobs.has(headDigest))) {
+        top = { bytes: await this.blobs.read(headDigest), digest: headDigest };
+      } else {
+        top = await this.registry.getManifest(ref, tag);
+        await this.blobs.put(top.bytes, top.digest);
+        fetched++;
+      }
+    }
+    let doc = parseManifestDocument(top.bytes, top.contentType);
+    let manifestDigest = top.digest;
+    let indexDigest: Digest | undefined;
+    if (doc.kind === 'index') {
+      indexDigest = top.digest;
+      const chosen = selectPlatform(doc, name, this.#platform);
+      const m = await this.#manifest(ref, chosen.digest, () => fetched++);
+      doc = parseManifestDocument(m.bytes, chosen.mediaType);
+      if (doc.kind !== 'manifest')
+        throw new InvalidInputError(`${name}: the index entry for the platform is another index`);
+      manifestDigest = m.digest;
+    }
+    const manifest: ImageManifest = doc;
+
+    if (await this.#ingest(ref, manifest.config)) fetched++;
+    const config: ImageConfig = parseImageConfig(
+      await this.blobs.read(manifest.config.digest),
+      manifest.layers.length,
+    );
+
+    fetched += await this.#downloadLayers(ref, manifest.layers, emit);
+
+    const chain = chainIds(config.diffIds);
+    for (let i = 0; i < manifest.layers.length; i++) {
+      const layer = manifest.layers[i];
+      const id = shortId(layer.digest);
+      await this.snapshots.ensure(chain[i], chain[i - 1], async (rootfs) => {
+        emit({ id, status: 'Extracting', current: 0, total: layer.size });
+        await applyLayer(rootfs, await this.blobs.open(layer.digest), {
+          compression: layerCompression(layer.mediaType) ?? 'none',
+          name: layer.digest,
+          diffId: config.diffIds[i],
+          onProgress: (n) => emit({ id, status: 'Extracting', current: n, total: layer.size }),
+          ...(options.onNote && { onNote: options.onNote }),
+        });
+      });
+      emit({ id, status: 'Pull complete' });
+    }
+
+    const image: ImageRecord = {
+      reference: name,
+      repository: `${ref.registry}/${ref.repository}`,
+      manifestDigest,
+      ...(indexDigest && { indexDigest }),
+      configDigest: manifest.config.digest,
+      layers: manifest.layers.map((l) => l.digest),
+      chainId: chain[chain.length - 1] ?? (await this.#emptySnapshot()),
+      size: manifest.layers.reduce((n, l) => n + l.size, 0),
+      created: new Date().toISOString(),
+    };
+    await this.index.put(image);
+    return { image, rootfs: this.rootfs(image), fetchedBlobs: fetched };
+  }
+
+  /** A manifest by digest: from the content store if there, else fetched and stored. */
+  async #manifest(
+    ref: ImageReference,
+    digest: Digest,
+    onFetch: () => void,
+  ): Promise<{ bytes: Buffer; digest: Digest; contentType?: string }> {
+    if (await this.blobs.has(digest)) return { bytes: await this.blobs.read(digest), digest };
+    const m = await this.registry.getManifest(ref, digest);
+    await this.blobs.put(m.bytes, digest);
+    onFetch();
+    return m;
+  }
+
+  /** Makes sure one blob is in the content store; true if it had to be fetched. */
+  #ingest(
+    ref: ImageReference,
+    d: Descriptor,
+    onProgress?: (current: number, total: number | undefined) => void,
+  ): Promise<boolean> {
+    return this.blobs.ingest(
+      d.digest,
+      d.size,
+      () => this.registry.openBlob(ref, d.digest),
+      onProgress,
+    );
+  }
+
+  /** Downloads the missing layers, a few at a time; returns how many were fetched. */
+  async #downloadLayers(
+    ref: ImageReference,
+    layers: Descriptor[],
+    emit: (e: PullProgress) => void,
+  ): Promise<number> {
+    let fetched = 0;
+    let next = 0;
+    const missing: Descriptor[] = [];
+    for (const l of layers) {
+      const id = shortId(l.digest);
+      if (await this.blobs.has(l.digest)) emit({ id, status: 'Already exists' });
+      else {
+        missing.push(l);
+        emit({ id, status: 'Waiting' });
+      }
+    }
+    const worker = async () => {
+      while (next < missing.length) {
+        const l = missing[next++];
+        const id = shortId(l.digest);
+        const got = await this.#ingest(ref, l, (current, total) => {
+          emit({ id, status: current === total ? 'Verifying' : 'Downloading', current, total });
+        });
+        if (got) fetched++;
+        emit({ id, status: 'Download complete' });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, missing.length) }, worker));
+    return fetched;
+  }
+
+  /** An image without layers still needs a (empty) rootfs. */
+  async #emptySnapshot(): Promise<Digest> {
+    const empty = `sha256:${'0'.repeat(64)}` as Digest;
+    await this.snapshots.ensure(empty, undefined, async () => {});
+    return empty;
+  }
+}
+
+function shortId(d: Digest): string {
+  return digestHex(d).slice(0, 12);
+}

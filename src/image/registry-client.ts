@@ -1,0 +1,221 @@
+// The OCI distribution client: manifests and blobs of a repository over HTTP(S), with the
+// registry's authentication challenges answered. It fetches and checks; storing is the
+// content store's job.
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { type Credentials, type FetchLike, RegistryAuth, causeText } from './auth.js';
+import { type Digest, sha256Of } from './digest.js';
+import { ImageError, InvalidInputError, NotFoundError, UnavailableError } from './errors.js';
+import { maxDocumentSize } from './manifest.js';
+import { manifestAccept } from './media-types.js';
+import { type ImageReference, repositoryName } from './reference.js';
+
+export interface RegistryOptions {
+  /**
+   * Registries (`host:port` as in references) spoken to over plain HTTP, like dockerd's
+   * --insecure-registry. Loopback registries (localhost, 127.0.0.0/8, [::1]) always are.
+   */
+  insecureRegistries?: readonly string[];
+  /** Credentials for a registry host, if any. */
+  credentials?: (registry: string) => Credentials | undefined;
+  /** The fetch to use; tests pass one that counts requests. Defaults to the global fetch. */
+  fetch?: FetchLike;
+  /** How long to wait for a registry's response headers. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  digest: Digest;
+  contentType: string | undefined;
+}
+
+const userAgent = 'vic-kubelet-image/0.1';
+
+/** Whether `registry` (host[:port]) is this machine. */
+export function isLoopbackRegistry(registry: string): boolean {
+  const host = registry.replace(/:\d+$/, '');
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export class RegistryClient {
+  readonly #auth = new Map<string, RegistryAuth>();
+  readonly #fetch: FetchLike;
+
+  constructor(readonly options: RegistryOptions = {}) {
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** `https://host` or, for insecure and loopback registries, `http://host`. */
+  baseUrl(registry: string): string {
+    const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+    const plain =
+      isLoopbackRegistry(registry) || (this.options.insecureRegistries ?? []).includes(registry);
+    return `${plain ? 'http' : 'https'}://${host}`;
+  }
+
+  #authFor(registry: string): RegistryAuth {
+    let a = this.#auth.get(registry);
+    if (!a) {
+      a = new RegistryAuth(registry, this.options.credentials?.(registry), this.#fetch);
+      this.#auth.set(registry, a);
+    }
+    return a;
+  }
+
+  /**
+   * One request to `/v2/<repository>/<path>`, answering one auth challenge. Maps transport
+   * errors and statuses to errors with kinds; returns only 2xx responses.
+   */
+  async #request(
+    ref: ImageReference,
+    method: 'GET' | 'HEAD',
+    path: string,
+    headers: Record<string, string>,
+    what: string,
+  ): Promise<Response> {
+    const url = `${this.baseUrl(ref.registry)}/v2/${ref.repository}/${path}`;
+    const scope = `repository:${ref.repository}:pull`;
+    const auth = this.#authFor(ref.registry);
+    let authorization = auth.cachedHeader(scope);
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.#send(
+        url,
+        method,
+        { ...headers, ...(authorization && { authorization }) },
+        ref,
+      );
+      if (res.status === 401 && attempt === 0) {
+        await res.body?.cancel();
+        authorization = await auth.answer(res.headers.get('www-authenticate'), scope, what);
+        continue;
+      }
+      if (res.ok) return res;
+      const detail = method === 'GET' ? await errorDetail(res) : '';
+      const name = repositoryName(ref);
+      switch (res.status) {
+        case 401:
+          throw new InvalidInputError(
+            `unauthorized: ${ref.registry} refused ${auth.credentials ? `the credentials of ${auth.credentials.username}` : 'anonymous access'} to ${name}${detail}`,
+          );
+        case 403:
+          throw new InvalidInputError(`denied: ${ref.registry} denies access to ${name}${detail}`);
+        case 404:
+          throw new NotFoundError(`${what} not found in ${ref.registry}${detail}`);
+        default:
+          if (res.status === 429 || res.status >= 500)
+            throw new UnavailableError(
+              `${ref.registry} answered ${res.status} for ${what}${detail}`,
+            );
+          throw new InvalidInputError(
+            `${ref.registry} answered ${res.status} for ${what}${detail}`,
+          );
+      }
+    }
+  }
+
+  async #send(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    ref: ImageReference,
+  ): Promise<Response> {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), this.options.timeoutMs ?? 30_000);
+    try {
+      return await this.#fetch(url, {
+        method,
+        headers: { 'user-agent': userAgent, ...headers },
+        redirect: 'follow',
+        signal: ctl.signal,
+      });
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      const why = ctl.signal.aborted ? 'no answer in time' : causeText(e);
+      throw new UnavailableError(`cannot reach registry ${ref.registry}: ${why}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The digest a tag (or digest) points to, from a HEAD request's Docker-Content-Digest, or
+   * undefined if the registry does not say. Lets a repeated pull skip the manifest download.
+   */
+  async headManifest(ref: ImageReference, tagOrDigest: string): Promise<Digest | undefined> {
+    const res = await this.#request(
+      ref,
+      'HEAD',
+      `manifests/${tagOrDigest}`,
+      { accept: manifestAccept },
+      `manifest ${repositoryName(ref)}:${tagOrDigest}`,
+    );
+    const d = res.headers.get('docker-content-digest');
+    return d && /^sha256:[0-9a-f]{64}$/.test(d) ? (d as Digest) : undefined;
+  }
+
+  /**
+   * Fetches a manifest or index by tag or digest. The bytes are checked against the digest
+   * asked for, or for a tag against the registry's Docker-Content-Digest when it sends one.
+   */
+  async getManifest(ref: ImageReference, tagOrDigest: string): Promise<FetchedManifest> {
+    const name = `${repositoryName(ref)}${tagOrDigest.startsWith('sha256:') ? '@' : ':'}${tagOrDigest}`;
+    const res = await this.#request(
+      ref,
+      'GET',
+      `manifests/${tagOrDigest}`,
+      { accept: manifestAccept },
+      `manifest ${name}`,
+    );
+    const bytes = await readLimited(res, maxDocumentSize, `manifest ${name}`);
+    const digest = sha256Of(bytes);
+    const claimed = tagOrDigest.startsWith('sha256:')
+      ? tagOrDigest
+      : res.headers.get('docker-content-digest');
+    if (claimed && claimed.startsWith('sha256:') && claimed !== digest)
+      throw new InvalidInputError(
+        `digest mismatch for manifest ${name}: expected ${claimed}, content hashes to ${digest}`,
+      );
+    return { bytes, digest, contentType: res.headers.get('content-type') ?? undefined };
+  }
+
+  /** Opens a blob's bytes; the content store verifies them as they arrive. */
+  async openBlob(ref: ImageReference, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.#request(
+      ref,
+      'GET',
+      `blobs/${digest}`,
+      {},
+      `blob ${digest} of ${repositoryName(ref)}`,
+    );
+    if (!res.body) throw new UnavailableError(`${ref.registry} sent blob ${digest} without a body`);
+    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+  }
+}
+
+/** Reads a small response body, refusing more than `limit` bytes. */
+async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > limit) throw new InvalidInputError(`${what} is larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const c of Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)) {
+      total += (c as Buffer).length;
+      if (total > limit) throw new InvalidInputError(`${what} is larger than ${limit} bytes`);
+      chunks.push(c as Buffer);
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The registry's error message (`{"errors":[{"code":"MANIFEST_UNKNOWN","message":…}]}`). */
+async function errorDetail(res: Response): Promise<string> {
+  try {
+    const text = (await res.text()).slice(0, 4096);
+    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const first = body.errors?.[0];
+    if (first) return ` (${[first.code, first.message].filter(Boolean).join(': ')})`;
+  } catch {}
+  return '';
+}
