@@ -7,6 +7,9 @@
 #   scripts/cluster.sh down DIR   stop exactly the processes that `up DIR` started
 #   scripts/cluster.sh bin        print the directory of the binaries (kubectl included)
 #
+# Environment: CLUSTER_READY_TIMEOUT (seconds each component may take to become healthy, 90),
+# CLUSTER_ARGS_ETCD, CLUSTER_ARGS_KUBE_APISERVER, ... (extra flags for one component).
+#
 # Everything listens on 127.0.0.1 only, on ports that were free at start. A component that
 # exits or never becomes healthy makes `up` fail with the tail of its log, and `up` then stops
 # whatever it had started, so a failed `up` leaves nothing running.
@@ -74,10 +77,14 @@ stop_all() {
 # Starts NAME from the binary directory with its output in DIR/logs/NAME.log. setsid puts it
 # in a session of its own so that it outlives this script and its caller's terminal; every
 # standard stream is redirected so a caller that waits for our output does not wait for it.
+# A test that needs more flags (a feature gate, say) puts them in CLUSTER_ARGS_<NAME>, e.g.
+# CLUSTER_ARGS_KUBE_APISERVER='--feature-gates=Foo=true'; they come last, so they win.
 start() {
-  local dir="$1" name="$2"
+  local dir="$1" name="$2" var extra=()
   shift 2
-  setsid "$bin/$name" "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
+  var="CLUSTER_ARGS_$(echo "$name" | tr 'a-z-' 'A-Z_')"
+  read -ra extra <<<"${!var-}"
+  setsid "$bin/$name" "$@" "${extra[@]}" </dev/null >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/run/$name.pid"
 }
 
@@ -89,12 +96,16 @@ fail() {
   exit 1
 }
 
-# Waits until CHECK succeeds, failing early if NAME has exited.
+# Waits until CHECK succeeds for NAME, failing early if any component started so far exits.
 wait_ready() {
-  local dir="$1" name="$2" deadline=$((SECONDS + ready_timeout))
+  local dir="$1" name="$2" deadline=$((SECONDS + ready_timeout)) other
   shift 2
   until "$@" >/dev/null 2>&1; do
-    live_pid "$dir" "$name" >/dev/null || fail "$dir" "$name" "exited"
+    for other in "${components[@]}"; do
+      if [[ -f "$dir/run/$other.pid" ]] && ! live_pid "$dir" "$other" >/dev/null; then
+        fail "$dir" "$other" "exited"
+      fi
+    done
     ((SECONDS < deadline)) || fail "$dir" "$name" "was not healthy after ${ready_timeout}s"
     sleep 0.2
   done

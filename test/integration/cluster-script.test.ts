@@ -2,6 +2,7 @@
 // when it fails, and a `down` that stops its own control plane and no other.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,27 @@ function run(
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
     );
   });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The lines after `up`'s "last lines of LOG:" are lines of that log (it goes on after). */
+function expectLogTail(stderr: string, log: string): void {
+  const tail = stderr
+    .split(`last lines of ${log}:\n`)[1]
+    ?.split('\n')
+    .filter((l) => l !== '');
+  expect(tail?.length).toBeGreaterThan(0);
+  const lines = new Set(readFileSync(log, 'utf8').split('\n'));
+  for (const line of tail ?? []) expect(lines).toContain(line);
 }
 
 /** Pids of running processes whose command line mentions `dir`. */
@@ -73,13 +95,30 @@ describe('scripts/cluster.sh', () => {
     expect(readdirSync(dir)).toEqual(['notes.txt']);
   });
 
-  it('fails loudly when a component is not healthy in time, and leaves nothing running', async () => {
+  it('fails loudly when a component exits, and leaves nothing running', async () => {
     const dir = newDir();
-    const r = await run(['up', dir], { CLUSTER_READY_TIMEOUT: '0' });
+    const r = await run(['up', dir], { CLUSTER_ARGS_KUBE_SCHEDULER: '--no-such-flag' });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('etcd was not healthy after 0s; last lines of');
-    expect(r.stderr).toContain('"msg":"Running: "'); // the tail of etcd's own log
+    expect(r.stderr).toContain('kube-scheduler exited; last lines of');
+    expect(r.stderr).toContain('Error: unknown flag: --no-such-flag');
+    expectLogTail(r.stderr, join(dir, 'logs', 'kube-scheduler.log'));
+    expect(processesUsing(dir)).toEqual([]);
+    expect(readdirSync(join(dir, 'run')).filter((f) => f.endsWith('.pid'))).toEqual([]);
+  });
+
+  it('fails loudly when a component is not healthy in time, and leaves nothing running', async () => {
+    const dir = newDir();
+    // The apiserver serves on another port than the one `up` checks, so it never looks ready.
+    const port = await freePort();
+    const r = await run(['up', dir], {
+      CLUSTER_READY_TIMEOUT: '5',
+      CLUSTER_ARGS_KUBE_APISERVER: `--secure-port=${port}`,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('kube-apiserver was not healthy after 5s; last lines of');
+    expectLogTail(r.stderr, join(dir, 'logs', 'kube-apiserver.log'));
     expect(processesUsing(dir)).toEqual([]);
     expect(readdirSync(join(dir, 'run')).filter((f) => f.endsWith('.pid'))).toEqual([]);
   });
