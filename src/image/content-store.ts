@@ -73,6 +73,40 @@ export class ContentStore {
   }
 
   /**
+   * Stores a blob whose digest is not known beforehand (a file of an archive): it is hashed
+   * as it is written and named by what it hashes to.
+   */
+  async ingestUnnamed(
+    source: AsyncIterable<Uint8Array>,
+  ): Promise<{ digest: Digest; size: number }> {
+    const ingestDir = join(this.root, 'ingest');
+    await mkdir(ingestDir, { recursive: true });
+    await mkdir(join(this.root, 'sha256'), { recursive: true });
+    const tmp = join(ingestDir, `unnamed-${randomBytes(8).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const fh = await open(tmp, 'wx', 0o644);
+      try {
+        for await (const chunk of source) {
+          size += chunk.length;
+          hash.update(chunk);
+          await fh.write(chunk);
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const digest = `sha256:${hash.digest('hex')}` as Digest;
+      await rename(tmp, this.path(digest));
+      return { digest, size };
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /**
    * Makes sure the store holds blob `digest` of `size` bytes (undefined: not known), reading
    * it from `source` only if it is missing. Resolves true if this call (or a concurrent one it
    * joined) had to fetch it, false if the blob was already here.

@@ -2,6 +2,7 @@
 // into snapshots and records references in the image index. Its state lives under the
 // directory the caller gives: <state>/images/{blobs,snapshots,index.json}.
 import { join } from 'node:path';
+import { loadArchive } from './archive.js';
 import { ContentStore } from './content-store.js';
 import { type Digest, chainIds, digestHex } from './digest.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
@@ -134,13 +135,77 @@ export class ImageStore {
     const manifest: ImageManifest = doc;
 
     if (await this.#ingest(ref, manifest.config)) fetched++;
+    parseImageConfig(await this.blobs.read(manifest.config.digest), manifest.layers.length);
+    fetched += await this.#downloadLayers(ref, manifest.layers, emit);
+    const image = await this.#unpackAndRecord(name, manifest, manifestDigest, indexDigest, options);
+    return { image, rootfs: this.rootfs(image), fetchedBlobs: fetched };
+  }
+
+  /**
+   * Loads the images of an OCI layout (directory or tar) or a `docker save` archive. Each is
+   * recorded under the names the archive gives it, or under `reference` if the archive holds
+   * one image (a bare OCI ref.name like `busybox` is a tag without a repository, not a name).
+   */
+  async load(
+    path: string,
+    options: PullOptions & { reference?: string } = {},
+  ): Promise<PullResult[]> {
+    const found = await loadArchive(this.blobs, path);
+    if (options.reference !== undefined && found.length !== 1)
+      throw new InvalidInputError(
+        `${path} holds ${found.length} images; a reference can name only one`,
+      );
+    const results: PullResult[] = [];
+    for (const item of found) {
+      const names =
+        options.reference !== undefined
+          ? [options.reference]
+          : item.names.filter((n) => n.includes('/') || n.includes(':'));
+      if (names.length === 0)
+        throw new InvalidInputError(
+          `${path}: image ${item.digest} has no name in the archive; give a reference to load it as`,
+        );
+      let doc = parseManifestDocument(await this.blobs.read(item.digest));
+      let manifestDigest = item.digest;
+      let indexDigest: Digest | undefined;
+      if (doc.kind === 'index') {
+        indexDigest = item.digest;
+        const chosen = selectPlatform(doc, path, this.#platform);
+        doc = parseManifestDocument(await this.blobs.read(chosen.digest), chosen.mediaType);
+        if (doc.kind !== 'manifest')
+          throw new InvalidInputError(`${path}: the index entry for the platform is another index`);
+        manifestDigest = chosen.digest;
+      }
+      for (const d of [doc.config, ...doc.layers])
+        if (!(await this.blobs.has(d.digest)))
+          throw new InvalidInputError(`${path}: blob ${d.digest} is missing from the archive`);
+      for (const n of names) {
+        const image = await this.#unpackAndRecord(
+          formatReference(parseReference(n)),
+          doc,
+          manifestDigest,
+          indexDigest,
+          options,
+        );
+        results.push({ image, rootfs: this.rootfs(image), fetchedBlobs: 0 });
+      }
+    }
+    return results;
+  }
+
+  /** Unpacks a manifest whose blobs are all in the store, and records it under `name`. */
+  async #unpackAndRecord(
+    name: string,
+    manifest: ImageManifest,
+    manifestDigest: Digest,
+    indexDigest: Digest | undefined,
+    options: PullOptions,
+  ): Promise<ImageRecord> {
+    const emit = options.onProgress ?? (() => {});
     const config: ImageConfig = parseImageConfig(
       await this.blobs.read(manifest.config.digest),
       manifest.layers.length,
     );
-
-    fetched += await this.#downloadLayers(ref, manifest.layers, emit);
-
     const chain = chainIds(config.diffIds);
     for (let i = 0; i < manifest.layers.length; i++) {
       const layer = manifest.layers[i];
@@ -157,10 +222,10 @@ export class ImageStore {
       });
       emit({ id, status: 'Pull complete' });
     }
-
+    const slash = name.lastIndexOf('/');
     const image: ImageRecord = {
       reference: name,
-      repository: `${ref.registry}/${ref.repository}`,
+      repository: name.slice(0, slash) + name.slice(slash).replace(/[:@].*$/, ''),
       manifestDigest,
       ...(indexDigest && { indexDigest }),
       configDigest: manifest.config.digest,
@@ -170,7 +235,7 @@ export class ImageStore {
       created: new Date().toISOString(),
     };
     await this.index.put(image);
-    return { image, rootfs: this.rootfs(image), fetchedBlobs: fetched };
+    return image;
   }
 
   /** A manifest by digest: from the content store if there, else fetched and stored. */

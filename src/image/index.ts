@@ -11,3 +11,4 @@ export * from './unpack.js';
 export * from './snapshot-store.js';
 export * from './image-index.js';
 export * from './image-store.js';
+export * from './archive.js';
