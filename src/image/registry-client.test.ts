@@ -1,0 +1,95 @@
+// The client's checks against a registry that misbehaves: a small HTTP server on loopback
+// stands in for one (the real registry is in test/integration/image-registry.test.ts).
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseChallenges } from './auth.js';
+import { sha256Of } from './digest.js';
+import { mediaTypes } from './media-types.js';
+import { parseReference } from './reference.js';
+import { RegistryClient } from './registry-client.js';
+
+let server: Server;
+let host: string;
+const body = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: [] }),
+);
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url?.startsWith('/v2/bad/manifests/')) {
+      // Claims a digest its body does not have.
+      res.writeHead(200, {
+        'content-type': mediaTypes.ociIndex,
+        'docker-content-digest': `sha256:${'f'.repeat(64)}`,
+      });
+      res.end(body);
+    } else if (req.url?.startsWith('/v2/busy/')) {
+      res.writeHead(503).end();
+    } else {
+      res.writeHead(200, { 'content-type': mediaTypes.ociIndex }).end(body);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe('RegistryClient', () => {
+  const client = new RegistryClient();
+
+  it('checks a manifest against the digest it was asked for', async () => {
+    const other = `sha256:${'a'.repeat(64)}`;
+    await expect(
+      client.getManifest(parseReference(`${host}/good@${other}`), other),
+    ).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: `digest mismatch for manifest ${host}/good@${other}: expected ${other}, content hashes to ${sha256Of(body)}`,
+    });
+    const ok = await client.getManifest(parseReference(`${host}/good:1`), '1');
+    expect(ok.digest).toBe(sha256Of(body));
+  });
+
+  it("checks a tag's manifest against the registry's Docker-Content-Digest", async () => {
+    await expect(client.getManifest(parseReference(`${host}/bad:1`), '1')).rejects.toThrow(
+      /^digest mismatch for manifest .*bad:1: expected sha256:f{64}/,
+    );
+  });
+
+  it('reports 5xx as Unavailable', async () => {
+    await expect(client.getManifest(parseReference(`${host}/busy:1`), '1')).rejects.toMatchObject({
+      kind: 'Unavailable',
+      message: `${host} answered 503 for manifest ${host}/busy:1`,
+    });
+  });
+
+  it('uses https except for loopback and --insecure-registry hosts', () => {
+    const c = new RegistryClient({ insecureRegistries: ['reg.lan:5000'] });
+    expect(c.baseUrl('docker.io')).toBe('https://registry-1.docker.io');
+    expect(c.baseUrl('quay.io')).toBe('https://quay.io');
+    expect(c.baseUrl('reg.lan:5000')).toBe('http://reg.lan:5000');
+    expect(c.baseUrl('localhost:5000')).toBe('http://localhost:5000');
+    expect(c.baseUrl('[::1]:5000')).toBe('http://[::1]:5000');
+  });
+});
+
+describe('parseChallenges', () => {
+  it('reads Bearer and Basic challenges with quoted parameters', () => {
+    expect(
+      parseChallenges(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+      ),
+    ).toEqual([
+      {
+        scheme: 'bearer',
+        params: {
+          realm: 'https://auth.docker.io/token',
+          service: 'registry.docker.io',
+          scope: 'repository:library/busybox:pull',
+        },
+      },
+    ]);
+    expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([
+      { scheme: 'basic', params: { realm: 'Registry Realm' } },
+    ]);
+  });
+});
