@@ -1,0 +1,202 @@
+// The kubelet's HTTPS API, as much of it as a virtual node serves: container logs (what
+// `kubectl logs` reaches through the apiserver), the pod list, health and stats. Every request
+// is authenticated and authorized first; no credentials → 401, not allowed → 403.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorKind, errorMessage, notFound } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Provider } from '../provider.js';
+import type { Authenticator } from './auth.js';
+import { parseLogQuery } from './log-options.js';
+
+export interface KubeletServerOptions {
+  /** PEM serving certificate and key. */
+  cert: Buffer | string;
+  key: Buffer | string;
+  /** PEM CA bundle that signs acceptable client certificates; none: tokens only. */
+  clientCa?: Buffer | string;
+  host?: string;
+  port: number;
+}
+
+const STATUS_OF_KIND: Record<string, number> = {
+  NotFound: 404,
+  InvalidInput: 400,
+  Conflict: 409,
+  Unavailable: 503,
+  NotImplemented: 501,
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class KubeletServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly provider: Provider,
+    private readonly auth: Authenticator,
+    private readonly o: KubeletServerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<number> {
+    const server = createServer(
+      {
+        cert: this.o.cert,
+        key: this.o.key,
+        ca: this.o.clientCa,
+        // Ask for a certificate but let requests without one through to the token check;
+        // socket.authorized says whether a presented one chains to the client CA.
+        requestCert: this.o.clientCa !== undefined,
+        rejectUnauthorized: false,
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    this.server = server;
+    server.listen(this.o.port, this.o.host ?? '0.0.0.0');
+    await once(server, 'listening');
+    return (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let path: string;
+    let query: URLSearchParams;
+    try {
+      const url = new URL(req.url ?? '/', 'https://kubelet');
+      path = url.pathname;
+      query = url.searchParams;
+    } catch {
+      return this.fail(res, new HttpError(400, 'malformed request URL'));
+    }
+    const verdict = await this.auth.check(req, path);
+    if (!verdict.ok) {
+      this.log.info({ path, status: verdict.status }, 'kubelet API request refused');
+      return this.fail(res, new HttpError(verdict.status, verdict.message));
+    }
+    try {
+      await this.route(req, res, path, query);
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const parts = path.split('/').slice(1);
+    const head = parts[0];
+    if (['exec', 'attach', 'portForward', 'run'].includes(head ?? ''))
+      throw new HttpError(501, `/${head} is not implemented by this node's provider`);
+    const get = (what: string) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new HttpError(405, `${what} answers GET only`);
+    };
+    if (path === '/healthz') {
+      get(path);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (path === '/pods' || path === '/pods/') {
+      get('/pods');
+      const items = await this.provider.getPods();
+      const body = { kind: 'PodList', apiVersion: 'v1', metadata: {}, items };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      return;
+    }
+    if (path === '/stats/summary') {
+      get(path);
+      if (!this.provider.getStatsSummary)
+        throw new HttpError(501, "/stats/summary is not implemented by this node's provider");
+      const summary = await this.provider.getStatsSummary();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(summary));
+      return;
+    }
+    if (head === 'containerLogs') {
+      get('/containerLogs');
+      if (parts.length !== 4 || parts.slice(1).some((p) => p === ''))
+        throw new HttpError(400, 'want /containerLogs/{namespace}/{pod}/{container}');
+      let names: string[];
+      try {
+        names = parts.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        throw new HttpError(400, 'malformed escape in the path');
+      }
+      const [namespace, pod, container] = names as [string, string, string];
+      return this.containerLogs(req, res, namespace, pod, container, query);
+    }
+    throw new HttpError(404, `no such path: ${path}`);
+  }
+
+  private async containerLogs(
+    req: IncomingMessage,
+    res: ServerResponse,
+    namespace: string,
+    pod: string,
+    container: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const options = parseLogQuery(query);
+    if (!(await this.provider.getPod(namespace, pod)))
+      throw notFound(`pod ${namespace}/${pod} is not on this node`);
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    res.on('close', onClose);
+    const stream = await this.provider.getContainerLogs(namespace, pod, container, {
+      ...options,
+      signal: abort.signal,
+    });
+    try {
+      res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
+      // Headers go now: a follow with nothing to say yet must still answer.
+      res.flushHeaders();
+      for await (const chunk of stream) {
+        if (abort.signal.aborted) break;
+        // Each write goes to the socket at once (Node does not hold chunks back): a follower
+        // sees every line as it is written.
+        if (!res.write(chunk)) await once(res, 'drain', { signal: abort.signal });
+      }
+      res.end();
+    } catch (err) {
+      if (!abort.signal.aborted) {
+        this.log.warn(
+          { pod: `${namespace}/${pod}`, container, err: errorMessage(err) },
+          'log stream failed',
+        );
+        res.destroy();
+      }
+    } finally {
+      res.off('close', onClose);
+      stream.destroy();
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const status =
+      err instanceof HttpError ? err.status : (STATUS_OF_KIND[errorKind(err) ?? ''] ?? 500);
+    if (status === 500) this.log.error({ err: errorMessage(err) }, 'kubelet API request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'text/plain' }).end(`${errorMessage(err)}\n`);
+  }
+}

@@ -1,0 +1,283 @@
+// Registers this process as a Node and keeps it alive: creates (or takes over) the Node,
+// renews its Lease in kube-node-lease every 10 s while the provider answers ping, writes the
+// node status every 60 s and at once when the provider reports a change, and creates the Node
+// again if someone deletes it.
+import * as k8s from '@kubernetes/client-node';
+import { apiErrorMessage, isApiConflict, isApiNotFound, type Kube } from './kube.js';
+import { ListWatch } from './list-watch.js';
+import type { Logger } from './logger.js';
+import type { Provider } from './provider.js';
+
+export interface NodeControllerOptions {
+  nodeName: string;
+  /** The kubelet API's port, published as status.daemonEndpoints.kubeletEndpoint.Port. */
+  kubeletPort: number;
+  /** Taint; null for none. Default virtual-kubelet.io/provider=vic:NoSchedule. */
+  taint?: k8s.V1Taint | null;
+  labels?: Record<string, string>;
+  leaseDurationSeconds?: number;
+  leaseRenewMs?: number;
+  statusUpdateMs?: number;
+}
+
+export const DEFAULT_TAINT: k8s.V1Taint = {
+  key: 'virtual-kubelet.io/provider',
+  value: 'vic',
+  effect: 'NoSchedule',
+};
+
+const LEASE_NAMESPACE = 'kube-node-lease';
+
+export class NodeController {
+  private node: k8s.V1Node | undefined;
+  private lease: k8s.V1Lease | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private nodeWatch: ListWatch<k8s.V1Node> | undefined;
+  private stopped = false;
+  private statusBusy: Promise<void> = Promise.resolve();
+  /** Whether the last ping succeeded (the lease is renewed only then). */
+  healthy = false;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly provider: Provider,
+    private readonly o: NodeControllerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get name(): string {
+    return this.o.nodeName;
+  }
+
+  /** Registers the Node, takes its Lease and starts the loops. */
+  async start(): Promise<void> {
+    await this.provider.ping();
+    this.healthy = true;
+    await this.ensureNode();
+    await this.renewLease();
+    this.provider.notifyNodeStatus?.(() => void this.updateStatus());
+    this.nodeWatch = new ListWatch<k8s.V1Node>({
+      kube: this.kube,
+      path: '/api/v1/nodes',
+      fieldSelector: `metadata.name=${this.o.nodeName}`,
+      list: (fieldSelector) => this.kube.core.listNode({ fieldSelector }),
+      onEvent: (e) => {
+        if (e.type === 'deleted' && !this.stopped) {
+          this.log.warn({ node: this.o.nodeName }, 'node was deleted; registering it again');
+          void this.updateStatus();
+        }
+      },
+      log: this.log,
+    });
+    await this.nodeWatch.start();
+    this.scheduleLease();
+    this.scheduleStatus();
+  }
+
+  /** Stops renewing and writing; the Node and the provider's pods are left as they are. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.leaseTimer);
+    clearTimeout(this.statusTimer);
+    this.nodeWatch?.stop();
+  }
+
+  private scheduleLease(): void {
+    if (this.stopped) return;
+    this.leaseTimer = setTimeout(async () => {
+      try {
+        await this.provider.ping();
+        if (!this.healthy) this.log.info('provider answers ping again; renewing the lease');
+        this.healthy = true;
+        await this.renewLease();
+      } catch (err) {
+        if (this.healthy)
+          this.log.warn({ err: apiErrorMessage(err) }, 'ping or lease renewal failed');
+        // A failed ping means the provider cannot run pods: let the lease expire so the
+        // node controller marks this node NotReady.
+        this.healthy = false;
+      }
+      this.scheduleLease();
+    }, this.o.leaseRenewMs ?? 10_000);
+  }
+
+  private scheduleStatus(): void {
+    if (this.stopped) return;
+    this.statusTimer = setTimeout(async () => {
+      await this.updateStatus();
+      this.scheduleStatus();
+    }, this.o.statusUpdateMs ?? 60_000);
+  }
+
+  private async desiredNode(): Promise<k8s.V1Node> {
+    const s = await this.provider.nodeStatus();
+    const taint = this.o.taint === undefined ? DEFAULT_TAINT : this.o.taint;
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: this.o.nodeName,
+        labels: {
+          type: 'virtual-kubelet',
+          'kubernetes.io/role': 'agent',
+          'kubernetes.io/os': s.nodeInfo.operatingSystem ?? 'linux',
+          'kubernetes.io/hostname': this.o.nodeName,
+          ...this.o.labels,
+        },
+      },
+      spec: { taints: taint ? [taint] : [] },
+      status: this.status(s, undefined),
+    };
+  }
+
+  private status(
+    s: Awaited<ReturnType<Provider['nodeStatus']>>,
+    previous: k8s.V1NodeStatus | undefined,
+  ): k8s.V1NodeStatus {
+    const now = new Date();
+    const conditions = s.conditions.map((c) => {
+      const old = previous?.conditions?.find((p) => p.type === c.type);
+      // The transition time moves only when the condition's status does.
+      const transition =
+        old && old.status === c.status ? old.lastTransitionTime : (c.lastTransitionTime ?? now);
+      return { ...c, lastHeartbeatTime: now, lastTransitionTime: transition };
+    });
+    return {
+      capacity: s.capacity,
+      allocatable: s.allocatable ?? s.capacity,
+      conditions,
+      addresses: s.addresses,
+      daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort } },
+      nodeInfo: {
+        architecture: 'amd64',
+        bootID: '',
+        containerRuntimeVersion: 'vic-kubelet',
+        kernelVersion: '',
+        kubeProxyVersion: '',
+        kubeletVersion: 'v1.34.0-vic-kubelet',
+        machineID: '',
+        operatingSystem: 'linux',
+        osImage: '',
+        systemUUID: '',
+        ...s.nodeInfo,
+      },
+    };
+  }
+
+  /** Creates the Node, or takes over an existing one (labels, taint, status). */
+  private async ensureNode(): Promise<void> {
+    const desired = await this.desiredNode();
+    try {
+      this.node = await this.kube.call(() => this.kube.core.createNode({ body: desired }));
+      this.log.info({ node: this.o.nodeName }, 'node registered');
+    } catch (err) {
+      if (!isApiConflict(err)) throw err;
+      const existing = await this.kube.call(() =>
+        this.kube.core.readNode({ name: this.o.nodeName }),
+      );
+      existing.metadata!.labels = { ...existing.metadata?.labels, ...desired.metadata!.labels };
+      const others = (existing.spec?.taints ?? []).filter((t) => t.key !== DEFAULT_TAINT.key);
+      existing.spec = { ...existing.spec, taints: [...others, ...(desired.spec?.taints ?? [])] };
+      this.node = await this.kube.call(() =>
+        this.kube.core.replaceNode({ name: this.o.nodeName, body: existing }),
+      );
+      this.log.info({ node: this.o.nodeName }, 'node exists; taking it over');
+    }
+    // Node creation may drop status: write it through the status subresource.
+    await this.writeStatus();
+  }
+
+  private async writeStatus(): Promise<void> {
+    const s = await this.provider.nodeStatus();
+    for (let attempt = 0; ; attempt++) {
+      const node = this.node!;
+      node.status = this.status(s, node.status);
+      try {
+        this.node = await this.kube.call(() =>
+          this.kube.core.replaceNodeStatus({ name: this.o.nodeName, body: node }),
+        );
+        return;
+      } catch (err) {
+        if (!isApiConflict(err) || attempt >= 3) throw err;
+        this.node = await this.kube.call(() => this.kube.core.readNode({ name: this.o.nodeName }));
+      }
+    }
+  }
+
+  /** Writes the node status now; re-registers the Node if it is gone. One at a time. */
+  updateStatus(): Promise<void> {
+    this.statusBusy = this.statusBusy.then(async () => {
+      if (this.stopped) return;
+      try {
+        await this.writeStatus();
+      } catch (err) {
+        if (isApiNotFound(err)) {
+          try {
+            this.node = undefined;
+            await this.ensureNode();
+            await this.renewLease();
+          } catch (err2) {
+            this.log.warn({ err: apiErrorMessage(err2) }, 'registering the node again failed');
+          }
+        } else this.log.warn({ err: apiErrorMessage(err) }, 'node status update failed');
+      }
+    });
+    return this.statusBusy;
+  }
+
+  private async renewLease(): Promise<void> {
+    const name = this.o.nodeName;
+    const spec = (): k8s.V1LeaseSpec => ({
+      holderIdentity: name,
+      leaseDurationSeconds: this.o.leaseDurationSeconds ?? 40,
+      renewTime: new k8s.V1MicroTime(),
+    });
+    const owner = this.node?.metadata?.uid
+      ? [{ apiVersion: 'v1', kind: 'Node', name, uid: this.node.metadata.uid }]
+      : undefined;
+    if (this.lease) {
+      const lease = { ...this.lease, spec: { ...this.lease.spec, ...spec() } };
+      // A Node that was re-created has a new uid: the lease follows it.
+      if (owner) lease.metadata = { ...lease.metadata, ownerReferences: owner };
+      try {
+        this.lease = await this.kube.call(() =>
+          this.kube.coordination.replaceNamespacedLease({
+            name,
+            namespace: LEASE_NAMESPACE,
+            body: lease,
+          }),
+        );
+        return;
+      } catch (err) {
+        if (!isApiConflict(err) && !isApiNotFound(err)) throw err;
+        this.lease = undefined;
+      }
+    }
+    try {
+      this.lease = await this.kube.call(() =>
+        this.kube.coordination.createNamespacedLease({
+          namespace: LEASE_NAMESPACE,
+          body: {
+            metadata: { name, namespace: LEASE_NAMESPACE, ownerReferences: owner },
+            spec: spec(),
+          },
+        }),
+      );
+    } catch (err) {
+      if (!isApiConflict(err)) throw err;
+      const existing = await this.kube.call(() =>
+        this.kube.coordination.readNamespacedLease({ name, namespace: LEASE_NAMESPACE }),
+      );
+      existing.spec = { ...existing.spec, ...spec() };
+      if (owner) existing.metadata = { ...existing.metadata, ownerReferences: owner };
+      this.lease = await this.kube.call(() =>
+        this.kube.coordination.replaceNamespacedLease({
+          name,
+          namespace: LEASE_NAMESPACE,
+          body: existing,
+        }),
+      );
+    }
+  }
+}

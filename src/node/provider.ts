@@ -1,0 +1,73 @@
+// What the virtual kubelet drives: a Provider runs pods somewhere (a VIC Virtual Container
+// Host, a test double) and answers for them. The controllers never know where.
+//
+// Errors: throw NodeError (or anything with a `kind`): NotFound when the pod or container is
+// not there, InvalidInput when the pod can never be run as asked (no retry), anything else is
+// retried with backoff.
+import type { Readable } from 'node:stream';
+import type * as k8s from '@kubernetes/client-node';
+
+export interface ContainerLogOptions {
+  /** Only the last N lines. */
+  tail?: number;
+  /** Unix nanoseconds: lines at or after this time. */
+  since?: bigint;
+  timestamps?: boolean;
+  /** Stop after this many bytes. */
+  limitBytes?: number;
+  follow?: boolean;
+  /** The previous instance of a restarted container. */
+  previous?: boolean;
+  /** Which stream (kubelet's `stream` query parameter); default both. */
+  stream?: 'stdout' | 'stderr' | 'all';
+  /** Aborts when the client goes away; a follow must end then. */
+  signal?: AbortSignal;
+}
+
+export interface NodeConditionsAndAddresses {
+  capacity: Record<string, string>;
+  allocatable?: Record<string, string>;
+  conditions: k8s.V1NodeCondition[];
+  addresses: k8s.V1NodeAddress[];
+  nodeInfo: Partial<k8s.V1NodeSystemInfo>;
+}
+
+export interface Provider {
+  // ---- pod lifecycle ----
+  /** Starts running the pod. Returns once the provider has taken it on (not when it runs). */
+  createPod(pod: k8s.V1Pod): Promise<void>;
+  /** Applies a changed spec (images, deadlines) to a pod the provider runs. */
+  updatePod(pod: k8s.V1Pod): Promise<void>;
+  /**
+   * Stops the pod's containers (within its grace period) and forgets it. Throws NotFound if
+   * the provider does not have it.
+   */
+  deletePod(pod: k8s.V1Pod): Promise<void>;
+  /** The pod as the provider has it, or undefined. */
+  getPod(namespace: string, name: string): Promise<k8s.V1Pod | undefined>;
+  /** The pod's status, or undefined if the provider does not have it. */
+  getPodStatus(namespace: string, name: string): Promise<k8s.V1PodStatus | undefined>;
+  getPods(): Promise<k8s.V1Pod[]>;
+  /**
+   * Optional: the provider pushes status changes (the pod with its new status). When present,
+   * the controller stops polling getPodStatus every 5 s.
+   */
+  notifyPods?(callback: (pod: k8s.V1Pod) => void): void;
+
+  // ---- node ----
+  /** Throws while the provider cannot run pods; the node then stops renewing its lease. */
+  ping(): Promise<void>;
+  nodeStatus(): Promise<NodeConditionsAndAddresses>;
+  /** Optional: the provider pushes a change of its node status; it is written at once. */
+  notifyNodeStatus?(callback: () => void): void;
+
+  // ---- streaming ----
+  getContainerLogs(
+    namespace: string,
+    pod: string,
+    container: string,
+    options: ContainerLogOptions,
+  ): Promise<Readable>;
+  /** Optional: the kubelet's /stats/summary document. */
+  getStatsSummary?(): Promise<unknown>;
+}

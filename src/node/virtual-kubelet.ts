@@ -1,0 +1,73 @@
+// The virtual kubelet put together: node controller, pod controller and kubelet API over one
+// Kube client and one provider. Started by `vic-kubelet node` and by the integration tests.
+import type * as k8s from '@kubernetes/client-node';
+import { Authenticator } from './kubelet-api/auth.js';
+import { KubeletServer } from './kubelet-api/server.js';
+import { DEFAULT_KUBE_OPTIONS, Kube, type KubeOptions } from './kube.js';
+import type { Logger } from './logger.js';
+import { NodeController, type NodeControllerOptions } from './node-controller.js';
+import { PodController, type PodControllerOptions } from './pod-controller.js';
+import type { Provider } from './provider.js';
+
+export interface VirtualKubeletOptions {
+  kubeConfig: k8s.KubeConfig;
+  provider: Provider;
+  nodeName: string;
+  log: Logger;
+  kube?: KubeOptions;
+  /** Kubelet API: address to listen on, port (0 picks one), serving cert/key, client CA. */
+  listen: {
+    host?: string;
+    port: number;
+    cert: Buffer | string;
+    key: Buffer | string;
+    clientCa?: Buffer | string;
+  };
+  node?: Partial<Omit<NodeControllerOptions, 'nodeName' | 'kubeletPort'>>;
+  pods?: Partial<Omit<PodControllerOptions, 'nodeName'>>;
+}
+
+export class VirtualKubelet {
+  readonly kube: Kube;
+  readonly server: KubeletServer;
+  nodeController: NodeController | undefined;
+  podController: PodController | undefined;
+  port = 0;
+
+  constructor(private readonly o: VirtualKubeletOptions) {
+    this.kube = new Kube(o.kubeConfig, o.kube ?? DEFAULT_KUBE_OPTIONS);
+    this.server = new KubeletServer(
+      o.provider,
+      new Authenticator(this.kube, o.nodeName),
+      { ...o.listen },
+      o.log,
+    );
+  }
+
+  async start(): Promise<void> {
+    // The API first: the Node publishes its port, which must answer once the Node exists.
+    this.port = await this.server.start();
+    this.nodeController = new NodeController(
+      this.kube,
+      this.o.provider,
+      { ...this.o.node, nodeName: this.o.nodeName, kubeletPort: this.port },
+      this.o.log,
+    );
+    await this.nodeController.start();
+    this.podController = new PodController(
+      this.kube,
+      this.o.provider,
+      { ...this.o.pods, nodeName: this.o.nodeName },
+      this.o.log,
+    );
+    await this.podController.start();
+    this.o.log.info({ node: this.o.nodeName, port: this.port }, 'virtual kubelet running');
+  }
+
+  /** Stops renewing and reconciling and closes the API; the provider's pods keep running. */
+  async stop(): Promise<void> {
+    this.podController?.stop();
+    this.nodeController?.stop();
+    await this.server.stop();
+  }
+}

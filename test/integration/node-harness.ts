@@ -1,0 +1,94 @@
+// What the virtual kubelet's integration tests share: a kubelet serving certificate signed
+// by the cluster's CA (the apiserver checks it, with 127.0.0.1 as an IP SAN), a virtual
+// kubelet on a MemoryProvider, and polling.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { silentLogger } from '../../src/node/logger.js';
+import { VirtualKubelet, type VirtualKubeletOptions } from '../../src/node/virtual-kubelet.js';
+import { MemoryProvider } from '../doubles/memory-provider.js';
+import type { ClusterInfo } from './cluster.js';
+
+const run = promisify(execFile);
+
+export interface ServingCert {
+  cert: Buffer;
+  key: Buffer;
+  clientCa: Buffer;
+}
+
+export async function servingCert(cluster: ClusterInfo, nodeName: string): Promise<ServingCert> {
+  const dir = mkdtempSync(join(tmpdir(), 'vic-kubelet-node-pki-'));
+  const pki = join(cluster.dir, 'pki');
+  const key = join(dir, 'kubelet.key');
+  const csr = join(dir, 'kubelet.csr');
+  const crt = join(dir, 'kubelet.crt');
+  await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
+  await run('openssl', ['req', '-new', '-key', key, '-subj', `/CN=${nodeName}`, '-out', csr]);
+  await run('bash', [
+    '-c',
+    'openssl x509 -req -in "$1" -CA "$2/ca.crt" -CAkey "$2/ca.key" -CAcreateserial ' +
+      `-CAserial "$4/ca.srl" -days 1 ` +
+      '-extfile <(printf "subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth") -out "$3"',
+    '_',
+    csr,
+    pki,
+    crt,
+    dir,
+  ]);
+  return {
+    cert: readFileSync(crt),
+    key: readFileSync(key),
+    clientCa: readFileSync(join(pki, 'ca.crt')),
+  };
+}
+
+export function kubeConfigOf(cluster: ClusterInfo): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  return kc;
+}
+
+export function startKubelet(
+  cluster: ClusterInfo,
+  provider: MemoryProvider,
+  nodeName: string,
+  tls: ServingCert,
+  extra: Partial<VirtualKubeletOptions> = {},
+): Promise<VirtualKubelet> {
+  const vk = new VirtualKubelet({
+    kubeConfig: kubeConfigOf(cluster),
+    provider,
+    nodeName,
+    log: silentLogger(),
+    listen: { host: '127.0.0.1', port: 0, ...tls },
+    ...extra,
+  });
+  return vk.start().then(() => vk);
+}
+
+/** Polls `probe` until it returns a value other than undefined/false; fails after `ms`. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export { MemoryProvider };
