@@ -151,6 +151,45 @@ describe('virtual kubelet node', () => {
     expect(renewed.spec?.holderIdentity).toBe(nodeName);
   });
 
+  it('stops renewing the Lease while the provider fails ping, and resumes after', async () => {
+    const renewTime = async () =>
+      new Date(
+        (await coordination.readNamespacedLease({ name: nodeName, namespace: 'kube-node-lease' }))
+          .spec!.renewTime!,
+      ).getTime();
+    provider.pingError = new Error('the VCH does not answer');
+    try {
+      // Let a renewal already under way land, then watch 3 renewal periods go by.
+      await new Promise((r) => setTimeout(r, 1500));
+      const stalled = await renewTime();
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await renewTime()).toBe(stalled);
+    } finally {
+      provider.pingError = undefined;
+    }
+    const last = await renewTime();
+    await until('the lease to be renewed again', async () => (await renewTime()) > last, 10_000);
+  });
+
+  it('registers the Node again when someone deletes it', async () => {
+    const old = await core.readNode({ name: nodeName });
+    await core.deleteNode({ name: nodeName });
+    const again = await until('the node to come back', async () => {
+      const n = await core.readNode({ name: nodeName });
+      return n.metadata?.uid !== old.metadata?.uid && n;
+    });
+    expect(again.status?.daemonEndpoints?.kubeletEndpoint?.Port).toBe(vk.port);
+    expect(again.spec?.taints?.[0]?.key).toBe('virtual-kubelet.io/provider');
+    // The lease follows the new Node.
+    await until('the lease to be owned by the new node', async () => {
+      const l = await coordination.readNamespacedLease({
+        name: nodeName,
+        namespace: 'kube-node-lease',
+      });
+      return l.metadata?.ownerReferences?.[0]?.uid === again.metadata?.uid;
+    });
+  });
+
   it('runs a pod the scheduler binds to it and reports its status', async () => {
     await core.createNamespacedPod({ namespace, body: podBody('web') });
     await until('the pod to be Running', async () => (await phaseOf('web')) === 'Running');
