@@ -31,16 +31,21 @@ bin_dir() { "$repo/test/cluster/build.sh"; }
 # The pid in DIR/run/NAME.pid, if that process is still the one we started: its executable is
 # our binary and its command line names DIR. A pid reused by an unrelated process is ignored.
 live_pid() {
-  local dir="$1" name="$2" pid exe
+  local dir="$1" name="$2" pid exe cmdline
   [[ -f "$dir/run/$name.pid" ]] || return 1
   pid="$(cat "$dir/run/$name.pid")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
   exe="${exe% (deleted)}" # still ours if a rebuild replaced the binary while it ran
   [[ "$(basename "$exe")" == "$name" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/" || return 1
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *"$dir/"* ]] || return 1
   echo "$pid"
 }
+
+# Whether PID runs. Not `kill -0`, which also succeeds for a zombie: during a failed `up` the
+# components are our own children, and one that has exited is not reaped at once.
+running() { readlink "/proc/$1/exe" >/dev/null 2>&1; }
 
 stop_one() {
   local dir="$1" name="$2" pid i
@@ -48,13 +53,13 @@ stop_one() {
     kill -TERM "$pid" 2>/dev/null || true
     # Components shut down cleanly within a few seconds; after 15 s stop waiting politely.
     for ((i = 0; i < 150; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       log "$name (pid $pid) ignored SIGTERM; killing it"
       kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      while running "$pid"; do sleep 0.1; done
     fi
   fi
   rm -f "$dir/run/$name.pid"
@@ -80,12 +85,19 @@ stop_all() {
 # A test that needs more flags (a feature gate, say) puts them in CLUSTER_ARGS_<NAME>, e.g.
 # CLUSTER_ARGS_KUBE_APISERVER='--feature-gates=Foo=true'; they come last, so they win.
 start() {
-  local dir="$1" name="$2" var extra=()
+  local dir="$1" name="$2" var extra=() pid i
   shift 2
   var="CLUSTER_ARGS_$(echo "$name" | tr 'a-z-' 'A-Z_')"
   read -ra extra <<<"${!var-}"
   setsid "$bin/$name" "$@" "${extra[@]}" </dev/null >"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/run/$name.pid"
+  pid=$!
+  echo "$pid" >"$dir/run/$name.pid"
+  # Until the child has exec'd the component, live_pid does not recognise it (its executable
+  # is still bash or setsid), and a stop at that moment would miss it. That takes a moment.
+  for ((i = 0; i < 100; i++)); do
+    if live_pid "$dir" "$name" >/dev/null || ! running "$pid"; then break; fi
+    sleep 0.02
+  done
 }
 
 # Fails `up`: prints the tail of NAME's log; the EXIT trap then stops everything.
@@ -237,9 +249,14 @@ up() {
   rm -rf "$dir/pki" "$dir/etcd" "$dir/logs" "$dir/run" "$dir/kubectl-cache" "$dir/kubeconfig" \
     "$dir"/*.kubeconfig
   mkdir -p "$dir/logs" "$dir/run"
-  # From here on, any failure stops what has been started.
+  # From here until success, leaving for any reason stops what has been started: an error, a
+  # failed component, or a signal (Ctrl-C, a test runner's timeout). The signals are turned
+  # into exits so that the EXIT trap runs for them too.
   up_dir="$dir"
-  trap 'rc=$?; if ((rc != 0)); then stop_all "$up_dir"; fi' EXIT
+  trap 'stop_all "$up_dir"' EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 
   local started=$SECONDS
   make_pki "$dir/pki"
@@ -327,7 +344,7 @@ up() {
   wait_ready "$dir" kube-controller-manager curl -fsSk --noproxy '*' "https://127.0.0.1:$kcm_port/healthz"
   wait_ready "$dir" kube-scheduler curl -fsSk --noproxy '*' "https://127.0.0.1:$sched_port/healthz"
 
-  trap - EXIT
+  trap - EXIT HUP INT TERM
   log "control plane up in $((SECONDS - started))s: apiserver $api, logs in $dir/logs"
   echo "export KUBECONFIG=$dir/kubeconfig"
 }

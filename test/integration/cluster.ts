@@ -2,7 +2,7 @@
 // kube-scheduler) through scripts/cluster.sh, which builds the binaries on first use. The
 // integration tests share one per run: bringing one up costs seconds, building it the first
 // time much more, and every test works in a namespace of its own.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,19 +27,20 @@ export interface Cluster extends ClusterInfo {
 
 /**
  * Runs scripts/cluster.sh with its progress and errors on our stderr (a failed `up` prints
- * the tail of the failing component's log there) and returns its stdout.
+ * the tail of the failing component's log there). `done` gives its stdout.
  */
-function runScript(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [clusterScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function runScript(args: string[]): { child: ChildProcess; done: Promise<string> } {
+  const child = spawn('bash', [clusterScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const done = new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       if (code === 0) resolve(out.trim());
-      else reject(new Error(`scripts/cluster.sh ${args.join(' ')} exited with ${code}`));
+      else reject(new Error(`scripts/cluster.sh ${args.join(' ')} failed (${signal ?? code})`));
     });
   });
+  return { child, done };
 }
 
 /**
@@ -48,25 +49,49 @@ function runScript(args: string[]): Promise<string> {
  */
 export async function startCluster(): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'vic-kubelet-cluster-'));
-  const down = () => spawnSync('bash', [clusterScript, 'down', dir], { stdio: 'inherit' });
-  // If the test run dies before stop() (an uncaught error, process.exit), still take the
-  // control plane down: its processes live in sessions of their own and would outlive us.
-  process.once('exit', down);
+  const up = runScript(['up', dir]);
+  // If the test run ends before stop(), still take the control plane down: its processes live
+  // in sessions of their own and would outlive us. That covers a signal (Ctrl-C; SIGTERM from
+  // a timeout, which kills Node without an 'exit' event unless someone listens for it) and
+  // process.exit(). An `up` still running is told to stop first (it then stops what it had
+  // started), so that it does not go on starting components after `down`.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const unhook = () => {
+    process.off('exit', takeDown);
+    for (const s of signals) process.off(s, onSignal);
+  };
+  function takeDown() {
+    unhook();
+    if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGTERM');
+    spawnSync('bash', [clusterScript, 'down', dir], { stdio: 'inherit' });
+    if (process.env.VIC_KUBELET_KEEP_CLUSTER !== '1') rmSync(dir, { recursive: true, force: true });
+  }
+  function onSignal(signal: NodeJS.Signals) {
+    takeDown();
+    // Then die of the signal as we would have (or let another listener, vitest's, handle it).
+    process.kill(process.pid, signal);
+  }
+  // First in line: vitest's own listeners call process.exit(), after which no later listener
+  // of the signal or of 'exit' runs.
+  process.prependOnceListener('exit', takeDown);
+  for (const s of signals) process.prependOnceListener(s, onSignal);
   try {
-    await runScript(['up', dir]);
+    await up.done;
   } catch (e) {
-    process.off('exit', down);
-    rmSync(dir, { recursive: true, force: true });
+    // A failed `up` has stopped what it started; `down` makes sure, whatever killed it.
+    unhook();
+    await runScript(['down', dir]).done.catch(() => {});
+    if (process.env.VIC_KUBELET_KEEP_CLUSTER !== '1') rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  const bin = await runScript(['bin']);
+  const bin = await runScript(['bin']).done;
   return {
     dir,
     kubeconfig: join(dir, 'kubeconfig'),
     bin,
     async stop() {
-      process.off('exit', down);
-      await runScript(['down', dir]);
+      unhook();
+      await runScript(['down', dir]).done;
       if (process.env.VIC_KUBELET_KEEP_CLUSTER !== '1')
         rmSync(dir, { recursive: true, force: true });
     },
