@@ -2,6 +2,7 @@
 // vic-kubelet: one command with subcommands. Bad input gets one line on stderr and status 2.
 import { Command, CommanderError } from 'commander';
 import { addIologCommand } from './iolog.js';
+import { addNodeCommand } from './node.js';
 import { fail, UsageError } from './errors.js';
 
 const program = new Command('vic-kubelet')
@@ -13,6 +14,7 @@ const program = new Command('vic-kubelet')
 
 // Subcommands made with .command() inherit exitOverride and the output settings.
 addIologCommand(program);
+addNodeCommand(program);
 
 // A reader of our output that goes away (`… | head`) ends us quietly, as it ends other tools.
 for (const out of [process.stdout, process.stderr]) {

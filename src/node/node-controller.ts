@@ -12,8 +12,10 @@ export interface NodeControllerOptions {
   nodeName: string;
   /** The kubelet API's port, published as status.daemonEndpoints.kubeletEndpoint.Port. */
   kubeletPort: number;
-  /** Taint; null for none. Default virtual-kubelet.io/provider=vic:NoSchedule. */
-  taint?: k8s.V1Taint | null;
+  /** Kubelet's --node-ip: published as the InternalIP, before what the provider reports. */
+  nodeIP?: string;
+  /** Taints to register with. Default [virtual-kubelet.io/provider=vic:NoSchedule]. */
+  taints?: k8s.V1Taint[];
   labels?: Record<string, string>;
   leaseDurationSeconds?: number;
   leaseRenewMs?: number;
@@ -112,7 +114,7 @@ export class NodeController {
 
   private async desiredNode(): Promise<k8s.V1Node> {
     const s = await this.provider.nodeStatus();
-    const taint = this.o.taint === undefined ? DEFAULT_TAINT : this.o.taint;
+    const taints = this.o.taints ?? [DEFAULT_TAINT];
     return {
       apiVersion: 'v1',
       kind: 'Node',
@@ -126,7 +128,7 @@ export class NodeController {
           ...this.o.labels,
         },
       },
-      spec: { taints: taint ? [taint] : [] },
+      spec: { taints },
       status: this.status(s, undefined),
     };
   }
@@ -147,7 +149,12 @@ export class NodeController {
       capacity: s.capacity,
       allocatable: s.allocatable ?? s.capacity,
       conditions,
-      addresses: s.addresses,
+      addresses: this.o.nodeIP
+        ? [
+            { type: 'InternalIP', address: this.o.nodeIP },
+            ...s.addresses.filter((a) => a.type !== 'InternalIP' || a.address !== this.o.nodeIP),
+          ]
+        : s.addresses,
       daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort } },
       nodeInfo: {
         architecture: 'amd64',
@@ -177,7 +184,11 @@ export class NodeController {
         this.kube.core.readNode({ name: this.o.nodeName }),
       );
       existing.metadata!.labels = { ...existing.metadata?.labels, ...desired.metadata!.labels };
-      const others = (existing.spec?.taints ?? []).filter((t) => t.key !== DEFAULT_TAINT.key);
+      // Taints of ours replace those with the same key; others (an admin's) stay.
+      const ours = new Set((desired.spec?.taints ?? []).map((t) => t.key));
+      const others = (existing.spec?.taints ?? []).filter(
+        (t) => t.key !== DEFAULT_TAINT.key && !ours.has(t.key),
+      );
       existing.spec = { ...existing.spec, taints: [...others, ...(desired.spec?.taints ?? [])] };
       this.node = await this.kube.call(() =>
         this.kube.core.replaceNode({ name: this.o.nodeName, body: existing }),

@@ -18,6 +18,8 @@ export interface ServingCert {
   cert: Buffer;
   key: Buffer;
   clientCa: Buffer;
+  /** The same, as files. */
+  files: { cert: string; key: string; clientCa: string };
 }
 
 export async function servingCert(cluster: ClusterInfo, nodeName: string): Promise<ServingCert> {
@@ -43,6 +45,7 @@ export async function servingCert(cluster: ClusterInfo, nodeName: string): Promi
     cert: readFileSync(crt),
     key: readFileSync(key),
     clientCa: readFileSync(join(pki, 'ca.crt')),
+    files: { cert: crt, key, clientCa: join(pki, 'ca.crt') },
   };
 }
 
@@ -64,7 +67,7 @@ export function startKubelet(
     provider,
     nodeName,
     log: silentLogger(),
-    listen: { host: '127.0.0.1', port: 0, ...tls },
+    listen: { host: '127.0.0.1', port: 0, cert: tls.cert, key: tls.key, clientCa: tls.clientCa },
     ...extra,
   });
   return vk.start().then(() => vk);
