@@ -8,7 +8,7 @@
 // selection, the timestamp prefix and the byte limit.
 //
 // `since` and `tail` never read the whole file: since is a binary search over byte offsets
-// (entries are written in time order) and tail reads backwards in growing windows, so both cost
+// (entries are written in time order) and tail reads backwards block by block, so both cost
 // O(log n) or O(tail) reads. The output is compacted in place in each block that is read: message
 // bytes move down over the headers with one copyWithin per entry, and each run of one stream's
 // bytes leaves as one chunk.
@@ -18,13 +18,13 @@ import { watch, type FSWatcher } from 'node:fs';
 import { InvalidInputError } from './errors.js';
 import { MAX_ENTRY, MAX_MESSAGE, Timestamps } from './format.js';
 import { type LogChunk, LineSelector } from './select.js';
-
-export type { LogChunk };
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH } from './time.js';
 import { systemClock } from './clock.js';
 import { openLog, readAt, readAtSync } from './fileio.js';
 import { decodeParallel, PARALLEL_MIN_BYTES, WorkerPool } from './parallel.js';
+
+export type { LogChunk };
 
 const NL = 0x0a;
 
@@ -86,10 +86,11 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
     if (q.since !== undefined) pos = await seekSince(fh, pos, size, q.since);
     const sel = new LineSelector(q);
     const block = Math.max(q.blockBytes ?? 1 << 20, 64 * 1024);
-    // Each block is read into fresh memory with room before it for the unfinished entry carried
-    // over from the block before; with timestamps also room to compact into, since a line's
-    // output (31-byte prefix) outgrows its input (16-byte header). The next block is read
-    // while this one is worked on.
+    // Each block is read into memory of its own (fresh, or reused with `recycle`) with room
+    // before it for the unfinished entry carried over from the block before; with timestamps
+    // also room to compact into, since a line's output (31-byte prefix) outgrows its input
+    // (16-byte header). The next block is read while this one is worked on. Big plain reads go
+    // to the worker threads (parallel.ts) instead.
     const head = (n: number) => (q.timestamps ? n + MAX_ENTRY + 2 * TIMESTAMP_PREFIX_LENGTH : 0);
     const blockMemory = head(block) + MAX_ENTRY + block;
     const spare: Buffer[] = [];
