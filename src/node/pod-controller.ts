@@ -30,8 +30,12 @@ export class PodController {
   private readonly watch: ListWatch<k8s.V1Pod>;
   private readonly queue: WorkQueue;
   private readonly events: EventRecorder;
-  /** UIDs of pods whose deletion the provider has already been asked to carry out. */
-  private readonly deleting = new Set<string>();
+  /**
+   * Pods (by UID) whose deletion the provider has been asked to carry out, with the time their
+   * grace period ends: counted from that moment, as kubelet counts it (deletionTimestamp has
+   * whole seconds only, and was set before we heard of the deletion).
+   */
+  private readonly deleting = new Map<string, number>();
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -162,17 +166,22 @@ export class PodController {
    */
   private async terminate(pod: k8s.V1Pod): Promise<HandlerResult> {
     const { namespace, name, uid } = pod.metadata as Required<k8s.V1ObjectMeta>;
-    if (!this.deleting.has(uid)) {
+    let deadline = this.deleting.get(uid);
+    if (deadline === undefined) {
       const running = await this.provider.getPod(namespace, name);
       if (running && (!running.metadata?.uid || running.metadata.uid === uid)) {
         await this.deleteInProvider(pod);
         this.log.info({ pod: keyOf(pod), uid }, 'pod stopping in provider');
       }
-      this.deleting.add(uid);
+      const grace = pod.metadata?.deletionGracePeriodSeconds;
+      deadline =
+        grace === undefined
+          ? new Date(pod.metadata!.deletionTimestamp!).getTime()
+          : Date.now() + grace * 1000;
+      this.deleting.set(uid, deadline);
     }
     const status = await this.provider.getPodStatus(namespace, name);
     const stopped = !status || allStopped(status);
-    const deadline = new Date(pod.metadata!.deletionTimestamp!).getTime();
     if (!stopped && Date.now() < deadline) {
       await this.syncStatus(pod, status);
       return { requeueAfterMs: Math.min(this.o.terminationCheckMs ?? 1000, deadline - Date.now()) };

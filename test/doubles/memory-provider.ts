@@ -40,6 +40,13 @@ export class MemoryProvider implements Provider {
   createError: Error | undefined;
   /** The timestamp of the next log entries; undefined: the system clock. */
   logTime: bigint | undefined;
+  /** The node's Ready condition as this provider reports it. */
+  private ready: { status: string; reason: string; message: string } = {
+    status: 'True',
+    reason: 'ProviderReady',
+    message: 'the memory provider is ready',
+  };
+  private nodeChanged: (() => void) | undefined;
 
   constructor(
     private readonly logDir: string,
@@ -146,17 +153,20 @@ export class MemoryProvider implements Provider {
   async nodeStatus(): Promise<NodeConditionsAndAddresses> {
     return {
       capacity: { cpu: '8', memory: '16Gi', pods: '1000' },
-      conditions: [
-        {
-          type: 'Ready',
-          status: 'True',
-          reason: 'ProviderReady',
-          message: 'the memory provider is ready',
-        },
-      ],
+      conditions: [{ type: 'Ready', ...this.ready }],
       addresses: [{ type: 'InternalIP', address: this.nodeIP }],
       nodeInfo: { operatingSystem: 'linux', architecture: 'amd64' },
     };
+  }
+
+  notifyNodeStatus(callback: () => void): void {
+    this.nodeChanged = callback;
+  }
+
+  /** Changes the node's Ready condition and tells the node controller at once. */
+  setReady(status: 'True' | 'False', reason: string, message: string): void {
+    this.ready = { status, reason, message };
+    this.nodeChanged?.();
   }
 
   async getContainerLogs(

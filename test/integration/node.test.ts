@@ -195,6 +195,28 @@ describe('virtual kubelet node', () => {
     });
   });
 
+  it('writes the node status at once when the provider reports a change', async () => {
+    // The periodic write is every 60 s: seeing the change in seconds means it was pushed.
+    provider.setReady('False', 'VCHUnreachable', 'the VCH does not answer');
+    try {
+      await until(
+        'the node to be NotReady',
+        async () => {
+          const n = await core.readNode({ name: nodeName });
+          const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+          return ready?.status === 'False' && ready.reason === 'VCHUnreachable';
+        },
+        5000,
+      );
+    } finally {
+      provider.setReady('True', 'ProviderReady', 'the memory provider is ready');
+    }
+    await until('the node to be Ready again', async () => {
+      const n = await core.readNode({ name: nodeName });
+      return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    });
+  });
+
   it('runs a pod the scheduler binds to it and reports its status', async () => {
     await core.createNamespacedPod({ namespace, body: podBody('web') });
     await until('the pod to be Running', async () => (await phaseOf('web')) === 'Running');
@@ -204,6 +226,26 @@ describe('virtual kubelet node', () => {
     const pod = await core.readNamespacedPod({ name: 'web', namespace });
     expect(pod.spec?.nodeName).toBe(nodeName);
     expect(pod.status?.podIP).toBe('10.1.0.1');
+  });
+
+  it('writes the status only when it changed', async () => {
+    // Polled every second here: three polls of an unchanged status write nothing.
+    const before = (await core.readNamespacedPod({ name: 'web', namespace })).metadata
+      ?.resourceVersion;
+    await new Promise((r) => setTimeout(r, 3500));
+    const after = (await core.readNamespacedPod({ name: 'web', namespace })).metadata
+      ?.resourceVersion;
+    expect(after).toBe(before);
+  });
+
+  it('passes a changed image to the provider, and not a changed label', async () => {
+    await kubectl(cluster, 'label', 'pod', '-n', namespace, 'web', 'tier=front');
+    await kubectl(cluster, 'set', 'image', '-n', namespace, 'pod/web', 'main=busybox:1.36');
+    await until('the provider to get the new image', async () => {
+      const p = await provider.getPod(namespace, 'web');
+      return p?.spec?.containers[0]?.image === 'busybox:1.36';
+    });
+    expect(provider.calls.filter((c) => c === `update ${namespace}/web`)).toHaveLength(1);
   });
 
   it('serves kubectl logs with --since, --tail and --timestamps through the apiserver', async () => {
@@ -294,6 +336,39 @@ describe('virtual kubelet node', () => {
     expect((await kubeletGet(`/containerLogs/${namespace}/web/nope`, admin)).status).toBe(404);
     expect((await kubeletGet('/healthz', admin)).body).toBe('ok');
     expect((await kubeletGet('/exec/a/b/c', admin)).status).toBe(501);
+    expect((await kubeletGet('/stats/summary', admin)).status).toBe(501);
+    expect((await kubeletGet('/nowhere', admin)).status).toBe(404);
+
+    // Allowed nodes/stats only: /stats is authorized as nodes/stats, logs as nodes/proxy.
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: `${namespace}-stats` },
+        rules: [{ apiGroups: [''], resources: ['nodes/stats'], verbs: ['get'] }],
+      },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: `${namespace}-stats` },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: `${namespace}-stats`,
+        },
+        subjects: [{ kind: 'ServiceAccount', name: 'nobody', namespace }],
+      },
+    });
+    try {
+      await until(
+        'the binding to take effect',
+        async () =>
+          (await kubeletGet('/stats/summary', { token: tr.status!.token })).status === 501,
+      );
+      expect((await kubeletGet(logs, { token: tr.status!.token })).status).toBe(403);
+    } finally {
+      await rbac.deleteClusterRoleBinding({ name: `${namespace}-stats` }).catch(() => {});
+      await rbac.deleteClusterRole({ name: `${namespace}-stats` }).catch(() => {});
+    }
     const pods = JSON.parse((await kubeletGet('/pods', admin)).body);
     expect(pods.items.map((p: k8s.V1Pod) => p.metadata?.name)).toContain('web');
   });
@@ -327,6 +402,31 @@ describe('virtual kubelet node', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(Date.now() - started).toBeLessThan(20_000);
     provider.stopDelayMs = 0;
+  });
+
+  it('removes a pod from the API when its grace period runs out, stopped or not', async () => {
+    await core.createNamespacedPod({ namespace, body: podBody('slow') });
+    await until('the pod to be Running', async () => (await phaseOf('slow')) === 'Running');
+    provider.stopDelayMs = 60_000;
+    try {
+      const started = Date.now();
+      await kubectl(
+        cluster,
+        'delete',
+        'pod',
+        '-n',
+        namespace,
+        'slow',
+        '--grace-period=3',
+        '--wait=false',
+      );
+      await until('the pod to leave the API', () => gone('slow'), 15_000);
+      // The containers get their 3 s, counted from when the kubelet asked the provider to stop them.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+      expect(provider.calls).toContain(`delete ${namespace}/slow`);
+    } finally {
+      provider.stopDelayMs = 0;
+    }
   });
 
   it('deletes by force: a pod removed from the API at once is removed from the provider', async () => {
