@@ -35,7 +35,12 @@ export class PodController {
    * grace period ends: counted from that moment, as kubelet counts it (deletionTimestamp has
    * whole seconds only, and was set before we heard of the deletion).
    */
-  private readonly deleting = new Map<string, number>();
+  private readonly graceEnds = new Map<string, number>();
+  /**
+   * Pods the provider has been told to delete, key → UID, until it no longer reports them:
+   * a provider still reporting a pod it is stopping is not asked again.
+   */
+  private readonly askedToDelete = new Map<string, string>();
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -105,11 +110,13 @@ export class PodController {
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return;
 
-    let running = await this.provider.getPod(namespace, name);
+    const running = await this.provider.getPod(namespace, name);
     if (running && running.metadata?.uid && running.metadata.uid !== pod.metadata?.uid) {
-      // A new pod of the same name: the old one goes first.
-      await this.deleteInProvider(running);
-      running = undefined;
+      // A new pod of the same name: the old one goes first, and the new one is created once
+      // the provider no longer has it.
+      if (this.askedToDelete.get(key) !== running.metadata.uid)
+        await this.deleteInProvider(running);
+      return { requeueAfterMs: this.o.terminationCheckMs ?? 1000 };
     }
     if (!running) {
       try {
@@ -140,19 +147,26 @@ export class PodController {
     await this.syncStatus(pod);
   }
 
-  /** The pod is gone from the API (deleted for good, or forced): the provider drops it too. */
+  /**
+   * The pod is gone from the API (deleted for good, or forced): the provider drops it too.
+   */
   private async dropFromProvider(namespace: string, name: string): Promise<HandlerResult> {
+    const key = `${namespace}/${name}`;
     const running = await this.provider.getPod(namespace, name);
-    if (running) {
-      await this.deleteInProvider(running);
-      this.log.info({ pod: `${namespace}/${name}` }, 'pod deleted from provider');
+    if (!running) {
+      this.askedToDelete.delete(key);
+      return;
     }
-    if (running?.metadata?.uid) this.deleting.delete(running.metadata.uid);
+    const uid = running.metadata?.uid ?? '';
+    if (this.askedToDelete.get(key) === uid) return;
+    await this.deleteInProvider(running);
+    this.log.info({ pod: key, uid }, 'pod deleted from provider');
   }
 
   private async deleteInProvider(pod: k8s.V1Pod): Promise<void> {
     try {
       await this.provider.deletePod(pod);
+      this.askedToDelete.set(keyOf(pod), pod.metadata?.uid ?? '');
     } catch (err) {
       if (isNotFound(err)) return;
       await this.events.record(pod, 'Warning', 'ProviderDeleteFailed', errorMessage(err));
@@ -166,10 +180,11 @@ export class PodController {
    */
   private async terminate(pod: k8s.V1Pod): Promise<HandlerResult> {
     const { namespace, name, uid } = pod.metadata as Required<k8s.V1ObjectMeta>;
-    let deadline = this.deleting.get(uid);
+    let deadline = this.graceEnds.get(uid);
     if (deadline === undefined) {
       const running = await this.provider.getPod(namespace, name);
-      if (running && (!running.metadata?.uid || running.metadata.uid === uid)) {
+      const same = running && (!running.metadata?.uid || running.metadata.uid === uid);
+      if (same && this.askedToDelete.get(keyOf(pod)) !== uid) {
         await this.deleteInProvider(pod);
         this.log.info({ pod: keyOf(pod), uid }, 'pod stopping in provider');
       }
@@ -178,7 +193,7 @@ export class PodController {
         grace === undefined
           ? new Date(pod.metadata!.deletionTimestamp!).getTime()
           : Date.now() + grace * 1000;
-      this.deleting.set(uid, deadline);
+      this.graceEnds.set(uid, deadline);
     }
     const status = await this.provider.getPodStatus(namespace, name);
     const stopped = !status || allStopped(status);
@@ -200,7 +215,7 @@ export class PodController {
       // Gone already, or a new pod of that name (the UID precondition failed): nothing to do.
       if (!isApiNotFound(err) && !isApiConflict(err)) throw err;
     }
-    this.deleting.delete(uid);
+    this.graceEnds.delete(uid);
   }
 
   private async syncStatus(pod: k8s.V1Pod, known?: k8s.V1PodStatus): Promise<void> {

@@ -2,6 +2,8 @@
 // iolog file written with iolog's LogWriter and read back with queryLog, so `kubectl logs`
 // with --since, --tail, --timestamps and -f are real end to end. Deleting a pod stops its
 // containers after `stopDelayMs` (a container taking its time to shut down), then forgets it.
+// A pod is Pending until its containers "start" a moment after createPod returns, so its
+// Running status reaches the API only by the controller's poll or, with `push`, by notifyPods.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,6 +25,7 @@ interface Container {
 }
 
 interface Entry {
+  stopping?: boolean;
   pod: k8s.V1Pod;
   status: k8s.V1PodStatus;
   containers: Map<string, Container>;
@@ -34,6 +37,8 @@ export class MemoryProvider implements Provider {
   readonly calls: string[] = [];
   /** How long a deleted pod's containers take to stop. */
   stopDelayMs = 0;
+  /** How long after createPod its containers are Running. */
+  startDelayMs = 200;
   /** When set, ping fails with this. */
   pingError: Error | undefined;
   /** When set, createPod fails with this. */
@@ -48,11 +53,20 @@ export class MemoryProvider implements Provider {
   };
   private nodeChanged: (() => void) | undefined;
 
+  notifyPods?: (callback: (pod: k8s.V1Pod) => void) => void;
+  private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
+
   constructor(
     private readonly logDir: string,
     private readonly nodeIP = '127.0.0.1',
+    options: { push?: boolean } = {},
   ) {
     mkdirSync(logDir, { recursive: true });
+    if (options.push) this.notifyPods = (callback) => (this.podChanged = callback);
+  }
+
+  private changed(e: Entry): void {
+    this.podChanged?.({ ...e.pod, status: e.status });
   }
 
   async createPod(pod: k8s.V1Pod): Promise<void> {
@@ -70,21 +84,36 @@ export class MemoryProvider implements Provider {
       containers.set(c.name, { path, writer, sink, closed, close });
       await this.flushed(writer);
     }
-    this.pods.set(key, {
-      pod: structuredClone(pod),
-      containers,
-      status: {
+    const pending: k8s.V1PodStatus = {
+      phase: 'Pending',
+      hostIP: this.nodeIP,
+      hostIPs: [{ ip: this.nodeIP }],
+      startTime: now,
+      containerStatuses: pod.spec!.containers.map((c) => ({
+        name: c.name,
+        image: c.image!,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'ContainerCreating' } },
+      })),
+    };
+    const entry: Entry = { pod: structuredClone(pod), containers, status: pending };
+    this.pods.set(key, entry);
+    setTimeout(() => {
+      if (this.pods.get(key) !== entry || entry.status.phase !== 'Pending') return;
+      const started = new Date();
+      entry.status = {
+        ...pending,
         phase: 'Running',
-        hostIP: this.nodeIP,
-        hostIPs: [{ ip: this.nodeIP }],
         podIP: '10.1.0.1',
         podIPs: [{ ip: '10.1.0.1' }],
-        startTime: now,
         conditions: [
           { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
           { type: 'Initialized', status: 'True', lastTransitionTime: now },
-          { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
-          { type: 'Ready', status: 'True', lastTransitionTime: now },
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: started },
+          { type: 'Ready', status: 'True', lastTransitionTime: started },
         ],
         containerStatuses: pod.spec!.containers.map((c) => ({
           name: c.name,
@@ -94,10 +123,11 @@ export class MemoryProvider implements Provider {
           ready: true,
           started: true,
           restartCount: 0,
-          state: { running: { startedAt: now } },
+          state: { running: { startedAt: started } },
         })),
-      },
-    });
+      };
+      this.changed(entry);
+    }, this.startDelayMs);
   }
 
   async updatePod(pod: k8s.V1Pod): Promise<void> {
@@ -110,6 +140,8 @@ export class MemoryProvider implements Provider {
     const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
     const e = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
     this.calls.push(`delete ${key}`);
+    if (e.stopping) return;
+    e.stopping = true;
     const stop = () => {
       const now = new Date();
       e.status = {
@@ -122,6 +154,7 @@ export class MemoryProvider implements Provider {
           state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt: now } },
         })),
       };
+      this.changed(e);
       for (const c of e.containers.values()) {
         void c.writer.close().then(c.close, c.close);
       }

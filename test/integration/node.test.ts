@@ -449,6 +449,27 @@ describe('virtual kubelet node', () => {
     expect(provider.calls).toContain(`delete ${namespace}/forced`);
   });
 
+  it('replaces a pod deleted and created again under the same name', async () => {
+    await core.createNamespacedPod({ namespace, body: podBody('again') });
+    await until('the pod to be Running', async () => (await phaseOf('again')) === 'Running');
+    await kubectl(
+      cluster,
+      'delete',
+      'pod',
+      '-n',
+      namespace,
+      'again',
+      '--force',
+      '--grace-period=0',
+    );
+    const second = await core.createNamespacedPod({ namespace, body: podBody('again') });
+    await until('the provider to run the new pod', async () => {
+      const p = await provider.getPod(namespace, 'again');
+      return p?.metadata?.uid === second.metadata?.uid;
+    });
+    await until('the new pod to be Running', async () => (await phaseOf('again')) === 'Running');
+  });
+
   it('restarts without recreating running pods, and catches up with what changed meanwhile', async () => {
     await core.createNamespacedPod({ namespace, body: podBody('gone-while-down') });
     await until(
