@@ -117,7 +117,15 @@ export class KubeletServer {
     }
     if (path === '/pods' || path === '/pods/') {
       get('/pods');
-      const items = await this.provider.getPods();
+      // With each pod's status as the provider reports it now, as kubelet's /pods has.
+      const items = await Promise.all(
+        (await this.provider.getPods()).map(async (pod) => ({
+          ...pod,
+          status:
+            (await this.provider.getPodStatus(pod.metadata!.namespace!, pod.metadata!.name!)) ??
+            pod.status,
+        })),
+      );
       const body = { kind: 'PodList', apiVersion: 'v1', metadata: {}, items };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
