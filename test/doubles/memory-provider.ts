@@ -43,6 +43,8 @@ export class MemoryProvider implements Provider {
   pingError: Error | undefined;
   /** When set, createPod fails with this. */
   createError: Error | undefined;
+  /** When set, deletePod fails with this. */
+  deleteError: Error | undefined;
   /** The timestamp of the next log entries; undefined: the system clock. */
   logTime: bigint | undefined;
   /** The node's Ready condition as this provider reports it. */
@@ -140,6 +142,7 @@ export class MemoryProvider implements Provider {
     const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
     const e = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
     this.calls.push(`delete ${key}`);
+    if (this.deleteError) throw this.deleteError;
     if (e.stopping) return;
     e.stopping = true;
     const stop = () => {

@@ -434,6 +434,30 @@ describe('virtual kubelet node', () => {
     }
   });
 
+  it('records ProviderDeleteFailed and keeps the pod until the provider has stopped it', async () => {
+    await core.createNamespacedPod({ namespace, body: podBody('stuck') });
+    await until('the pod to be Running', async () => (await phaseOf('stuck')) === 'Running');
+    provider.deleteError = new Error('the VCH refused to stop the pod VM');
+    try {
+      await kubectl(cluster, 'delete', 'pod', '-n', namespace, 'stuck', '--wait=false');
+      await until('the ProviderDeleteFailed event', async () => {
+        const events = await core.listNamespacedEvent({
+          namespace,
+          fieldSelector: 'involvedObject.name=stuck',
+        });
+        return events.items.some(
+          (e) =>
+            e.reason === 'ProviderDeleteFailed' &&
+            e.message === 'the VCH refused to stop the pod VM',
+        );
+      });
+      expect(await gone('stuck')).toBe(false);
+    } finally {
+      provider.deleteError = undefined;
+    }
+    await until('the pod to leave the API', () => gone('stuck'), 15_000);
+  });
+
   it('deletes by force: a pod removed from the API at once is removed from the provider', async () => {
     await core.createNamespacedPod({ namespace, body: podBody('forced') });
     await until('the pod to be Running', async () => (await phaseOf('forced')) === 'Running');
