@@ -3,7 +3,7 @@
 // node status every 60 s and at once when the provider reports a change, and creates the Node
 // again if someone deletes it.
 import * as k8s from '@kubernetes/client-node';
-import { apiErrorMessage, isApiConflict, isApiNotFound, type Kube } from './kube.js';
+import { apiErrorMessage, apiStatus, isApiConflict, isApiNotFound, type Kube } from './kube.js';
 import { ListWatch } from './list-watch.js';
 import type { Logger } from './logger.js';
 import type { Provider } from './provider.js';
@@ -37,6 +37,8 @@ export class NodeController {
   private statusTimer: NodeJS.Timeout | undefined;
   private nodeWatch: ListWatch<k8s.V1Node> | undefined;
   private stopped = false;
+  private startTimer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
   private statusBusy: Promise<void> = Promise.resolve();
   /** Whether the last ping succeeded (the lease is renewed only then). */
   healthy = false;
@@ -54,10 +56,33 @@ export class NodeController {
 
   /** Registers the Node, takes its Lease and starts the loops. */
   async start(): Promise<void> {
-    await this.provider.ping();
-    this.healthy = true;
-    await this.ensureNode();
-    await this.renewLease();
+    // As kubelet does, registration waits for an apiserver that is not up yet (or a provider
+    // that does not answer yet), retrying with backoff; the apiserver refusing us (a 4xx:
+    // bad credentials, not allowed) ends start() at once.
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopped) return;
+      try {
+        await this.provider.ping();
+        this.healthy = true;
+        await this.ensureNode();
+        await this.renewLease();
+        break;
+      } catch (err) {
+        if (this.stopped) return;
+        const status = apiStatus(err);
+        if (status !== undefined && status < 500) throw err;
+        const delay = Math.min(7000, 500 * 2 ** Math.min(attempt, 4));
+        this.log.warn(
+          { err: apiErrorMessage(err), delay },
+          'registering the node failed; retrying',
+        );
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.startTimer = setTimeout(resolve, delay);
+        });
+      }
+    }
+    if (this.stopped) return;
     this.provider.notifyNodeStatus?.(() => void this.updateStatus());
     this.nodeWatch = new ListWatch<k8s.V1Node>({
       kube: this.kube,
@@ -80,6 +105,8 @@ export class NodeController {
   /** Stops renewing and writing; the Node and the provider's pods are left as they are. */
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.startTimer);
+    this.wake?.();
     clearTimeout(this.leaseTimer);
     clearTimeout(this.statusTimer);
     this.nodeWatch?.stop();

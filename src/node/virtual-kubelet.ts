@@ -33,6 +33,7 @@ export class VirtualKubelet {
   nodeController: NodeController | undefined;
   podController: PodController | undefined;
   port = 0;
+  private stopped = false;
 
   constructor(private readonly o: VirtualKubeletOptions) {
     this.kube = new Kube(o.kubeConfig, o.kube ?? DEFAULT_KUBE_OPTIONS);
@@ -54,6 +55,8 @@ export class VirtualKubelet {
       this.o.log,
     );
     await this.nodeController.start();
+    // stop() may have come while we waited for the apiserver: start nothing more.
+    if (this.stopped) return;
     this.podController = new PodController(
       this.kube,
       this.o.provider,
@@ -61,11 +64,16 @@ export class VirtualKubelet {
       this.o.log,
     );
     await this.podController.start();
+    if (this.stopped) {
+      this.podController.stop();
+      return;
+    }
     this.o.log.info({ node: this.o.nodeName, port: this.port }, 'virtual kubelet running');
   }
 
   /** Stops renewing and reconciling and closes the API; the provider's pods keep running. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.podController?.stop();
     this.nodeController?.stop();
     await this.server.stop();

@@ -2,7 +2,9 @@
 // through a provider module, writes one JSON line per event, and on SIGTERM stops cleanly
 // (exit 0) leaving the pod where it is.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -90,6 +92,60 @@ it('runs a node until SIGTERM, then exits 0 and leaves its pods', async () => {
   // Shutdown leaves the pod alone: it is still there, not terminating.
   const pod = await core.readNamespacedPod({ name: nodeName, namespace: 'default' });
   expect(pod.metadata?.deletionTimestamp).toBeUndefined();
+});
+
+it('waits for an apiserver that is not there yet, and still stops at SIGTERM', async () => {
+  const tls = await servingCert(cluster, nodeName);
+  // The cluster's kubeconfig, but pointing at a port where nothing listens.
+  const dead = join(mkdtempSync(join(tmpdir(), 'vic-kubelet-cli-')), 'kubeconfig');
+  const free = createServer();
+  await new Promise<void>((ok) => free.listen(0, '127.0.0.1', ok));
+  const port = (free.address() as AddressInfo).port;
+  free.close();
+  writeFileSync(
+    dead,
+    readFileSync(cluster.kubeconfig, 'utf8').replace(
+      /server: .*/,
+      `server: https://127.0.0.1:${port}`,
+    ),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      'node',
+      '--kubeconfig',
+      dead,
+      '--node-name',
+      `${nodeName}-dead`,
+      '--node-ip',
+      '127.0.0.1',
+      '--address',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-cert-file',
+      tls.files.cert,
+      '--tls-private-key-file',
+      tls.files.key,
+      '--provider-module',
+      join(root, 'test', 'doubles', 'cli-provider.mjs'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await until(
+      'two failed registrations',
+      async () => (stderr.match(/registering the node failed; retrying/g) ?? []).length >= 2,
+    );
+    expect(child.exitCode).toBeNull();
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
 });
 
 it('refuses bad flags with one line and status 2', () => {
