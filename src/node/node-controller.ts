@@ -7,6 +7,9 @@ import { apiErrorMessage, apiStatus, isApiConflict, isApiNotFound, type Kube } f
 import { ListWatch } from './list-watch.js';
 import type { Logger } from './logger.js';
 import type { Provider } from './provider.js';
+import { DEFAULT_TAINT } from './taints.js';
+
+export { DEFAULT_TAINT };
 
 export interface NodeControllerOptions {
   nodeName: string;
@@ -21,12 +24,6 @@ export interface NodeControllerOptions {
   leaseRenewMs?: number;
   statusUpdateMs?: number;
 }
-
-export const DEFAULT_TAINT: k8s.V1Taint = {
-  key: 'virtual-kubelet.io/provider',
-  value: 'vic',
-  effect: 'NoSchedule',
-};
 
 const LEASE_NAMESPACE = 'kube-node-lease';
 

@@ -25,3 +25,10 @@ export function parseTaints(text: string): k8s.V1Taint[] {
     return value === undefined ? { key, effect } : { key, value, effect };
   });
 }
+
+/** The taint a virtual node carries unless told otherwise: only pods that tolerate it land. */
+export const DEFAULT_TAINT: k8s.V1Taint = {
+  key: 'virtual-kubelet.io/provider',
+  value: 'vic',
+  effect: 'NoSchedule',
+};
