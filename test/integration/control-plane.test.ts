@@ -1,13 +1,7 @@
 // Smoke test of the control plane that scripts/cluster.sh brings up: the real kube-apiserver
-// answers @kubernetes/client-node and kubectl, kube-controller-manager does its work, and the
-// apiserver reaches a kubelet the way vic-kubelet's node will be reached (`kubectl logs`).
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+// answers @kubernetes/client-node and kubectl, and kube-controller-manager does its work.
+// The apiserver reaching a kubelet (`kubectl logs`) is proven against vic-kubelet's own kubelet
+// API in node.test.ts, not against a stand-in.
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
@@ -34,75 +28,22 @@ async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): 
   }
 }
 
-/**
- * A stand-in for the kubelet's HTTPS API, serving one container log. Its serving certificate
- * is signed by the cluster's CA key, as vic-kubelet's will be, and it demands a client
- * certificate from that CA, as a kubelet does. vic-kubelet's node/ replaces it once it exists;
- * here it checks the apiserver's --kubelet-* wiring, which is what scripts/cluster.sh promises.
- */
-async function startKubeletEndpoint(): Promise<{
-  server: Server;
-  port: number;
-  callers: string[];
-}> {
-  const pki = join(cluster.dir, 'pki');
-  const run = promisify(execFile);
-  const key = join(cluster.dir, 'smoke-kubelet.key');
-  const csr = join(cluster.dir, 'smoke-kubelet.csr');
-  const crt = join(cluster.dir, 'smoke-kubelet.crt');
-  await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
-  await run('openssl', ['req', '-new', '-key', key, '-subj', `/CN=${nodeName}`, '-out', csr]);
-  await run('bash', [
-    '-c',
-    'openssl x509 -req -in "$1" -CA "$2/ca.crt" -CAkey "$2/ca.key" -CAcreateserial -days 1 ' +
-      '-extfile <(printf "subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth") -out "$3"',
-    '_',
-    csr,
-    pki,
-    crt,
-  ]);
-  const callers: string[] = [];
-  const server = createServer(
-    {
-      key: readFileSync(key),
-      cert: readFileSync(crt),
-      ca: readFileSync(join(pki, 'ca.crt')),
-      requestCert: true,
-      rejectUnauthorized: true,
-    },
-    (req, res) => {
-      callers.push(String((req.socket as TLSSocket).getPeerCertificate().subject.CN));
-      if (req.method === 'GET' && req.url?.startsWith(`/containerLogs/${namespace}/pod-b/main`)) {
-        res.end('hello from the kubelet\n');
-      } else {
-        res.writeHead(404).end();
-      }
-    },
-  );
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return { server, port: (server.address() as AddressInfo).port, callers };
-}
-
-let kubelet: Awaited<ReturnType<typeof startKubeletEndpoint>>;
-
 beforeAll(async () => {
-  kubelet = await startKubeletEndpoint();
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   // The node the pod is bound to. Without a Node object kube-controller-manager's pod garbage
-  // collector would delete the pod as orphaned; its address and port lead to the stand-in.
+  // collector would delete the pod as orphaned. (kubectl logs through the apiserver to a real
+  // kubelet API is proven by node.test.ts, against vic-kubelet's own node.)
   await core.createNode({
     body: {
       metadata: { name: nodeName },
       status: {
         addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
-        daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } },
       },
     },
   });
 });
 
 afterAll(async () => {
-  kubelet?.server.close();
   await core.deleteNamespace({ name: namespace }).catch(() => {});
   await core.deleteNode({ name: nodeName }).catch(() => {});
 });
@@ -166,18 +107,5 @@ describe('control plane', () => {
     } finally {
       watch.abort();
     }
-  });
-
-  it('reaches the kubelet with its client certificate for kubectl logs', async () => {
-    await core.createNamespacedPod({
-      namespace,
-      body: {
-        metadata: { name: 'pod-b' },
-        spec: { nodeName, containers: [{ name: 'main', image: 'busybox' }] },
-      },
-    });
-    const logs = await kubectl(cluster, 'logs', '-n', namespace, 'pod-b', '-c', 'main');
-    expect(logs).toBe('hello from the kubelet\n');
-    expect(kubelet.callers).toEqual(['kube-apiserver-kubelet-client']);
   });
 });
