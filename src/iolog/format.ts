@@ -14,6 +14,14 @@ export const HEADER_LENGTH = 16;
 export const MAX_MESSAGE = 4095;
 /** Largest entry on disk: header plus a full message. */
 export const MAX_ENTRY = HEADER_LENGTH + MAX_MESSAGE;
+
+/**
+ * Whether an entry's line goes on in the next entry of its stream: the writer cut it at 4095
+ * bytes without a newline. A logical line is such a run and the entry that ends it.
+ */
+export function continuesLine(buf: Uint8Array, msg: number, size: number): boolean {
+  return size === MAX_MESSAGE && buf[msg + size - 1] !== 0x0a;
+}
 export const STDOUT = 0;
 export const STDERR = 1;
 export type StreamId = 0 | 1;

@@ -16,7 +16,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { InvalidInputError } from './errors.js';
-import { MAX_ENTRY, MAX_MESSAGE, Timestamps } from './format.js';
+import { continuesLine, MAX_ENTRY, Timestamps } from './format.js';
 import { type LogChunk, LineSelector } from './select.js';
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH } from './time.js';
@@ -25,8 +25,6 @@ import { openLog, readAt, readAtSync } from './fileio.js';
 import { decodeParallel, PARALLEL_MIN_BYTES, WorkerPool } from './parallel.js';
 
 export type { LogChunk };
-
-const NL = 0x0a;
 
 export type StreamSelection = 'stdout' | 'stderr' | 'all';
 
@@ -260,7 +258,7 @@ class LineStarts implements EntryHandler {
     } else if (!(this.prevContinues && this.prevStream === stream)) {
       this.offsets.push(hdr);
     }
-    this.prevContinues = size === MAX_MESSAGE && buf[msg + size - 1] !== NL;
+    this.prevContinues = continuesLine(buf, msg, size);
     this.prevStream = stream;
     return true;
   }

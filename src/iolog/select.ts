@@ -2,11 +2,9 @@
 // input in place (message bytes move down over the headers with one copyWithin per entry), and
 // cut into one chunk per run of one stream.
 
-import { MAX_MESSAGE, type StreamId, Timestamps } from './format.js';
+import { continuesLine, type StreamId, Timestamps } from './format.js';
 import type { EntryHandler } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH, TimestampFormatter } from './time.js';
-
-const NL = 0x0a;
 
 /** A run of output of one stream. */
 export interface LogChunk {
@@ -86,7 +84,7 @@ export class LineSelector implements EntryHandler {
       return true;
     }
     const lineStart = !(this.prevContinues && this.prevStream === stream);
-    this.prevContinues = size === MAX_MESSAGE && buf[msg + size - 1] !== NL;
+    this.prevContinues = continuesLine(buf, msg, size);
     this.prevStream = stream;
     if (lineStart) {
       let ns = 0n;
