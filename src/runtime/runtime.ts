@@ -1,0 +1,122 @@
+// The runtime: the one interface between the VCH and what isolates a pod. A sandbox is a pod's
+// shared context (network, IPC and UTS namespaces for runc; the VM for the vm backend); its
+// containers run inside it. Backends: runc/ (Debian's runc) and vm/ (a qemu VM per pod).
+//
+// Who keeps what: the runtime keeps only what it needs to find its sandboxes and containers again
+// after the VCH restarts (bundles, runc's state, the tether's status files, all under its state
+// directory). Names, images, pods, restart counts: the VCH's own database. Container output never
+// passes through the VCH process: the tether in the container writes iolog entries straight to
+// `logPath`, so it keeps flowing while the VCH is down.
+//
+// Errors carry a `kind` (src/runtime/errors.ts): NotFound (no such sandbox or container),
+// Conflict (wrong state for the operation: start of a running container, remove of a running
+// one), InvalidInput (a spec that can never run: no such user in the image, empty command),
+// Unavailable (the backend cannot work here: runc missing, no overlayfs and no room to copy).
+
+/** The process a container runs, already merged from the image config and the request. */
+export interface ProcessSpec {
+  /** argv; args[0] is looked up in the container's PATH (from env) when it has no slash. */
+  args: string[];
+  /** KEY=value, in order; later duplicates win. */
+  env: string[];
+  /** Absolute path in the container; created if missing (as Docker does). Default "/". */
+  cwd: string;
+  /**
+   * As Docker's --user: "", "uid", "uid:gid", "name", "name:group". Names are resolved in the
+   * container's /etc/passwd and /etc/group; "" is root. An unknown name is InvalidInput.
+   */
+  user: string;
+}
+
+export interface ContainerSpec {
+  /** The VCH's id: 64 lowercase hex digits. */
+  id: string;
+  /** The container's name within its pod (Kubernetes container name / Docker name). */
+  name: string;
+  /** The image's unpacked rootfs: read-only lower layer of the container's own rootfs. */
+  imageRootfs: string;
+  process: ProcessSpec;
+  /** Where the tether appends the container's iolog entries (created if missing). */
+  logPath: string;
+  /** Signal `stop` sends first, as "SIGTERM" or "15". Default SIGTERM. */
+  stopSignal?: string;
+  /** Hard memory limit in bytes (cgroup); none when absent. */
+  memoryLimitBytes?: number;
+  /** CPU limit in millicores; none when absent. */
+  cpuMillis?: number;
+  /** Extra annotations a backend may use (OCI annotations for runc). */
+  labels?: Record<string, string>;
+}
+
+export interface SandboxSpec {
+  /** The VCH's id for the pod: 64 lowercase hex digits. */
+  id: string;
+  /** The UTS hostname every container of the sandbox sees. */
+  hostname: string;
+  /** One PID namespace for all containers of the pod (Kubernetes shareProcessNamespace). */
+  shareProcessNamespace?: boolean;
+  /** For the vm backend: the VM's size. Defaults are the backend's. */
+  memoryLimitBytes?: number;
+  cpuMillis?: number;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+export interface ContainerState {
+  id: string;
+  status: ContainerStatus;
+  /** Host pid of the container's init (runc) while running. */
+  pid?: number;
+  /** RFC 3339 with nanoseconds, UTC, as Docker prints them. */
+  startedAt?: string;
+  finishedAt?: string;
+  /** When exited: the process's exit code, 128+N when it died of signal N. */
+  exitCode?: number;
+  /**
+   * When exited, why, if not a plain exit: "OOMKilled", "Killed" (SIGKILL from outside),
+   * "Lost" (the container vanished while the VCH was away and left no status).
+   */
+  reason?: string;
+}
+
+export interface StopOptions {
+  /** Default: the container's stopSignal. */
+  signal?: string;
+  /** Milliseconds to wait after the signal before SIGKILL. Default 10 000, as docker stop. */
+  graceMs?: number;
+}
+
+export interface Runtime {
+  readonly name: 'runc' | 'vm';
+
+  /** Creates the pod's sandbox (namespaces or VM). Idempotent for an existing id. */
+  createSandbox(spec: SandboxSpec): Promise<void>;
+  /** Removes a sandbox whose containers are all removed; Conflict if any remain. */
+  removeSandbox(id: string): Promise<void>;
+
+  /** Prepares a container in a sandbox (its rootfs, bundle) without starting it. */
+  createContainer(sandboxId: string, spec: ContainerSpec): Promise<void>;
+  /**
+   * Starts a created or exited container (an exited one starts afresh on the same rootfs,
+   * appending to the same log — a restart). Resolves once its process runs.
+   */
+  start(id: string): Promise<void>;
+  /** Signal, wait up to graceMs, then SIGKILL. Resolves when it has exited. No-op if not running. */
+  stop(id: string, options?: StopOptions): Promise<ContainerState>;
+  /** Sends a signal ("SIGKILL", "9", "KILL") to the container's process. Conflict if not running. */
+  kill(id: string, signal: string): Promise<void>;
+  /** Resolves with the state once the container is not running (at once if it is not). */
+  wait(id: string, abort?: AbortSignal): Promise<ContainerState>;
+  /** Removes a container that is not running (rootfs, bundle); its log stays with the VCH. */
+  remove(id: string): Promise<void>;
+  state(id: string): Promise<ContainerState>;
+
+  /**
+   * After a VCH restart: finds the sandboxes and containers on disk, re-attaches to the running
+   * ones and settles the rest as exited (reason "Lost" when they left no exit status).
+   */
+  recover(): Promise<{ sandboxes: string[]; containers: ContainerState[] }>;
+
+  /** Stops watching containers (they keep running); called when the VCH shuts down. */
+  close(): Promise<void>;
+}
