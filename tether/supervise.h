@@ -1,0 +1,53 @@
+/* Running a container's process under an init: spawn with pipes, signals, reaping.
+ *
+ * The init blocks every signal and reads them from a signalfd (so, as PID 1 of a PID namespace,
+ * it still receives signals sent from outside: blocked signals are not ignored). Forwarding is
+ * the caller's choice: kill(child, si.ssi_signo) for anything but SIGCHLD. It sets itself as a
+ * child subreaper, so orphans of the container come to it to be reaped even when it is not
+ * PID 1 (a shared PID namespace). */
+#ifndef TETHER_SUPERVISE_H
+#define TETHER_SUPERVISE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+
+/* Blocks all signals, becomes a child subreaper, returns a non-blocking close-on-exec signalfd
+ * (or -1 with errno). The original mask is kept for sup_spawn's children. */
+int sup_signals_init(void);
+
+struct sup_spawn_opts {
+    char *const *argv;  /* argv[0] is looked up in PATH when it has no '/' */
+    char *const *envp;  /* NULL: the caller's environ */
+    const char *cwd;    /* NULL: unchanged */
+    int stdin_fd;       /* -1: /dev/null */
+};
+
+struct sup_child {
+    pid_t pid;
+    int out_fd; /* read ends of the child's stdout and stderr pipes (non-blocking, cloexec) */
+    int err_fd;
+};
+
+/* Starts the child with the original signal mask and default dispositions. Returns 0 once it
+ * has exec'd; -1 with errno and a message in err when it could not (fork, chdir or exec failed;
+ * the child then has been reaped already). */
+int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, size_t errlen);
+
+/* Reads one signal from the signalfd: 1 with *si filled, 0 when none is pending, -1 on error. */
+int sup_read_signal(int sfd, struct signalfd_siginfo *si);
+
+/* Reaps every exited child without blocking; calls fn for each. Returns how many. */
+typedef void (*sup_exit_fn)(pid_t pid, int wstatus, void *ctx);
+int sup_reap(sup_exit_fn fn, void *ctx);
+
+/* The exit code a shell would report: the code, or 128+N for death by signal N. */
+int sup_exit_code(int wstatus);
+/* The signal that killed it, or 0. */
+int sup_exit_signal(int wstatus);
+
+/* Nanoseconds of CLOCK_REALTIME. */
+long long sup_now_ns(void);
+
+#endif
