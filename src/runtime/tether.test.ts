@@ -1,0 +1,258 @@
+// The tether (tether/*.c): its iolog writer reproduces VIC's vectors and our TS writer byte for
+// byte, and as an init it runs, logs, signals, reaps and records status as the runtime needs.
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readEntries, steppingClock, LogWriter, type LogEntry } from '../iolog/index.js';
+import { ensureTether } from './testing.js';
+
+let tether: string;
+let tmp: string;
+beforeAll(() => {
+  tether = ensureTether();
+  tmp = mkdtempSync(join(tmpdir(), 'tether-test-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Frames for --iolog-replay: stream byte, uint32 LE length, bytes. */
+function frames(writes: { stream: number; bytes: Buffer }[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const w of writes) {
+    const head = Buffer.alloc(5);
+    head[0] = w.stream;
+    head.writeUInt32LE(w.bytes.length, 1);
+    parts.push(head, w.bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+function replay(start: bigint, step: bigint, writes: { stream: number; bytes: Buffer }[]): Buffer {
+  const r = spawnSync(tether, ['--iolog-replay', String(start), String(step)], {
+    input: frames(writes),
+    maxBuffer: 1 << 28,
+  });
+  expect(r.status, r.stderr.toString()).toBe(0);
+  return r.stdout;
+}
+
+describe('tether iolog writer', () => {
+  const dir = new URL('../../test/vectors/vic-iolog/', import.meta.url);
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5));
+
+  it('has the five vectors', () => {
+    expect(names.sort()).toEqual(['binary', 'long', 'partial', 'random', 'simple']);
+  });
+
+  for (const name of names) {
+    it(`writes ${name}.log byte for byte`, () => {
+      // Timestamps exceed 2^53: keep the long integers as strings.
+      const text = readFileSync(new URL(`${name}.json`, dir), 'utf8').replace(
+        /:\s*(\d{16,})/g,
+        ':"$1"',
+      );
+      const v = JSON.parse(text) as {
+        clock_start_unix_nano: string | number;
+        clock_step_ns: string | number;
+        writes: { chunk_b64: string }[];
+      };
+      const out = replay(
+        BigInt(v.clock_start_unix_nano),
+        BigInt(v.clock_step_ns),
+        v.writes.map((w) => ({ stream: 0, bytes: Buffer.from(w.chunk_b64, 'base64') })),
+      );
+      expect(out.equals(readFileSync(new URL(`${name}.log`, dir)))).toBe(true);
+    });
+  }
+
+  it('writes both streams as the TS writer does, long lines and holding included', async () => {
+    // A seeded generator: the same interleaving on every run.
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const writes: { stream: number; bytes: Buffer }[] = [];
+    for (let i = 0; i < 300; i++) {
+      // Mostly short lines; one write in five a long run with newlines few and far between.
+      const long = rand(5) === 0;
+      const len = long ? 4000 + rand(20000) : rand(300);
+      const nl = long ? 9000 : 40;
+      const bytes = Buffer.alloc(len);
+      for (let j = 0; j < len; j++) bytes[j] = rand(nl) === 0 ? 10 : 97 + rand(26);
+      writes.push({ stream: rand(2), bytes });
+    }
+    const sink = new PassThrough();
+    const parts: Buffer[] = [];
+    sink.on('data', (c: Buffer) => parts.push(Buffer.from(c)));
+    const w = new LogWriter(sink, {
+      clock: steppingClock(1000n, 7n),
+      holdBytes: 65536, // the tether's IOLOG_HOLD_BYTES
+      holdMs: 1e9, // replay never expires a hold
+    });
+    for (const x of writes) w.write(x.stream as 0 | 1, x.bytes);
+    await w.close();
+    const expected = Buffer.concat(parts);
+    const got = replay(1000n, 7n, writes);
+    // The input does open long lines (4095-byte pieces without a newline) in both streams.
+    const open = [0, 0];
+    for await (const e of readEntries(
+      (async function* () {
+        yield expected;
+      })(),
+    )) {
+      if (e.message.length === 4095 && e.message[4094] !== 10) open[e.stream]++;
+    }
+    expect(open[0]).toBeGreaterThan(10);
+    expect(open[1]).toBeGreaterThan(10);
+    expect(got.length).toBe(expected.length);
+    expect(got.equals(expected)).toBe(true);
+  });
+});
+
+interface Run {
+  pid: number;
+  log: string;
+  status: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+let runs = 0;
+function run(args: string[]): Run {
+  const dir = join(tmp, `run-${++runs}`);
+  const status = join(dir, 'status');
+  spawnSync('mkdir', ['-p', status]);
+  const log = join(dir, 'output.log');
+  const fd = openSync(log, 'a');
+  const child = spawn(tether, ['--log-fd', '3', '--status-dir', status, '--', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', fd],
+  });
+  closeSync(fd);
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stderr: string;
+  }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  return { pid: child.pid!, log, status, exited };
+}
+
+async function entries(log: string): Promise<LogEntry[]> {
+  const got: LogEntry[] = [];
+  for await (const e of readEntries(log)) got.push(e);
+  return got;
+}
+
+async function waitForLog(log: string, text: string, ms = 5000): Promise<LogEntry[]> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const got = await entries(log);
+    if (got.some((e) => e.message.toString().includes(text))) return got;
+    if (Date.now() > until) throw new Error(`no "${text}" in the log after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function statusFile(dir: string, name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Record<string, unknown>;
+}
+
+describe('tether as init', () => {
+  it('logs stdout and stderr stream-tagged and records started and exit status', async () => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const r = run(['sh', '-c', 'echo out; echo err >&2; printf partial; exit 3']);
+    const { code } = await r.exited;
+    expect(code).toBe(3);
+    const got = await entries(r.log);
+    const byStream = (s: number) =>
+      got
+        .filter((e) => e.stream === s)
+        .map((e) => e.message.toString())
+        .join('');
+    expect(byStream(0)).toBe('out\npartial');
+    expect(byStream(1)).toBe('err\n');
+    for (const e of got) expect(e.timestamp >= before).toBe(true);
+    const started = statusFile(r.status, 'started.json');
+    const exit = statusFile(r.status, 'exit.json');
+    expect(started.pid).toBeGreaterThan(0);
+    expect(exit).toMatchObject({ pid: started.pid, exitCode: 3, signal: 0 });
+    expect(exit.error).toBeUndefined();
+    expect(BigInt(exit.finishedNs as string) >= BigInt(started.startedNs as string)).toBe(true);
+    expect(BigInt(started.startedNs as string) >= before).toBe(true);
+  });
+
+  it('reports a child killed by a signal as 128+N', async () => {
+    const r = run(['sh', '-c', 'kill -KILL $$']);
+    expect((await r.exited).code).toBe(137);
+    expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 137, signal: 9 });
+  });
+
+  it('forwards signals to the child', async () => {
+    const r = run([
+      'sh',
+      '-c',
+      'trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.05; done',
+    ]);
+    await waitForLog(r.log, 'ready');
+    process.kill(r.pid, 'SIGTERM');
+    expect((await r.exited).code).toBe(7);
+    expect((await entries(r.log)).map((e) => e.message.toString())).toContain('got TERM\n');
+    expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 7, signal: 0 });
+  });
+
+  it('reaps orphans of the container', async () => {
+    // The inner shell exits at once; its background sleep is orphaned and comes to the tether
+    // (a subreaper), which must reap it when it exits.
+    const r = run(['sh', '-c', 'sh -c "sleep 0.3 & echo orphan \\$!"; sleep 2']);
+    const got = await waitForLog(r.log, 'orphan');
+    const orphan = Number(/orphan (\d+)/.exec(got.map((e) => e.message).join(''))![1]);
+    const ppid = (pid: number) =>
+      Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    expect(ppid(orphan)).toBe(r.pid);
+    await new Promise((res) => setTimeout(res, 800));
+    // Gone, not a zombie waiting for its parent.
+    expect(existsSync(`/proc/${orphan}`)).toBe(false);
+    process.kill(r.pid, 'SIGTERM');
+    expect((await r.exited).code).toBe(143);
+  });
+
+  it('records a process that cannot start (127) and says why in the log', async () => {
+    const r = run(['/no/such/program']);
+    expect((await r.exited).code).toBe(127);
+    const exit = statusFile(r.status, 'exit.json');
+    expect(exit.exitCode).toBe(127);
+    expect(exit.error).toMatch(/no\/such\/program/);
+    expect(existsSync(join(r.status, 'started.json'))).toBe(false);
+    const got = await entries(r.log);
+    expect(got).toHaveLength(1);
+    expect(got[0].stream).toBe(1);
+    expect(got[0].message.toString()).toMatch(/^tether: exec \/no\/such\/program/);
+  });
+
+  it('pause mode exits 0 on SIGTERM', async () => {
+    const child = spawn(tether, ['--pause'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(0);
+  });
+
+  it('rejects a bad command line with usage and exit 2', () => {
+    const r = spawnSync(tether, ['--bogus'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^usage: tether/);
+  });
+});

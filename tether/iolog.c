@@ -1,0 +1,233 @@
+/* The iolog entry writer: see iolog.h. Mirrors the behaviour of src/iolog/writer.ts (the two
+ * must produce the same bytes from the same input and clock; tether.test.ts checks both against
+ * VIC's vectors). */
+#include "iolog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int64_t iolog_realtime_ns(void *ctx) {
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t iolog_stepping_ns(void *ctx) {
+    struct iolog_stepping_clock *c = ctx;
+    c->now += c->step;
+    return c->now;
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void iolog_encode_header(unsigned char out[IOLOG_HEADER], int64_t ns, unsigned size, int stream) {
+    unsigned char b[12];
+    uint64_t u = (uint64_t)ns;
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(u >> (8 * i));
+    unsigned word = (size << 4) | ((unsigned)stream << 3);
+    b[8] = (unsigned char)(word & 0xff);
+    b[9] = (unsigned char)(word >> 8);
+    b[10] = b[11] = 0;
+    /* Padded base64 of 10 bytes: three groups of 3 bytes, then the last byte as 2 chars + "==". */
+    int o = 0;
+    for (int i = 0; i < 9; i += 3) {
+        unsigned v = ((unsigned)b[i] << 16) | ((unsigned)b[i + 1] << 8) | b[i + 2];
+        out[o++] = (unsigned char)B64[v >> 18];
+        out[o++] = (unsigned char)B64[(v >> 12) & 63];
+        out[o++] = (unsigned char)B64[(v >> 6) & 63];
+        out[o++] = (unsigned char)B64[v & 63];
+    }
+    unsigned v = (unsigned)b[9] << 16;
+    out[o++] = (unsigned char)B64[v >> 18];
+    out[o++] = (unsigned char)B64[(v >> 12) & 63];
+    out[o++] = '=';
+    out[o++] = '=';
+}
+
+void iolog_init(struct iolog_writer *w, int fd, iolog_clock_fn clock, void *clock_ctx) {
+    memset(w, 0, sizeof *w);
+    w->fd = fd;
+    w->clock = clock ? clock : iolog_realtime_ns;
+    w->clock_ctx = clock_ctx;
+}
+
+static int flush(struct iolog_writer *w) {
+    size_t off = 0;
+    /* A regular file opened O_APPEND takes the whole batch in one write; a serial port or pipe
+     * may take part of it, and then the rest goes next (nobody else writes to those). */
+    while (off < w->batch_len && !w->error) {
+        ssize_t n = write(w->fd, w->batch + off, w->batch_len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            w->error = errno;
+            break;
+        }
+        off += (size_t)n;
+    }
+    w->batch_len = 0;
+    return w->error ? -1 : 0;
+}
+
+/* One entry: header (one clock reading) and the message, which may come in two parts. */
+static void entry(struct iolog_writer *w, int stream, const unsigned char *a, size_t an,
+                  const unsigned char *b, size_t bn) {
+    if (w->batch_len + IOLOG_MAX_ENTRY > sizeof w->batch) flush(w);
+    unsigned char *p = w->batch + w->batch_len;
+    iolog_encode_header(p, w->clock(w->clock_ctx), (unsigned)(an + bn), stream);
+    p += IOLOG_HEADER;
+    if (an) memcpy(p, a, an);
+    if (bn) memcpy(p + an, b, bn);
+    w->batch_len += IOLOG_HEADER + an + bn;
+}
+
+static void feed(struct iolog_writer *w, int s, const unsigned char *p, size_t n);
+
+static void release_held(struct iolog_writer *w, int s) {
+    struct iolog_stream *st = &w->streams[s];
+    if (st->held_len == 0) return;
+    /* Feeding may hold output of this stream again: take the held bytes out first. */
+    size_t n = st->held_len;
+    unsigned char *copy = malloc(n);
+    st->held_len = 0;
+    if (w->streams[s ^ 1].held_len == 0) w->hold_since_ms = 0;
+    if (!copy) { /* out of memory: cannot happen at 64 KiB in practice; keep order anyway */
+        feed(w, s, st->held, n);
+        return;
+    }
+    memcpy(copy, st->held, n);
+    feed(w, s, copy, n);
+    free(copy);
+}
+
+/* Gives up waiting for stream s's long line to end: the other stream's output goes now. */
+static void cut_open_line(struct iolog_writer *w, int s) {
+    w->streams[s].open = 0;
+    release_held(w, s ^ 1);
+}
+
+static void hold(struct iolog_writer *w, int s, const unsigned char *p, size_t n) {
+    struct iolog_stream *st = &w->streams[s];
+    if (st->held_len + n >= IOLOG_HOLD_BYTES) {
+        /* As the TS writer with holdBytes = IOLOG_HOLD_BYTES: what was held, then this chunk. */
+        cut_open_line(w, s ^ 1);
+        feed(w, s, p, n);
+        return;
+    }
+    memcpy(st->held + st->held_len, p, n);
+    st->held_len += n;
+    if (!w->hold_since_ms) w->hold_since_ms = monotonic_ms();
+}
+
+/* Joins input onto the stream's unterminated remainder; returns how many bytes it took. */
+static size_t complete_partial(struct iolog_writer *w, int s, const unsigned char *p, size_t n) {
+    struct iolog_stream *st = &w->streams[s];
+    size_t room = IOLOG_MAX_MESSAGE - st->partial_len;
+    size_t limit = n < room ? n : room;
+    const unsigned char *nl = memchr(p, '\n', limit);
+    size_t take;
+    if (nl) take = (size_t)(nl - p) + 1;
+    else if (limit == room) take = room;
+    else {
+        memcpy(st->partial + st->partial_len, p, n);
+        st->partial_len += n;
+        return n;
+    }
+    entry(w, s, st->partial, st->partial_len, p, take);
+    st->partial_len = 0;
+    st->open = nl == NULL; /* a full 4095 bytes without a newline: the line goes on */
+    return take;
+}
+
+/* Encodes input of stream s; returns how many bytes it took. Stops early just after a long line
+ * of s ends while the other stream has output held back, so that output goes next. */
+static size_t encode(struct iolog_writer *w, int s, const unsigned char *p, size_t n) {
+    struct iolog_stream *st = &w->streams[s];
+    struct iolog_stream *other = &w->streams[s ^ 1];
+    size_t k = 0;
+    if (st->partial_len > 0) {
+        int was_open = st->open;
+        k = complete_partial(w, s, p, n);
+        if (was_open && !st->open && other->held_len) return k;
+    }
+    while (k < n) {
+        const unsigned char *nl = memchr(p + k, '\n', n - k);
+        size_t line_end = nl ? (size_t)(nl - p) + 1 : n;
+        while (line_end - k >= IOLOG_MAX_MESSAGE && (!nl || line_end - k > IOLOG_MAX_MESSAGE)) {
+            entry(w, s, p + k, IOLOG_MAX_MESSAGE, NULL, 0);
+            k += IOLOG_MAX_MESSAGE;
+            st->open = 1;
+        }
+        if (!nl) {
+            if (k < n) {
+                memcpy(st->partial, p + k, n - k);
+                st->partial_len = n - k;
+            }
+            return n;
+        }
+        entry(w, s, p + k, line_end - k, NULL, 0);
+        k = line_end;
+        if (st->open) {
+            st->open = 0;
+            if (other->held_len) return k;
+        }
+    }
+    return n;
+}
+
+static void feed(struct iolog_writer *w, int s, const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        if (w->streams[s ^ 1].open) {
+            hold(w, s, p + i, n - i);
+            return;
+        }
+        i += encode(w, s, p + i, n - i);
+        if (w->streams[s ^ 1].held_len && !w->streams[s].open) release_held(w, s ^ 1);
+    }
+}
+
+int iolog_write(struct iolog_writer *w, int stream, const unsigned char *buf, size_t n) {
+    if (n) feed(w, stream & 1, buf, n);
+    return flush(w);
+}
+
+int iolog_hold_timeout_ms(const struct iolog_writer *w) {
+    if (!w->hold_since_ms) return -1;
+    int64_t left = w->hold_since_ms + IOLOG_HOLD_MS - monotonic_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+int iolog_expire_hold(struct iolog_writer *w) {
+    if (!w->hold_since_ms || iolog_hold_timeout_ms(w) > 0) return w->error ? -1 : 0;
+    w->hold_since_ms = 0;
+    if (w->streams[0].held_len) cut_open_line(w, 1);
+    if (w->streams[1].held_len) cut_open_line(w, 0);
+    return flush(w);
+}
+
+static void finish_line(struct iolog_writer *w, int s) {
+    struct iolog_stream *st = &w->streams[s];
+    if (st->partial_len) entry(w, s, st->partial, st->partial_len, NULL, 0);
+    st->partial_len = 0;
+    st->open = 0;
+}
+
+int iolog_close(struct iolog_writer *w) {
+    /* A stream in the middle of a long line finishes it before the other's held output. */
+    int first = w->streams[1].open ? 1 : 0;
+    finish_line(w, first);
+    release_held(w, first ^ 1);
+    finish_line(w, first ^ 1);
+    w->hold_since_ms = 0;
+    return flush(w);
+}

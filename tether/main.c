@@ -1,0 +1,217 @@
+/* vic tether, container mode: the init of a runc container. It runs the container's process,
+ * writes its stdout and stderr as iolog entries straight to the log fd it was handed (opened
+ * O_APPEND by the VCH), forwards signals to it, reaps orphans, and records started/exit status
+ * files for the runtime. Nothing on the host reads the container's output: the log keeps
+ * growing while the VCH is down.
+ *
+ *   tether [--log-fd N] [--status-dir DIR] -- ARGV...   run ARGV (log defaults to fd 1)
+ *   tether --pause                                      hold a sandbox's namespaces: reap,
+ *                                                       exit 0 on SIGTERM or SIGINT
+ *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
+ *                                                       byte, uint32 LE length, bytes) become
+ *                                                       entries on stdout, with the vectors'
+ *                                                       stepping clock
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iolog.h"
+#include "status.h"
+#include "supervise.h"
+
+static struct iolog_writer writer; /* large: static storage */
+
+static void usage(void) {
+    fprintf(stderr, "usage: tether [--log-fd N] [--status-dir DIR] -- ARGV...\n"
+                    "       tether --pause\n");
+    exit(2);
+}
+
+static int parse_int(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int read_full(int fd, void *buf, size_t n) {
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = read(fd, (char *)buf + off, n - off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return off == 0 && r == 0 ? 0 : -1;
+        off += (size_t)r;
+    }
+    return 1;
+}
+
+static int replay(const char *start, const char *step) {
+    long long s, st;
+    if (parse_int(start, &s) < 0 || parse_int(step, &st) < 0) usage();
+    struct iolog_stepping_clock clock = {s, st};
+    iolog_init(&writer, 1, iolog_stepping_ns, &clock);
+    static unsigned char buf[1 << 20];
+    for (;;) {
+        unsigned char head[5];
+        int r = read_full(0, head, 5);
+        if (r == 0) break;
+        size_t len = head[1] | head[2] << 8 | head[3] << 16 | (size_t)head[4] << 24;
+        if (r < 0 || len > sizeof buf || read_full(0, buf, len) != 1) {
+            fprintf(stderr, "tether: bad replay frame\n");
+            return 2;
+        }
+        if (iolog_write(&writer, head[0], buf, len) < 0) return 1;
+    }
+    return iolog_close(&writer) < 0 ? 1 : 0;
+}
+
+static int pause_forever(void) {
+    int sfd = sup_signals_init();
+    if (sfd < 0) {
+        perror("tether: signalfd");
+        return 1;
+    }
+    for (;;) {
+        struct pollfd p = {sfd, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return 1;
+        struct signalfd_siginfo si;
+        while (sup_read_signal(sfd, &si) == 1) {
+            if (si.ssi_signo == SIGCHLD) sup_reap(NULL, NULL);
+            else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) return 0;
+        }
+    }
+}
+
+struct main_child {
+    pid_t pid;
+    int exited;
+    int wstatus;
+};
+
+static void on_exit_of(pid_t pid, int wstatus, void *ctx) {
+    struct main_child *c = ctx;
+    if (pid == c->pid) {
+        c->exited = 1;
+        c->wstatus = wstatus;
+    }
+}
+
+/* Reads what a pipe has now into the log; closes it at EOF. Returns bytes read. */
+static size_t pump(int *fd, int stream) {
+    static unsigned char buf[65536];
+    size_t total = 0;
+    while (*fd >= 0) {
+        ssize_t n = read(*fd, buf, sizeof buf);
+        if (n > 0) {
+            iolog_write(&writer, stream, buf, (size_t)n);
+            total += (size_t)n;
+            if (total >= (1u << 20)) break; /* let the other stream and signals have a turn */
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        close(*fd); /* EOF or error */
+        *fd = -1;
+    }
+    return total;
+}
+
+static int run(char **argv, int log_fd, const char *status_dir) {
+    fcntl(log_fd, F_SETFD, FD_CLOEXEC); /* the container's process must not write around us */
+    iolog_init(&writer, log_fd, iolog_realtime_ns, NULL);
+    int sfd = sup_signals_init();
+    if (sfd < 0) {
+        perror("tether: signalfd");
+        return 1;
+    }
+    struct sup_spawn_opts opts = {.argv = argv, .envp = NULL, .cwd = NULL, .stdin_fd = 0};
+    struct sup_child child;
+    char err[512];
+    long long started = sup_now_ns();
+    if (sup_spawn(&opts, &child, err, sizeof err) < 0) {
+        /* The reason goes where the user looks for it: the container's log, as stderr. */
+        char line[600];
+        int n = snprintf(line, sizeof line, "tether: %s\n", err);
+        iolog_write(&writer, 1, (unsigned char *)line, (size_t)n);
+        iolog_close(&writer);
+        int code = errno == ENOENT ? 127 : 126;
+        struct status_exit e = {0, code, 0, started, sup_now_ns(), err};
+        if (status_dir && status_write_exit(status_dir, &e) < 0) perror("tether: exit status");
+        return code;
+    }
+    if (status_dir && status_write_started(status_dir, child.pid, started) < 0)
+        perror("tether: started status");
+
+    struct main_child mc = {child.pid, 0, 0};
+    int out = child.out_fd, errfd = child.err_fd;
+    for (;;) {
+        struct pollfd p[3] = {{sfd, POLLIN, 0}, {out, POLLIN, 0}, {errfd, POLLIN, 0}};
+        /* Once the process has exited, take what is already in the pipes and stop: orphans
+         * that still hold them open do not keep the container alive. */
+        int timeout = mc.exited ? 0 : iolog_hold_timeout_ms(&writer);
+        int r = poll(p, 3, timeout);
+        if (r < 0 && errno != EINTR) {
+            perror("tether: poll");
+            break;
+        }
+        struct signalfd_siginfo si;
+        while (sup_read_signal(sfd, &si) == 1) {
+            if (si.ssi_signo == SIGCHLD) sup_reap(on_exit_of, &mc);
+            else if (!mc.exited) kill(mc.pid, (int)si.ssi_signo);
+        }
+        size_t got = 0;
+        if (r > 0 && (p[1].revents || p[2].revents)) {
+            got += pump(&out, 0);
+            got += pump(&errfd, 1);
+        }
+        iolog_expire_hold(&writer);
+        if (!mc.exited) {
+            sup_reap(on_exit_of, &mc); /* SIGCHLD may be merged with one already read */
+            continue;
+        }
+        if (out < 0 && errfd < 0) break;
+        if (r == 0 || (r > 0 && got == 0 && !(p[0].revents))) break;
+    }
+    if (iolog_close(&writer) < 0) fprintf(stderr, "tether: log: %s\n", strerror(writer.error));
+    struct status_exit e = {mc.pid, sup_exit_code(mc.wstatus), sup_exit_signal(mc.wstatus),
+                            started, sup_now_ns(), NULL};
+    if (status_dir && status_write_exit(status_dir, &e) < 0) perror("tether: exit status");
+    return e.exit_code;
+}
+
+int main(int argc, char **argv) {
+    long long log_fd = 1;
+    const char *status_dir = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--pause")) return pause_forever();
+        if (!strcmp(a, "--iolog-replay")) {
+            if (i + 2 >= argc) usage();
+            return replay(argv[i + 1], argv[i + 2]);
+        }
+        if (!strcmp(a, "--log-fd") && i + 1 < argc) {
+            if (parse_int(argv[++i], &log_fd) < 0 || log_fd < 0) usage();
+        } else if (!strcmp(a, "--status-dir") && i + 1 < argc) {
+            status_dir = argv[++i];
+        } else if (!strcmp(a, "--")) {
+            i++;
+            break;
+        } else {
+            usage();
+        }
+    }
+    if (i >= argc) usage();
+    if (fcntl((int)log_fd, F_GETFD) < 0) {
+        fprintf(stderr, "tether: log fd %lld: %s\n", log_fd, strerror(errno));
+        return 1;
+    }
+    return run(argv + i, (int)log_fd, status_dir);
+}

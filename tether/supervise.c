@@ -1,0 +1,137 @@
+/* Spawning and supervising the container's process: see supervise.h. */
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static sigset_t original_mask;
+
+int sup_signals_init(void) {
+    sigset_t all;
+    sigfillset(&all);
+    if (sigprocmask(SIG_BLOCK, &all, &original_mask) < 0) return -1;
+    /* Orphans of the container come to us, not to whoever is PID 1 (the sandbox's pause
+     * process when the pod shares one PID namespace). */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    return signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* In the child between fork and exec: report errno to the parent and die. */
+static void child_fail(int report_fd, const char *what) {
+    int e = errno;
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "%d %s", e, what);
+    if (n > 0) {
+        ssize_t r = write(report_fd, msg, (size_t)n);
+        (void)r;
+    }
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, size_t errlen) {
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
+    err[0] = 0;
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto fail;
+    }
+    if (pid == 0) {
+        for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &original_mask, NULL);
+        int in = o->stdin_fd >= 0 ? o->stdin_fd : open("/dev/null", O_RDONLY);
+        if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
+            child_fail(report[1], "stdio");
+        if (o->cwd && chdir(o->cwd) < 0) child_fail(report[1], o->cwd);
+        if (o->envp) environ = (char **)o->envp;
+        execvp(o->argv[0], o->argv);
+        child_fail(report[1], o->argv[0]);
+    }
+    close(out[1]);
+    close(errp[1]);
+    close(report[1]);
+    /* The report pipe closes on exec (nothing read) or carries "errno what" on failure. */
+    char msg[256];
+    ssize_t n;
+    do n = read(report[0], msg, sizeof msg - 1);
+    while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n > 0) {
+        msg[n] = 0;
+        char *what = strchr(msg, ' ');
+        int e = atoi(msg);
+        snprintf(err, errlen, "exec %s: %s", what ? what + 1 : "?",
+                 e == ENOENT ? "no such file or directory in the container's PATH" : strerror(e));
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        close(out[0]);
+        close(errp[0]);
+        errno = e;
+        return -1;
+    }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(errp[0], F_SETFL, O_NONBLOCK);
+    c->pid = pid;
+    c->out_fd = out[0];
+    c->err_fd = errp[0];
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0) close(out[i]);
+        if (errp[i] >= 0) close(errp[i]);
+        if (report[i] >= 0) close(report[i]);
+    }
+    return -1;
+}
+
+int sup_read_signal(int sfd, struct signalfd_siginfo *si) {
+    for (;;) {
+        ssize_t n = read(sfd, si, sizeof *si);
+        if (n == (ssize_t)sizeof *si) return 1;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        return -1;
+    }
+}
+
+int sup_reap(sup_exit_fn fn, void *ctx) {
+    int count = 0;
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) return count;
+        count++;
+        if (fn) fn(pid, st, ctx);
+    }
+}
+
+int sup_exit_code(int wstatus) {
+    if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+    if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+    return 255;
+}
+
+int sup_exit_signal(int wstatus) {
+    return WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+}
+
+long long sup_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
