@@ -1,0 +1,184 @@
+// PodCreator: makes a pod on the VCH as the seed's provider did. First every container's image
+// is pulled through the persona (all at once, credentials from the pod's imagePullSecrets);
+// then one handle carries the whole pod — image join and task join per container, logging and
+// interaction joins — and one commit creates it, so a pod is on the VCH entirely or not at all.
+import type * as k8s from '@kubernetes/client-node';
+import { errorKind, errorMessage } from '../../../node/errors.js';
+import type { Logger } from '../../../node/logger.js';
+import {
+  ANNOTATION_NAME,
+  ANNOTATION_NAMESPACE,
+  ANNOTATION_POD,
+  ANNOTATION_UID,
+  podForAnnotation,
+} from '../cache/vic-pod.js';
+import type { ImageConfig, ImageStore } from '../proxy/image-store.js';
+import type { IsolationProxy } from '../proxy/isolation-proxy.js';
+import { credentialsFor } from '../proxy/pull-secrets.js';
+import { splitReference } from '../proxy/reference.js';
+import { taskConfig } from './container-config.js';
+import { ContainerCreateError, ImagePullError } from './errors.js';
+import { parseQuantity } from './quantity.js';
+
+/** Looks up a Secret for imagePullSecrets; undefined when there is none. */
+export type SecretSource = (namespace: string, name: string) => Promise<k8s.V1Secret | undefined>;
+
+export interface CreatedPod {
+  id: string;
+  /** Task id by container name. */
+  tasks: Map<string, string>;
+}
+
+export class PodCreator {
+  constructor(
+    private readonly imageStore: ImageStore,
+    private readonly isolation: IsolationProxy,
+    private readonly secrets: SecretSource | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** Pulls the pod's images; throws ImagePullError naming the first container that failed. */
+  async pullImages(pod: k8s.V1Pod, signal?: AbortSignal): Promise<Map<string, ImageConfig>> {
+    const secrets = await this.pullSecrets(pod);
+    const images = new Map<string, ImageConfig>();
+    const results = await Promise.allSettled(
+      pod.spec!.containers.map(async (c) => {
+        images.set(c.name, await this.pullImage(pod, c, secrets));
+        signal?.throwIfAborted();
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return images;
+  }
+
+  /** Creates the pod on the VCH from pulled images: one handle, one commit. */
+  async create(pod: k8s.V1Pod, images: Map<string, ImageConfig>): Promise<CreatedPod> {
+    const m = pod.metadata!;
+    // Configs first: a spec that cannot run fails before anything is asked of the VCH.
+    const tasks = pod.spec!.containers.map((c) => {
+      try {
+        return { c, task: taskConfig(pod, c, images.get(c.name)!) };
+      } catch (err) {
+        throw new ContainerCreateError(
+          c.name,
+          errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
+          errorMessage(err),
+        );
+      }
+    });
+    const created = await this.isolation.createHandle({
+      name: `${m.namespace}_${m.name}`,
+      hostname: podHostname(pod),
+      annotations: {
+        [ANNOTATION_NAMESPACE]: m.namespace!,
+        [ANNOTATION_NAME]: m.name!,
+        [ANNOTATION_UID]: m.uid ?? '',
+        [ANNOTATION_POD]: podForAnnotation(pod),
+      },
+      ...podResources(pod),
+    });
+    let h = created.handle;
+    const ids = new Map<string, string>();
+    for (const { c, task } of tasks) {
+      const image = images.get(c.name)!;
+      try {
+        h = await this.isolation.addImageToHandle(h, {
+          deltaID: c.name,
+          imageID: image.id,
+          repoName: c.image,
+        });
+        const joined = await this.isolation.createHandleTask(h, task);
+        h = joined.handle;
+        ids.set(c.name, joined.id);
+      } catch (err) {
+        const kind = errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable';
+        throw new ContainerCreateError(c.name, kind, errorMessage(err));
+      }
+    }
+    h = await this.isolation.addInteractionToHandle(h);
+    h = await this.isolation.addLoggingToHandle(h);
+    await this.isolation.commitHandle(h);
+    this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
+    return { id: created.id, tasks: ids };
+  }
+
+  private async pullSecrets(pod: k8s.V1Pod): Promise<k8s.V1Secret[]> {
+    const out: k8s.V1Secret[] = [];
+    for (const ref of pod.spec?.imagePullSecrets ?? []) {
+      if (!ref.name || !this.secrets) continue;
+      try {
+        const s = await this.secrets(pod.metadata!.namespace!, ref.name);
+        if (s) out.push(s);
+        else this.log.warn({ secret: ref.name }, 'image pull secret not found; pulling without it');
+      } catch (err) {
+        this.log.warn({ secret: ref.name, err: errorMessage(err) }, 'image pull secret unreadable');
+      }
+    }
+    return out;
+  }
+
+  private async pullImage(
+    pod: k8s.V1Pod,
+    c: k8s.V1Container,
+    secrets: k8s.V1Secret[],
+  ): Promise<ImageConfig> {
+    const image = c.image ?? '';
+    const policy = c.imagePullPolicy ?? defaultPullPolicy(image);
+    const fail = (err: unknown, never = false) =>
+      new ImagePullError(
+        c.name,
+        image,
+        `failed to pull image ${JSON.stringify(image)}: ${errorMessage(err)}`,
+        errorKind(err) === 'NotFound' || errorKind(err) === 'InvalidInput'
+          ? 'NotFound'
+          : 'Unavailable',
+        never,
+      );
+    try {
+      if (policy !== 'Always') {
+        const have = await this.imageStore.get(image);
+        if (have) return have;
+        if (policy === 'Never')
+          throw fail(new Error('the image is not on the node and imagePullPolicy is Never'), true);
+      }
+      const ref = splitReference(image);
+      await this.imageStore.pull(image, credentialsFor(ref.registry, secrets), (status) =>
+        this.log.debug({ pod: pod.metadata?.name, image, status }, 'pulling'),
+      );
+      const pulled = await this.imageStore.get(image);
+      if (!pulled) throw new Error('the persona has no such image after pulling it');
+      return pulled;
+    } catch (err) {
+      if (err instanceof ImagePullError) throw err;
+      throw fail(err);
+    }
+  }
+}
+
+/** Kubernetes' default: Always for :latest or no tag, IfNotPresent otherwise. */
+export function defaultPullPolicy(image: string): string {
+  if (image.includes('@')) return 'IfNotPresent';
+  const last = image.slice(image.lastIndexOf('/') + 1);
+  return !last.includes(':') || last.endsWith(':latest') ? 'Always' : 'IfNotPresent';
+}
+
+/** The pod's hostname, as the kubelet sets it: spec.hostname, else the pod name (≤ 63). */
+export function podHostname(pod: k8s.V1Pod): string {
+  return (pod.spec?.hostname || pod.metadata!.name!).slice(0, 63);
+}
+
+/** The pod's size for a pod VM: the sum of its containers' limits (requests if none). */
+function podResources(pod: k8s.V1Pod): { numCPUs?: number; memoryMB?: number } {
+  let cpu = 0;
+  let mem = 0;
+  for (const c of pod.spec!.containers) {
+    const r = { ...c.resources?.requests, ...c.resources?.limits };
+    if (r.cpu !== undefined) cpu += parseQuantity(r.cpu, `container ${c.name}: cpu`);
+    if (r.memory !== undefined) mem += parseQuantity(r.memory, `container ${c.name}: memory`);
+  }
+  return {
+    numCPUs: cpu > 0 ? Math.ceil(cpu) : undefined,
+    memoryMB: mem > 0 ? Math.ceil(mem / 2 ** 20) : undefined,
+  };
+}

@@ -1,0 +1,173 @@
+// PodMonitor: watches one created pod on the VCH — long-polls `wait` on its running tasks —
+// and applies its restartPolicy with back-off when a task exits. Every change of what it sees
+// goes to `onChange` (the provider pushes the pod's status from there).
+import { errorKind, errorMessage } from '../../../node/errors.js';
+import type { Logger } from '../../../node/logger.js';
+import type { ContainerRecord, VicPod } from '../cache/vic-pod.js';
+import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
+import type { PodStarter } from './pod-starter.js';
+import { terminatedState } from './pod-status.js';
+import { nextAttempt, shouldRestart } from './restart-policy.js';
+
+/** How long one `wait` long-poll lasts before it is asked again (s). */
+const WAIT_SEC = 30;
+/** Pause after the VCH failed to answer (ms). */
+const RETRY_MS = 1000;
+
+export class PodMonitor {
+  private readonly abort = new AbortController();
+  /** Settles when the loop has ended. */
+  done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly vp: VicPod,
+    private readonly isolation: IsolationProxy,
+    private readonly starter: PodStarter,
+    private readonly onChange: (vp: VicPod) => void,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.done = this.loop().catch((err) =>
+      this.log.error({ pod: this.name, err: errorMessage(err) }, 'pod monitor failed'),
+    );
+  }
+
+  /** Stops watching (the pod keeps running) and waits for the loop to end. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done;
+  }
+
+  private get name(): string {
+    return `${this.vp.pod.metadata?.namespace}/${this.vp.pod.metadata?.name}`;
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.abort.signal;
+    const id = this.vp.id!;
+    while (!signal.aborted) {
+      try {
+        this.vp.info = await this.isolation.info(id);
+      } catch (err) {
+        if (signal.aborted) return;
+        if (errorKind(err) === 'NotFound') {
+          // Removed behind our back: its tasks are gone; report what was last seen as ended.
+          this.log.warn({ pod: this.name, id }, 'pod vanished from the VCH');
+          for (const t of this.vp.info?.tasks ?? []) {
+            if (t.processConfig.status === 'running')
+              t.processConfig = {
+                ...t.processConfig,
+                status: 'exited',
+                exitCode: 137,
+                reason: 'Lost',
+              };
+          }
+          this.onChange(this.vp);
+          return;
+        }
+        await sleep(RETRY_MS, signal);
+        continue;
+      }
+      if (signal.aborted) return;
+      if (this.vp.info.containerConfig?.state === 'Created') {
+        // Committed but never started (vic-kubelet stopped in between): start it now.
+        await this.attempt(() => this.starter.start(id), 'start');
+        continue;
+      }
+      const now = Date.now();
+      let acted = false;
+      for (const task of this.vp.info.tasks ?? []) {
+        const c = this.vp.containers.get(task.name);
+        if (!c || task.processConfig.status !== 'exited') continue;
+        if (c.restartDueAt === undefined && !this.scheduleRestart(c, task, now)) continue;
+        if (c.restartDueAt! <= now) {
+          c.lastTermination = lastTermination(task);
+          c.waiting = undefined;
+          c.restartDueAt = undefined;
+          this.log.info({ pod: this.name, container: c.name }, 'restarting container');
+          await this.attempt(() => this.starter.restartTask(id, task.id), 'restart');
+          acted = true;
+          break; // look again before anything else
+        }
+      }
+      if (acted) continue;
+      this.onChange(this.vp);
+      const running = (this.vp.info.tasks ?? []).filter(
+        (t) => t.processConfig.status === 'running',
+      );
+      const dues = [...this.vp.containers.values()]
+        .map((c) => c.restartDueAt)
+        .filter((d): d is number => d !== undefined);
+      if (running.length === 0 && dues.length === 0) return; // finished for good
+      await this.waitForChange(running, dues.length ? Math.min(...dues) - Date.now() : undefined);
+    }
+  }
+
+  /** Decides on an exit just seen; false when the policy leaves the container stopped. */
+  private scheduleRestart(c: ContainerRecord, task: TaskInfo, now: number): boolean {
+    const p = task.processConfig;
+    if (!shouldRestart(this.vp.pod.spec?.restartPolicy, p.exitCode ?? 0)) return false;
+    const started = p.startedAt ? Date.parse(p.startedAt) : (p.startTime ?? 0) * 1000;
+    const finished = p.finishedAt ? Date.parse(p.finishedAt) : (p.stopTime ?? 0) * 1000;
+    const delay = c.backoffMs;
+    c.restartDueAt = nextAttempt(c, now, finished - started);
+    if (c.restartDueAt > now)
+      c.waiting = {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.vp.pod.metadata?.name}_${this.vp.pod.metadata?.namespace}(${this.vp.pod.metadata?.uid})`,
+      };
+    return true;
+  }
+
+  private async attempt(action: () => Promise<void>, what: string): Promise<void> {
+    try {
+      await action();
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed; trying again`);
+      await sleep(RETRY_MS, this.abort.signal);
+    }
+  }
+
+  /** Until a running task exits, a restart falls due, or the monitor stops. */
+  private async waitForChange(running: TaskInfo[], dueInMs: number | undefined): Promise<void> {
+    const round = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, round.signal]);
+    const waits: Promise<unknown>[] = running.map((t) =>
+      this.isolation.wait(t.id, WAIT_SEC, signal).catch(async (err) => {
+        // A VCH that cannot answer is asked again after a pause, not in a hot loop.
+        if (!signal.aborted && errorKind(err) !== 'NotFound') await sleep(RETRY_MS, signal);
+      }),
+    );
+    if (dueInMs !== undefined) waits.push(sleep(Math.max(0, dueInMs), signal));
+    try {
+      await Promise.race(waits);
+    } finally {
+      round.abort();
+    }
+  }
+}
+
+function lastTermination(task: TaskInfo) {
+  const t = terminatedState(task);
+  return {
+    exitCode: t.exitCode,
+    reason: t.reason ?? 'Error',
+    startedAt: t.startedAt,
+    finishedAt: t.finishedAt,
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

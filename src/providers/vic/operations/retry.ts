@@ -1,0 +1,14 @@
+// A handle goes stale when something else committed a change to its container first: the
+// portlayer refuses it (Conflict) and the change is made again on a fresh handle.
+import { errorKind } from '../../../node/errors.js';
+
+export async function retryOnConflict<T>(change: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await change();
+    } catch (err) {
+      if (errorKind(err) !== 'Conflict' || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 50 * i));
+    }
+  }
+}

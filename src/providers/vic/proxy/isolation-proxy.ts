@@ -1,0 +1,68 @@
+// IsolationProxy: what the provider's operations ask of the VCH's portlayer (VIC's handle API).
+// A handle is an immutable change set: every join returns a new handle, and commit applies all
+// of it at once or nothing. The HTTP implementation is portlayer-client.ts; unit tests use a
+// double (testing.ts).
+import type { Readable } from 'node:stream';
+import type {
+  ContainerCreateConfig,
+  ContainerCreatedInfo,
+  ContainerInfo,
+  ContainerStateName,
+  ImageJoinConfig,
+  TaskJoinConfig,
+  TaskJoinResponse,
+  VCHInfo,
+} from '../../../vch/portlayer/models.js';
+
+export type {
+  ContainerCreateConfig,
+  ContainerInfo,
+  ProcessConfig,
+  TaskInfo,
+  TaskJoinConfig,
+  VCHInfo,
+} from '../../../vch/portlayer/models.js';
+
+export interface LogsOptions {
+  follow?: boolean;
+  /** Unix nanoseconds. */
+  since?: bigint;
+  timestamps?: boolean;
+  tail?: number;
+  stream?: 'stdout' | 'stderr' | 'all';
+  limitBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface IsolationProxy {
+  ping(): Promise<void>;
+  vchInfo(): Promise<VCHInfo>;
+
+  /** A handle for a new container (pod); nothing exists on the VCH until it is committed. */
+  createHandle(config: ContainerCreateConfig): Promise<ContainerCreatedInfo>;
+  /** A handle on an existing container, to change it. */
+  handle(id: string): Promise<string>;
+  addImageToHandle(handle: string, image: Omit<ImageJoinConfig, 'handle'>): Promise<string>;
+  /** Joins a task (a Kubernetes container) to the handle's container. */
+  createHandleTask(handle: string, task: Omit<TaskJoinConfig, 'handle'>): Promise<TaskJoinResponse>;
+  /** Marks a task to be started at commit (a restart, when its container runs). */
+  bindTask(handle: string, id: string): Promise<string>;
+  addLoggingToHandle(handle: string): Promise<string>;
+  addInteractionToHandle(handle: string): Promise<string>;
+  setState(handle: string, state: ContainerStateName): Promise<string>;
+  /** Applies the handle; Conflict when it is stale. `waitTimeSec`: grace of a stop. */
+  commitHandle(handle: string, waitTimeSec?: number): Promise<void>;
+
+  remove(id: string, force?: boolean): Promise<void>;
+  info(id: string): Promise<ContainerInfo>;
+  list(all?: boolean): Promise<ContainerInfo[]>;
+  /** Sends a signal (number) to a task, or to every task of a container. */
+  signal(id: string, signal: number): Promise<void>;
+  /**
+   * Waits until the task (or every task of the container) is not running, at most
+   * `timeoutSec`; resolves with its info either way.
+   */
+  wait(id: string, timeoutSec: number, signal?: AbortSignal): Promise<ContainerInfo>;
+  /** A task's log as text (kubectl logs): both streams in order, unless `stream` says. */
+  logs(id: string, options: LogsOptions): Promise<Readable>;
+}

@@ -1,0 +1,368 @@
+// The VIC provider: runs the virtual kubelet's pods on a VCH through its portlayer
+// (IsolationProxy) and persona (ImageStore), over HTTP only, so the same code drives an embedded
+// VCH or a remote one. createPod takes a pod on at once and creates and starts it in the
+// background (pull with back-off → one commit → start → PodMonitor with restart back-off),
+// pushing each change of its status through notifyPods. The PodCache is rebuilt from the VCH
+// when the provider starts, so pods keep running across a restart of vic-kubelet.
+import type { Readable } from 'node:stream';
+import type * as k8s from '@kubernetes/client-node';
+import { errorMessage, NodeError } from '../../node/errors.js';
+import type { Logger } from '../../node/logger.js';
+import type {
+  ContainerLogOptions,
+  NodeConditionsAndAddresses,
+  Provider,
+} from '../../node/provider.js';
+import { PodCache } from './cache/pod-cache.js';
+import { newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
+import { nodeStatusFromVchInfo, notReadyStatus } from './node-status.js';
+import { ContainerCreateError, ImagePullError } from './operations/errors.js';
+import { PodCreator, type SecretSource } from './operations/pod-creator.js';
+import { PodDeleter } from './operations/pod-deleter.js';
+import { PodMonitor } from './operations/pod-monitor.js';
+import { PodStarter } from './operations/pod-starter.js';
+import { podStatus } from './operations/pod-status.js';
+import { PodStopper } from './operations/pod-stopper.js';
+import { validatePod } from './operations/validate.js';
+import { nextAttempt } from './operations/restart-policy.js';
+import type { ImageStore } from './proxy/image-store.js';
+import type { IsolationProxy } from './proxy/isolation-proxy.js';
+
+export interface VicProviderOptions {
+  isolation: IsolationProxy;
+  imageStore: ImageStore;
+  nodeIP: string;
+  log: Logger;
+  /** Reads imagePullSecrets; without it pulls go without credentials. */
+  secrets?: SecretSource;
+  /** Default grace period of a deletion that does not say (s). */
+  defaultGraceSec?: number;
+}
+
+/** Per pod: what runs in the background for it. */
+interface Work {
+  abort: AbortController;
+  /** Settles when creation has ended (created, given up, or aborted). */
+  creating: Promise<void>;
+  monitor?: PodMonitor;
+  lastPushed?: string;
+}
+
+export class VicProvider implements Provider {
+  readonly cache = new PodCache();
+  private readonly creator: PodCreator;
+  private readonly starter: PodStarter;
+  private readonly stopper: PodStopper;
+  private readonly deleter: PodDeleter;
+  private readonly work = new Map<VicPod, Work>();
+  private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
+  private lastCapacity: Record<string, string> | undefined;
+  private closed = false;
+  /** Settles once the cache has been rebuilt from the VCH. */
+  readonly ready: Promise<void>;
+  private rehydrated = false;
+
+  constructor(private readonly o: VicProviderOptions) {
+    this.creator = new PodCreator(o.imageStore, o.isolation, o.secrets, o.log);
+    this.starter = new PodStarter(o.isolation);
+    this.stopper = new PodStopper(o.isolation);
+    this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache);
+    this.ready = this.rehydrate();
+  }
+
+  /** Rebuilds the cache from the VCH, asking again until it answers. */
+  private async rehydrate(): Promise<void> {
+    for (let delay = 500; !this.closed; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        const found = await this.cache.rehydrate(this.o.isolation);
+        for (const vp of found) this.watch(vp);
+        this.rehydrated = true;
+        this.o.log.info({ pods: found.length }, 'pod cache rebuilt from the VCH');
+        return;
+      } catch (err) {
+        this.o.log.warn(
+          { err: errorMessage(err) },
+          'VCH not answering; rebuilding the pod cache later',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Stops watching pods; they keep running on the VCH. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.work.values()) w.abort.abort();
+    await Promise.all([...this.work.values()].map((w) => w.monitor?.stop()));
+  }
+
+  // ---- pod lifecycle ----
+
+  async createPod(pod: k8s.V1Pod): Promise<void> {
+    await this.ready;
+    validatePod(pod);
+    const { namespace, name, uid } = pod.metadata!;
+    const existing = this.cache.get(namespace!, name!);
+    if (existing) {
+      if (existing.pod.metadata?.uid === uid) return;
+      throw new NodeError(
+        'Conflict',
+        `pod ${namespace}/${name} of another uid is still on the VCH`,
+      );
+    }
+    const vp = newVicPod(structuredClone(pod));
+    this.cache.add(vp);
+    const abort = new AbortController();
+    const w: Work = { abort, creating: Promise.resolve() };
+    this.work.set(vp, w);
+    w.creating = this.createInBackground(vp, abort.signal);
+    this.changed(vp);
+  }
+
+  private async createInBackground(vp: VicPod, signal: AbortSignal): Promise<void> {
+    const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
+    while (!signal.aborted) {
+      try {
+        const images = await this.creator.pullImages(vp.pod, signal);
+        for (const c of vp.containers.values()) c.waiting = { reason: 'ContainerCreating' };
+        this.changed(vp);
+        if (signal.aborted) return;
+        const created = await this.creator.create(vp.pod, images);
+        vp.id = created.id;
+        vp.stage = 'created';
+        for (const [name, taskId] of created.tasks) {
+          const c = vp.containers.get(name)!;
+          c.taskId = taskId;
+          c.waiting = undefined;
+          c.backoffMs = 0;
+        }
+        if (signal.aborted) return;
+        try {
+          await this.starter.start(created.id);
+        } catch (err) {
+          // The monitor starts a pod it finds created but not started.
+          this.o.log.warn({ pod: key, err: errorMessage(err) }, 'start failed; trying again');
+        }
+        this.watch(vp);
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        const wait = this.creationFailed(vp, err);
+        this.changed(vp);
+        await sleep(wait, signal);
+        if (signal.aborted) return;
+        for (const c of vp.containers.values())
+          if (c.waiting?.reason === 'ErrImagePull')
+            c.waiting = {
+              reason: 'ImagePullBackOff',
+              message: `Back-off pulling image "${c.image}"`,
+            };
+        this.changed(vp);
+      }
+    }
+  }
+
+  /** Records why creation failed on the container it concerns; returns the back-off (ms). */
+  private creationFailed(vp: VicPod, err: unknown): number {
+    const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
+    const now = Date.now();
+    if (err instanceof ImagePullError) {
+      const c = vp.containers.get(err.container)!;
+      c.waiting = {
+        reason: err.neverPull ? 'ErrImageNeverPull' : 'ErrImagePull',
+        message: err.message,
+      };
+      this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'image pull failed');
+      return nextAttempt(c, now) - now || 0;
+    }
+    const name = err instanceof ContainerCreateError ? err.container : undefined;
+    const reason =
+      err instanceof ContainerCreateError ? 'CreateContainerError' : 'ContainerCreating';
+    this.o.log.warn({ pod: key, container: name, err: errorMessage(err) }, 'pod creation failed');
+    let wait = 0;
+    for (const c of vp.containers.values()) {
+      if (name && c.name !== name) continue;
+      c.waiting = { reason, message: errorMessage(err) };
+      wait = Math.max(wait, nextAttempt(c, now) - now);
+    }
+    return wait || 1000;
+  }
+
+  /** Starts the monitor of a created pod. */
+  private watch(vp: VicPod): void {
+    let w = this.work.get(vp);
+    if (!w) {
+      w = { abort: new AbortController(), creating: Promise.resolve() };
+      this.work.set(vp, w);
+    }
+    if (this.closed || w.abort.signal.aborted) return;
+    w.monitor = new PodMonitor(
+      vp,
+      this.o.isolation,
+      this.starter,
+      (p) => this.changed(p),
+      this.o.log,
+    );
+    w.monitor.start();
+  }
+
+  async updatePod(pod: k8s.V1Pod): Promise<void> {
+    await this.ready;
+    const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
+    const images = (p: k8s.V1Pod) => JSON.stringify(p.spec?.containers.map((c) => c.image));
+    if (images(pod) !== images(vp.pod))
+      this.o.log.warn(
+        { pod: podKey(pod.metadata!.namespace!, pod.metadata!.name!) },
+        'image change not applied: the VCH runs a pod as it was created (delete and recreate it)',
+      );
+    // Keep the spec the pod runs with; take the rest (labels, annotations, deadlines).
+    vp.pod = {
+      ...structuredClone(pod),
+      spec: { ...pod.spec!, containers: vp.pod.spec!.containers },
+    };
+  }
+
+  async deletePod(pod: k8s.V1Pod): Promise<void> {
+    await this.ready;
+    const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
+    if (vp.stage === 'deleting') return;
+    const graceSec =
+      pod.metadata?.deletionGracePeriodSeconds ??
+      pod.spec?.terminationGracePeriodSeconds ??
+      vp.pod.spec?.terminationGracePeriodSeconds ??
+      this.o.defaultGraceSec ??
+      30;
+    const created = vp.stage === 'created';
+    vp.stage = 'deleting';
+    const w = this.work.get(vp);
+    w?.abort.abort();
+    if (!created && !vp.id) {
+      // Not (yet) on the VCH: a creation in flight may still commit, so wait for it to end.
+      void w?.creating.then(() => this.deleteInBackground(vp, graceSec));
+      return;
+    }
+    void this.deleteInBackground(vp, graceSec);
+  }
+
+  private async deleteInBackground(vp: VicPod, graceSec: number): Promise<void> {
+    const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
+    await this.work.get(vp)?.monitor?.stop();
+    for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await this.deleter.delete(vp, graceSec, () => this.changed(vp));
+        this.work.delete(vp);
+        this.o.log.info({ pod: key, id: vp.id }, 'pod deleted from the VCH');
+        return;
+      } catch (err) {
+        // Never forget a pod that may still run: try again until the VCH lets it go.
+        this.o.log.warn({ pod: key, err: errorMessage(err) }, 'pod deletion failed; trying again');
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.closed) return;
+      }
+    }
+  }
+
+  async getPod(namespace: string, name: string): Promise<k8s.V1Pod | undefined> {
+    await this.ready;
+    return this.cache.get(namespace, name)?.pod;
+  }
+
+  async getPodStatus(namespace: string, name: string): Promise<k8s.V1PodStatus | undefined> {
+    await this.ready;
+    const vp = this.cache.get(namespace, name);
+    return vp && podStatus(vp, this.o.nodeIP);
+  }
+
+  async getPods(): Promise<k8s.V1Pod[]> {
+    await this.ready;
+    return this.cache.getAll().map((vp) => vp.pod);
+  }
+
+  notifyPods(callback: (pod: k8s.V1Pod) => void): void {
+    this.podChanged = callback;
+  }
+
+  /** Pushes the pod's status when it differs from the last one pushed. */
+  private changed(vp: VicPod): void {
+    const status = podStatus(vp, this.o.nodeIP);
+    const w = this.work.get(vp);
+    const text = JSON.stringify(status);
+    if (w) {
+      if (w.lastPushed === text) return;
+      w.lastPushed = text;
+    }
+    this.podChanged?.({ ...vp.pod, status });
+  }
+
+  // ---- node ----
+
+  async ping(): Promise<void> {
+    await this.o.isolation.ping();
+    if (!this.rehydrated) throw new NodeError('Unavailable', 'the pod cache is not rebuilt yet');
+  }
+
+  async nodeStatus(): Promise<NodeConditionsAndAddresses> {
+    try {
+      const s = nodeStatusFromVchInfo(await this.o.isolation.vchInfo(), this.o.nodeIP);
+      this.lastCapacity = s.capacity;
+      return s;
+    } catch (err) {
+      return notReadyStatus(errorMessage(err), this.o.nodeIP, this.lastCapacity);
+    }
+  }
+
+  // ---- streaming ----
+
+  async getContainerLogs(
+    namespace: string,
+    pod: string,
+    container: string,
+    o: ContainerLogOptions,
+  ): Promise<Readable> {
+    await this.ready;
+    const vp = this.entry(namespace, pod);
+    const c = vp.containers.get(container);
+    if (!c)
+      throw new NodeError('NotFound', `container ${container} is not in pod ${namespace}/${pod}`);
+    if (o.previous)
+      throw new NodeError(
+        'InvalidInput',
+        `previous terminated container "${container}" in pod "${pod}": the VCH keeps one log per container across restarts; read it without --previous`,
+      );
+    if (!c.taskId)
+      throw new NodeError(
+        'InvalidInput',
+        `container "${container}" in pod "${pod}" is waiting to start: ${c.waiting?.reason ?? 'ContainerCreating'}`,
+      );
+    return this.o.isolation.logs(c.taskId, {
+      follow: o.follow,
+      since: o.since,
+      timestamps: o.timestamps,
+      tail: o.tail,
+      stream: o.stream,
+      limitBytes: o.limitBytes,
+      signal: o.signal,
+    });
+  }
+
+  private entry(namespace: string, name: string): VicPod {
+    const vp = this.cache.get(namespace, name);
+    if (!vp) throw new NodeError('NotFound', `pod ${namespace}/${name} is not on this node`);
+    return vp;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    }, ms);
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,190 @@
+// The portlayer API's wire models: VIC's (reference/vic-portlayer-swagger.json) with their
+// names and JSON field names, plus the few fields a pod of several containers needs, each marked
+// "extension". Shared by the server (src/vch/portlayer/) and its client (providers/vic/proxy/).
+//
+// The model: a portlayer *container* is a pod — the isolation unit (a pod VM or a runc sandbox),
+// as in VIC's pod-VM branch the seed's provider ran on. Each Kubernetes container is a *task* of
+// it, with its own id, image, process, log and exit status. Routes that take a container id
+// (`/containers/{id}/logs`, `/wait`, `/signal`, `/info`) also take a task id.
+
+/** Portlayer error body: every 4xx/5xx answer carries one. */
+export interface PortlayerError {
+  code?: number;
+  message: string;
+}
+
+export interface VCHInfo {
+  /** Total CPU of the VCH in MHz (VIC). */
+  cpuMhz?: number;
+  /** Total memory in MiB (VIC). */
+  memory?: number;
+  cpuUsage?: number;
+  memUsage?: number;
+  hostProductName?: string;
+  hostOS?: string;
+  hostOSVersion?: string;
+  /** extension: logical CPUs the VCH runs pods on. */
+  numCPUs?: number;
+  /** extension: how many pods the VCH takes. */
+  maxPods?: number;
+  /** extension: the isolation backend, "runc" or "vm". */
+  runtime?: string;
+  /** extension: the kernel version of the host. */
+  kernelVersion?: string;
+  /** extension: the architecture (amd64). */
+  architecture?: string;
+}
+
+export interface ContainerCreateConfig {
+  name?: string;
+  numCPUs?: number;
+  memoryMB?: number;
+  networkDisabled?: boolean;
+  annotations?: Record<string, string>;
+  hostname?: string;
+  domainname?: string;
+}
+
+export interface ContainerCreatedInfo {
+  handle: string;
+  id: string;
+}
+
+/** A handle: an opaque string naming one immutable change set. */
+export interface HandleResponse {
+  handle: string;
+}
+
+export type ContainerStateName = 'RUNNING' | 'STOPPED';
+
+export interface ImageJoinConfig {
+  handle: string;
+  /** The task (Kubernetes container name) whose rootfs this image is. */
+  deltaID: string;
+  imageID?: string;
+  repoName?: string;
+}
+
+export interface TaskJoinConfig {
+  handle: string;
+  /** The task's id (64 hex digits); the server picks one when absent. */
+  id?: string;
+  /** argv[0]. */
+  path: string;
+  args?: string[];
+  workingDir?: string;
+  env?: string[];
+  user?: string;
+  attach?: boolean;
+  openStdin?: boolean;
+  tty?: boolean;
+  stopSignal?: string;
+  /** extension: the task's name in its pod (the Kubernetes container name). */
+  name?: string;
+  /** extension: which image join's rootfs the task runs on; default `name`. */
+  deltaID?: string;
+  /** extension: hard memory limit in bytes. */
+  memoryLimitBytes?: number;
+  /** extension: CPU limit in millicores. */
+  cpuMillis?: number;
+}
+
+export interface TaskJoinResponse {
+  handle: string;
+  id: string;
+}
+
+export interface TaskBindConfig {
+  handle: string;
+  id: string;
+}
+
+export interface ProcessConfig {
+  pid?: number;
+  execPath?: string;
+  execArgs?: string[];
+  workingDir?: string;
+  user?: string;
+  env?: string[];
+  /** "created", "running" or "exited". */
+  status?: string;
+  /** Unix seconds (VIC). */
+  startTime?: number;
+  stopTime?: number;
+  exitCode?: number;
+  errorMsg?: string;
+  /** extension: RFC 3339 with nanoseconds. */
+  startedAt?: string;
+  finishedAt?: string;
+  /** extension: why it exited if not a plain exit: OOMKilled, Killed, Lost. */
+  reason?: string;
+}
+
+/** extension: one task of a container (pod). */
+export interface TaskInfo {
+  id: string;
+  name: string;
+  imageId?: string;
+  repoName?: string;
+  restartCount: number;
+  processConfig: ProcessConfig;
+}
+
+export interface ContainerConfig {
+  containerId?: string;
+  imageId?: string;
+  repoName?: string;
+  /** Unix seconds. */
+  createTime?: number;
+  names?: string[];
+  annotations?: Record<string, string>;
+  /** "Created", "Starting", "Running", "Stopping", "Stopped". */
+  state?: string;
+  restartCount?: number;
+  hostName?: string;
+  logPath?: string;
+  memorySizeMB?: number;
+  numCpu?: number;
+}
+
+export interface EndpointConfig {
+  id: string;
+  name: string;
+  scope: string;
+  address: string;
+  gateway: string;
+  container: string;
+  ports: string[];
+  aliases: string[];
+  nameservers: string[];
+  trust?: string;
+  direct?: boolean;
+  macaddress?: string;
+}
+
+export interface ContainerInfo {
+  containerConfig?: ContainerConfig;
+  processConfig?: ProcessConfig;
+  endpoints?: EndpointConfig[];
+  dataVersion?: number;
+  /** extension: the pod's tasks, in join order. */
+  tasks?: TaskInfo[];
+  /** extension: whether a logging / interaction join was committed. */
+  logging?: boolean;
+  interaction?: boolean;
+}
+
+export interface ScopeConfig {
+  id?: string;
+  name: string;
+  scopeType: string;
+  subnet?: string;
+  gateway?: string;
+  dns?: string[];
+  endpoints?: EndpointConfig[];
+  annotations?: Record<string, string>;
+  internal?: boolean;
+}
+
+/** Container states as ContainerConfig.state carries them. */
+export const ContainerStates = ['Created', 'Starting', 'Running', 'Stopping', 'Stopped'] as const;
