@@ -1,0 +1,351 @@
+// The VCH's database: pods, containers and image references in SQLite (better-sqlite3), in
+// WAL mode so that a crash at any point leaves the last committed state. The schema's version
+// is SQLite's user_version; opening a newer database than this code knows is refused.
+import Database from 'better-sqlite3';
+import type { ImageRecord } from '../image/index.js';
+import { unavailable } from './errors.js';
+import type { ContainerConfig, ContainerStatus } from './types.js';
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE pods (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  hostname TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  implicit INTEGER NOT NULL,
+  spec TEXT NOT NULL,
+  created TEXT NOT NULL
+);
+CREATE TABLE containers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  name_in_pod TEXT NOT NULL,
+  pod_id TEXT NOT NULL REFERENCES pods(id),
+  config TEXT NOT NULL,
+  image_reference TEXT NOT NULL,
+  image_id TEXT NOT NULL,
+  process TEXT NOT NULL,
+  created TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  exit_code INTEGER,
+  error TEXT,
+  restart_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX containers_pod ON containers(pod_id);
+CREATE TABLE images (
+  reference TEXT PRIMARY KEY,
+  image_id TEXT NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX images_id ON images(image_id);
+`;
+
+/** The merged process of a container, kept as the container was created. */
+export interface ProcessRecord {
+  path: string;
+  args: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  stopSignal: string;
+  stopTimeout: number;
+}
+
+export interface PodSpecRecord {
+  shareProcessNamespace?: boolean;
+  memoryLimitBytes?: number;
+  cpuMillis?: number;
+}
+
+export interface PodRow {
+  id: string;
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  implicit: boolean;
+  spec: PodSpecRecord;
+  created: string;
+}
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  nameInPod: string;
+  podId: string;
+  config: ContainerConfig;
+  imageReference: string;
+  imageId: string;
+  process: ProcessRecord;
+  created: string;
+  status: ContainerStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  error?: string;
+  restartCount: number;
+}
+
+/** The parts of a container's state that change as it runs. */
+export interface ContainerStateUpdate {
+  status: ContainerStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  error?: string;
+  restartCount?: number;
+}
+
+interface RawPod {
+  id: string;
+  name: string;
+  hostname: string;
+  labels: string;
+  implicit: number;
+  spec: string;
+  created: string;
+}
+
+interface RawContainer {
+  id: string;
+  name: string;
+  name_in_pod: string;
+  pod_id: string;
+  config: string;
+  image_reference: string;
+  image_id: string;
+  process: string;
+  created: string;
+  status: ContainerStatus;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  error: string | null;
+  restart_count: number;
+}
+
+function podFromRaw(r: RawPod): PodRow {
+  return {
+    id: r.id,
+    name: r.name,
+    hostname: r.hostname,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    implicit: r.implicit !== 0,
+    spec: JSON.parse(r.spec) as PodSpecRecord,
+    created: r.created,
+  };
+}
+
+function containerFromRaw(r: RawContainer): ContainerRow {
+  return {
+    id: r.id,
+    name: r.name,
+    nameInPod: r.name_in_pod,
+    podId: r.pod_id,
+    config: JSON.parse(r.config) as ContainerConfig,
+    imageReference: r.image_reference,
+    imageId: r.image_id,
+    process: JSON.parse(r.process) as ProcessRecord,
+    created: r.created,
+    status: r.status,
+    ...(r.started_at !== null && { startedAt: r.started_at }),
+    ...(r.finished_at !== null && { finishedAt: r.finished_at }),
+    ...(r.exit_code !== null && { exitCode: r.exit_code }),
+    ...(r.error !== null && { error: r.error }),
+    restartCount: r.restart_count,
+  };
+}
+
+export class VchDb {
+  readonly #db: Database.Database;
+  readonly #stmt: ReturnType<VchDb['prepare']>;
+
+  constructor(readonly file: string) {
+    try {
+      this.#db = new Database(file);
+    } catch (e) {
+      throw unavailable(`cannot open the VCH database ${file}: ${(e as Error).message}`);
+    }
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('foreign_keys = ON');
+    this.#db.pragma('busy_timeout = 5000');
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version === 0) {
+      this.#db.transaction(() => {
+        this.#db.exec(SCHEMA);
+        this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
+    } else if (version !== SCHEMA_VERSION) {
+      this.#db.close();
+      throw unavailable(
+        `the VCH database ${file} has schema version ${version}; this vic-kubelet knows ${SCHEMA_VERSION}`,
+      );
+    }
+    this.#stmt = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.#db;
+    return {
+      insertPod: db.prepare(
+        'INSERT INTO pods (id, name, hostname, labels, implicit, spec, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      deletePod: db.prepare('DELETE FROM pods WHERE id = ?'),
+      pod: db.prepare('SELECT * FROM pods WHERE id = ?'),
+      podByName: db.prepare('SELECT * FROM pods WHERE name = ?'),
+      pods: db.prepare('SELECT * FROM pods ORDER BY created'),
+      insertContainer: db.prepare(
+        `INSERT INTO containers (id, name, name_in_pod, pod_id, config, image_reference, image_id,
+           process, created, status, restart_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      ),
+      updateState: db.prepare(
+        `UPDATE containers SET status = ?, started_at = ?, finished_at = ?, exit_code = ?,
+           error = ?, restart_count = ? WHERE id = ?`,
+      ),
+      deleteContainer: db.prepare('DELETE FROM containers WHERE id = ?'),
+      container: db.prepare('SELECT * FROM containers WHERE id = ?'),
+      containerByName: db.prepare('SELECT * FROM containers WHERE name = ?'),
+      containersByPrefix: db.prepare(
+        "SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' ORDER BY id LIMIT 2",
+      ),
+      containers: db.prepare('SELECT * FROM containers ORDER BY created DESC'),
+      containersOfPod: db.prepare('SELECT * FROM containers WHERE pod_id = ? ORDER BY created'),
+      containersOfImage: db.prepare('SELECT id FROM containers WHERE image_id = ? LIMIT 1'),
+      putImage: db.prepare(
+        'INSERT OR REPLACE INTO images (reference, image_id, record) VALUES (?, ?, ?)',
+      ),
+      deleteImageRef: db.prepare('DELETE FROM images WHERE reference = ?'),
+      imageRef: db.prepare('SELECT * FROM images WHERE reference = ?'),
+      imagesById: db.prepare('SELECT * FROM images WHERE image_id = ?'),
+      images: db.prepare('SELECT * FROM images ORDER BY reference'),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
+  }
+
+  insertPod(p: PodRow): void {
+    this.#stmt.insertPod.run(
+      p.id,
+      p.name,
+      p.hostname,
+      JSON.stringify(p.labels),
+      p.implicit ? 1 : 0,
+      JSON.stringify(p.spec),
+      p.created,
+    );
+  }
+
+  deletePod(id: string): void {
+    this.#stmt.deletePod.run(id);
+  }
+
+  pod(id: string): PodRow | undefined {
+    const r = this.#stmt.pod.get(id) as RawPod | undefined;
+    return r && podFromRaw(r);
+  }
+
+  podByName(name: string): PodRow | undefined {
+    const r = this.#stmt.podByName.get(name) as RawPod | undefined;
+    return r && podFromRaw(r);
+  }
+
+  pods(): PodRow[] {
+    return (this.#stmt.pods.all() as RawPod[]).map(podFromRaw);
+  }
+
+  insertContainer(c: ContainerRow): void {
+    this.#stmt.insertContainer.run(
+      c.id,
+      c.name,
+      c.nameInPod,
+      c.podId,
+      JSON.stringify(c.config),
+      c.imageReference,
+      c.imageId,
+      JSON.stringify(c.process),
+      c.created,
+      c.status,
+    );
+  }
+
+  updateState(id: string, s: ContainerStateUpdate, restartCount: number): void {
+    this.#stmt.updateState.run(
+      s.status,
+      s.startedAt ?? null,
+      s.finishedAt ?? null,
+      s.exitCode ?? null,
+      s.error ?? null,
+      s.restartCount ?? restartCount,
+      id,
+    );
+  }
+
+  deleteContainer(id: string): void {
+    this.#stmt.deleteContainer.run(id);
+  }
+
+  container(id: string): ContainerRow | undefined {
+    const r = this.#stmt.container.get(id) as RawContainer | undefined;
+    return r && containerFromRaw(r);
+  }
+
+  containerByName(name: string): ContainerRow | undefined {
+    const r = this.#stmt.containerByName.get(name) as RawContainer | undefined;
+    return r && containerFromRaw(r);
+  }
+
+  /** Up to two containers whose id starts with `prefix` (lowercase hex): two means ambiguous. */
+  containersByPrefix(prefix: string): ContainerRow[] {
+    return (this.#stmt.containersByPrefix.all(prefix, prefix) as RawContainer[])
+      .filter((r) => r.id.startsWith(prefix))
+      .map(containerFromRaw);
+  }
+
+  /** Newest first, as `docker ps`. */
+  containers(): ContainerRow[] {
+    return (this.#stmt.containers.all() as RawContainer[]).map(containerFromRaw);
+  }
+
+  containersOfPod(podId: string): ContainerRow[] {
+    return (this.#stmt.containersOfPod.all(podId) as RawContainer[]).map(containerFromRaw);
+  }
+
+  imageInUse(imageId: string): string | undefined {
+    return (this.#stmt.containersOfImage.get(imageId) as { id: string } | undefined)?.id;
+  }
+
+  putImage(record: ImageRecord): void {
+    this.#stmt.putImage.run(record.reference, record.configDigest, JSON.stringify(record));
+  }
+
+  deleteImageReference(reference: string): void {
+    this.#stmt.deleteImageRef.run(reference);
+  }
+
+  imageByReference(reference: string): ImageRecord | undefined {
+    const r = this.#stmt.imageRef.get(reference) as { record: string } | undefined;
+    return r && (JSON.parse(r.record) as ImageRecord);
+  }
+
+  imagesById(imageId: string): ImageRecord[] {
+    return (this.#stmt.imagesById.all(imageId) as { record: string }[]).map(
+      (r) => JSON.parse(r.record) as ImageRecord,
+    );
+  }
+
+  images(): ImageRecord[] {
+    return (this.#stmt.images.all() as { record: string }[]).map(
+      (r) => JSON.parse(r.record) as ImageRecord,
+    );
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

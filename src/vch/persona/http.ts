@@ -1,0 +1,156 @@
+// Small HTTP helpers of the persona: Docker's JSON error form, the one mapping from an error's
+// kind to a status, request bodies with a size limit, and Docker's query conventions.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorKind, invalidInput } from '../errors.js';
+
+/** Largest JSON request body we read (a container create body is a few KiB). */
+const MAX_JSON_BODY = 1 << 20;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The status an error answers with: the one place kinds become codes. */
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  switch (errorKind(err)) {
+    case 'NotFound':
+      return 404;
+    case 'Conflict':
+      return 409;
+    case 'InvalidInput':
+      return 400;
+    case 'Unavailable':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status);
+  res.end();
+}
+
+/** Docker's error body: {"message": "..."} with the status of the error's kind. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  const status = statusOf(err);
+  const message = status === 500 ? `internal error: ${oneLine(err)}` : oneLine(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { message });
+}
+
+export function oneLine(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.split('\n')[0];
+}
+
+/** Reads a body of at most `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A JSON object body; an empty body is `{}`. 400 with a clear message otherwise. */
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const body = await readBody(req);
+  if (body.length === 0) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw invalidInput(`malformed JSON in request body: ${(e as Error).message}`);
+  }
+  if (doc === null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw invalidInput('request body must be a JSON object');
+  return doc as Record<string, unknown>;
+}
+
+/** Docker's boolean query values: "1", "true", "True" are true; absent is `dflt`. */
+export function queryBool(q: URLSearchParams, name: string, dflt = false): boolean {
+  const v = q.get(name);
+  if (v === null) return dflt;
+  const s = v.toLowerCase();
+  if (s === '' || s === '0' || s === 'false' || s === 'no') return false;
+  return true;
+}
+
+/** An integer query value; 400 if it is not one. */
+export function queryInt(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v))
+    throw invalidInput(`invalid ${name} ${JSON.stringify(v)}: not an integer`);
+  return Number(v);
+}
+
+/**
+ * Docker's `filters` query: JSON {"name": {"x": true}} (map form) or {"name": ["x"]} (old
+ * form). Answers each filter's values; 400 on anything else.
+ */
+export function parseFilters(q: URLSearchParams): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const text = q.get('filters');
+  if (text === null || text === '') return out;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw invalidInput(`invalid filters ${JSON.stringify(text)}: not JSON`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw invalidInput('invalid filters: want a JSON object');
+  for (const [k, v] of Object.entries(doc)) {
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.set(k, v as string[]);
+    else if (typeof v === 'object' && v !== null)
+      out.set(
+        k,
+        Object.entries(v)
+          .filter(([, on]) => on === true)
+          .map(([x]) => x),
+      );
+    else throw invalidInput(`invalid filter ${JSON.stringify(k)}: want a list or a map of values`);
+  }
+  return out;
+}
+
+/** Writes to a response with backpressure; false if the client went away. */
+export function write(res: ServerResponse, data: Uint8Array | string): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+  if (res.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}

@@ -1,0 +1,75 @@
+// The persona: the Docker Engine API subset over the VCH core, on node:http. Every handler's
+// failure becomes one Docker JSON error with the status of its kind; a bug answers 500 with one
+// line and is logged — the daemon never goes down for a request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { VchLogger } from '../vch.js';
+import { Vch } from '../vch.js';
+import { addContainerRoutes } from './containers.js';
+import { oneLine, sendError, statusOf } from './http.js';
+import { addImageRoutes } from './images.js';
+import { MAX_API_VERSION, Router } from './router.js';
+import { addSystemRoutes } from './system.js';
+
+export interface PersonaOptions {
+  logger?: VchLogger;
+  insecureRegistries?: readonly string[];
+  /** Where uploaded image archives are spooled. */
+  tmpDir: string;
+}
+
+export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
+  const router = new Router();
+  addSystemRoutes(router, vch, options.insecureRegistries ?? []);
+  addImageRoutes(router, vch, options.tmpDir);
+  addContainerRoutes(router, vch);
+  return router;
+}
+
+export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
+  const router = createPersonaRouter(vch, options);
+  const log = options.logger;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('Api-Version', MAX_API_VERSION);
+    res.setHeader('Docker-Experimental', 'false');
+    res.setHeader('Ostype', 'linux');
+    res.setHeader('Server', `vic-kubelet/${vch.version} (linux)`);
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(new Error('client went away'));
+    });
+    const started = Date.now();
+    void (async () => {
+      try {
+        const m = router.match(req.method ?? 'GET', req.url ?? '/');
+        await m.handler({
+          req,
+          res,
+          params: m.params,
+          query: m.query,
+          apiVersion: m.apiVersion,
+          signal: ac.signal,
+        });
+      } catch (e) {
+        const status = statusOf(e);
+        if (status >= 500)
+          log?.error(
+            { method: req.method, url: req.url, err: oneLine(e), stack: (e as Error).stack },
+            'request failed',
+          );
+        sendError(res, e);
+      } finally {
+        log?.debug(
+          { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started },
+          'request',
+        );
+      }
+    })();
+  });
+  // A malformed request line or headers: a 400 of our own, never a crash.
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+    void err;
+  });
+  return server;
+}

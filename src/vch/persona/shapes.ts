@@ -1,0 +1,182 @@
+// Docker Engine API JSON shapes made from the core's records: the container list entry and
+// inspect document, the image summary and inspect document. Field names and zero values are
+// Docker's, so the docker CLI's formatting (ps, inspect, images) works unchanged.
+import type { ContainerInfo, ImageInfo } from '../types.js';
+
+/** Go's zero time, which Docker prints for a time that has not happened. */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** `docker.io/library/busybox:1` → `busybox:1`; other registries stay as they are. */
+export function familiar(reference: string): string {
+  return reference.replace(/^docker\.io\/(library\/)?/, '');
+}
+
+/** How long ago, as Docker's "Up 3 minutes" / "Exited (0) 2 hours ago" say it. */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+function statusText(c: ContainerInfo, now: number): string {
+  if (c.status === 'running')
+    return `Up ${humanDuration(now - Date.parse(c.startedAt ?? c.created))}`;
+  if (c.status === 'exited')
+    return `Exited (${c.exitCode ?? 0}) ${humanDuration(now - Date.parse(c.finishedAt ?? c.created))} ago`;
+  return 'Created';
+}
+
+function unixSeconds(iso: string): number {
+  return Math.floor(Date.parse(iso) / 1000);
+}
+
+function commandText(c: ContainerInfo): string {
+  return [c.path, ...c.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+/** An entry of GET /containers/json. */
+export function containerSummary(c: ContainerInfo, now = Date.now()): Record<string, unknown> {
+  return {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: c.config.image,
+    ImageID: c.imageId,
+    Command: commandText(c),
+    Created: unixSeconds(c.created),
+    Ports: [],
+    Labels: c.config.labels ?? {},
+    State: c.status,
+    Status: statusText(c, now),
+    HostConfig: { NetworkMode: 'default' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+/** The split of a container's merged process into Entrypoint and Cmd, as configured. */
+function configSection(c: ContainerInfo, image: ImageInfo | undefined): Record<string, unknown> {
+  const ic = image?.config ?? {};
+  const entrypoint = c.config.entrypoint ?? (ic.Entrypoint as string[] | null | undefined) ?? null;
+  const cmd =
+    c.config.cmd ?? (c.config.entrypoint === undefined ? (ic.Cmd as string[] | undefined) : null);
+  return {
+    Hostname: c.config.hostname ?? c.id.slice(0, 12),
+    Domainname: '',
+    User: c.user,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: c.env,
+    Cmd: cmd ?? null,
+    Image: c.config.image,
+    Volumes: null,
+    WorkingDir: c.workingDir,
+    Entrypoint: entrypoint && entrypoint.length > 0 ? entrypoint : null,
+    OnBuild: null,
+    Labels: c.config.labels ?? {},
+    StopSignal: c.stopSignal,
+    ...(c.config.stopTimeout !== undefined && { StopTimeout: c.config.stopTimeout }),
+  };
+}
+
+/** GET /containers/{id}/json. */
+export function containerInspect(
+  c: ContainerInfo,
+  image: ImageInfo | undefined,
+): Record<string, unknown> {
+  const running = c.status === 'running';
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: c.path,
+    Args: c.args,
+    State: {
+      Status: c.status,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: c.error === 'OOMKilled',
+      Dead: false,
+      Pid: running ? (c.pid ?? 0) : 0,
+      ExitCode: c.exitCode ?? 0,
+      Error: c.error ?? '',
+      StartedAt: c.startedAt ?? ZERO_TIME,
+      FinishedAt: running ? ZERO_TIME : (c.finishedAt ?? ZERO_TIME),
+    },
+    Image: c.imageId,
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+    LogPath: c.logPath,
+    Name: `/${c.name}`,
+    RestartCount: c.restartCount,
+    Driver: 'overlay',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      NetworkMode: 'default',
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      AutoRemove: false,
+      LogConfig: { Type: 'vic-iolog', Config: {} },
+      Memory: c.config.memoryLimitBytes ?? 0,
+      NanoCpus: (c.config.cpuMillis ?? 0) * 1_000_000,
+    },
+    GraphDriver: { Name: 'overlay', Data: null },
+    Mounts: [],
+    Config: configSection(c, image),
+    NetworkSettings: { Networks: {}, Ports: {} },
+  };
+}
+
+/** An entry of GET /images/json. */
+export function imageSummary(i: ImageInfo): Record<string, unknown> {
+  return {
+    Id: i.id,
+    ParentId: '',
+    RepoTags: i.references.map(familiar),
+    RepoDigests: i.digests.map(familiar),
+    Created: i.created,
+    Size: i.size,
+    SharedSize: -1,
+    VirtualSize: i.size,
+    Labels: (i.config.Labels as Record<string, string> | undefined) ?? {},
+    Containers: -1,
+  };
+}
+
+/** GET /images/{name}/json. */
+export function imageInspect(i: ImageInfo): Record<string, unknown> {
+  return {
+    Id: i.id,
+    RepoTags: i.references.map(familiar),
+    RepoDigests: i.digests.map(familiar),
+    Parent: '',
+    Comment: '',
+    Created: new Date(i.created * 1000).toISOString(),
+    Config: i.config,
+    Architecture: i.architecture,
+    Os: i.os,
+    Size: i.size,
+    VirtualSize: i.size,
+    GraphDriver: { Name: 'overlay', Data: null },
+    RootFS: { Type: 'layers', Layers: i.diffIds },
+    Metadata: { LastTagTime: ZERO_TIME },
+  };
+}

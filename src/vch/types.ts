@@ -1,0 +1,208 @@
+// The VCH core's public types: what the persona (Docker Engine API) and the portlayer API
+// server ask of the core and what it answers. Plain data, no HTTP, no Docker JSON.
+import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
+import type { StreamSelection } from '../iolog/index.js';
+
+/** Lifecycle of a container as the VCH records it. */
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/** What a container runs, as requested (before merging with the image's config). */
+export interface ContainerConfig {
+  /** The image as the caller named it (reference, id or id prefix). */
+  image: string;
+  /** Overrides the image's Entrypoint when given ([] clears it). */
+  entrypoint?: string[];
+  /** Overrides the image's Cmd when given. */
+  cmd?: string[];
+  /** KEY=value, added to (and overriding) the image's Env. */
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  labels?: Record<string, string>;
+  /** Signal `stop` sends first: "SIGTERM", "15". Default the image's StopSignal, else SIGTERM. */
+  stopSignal?: string;
+  /** Seconds `stop` waits before SIGKILL. Default 10. */
+  stopTimeout?: number;
+  /** Hard memory limit in bytes. */
+  memoryLimitBytes?: number;
+  /** CPU limit in millicores. */
+  cpuMillis?: number;
+  /** The UTS hostname (for a container with a sandbox of its own). Default: the id's first 12. */
+  hostname?: string;
+}
+
+export interface CreateContainerRequest extends ContainerConfig {
+  /** Unique across the VCH (Docker's rules: [a-zA-Z0-9][a-zA-Z0-9_.-]+). Generated if absent. */
+  name?: string;
+  /** The pod to create it in; absent: a sandbox of its own, removed with the container. */
+  podId?: string;
+  /** The container's name within its pod (Kubernetes container name). Default: `name`. */
+  nameInPod?: string;
+}
+
+export interface ContainerInfo {
+  /** 64 lowercase hex digits. */
+  id: string;
+  name: string;
+  nameInPod: string;
+  podId: string;
+  /** The pod was made for this container alone (a plain `docker run`). */
+  ownPod: boolean;
+  config: ContainerConfig;
+  /** The normalized reference the image was found under, and its id (config digest). */
+  imageReference: string;
+  imageId: string;
+  /** The process the container runs, after merging the image's config (Docker's rules). */
+  path: string;
+  args: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  stopSignal: string;
+  /** RFC 3339 with nanoseconds, UTC. */
+  created: string;
+  status: ContainerStatus;
+  /** Host pid while running. */
+  pid?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  /** Why it ended if not a plain exit ("OOMKilled", "Killed", "Lost"), or a start failure. */
+  error?: string;
+  /** Starts after the first. */
+  restartCount: number;
+  logPath: string;
+}
+
+export interface CreatePodRequest {
+  /** Unique pod name (Kubernetes namespace/name, say). Generated if absent. */
+  name?: string;
+  hostname?: string;
+  labels?: Record<string, string>;
+  shareProcessNamespace?: boolean;
+  memoryLimitBytes?: number;
+  cpuMillis?: number;
+}
+
+export interface PodInfo {
+  id: string;
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  /** Made implicitly for one container; removed with it. */
+  implicit: boolean;
+  created: string;
+  containerIds: string[];
+}
+
+export interface ImageInfo {
+  /** The image id: its config digest, `sha256:…`. */
+  id: string;
+  /** Normalized references naming it: `127.0.0.1:5000/busybox:latest`. */
+  references: string[];
+  /** `repository@sha256:…` of the manifests it was pulled by. */
+  digests: string[];
+  /** Unix seconds from the image config's `created`, else when it was stored. */
+  created: number;
+  /** Sum of the layer blobs' sizes. */
+  size: number;
+  /** The image config's `config` (Entrypoint, Cmd, Env, …) as the image has it. */
+  config: Record<string, unknown>;
+  os: string;
+  architecture: string;
+  /** The layers' DiffIDs (digests of the uncompressed layers), bottom first. */
+  diffIds: string[];
+  records: ImageRecord[];
+}
+
+export interface PullRequest {
+  reference: string;
+  credentials?: Credentials;
+  onProgress?: (event: PullProgress) => void;
+}
+
+export interface LoadResult {
+  /** References loaded. */
+  references: string[];
+}
+
+export interface LogsRequest {
+  /** Unix ns, inclusive. */
+  since?: bigint;
+  until?: bigint;
+  tail?: number;
+  stream?: StreamSelection;
+  timestamps?: boolean;
+  limitBytes?: number;
+  /** Keep going as output arrives until the container stops or `signal` aborts. */
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface WaitResult {
+  exitCode: number;
+  error?: string;
+}
+
+export interface StopRequest {
+  /** Default the container's stop signal. */
+  signal?: string;
+  /** Seconds before SIGKILL; default the container's stopTimeout, else 10. */
+  timeoutSeconds?: number;
+}
+
+export interface RemoveRequest {
+  /** Kill a running container first. */
+  force?: boolean;
+}
+
+export interface ContainerFilter {
+  /** Include containers that are not running. Default false. */
+  all?: boolean;
+  /** Substring (or /^anchored$/ regexp) of the name; any matches. */
+  names?: string[];
+  /** Id prefixes; any matches. */
+  ids?: string[];
+  statuses?: ContainerStatus[];
+  /** "key" or "key=value"; all must match. */
+  labels?: string[];
+  podId?: string;
+}
+
+/** A state change, as `docker events` would name it. */
+export interface VchEvent {
+  type: 'container' | 'image' | 'pod';
+  action: 'create' | 'start' | 'die' | 'stop' | 'kill' | 'destroy' | 'pull' | 'load' | 'delete';
+  id: string;
+  /** Unix ns. */
+  time: bigint;
+  attributes: Record<string, string>;
+}
+
+export interface Capacity {
+  cpus: number;
+  memoryBytes: number;
+  /** Bytes of the state directory's file system: total and free. */
+  diskBytes: number;
+  diskFreeBytes: number;
+  /** Limits of running containers (those without a limit count nothing). */
+  usedCpuMillis: number;
+  usedMemoryBytes: number;
+  runningContainers: number;
+  pods: number;
+}
+
+export interface VchInfo {
+  name: string;
+  version: string;
+  runtime: string;
+  stateDir: string;
+  containers: { total: number; running: number; stopped: number; created: number };
+  images: number;
+  capacity: Capacity;
+  os: string;
+  kernelVersion: string;
+  architecture: string;
+}
