@@ -1,5 +1,6 @@
 // Helpers shared by the runtime tests (not part of the package's API).
 import { spawnSync } from 'node:child_process';
+import * as fsSync from 'node:fs';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultTetherPath, projectRoot } from './paths.js';
@@ -18,4 +19,52 @@ export function ensureTether(): string {
     throw new Error(`tether/build.sh failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
   }
   return bin;
+}
+
+/**
+ * A rootfs from Debian's busybox-static: /bin/busybox and a symlink per applet, /etc/passwd and
+ * /etc/group with root, an "app" user (1000:1000, also in "staff" 50) and nobody. No registry.
+ */
+export function busyboxRootfs(dir: string): string {
+  const { mkdirSync, copyFileSync, symlinkSync, writeFileSync, chmodSync } = fsSync;
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (!busybox) throw new Error('busybox-static is not installed (apt-get install busybox-static)');
+  for (const d of ['bin', 'etc', 'tmp', 'root', 'home/app'])
+    mkdirSync(join(dir, d), { recursive: true });
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  copyFileSync(busybox, join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  const applets = spawnSync(busybox, ['--list'], { encoding: 'utf8' }).stdout.split('\n');
+  for (const a of applets) {
+    if (a && a !== 'busybox' && !existsSync(join(dir, 'bin', a)))
+      symlinkSync('busybox', join(dir, 'bin', a));
+  }
+  writeFileSync(
+    join(dir, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  );
+  writeFileSync(
+    join(dir, 'etc/group'),
+    'root:x:0:\nstaff:x:50:app\napp:x:1000:\nnogroup:x:65534:\n',
+  );
+  return dir;
+}
+
+/**
+ * Removes every runc container under `runcRoot` and unmounts everything under `dir`, then
+ * deletes `dir`: test cleanup that works whatever state a failed test left behind.
+ */
+export function cleanupRuntimeDir(dir: string, runcRoot: string): void {
+  const list = spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8' });
+  for (const id of (list.stdout ?? '').split('\n').filter(Boolean)) {
+    spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id]);
+  }
+  const mounts = fsSync
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && (m === dir || m.startsWith(dir + '/')))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  fsSync.rmSync(dir, { recursive: true, force: true });
 }

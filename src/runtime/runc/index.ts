@@ -1,0 +1,16 @@
+// The runc backend of the runtime (Debian's runc): see runc-runtime.ts.
+import type { Logger } from 'pino';
+import type { Runtime } from '../runtime.js';
+import { defaultTetherPath } from '../paths.js';
+import { RuncRuntime } from './runc-runtime.js';
+
+export { RuncRuntime, type RuncRuntimeOptions } from './runc-runtime.js';
+
+export function createRuncRuntime(options: {
+  stateDir: string;
+  tetherPath?: string;
+  runcPath?: string;
+  logger?: Logger;
+}): Runtime {
+  return new RuncRuntime({ ...options, tetherPath: options.tetherPath ?? defaultTetherPath() });
+}

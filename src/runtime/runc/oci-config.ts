@@ -1,0 +1,212 @@
+// The OCI runtime spec documents (bundle config.json) for a sandbox's pause process and for a
+// container. Pure functions of their inputs: unit-tested without runc.
+import type { ProcessSpec } from '../runtime.js';
+import type { ResolvedUser } from '../user.js';
+
+/** Where the tether and its status directory appear inside every container. */
+export const TETHER_IN_CONTAINER = '/.vic/tether';
+export const STATUS_IN_CONTAINER = '/.vic/status';
+/** The log is fd 3 of the container's init (runc --preserve-fds 1). */
+export const LOG_FD = 3;
+
+// Docker's default capabilities.
+const CAPS = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+// As runc spec and Docker: kernel interfaces a container must not read or change.
+const MASKED = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
+const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface Mount {
+  destination: string;
+  type?: string;
+  source: string;
+  options?: string[];
+}
+
+const bind = (source: string, destination: string, ro: boolean): Mount => ({
+  destination,
+  type: 'bind',
+  source,
+  options: ['rbind', 'rprivate', ro ? 'ro' : 'rw', 'nosuid', 'nodev'],
+});
+
+function baseMounts(): Mount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+  ];
+}
+
+export interface SandboxConfigInput {
+  id: string;
+  hostname: string;
+  rootfs: string;
+  tether: string;
+}
+
+/** The pause process: holds the pod's network, IPC, UTS (and maybe PID) namespaces. */
+export function sandboxConfig(s: SandboxConfigInput): object {
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: [TETHER_IN_CONTAINER, '--pause'],
+      env: ['PATH=/'],
+      cwd: '/',
+      capabilities: { bounding: [], effective: [], permitted: [] },
+      noNewPrivileges: true,
+    },
+    root: { path: s.rootfs, readonly: true },
+    hostname: s.hostname,
+    mounts: [...baseMounts(), bind(s.tether, TETHER_IN_CONTAINER, true)],
+    linux: {
+      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+      cgroupsPath: `/vic-kubelet/pod-${s.id}`,
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      maskedPaths: MASKED,
+      readonlyPaths: READONLY,
+    },
+  };
+}
+
+export interface ContainerConfigInput {
+  id: string;
+  rootfs: string;
+  process: ProcessSpec;
+  user: ResolvedUser;
+  tether: string;
+  statusDir: string;
+  /** The sandbox's pause process (host pid) whose namespaces the container joins. */
+  pausePid: number;
+  sharePid: boolean;
+  sandbox: { shm: string; hostname: string; hosts: string; resolvConf: string };
+  memoryLimitBytes?: number;
+  cpuMillis?: number;
+  labels?: Record<string, string>;
+}
+
+export function containerConfig(c: ContainerConfigInput): object {
+  const env = [...c.process.env];
+  if (!env.some((kv) => kv.startsWith('HOME='))) env.push(`HOME=${c.user.home}`);
+  const ns = (type: string, name: string) => ({ type, path: `/proc/${c.pausePid}/ns/${name}` });
+  const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] };
+  if (c.memoryLimitBytes !== undefined) resources.memory = { limit: c.memoryLimitBytes };
+  if (c.cpuMillis !== undefined) {
+    // As Docker's --cpus: quota per 100 ms period; the kernel's minimum quota is 1 ms.
+    resources.cpu = { period: 100_000, quota: Math.max(1000, Math.round(c.cpuMillis * 100)) };
+  }
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: c.user.uid, gid: c.user.gid, additionalGids: c.user.additionalGids },
+      args: [
+        TETHER_IN_CONTAINER,
+        '--log-fd',
+        String(LOG_FD),
+        '--status-dir',
+        STATUS_IN_CONTAINER,
+        '--',
+        ...c.process.args,
+      ],
+      env,
+      cwd: c.process.cwd,
+      capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
+      noNewPrivileges: false,
+    },
+    root: { path: c.rootfs, readonly: false },
+    mounts: [
+      ...baseMounts(),
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+      },
+      // The pod's /dev/shm: one tmpfs for all its containers, as they share IPC.
+      {
+        destination: '/dev/shm',
+        type: 'bind',
+        source: c.sandbox.shm,
+        options: ['rbind', 'rprivate', 'rw', 'nosuid', 'nodev', 'noexec'],
+      },
+      {
+        destination: '/dev/mqueue',
+        type: 'mqueue',
+        source: 'mqueue',
+        options: ['nosuid', 'noexec', 'nodev'],
+      },
+      {
+        destination: '/sys',
+        type: 'sysfs',
+        source: 'sysfs',
+        options: ['nosuid', 'noexec', 'nodev', 'ro'],
+      },
+      bind(c.sandbox.hostname, '/etc/hostname', false),
+      bind(c.sandbox.hosts, '/etc/hosts', false),
+      bind(c.sandbox.resolvConf, '/etc/resolv.conf', false),
+      bind(c.tether, TETHER_IN_CONTAINER, true),
+      bind(c.statusDir, STATUS_IN_CONTAINER, false),
+    ],
+    annotations: c.labels ?? {},
+    linux: {
+      namespaces: [
+        { type: 'mount' },
+        c.sharePid ? ns('pid', 'pid') : { type: 'pid' },
+        ns('network', 'net'),
+        ns('ipc', 'ipc'),
+        ns('uts', 'uts'),
+      ],
+      cgroupsPath: `/vic-kubelet/${c.id}`,
+      resources,
+      maskedPaths: MASKED,
+      readonlyPaths: READONLY,
+    },
+  };
+}
+
+/** /etc/hosts as Docker writes it for a container whose only network is loopback. */
+export function hostsFile(hostname: string): string {
+  return [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    `127.0.1.1\t${hostname}`,
+    '',
+  ].join('\n');
+}

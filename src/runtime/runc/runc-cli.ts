@@ -1,0 +1,122 @@
+// Debian's runc, driven through its command line. Every call names our own --root, so the
+// VCH's containers are apart from anything else on the host that uses runc.
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { RuntimeError, unavailable } from '../errors.js';
+
+export interface RuncState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+}
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile: string;
+  /** runc's and the container's stdout/stderr before the tether has the log: a file. */
+  consoleLog: string;
+  /** Extra fds handed to the container as 3, 4, … (the log). */
+  extraFds?: number[];
+}
+
+export class Runc {
+  constructor(
+    readonly binary: string,
+    readonly root: string,
+  ) {}
+
+  /** Runs a runc subcommand to completion; rejects with runc's own message on failure. */
+  run(args: string[], timeoutMs = 30_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.binary,
+        ['--root', this.root, ...args],
+        { timeout: timeoutMs, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          if (!err) return resolve(stdout);
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') return reject(unavailable(`runc not found at ${this.binary}`));
+          reject(new RuncError(args[0], lastLine(stderr) || err.message));
+        },
+      );
+    });
+  }
+
+  async state(id: string): Promise<RuncState | undefined> {
+    try {
+      return JSON.parse(await this.run(['state', id])) as RuncState;
+    } catch (e) {
+      if (e instanceof RuncError && /does not exist|not exist/i.test(e.message)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * `runc create`: the container's init is set up and waits for `runc start`. runc runs in a
+   * session of its own, so the container is in neither the VCH's session nor its process
+   * group: killing the VCH (or its group) leaves it running.
+   */
+  create(o: CreateOptions): Promise<void> {
+    const extra = o.extraFds ?? [];
+    return new Promise((resolve, reject) => {
+      const out = openSync(o.consoleLog, 'a');
+      const logStart = statSync(o.consoleLog).size;
+      let child;
+      try {
+        child = spawn(
+          this.binary,
+          [
+            '--root',
+            this.root,
+            'create',
+            '--bundle',
+            o.bundle,
+            '--pid-file',
+            o.pidFile,
+            '--preserve-fds',
+            String(extra.length),
+            o.id,
+          ],
+          { detached: true, stdio: ['ignore', out, out, ...extra] },
+        );
+      } finally {
+        closeSync(out);
+      }
+      child.on('error', (err) =>
+        reject(
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? unavailable(`runc not found at ${this.binary}`)
+            : err,
+        ),
+      );
+      child.on('exit', (code, signal) => {
+        if (code === 0) return resolve();
+        let text = '';
+        try {
+          text = readFileSync(o.consoleLog, 'utf8').slice(logStart);
+        } catch {}
+        reject(new RuncError('create', lastLine(text) || `exit ${code ?? signal}`));
+      });
+      child.unref();
+    });
+  }
+}
+
+/** runc failed: its message, which names the real cause (a bad mount, a missing binary). */
+export class RuncError extends RuntimeError {
+  constructor(command: string, message: string) {
+    super('Unavailable', `runc ${command}: ${message}`);
+  }
+  override name = 'RuncError';
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter(Boolean);
+  let line = lines.at(-1) ?? '';
+  // runc logs as logfmt: msg="…"; the message is what a user needs.
+  const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(line);
+  if (msg) line = msg[1].replace(/\\"/g, '"');
+  return line;
+}
