@@ -28,6 +28,9 @@ import { nextAttempt } from './operations/restart-policy.js';
 import type { ImageStore } from './proxy/image-store.js';
 import type { IsolationProxy } from './proxy/isolation-proxy.js';
 
+/** How long a failed pull shows as ErrImagePull before ImagePullBackOff (ms). */
+const ERR_IMAGE_PULL_SHOWN_MS = 2000;
+
 export interface VicProviderOptions {
   isolation: IsolationProxy;
   imageStore: ImageStore;
@@ -60,7 +63,6 @@ export class VicProvider implements Provider {
   private closed = false;
   /** Settles once the cache has been rebuilt from the VCH. */
   readonly ready: Promise<void>;
-  private rehydrated = false;
 
   constructor(private readonly o: VicProviderOptions) {
     this.creator = new PodCreator(o.imageStore, o.isolation, o.secrets, o.log);
@@ -76,7 +78,6 @@ export class VicProvider implements Provider {
       try {
         const found = await this.cache.rehydrate(this.o.isolation);
         for (const vp of found) this.watch(vp);
-        this.rehydrated = true;
         this.o.log.info({ pods: found.length }, 'pod cache rebuilt from the VCH');
         return;
       } catch (err) {
@@ -149,7 +150,10 @@ export class VicProvider implements Provider {
         if (signal.aborted) return;
         const wait = this.creationFailed(vp, err);
         this.changed(vp);
-        await sleep(wait, signal);
+        // As the kubelet: the failure shows as ErrImagePull a moment (until its next sync),
+        // then as ImagePullBackOff for the rest of the back-off.
+        const shown = Math.min(wait, ERR_IMAGE_PULL_SHOWN_MS);
+        await sleep(shown, signal);
         if (signal.aborted) return;
         for (const c of vp.containers.values())
           if (c.waiting?.reason === 'ErrImagePull')
@@ -158,6 +162,7 @@ export class VicProvider implements Provider {
               message: `Back-off pulling image "${c.image}"`,
             };
         this.changed(vp);
+        await sleep(wait - shown, signal);
       }
     }
   }
@@ -173,7 +178,9 @@ export class VicProvider implements Provider {
         message: err.message,
       };
       this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'image pull failed');
-      return nextAttempt(c, now) - now || 0;
+      // Unlike a restart, even the first retry of a pull waits (10 s, 20 s, … 5 min).
+      nextAttempt(c, now);
+      return c.backoffMs;
     }
     const name = err instanceof ContainerCreateError ? err.container : undefined;
     const reason =
@@ -298,7 +305,8 @@ export class VicProvider implements Provider {
 
   async ping(): Promise<void> {
     await this.o.isolation.ping();
-    if (!this.rehydrated) throw new NodeError('Unavailable', 'the pod cache is not rebuilt yet');
+    // The VCH answers, so the cache is rebuilt in a moment.
+    await this.ready;
   }
 
   async nodeStatus(): Promise<NodeConditionsAndAddresses> {

@@ -76,7 +76,11 @@ export class PortlayerClient implements IsolationProxy {
   }
 
   setState(handle: string, state: ContainerStateName): Promise<string> {
-    return this.http.json('PUT', `/containers/${seg(handle)}/state`, { body: state });
+    // A JSON string, as go-swagger's client sends a string body.
+    return this.http.json('PUT', `/containers/${seg(handle)}/state`, {
+      body: JSON.stringify(state),
+      headers: { 'content-type': 'application/json' },
+    });
   }
 
   async commitHandle(handle: string, waitTimeSec?: number): Promise<void> {
