@@ -2,22 +2,32 @@
 # Builds the tether (dist/tether/tether) and, when tether/agent.c exists, the pod VM's guest agent
 # (dist/tether/vic-agent) from the same shared pieces: static binaries, so they run in any
 # container rootfs or initramfs without its libc.
+#
+#   bash tether/build.sh [all|tether|agent]     (default all; `npm run build` builds all)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${here}/../dist/tether"
+what="${1:-all}"
 cc="${CC:-gcc}"
 # _GNU_SOURCE for pipe2, signalfd, execvpe and friends, in every file.
 flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static)
 shared=("${here}/iolog.c" "${here}/supervise.c" "${here}/status.c")
+case "${what}" in all | tether | agent) ;; *)
+  echo "usage: tether/build.sh [all|tether|agent]" >&2
+  exit 2
+  ;;
+esac
 if ! command -v "${cc}" >/dev/null; then
   echo "tether/build.sh: no C compiler (${cc}); install gcc and libc6-dev" >&2
   exit 1
 fi
 mkdir -p "${out}"
-# Build to a temporary name and rename, so a running test never sees a half-written binary.
-"${cc}" "${flags[@]}" -o "${out}/tether.tmp" "${here}/main.c" "${shared[@]}"
-mv -f "${out}/tether.tmp" "${out}/tether"
-if [[ -f "${here}/agent.c" ]]; then
-  "${cc}" "${flags[@]}" -o "${out}/vic-agent.tmp" "${here}/agent.c" "${shared[@]}"
-  mv -f "${out}/vic-agent.tmp" "${out}/vic-agent"
-fi
+# Build to a name of our own and rename, so that a running test never sees a half-written
+# binary and two builds at once do not write the same file.
+build() { # build NAME MAIN.c
+  "${cc}" "${flags[@]}" -o "${out}/$1.tmp.$$" "$2" "${shared[@]}"
+  mv -f "${out}/$1.tmp.$$" "${out}/$1"
+}
+trap 'rm -f "${out}"/*.tmp.$$' EXIT
+if [[ "${what}" != agent ]]; then build tether "${here}/main.c"; fi
+if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${here}/agent.c"; fi

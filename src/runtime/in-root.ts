@@ -74,7 +74,10 @@ export async function mkdirInRoot(
       if (!st.isDirectory()) throw new Error(`${prefix} exists and is not a directory`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      await mkdir(host, { mode: 0o755 });
+      // Every component of `host` was resolved above as an existing non-link or a missing
+      // name, so creating the missing ones cannot follow a link out of the rootfs (nothing runs
+      // in the rootfs yet to swap one in).
+      await mkdir(host, { recursive: true, mode: 0o755 });
       if (owner) {
         const { chown } = await import('node:fs/promises');
         await chown(host, owner.uid, owner.gid);

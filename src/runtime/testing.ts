@@ -12,9 +12,14 @@ import { defaultTetherPath, projectRoot } from './paths.js';
 export function ensureTether(): string {
   const bin = defaultTetherPath();
   const src = join(projectRoot(), 'tether');
-  const newest = Math.max(...readdirSync(src).map((f) => statSync(join(src, f)).mtimeMs));
+  const newest = Math.max(
+    ...readdirSync(src)
+      .filter((f) => f !== 'agent.c')
+      .map((f) => statSync(join(src, f)).mtimeMs),
+  );
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
-  const r = spawnSync('bash', [join(src, 'build.sh')], { encoding: 'utf8' });
+  // Only the tether: the VM agent beside it is another build's business.
+  const r = spawnSync('bash', [join(src, 'build.sh'), 'tether'], { encoding: 'utf8' });
   if (r.status !== 0) {
     throw new Error(`tether/build.sh failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
   }

@@ -23,7 +23,9 @@ beforeAll(() => {
   tether = ensureTether();
   tmp = mkdtempSync(join(tmpdir(), 'tether-test-'));
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
 
 /** Frames for --iolog-replay: stream byte, uint32 LE length, bytes. */
 function frames(writes: { stream: number; bytes: Buffer }[]): Buffer {

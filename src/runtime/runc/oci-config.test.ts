@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { containerConfig, hostsFile, sandboxConfig } from './oci-config.js';
+
+const sandbox = {
+  shm: '/s/shm',
+  hostname: '/s/hostname',
+  hosts: '/s/hosts',
+  resolvConf: '/s/resolv',
+};
+const base = {
+  id: 'c'.repeat(64),
+  rootfs: '/c/rootfs',
+  process: { args: ['sh', '-c', 'x'], env: ['PATH=/bin'], cwd: '/w', user: 'app' },
+  user: { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' },
+  tether: '/dist/tether',
+  statusDir: '/c/status',
+  pausePid: 4321,
+  sharePid: false,
+  sandbox,
+};
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('containerConfig', () => {
+  it('runs the merged process under the tether with the log on fd 3', () => {
+    const c = containerConfig(base) as Json;
+    expect(c.process.args).toEqual([
+      '/.vic/tether',
+      '--log-fd',
+      '3',
+      '--status-dir',
+      '/.vic/status',
+      '--',
+      'sh',
+      '-c',
+      'x',
+    ]);
+    expect(c.process.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [50] });
+    expect(c.process.env).toEqual(['PATH=/bin', 'HOME=/home/app']);
+    expect(c.process.cwd).toBe('/w');
+    expect(c.root).toEqual({ path: '/c/rootfs', readonly: false });
+  });
+
+  it('joins the pause process namespaces; its own PID namespace unless shared', () => {
+    const c = containerConfig(base) as Json;
+    expect(c.linux.namespaces).toEqual([
+      { type: 'mount' },
+      { type: 'pid' },
+      { type: 'network', path: '/proc/4321/ns/net' },
+      { type: 'ipc', path: '/proc/4321/ns/ipc' },
+      { type: 'uts', path: '/proc/4321/ns/uts' },
+    ]);
+    const shared = containerConfig({ ...base, sharePid: true }) as Json;
+    expect(shared.linux.namespaces[1]).toEqual({ type: 'pid', path: '/proc/4321/ns/pid' });
+    expect(c.hostname).toBeUndefined(); // the UTS namespace is the sandbox's
+  });
+
+  it('mounts the tether read-only, the status dir and the pod files read-write', () => {
+    const m = (containerConfig(base) as Json).mounts as Json[];
+    const at = (d: string) => m.find((x) => x.destination === d)!;
+    expect(at('/.vic/tether')).toMatchObject({ source: '/dist/tether', type: 'bind' });
+    expect(at('/.vic/tether').options).toContain('ro');
+    expect(at('/.vic/status').options).toContain('rw');
+    expect(at('/dev/shm').source).toBe('/s/shm');
+    expect(at('/etc/hosts').source).toBe('/s/hosts');
+    expect(at('/etc/hostname').source).toBe('/s/hostname');
+  });
+
+  it('turns limits into cgroup settings', () => {
+    const c = containerConfig({ ...base, memoryLimitBytes: 64 << 20, cpuMillis: 250 }) as Json;
+    expect(c.linux.resources.memory).toEqual({ limit: 64 << 20 });
+    expect(c.linux.resources.cpu).toEqual({ period: 100_000, quota: 25_000 });
+    expect((containerConfig({ ...base, cpuMillis: 1 }) as Json).linux.resources.cpu.quota).toBe(
+      1000,
+    );
+    expect((containerConfig(base) as Json).linux.resources.memory).toBeUndefined();
+  });
+
+  it('keeps a HOME the env sets', () => {
+    const c = containerConfig({ ...base, process: { ...base.process, env: ['HOME=/x'] } }) as Json;
+    expect(c.process.env).toEqual(['HOME=/x']);
+  });
+});
+
+describe('sandboxConfig', () => {
+  it('is the tether in pause mode with new namespaces and the hostname', () => {
+    const c = sandboxConfig({
+      id: 'p'.repeat(64),
+      hostname: 'pod',
+      rootfs: '/r',
+      tether: '/t',
+    }) as Json;
+    expect(c.process.args).toEqual(['/.vic/tether', '--pause']);
+    expect(c.hostname).toBe('pod');
+    expect(c.root.readonly).toBe(true);
+    expect(c.linux.namespaces.map((n: Json) => n.type).sort()).toEqual([
+      'ipc',
+      'mount',
+      'network',
+      'pid',
+      'uts',
+    ]);
+  });
+});
+
+describe('hostsFile', () => {
+  it('maps localhost and the pod hostname to loopback', () => {
+    expect(hostsFile('web-0')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
+    expect(hostsFile('web-0')).toMatch(/\n127\.0\.1\.1\tweb-0\n$/);
+  });
+});
