@@ -151,6 +151,7 @@ static int run(char **argv, int log_fd, const char *status_dir) {
 
     struct main_child mc = {child.pid, 0, 0};
     int out = child.out_fd, errfd = child.err_fd;
+    long long exited_at = 0;
     for (;;) {
         struct pollfd p[3] = {{sfd, POLLIN, 0}, {out, POLLIN, 0}, {errfd, POLLIN, 0}};
         /* Once the process has exited, take what is already in the pipes and stop: orphans
@@ -178,6 +179,9 @@ static int run(char **argv, int log_fd, const char *status_dir) {
         }
         if (out < 0 && errfd < 0) break;
         if (r == 0 || (r > 0 && got == 0 && !(p[0].revents))) break;
+        /* An orphan that keeps writing must not keep a finished container from exiting. */
+        if (!exited_at) exited_at = sup_now_ns();
+        else if (sup_now_ns() - exited_at > 500000000LL) break;
     }
     if (iolog_close(&writer) < 0) fprintf(stderr, "tether: log: %s\n", strerror(writer.error));
     struct status_exit e = {mc.pid, sup_exit_code(mc.wstatus), sup_exit_signal(mc.wstatus),

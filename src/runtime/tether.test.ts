@@ -231,6 +231,20 @@ describe('tether as init', () => {
     expect((await r.exited).code).toBe(143);
   });
 
+  it('exits soon after its process even while an orphan keeps writing to the pipes', async () => {
+    const r = run([
+      'sh',
+      '-c',
+      '(while true; do echo orphan-noise; done) & sleep 0.2; echo main-done',
+    ]);
+    const t = Date.now();
+    expect((await r.exited).code).toBe(0);
+    expect(Date.now() - t).toBeLessThan(3000);
+    const got = await entries(r.log);
+    expect(got.some((e) => e.message.toString() === 'main-done\n')).toBe(true);
+    expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 0 });
+  });
+
   it('records a process that cannot start (127) and says why in the log', async () => {
     const r = run(['/no/such/program']);
     expect((await r.exited).code).toBe(127);

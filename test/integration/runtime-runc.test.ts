@@ -342,6 +342,54 @@ describe('runc runtime', () => {
     await expect(rt.removeSandbox(sb)).rejects.toMatchObject({ kind: 'NotFound' });
   });
 
+  it('applies memory and CPU limits as cgroup settings and reports OOMKilled', async () => {
+    const rt = runtime();
+    const sb = await sandbox(rt);
+    const c = spec(newId(), 'echo up; while true; do sleep 0.05; done', {
+      memoryLimitBytes: 32 << 20,
+      cpuMillis: 250,
+    });
+    await rt.createContainer(sb, c);
+    await rt.start(c.id);
+    await waitForLog(c.logPath, 'up');
+    const cg = (ctl: string, file: string) =>
+      readFileSync(`/sys/fs/cgroup/${ctl}/vic-kubelet/${c.id}/${file}`, 'utf8').trim();
+    expect(cg('memory', 'memory.limit_in_bytes')).toBe(String(32 << 20));
+    expect(cg('cpu', 'cpu.cfs_quota_us')).toBe('25000');
+    expect(cg('cpu', 'cpu.cfs_period_us')).toBe('100000');
+    await rt.stop(c.id, { graceMs: 2000 });
+    // tail keeps a newline-free "line" of /dev/zero in memory until the limit kills it.
+    const hog = spec(newId(), 'head -c 200000000 /dev/zero | tail', { memoryLimitBytes: 16 << 20 });
+    const s = await runToExit(rt, sb, hog);
+    expect(s).toMatchObject({ status: 'exited', reason: 'OOMKilled' });
+    expect(s.exitCode).not.toBe(0);
+    for (const x of [c, hog]) await rt.remove(x.id);
+    await rt.removeSandbox(sb);
+  });
+
+  it('copies the image rootfs when overlayfs cannot take it, and never writes to the image', async () => {
+    // overlayfs options cannot carry a ':' in a path: such an image rootfs is copied.
+    const odd = join(tmp, 'odd:rootfs');
+    await import('node:fs/promises').then((fs) =>
+      fs.cp(rootfs, odd, { recursive: true, verbatimSymlinks: true }),
+    );
+    const rt = runtime();
+    const sb = await sandbox(rt);
+    const c = spec(newId(), 'echo changed > /etc/motd; cat /etc/motd; ls /bin/busybox', {
+      imageRootfs: odd,
+    });
+    expect((await runToExit(rt, sb, c)).exitCode).toBe(0);
+    expect(text(await entries(c.logPath))).toBe('changed\n/bin/busybox\n');
+    expect(existsSync(join(odd, 'etc/motd'))).toBe(false);
+    const mounted = readFileSync('/proc/self/mountinfo', 'utf8').includes(
+      `/containers/${c.id}/rootfs `,
+    );
+    expect(mounted).toBe(false); // a copy, not an overlay
+    await rt.remove(c.id);
+    expect(existsSync(join(stateDir, 'containers', c.id))).toBe(false);
+    await rt.removeSandbox(sb);
+  });
+
   it('shares one PID namespace with shareProcessNamespace', async () => {
     const rt = runtime();
     const sb = await sandbox(rt, 'pid-pod', true);

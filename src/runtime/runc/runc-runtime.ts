@@ -490,14 +490,17 @@ export class RuncRuntime implements Runtime {
     if (rec.status === 'exited') return;
     const dirs = this.layout.container(rec.id);
     rec.status = 'exited';
+    // As Docker: OOMKilled when the kernel killed any process of the container for memory,
+    // whatever the main process's exit code says (a shell reports its killed child as 137).
+    const oom = this.oomKilled(rec.id);
     if (exit) {
       rec.exitCode = exit.exitCode;
       rec.finishedAt = nsToTime(exit.finishedNs);
-      rec.reason = exit.signal === 9 && this.oomKilled(rec.id) ? 'OOMKilled' : undefined;
+      rec.reason = oom ? 'OOMKilled' : undefined;
     } else {
       rec.exitCode = lost ? 255 : 137;
       rec.finishedAt = now();
-      rec.reason = lost ? 'Lost' : this.oomKilled(rec.id) ? 'OOMKilled' : 'Killed';
+      rec.reason = oom ? 'OOMKilled' : lost ? 'Lost' : 'Killed';
     }
     await writeJsonAtomic(dirs.record, rec);
     // runc's record of a stopped container (and its cgroup) is of no more use.
