@@ -1,0 +1,164 @@
+// The portlayer's HTTP edge: its error model ({code, message}) with the status of the error's
+// kind, JSON bodies with a size limit, and typed query values. Kinds become statuses here only.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorKind, invalidInput } from '../errors.js';
+
+const MAX_BODY = 1 << 20;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  switch (errorKind(err)) {
+    case 'NotFound':
+      return 404;
+    case 'Conflict':
+      return 409;
+    case 'InvalidInput':
+      return 400;
+    case 'Unavailable':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export const oneLine = (err: unknown) =>
+  (err instanceof Error ? err.message : String(err)).split('\n')[0];
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const status = statusOf(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message = status === 500 ? `internal error: ${oneLine(err)}` : oneLine(err);
+  sendJson(res, status, { code: status, message });
+}
+
+export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body larger than ${MAX_BODY} bytes`);
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw invalidInput(`malformed JSON in request body: ${(e as Error).message}`);
+  }
+}
+
+/** A JSON object body; `required` names fields that must be non-empty strings. */
+export async function readObject(
+  req: IncomingMessage,
+  required: string[] = [],
+): Promise<Record<string, unknown>> {
+  const body = (await readJsonBody(req)) ?? {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalidInput('request body must be a JSON object');
+  const o = body as Record<string, unknown>;
+  for (const f of required)
+    if (typeof o[f] !== 'string' || o[f] === '')
+      throw invalidInput(`request body needs ${JSON.stringify(f)} (a non-empty string)`);
+  return o;
+}
+
+export function optString(o: Record<string, unknown>, f: string): string | undefined {
+  const v = o[f];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalidInput(`${f} must be a string`);
+  return v;
+}
+
+export function optStrings(o: Record<string, unknown>, f: string): string[] | undefined {
+  const v = o[f];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw invalidInput(`${f} must be a list of strings`);
+  return v as string[];
+}
+
+export function optNumber(o: Record<string, unknown>, f: string, min = 0): number | undefined {
+  const v = o[f];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw invalidInput(`${f} must be a whole number ≥ ${min}`);
+  return v;
+}
+
+export function queryBool(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  if (v === null || v === '') return false;
+  if (['1', 'true', 'True', 'TRUE'].includes(v)) return true;
+  if (['0', 'false', 'False', 'FALSE'].includes(v)) return false;
+  throw invalidInput(`invalid ${name} ${JSON.stringify(v)}: want true or false`);
+}
+
+export function queryInt(
+  q: URLSearchParams,
+  name: string,
+  min = 0,
+  required = false,
+): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') {
+    if (required) throw invalidInput(`${name} is required`);
+    return undefined;
+  }
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min)
+    throw invalidInput(`invalid ${name} ${JSON.stringify(v)}: want a whole number ≥ ${min}`);
+  return Number(v);
+}
+
+/** Unix seconds with up to nine decimals ("1714557600", "1714557600.5") → Unix ns. */
+export function queryUnixNanos(q: URLSearchParams, name: string): bigint | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const m = /^(-?\d{1,12})(?:\.(\d{1,9}))?$/.exec(v);
+  if (!m)
+    throw invalidInput(
+      `invalid ${name} ${JSON.stringify(v)}: want Unix seconds, like 1714557600.5`,
+    );
+  const sign = m[1].startsWith('-') ? -1n : 1n;
+  const whole = BigInt(m[1].replace('-', ''));
+  const frac = BigInt((m[2] ?? '').padEnd(9, '0'));
+  return sign * (whole * 1_000_000_000n + frac);
+}
+
+/** Writes with backpressure; false if the client went away. */
+export function write(res: ServerResponse, data: Uint8Array | string): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+  if (res.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}

@@ -1,0 +1,307 @@
+// The portlayer API over the VCH core (on a Runtime double), driven through the VIC provider's
+// own client: handles, joins, atomic commit, stale handles, state, signal, wait, logs, remove,
+// and one clear error for bad input.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { STDERR, STDOUT } from '../../iolog/index.js';
+import { PortlayerClient } from '../../providers/vic/proxy/portlayer-client.js';
+import { FakeRuntime, writeTestLayout } from '../testing.js';
+import { Vch } from '../vch.js';
+import { createPortlayerServer } from './server.js';
+
+let dir: string;
+let fake: FakeRuntime;
+let vch: Vch;
+let server: Server;
+let pl: PortlayerClient;
+let socket: string;
+let imageId: string;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'portlayer-test-'));
+  fake = new FakeRuntime();
+  vch = await Vch.open({ stateDir: join(dir, 'state'), runtime: () => fake });
+  await writeTestLayout(join(dir, 'layout'), 'example.test/app:1', {
+    Entrypoint: ['/bin/app'],
+    Env: ['PATH=/bin'],
+  });
+  await vch.loadImages(join(dir, 'layout'));
+  imageId = (await vch.inspectImage('example.test/app:1')).id;
+  server = createPortlayerServer(vch, { maxPods: 7 });
+  socket = join(dir, 'pl.sock');
+  await new Promise<void>((r) => server.listen(socket, r));
+  pl = new PortlayerClient(`unix://${socket}`);
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await vch.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A pod of tasks `names`, committed; `state` joined in the same handle when given. */
+async function makePod(names: string[], state?: 'RUNNING') {
+  const created = await pl.createHandle({
+    name: 'default_web',
+    hostname: 'web',
+    annotations: { 'io.kubernetes.pod.name': 'web' },
+  });
+  let h = created.handle;
+  const tasks: Record<string, string> = {};
+  for (const name of names) {
+    h = await pl.addImageToHandle(h, {
+      deltaID: name,
+      imageID: imageId,
+      repoName: 'example.test/app:1',
+    });
+    const t = await pl.createHandleTask(h, { name, path: '/bin/app', args: ['--task', name] });
+    h = t.handle;
+    tasks[name] = t.id;
+  }
+  h = await pl.addLoggingToHandle(await pl.addInteractionToHandle(h));
+  if (state) h = await pl.setState(h, state);
+  await pl.commitHandle(h);
+  return { id: created.id, tasks };
+}
+
+function raw(method: string, path: string, body?: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ socketPath: socket, method, path }, async (res) => {
+      let text = '';
+      for await (const c of res) text += c;
+      resolve({ status: res.statusCode!, body: text });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('portlayer', () => {
+  it('answers ping and /vch/info from the VCH', async () => {
+    await pl.ping();
+    const info = await pl.vchInfo();
+    expect(info.numCPUs).toBeGreaterThan(0);
+    expect(info.cpuMhz).toBe(info.numCPUs! * 1000);
+    expect(info.memory).toBeGreaterThan(0);
+    expect(info).toMatchObject({ maxPods: 7, runtime: 'runc', hostOS: 'linux' });
+  });
+
+  it('creates a pod of two tasks with one commit; nothing exists before it', async () => {
+    const created = await pl.createHandle({ name: 'default_web', annotations: { a: 'b' } });
+    let h = await pl.addImageToHandle(created.handle, { deltaID: 'a', imageID: imageId });
+    h = (await pl.createHandleTask(h, { name: 'a', path: '/bin/app', env: ['X=1'] })).handle;
+    expect(await vch.listPods()).toEqual([]);
+    await expect(pl.info(created.id)).rejects.toMatchObject({ kind: 'NotFound' });
+    await pl.commitHandle(h);
+    const info = await pl.info(created.id);
+    expect(info.containerConfig).toMatchObject({
+      containerId: created.id,
+      state: 'Created',
+      annotations: { a: 'b' },
+      names: ['default_web'],
+    });
+    expect(
+      info.tasks!.map((t) => [t.name, t.processConfig.status, t.processConfig.execPath]),
+    ).toEqual([['a', 'created', '/bin/app']]);
+    expect(info.tasks![0].processConfig.env).toContain('X=1');
+  });
+
+  it('starts with state RUNNING; info, list and per-task exits with real exit codes', async () => {
+    const { id, tasks } = await makePod(['a', 'b'], 'RUNNING');
+    let info = await pl.info(id);
+    expect(info.containerConfig!.state).toBe('Running');
+    expect(info.logging && info.interaction).toBe(true);
+    expect(info.tasks!.map((t) => t.id)).toEqual([tasks.a, tasks.b]);
+    const core = (await vch.listContainers({ all: true })).find((c) => c.nameInPod === 'b')!;
+    fake.exit(core.id, 3);
+    const waited = await pl.wait(tasks.b, 5);
+    expect(waited.tasks![0].processConfig).toMatchObject({ status: 'exited', exitCode: 3 });
+    info = await pl.info(id);
+    expect(info.tasks!.map((t) => t.processConfig.status)).toEqual(['running', 'exited']);
+    expect((await pl.list(false)).map((c) => c.containerConfig!.containerId)).toEqual([id]);
+  });
+
+  it('a handle is immutable: a join derives a new one and leaves the old as it was', async () => {
+    const created = await pl.createHandle({ name: 'pod1' });
+    const h1 = await pl.addImageToHandle(created.handle, { deltaID: 'a', imageID: imageId });
+    const h2 = (await pl.createHandleTask(h1, { name: 'a', path: '/bin/app' })).handle;
+    expect(h2).not.toBe(h1);
+    await pl.commitHandle(h1); // the pod without the task
+    expect((await pl.info(created.id)).tasks).toEqual([]);
+    // h2 was made for a container that did not exist: it exists now, so h2 is stale.
+    await expect(pl.commitHandle(h2)).rejects.toMatchObject({ kind: 'Conflict' });
+    // A committed handle is gone.
+    await expect(pl.commitHandle(h1)).rejects.toMatchObject({ kind: 'NotFound' });
+  });
+
+  it('refuses a stale handle (409) after another commit on the same container', async () => {
+    const { id } = await makePod(['a']);
+    const first = await pl.handle(id);
+    const second = await pl.handle(id);
+    await pl.commitHandle(await pl.setState(first, 'RUNNING'));
+    const stale = await pl.setState(second, 'STOPPED');
+    await expect(pl.commitHandle(stale)).rejects.toMatchObject({
+      kind: 'Conflict',
+      message: expect.stringMatching(/stale/),
+    });
+    expect((await pl.info(id)).containerConfig!.state).toBe('Running');
+    const status = await raw('PUT', `/containers/${await pl.setState(second, 'STOPPED')}`);
+    expect(status.status).toBe(409);
+    expect(JSON.parse(status.body)).toMatchObject({ code: 409 });
+  });
+
+  it('commit is all or nothing: a start that fails removes the pod it was creating', async () => {
+    const created = await pl.createHandle({ name: 'doomed' });
+    let h = created.handle;
+    for (const name of ['a', 'b']) {
+      h = await pl.addImageToHandle(h, { deltaID: name, imageID: imageId });
+      h = (await pl.createHandleTask(h, { name, path: '/bin/app' })).handle;
+    }
+    h = await pl.setState(h, 'RUNNING');
+    let starts = 0;
+    const realStart = fake.start.bind(fake);
+    fake.start = async (cid) => {
+      if (++starts === 2)
+        throw Object.assign(new Error('no such file: /bin/app'), { kind: 'InvalidInput' });
+      return realStart(cid);
+    };
+    await expect(pl.commitHandle(h)).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/no such file/),
+    });
+    expect(await vch.listPods()).toEqual([]);
+    expect(await vch.listContainers({ all: true })).toEqual([]);
+    expect([...fake.containers.values()].filter((c) => c.state.status === 'running')).toEqual([]);
+  });
+
+  it('commit is all or nothing on an existing pod: tasks it started are stopped again', async () => {
+    const { id } = await makePod(['a', 'b']);
+    let starts = 0;
+    const realStart = fake.start.bind(fake);
+    fake.start = async (cid) => {
+      if (++starts === 2) throw Object.assign(new Error('start failed'), { kind: 'Unavailable' });
+      return realStart(cid);
+    };
+    await expect(
+      pl.commitHandle(await pl.setState(await pl.handle(id), 'RUNNING')),
+    ).rejects.toMatchObject({
+      kind: 'Unavailable',
+    });
+    const info = await pl.info(id);
+    expect(info.tasks!.every((t) => t.processConfig.status !== 'running')).toBe(true);
+    // The version did not move: a handle made before the failed commit still commits.
+  });
+
+  it('restarts one exited task with a task bind (restart count counts it)', async () => {
+    const { id, tasks } = await makePod(['a', 'b'], 'RUNNING');
+    const coreA = (await vch.listContainers({ all: true })).find((c) => c.nameInPod === 'a')!;
+    fake.exit(coreA.id, 1);
+    await pl.wait(tasks.a, 5);
+    await pl.commitHandle(await pl.bindTask(await pl.handle(id), tasks.a));
+    const a = (await pl.info(id)).tasks!.find((t) => t.name === 'a')!;
+    expect(a).toMatchObject({ restartCount: 1, processConfig: { status: 'running' } });
+    await expect(pl.bindTask(await pl.handle(id), 'f'.repeat(64))).rejects.toMatchObject({
+      kind: 'NotFound',
+    });
+  });
+
+  it('signals tasks, stops a pod with STOPPED, and removes it', async () => {
+    const { id, tasks } = await makePod(['a', 'b'], 'RUNNING');
+    await pl.signal(tasks.a, 9);
+    expect((await pl.info(tasks.a)).tasks![0].processConfig.exitCode).toBe(137);
+    await expect(pl.signal(tasks.a, 15)).rejects.toMatchObject({ kind: 'Conflict' });
+    await expect(pl.remove(id)).rejects.toMatchObject({ kind: 'Conflict' });
+    await pl.commitHandle(await pl.setState(await pl.handle(id), 'STOPPED'), 3);
+    expect(fake.calls.some((c) => /^stop \w+ \S* 3000$/.test(c))).toBe(true);
+    expect((await pl.info(id)).containerConfig!.state).toBe('Stopped');
+    await pl.remove(id);
+    await expect(pl.info(id)).rejects.toMatchObject({ kind: 'NotFound' });
+    expect(await pl.list(true)).toEqual([]);
+  });
+
+  it('serves a task log with since, tail, timestamps and the stream', async () => {
+    const { tasks } = await makePod(['a'], 'RUNNING');
+    const core = (await vch.listContainers({ all: true }))[0];
+    await fake.output(core.id, STDOUT, 'one\n');
+    await new Promise((r) => setTimeout(r, 5));
+    const mid = BigInt(Date.now()) * 1_000_000n;
+    await new Promise((r) => setTimeout(r, 5));
+    await fake.output(core.id, STDERR, 'two\n');
+    await fake.output(core.id, STDOUT, 'three\n');
+    const read = async (o: Parameters<PortlayerClient['logs']>[1]) => {
+      let text = '';
+      for await (const c of await pl.logs(tasks.a, o)) text += c;
+      return text;
+    };
+    expect(await read({})).toBe('one\ntwo\nthree\n');
+    expect(await read({ tail: 2 })).toBe('two\nthree\n');
+    expect(await read({ since: mid })).toBe('two\nthree\n');
+    expect(await read({ stream: 'stderr' })).toBe('two\n');
+    expect(await read({ tail: 1, timestamps: true })).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$/,
+    );
+    // A follow ends when the task exits.
+    const follow = await pl.logs(tasks.a, { follow: true, tail: 0 });
+    const got = (async () => {
+      let text = '';
+      for await (const c of follow) text += c;
+      return text;
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    await fake.output(core.id, STDOUT, 'four\n');
+    await new Promise((r) => setTimeout(r, 50));
+    fake.exit(core.id, 0);
+    expect(await got).toBe('four\n');
+  });
+
+  it('answers bad input with one clear error and the right status', async () => {
+    const cases: [string, string, string | undefined, number, RegExp][] = [
+      ['POST', '/tasks', '{not json', 400, /malformed JSON/],
+      ['POST', '/tasks', '{"handle":"x"}', 400, /needs "path"/],
+      ['POST', '/tasks', '{"handle":"nope","path":"/x"}', 404, /no such handle/],
+      ['PUT', '/containers/nope/state', '"PAUSED"', 400, /RUNNING/],
+      ['GET', '/containers/abc/wait', undefined, 400, /timeout is required/],
+      ['POST', `/containers/${'a'.repeat(64)}/signal?signal=99`, undefined, 400, /1 to 64/],
+      ['GET', `/containers/info/${'a'.repeat(64)}`, undefined, 404, /no such container/],
+      ['GET', '/containers/x/logs?since=yesterday', undefined, 400, /Unix seconds/],
+      ['POST', '/storage/other/info/x', '{}', 404, /no image store/],
+      ['GET', '/nothing', undefined, 404, /no such route/],
+      ['DELETE', '/_ping', undefined, 405, /not allowed/],
+    ];
+    for (const [method, path, body, status, message] of cases) {
+      const r = await raw(method, path, body);
+      expect([method, path, r.status]).toEqual([method, path, status]);
+      expect(JSON.parse(r.body).message).toMatch(message);
+    }
+    const created = await pl.createHandle({});
+    await expect(
+      pl.addImageToHandle(created.handle, { deltaID: 'a', imageID: 'example.test/none:9' }),
+    ).rejects.toMatchObject({ kind: 'NotFound' });
+    await expect(pl.createHandleTask(created.handle, { name: 'a', path: '/x' })).rejects.toThrow(
+      /join an image as "a" first/,
+    );
+  });
+
+  it("has one network scope, the pod's own namespace, with no address", async () => {
+    const created = await pl.createHandle({ name: 'net' });
+    const r = await raw(
+      'POST',
+      '/scopes/default/containers',
+      JSON.stringify({ handle: created.handle }),
+    );
+    expect(r.status).toBe(200);
+    const h = JSON.parse(r.body) as string;
+    await pl.commitHandle(h);
+    const info = await pl.info(created.id);
+    expect(info.endpoints).toMatchObject([
+      { scope: 'default', address: '', container: created.id },
+    ]);
+    expect((await raw('GET', '/scopes')).body).toContain('"isolated"');
+    expect((await raw('POST', '/scopes/other/containers', '{}')).status).toBe(404);
+  });
+});

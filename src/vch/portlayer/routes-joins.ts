@@ -1,0 +1,165 @@
+// Joins: each takes a handle and answers a new one with one more change (VIC's storage image
+// join, task join and bind, logging and interaction joins, scope add and bind). Nothing reaches
+// the VCH until the handle is committed.
+import { randomBytes } from 'node:crypto';
+import { invalidInput, notFound } from '../errors.js';
+import type { Vch } from '../vch.js';
+import { type Directory, taskPlId } from './directory.js';
+import { endpointsOf } from './info.js';
+import type { HandleStore, TaskSpec } from './handles.js';
+import { optNumber, optString, optStrings, readObject, sendJson } from './http.js';
+import type { EndpointConfig, ScopeConfig } from './models.js';
+import type { Router } from './router.js';
+
+const TASK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const ID = /^[0-9a-f]{64}$/;
+
+/** The one network scope: each pod's own network namespace (loopback only; no address). */
+export const DEFAULT_SCOPE: ScopeConfig = {
+  id: 'default',
+  name: 'default',
+  scopeType: 'isolated',
+  internal: true,
+  dns: [],
+};
+
+export function addJoinRoutes(
+  router: Router,
+  vch: Vch,
+  handles: HandleStore,
+  dir: Directory,
+  storeName: string,
+): void {
+  router.add('POST', '/storage/{store}/info/{id}', async ({ req, res, params }) => {
+    const [store, id] = params;
+    if (store !== storeName) throw notFound(`no image store ${JSON.stringify(store)}`);
+    const body = await readObject(req, ['handle', 'deltaID']);
+    handles.get(body.handle as string);
+    const wanted = optString(body, 'imageID') || id;
+    const image = await vch.inspectImage(wanted);
+    const handle = handles.derive(body.handle as string, (s) => ({
+      images: new Map(s.images).set(body.deltaID as string, {
+        image: image.id,
+        repoName: optString(body, 'repoName'),
+      }),
+    }));
+    sendJson(res, 200, { handle });
+  });
+
+  router.add('GET', '/storage/{store}/info/{id}', async ({ res, params }) => {
+    const [store, id] = params;
+    if (store !== storeName) throw notFound(`no image store ${JSON.stringify(store)}`);
+    const image = await vch.inspectImage(id);
+    sendJson(res, 200, {
+      ID: image.id,
+      Store: storeName,
+      Metadata: { references: image.references.join(','), created: String(image.created) },
+    });
+  });
+
+  router.add('POST', '/tasks', async ({ req, res }) => {
+    const body = await readObject(req, ['handle', 'path']);
+    const set = handles.get(body.handle as string);
+    const id = optString(body, 'id') ?? randomBytes(32).toString('hex');
+    if (!ID.test(id)) throw invalidInput(`task id ${JSON.stringify(id)}: want 64 hex digits`);
+    const name = optString(body, 'name') ?? `task-${set.tasks.length}`;
+    if (!TASK_NAME.test(name)) throw invalidInput(`invalid task name ${JSON.stringify(name)}`);
+    if (set.tasks.some((t) => t.name === name || t.id === id))
+      throw invalidInput(`the handle has a task named ${name} (or with id ${id}) already`);
+    const existing = set.base === 'new' ? undefined : await dir.resolve(set.containerId);
+    if (existing?.tasks.some((t) => t.nameInPod === name))
+      throw invalidInput(`container ${set.containerId} has a task named ${name} already`);
+    const task: TaskSpec = {
+      id,
+      name,
+      deltaID: optString(body, 'deltaID') ?? name,
+      path: body.path as string,
+      args: optStrings(body, 'args') ?? [],
+      env: optStrings(body, 'env') ?? [],
+      workingDir: optString(body, 'workingDir') || undefined,
+      user: optString(body, 'user') || undefined,
+      stopSignal: optString(body, 'stopSignal') || undefined,
+      memoryLimitBytes: optNumber(body, 'memoryLimitBytes', 1),
+      cpuMillis: optNumber(body, 'cpuMillis', 1),
+    };
+    if (!set.images.has(task.deltaID))
+      throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);
+    const handle = handles.derive(set.handle, (s) => ({ tasks: [...s.tasks, task] }));
+    sendJson(res, 200, { handle, id });
+  });
+
+  router.add('POST', '/tasks/binding', async ({ req, res }) => {
+    const body = await readObject(req, ['handle', 'id']);
+    const set = handles.get(body.handle as string);
+    const id = body.id as string;
+    const known =
+      set.tasks.some((t) => t.id === id) ||
+      (set.base !== 'new' &&
+        (await dir.resolve(set.containerId))?.tasks.some((t) => taskPlId(t) === id));
+    if (!known) throw notFound(`no task ${id} in container ${set.containerId}`);
+    const handle = handles.derive(set.handle, (s) => ({ bind: [...s.bind, id] }));
+    sendJson(res, 200, { handle });
+  });
+
+  for (const [path, field] of [
+    ['/logging', 'logging'],
+    ['/interaction', 'interaction'],
+  ] as const) {
+    router.add('POST', path, async ({ req, res }) => {
+      const body = await readObject(req, ['handle']);
+      const handle = handles.derive(body.handle as string, () => ({ [field]: true }));
+      sendJson(res, 200, { handle });
+    });
+  }
+
+  // ---- scopes: one, the pod's own network namespace ----
+
+  router.add('GET', '/scopes', async ({ res }) => sendJson(res, 200, [DEFAULT_SCOPE]));
+
+  router.add('POST', '/scopes/{scope}/containers', async ({ req, res, params }) => {
+    if (params[0] !== DEFAULT_SCOPE.name) throw notFound(`no scope ${JSON.stringify(params[0])}`);
+    const body = await readObject(req, ['handle']);
+    const handle = handles.derive(body.handle as string, (s) => ({
+      scopes: s.scopes.includes(params[0]) ? s.scopes : [...s.scopes, params[0]],
+    }));
+    sendJson(res, 200, handle);
+  });
+
+  router.add('GET', '/scopes/containers/{handleOrId}', async ({ res, params }) => {
+    sendJson(res, 200, await endpointsFor(params[0]));
+  });
+
+  for (const method of ['POST', 'DELETE'])
+    router.add(method, '/scopes/containers/{handle}/binding', async ({ res, params }) => {
+      const set = handles.get(params[0]);
+      const handle = handles.derive(set.handle, () => ({}));
+      sendJson(res, 200, { handle, endpoints: await endpointsFor(set.handle) });
+    });
+
+  router.add('GET', '/scopes/{idName}', async ({ res, params }) => {
+    if (params[0] !== DEFAULT_SCOPE.name) throw notFound(`no scope ${JSON.stringify(params[0])}`);
+    sendJson(res, 200, [DEFAULT_SCOPE]);
+  });
+
+  async function endpointsFor(handleOrId: string): Promise<EndpointConfig[]> {
+    const found = await dir.resolve(handleOrId);
+    if (found) return endpointsOf(found.pod);
+    const set = handles.get(handleOrId);
+    const pod = set.base === 'new' ? undefined : await dir.pod(set.containerId);
+    const known = pod ? endpointsOf(pod) : [];
+    return set.scopes
+      .filter((s) => !known.some((e) => e.scope === s))
+      .map((scope): EndpointConfig => ({
+        id: `${set.containerId.slice(0, 12)}-${scope}`,
+        name: set.create?.name ?? set.containerId,
+        scope,
+        address: '',
+        gateway: '',
+        container: set.containerId,
+        ports: [],
+        aliases: [],
+        nameservers: [],
+      }))
+      .concat(known);
+  }
+}

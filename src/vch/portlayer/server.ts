@@ -1,0 +1,94 @@
+// The portlayer: VIC's handle-based API (reference/vic-portlayer-swagger.json) over the VCH
+// core, on node:http. It serves the routes the VIC provider needs; every failure answers with
+// the portlayer's error model and the status of its kind, and a bug answers 500 in one line —
+// the daemon never goes down for a request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Vch, VchLogger } from '../vch.js';
+import { Committer } from './commit.js';
+import { Directory } from './directory.js';
+import { HandleStore } from './handles.js';
+import { oneLine, sendError, sendJson, statusOf } from './http.js';
+import type { VCHInfo } from './models.js';
+import { Router } from './router.js';
+import { addContainerRoutes } from './routes-containers.js';
+import { addJoinRoutes } from './routes-joins.js';
+
+export interface PortlayerOptions {
+  logger?: VchLogger;
+  /** The image store's name in /storage/{store}/… (VIC: the VCH's UUID). Default "default". */
+  storeName?: string;
+  /** The pods the VCH takes, as /vch/info reports it. Default 110 (the kubelet's). */
+  maxPods?: number;
+}
+
+export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Router {
+  const router = new Router();
+  const handles = new HandleStore();
+  const dir = new Directory(vch);
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const committer = new Committer(vch, dir, o.logger ?? quiet);
+
+  router.add('GET', '/_ping', async ({ res }) => sendJson(res, 200, 'OK'));
+  router.add('GET', '/vch/info', async ({ res }) => {
+    const info = await vch.info();
+    const c = info.capacity;
+    const body: VCHInfo = {
+      cpuMhz: c.cpus * 1000,
+      memory: Math.floor(c.memoryBytes / 2 ** 20),
+      cpuUsage: c.usedCpuMillis,
+      memUsage: Math.floor(c.usedMemoryBytes / 2 ** 20),
+      hostProductName: `vic-kubelet VCH ${info.version}`,
+      hostOS: info.os,
+      hostOSVersion: info.kernelVersion,
+      numCPUs: c.cpus,
+      maxPods: o.maxPods ?? 110,
+      runtime: info.runtime,
+      kernelVersion: info.kernelVersion,
+      architecture: info.architecture === 'x64' ? 'amd64' : info.architecture,
+    };
+    sendJson(res, 200, body);
+  });
+  addContainerRoutes(router, vch, handles, dir, committer);
+  addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default');
+  return router;
+}
+
+/** A request handler for the portlayer routes (to mount on a server of one's own). */
+export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}) {
+  const router = createPortlayerRouter(vch, o);
+  const log = o.logger;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(new Error('client went away'));
+    });
+    const started = Date.now();
+    void (async () => {
+      try {
+        const m = router.match(req.method ?? 'GET', req.url ?? '/');
+        await m.handler({ req, res, params: m.params, query: m.query, signal: ac.signal });
+      } catch (e) {
+        if (statusOf(e) >= 500)
+          log?.error(
+            { method: req.method, url: req.url, err: oneLine(e) },
+            'portlayer request failed',
+          );
+        sendError(res, e);
+      } finally {
+        log?.debug(
+          { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started },
+          'portlayer request',
+        );
+      }
+    })();
+  };
+}
+
+export function createPortlayerServer(vch: Vch, o: PortlayerOptions = {}): Server {
+  const server = createServer(portlayerHandler(vch, o));
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
