@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { addIologCommand } from './iolog.js';
 import { addNodeCommand } from './node.js';
+import { addVchCommand } from './vch.js';
 import { fail, UsageError } from './errors.js';
 
 const program = new Command('vic-kubelet')
@@ -15,6 +16,7 @@ const program = new Command('vic-kubelet')
 // Subcommands made with .command() inherit exitOverride and the output settings.
 addIologCommand(program);
 addNodeCommand(program);
+addVchCommand(program);
 
 // A reader of our output that goes away (`… | head`) ends us quietly, as it ends other tools.
 for (const out of [process.stdout, process.stderr]) {

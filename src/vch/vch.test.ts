@@ -112,7 +112,7 @@ describe('containers', () => {
   it('refuses an unknown image with NotFound (the CLI then pulls)', async () => {
     await expect(vch.createContainer({ image: 'example.test/other' })).rejects.toMatchObject({
       kind: 'NotFound',
-      message: 'no such image: example.test/other:latest',
+      message: 'No such image: example.test/other:latest',
     });
   });
 

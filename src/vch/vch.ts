@@ -650,12 +650,12 @@ export class Vch extends EventEmitter<VchEvents> {
       if (found.length > 1)
         throw invalidInput(`multiple containers found with provided prefix: ${ref}`);
     }
-    throw notFound(`no such container: ${ref}`);
+    throw notFound(`No such container: ${ref}`);
   }
 
   #podRow(ref: string): PodRow {
     const p = (isId(ref) && this.#db.pod(ref)) || this.#db.podByName(ref);
-    if (!p) throw notFound(`no such pod: ${ref}`);
+    if (!p) throw notFound(`No such pod: ${ref}`);
     return p;
   }
 
@@ -812,7 +812,7 @@ export class Vch extends EventEmitter<VchEvents> {
     try {
       name = formatReference(parseReference(ref));
     } catch {}
-    throw notFound(`no such image: ${name}`);
+    throw notFound(`No such image: ${familiarName(name)}`);
   }
 
   /** The image config's `config` section (Entrypoint, Cmd, Env, WorkingDir, User, …). */
@@ -907,4 +907,9 @@ function nameMatches(name: string, pattern: string): boolean {
   } catch {
     return name.includes(pattern);
   }
+}
+
+/** `docker.io/library/busybox:1` → `busybox:1`, as Docker's messages name images. */
+function familiarName(reference: string): string {
+  return reference.replace(/^docker\.io\/(library\/)?/, '');
 }

@@ -169,6 +169,8 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
           await out.send({ stream: `Loaded image: ${familiar(r)}\n` });
         res.end();
       } catch (e) {
+        // Name the upload as the client knows it, not by our spool file.
+        if (e instanceof Error) e.message = e.message.split(file).join('the image archive');
         // Before any output a failure is a plain error with its status; after, in the stream.
         if (!out.started) throw e;
         await out.fail(e);

@@ -40,7 +40,14 @@ export function addSystemRoutes(
     };
     sendJson(res, 200, {
       Platform: { Name: 'vic-kubelet Virtual Container Host' },
-      Components: [{ Name: 'Engine', Version: info.version, Details: engine }],
+      // Details is a map of strings in Docker's schema.
+      Components: [
+        {
+          Name: 'Engine',
+          Version: info.version,
+          Details: { ...engine, Experimental: 'false' },
+        },
+      ],
       ...engine,
     });
   });

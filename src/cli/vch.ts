@@ -1,0 +1,31 @@
+// `vic-kubelet vch serve`: run a Virtual Container Host with its Docker API (the persona). The
+// daemon (src/vch/serve.ts, with the database and the runtime) is loaded only when it runs.
+import type { Command } from 'commander';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function addVchCommand(program: Command): void {
+  const vch = program.command('vch').description('the Virtual Container Host');
+  vch
+    .command('serve')
+    .description('run the VCH: its state, containers and the Docker Engine API on a unix socket')
+    .requiredOption('--state-dir <dir>', 'where images, containers, logs and the database live')
+    .requiredOption('--docker-host <unix:///path>', 'unix socket to serve the Docker API on')
+    .option('--docker-tcp <host:port>', 'also serve the Docker API on this TCP address (loopback)')
+    .option('--docker-tcp-allow-remote', 'allow --docker-tcp on a non-loopback address (no TLS!)')
+    .option(
+      '--insecure-registry <host:port>',
+      'registry spoken to over plain HTTP (repeatable; loopback ones always are)',
+      collect,
+      [],
+    )
+    .option('--runc <path>', 'the runc binary (default: runc on PATH)')
+    .option('--tether <path>', "the containers' init (default: the project's build)")
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .action(async (o: import('../vch/serve.js').ServeOptions) => {
+      const { serveVch } = await import('../vch/serve.js');
+      await serveVch(o);
+    });
+}

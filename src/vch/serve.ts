@@ -1,0 +1,112 @@
+// `vic-kubelet vch serve`: open the VCH at a state directory, serve the persona (Docker Engine
+// API) on a unix socket and optionally on loopback TCP, until SIGTERM or SIGINT. Stopping
+// closes the servers, the runtime's watchers and the database; containers keep running and
+// the next start picks them up again.
+import type { Server } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createLogger } from '../node/logger.js';
+import { createRuncRuntime } from '../runtime/runc/index.js';
+import { invalidInput } from './errors.js';
+import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
+import { createPersonaServer } from './persona/server.js';
+import { Vch } from './vch.js';
+
+export interface ServeOptions {
+  stateDir: string;
+  dockerHost: string;
+  dockerTcp?: string;
+  dockerTcpAllowRemote?: boolean;
+  insecureRegistry: string[];
+  runc?: string;
+  tether?: string;
+  logLevel: string;
+}
+
+const REGISTRY = /^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
+
+export async function serveVch(o: ServeOptions): Promise<void> {
+  if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel))
+    throw invalidInput(
+      `--log-level ${JSON.stringify(o.logLevel)}: want debug, info, warn or error`,
+    );
+  const socketPath = unixSocketPath(o.dockerHost);
+  const tcp = o.dockerTcp
+    ? parseTcpAddress(o.dockerTcp, o.dockerTcpAllowRemote ?? false)
+    : undefined;
+  for (const r of o.insecureRegistry)
+    if (!REGISTRY.test(r))
+      throw invalidInput(`--insecure-registry ${JSON.stringify(r)}: want HOST[:PORT]`);
+  const stateDir = resolve(o.stateDir);
+  try {
+    await mkdir(stateDir, { recursive: true });
+  } catch (e) {
+    throw invalidInput(
+      `--state-dir ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? 'unusable'}`,
+    );
+  }
+
+  const log = createLogger({ level: o.logLevel });
+  const vch = await Vch.open({
+    stateDir,
+    insecureRegistries: o.insecureRegistry,
+    logger: log,
+    runtime: (dir) =>
+      createRuncRuntime({
+        stateDir: join(dir, 'runc'),
+        logger: log,
+        ...(o.runc && { runcPath: o.runc }),
+        ...(o.tether && { tetherPath: o.tether }),
+      }),
+  });
+  // Signals first: a SIGTERM during start-up still ends us cleanly.
+  const stopped = new Promise<NodeJS.Signals>((done) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, done);
+  });
+  const servers: Server[] = [];
+  const persona = {
+    logger: log,
+    insecureRegistries: o.insecureRegistry,
+    tmpDir: join(stateDir, 'tmp'),
+  };
+  try {
+    const unix = createPersonaServer(vch, persona);
+    servers.push(unix);
+    await listenUnix(unix, socketPath);
+    if (tcp) {
+      const t = createPersonaServer(vch, persona);
+      servers.push(t);
+      await listenTcp(t, tcp.host, tcp.port);
+    }
+  } catch (e) {
+    await closeAll(servers, vch);
+    throw e;
+  }
+  log.info(
+    {
+      stateDir,
+      dockerHost: `unix://${socketPath}`,
+      ...(tcp && { dockerTcp: `${tcp.host}:${tcp.port}` }),
+    },
+    'serving the Docker API',
+  );
+  const signal = await stopped;
+  log.info({ signal }, 'stopping: containers keep running');
+  await closeAll(servers, vch);
+  log.info({}, 'stopped');
+}
+
+async function closeAll(servers: Server[], vch: Vch): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((done) => {
+          if (!s.listening) return done();
+          s.close(() => done());
+          // Followers of logs and waiters would hold the close open: end them.
+          s.closeAllConnections();
+        }),
+    ),
+  );
+  await vch.close();
+}

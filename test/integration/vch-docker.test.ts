@@ -1,0 +1,423 @@
+// The VCH as a user meets it: `vic-kubelet vch serve` from the build, driven by the real docker
+// CLI over its unix socket, pulling from a real registry (Debian's docker-registry on loopback)
+// a busybox image built from Debian's busybox-static, running containers in runc sandboxes.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tarArchive, type TarSpec } from '../../src/image/testing.js';
+import {
+  DOCKER,
+  type VchProcess,
+  cleanupVch,
+  ensureBuilt,
+  startVch,
+  stopVch,
+} from './docker-cli.js';
+import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+
+const run = promisify(execFile);
+const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /;
+
+let work: string;
+let stateDir: string;
+let socket: string;
+let registry: Registry;
+let layout: string;
+let vch: VchProcess;
+let image: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** docker with this VCH; fails the test with the CLI's stderr when it does not exit 0. */
+async function ok(args: string[]): Promise<string> {
+  const r = await vch.docker(args);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const lines = (s: string) => s.split('\n').filter((l) => l !== '');
+
+/** A shell script that prints `<tag> out N` and `<tag> err N` (to stderr) every `ms` forever. */
+const talker = (tag: string, ms = 200) =>
+  `i=0; while true; do i=$((i+1)); echo "${tag} out $i"; echo "${tag} err $i" >&2; sleep ${ms / 1000}; done`;
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** An OCI layout with one image `name` whose single layer is the given tar entries. */
+function writeLayout(dir: string, name: string, entries: TarSpec[]): string {
+  const blobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer) => {
+    const hex = createHash('sha256').update(b).digest('hex');
+    writeFileSync(join(blobs, hex), b);
+    return { digest: `sha256:${hex}`, size: b.length };
+  };
+  const layer = put(tarArchive(entries));
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      }),
+    ),
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }),
+    ),
+  );
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'org.opencontainers.image.ref.name': name },
+        },
+      ],
+    }),
+  );
+  return dir;
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  work = mkdtempSync(join(tmpdir(), 'vic-vch-docker-'));
+  stateDir = join(work, 'state');
+  socket = join(work, 'docker.sock');
+  [registry, layout] = await Promise.all([startRegistry(), buildBusyboxLayout(work)]);
+  image = `${registry.host}/busybox:latest`;
+  await pushImage(layout, 'busybox', image);
+  await pushImage(layout, 'busybox', `${registry.host}/busybox:other`);
+  vch = await startVch(stateDir, socket, ['--insecure-registry', registry.host]);
+}, 120_000);
+
+afterAll(async () => {
+  if (stateDir) await cleanupVch(stateDir, vch);
+  await registry?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+}, 60_000);
+
+describe('docker CLI against the VCH', () => {
+  it('negotiates the API version and answers version and info', async () => {
+    const v = await ok(['version', '--format', '{{.Client.APIVersion}} {{.Server.APIVersion}}']);
+    expect(v.trim()).toBe('1.43 1.43');
+    const info = JSON.parse(await ok(['info', '--format', '{{json .}}'])) as Record<
+      string,
+      unknown
+    >;
+    expect(info.NCPU).toBeGreaterThan(0);
+    expect(info.MemTotal).toBeGreaterThan(0);
+    expect(info.OSType).toBe('linux');
+  });
+
+  it('pulls with Docker progress, then lists the image', async () => {
+    const out = await ok(['pull', image]);
+    expect(out).toContain(`Pulling from ${registry.host}/busybox`);
+    expect(out).toMatch(/[0-9a-f]{12}: Pull complete/);
+    expect(out).toMatch(/Digest: sha256:[0-9a-f]{64}/);
+    expect(out).toContain(`Status: Downloaded newer image for ${image}`);
+    const images = await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    expect(images).toMatch(new RegExp(`${registry.host}/busybox:latest [0-9a-f]{12}`));
+  });
+
+  it('runs -d an image it does not have yet: create, 404, pull, create, start', async () => {
+    const r = await vch.docker([
+      'run',
+      '-d',
+      '--name',
+      'autopull',
+      `${registry.host}/busybox:other`,
+      'sh',
+      '-c',
+      'echo pulled-and-ran',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Unable to find image');
+    expect(r.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    await until(
+      'autopull to exit',
+      async () =>
+        (await ok(['inspect', '-f', '{{.State.Status}}', 'autopull'])).trim() === 'exited',
+    );
+    expect(await ok(['logs', 'autopull'])).toBe('pulled-and-ran\n');
+    await ok(['rm', 'autopull']);
+  });
+
+  it('runs a container printing to both streams; ps, logs keep the streams apart', async () => {
+    const id = (await ok(['run', '-d', '--name', 'talker', image, 'sh', '-c', talker('t')])).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const ps = await ok(['ps', '--format', '{{.ID}} {{.Names}} {{.Status}}']);
+    expect(ps).toMatch(new RegExp(`^${id.slice(0, 12)} talker Up `, 'm'));
+    await until('three lines', async () => lines(await ok(['logs', 'talker'])).length >= 3);
+
+    const both = await vch.docker(['logs', 'talker']);
+    expect(lines(both.stdout).length).toBeGreaterThan(2);
+    expect(lines(both.stdout).every((l) => /^t out \d+$/.test(l))).toBe(true);
+    expect(lines(both.stderr).every((l) => /^t err \d+$/.test(l))).toBe(true);
+    expect(lines(both.stdout).slice(0, 2)).toEqual(['t out 1', 't out 2']);
+
+    // As a user types it: `docker logs talker 2>/dev/null` shows stdout only.
+    const { stdout } = await run('sh', ['-c', `${DOCKER} logs talker 2>/dev/null`], {
+      env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}` },
+    });
+    expect(lines(stdout).length).toBeGreaterThan(2);
+    expect(stdout).not.toContain('err');
+    const errOnly = await run('sh', ['-c', `${DOCKER} logs talker 2>&1 >/dev/null`], {
+      env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}` },
+    });
+    expect(lines(errOnly.stdout).every((l) => /^t err \d+$/.test(l))).toBe(true);
+  });
+
+  it('logs -t, --tail, --since and --until with real timestamps', async () => {
+    // A container that is done: its log is fixed, so the expectations are exact.
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'counter',
+      image,
+      'sh',
+      '-c',
+      'for i in 1 2 3 4 5 6 7 8; do echo "c out $i"; echo "c err $i" >&2; sleep 0.05; done',
+    ]);
+    await until(
+      'counter to exit',
+      async () =>
+        (await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'counter'])).trim() ===
+        'exited 0',
+    );
+    const all = await vch.docker(['logs', '-t', 'counter']);
+    const out = lines(all.stdout);
+    const err = lines(all.stderr);
+    expect(out).toHaveLength(8);
+    expect(err).toHaveLength(8);
+    for (const l of [...out, ...err]) expect(l).toMatch(TS);
+    const stamp = (l: string) => l.slice(0, 30);
+    const nowish = Date.parse(stamp(out[0]));
+    expect(Math.abs(Date.now() - nowish)).toBeLessThan(120_000);
+    // Merged in time order, stdout and stderr lines alternate as written.
+    const merged = [...out, ...err].sort();
+    expect(merged.map((l) => l.slice(31))).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8].flatMap((i) => [`c out ${i}`, `c err ${i}`]),
+    );
+
+    const tail = await vch.docker(['logs', '--tail', '3', 'counter']);
+    expect(lines(tail.stdout)).toEqual(['c out 8']);
+    expect(lines(tail.stderr)).toEqual(['c err 7', 'c err 8']);
+
+    // --since and --until are inclusive to the nanosecond (the CLI sends seconds.nanoseconds).
+    const from = stamp(merged[4]); // c out 3
+    const to = stamp(merged[9]); // c err 5
+    const window = await vch.docker(['logs', '--since', from, '--until', to, 'counter']);
+    expect(lines(window.stdout)).toEqual(['c out 3', 'c out 4', 'c out 5']);
+    expect(lines(window.stderr)).toEqual(['c err 3', 'c err 4', 'c err 5']);
+    const later = await vch.docker(['logs', '--since', stamp(merged[14]), 'counter']);
+    expect(lines(later.stdout)).toEqual(['c out 8']);
+    expect(lines(later.stderr)).toEqual(['c err 8']);
+    await ok(['rm', 'counter']);
+  });
+
+  it('logs -f shows new lines as they come and ends when the container stops', async () => {
+    const follower: ChildProcess = spawn(DOCKER, ['logs', '-f', '--tail', '0', 'talker'], {
+      env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    follower.stdout?.on('data', (d: Buffer) => (seen += d.toString()));
+    const ended = new Promise<number | null>((r) => follower.once('exit', (code) => r(code)));
+    try {
+      // A line the container writes after the follow began arrives.
+      const before = lines(await ok(['logs', 'talker'])).length;
+      await until('a followed line', async () => {
+        const m = /t out (\d+)/.exec(seen);
+        return m !== null && Number(m[1]) > before - 1;
+      });
+      const stopped = await vch.docker(['stop', 'talker']);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      const code = await Promise.race([ended, sleep(10_000).then(() => 'still running')]);
+      expect(code).toBe(0);
+    } finally {
+      follower.kill('SIGKILL');
+    }
+    const state = (
+      await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'talker'])
+    ).trim();
+    expect(state).toMatch(/^exited (143|137)$/);
+    expect(await ok(['ps', '-a', '--filter', 'name=talker', '--format', '{{.Status}}'])).toMatch(
+      /^Exited \(\d+\) /,
+    );
+  });
+
+  it('stop, rm, and the errors Docker gives', async () => {
+    await ok(['run', '-d', '--name', 'busy', image, 'sh', '-c', talker('b', 500)]);
+    const rmRunning = await vch.docker(['rm', 'busy']);
+    expect(rmRunning.code).not.toBe(0);
+    expect(rmRunning.stderr).toContain('container is running');
+    expect((await vch.docker(['stop', 'busy'])).code).toBe(0);
+    expect((await vch.docker(['rm', 'busy'])).code).toBe(0);
+    expect(await ok(['ps', '-a', '--format', '{{.Names}}'])).not.toMatch(/^busy$/m);
+
+    const missing = await vch.docker(['logs', 'nosuch']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('No such container: nosuch');
+    const tty = await vch.docker(['run', '-d', '-t', image]);
+    expect(tty.code).not.toBe(0);
+    expect(tty.stderr).toContain('Tty is not supported yet');
+    const taken = await vch.docker(['run', '-d', '--name', 'talker', image]);
+    expect(taken.stderr).toContain('is already in use');
+    await ok(['rm', 'talker']);
+  });
+
+  it('loads a docker save archive and runs from it', async () => {
+    // An image of its own (its config sets an env var), so that its only reference is this one.
+    const archive = join(work, 'save.tar');
+    await run('umoci', [
+      'config',
+      '--image',
+      `${layout}:busybox`,
+      '--tag',
+      'loadme',
+      '--config.env',
+      'LOADED=yes',
+    ]);
+    await run('skopeo', [
+      'copy',
+      '-q',
+      `oci:${layout}:loadme`,
+      `docker-archive:${archive}:loaded/busybox:v1`,
+    ]);
+    const out = await ok(['load', '-i', archive]);
+    expect(out).toContain('Loaded image: loaded/busybox:v1');
+    expect(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(
+      'loaded/busybox:v1',
+    );
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'fromload',
+      'loaded/busybox:v1',
+      'sh',
+      '-c',
+      'echo loaded-ok $LOADED',
+    ]);
+    await until(
+      'fromload to exit',
+      async () =>
+        (await ok(['inspect', '-f', '{{.State.Status}}', 'fromload'])).trim() === 'exited',
+    );
+    expect(await ok(['logs', 'fromload'])).toBe('loaded-ok yes\n');
+    const inUse = await vch.docker(['rmi', 'loaded/busybox:v1']);
+    expect(inUse.code).not.toBe(0);
+    expect(inUse.stderr).toContain('is using its referenced image');
+    await ok(['rm', 'fromload']);
+    expect(await ok(['rmi', 'loaded/busybox:v1'])).toContain('Untagged: loaded/busybox:v1');
+
+    writeFileSync(join(work, 'junk.tar'), 'not a tar at all\n');
+    const bad = await vch.docker(['load', '-i', join(work, 'junk.tar')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('the image archive');
+    expect(bad.stderr).not.toContain(stateDir);
+  });
+
+  it('refuses layers that escape their rootfs with a clear error', async () => {
+    const target = join(work, 'escaped');
+    mkdirSync(target);
+    const dotdot = writeLayout(join(work, 'evil-dotdot'), 'evil', [
+      { name: 'ok.txt', body: 'fine\n' },
+      { name: '../../../../../../../../tmp/vch-escape.txt', body: 'pwned\n' },
+    ]);
+    const symlink = writeLayout(join(work, 'evil-link'), 'evil', [
+      { name: 'link', type: '2', linkname: target },
+      { name: 'link/pwned.txt', body: 'pwned\n' },
+    ]);
+    await pushImage(dotdot, 'evil', `${registry.host}/evil:dotdot`);
+    await pushImage(symlink, 'evil', `${registry.host}/evil:link`);
+
+    const a = await vch.docker(['pull', `${registry.host}/evil:dotdot`]);
+    expect(a.code).not.toBe(0);
+    expect(a.stderr).toMatch(/refused: ".." component/);
+    const b = await vch.docker(['pull', `${registry.host}/evil:link`]);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toMatch(/refused: .*symlink .*absolute path outside the rootfs/);
+    expect(existsSync('/tmp/vch-escape.txt')).toBe(false);
+    expect(existsSync(join(target, 'pwned.txt'))).toBe(false);
+    expect(await ok(['images', '--format', '{{.Repository}}'])).not.toContain('evil');
+  });
+});
+
+describe('VCH restarts', () => {
+  it('after SIGKILL lists its containers and their logs; a running one kept logging', async () => {
+    await ok(['run', '-d', '--name', 'survivor', image, 'sh', '-c', talker('s', 200)]);
+    await ok(['run', '-d', '--name', 'finisher', image, 'sh', '-c', 'echo finished; exit 3']);
+    await until(
+      'finisher to exit',
+      async () =>
+        (await ok(['inspect', '-f', '{{.State.Status}}', 'finisher'])).trim() === 'exited',
+    );
+    await until('survivor output', async () => lines(await ok(['logs', 'survivor'])).length >= 3);
+
+    expect(await stopVch(vch, 'SIGKILL')).toBe('SIGKILL');
+    const whileDown = Date.now();
+    await sleep(1500);
+    vch = await startVch(stateDir, socket, ['--insecure-registry', registry.host]);
+
+    const ps = await ok(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+    expect(ps).toMatch(/^survivor Up /m);
+    expect(ps).toMatch(/^finisher Exited \(3\) /m);
+    expect(await ok(['logs', 'finisher'])).toBe('finished\n');
+
+    // Nothing lost: every line from 1 on, including those written while the VCH was down.
+    const afterRestart = lines((await vch.docker(['logs', '-t', 'survivor'])).stdout);
+    const numbers = afterRestart.map((l) => Number(/s out (\d+)$/.exec(l)?.[1]));
+    expect(numbers).toEqual(numbers.map((_, i) => i + 1));
+    expect(afterRestart.some((l) => Date.parse(l.slice(0, 30)) > whileDown + 500)).toBe(true);
+    // And it keeps logging now.
+    await until(
+      'more survivor output',
+      async () => lines(await ok(['logs', 'survivor'])).length > afterRestart.length + 2,
+    );
+    // The re-attached VCH sees it stop.
+    expect((await vch.docker(['stop', '-t', '2', 'survivor'])).code).toBe(0);
+    expect((await ok(['inspect', '-f', '{{.State.Status}}', 'survivor'])).trim()).toBe('exited');
+    await ok(['rm', 'survivor', 'finisher']);
+  });
+
+  it('SIGTERM stops the server and leaves containers running', async () => {
+    await ok(['run', '-d', '--name', 'stays', image, 'sh', '-c', talker('k', 200)]);
+    const pid = Number((await ok(['inspect', '-f', '{{.State.Pid}}', 'stays'])).trim());
+    expect(pid).toBeGreaterThan(0);
+    expect(await stopVch(vch, 'SIGTERM')).toBe(0);
+    expect(existsSync(`/proc/${pid}`)).toBe(true);
+    vch = await startVch(stateDir, socket, ['--insecure-registry', registry.host]);
+    expect(await ok(['ps', '--format', '{{.Names}} {{.Status}}'])).toMatch(/^stays Up /m);
+    await ok(['rm', '-f', 'stays']);
+  });
+});
