@@ -4,7 +4,9 @@
  * files for the runtime. Nothing on the host reads the container's output: the log keeps
  * growing while the VCH is down.
  *
- *   tether [--log-fd N] [--status-dir DIR] -- ARGV...   run ARGV (log defaults to fd 1)
+ *   tether [--log-fd N] [--status-dir DIR] [--user UID:GID[:G1,G2...]] -- ARGV...
+ *                                                       run ARGV (log defaults to fd 1), as
+ *                                                       that user and those groups if given
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -27,7 +29,8 @@
 static struct iolog_writer writer; /* large: static storage */
 
 static void usage(void) {
-    fprintf(stderr, "usage: tether [--log-fd N] [--status-dir DIR] -- ARGV...\n"
+    fprintf(stderr, "usage: tether [--log-fd N] [--status-dir DIR] [--user UID:GID[:G,...]] -- "
+                    "ARGV...\n"
                     "       tether --pause\n");
     exit(2);
 }
@@ -123,7 +126,39 @@ static size_t pump(int *fd, int stream) {
     return total;
 }
 
-static int run(char **argv, int log_fd, const char *status_dir) {
+#define MAX_GROUPS 256
+
+/* The child's user: "UID:GID" or "UID:GID:G1,G2,...", numbers only (names were resolved by the
+ * runtime in the image's /etc/passwd: a static binary has no NSS). */
+static int parse_user(const char *s, struct sup_spawn_opts *o) {
+    static gid_t groups[MAX_GROUPS];
+    char *end;
+    errno = 0;
+    unsigned long uid = strtoul(s, &end, 10);
+    if (errno || end == s || *end != ':') return -1;
+    s = end + 1;
+    unsigned long gid = strtoul(s, &end, 10);
+    if (errno || end == s || (*end && *end != ':')) return -1;
+    size_t n = 0;
+    if (*end == ':' && end[1]) {
+        s = end + 1;
+        for (;;) {
+            unsigned long g = strtoul(s, &end, 10);
+            if (errno || end == s || n == MAX_GROUPS || (*end && *end != ',')) return -1;
+            groups[n++] = (gid_t)g;
+            if (!*end) break;
+            s = end + 1;
+        }
+    }
+    o->set_user = 1;
+    o->uid = (uid_t)uid;
+    o->gid = (gid_t)gid;
+    o->groups = groups;
+    o->ngroups = n;
+    return 0;
+}
+
+static int run(char **argv, int log_fd, const char *status_dir, struct sup_spawn_opts *opts) {
     fcntl(log_fd, F_SETFD, FD_CLOEXEC); /* the container's process must not write around us */
     iolog_init(&writer, log_fd, iolog_realtime_ns, NULL);
     int sfd = sup_signals_init();
@@ -131,11 +166,12 @@ static int run(char **argv, int log_fd, const char *status_dir) {
         perror("tether: signalfd");
         return 1;
     }
-    struct sup_spawn_opts opts = {.argv = argv, .envp = NULL, .cwd = NULL, .stdin_fd = 0};
+    opts->argv = argv;
+    opts->stdin_fd = 0;
     struct sup_child child;
     char err[512];
     long long started = sup_now_ns();
-    if (sup_spawn(&opts, &child, err, sizeof err) < 0) {
+    if (sup_spawn(opts, &child, err, sizeof err) < 0) {
         /* The reason goes where the user looks for it: the container's log, as stderr. */
         char line[600];
         int n = snprintf(line, sizeof line, "tether: %s\n", err);
@@ -193,6 +229,7 @@ static int run(char **argv, int log_fd, const char *status_dir) {
 int main(int argc, char **argv) {
     long long log_fd = 1;
     const char *status_dir = NULL;
+    struct sup_spawn_opts opts = {0};
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -203,6 +240,8 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--log-fd") && i + 1 < argc) {
             if (parse_int(argv[++i], &log_fd) < 0 || log_fd < 0) usage();
+        } else if (!strcmp(a, "--user") && i + 1 < argc) {
+            if (parse_user(argv[++i], &opts) < 0) usage();
         } else if (!strcmp(a, "--status-dir") && i + 1 < argc) {
             status_dir = argv[++i];
         } else if (!strcmp(a, "--")) {
@@ -217,5 +256,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tether: log fd %lld: %s\n", log_fd, strerror(errno));
         return 1;
     }
-    return run(argv + i, (int)log_fd, status_dir);
+    return run(argv + i, (int)log_fd, status_dir, &opts);
 }

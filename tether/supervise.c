@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,10 +56,18 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
         int in = o->stdin_fd >= 0 ? o->stdin_fd : open("/dev/null", O_RDONLY);
         if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
             child_fail(report[1], "stdio");
-        if (o->cwd && chdir(o->cwd) < 0) child_fail(report[1], o->cwd);
+        if (o->set_user) {
+            /* Groups first: after setuid to a non-root user there is no right to change them. */
+            if (setgroups(o->ngroups, o->groups) < 0) child_fail(report[1], "setgroups");
+            if (setgid(o->gid) < 0) child_fail(report[1], "setgid");
+            if (setuid(o->uid) < 0) child_fail(report[1], "setuid");
+        }
+        if (o->cwd && chdir(o->cwd) < 0) child_fail(report[1], "chdir");
         if (o->envp) environ = (char **)o->envp;
         execvp(o->argv[0], o->argv);
-        child_fail(report[1], o->argv[0]);
+        char what[300];
+        snprintf(what, sizeof what, "exec %s", o->argv[0]);
+        child_fail(report[1], what);
     }
     close(out[1]);
     close(errp[1]);
@@ -73,7 +82,7 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
         msg[n] = 0;
         char *what = strchr(msg, ' ');
         int e = atoi(msg);
-        snprintf(err, errlen, "exec %s: %s", what ? what + 1 : "?",
+        snprintf(err, errlen, "%s: %s", what ? what + 1 : "?",
                  e == ENOENT ? "no such file or directory in the container's PATH" : strerror(e));
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {

@@ -22,6 +22,14 @@ struct sup_spawn_opts {
     char *const *envp;  /* NULL: the caller's environ */
     const char *cwd;    /* NULL: unchanged */
     int stdin_fd;       /* -1: /dev/null */
+    /* When set_user: the child drops to uid/gid with exactly these supplementary groups before
+     * exec, so the init itself stays root (the container's process cannot write its status
+     * files or ptrace it). Zero-initialised options leave the user unchanged. */
+    int set_user;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t ngroups;
 };
 
 struct sup_child {

@@ -132,13 +132,15 @@ interface Run {
 }
 
 let runs = 0;
+/** Runs the tether over args; leading "--user X" goes before "--" as a tether flag. */
 function run(args: string[]): Run {
   const dir = join(tmp, `run-${++runs}`);
   const status = join(dir, 'status');
   spawnSync('mkdir', ['-p', status]);
   const log = join(dir, 'output.log');
   const fd = openSync(log, 'a');
-  const child = spawn(tether, ['--log-fd', '3', '--status-dir', status, '--', ...args], {
+  const flags = args[0] === '--user' ? args.splice(0, 2) : [];
+  const child = spawn(tether, ['--log-fd', '3', '--status-dir', status, ...flags, '--', ...args], {
     stdio: ['ignore', 'ignore', 'pipe', fd],
   });
   closeSync(fd);
@@ -151,6 +153,8 @@ function run(args: string[]): Run {
   }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
   return { pid: child.pid!, log, status, exited };
 }
+
+const text = (es: LogEntry[]) => es.map((e) => e.message.toString()).join('');
 
 async function entries(log: string): Promise<LogEntry[]> {
   const got: LogEntry[] = [];
@@ -243,6 +247,13 @@ describe('tether as init', () => {
     const got = await entries(r.log);
     expect(got.some((e) => e.message.toString() === 'main-done\n')).toBe(true);
     expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 0 });
+  });
+
+  it('runs the process as --user with exactly its groups, itself staying root', async () => {
+    const r = run(['--user', '1000:1001:50,44', 'sh', '-c', 'id -u; id -g; id -G']);
+    // run() puts its own flags first; --user comes after them, before --.
+    expect((await r.exited).code).toBe(0);
+    expect(text(await entries(r.log))).toBe('1000\n1001\n1001 44 50\n'); // the kernel sorts groups;
   });
 
   it('records a process that cannot start (127) and says why in the log', async () => {

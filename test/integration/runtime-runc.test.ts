@@ -271,7 +271,12 @@ describe('runc runtime', () => {
     const sb = await sandbox(rt);
     const process = mergeProcessSpec(
       {
-        Cmd: ['sh', '-c', 'id; pwd; echo "$FOO $BAR $HOME"; touch file && ls -ln file'],
+        Cmd: [
+          'sh',
+          '-c',
+          'id; pwd; echo "$FOO $BAR $HOME"; touch file && ls -ln file; ' +
+            'touch /.vic/status/exit.json 2>/dev/null && echo forged || echo refused',
+        ],
         Env: ['FOO=from-image', 'BAR=image-bar'],
         WorkingDir: '/work/dir',
         User: 'app',
@@ -287,6 +292,7 @@ describe('runc runtime', () => {
     expect(lines[1]).toBe('/work/dir');
     expect(lines[2]).toBe('from-image from-request /home/app');
     expect(lines[3]).toMatch(/ 1000 +1000 .* file$/);
+    expect(lines[4]).toBe('refused'); // the tether's status is not the process's to write
     // A numeric uid:gid with no passwd entry runs as such.
     const n = spec(newId(), 'id -u; id -g', {
       process: { ...process, args: ['sh', '-c', 'id -u; id -g'], user: '4242:4343', cwd: '/' },

@@ -30,12 +30,14 @@ describe('containerConfig', () => {
       '3',
       '--status-dir',
       '/.vic/status',
+      '--user',
+      '1000:1000:50',
       '--',
       'sh',
       '-c',
       'x',
     ]);
-    expect(c.process.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [50] });
+    expect(c.process.user).toEqual({ uid: 0, gid: 0 }); // the tether drops to 1000 for the process
     expect(c.process.env).toEqual(['PATH=/bin', 'HOME=/home/app']);
     expect(c.process.cwd).toBe('/w');
     expect(c.root).toEqual({ path: '/c/rootfs', readonly: false });

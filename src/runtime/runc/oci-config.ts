@@ -131,13 +131,17 @@ export function containerConfig(c: ContainerConfigInput): object {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: c.user.uid, gid: c.user.gid, additionalGids: c.user.additionalGids },
+      // The tether stays root and drops to the container's user for the process alone: the
+      // process then can neither write the tether's status files nor ptrace it to reach the log.
+      user: { uid: 0, gid: 0 },
       args: [
         TETHER_IN_CONTAINER,
         '--log-fd',
         String(LOG_FD),
         '--status-dir',
         STATUS_IN_CONTAINER,
+        '--user',
+        [c.user.uid, c.user.gid, c.user.additionalGids.join(',')].join(':'),
         '--',
         ...c.process.args,
       ],

@@ -5,7 +5,6 @@ import { execFile } from 'node:child_process';
 import { constants, readFileSync } from 'node:fs';
 import {
   access,
-  chown,
   copyFile,
   mkdir,
   open,
@@ -231,8 +230,6 @@ export class RuncRuntime implements Runtime {
         const rootfsMode = await prepareRootfs(spec.imageRootfs, dirs);
         const user = await resolveUser(dirs.rootfs, spec.process.user);
         await mkdirInRoot(dirs.rootfs, spec.process.cwd, user);
-        // The tether runs as the container's user and writes its status here.
-        await chown(dirs.status, user.uid, user.gid);
         const rec: ContainerRecord = {
           id: spec.id,
           sandboxId,
