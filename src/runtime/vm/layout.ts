@@ -1,0 +1,55 @@
+// Where the vm backend keeps things under its state directory (`<state>/vm/`, so that it can
+// share a VCH's runtime directory with the runc backend). Everything needed to find the VMs and
+// containers again after a VCH restart is on disk.
+//
+//   <state>/vm/sandboxes/<id>/      sandbox.json, qemu.pid, control.sock and qmp.sock (qemu's
+//                                   unix sockets), console.log (the guest's serial console),
+//   <state>/vm/sandboxes/<id>/share/                 the 9p export "vic.containers":
+//                               <cid>/rootfs         the container's overlay (its root in the guest)
+//                               <cid>/status         the agent's started.json and exit.json
+//   <state>/vm/containers/<cid>/    container.json, upper/ and work/ of the overlay
+import { join } from 'node:path';
+
+export class VmLayout {
+  readonly root: string;
+
+  constructor(stateDir: string) {
+    this.root = join(stateDir, 'vm');
+  }
+
+  get sandboxesDir(): string {
+    return join(this.root, 'sandboxes');
+  }
+  get containersDir(): string {
+    return join(this.root, 'containers');
+  }
+
+  sandbox(id: string) {
+    const dir = join(this.sandboxesDir, id);
+    return {
+      dir,
+      record: join(dir, 'sandbox.json'),
+      pidFile: join(dir, 'qemu.pid'),
+      // Relative names: qemu binds them in its working directory (the sandbox directory), as a
+      // unix socket's path may not exceed 107 bytes and a state directory can be long.
+      controlSocketName: 'control.sock',
+      qmpSocketName: 'qmp.sock',
+      consoleLog: join(dir, 'console.log'),
+      share: join(dir, 'share'),
+    };
+  }
+
+  container(sandboxId: string, id: string) {
+    const dir = join(this.containersDir, id);
+    const shared = join(this.sandbox(sandboxId).share, id);
+    return {
+      dir,
+      record: join(dir, 'container.json'),
+      upper: join(dir, 'upper'),
+      work: join(dir, 'work'),
+      shared,
+      rootfs: join(shared, 'rootfs'),
+      status: join(shared, 'status'),
+    };
+  }
+}

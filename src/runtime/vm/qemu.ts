@@ -1,0 +1,183 @@
+// Launching a pod VM: qemu's microvm machine (no PCI, no firmware to speak of: the fastest boot),
+// the guest's kernel and initramfs, one virtio-9p share holding every container's rootfs and
+// status directory, a virtio-serial bus carrying the control port (a unix socket) and, added
+// while it runs, one port per container whose chardev appends to the container's output.log.
+// qemu daemonizes with a pid file, so it outlives the VCH; a new VCH finds it by that file and
+// reconnects to its sockets.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { unavailable } from '../errors.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface VmPaths {
+  /** qemu's working directory: the sockets' names are relative to it. */
+  cwd: string;
+  pidFile: string;
+  controlSocket: string;
+  qmpSocket: string;
+  consoleLog: string;
+  /** The directory shared as 9p tag "vic.containers". */
+  share: string;
+}
+
+export interface VmLaunch {
+  name: string;
+  kernel: string;
+  initramfs: string;
+  accel: Accel;
+  memoryMiB: number;
+  cpus: number;
+  paths: VmPaths;
+  /** TCG only: the guest cannot measure its TSC against anything on microvm; told instead. */
+  tscKhz?: number;
+}
+
+export const CONTROL_PORT = 'vic.control';
+export const SHARE_TAG = 'vic.containers';
+/** The virtio-serial bus added ports hang off. */
+export const SERIAL_BUS = 'vser0.0';
+
+/** Whether KVM can run guests here: /dev/kvm opens read-write and the CPU has VMX or SVM. */
+export function kvmUsable(): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    // A nested guest may have /dev/kvm without the CPU extensions (qemu then hangs at boot).
+    return /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The host's TSC rate, which the guest's TSC runs at under TCG (qemu reads the host's). */
+export function hostTscKhz(): number {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1]);
+    if (mhz > 100) return Math.round(mhz * 1000);
+  } catch {
+    // below
+  }
+  return 2_000_000;
+}
+
+/** The VM's size from the pod's limits: MiB of memory and vCPUs, with floors and the host's cap. */
+export function vmSize(
+  memoryLimitBytes?: number,
+  cpuMillis?: number,
+): { memoryMiB: number; cpus: number } {
+  const memoryMiB = memoryLimitBytes
+    ? Math.max(128, Math.ceil(memoryLimitBytes / (1 << 20)) + 64) // + the guest kernel's share
+    : 256;
+  const cpus = cpuMillis
+    ? Math.min(availableParallelism(), Math.max(1, Math.ceil(cpuMillis / 1000)))
+    : 1;
+  return { memoryMiB, cpus };
+}
+
+/** The kernel command line: every option here saves boot time under TCG or is needed. */
+export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz'>): string {
+  const args = [
+    'console=ttyS0',
+    'panic=-1', // a dead agent powers the VM off (with -no-reboot) instead of hanging
+    'quiet',
+    'rodata=off', // skips write-protecting and checking the kernel's mappings
+    'mitigations=off',
+    'nokaslr',
+    'audit=0',
+    'lsm=',
+    'cryptomgr.notests', // the crypto self-tests take most of a second under TCG
+    'i8042.noaux',
+    'i8042.nokbd',
+  ];
+  if (l.accel === 'tcg') {
+    // Without a TSC rate the kernel calibrates against a PIT it does not get on microvm, and on
+    // a busy host can hang there.
+    const khz = l.tscKhz ?? 2_000_000;
+    args.push(`tsc_early_khz=${khz}`, `lpj=${Math.round(khz / 1000) * 1000}`, 'tsc=reliable');
+  }
+  return args.join(' ');
+}
+
+/** qemu-system-x86_64's arguments for a pod VM. */
+export function qemuArgs(l: VmLaunch): string[] {
+  const p = l.paths;
+  // qemu's option syntax uses ',' as separator (',,' escapes it).
+  const q = (s: string) => s.replace(/,/g, ',,');
+  return [
+    '-name',
+    q(l.name),
+    '-M',
+    'microvm,x-option-roms=off,rtc=on',
+    '-accel',
+    l.accel,
+    ...(l.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-m',
+    String(l.memoryMiB),
+    '-smp',
+    String(l.cpus),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    l.kernel,
+    '-initrd',
+    l.initramfs,
+    '-append',
+    kernelCmdline(l),
+    '-serial',
+    `file:${q(p.consoleLog)}`,
+    '-qmp',
+    `unix:${q(p.qmpSocket)},server=on,wait=off`,
+    '-fsdev',
+    `local,id=share,path=${q(p.share)},security_model=passthrough,multidevs=remap`,
+    '-device',
+    `virtio-9p-device,fsdev=share,mount_tag=${SHARE_TAG}`,
+    '-device',
+    'virtio-serial-device,id=vser0,max_ports=64',
+    '-chardev',
+    `socket,id=control,path=${q(p.controlSocket)},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=${SERIAL_BUS},chardev=control,name=${CONTROL_PORT}`,
+    '-daemonize',
+    '-pidfile',
+    p.pidFile,
+  ];
+}
+
+/**
+ * Starts qemu; resolves with its pid once it has daemonized (its sockets exist then). qemu's
+ * own complaints (a bad option, no KVM) come back as one Unavailable error.
+ */
+export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    const child = spawn(qemu, qemuArgs(l), {
+      cwd: l.paths.cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        unavailable(
+          e.code === 'ENOENT' ? `${qemu} not found: install Debian's qemu-system-x86` : e.message,
+          e,
+        ),
+      ),
+    );
+    child.on('close', (code) => {
+      if (code !== 0) {
+        const why = stderr.trim().split('\n').filter(Boolean).pop() ?? `exit status ${code}`;
+        return reject(unavailable(`qemu could not start the pod VM: ${why}`));
+      }
+      try {
+        resolve(Number(readFileSync(l.paths.pidFile, 'utf8').trim()));
+      } catch (e) {
+        reject(unavailable(`qemu left no pid file ${l.paths.pidFile}`, e));
+      }
+    });
+  });
+}

@@ -1,0 +1,777 @@
+// The vm backend: each pod sandbox is a qemu VM (qemu.ts) booting the project's guest
+// (guest-build.ts) whose PID 1 is the agent (tether/agent.c). Containers are overlay rootfs
+// directories on the host, shared into the guest over 9p, run by the agent in namespaces of
+// their own; their output goes from the agent through a virtio-serial port straight into
+// output.log (qemu's file chardev), never through this process. What happened to a container is
+// in its status files on the share; the control channel (control.ts) carries requests and news.
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { formatTime } from '../../iolog/index.js';
+import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
+import type {
+  ContainerSpec,
+  ContainerState,
+  ContainerStatus,
+  Runtime,
+  SandboxSpec,
+  StopOptions,
+} from '../runtime.js';
+import { parseSignal } from '../signals.js';
+import { resolveUser, type ResolvedUser } from '../user.js';
+import { readExit, readStarted, type ExitStatus } from '../runc/exit-watch.js';
+import { readJson, writeJsonAtomic } from '../runc/files.js';
+import { KeyedLock } from '../runc/keyed-lock.js';
+import { validId } from '../runc/layout.js';
+import { identify, isAlive, type ProcessIdentity } from '../runc/proc.js';
+import { isMounted, prepareRootfs, removeRootfs, type RootfsMode } from '../runc/rootfs.js';
+import { ControlChannel, type AgentMessage } from './control.js';
+import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js';
+import { VmLayout } from './layout.js';
+import { Qmp } from './qmp.js';
+import { hostTscKhz, kvmUsable, launchQemu, SERIAL_BUS, vmSize, type Accel } from './qemu.js';
+
+export interface VmRuntimeOptions {
+  /** Where the backend keeps everything (it uses `<stateDir>/vm/`). */
+  stateDir: string;
+  logger?: Logger;
+  /** 'auto' (default): KVM where /dev/kvm is usable, TCG otherwise. */
+  accel?: Accel | 'auto';
+  /** How the guest is built (cache directory, agent binary). */
+  guest?: GuestBuildOptions;
+  /** How long a VM may take from launch to its agent's hello. Default 60 s (TCG), 20 s (KVM). */
+  bootTimeoutMs?: number;
+  /** Called with each VM's boot time, for the VCH's metric. */
+  onBoot?: (boot: { sandboxId: string; ms: number; accel: Accel }) => void;
+  /** qemu binary. Default qemu-system-x86_64. */
+  qemuPath?: string;
+}
+
+interface SandboxRecord {
+  id: string;
+  spec: SandboxSpec;
+  accel: Accel;
+  memoryMiB: number;
+  cpus: number;
+  qemu?: ProcessIdentity;
+  kernelVersion?: string;
+  bootMs?: number;
+}
+
+interface ContainerRecord {
+  id: string;
+  sandboxId: string;
+  spec: ContainerSpec;
+  user: ResolvedUser;
+  rootfsMode: RootfsMode;
+  status: ContainerStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  reason?: string;
+}
+
+/** What this process knows of a sandbox's VM beyond its record. */
+interface Vm {
+  rec: SandboxRecord;
+  control?: ControlChannel;
+  qmp?: Qmp;
+  /** Resolves once the agent has said hello on the current connection. */
+  ready?: Promise<void>;
+  /** Containers whose log port this qemu has. */
+  ports: Set<string>;
+  /** While the VM is being launched or re-attached. */
+  attaching?: Promise<void>;
+  gone: boolean;
+  /** Set while removeSandbox powers it off: its going away is no news. */
+  poweringOff?: boolean;
+}
+
+/** Reason of containers whose VM went away under them (killed from outside, crashed). */
+export const VM_EXITED = 'PodVMExited';
+
+const nsToTime = (ns: string | bigint) => formatTime(BigInt(ns));
+const now = () => formatTime(BigInt(Date.now()) * 1_000_000n);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class VmRuntime implements Runtime {
+  readonly name = 'vm' as const;
+  private readonly layout: VmLayout;
+  private readonly log: Logger;
+  private readonly accel: Accel;
+  private readonly bootTimeoutMs: number;
+  private readonly vms = new Map<string, Vm>();
+  private readonly containers = new Map<string, ContainerRecord>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly lock = new KeyedLock();
+  private guest: Promise<Guest> | undefined;
+  private loading: Promise<{ sandboxes: string[]; containers: ContainerState[] }> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: VmRuntimeOptions) {
+    this.layout = new VmLayout(options.stateDir);
+    this.log = options.logger ?? pino({ level: 'silent' });
+    const accel = options.accel ?? 'auto';
+    this.accel = accel === 'auto' ? (kvmUsable() ? 'kvm' : 'tcg') : accel;
+    this.bootTimeoutMs = options.bootTimeoutMs ?? (this.accel === 'kvm' ? 20_000 : 60_000);
+  }
+
+  /** The accelerator this runtime's VMs use. */
+  get accelerator(): Accel {
+    return this.accel;
+  }
+
+  // --- sandboxes ------------------------------------------------------------------------------
+
+  async createSandbox(spec: SandboxSpec): Promise<void> {
+    await this.ready();
+    if (!validId(spec.id)) throw invalidInput(`invalid sandbox id ${JSON.stringify(spec.id)}`);
+    if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/.test(spec.hostname))
+      throw invalidInput(`invalid hostname ${JSON.stringify(spec.hostname)}`);
+    for (const [v, what] of [
+      [spec.memoryLimitBytes, 'memory limit'],
+      [spec.cpuMillis, 'cpu limit'],
+    ] as const)
+      if (v !== undefined && !(Number.isFinite(v) && v > 0))
+        throw invalidInput(`${what} ${v} is not a positive number`);
+    await this.lock.run(spec.id, async () => {
+      const existing = this.vms.get(spec.id);
+      if (existing && !existing.gone) return;
+      const size = vmSize(spec.memoryLimitBytes, spec.cpuMillis);
+      const rec: SandboxRecord = existing?.rec ?? {
+        id: spec.id,
+        spec,
+        accel: this.accel,
+        ...size,
+      };
+      const vm: Vm = existing ?? { rec, ports: new Set(), gone: true };
+      this.vms.set(spec.id, vm);
+      await this.launch(vm);
+    });
+  }
+
+  async removeSandbox(id: string): Promise<void> {
+    await this.ready();
+    await this.lock.run(id, async () => {
+      const vm = this.vms.get(id);
+      if (!vm) throw notFound(`no such sandbox ${id}`);
+      const left = [...this.containers.values()].filter((c) => c.sandboxId === id);
+      if (left.length > 0)
+        throw conflict(`sandbox ${id} still has ${left.length} container(s); remove them first`);
+      await this.powerOff(vm);
+      const dirs = this.layout.sandbox(id);
+      for (const entry of await readdir(dirs.share).catch(() => [] as string[]))
+        if (isMounted(join(dirs.share, entry, 'rootfs')))
+          throw unavailable(`a container rootfs is still mounted in ${dirs.share}`);
+      await rm(dirs.dir, { recursive: true, force: true });
+      this.vms.delete(id);
+      this.log.info({ sandbox: id }, 'pod VM removed');
+    });
+  }
+
+  // --- containers -----------------------------------------------------------------------------
+
+  async createContainer(sandboxId: string, spec: ContainerSpec): Promise<void> {
+    await this.ready();
+    if (!validId(spec.id)) throw invalidInput(`invalid container id ${JSON.stringify(spec.id)}`);
+    const vm = this.vms.get(sandboxId);
+    if (!vm) throw notFound(`no such sandbox ${sandboxId}`);
+    if (spec.process.args.length === 0 || spec.process.args[0] === '')
+      throw invalidInput('no command to run');
+    if (!spec.process.cwd.startsWith('/'))
+      throw invalidInput(`working dir ${JSON.stringify(spec.process.cwd)} is not absolute`);
+    if (!isAbsolute(spec.logPath)) throw invalidInput(`log path ${spec.logPath} is not absolute`);
+    if (spec.stopSignal !== undefined) parseSignal(spec.stopSignal);
+    const lowerOk = await stat(spec.imageRootfs).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!lowerOk) throw invalidInput(`image rootfs ${spec.imageRootfs} is not a directory`);
+    await this.lock.run(spec.id, async () => {
+      if (this.containers.has(spec.id)) throw conflict(`container ${spec.id} already exists`);
+      const dirs = this.layout.container(sandboxId, spec.id);
+      await mkdir(dirs.dir, { recursive: true });
+      await mkdir(dirs.status, { recursive: true });
+      try {
+        const rootfsMode = await prepareRootfs(spec.imageRootfs, dirs);
+        const user = await resolveUser(dirs.rootfs, spec.process.user);
+        await mkdir(dirname(spec.logPath), { recursive: true });
+        await (await open(spec.logPath, 'a', 0o640)).close();
+        const rec: ContainerRecord = {
+          id: spec.id,
+          sandboxId,
+          spec,
+          user,
+          rootfsMode,
+          status: 'created',
+        };
+        await writeJsonAtomic(dirs.record, rec);
+        this.containers.set(spec.id, rec);
+        // The port goes in now (the VM may still be booting): start then only has to ask.
+        if (!vm.gone) await this.addPort(vm, rec).catch(() => undefined);
+        this.log.info(
+          { container: spec.id, sandbox: sandboxId, rootfs: rootfsMode },
+          'container created',
+        );
+      } catch (e) {
+        await removeRootfs(dirs).catch(() => undefined);
+        await rm(dirs.dir, { recursive: true, force: true });
+        await rm(dirs.shared, { recursive: true, force: true });
+        throw e;
+      }
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.ready();
+    await this.lock.run(id, async () => {
+      const rec = this.get(id);
+      if (rec.status === 'running') throw conflict(`container ${id} is already running`);
+      const vm = this.vms.get(rec.sandboxId)!;
+      if (vm.gone) {
+        this.log.warn({ sandbox: vm.rec.id }, 'pod VM gone; booting it again');
+        await this.lock.run(vm.rec.id, () => this.launch(vm));
+      }
+      await vm.attaching;
+      await vm.ready;
+      const dirs = this.layout.container(rec.sandboxId, id);
+      await rm(join(dirs.status, 'exit.json'), { force: true });
+      await rm(join(dirs.status, 'started.json'), { force: true });
+      await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
+      await this.addPort(vm, rec);
+      const p = rec.spec.process;
+      const env = p.env.some((kv) => kv.startsWith('HOME='))
+        ? p.env
+        : [...p.env, `HOME=${rec.user.home}`];
+      const gids = rec.user.additionalGids.length > 0 ? rec.user.additionalGids.join(',') : '';
+      vm.control!.send([
+        'start',
+        id,
+        vm.rec.spec.shareProcessNamespace ? 'shared' : 'private',
+        rec.user.uid,
+        rec.user.gid,
+        gids,
+        p.cwd,
+        p.args.length,
+        ...p.args,
+        env.length,
+        ...env,
+      ]);
+      // Running once the agent has written started.json (or exit.json: it could not exec).
+      const until = Date.now() + 30_000;
+      let agentError: string | undefined;
+      const onMsg = (m: AgentMessage) => {
+        if (m.type === 'error' && m.id === id) agentError = m.message;
+      };
+      vm.control!.on('message', onMsg);
+      try {
+        for (;;) {
+          const started = await readStarted(dirs.status);
+          if (started) {
+            rec.status = 'running';
+            rec.startedAt = nsToTime(started.startedNs);
+            rec.finishedAt = rec.exitCode = rec.reason = undefined;
+            break;
+          }
+          const exit = await readExit(dirs.status);
+          if (exit) {
+            rec.status = 'running'; // for settle
+            await this.settle(rec, exit);
+            if (exit.error) throw invalidInput(exit.error);
+            return;
+          }
+          if (agentError) throw unavailable(`the pod VM could not start ${id}: ${agentError}`);
+          if (vm.gone || Date.now() > until)
+            throw unavailable(`container ${id} did not start in its pod VM`);
+          await sleep(20);
+        }
+      } finally {
+        vm.control?.off('message', onMsg);
+      }
+      await writeJsonAtomic(dirs.record, rec);
+      this.log.info({ container: id, sandbox: rec.sandboxId }, 'container started');
+    });
+  }
+
+  async stop(id: string, options: StopOptions = {}): Promise<ContainerState> {
+    await this.ready();
+    const rec = this.get(id);
+    const signal = parseSignal(options.signal ?? rec.spec.stopSignal ?? 'SIGTERM');
+    const graceMs = options.graceMs ?? 10_000;
+    if (rec.status !== 'running') return this.toState(rec);
+    this.signal(rec, signal);
+    if (!(await this.waitExit(id, graceMs))) {
+      this.log.info({ container: id, graceMs }, 'grace period over; SIGKILL');
+      this.signal(rec, 9);
+      if (!(await this.waitExit(id, 10_000)))
+        throw unavailable(`container ${id} did not exit after SIGKILL`);
+    }
+    return this.toState(this.get(id));
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    await this.ready();
+    const n = parseSignal(signal);
+    const rec = this.get(id);
+    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
+    this.signal(rec, n);
+  }
+
+  async wait(id: string, abort?: AbortSignal): Promise<ContainerState> {
+    await this.ready();
+    const rec = this.get(id);
+    if (rec.status !== 'running') return this.toState(rec);
+    await new Promise<void>((resolve, reject) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const onAbort = () => {
+        set.delete(done);
+        reject(abort!.reason ?? new Error('aborted'));
+      };
+      const done = () => {
+        abort?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      set.add(done);
+      if (abort?.aborted) onAbort();
+      else abort?.addEventListener('abort', onAbort, { once: true });
+    });
+    return this.toState(this.get(id));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.ready();
+    await this.lock.run(id, async () => {
+      const rec = this.get(id);
+      if (rec.status === 'running') throw conflict(`container ${id} is running; stop it first`);
+      const vm = this.vms.get(rec.sandboxId);
+      if (vm && !vm.gone) await this.removePort(vm, id);
+      const dirs = this.layout.container(rec.sandboxId, id);
+      await removeRootfs(dirs);
+      // The log is the VCH's (spec.logPath, outside these directories): it stays.
+      await rm(dirs.shared, { recursive: true, force: true });
+      await rm(dirs.dir, { recursive: true, force: true });
+      this.containers.delete(id);
+      this.log.info({ container: id }, 'container removed');
+    });
+  }
+
+  async state(id: string): Promise<ContainerState> {
+    await this.ready();
+    return this.toState(this.get(id));
+  }
+
+  recover(): Promise<{ sandboxes: string[]; containers: ContainerState[] }> {
+    return this.ready();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const vm of this.vms.values()) {
+      vm.control?.close();
+      vm.qmp?.close();
+    }
+  }
+
+  // --- the VM ---------------------------------------------------------------------------------
+
+  private guestFiles(): Promise<Guest> {
+    this.guest ??= buildGuest({
+      ...this.options.guest,
+      progress: (m) => this.log.info(m),
+    }).catch((e) => {
+      this.guest = undefined;
+      throw e;
+    });
+    return this.guest;
+  }
+
+  /** Boots the sandbox's VM; resolves once qemu runs (vm.ready: once the agent answers). */
+  private async launch(vm: Vm): Promise<void> {
+    const t0 = Date.now();
+    const guest = await this.guestFiles();
+    const dirs = this.layout.sandbox(vm.rec.id);
+    await mkdir(dirs.share, { recursive: true });
+    for (const f of [dirs.pidFile, dirs.controlSocketName, dirs.qmpSocketName])
+      await rm(join(dirs.dir, f), { force: true });
+    const pid = await launchQemu(
+      {
+        name: `vic-pod-${vm.rec.id.slice(0, 12)}`,
+        kernel: guest.kernel,
+        initramfs: guest.initramfs,
+        accel: vm.rec.accel,
+        memoryMiB: vm.rec.memoryMiB,
+        cpus: vm.rec.cpus,
+        tscKhz: vm.rec.accel === 'tcg' ? hostTscKhz() : undefined,
+        paths: {
+          cwd: dirs.dir,
+          pidFile: dirs.pidFile,
+          controlSocket: dirs.controlSocketName,
+          qmpSocket: dirs.qmpSocketName,
+          consoleLog: dirs.consoleLog,
+          share: dirs.share,
+        },
+      },
+      this.options.qemuPath,
+    );
+    const qemu = identify(pid);
+    if (!qemu) throw unavailable(`qemu exited at once (see ${dirs.consoleLog})`);
+    vm.rec.qemu = qemu;
+    vm.rec.kernelVersion = guest.kernelVersion;
+    vm.gone = false;
+    vm.ports = new Set();
+    await writeJsonAtomic(dirs.record, vm.rec);
+    this.log.info(
+      {
+        sandbox: vm.rec.id,
+        pid,
+        accel: vm.rec.accel,
+        memoryMiB: vm.rec.memoryMiB,
+        cpus: vm.rec.cpus,
+      },
+      'pod VM launched',
+    );
+    await this.attach(vm, t0);
+    this.ensureTimer();
+  }
+
+  /**
+   * Connects to a running VM's QMP and control sockets, re-adds the ports of containers it
+   * lacks, and greets the agent (vm.ready). `bootStart`: time the boot from there.
+   */
+  private async attach(vm: Vm, bootStart?: number): Promise<void> {
+    const dirs = this.layout.sandbox(vm.rec.id);
+    const work = (async () => {
+      vm.qmp?.close();
+      vm.control?.close();
+      vm.qmp = await inDir(dirs.dir, dirs.qmpSocketName, (p) => Qmp.connect(p));
+      const control = await inDir(dirs.dir, dirs.controlSocketName, (p) =>
+        ControlChannel.connect(p),
+      );
+      vm.control = control;
+      control.on('message', (m: AgentMessage) => this.onMessage(vm, m));
+      control.on('close', () => void this.onControlClosed(vm, control));
+      // The ports this qemu has already (after a VCH restart): chardevs are named log-<id>.
+      const chardevs = (await vm.qmp.execute('query-chardev')) as { label: string }[];
+      vm.ports = new Set(
+        chardevs.filter((c) => c.label.startsWith('log-')).map((c) => c.label.slice(4)),
+      );
+      for (const c of this.containers.values())
+        if (c.sandboxId === vm.rec.id) await this.addPort(vm, c);
+      const hello = control.next(
+        (m): m is Extract<AgentMessage, { type: 'hello' }> => m.type === 'hello',
+        bootStart !== undefined ? this.bootTimeoutMs : 10_000,
+        "the agent's hello",
+      );
+      control.send(['hello', (BigInt(Date.now()) * 1_000_000n).toString(), vm.rec.spec.hostname]);
+      vm.ready = hello.then(
+        async (h) => {
+          if (bootStart === undefined) return;
+          const ms = Date.now() - bootStart;
+          vm.rec.bootMs = ms;
+          await writeJsonAtomic(dirs.record, vm.rec).catch(() => undefined);
+          this.log.info(
+            { sandbox: vm.rec.id, bootMs: ms, accel: vm.rec.accel, kernel: h.release },
+            'pod VM booted',
+          );
+          this.options.onBoot?.({ sandboxId: vm.rec.id, ms, accel: vm.rec.accel });
+        },
+        async (e: Error) => {
+          throw unavailable(`${e.message}${await consoleTail(dirs.consoleLog)}`);
+        },
+      );
+      vm.ready.catch(() => undefined); // awaited by start; nobody else must see it unhandled
+    })();
+    vm.attaching = work.catch(() => undefined);
+    await work;
+  }
+
+  private async addPort(vm: Vm, rec: ContainerRecord): Promise<void> {
+    if (vm.ports.has(rec.id) || !vm.qmp) return;
+    await vm.qmp.execute('chardev-add', {
+      id: `log-${rec.id}`,
+      backend: { type: 'file', data: { out: rec.spec.logPath, append: true } },
+    });
+    await vm.qmp.execute('device_add', {
+      driver: 'virtserialport',
+      bus: SERIAL_BUS,
+      chardev: `log-${rec.id}`,
+      name: `vic.log.${rec.id}`,
+      id: `port-${rec.id}`,
+    });
+    vm.ports.add(rec.id);
+  }
+
+  private async removePort(vm: Vm, id: string): Promise<void> {
+    if (!vm.ports.has(id) || !vm.qmp) return;
+    await vm.qmp.execute('device_del', { id: `port-${id}` }).catch(() => undefined);
+    // The port lets go of its chardev once the guest has seen it unplugged.
+    for (let i = 0; i < 50; i++) {
+      const ok = await vm.qmp.execute('chardev-remove', { id: `log-${id}` }).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      await sleep(50);
+    }
+    vm.ports.delete(id);
+  }
+
+  private signal(rec: ContainerRecord, signo: number): void {
+    const vm = this.vms.get(rec.sandboxId);
+    if (!vm || vm.gone || !vm.control || vm.control.isClosed) {
+      this.log.debug({ container: rec.id }, 'signal not delivered: no pod VM');
+      return;
+    }
+    vm.control.send(['signal', rec.id, signo]);
+  }
+
+  /** Powers the VM off: the agent's poweroff, then qemu's quit, then SIGKILL. */
+  private async powerOff(vm: Vm): Promise<void> {
+    const q = vm.rec.qemu;
+    if (!q || !isAlive(q)) return this.vmGone(vm);
+    vm.poweringOff = true;
+    try {
+      vm.control?.send(['poweroff']);
+    } catch {
+      // no channel: qemu's quit below
+    }
+    if (!(await waitDead(q, 5_000))) {
+      await vm.qmp?.execute('quit').catch(() => undefined);
+      if (!(await waitDead(q, 3_000))) {
+        try {
+          process.kill(q.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+        if (!(await waitDead(q, 5_000))) throw unavailable(`qemu ${q.pid} does not exit`);
+      }
+    }
+    this.log.info({ sandbox: vm.rec.id }, 'pod VM powered off');
+    await this.vmGone(vm);
+  }
+
+  /** The VM is no more: its running containers exited with it. */
+  private async vmGone(vm: Vm): Promise<void> {
+    if (vm.gone) return;
+    vm.gone = true;
+    vm.control?.close();
+    vm.qmp?.close();
+    vm.ports = new Set();
+    for (const c of this.containers.values()) {
+      if (c.sandboxId !== vm.rec.id || c.status !== 'running') continue;
+      const exit = await readExit(this.layout.container(c.sandboxId, c.id).status);
+      await this.lock
+        .run(c.id, () => this.settle(c, exit, exit ? undefined : VM_EXITED))
+        .catch((e) =>
+          this.log.error(
+            { container: c.id, err: (e as Error).message },
+            'recording the exit failed',
+          ),
+        );
+    }
+  }
+
+  private onMessage(vm: Vm, m: AgentMessage): void {
+    if (m.type === 'exited') void this.checkExit(m.id);
+    else if (m.type === 'error')
+      this.log.warn({ sandbox: vm.rec.id, container: m.id, err: m.message }, 'pod VM agent');
+  }
+
+  private async onControlClosed(vm: Vm, control: ControlChannel): Promise<void> {
+    if (this.closed || vm.control !== control || vm.gone || vm.poweringOff) return;
+    await sleep(100);
+    if (this.closed || vm.gone || vm.poweringOff) return;
+    if (vm.rec.qemu && isAlive(vm.rec.qemu)) {
+      this.log.warn({ sandbox: vm.rec.id }, 'pod VM control channel closed; reconnecting');
+      await this.attach(vm).catch((e) =>
+        this.log.error({ sandbox: vm.rec.id, err: (e as Error).message }, 'reconnect failed'),
+      );
+      return;
+    }
+    this.log.warn({ sandbox: vm.rec.id }, 'pod VM exited');
+    await this.vmGone(vm);
+  }
+
+  /** Watches what messages may miss: qemu's death, exit.json written while disconnected. */
+  private ensureTimer(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => void this.poll(), 1000);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    for (const vm of this.vms.values())
+      if (!vm.gone && vm.rec.qemu && !isAlive(vm.rec.qemu)) await this.vmGone(vm);
+    for (const c of this.containers.values())
+      if (c.status === 'running') await this.checkExit(c.id);
+  }
+
+  private async checkExit(id: string): Promise<void> {
+    const rec = this.containers.get(id);
+    if (!rec || rec.status !== 'running') return;
+    const exit = await readExit(this.layout.container(rec.sandboxId, id).status);
+    if (!exit) return;
+    await this.lock
+      .run(id, () => this.settle(rec, exit))
+      .catch((e) =>
+        this.log.error({ container: id, err: (e as Error).message }, 'recording the exit failed'),
+      );
+  }
+
+  // --- state ----------------------------------------------------------------------------------
+
+  private get(id: string): ContainerRecord {
+    const rec = this.containers.get(id);
+    if (!rec) throw notFound(`no such container ${id}`);
+    return rec;
+  }
+
+  private toState(rec: ContainerRecord): ContainerState {
+    const s: ContainerState = { id: rec.id, status: rec.status };
+    if (rec.startedAt) s.startedAt = rec.startedAt;
+    if (rec.status === 'exited') {
+      if (rec.finishedAt) s.finishedAt = rec.finishedAt;
+      if (rec.exitCode !== undefined) s.exitCode = rec.exitCode;
+      if (rec.reason) s.reason = rec.reason;
+    }
+    return s;
+  }
+
+  private async waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    try {
+      await this.wait(id, ac.signal);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Records an exit: from the agent's exit status, or without one for `reason`. */
+  private async settle(rec: ContainerRecord, exit: ExitStatus | undefined, reason?: string) {
+    if (rec.status === 'exited') return;
+    rec.status = 'exited';
+    if (exit) {
+      rec.exitCode = exit.exitCode;
+      rec.finishedAt = nsToTime(exit.finishedNs);
+      rec.reason = undefined;
+    } else {
+      rec.exitCode = reason === 'Lost' ? 255 : 137;
+      rec.finishedAt = now();
+      rec.reason = reason ?? VM_EXITED;
+    }
+    await writeJsonAtomic(this.layout.container(rec.sandboxId, rec.id).record, rec);
+    this.log.info(
+      { container: rec.id, exitCode: rec.exitCode, reason: rec.reason },
+      'container exited',
+    );
+    const set = this.waiters.get(rec.id);
+    this.waiters.delete(rec.id);
+    for (const done of set ?? []) done();
+  }
+
+  private ready(): Promise<{ sandboxes: string[]; containers: ContainerState[] }> {
+    if (this.closed) return Promise.reject(unavailable('the vm runtime is closed'));
+    this.loading ??= this.load();
+    return this.loading;
+  }
+
+  /** Reads the records on disk; re-attaches to the VMs still running; settles the rest. */
+  private async load(): Promise<{ sandboxes: string[]; containers: ContainerState[] }> {
+    for (const id of await readdir(this.layout.sandboxesDir).catch(() => [] as string[])) {
+      const rec = await readJson<SandboxRecord>(this.layout.sandbox(id).record);
+      if (!rec || rec.id !== id) continue;
+      this.vms.set(id, { rec, ports: new Set(), gone: !(rec.qemu && isAlive(rec.qemu)) });
+    }
+    for (const id of await readdir(this.layout.containersDir).catch(() => [] as string[])) {
+      const rec = await readJson<ContainerRecord>(
+        join(this.layout.containersDir, id, 'container.json'),
+      );
+      if (!rec || rec.id !== id || !this.vms.has(rec.sandboxId)) continue;
+      this.containers.set(id, rec);
+    }
+    for (const vm of this.vms.values()) {
+      if (vm.gone) continue;
+      try {
+        await this.attach(vm);
+        await vm.ready;
+        this.log.info({ sandbox: vm.rec.id }, 'pod VM re-attached');
+      } catch (e) {
+        this.log.warn(
+          { sandbox: vm.rec.id, err: (e as Error).message },
+          'cannot re-attach to the pod VM',
+        );
+      }
+    }
+    for (const c of this.containers.values()) {
+      if (c.status !== 'running') continue;
+      const vm = this.vms.get(c.sandboxId)!;
+      const exit = await readExit(this.layout.container(c.sandboxId, c.id).status);
+      if (exit) await this.settle(c, exit);
+      else if (vm.gone) await this.settle(c, undefined, 'Lost');
+    }
+    if (this.vms.size > 0) this.ensureTimer();
+    return {
+      sandboxes: [...this.vms.keys()],
+      containers: [...this.containers.values()].map((c) => this.toState(c)),
+    };
+  }
+}
+
+/**
+ * Runs fn with a path to `name` in `dir` short enough for a unix socket (107 bytes): through
+ * /proc/self/fd of an open handle on the directory.
+ */
+async function inDir<T>(dir: string, name: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    let last: unknown;
+    // qemu has bound its sockets once it daemonized; a retry covers a slow file system.
+    for (let i = 0; i < 20; i++) {
+      try {
+        return await fn(`/proc/self/fd/${fd}/${name}`);
+      } catch (e) {
+        last = e;
+        await sleep(50);
+      }
+    }
+    throw last;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function waitDead(q: ProcessIdentity, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (isAlive(q)) {
+    if (Date.now() > until) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+async function consoleTail(path: string): Promise<string> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      const len = Math.min(size, 600);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      const text = buf.toString('utf8').trim();
+      return text ? `; the VM's console ends with: ${text.split('\n').slice(-3).join(' | ')}` : '';
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
+}
