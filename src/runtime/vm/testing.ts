@@ -1,0 +1,59 @@
+// Helpers of the vm backend's tests (not part of the package's API).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
+import { defaultAgentPath } from './guest-build.js';
+
+/** dist/tether/vic-agent, built first when missing or older than a file of tether/. */
+export function ensureAgent(): string {
+  const bin = defaultAgentPath();
+  const src = join(projectRoot(), 'tether');
+  const newest = Math.max(
+    ...readdirSync(src)
+      .filter((f) => f !== 'main.c')
+      .map((f) => statSync(join(src, f)).mtimeMs),
+  );
+  if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
+  const r = spawnSync('bash', [join(src, 'build.sh'), 'agent'], { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new Error(`tether/build.sh agent failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  return bin;
+}
+
+/** Pids of qemu processes whose command line mentions `text`. */
+export function qemuPids(text: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.startsWith('qemu-system') && cmd.includes(text)) out.push(Number(p));
+  }
+  return out;
+}
+
+/** SIGKILLs every qemu whose command line mentions `text` (test cleanup). */
+export function killQemus(text: string): void {
+  for (const pid of qemuPids(text)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Waits (synchronously, for cleanup) until no such qemu runs, up to ms. */
+export function waitNoQemu(text: string, ms = 5000): boolean {
+  const until = Date.now() + ms;
+  while (qemuPids(text).length > 0) {
+    if (Date.now() > until) return false;
+    spawnSync('sleep', ['0.05']);
+  }
+  return true;
+}

@@ -1,0 +1,207 @@
+// The vm backend against real qemu (TCG here; KVM where usable), the guest built from Debian's
+// kernel package and the project's agent, with a busybox-static rootfs (no registry): two
+// containers in one VM with the guest's own kernel and hostname, PID namespaces apart or shared,
+// stdout/stderr apart in output.log and readable with --since, exit codes, exec failure,
+// restart, stop with grace, re-attach by a new Runtime object, power-off leaving no qemu, and a
+// VM killed from outside. Two VMs at a time at most, one vCPU each: the machine is shared.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { hostname, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { queryLog, readEntries, type LogEntry } from '../../src/iolog/index.js';
+import { isRuntimeError } from '../../src/runtime/errors.js';
+import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
+import { busyboxRootfs, cleanupRuntimeDir } from '../../src/runtime/testing.js';
+import { createVmRuntime, VM_EXITED } from '../../src/runtime/vm/index.js';
+import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../../src/runtime/vm/testing.js';
+
+let tmp: string;
+let stateDir: string;
+let rootfs: string;
+const runtimes: Runtime[] = [];
+
+const newId = () => randomBytes(32).toString('hex');
+
+function runtime(): Runtime {
+  // The guest cache is the user's (~/.cache/vic-kubelet/guest): built once, by the first test.
+  const rt = createVmRuntime({ stateDir });
+  runtimes.push(rt);
+  return rt;
+}
+
+beforeAll(() => {
+  ensureAgent();
+  tmp = mkdtempSync(join(tmpdir(), 'runtime-vm-'));
+  stateDir = join(tmp, 'state');
+  rootfs = busyboxRootfs(join(tmp, 'image-rootfs'));
+});
+
+afterEach(async () => {
+  for (const rt of runtimes.splice(0)) await rt.close();
+});
+
+afterAll(() => {
+  if (!tmp) return;
+  killQemus(tmp);
+  waitNoQemu(tmp);
+  cleanupRuntimeDir(tmp, join(stateDir, 'runc'));
+});
+
+function spec(id: string, args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
+  return {
+    id,
+    name: `c-${id.slice(0, 6)}`,
+    imageRootfs: rootfs,
+    process: { args, env: ['PATH=/bin'], cwd: '/', user: '' },
+    logPath: join(tmp, 'logs', id, 'output.log'),
+    ...extra,
+  };
+}
+const sh = (id: string, script: string) => spec(id, ['sh', '-c', script]);
+
+async function entries(path: string): Promise<LogEntry[]> {
+  const got: LogEntry[] = [];
+  for await (const e of readEntries(path)) got.push(e);
+  return got;
+}
+
+const text = (es: LogEntry[], stream?: number) =>
+  es
+    .filter((e) => stream === undefined || e.stream === stream)
+    .map((e) => e.message.toString())
+    .join('');
+
+const qemuPidFile = (sb: string) => join(stateDir, 'vm', 'sandboxes', sb, 'qemu.pid');
+
+async function waitFor(pred: () => Promise<boolean> | boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('vm runtime', () => {
+  it(
+    'runs two containers in one VM: the guest kernel and hostname, PID namespaces apart, ' +
+      'stdout/stderr in output.log, exit codes, exec failure, restart, stop, re-attach, power-off',
+    async () => {
+      const rt = runtime();
+      const sb = newId();
+      const t0 = Date.now();
+      await rt.createSandbox({ id: sb, hostname: 'vm-pod-a' });
+      const sleeper = spec(newId(), ['sleep', '300']);
+      const talker = sh(
+        newId(),
+        'uname -r; hostname; echo oops >&2; sleep 0.2; echo after; ps -o args; exit 3',
+      );
+      await rt.createContainer(sb, sleeper);
+      await rt.createContainer(sb, talker);
+      await rt.start(sleeper.id);
+      const bootToRunning = Date.now() - t0;
+      await rt.start(talker.id);
+      const done = await rt.wait(talker.id);
+      expect(done.status).toBe('exited');
+      expect(done.exitCode).toBe(3);
+      expect(done.finishedAt! >= done.startedAt!).toBe(true);
+
+      const es = await entries(talker.logPath);
+      const out = text(es, 0).split('\n');
+      expect(out[0]).toMatch(/-amd64$/); // the guest's Debian kernel ...
+      expect(out[0]).not.toBe(release()); // ... not the host's
+      expect(out[1]).toBe('vm-pod-a');
+      expect(out[1]).not.toBe(hostname());
+      expect(out[2]).toBe('after');
+      expect(text(es, 1)).toBe('oops\n');
+      // Its own PID namespace: the sleeper of the other container is not to be seen.
+      expect(text(es, 0)).not.toContain('sleep 300');
+      expect(text(es, 0)).toContain('ps -o args');
+
+      // --since through the query engine: from the stderr line on.
+      const oops = es.find((e) => e.stream === 1)!;
+      const since: string[] = [];
+      for await (const c of queryLog(talker.logPath, { since: oops.timestamp }))
+        since.push(Buffer.from(c.data).toString());
+      expect(since.join('')).not.toContain('vm-pod-a');
+      expect(since.join('')).toContain('oops\n');
+      expect(since.join('')).toContain('after\n');
+
+      // A restart appends to the same log.
+      await rt.start(talker.id);
+      expect((await rt.wait(talker.id)).exitCode).toBe(3);
+      expect(text(await entries(talker.logPath), 1)).toBe('oops\noops\n');
+
+      // A command that is not there: InvalidInput, exited 127, the reason in the log.
+      const missing = spec(newId(), ['/no/such/program']);
+      await rt.createContainer(sb, missing);
+      const err = await rt.start(missing.id).catch((e: unknown) => e);
+      expect(isRuntimeError(err, 'InvalidInput')).toBe(true);
+      expect((await rt.state(missing.id)).exitCode).toBe(127);
+      expect(text(await entries(missing.logPath), 1)).toContain('/no/such/program');
+
+      // A new Runtime over the same state re-attaches to the running VM and its container.
+      await rt.close();
+      const rt2 = runtime();
+      const recovered = await rt2.recover();
+      expect(recovered.sandboxes).toContain(sb);
+      expect((await rt2.state(sleeper.id)).status).toBe('running');
+      // stop: SIGTERM reaches sleep through the container's init (sleep is not PID 1).
+      const stopped = await rt2.stop(sleeper.id, { graceMs: 20_000 });
+      expect(stopped.exitCode).toBe(143);
+
+      const qemuPid = Number(readFileSync(qemuPidFile(sb), 'utf8'));
+      expect(qemuPids(sb.slice(0, 12))).toContain(qemuPid);
+      const busy = await rt2.removeSandbox(sb).catch((e: unknown) => e);
+      expect(isRuntimeError(busy, 'Conflict')).toBe(true);
+      for (const c of [sleeper, talker, missing]) await rt2.remove(c.id);
+      await rt2.removeSandbox(sb);
+      expect(qemuPids(sb.slice(0, 12))).toEqual([]);
+      console.log(`vm runtime: sandbox created to first container running in ${bootToRunning} ms`);
+    },
+    180_000,
+  );
+
+  it('shares one PID namespace when the pod asks; a VM killed from outside marks its containers exited', async () => {
+    const rt = runtime();
+    const sb = newId();
+    await rt.createSandbox({ id: sb, hostname: 'vm-pod-b', shareProcessNamespace: true });
+    const sleeper = spec(newId(), ['sleep', '301']);
+    const looker = sh(newId(), 'ps -o args');
+    await rt.createContainer(sb, sleeper);
+    await rt.createContainer(sb, looker);
+    await rt.start(sleeper.id);
+    await rt.start(looker.id);
+    expect((await rt.wait(looker.id)).exitCode).toBe(0);
+    expect(text(await entries(looker.logPath), 0)).toContain('sleep 301');
+
+    const qemuPid = Number(readFileSync(qemuPidFile(sb), 'utf8'));
+    process.kill(qemuPid, 'SIGKILL');
+    const st = await rt.wait(sleeper.id);
+    expect(st.status).toBe('exited');
+    expect(st.exitCode).toBe(137);
+    expect(st.reason).toBe(VM_EXITED);
+    await waitFor(() => qemuPids(sb.slice(0, 12)).length === 0, 5000);
+
+    // Starting it again boots the pod a new VM (restart policy after a VM crash).
+    await rt.start(looker.id);
+    expect((await rt.wait(looker.id)).exitCode).toBe(0);
+    for (const c of [sleeper, looker]) await rt.remove(c.id);
+    await rt.removeSandbox(sb);
+    expect(qemuPids(sb.slice(0, 12))).toEqual([]);
+  }, 180_000);
+
+  it('answers bad input with typed errors and no VM', async () => {
+    const rt = runtime();
+    const bad = await rt.createSandbox({ id: 'nope', hostname: 'x' }).catch((e: unknown) => e);
+    expect(isRuntimeError(bad, 'InvalidInput')).toBe(true);
+    const badHost = await rt
+      .createSandbox({ id: newId(), hostname: 'no spaces' })
+      .catch((e: unknown) => e);
+    expect(isRuntimeError(badHost, 'InvalidInput')).toBe(true);
+    const none = await rt.state(newId()).catch((e: unknown) => e);
+    expect(isRuntimeError(none, 'NotFound')).toBe(true);
+    const noSb = await rt.createContainer(newId(), sh(newId(), 'true')).catch((e: unknown) => e);
+    expect(isRuntimeError(noSb, 'NotFound')).toBe(true);
+  });
+});
