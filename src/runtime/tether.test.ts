@@ -253,7 +253,7 @@ describe('tether as init', () => {
     const r = run(['--user', '1000:1001:50,44', 'sh', '-c', 'id -u; id -g; id -G']);
     // run() puts its own flags first; --user comes after them, before --.
     expect((await r.exited).code).toBe(0);
-    expect(text(await entries(r.log))).toBe('1000\n1001\n1001 44 50\n'); // the kernel sorts groups;
+    expect(text(await entries(r.log))).toBe('1000\n1001\n1001 44 50\n'); // the kernel sorts groups
   });
 
   it('records a process that cannot start (127) and says why in the log', async () => {

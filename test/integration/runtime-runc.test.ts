@@ -229,7 +229,9 @@ describe('runc runtime', () => {
     await rt1.createContainer(sb, c);
     await rt1.start(c.id);
     await waitForLog(c.logPath, 'before');
+    const pending = rt1.wait(c.id);
     await rt1.close();
+    await expect(pending).rejects.toMatchObject({ kind: 'Unavailable' }); // not left hanging
     const rt2 = runtime();
     const found = await rt2.recover();
     expect(found.sandboxes).toContain(sb);

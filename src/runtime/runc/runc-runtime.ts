@@ -90,7 +90,7 @@ export class RuncRuntime implements Runtime {
   private readonly sandboxes = new Map<string, SandboxRecord>();
   private readonly containers = new Map<string, ContainerRecord>();
   private readonly watchers = new Map<string, ExitWatcher>();
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<(err?: Error) => void>>();
   private readonly lock = new KeyedLock();
   private loading: Promise<{ sandboxes: string[]; containers: ContainerState[] }> | undefined;
   private closed = false;
@@ -171,7 +171,7 @@ export class RuncRuntime implements Runtime {
     const pidFile = `${dirs.dir}/pause.pid`;
     await this.runc.create({ id: rid, bundle: dirs.bundle, pidFile, consoleLog: dirs.runcLog });
     await this.runc.run(['start', rid]);
-    const pause = identify(Number(await readFile(pidFile, 'utf8')));
+    const pause = identify(await this.readPid(pidFile, dirs.runcLog));
     if (!pause)
       throw unavailable(`the sandbox's pause process exited at once (see ${dirs.runcLog})`);
     rec.pause = pause;
@@ -302,7 +302,7 @@ export class RuncRuntime implements Runtime {
       } finally {
         await logFile.close();
       }
-      const init = identify(Number(await readFile(pidFile, 'utf8')));
+      const init = identify(await this.readPid(pidFile, dirs.runcLog));
       await this.runc.run(['start', id]);
       if (!init)
         throw unavailable(`container ${id} exited before it started (see ${dirs.runcLog})`);
@@ -375,6 +375,7 @@ export class RuncRuntime implements Runtime {
     await this.ready();
     const rec = this.get(id);
     if (rec.status !== 'running') return this.toState(rec);
+    if (this.closed) throw unavailable(`runtime closed; cannot wait for ${id}`);
     await new Promise<void>((resolve, reject) => {
       const set = this.waiters.get(id) ?? new Set();
       this.waiters.set(id, set);
@@ -382,9 +383,10 @@ export class RuncRuntime implements Runtime {
         set.delete(done);
         reject(abort!.reason ?? new Error('aborted'));
       };
-      const done = () => {
+      const done = (err?: Error) => {
         abort?.removeEventListener('abort', onAbort);
-        resolve();
+        if (err) reject(err);
+        else resolve();
       };
       set.add(done);
       if (abort?.aborted) onAbort();
@@ -421,6 +423,11 @@ export class RuncRuntime implements Runtime {
     this.closed = true;
     for (const w of this.watchers.values()) w.stop();
     this.watchers.clear();
+    // Nobody will see these exit now: a waiter hears so rather than wait forever.
+    for (const [id, set] of this.waiters) {
+      for (const done of set) done(unavailable(`runtime closed while waiting for ${id}`));
+    }
+    this.waiters.clear();
   }
 
   // --- state ----------------------------------------------------------------------------------
@@ -455,6 +462,13 @@ export class RuncRuntime implements Runtime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The init's pid as runc wrote it; Unavailable when runc left none. */
+  private async readPid(pidFile: string, log: string): Promise<number> {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw unavailable(`runc wrote no pid (see ${log})`);
+    return pid;
   }
 
   private watch(rec: ContainerRecord): void {
