@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { kernelCmdline, qemuArgs, vmSize, type VmLaunch } from './qemu.js';
+
+const launch: VmLaunch = {
+  name: 'vic-pod-abc',
+  kernel: '/cache/kernel',
+  initramfs: '/cache/initramfs.cpio.gz',
+  accel: 'tcg',
+  memoryMiB: 256,
+  cpus: 1,
+  tscKhz: 2_500_000,
+  paths: {
+    cwd: '/state/vm/sandboxes/x',
+    pidFile: '/state/vm/sandboxes/x/qemu.pid',
+    controlSocket: 'control.sock',
+    qmpSocket: 'qmp.sock',
+    consoleLog: '/state/vm/sandboxes/x/console.log',
+    share: '/state/with,comma/share',
+  },
+};
+
+describe('qemu launch', () => {
+  it('builds a microvm with the share, the control port, and daemonizes', () => {
+    const a = qemuArgs(launch);
+    const after = (flag: string) => a.filter((_, i) => a[i - 1] === flag);
+    expect(after('-M')[0]).toMatch(/^microvm/);
+    expect(after('-accel')).toEqual(['tcg']);
+    expect(a).toContain('-daemonize');
+    expect(a).toContain('-no-reboot');
+    expect(after('-pidfile')).toEqual(['/state/vm/sandboxes/x/qemu.pid']);
+    // qemu's ',' separator is escaped in paths.
+    expect(after('-fsdev')[0]).toContain('path=/state/with,,comma/share,');
+    expect(after('-fsdev')[0]).toContain('security_model=passthrough');
+    expect(after('-device')).toContain('virtio-9p-device,fsdev=share,mount_tag=vic.containers');
+    expect(after('-chardev')[0]).toBe('socket,id=control,path=control.sock,server=on,wait=off');
+    expect(after('-device')).toContain(
+      'virtserialport,bus=vser0.0,chardev=control,name=vic.control',
+    );
+    expect(after('-serial')).toEqual(['file:/state/vm/sandboxes/x/console.log']);
+    expect(a).not.toContain('-cpu');
+    expect(qemuArgs({ ...launch, accel: 'kvm' })).toContain('host');
+  });
+
+  it('tells a TCG guest its TSC rate; a KVM guest needs none', () => {
+    expect(kernelCmdline(launch)).toContain('tsc_early_khz=2500000');
+    expect(kernelCmdline({ accel: 'kvm' })).not.toContain('tsc_early_khz');
+    expect(kernelCmdline({ accel: 'kvm' })).toContain('panic=-1');
+  });
+
+  it('sizes the VM from the pod limits, with floors and defaults', () => {
+    expect(vmSize()).toEqual({ memoryMiB: 256, cpus: 1 });
+    expect(vmSize(512 * 2 ** 20, 1500).memoryMiB).toBe(576);
+    expect(vmSize(512 * 2 ** 20, 1500).cpus).toBeGreaterThanOrEqual(1);
+    expect(vmSize(16 * 2 ** 20).memoryMiB).toBe(128);
+    expect(vmSize(undefined, 100).cpus).toBe(1);
+  });
+});
