@@ -323,6 +323,16 @@ describe('runc runtime', () => {
     await expect(rt.createContainer(sb, spec('not-an-id', 'true'))).rejects.toMatchObject({
       kind: 'InvalidInput',
     });
+    // The working dir would be under a file of the image: refused, and nothing stays behind.
+    const fileCwd = spec(newId(), 'true', {
+      process: { args: ['true'], env: [], cwd: '/etc/passwd/x', user: '' },
+    });
+    await expect(rt.createContainer(sb, fileCwd)).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/working dir/),
+    });
+    expect(existsSync(join(stateDir, 'containers', fileCwd.id))).toBe(false);
+    await expect(rt.state(fileCwd.id)).rejects.toMatchObject({ kind: 'NotFound' });
     await expect(rt.createSandbox({ id: newId(), hostname: 'bad host!' })).rejects.toMatchObject({
       kind: 'InvalidInput',
     });

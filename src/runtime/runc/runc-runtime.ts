@@ -229,7 +229,9 @@ export class RuncRuntime implements Runtime {
       try {
         const rootfsMode = await prepareRootfs(spec.imageRootfs, dirs);
         const user = await resolveUser(dirs.rootfs, spec.process.user);
-        await mkdirInRoot(dirs.rootfs, spec.process.cwd, user);
+        await mkdirInRoot(dirs.rootfs, spec.process.cwd, user).catch((e: Error) => {
+          throw invalidInput(`cannot create working dir ${spec.process.cwd}: ${e.message}`);
+        });
         const rec: ContainerRecord = {
           id: spec.id,
           sandboxId,
