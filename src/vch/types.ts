@@ -29,6 +29,8 @@ export interface ContainerConfig {
   cpuMillis?: number;
   /** The UTS hostname (for a container with a sandbox of its own). Default: the id's first 12. */
   hostname?: string;
+  /** Remove the container once it has exited (`docker run --rm`). */
+  autoRemove?: boolean;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {

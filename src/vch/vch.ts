@@ -23,7 +23,7 @@ import {
   parseImageConfig,
   parseReference,
 } from '../image/index.js';
-import { type LogQuery, queryLog, validateQuery } from '../iolog/index.js';
+import { type LogQuery, type StreamSelection, queryLog, validateQuery } from '../iolog/index.js';
 import type { ContainerState, Runtime } from '../runtime/runtime.js';
 import { hostCapacity } from './capacity.js';
 import { type ContainerRow, type ContainerStateUpdate, type PodRow, VchDb } from './db.js';
@@ -239,7 +239,7 @@ export class Vch extends EventEmitter<VchEvents> {
   }
 
   /** Starts a created or exited container; false if it was running already. */
-  startContainer(ref: string): Promise<boolean> {
+  async startContainer(ref: string): Promise<boolean> {
     const id = this.#containerRow(ref).id;
     return this.#serial(id, async () => {
       const row = this.#containerRow(id);
@@ -279,7 +279,7 @@ export class Vch extends EventEmitter<VchEvents> {
    * Stops a running container: its stop signal (or `signal`), then SIGKILL after the timeout.
    * False if it was not running.
    */
-  stopContainer(ref: string, req: StopRequest = {}): Promise<boolean> {
+  async stopContainer(ref: string, req: StopRequest = {}): Promise<boolean> {
     const id = this.#containerRow(ref).id;
     return this.#serial(id, async () => {
       const row = this.#containerRow(id);
@@ -350,7 +350,7 @@ export class Vch extends EventEmitter<VchEvents> {
   }
 
   /** Removes a container (and its own sandbox, and its log). Conflict if running unless forced. */
-  removeContainer(ref: string, req: RemoveRequest = {}): Promise<void> {
+  async removeContainer(ref: string, req: RemoveRequest = {}): Promise<void> {
     const id = this.#containerRow(ref).id;
     return this.#serial(id, async () => {
       const row = this.#containerRow(id);
@@ -417,15 +417,43 @@ export class Vch extends EventEmitter<VchEvents> {
     } catch {
       throw notFound(`container ${row.id} has no log`);
     }
+    return this.#stream(row.id, query, req.follow ? 'not-running' : undefined, req.signal);
+  }
+
+  /**
+   * The container's output from now on, as `docker attach` (and `docker run` without -d) sees
+   * it: what is written after this call, until the container's next exit or `signal` aborts.
+   */
+  async attach(
+    ref: string,
+    req: { stream?: StreamSelection; signal?: AbortSignal } = {},
+  ): Promise<Readable> {
+    const row = this.#containerRow(ref);
+    const query: LogQuery = {
+      // Everything stamped from now on: the tether stamps entries with the same clock.
+      since: BigInt(Date.now()) * 1_000_000n,
+      ...(req.stream && { stream: req.stream }),
+    };
+    const until = row.status === 'running' ? 'not-running' : 'next-exit';
+    return this.#stream(row.id, query, until, req.signal);
+  }
+
+  /** Runs a query over a container's log; with `until`, follows until that wait resolves. */
+  #stream(
+    id: string,
+    query: LogQuery,
+    until: WaitCondition | undefined,
+    outer: AbortSignal | undefined,
+  ): Readable {
     // Following ends when the container stops, the caller aborts, or the stream is destroyed.
     const done = new AbortController();
-    const signal = req.signal ? AbortSignal.any([req.signal, done.signal]) : done.signal;
-    if (req.follow) {
+    const signal = outer ? AbortSignal.any([outer, done.signal]) : done.signal;
+    if (until) {
       query.follow = true;
-      query.writerClosed = this.waitContainer(row.id, 'not-running', signal).catch(() => {});
+      query.writerClosed = this.waitContainer(id, until, signal).catch(() => {});
     }
     query.signal = signal;
-    const stream = Readable.from(queryLog(this.logPath(row.id), query), { objectMode: true });
+    const stream = Readable.from(queryLog(this.logPath(id), query), { objectMode: true });
     stream.once('close', () => done.abort());
     return stream;
   }
@@ -740,6 +768,16 @@ export class Vch extends EventEmitter<VchEvents> {
       name: row.name,
       exitCode: String(st.exitCode ?? LOST_EXIT_CODE),
     });
+    if (row.config.autoRemove) this.#autoRemove(id);
+  }
+
+  /** `docker run --rm`: removed once it has exited (queued behind the operation under way). */
+  #autoRemove(id: string): void {
+    if (this.#closed) return;
+    this.removeContainer(id).catch((e: unknown) => {
+      if (errorKind(e) !== 'NotFound')
+        this.#log.warn({ container: id, err: (e as Error).message }, 'auto-remove failed');
+    });
   }
 
   /** After a restart: the runtime's view of its containers, settled into the database. */
@@ -777,6 +815,9 @@ export class Vch extends EventEmitter<VchEvents> {
         this.#recordExit(row.id, st);
       }
     }
+    // `--rm` containers that ended while the VCH was away go now.
+    for (const row of this.#db.containers())
+      if (row.status === 'exited' && row.config.autoRemove) this.#autoRemove(row.id);
     for (const id of states.keys())
       this.#log.warn(
         { container: id },

@@ -295,6 +295,31 @@ describe('docker CLI against the VCH', () => {
     await ok(['rm', 'talker']);
   });
 
+  it('runs in the foreground (attach): output on the right streams, exit code, --rm', async () => {
+    const fg = await vch.docker([
+      'run',
+      '--name',
+      'fg',
+      image,
+      'sh',
+      '-c',
+      'echo hello; echo oops >&2; sleep 0.3; echo bye; exit 4',
+    ]);
+    expect(fg.code).toBe(4);
+    expect(fg.stdout).toBe('hello\nbye\n');
+    expect(fg.stderr).toBe('oops\n');
+    expect((await ok(['inspect', '-f', '{{.State.ExitCode}}', 'fg'])).trim()).toBe('4');
+    await ok(['rm', 'fg']);
+
+    const rm = await vch.docker(['run', '--rm', '--name', 'gone', image, 'sh', '-c', 'echo bye']);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toBe('bye\n');
+    await until(
+      'gone to be removed',
+      async () => !(await ok(['ps', '-a', '--format', '{{.Names}}'])).includes('gone'),
+    );
+  });
+
   it('loads a docker save archive and runs from it', async () => {
     // An image of its own (its config sets an env var), so that its only reference is this one.
     const archive = join(work, 'save.tar');

@@ -95,6 +95,7 @@ export function parseCreateBody(
     ...(memory && { memoryLimitBytes: memory }),
     ...(nanoCpus && { cpuMillis: Math.ceil(nanoCpus / 1_000_000) }),
     ...(hostname !== undefined && { hostname }),
+    ...(host.AutoRemove === true && { autoRemove: true }),
   };
 }
 
@@ -169,6 +170,12 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     }
     res.end(
       `${JSON.stringify({ StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null })}\n`,
+    );
+  });
+
+  router.add('POST', '/containers/{id}/attach', async () => {
+    throw invalidInput(
+      'attach needs a hijacked connection: send Connection: Upgrade, Upgrade: tcp',
     );
   });
 

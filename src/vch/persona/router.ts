@@ -43,11 +43,8 @@ export class Router {
     return this;
   }
 
-  /** Finds the handler of a request; throws HttpError 404/405/400 when there is none. */
-  match(
-    method: string,
-    rawUrl: string,
-  ): { handler: Handler; params: string[]; query: URLSearchParams; apiVersion: string } {
+  /** The path without the version prefix, the query, and the version; 400 for a bad version. */
+  parse(rawUrl: string): { path: string; query: URLSearchParams; apiVersion: string } {
     const url = new URL(rawUrl, 'http://persona');
     let path = url.pathname;
     let apiVersion = MAX_API_VERSION;
@@ -66,6 +63,15 @@ export class Router {
           `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
         );
     }
+    return { path, query: url.searchParams, apiVersion };
+  }
+
+  /** Finds the handler of a request; throws HttpError 404/405/400 when there is none. */
+  match(
+    method: string,
+    rawUrl: string,
+  ): { handler: Handler; params: string[]; query: URLSearchParams; apiVersion: string } {
+    const { path, query, apiVersion } = this.parse(rawUrl);
     let pathMatched = false;
     for (const r of this.#routes) {
       const m = r.pattern.exec(path);
@@ -78,7 +84,7 @@ export class Router {
       } catch {
         throw new HttpError(400, `malformed path ${JSON.stringify(path)}`);
       }
-      return { handler: r.handler, params, query: url.searchParams, apiVersion };
+      return { handler: r.handler, params, query, apiVersion };
     }
     if (pathMatched) throw new HttpError(405, `method ${method} not allowed on ${path}`);
     throw new HttpError(404, `page not found: ${method} ${path}`);

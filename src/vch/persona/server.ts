@@ -4,6 +4,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { VchLogger } from '../vch.js';
 import { Vch } from '../vch.js';
+import type { Duplex } from 'node:stream';
+import { handleUpgrade } from './attach.js';
 import { addContainerRoutes } from './containers.js';
 import { oneLine, sendError, statusOf } from './http.js';
 import { addImageRoutes } from './images.js';
@@ -64,6 +66,10 @@ export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
         );
       }
     })();
+  });
+  // `docker run` without -d attaches on a hijacked connection.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    void handleUpgrade(router, vch, req, socket, log);
   });
   // A malformed request line or headers: a 400 of our own, never a crash.
   server.on('clientError', (err, socket) => {

@@ -133,7 +133,7 @@ export function containerInspect(
     HostConfig: {
       NetworkMode: 'default',
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      AutoRemove: false,
+      AutoRemove: c.config.autoRemove ?? false,
       LogConfig: { Type: 'vic-iolog', Config: {} },
       Memory: c.config.memoryLimitBytes ?? 0,
       NanoCpus: (c.config.cpuMillis ?? 0) * 1_000_000,
