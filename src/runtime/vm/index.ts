@@ -1,5 +1,6 @@
 // The vm backend of the runtime: a qemu VM per pod (see vm-runtime.ts).
 import type { Runtime } from '../runtime.js';
+import { kvmUsable } from './qemu.js';
 import { VmRuntime, type VmRuntimeOptions } from './vm-runtime.js';
 
 export { VmRuntime, VM_EXITED, type VmRuntimeOptions } from './vm-runtime.js';
@@ -10,6 +11,11 @@ export {
   type GuestBuildOptions,
 } from './guest-build.js';
 export { kvmUsable, type Accel } from './qemu.js';
+
+/** `--runtime auto`: pod VMs where KVM can run them, runc sandboxes otherwise. */
+export function autoBackend(): 'vm' | 'runc' {
+  return kvmUsable() ? 'vm' : 'runc';
+}
 
 export function createVmRuntime(
   options: VmRuntimeOptions,

@@ -272,7 +272,9 @@ export class VmRuntime implements Runtime {
           const started = await readStarted(dirs.status);
           if (started) {
             rec.status = 'running';
-            rec.startedAt = nsToTime(started.startedNs);
+            rec.startedAt = /^\d{1,20}$/.test(String(started.startedNs))
+              ? nsToTime(started.startedNs)
+              : now();
             rec.finishedAt = rec.exitCode = rec.reason = undefined;
             break;
           }
@@ -660,8 +662,11 @@ export class VmRuntime implements Runtime {
     if (rec.status === 'exited') return;
     rec.status = 'exited';
     if (exit) {
-      rec.exitCode = exit.exitCode;
-      rec.finishedAt = nsToTime(exit.finishedNs);
+      // Written by the guest: trusted as far as its numbers are numbers.
+      rec.exitCode = Number.isInteger(exit.exitCode) ? exit.exitCode : 255;
+      rec.finishedAt = /^\d{1,20}$/.test(String(exit.finishedNs))
+        ? nsToTime(exit.finishedNs)
+        : now();
       rec.reason = undefined;
     } else {
       rec.exitCode = reason === 'Lost' ? 255 : 137;
