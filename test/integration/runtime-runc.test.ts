@@ -12,6 +12,8 @@ import { createRuncRuntime } from '../../src/runtime/runc/index.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
 import { isRuntimeError } from '../../src/runtime/errors.js';
 import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../../src/runtime/testing.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+import { spawn } from 'node:child_process';
 
 let tmp: string;
 let stateDir: string;
@@ -245,6 +247,54 @@ describe('runc runtime', () => {
     expect(text(await entries(c.logPath))).toBe('before\nafter\n');
     await rt2.remove(c.id);
     await rt2.removeSandbox(sb);
+  });
+
+  it('containers survive SIGKILL of the VCH process and its whole process group', async () => {
+    // A stand-in VCH in a process group of its own, running the runtime from source.
+    const sb = newId();
+    const c = spec(newId(), 'while true; do echo tick; sleep 0.05; done');
+    const script = join(tmp, 'vch.ts');
+    writeFileSync(
+      script,
+      `import { createRuncRuntime } from ${JSON.stringify(join(projectRoot(), 'src/runtime/runc/index.ts'))};
+const { stateDir, tether, sb, c } = JSON.parse(process.env.VCH_ARGS!);
+const rt = createRuncRuntime({ stateDir, tetherPath: tether });
+await rt.createSandbox({ id: sb, hostname: 'survivor' });
+await rt.createContainer(sb, c);
+await rt.start(c.id);
+console.log('STARTED');
+setInterval(() => {}, 1000);
+`,
+    );
+    const vch = spawn(join(projectRoot(), 'node_modules/.bin/vite-node'), [script], {
+      cwd: projectRoot(),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, VCH_ARGS: JSON.stringify({ stateDir, tether, sb, c }) },
+    });
+    const exited = new Promise((r) => vch.on('exit', r));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        vch.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('STARTED')) resolve();
+        });
+        vch.on('exit', (code) => reject(new Error(`stand-in VCH exited ${code}: ${out}`)));
+      });
+    } finally {
+      process.kill(-vch.pid!, 'SIGKILL');
+    }
+    await exited;
+    const before = (await entries(c.logPath)).length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await entries(c.logPath)).length).toBeGreaterThan(before); // output still flows
+    const rt = runtime();
+    const found = await rt.recover();
+    expect(found.containers.find((x) => x.id === c.id)).toMatchObject({ status: 'running' });
+    expect((await rt.stop(c.id, { graceMs: 2000 })).exitCode).toBe(143);
+    await rt.remove(c.id);
+    await rt.removeSandbox(sb);
   });
 
   it('a container killed while no runtime watched is settled as Lost on recovery', async () => {

@@ -44,8 +44,8 @@ export class ExitWatcher {
     } catch {
       // No inotify: the poll alone does it.
     }
+    // Referenced: whoever waits for an exit is kept alive until it comes (close() stops us).
     this.timer = setInterval(() => void this.check(), pollMs);
-    this.timer.unref();
     void this.check();
   }
 

@@ -99,7 +99,8 @@ export class Runc {
         } catch {}
         reject(new RuncError('create', lastLine(text) || `exit ${code ?? signal}`));
       });
-      child.unref();
+      // Not unref'd: we wait for runc create to finish (the container it leaves behind is no
+      // child of ours; runc's own exit is what we await).
     });
   }
 }
