@@ -458,6 +458,32 @@ setInterval(() => {}, 1000);
     await rt.removeSandbox(sb);
   });
 
+  it('a sandbox that cannot start leaves nothing behind (no tether: Unavailable)', async () => {
+    const rt = createRuncRuntime({ stateDir, tetherPath: join(tmp, 'no-such-tether') });
+    runtimes.push(rt);
+    const id = newId();
+    await expect(rt.createSandbox({ id, hostname: 'x' })).rejects.toMatchObject({
+      kind: 'Unavailable',
+      message: expect.stringMatching(/tether/),
+    });
+    expect(existsSync(join(stateDir, 'sandboxes', id))).toBe(false);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(id);
+    await expect(rt.removeSandbox(id)).rejects.toMatchObject({ kind: 'NotFound' });
+  });
+
+  it('a sandbox whose runc create fails leaves nothing behind either', async () => {
+    // A tether that exists but is no executable: runc create fails at exec time.
+    const bad = join(tmp, 'bad-tether');
+    writeFileSync(bad, 'not an executable', { mode: 0o755 });
+    const rt = createRuncRuntime({ stateDir, tetherPath: bad });
+    runtimes.push(rt);
+    const id = newId();
+    const err = await rt.createSandbox({ id, hostname: 'x' }).catch((e: unknown) => e);
+    expect(isRuntimeError(err, 'Unavailable')).toBe(true);
+    expect(existsSync(join(stateDir, 'sandboxes', id))).toBe(false);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(id);
+  });
+
   it('shares one PID namespace with shareProcessNamespace', async () => {
     const rt = runtime();
     const sb = await sandbox(rt, 'pid-pod', true);

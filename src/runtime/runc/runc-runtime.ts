@@ -34,7 +34,7 @@ import { ExitWatcher, readExit, readStarted, type ExitStatus } from './exit-watc
 import { readJson, writeJsonAtomic } from './files.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Layout, pauseId, validId } from './layout.js';
-import { containerConfig, hostsFile, sandboxConfig } from './oci-config.js';
+import { containerConfig, hostsFile, sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
 import { bootId, identify, isAlive, type ProcessIdentity } from './proc.js';
 import { prepareRootfs, removeRootfs, isMounted, type RootfsMode } from './rootfs.js';
 import { Runc, RuncError } from './runc-cli.js';
@@ -113,8 +113,21 @@ export class RuncRuntime implements Runtime {
     await this.lock.run(spec.id, async () => {
       const existing = this.sandboxes.get(spec.id);
       if (existing?.pause && existing.bootId === this.boot && isAlive(existing.pause)) return;
-      const rec: SandboxRecord = existing ?? { id: spec.id, spec };
-      await this.startPause(rec);
+      if (existing) return this.startPause(existing);
+      // The record first: a crash from here on leaves a sandbox recover() finds, not a pause
+      // process nobody knows of. A failure takes everything down again.
+      const rec: SandboxRecord = { id: spec.id, spec };
+      await mkdir(this.layout.sandbox(spec.id).dir, { recursive: true });
+      await writeJsonAtomic(this.layout.sandbox(spec.id).record, rec);
+      this.sandboxes.set(spec.id, rec);
+      try {
+        await this.startPause(rec);
+      } catch (e) {
+        await this.teardownSandbox(spec.id).catch((err: Error) =>
+          this.log.warn({ sandbox: spec.id, err: err.message }, 'cleanup after failure'),
+        );
+        throw e;
+      }
     });
   }
 
@@ -126,15 +139,20 @@ export class RuncRuntime implements Runtime {
       const left = [...this.containers.values()].filter((c) => c.sandboxId === id);
       if (left.length > 0)
         throw conflict(`sandbox ${id} still has ${left.length} container(s); remove them first`);
-      const dirs = this.layout.sandbox(id);
-      await this.runc.run(['delete', '--force', pauseId(id)]).catch(() => undefined);
-      if (isMounted(dirs.shm))
-        await run('umount', [dirs.shm]).catch(() => run('umount', ['-l', dirs.shm]));
-      if (isMounted(dirs.shm)) throw unavailable(`cannot unmount ${dirs.shm}`);
-      await rm(dirs.dir, { recursive: true, force: true });
-      this.sandboxes.delete(id);
+      await this.teardownSandbox(id);
       this.log.info({ sandbox: id }, 'sandbox removed');
     });
+  }
+
+  /** Kills the pause process, unmounts the pod's shm, deletes the sandbox's directory. */
+  private async teardownSandbox(id: string): Promise<void> {
+    const dirs = this.layout.sandbox(id);
+    await this.runc.run(['delete', '--force', pauseId(id)]).catch(() => undefined);
+    if (isMounted(dirs.shm))
+      await run('umount', [dirs.shm]).catch(() => run('umount', ['-l', dirs.shm]));
+    if (isMounted(dirs.shm)) throw unavailable(`cannot unmount ${dirs.shm}`);
+    await rm(dirs.dir, { recursive: true, force: true });
+    this.sandboxes.delete(id);
   }
 
   /** (Re)starts the sandbox's pause process: new namespaces, hostname, shm. */
@@ -172,8 +190,10 @@ export class RuncRuntime implements Runtime {
     await this.runc.create({ id: rid, bundle: dirs.bundle, pidFile, consoleLog: dirs.runcLog });
     await this.runc.run(['start', rid]);
     const pause = identify(await this.readPid(pidFile, dirs.runcLog));
-    if (!pause)
-      throw unavailable(`the sandbox's pause process exited at once (see ${dirs.runcLog})`);
+    // runc start reports success before its init has exec'd the tether; an exec that fails
+    // (a broken tether) shows only as an init that dies instead of becoming the tether.
+    if (!pause || !(await this.becomes(pause, TETHER_IN_CONTAINER)))
+      throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
     rec.pause = pause;
     rec.bootId = this.boot;
     await writeJsonAtomic(dirs.record, rec);
@@ -321,10 +341,14 @@ export class RuncRuntime implements Runtime {
           rec.startedAt = nsToTime(started.startedNs);
           break;
         }
-        const exit = await readExit(dirs.status);
+        let exit = await readExit(dirs.status);
         if (exit || !isAlive(init)) {
-          await this.settle(rec, exit ?? (await readExit(dirs.status)));
-          if (rec.exitCode !== undefined && exit?.error) throw invalidInput(exit.error);
+          exit ??= await readExit(dirs.status);
+          await this.settle(rec, exit);
+          if (exit?.error) throw invalidInput(exit.error);
+          // Dead without a word from the tether: it never ran (or was killed at once).
+          if (!exit)
+            throw unavailable(`container ${id} died before its init ran (see ${dirs.runcLog})`);
           return;
         }
         if (Date.now() > until) break; // running as far as runc knows; the watcher takes over
@@ -464,6 +488,17 @@ export class RuncRuntime implements Runtime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Whether the process comes to run `argv0` (within 5 s) rather than exit. */
+  private async becomes(p: ProcessIdentity, argv0: string): Promise<boolean> {
+    const until = Date.now() + 5000;
+    while (Date.now() < until && isAlive(p)) {
+      const cmd = await readFile(`/proc/${p.pid}/cmdline`, 'latin1').catch(() => '');
+      if (cmd.split('\0')[0] === argv0) return true;
+      await sleep(5);
+    }
+    return false;
   }
 
   /** The init's pid as runc wrote it; Unavailable when runc left none. */
