@@ -3,7 +3,7 @@
  * It loads the guest's kernel modules, mounts the pod's container directory (virtio-9p tag
  * "vic.containers": each container's rootfs and status directory, shared by the host), and
  * then does what the VCH asks over the control port. Each container runs in its own mount
- * namespace, chrooted into its rootfs, under a small init of its own (PID 1 of a PID namespace
+ * namespace, pivoted into its rootfs, under a small init of its own (PID 1 of a PID namespace
  * of its own, or a subreaper in the guest's PID namespace when the pod shares one), which
  * forwards signals to the container's process and reaps orphans. The agent writes the
  * container's stdout and stderr as iolog entries, stream-tagged, to the container's
@@ -231,9 +231,25 @@ static void load_modules(void) {
     fclose(f);
 }
 
+/* The initramfs is the kernel's rootfs, which pivot_root cannot leave; the containers' roots
+ * are pivoted into (not merely chrooted into, which root in a container can undo), so the guest
+ * itself moves onto a tmpfs first. The agent's binary stays in memory; nothing else of the
+ * initramfs is needed after the modules are loaded. */
+static void leave_initramfs(void) {
+    if (mkdir("/newroot", 0755) < 0 && errno != EEXIST) goto fail;
+    if (mount("tmpfs", "/newroot", "tmpfs", 0, "mode=755") < 0) goto fail;
+    const char *dirs[] = {"/newroot/proc", "/newroot/sys", "/newroot/dev", "/newroot" SHARE_DIR,
+                          "/newroot/tmp"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) mkdir(dirs[i], 0755);
+    if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+        chdir("/") < 0)
+        goto fail;
+    return;
+fail:
+    logf_("cannot leave the initramfs: %s", strerror(errno));
+}
+
 static void boot(void) {
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
     int fd = open("/dev/console", O_RDWR | O_CLOEXEC);
     if (fd >= 0) {
@@ -242,7 +258,10 @@ static void boot(void) {
         close(fd);
     }
     load_modules();
-    mkdir(SHARE_DIR, 0755);
+    leave_initramfs();
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
     /* cache=mmap: no page cache for reads and writes (the host's files are the truth, the
      * status files are read by the host at once), but mmap works for the programs that need
      * it. */
@@ -279,6 +298,15 @@ struct start_req {
     char **envp;
 };
 
+/* Makes root the root of this mount namespace and detaches the guest's: the share with the
+ * other containers' roots and status files, the guest's /dev with every log port. */
+static int pivot(const char *root) {
+    if (chdir(root) < 0) return -1;
+    if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+    if (umount2(".", MNT_DETACH) < 0) return -1;
+    return chdir("/");
+}
+
 /* In the container's init, before the process: a /dev with the usual nodes (not the guest's
  * devtmpfs, which holds every container's log port), /proc of its PID namespace, /sys. */
 static int prepare_root(const char *root) {
@@ -289,6 +317,8 @@ static int prepare_root(const char *root) {
     } nodes[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
                  {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+    /* A mount of its own, to pivot into (see pivot below). */
+    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
     const char *dirs[] = {"proc", "sys", "dev"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", root, dirs[i]);
@@ -340,15 +370,14 @@ static void report_and_exit(int report_fd, int err, const char *what) {
     _exit(err == ENOENT ? 127 : 126);
 }
 
-/* The container's process: chroot, working directory, user, stdio, exec. */
-static void exec_process(const struct start_req *r, const char *root, int out, int err,
-                         int report) {
+/* The container's process (its init has pivoted into its root): working directory, user,
+ * stdio, exec. */
+static void exec_process(const struct start_req *r, int out, int err, int report) {
     sigset_t none;
     sigemptyset(&none);
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
-    if (chroot(root) < 0 || chdir("/") < 0) report_and_exit(report, errno, "chroot");
     mkdir_p(r->cwd); /* as Docker does for a missing working directory */
     if (chdir(r->cwd) < 0) report_and_exit(report, errno, r->cwd);
     if (setgroups((size_t)r->ngids, r->gids) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
@@ -369,9 +398,10 @@ static void container_init(const struct start_req *r, int out, int err, int repo
     snprintf(root, sizeof root, "%s/%s/rootfs", SHARE_DIR, r->id);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     if (prepare_root(root) < 0) report_and_exit(report, errno, "container rootfs");
+    if (pivot(root) < 0) report_and_exit(report, errno, "pivot_root");
     pid_t pid = fork();
     if (pid < 0) report_and_exit(report, errno, "fork");
-    if (pid == 0) exec_process(r, root, out, err, report);
+    if (pid == 0) exec_process(r, out, err, report);
     close(out);
     close(err);
     close(report);

@@ -94,7 +94,7 @@ describe('vm runtime', () => {
       const ticker = sh(newId(), 'while true; do echo tick; sleep 0.2; done');
       const talker = sh(
         newId(),
-        'uname -r; hostname; echo oops >&2; sleep 0.2; echo after; ps -o args; exit 3',
+        'uname -r; hostname; echo oops >&2; sleep 0.2; echo after; ps -o args; ls /dev; cat /proc/self/mountinfo; exit 3',
       );
       await rt.createContainer(sb, ticker);
       await rt.createContainer(sb, talker);
@@ -117,6 +117,14 @@ describe('vm runtime', () => {
       // Its own PID namespace: the other container's loop is not to be seen.
       expect(text(es, 0)).not.toContain('echo tick');
       expect(text(es, 0)).toContain('ps -o args');
+      // Its own root: a /dev of its own, without the guest's log ports of every container.
+      expect(text(es, 0)).toContain('urandom');
+      expect(text(es, 0)).not.toContain('vport');
+      // Pivoted, not chrooted (root can undo a chroot): its root is a mount of its own rootfs
+      // (under a chroot the root would be a directory inside the share's mount, and no mount
+      // would be at "/"), and the guest's root with the whole share is detached.
+      expect(text(es, 0)).toContain(`/${talker.id}/rootfs / `);
+      expect(text(es, 0)).not.toMatch(/ \/containers /);
 
       // --since through the query engine: from the stderr line on.
       const oops = es.find((e) => e.stream === 1)!;
