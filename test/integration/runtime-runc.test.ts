@@ -318,6 +318,19 @@ setInterval(() => {}, 1000);
     await rt2.removeSandbox(sb);
   });
 
+  it('recovery removes what a create cut short by a crash left: directories without records', async () => {
+    const c = newId();
+    const sb = newId();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(stateDir, 'containers', c, 'rootfs'), { recursive: true });
+    mkdirSync(join(stateDir, 'sandboxes', sb, 'shm'), { recursive: true });
+    const rt = runtime();
+    const found = await rt.recover();
+    expect(found.sandboxes).not.toContain(sb);
+    expect(existsSync(join(stateDir, 'containers', c))).toBe(false);
+    expect(existsSync(join(stateDir, 'sandboxes', sb))).toBe(false);
+  });
+
   it('runs as the merged user, in the merged working dir, with the merged env', async () => {
     const rt = runtime();
     const sb = await sandbox(rt);

@@ -595,12 +595,23 @@ export class RuncRuntime implements Runtime {
     for (const id of await readdir(this.layout.sandboxesDir)) {
       const rec = await readJson<SandboxRecord>(this.layout.sandbox(id).record);
       if (rec && rec.id === id) this.sandboxes.set(id, rec);
-      else this.log.warn({ sandbox: id }, 'sandbox directory without a record; left alone');
+      else {
+        // Records are written atomically, first thing: this is a create cut short by a crash.
+        this.log.warn({ sandbox: id }, 'sandbox directory without a record; removing it');
+        await this.teardownSandbox(id).catch((e: Error) =>
+          this.log.warn({ sandbox: id, err: e.message }, 'cannot remove'),
+        );
+      }
     }
     for (const id of await readdir(this.layout.containersDir)) {
       const rec = await readJson<ContainerRecord>(this.layout.container(id).record);
       if (!rec || rec.id !== id) {
-        this.log.warn({ container: id }, 'container directory without a record; left alone');
+        // A createContainer cut short by a crash: nothing of it ever ran.
+        this.log.warn({ container: id }, 'container directory without a record; removing it');
+        const dirs = this.layout.container(id);
+        await removeRootfs(dirs)
+          .then(() => rm(dirs.dir, { recursive: true, force: true }))
+          .catch((e: Error) => this.log.warn({ container: id, err: e.message }, 'cannot remove'));
         continue;
       }
       this.containers.set(id, rec);

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExitWatcher, type ExitStatus } from './exit-watch.js';
+import { KeyedLock } from './keyed-lock.js';
+import { identify, isAlive } from './proc.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'exit-watch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sleeper() {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const id = identify(child.pid!)!;
+  return { child, id };
+}
+
+function watch(statusDir: string, id: ReturnType<typeof identify>, pollMs = 50) {
+  let w!: ExitWatcher;
+  const exited = new Promise<ExitStatus | undefined>((resolve) => {
+    w = new ExitWatcher(statusDir, id!, resolve, pollMs);
+  });
+  return { w, exited };
+}
+
+describe('ExitWatcher', () => {
+  it('reports the exit status as soon as the tether writes it', async () => {
+    const { child, id } = sleeper();
+    const status = mkdtempSync(join(dir, 's-'));
+    const { exited } = watch(status, id, 10_000); // only the inotify watch can be this quick
+    const t = Date.now();
+    writeFileSync(
+      join(status, 'exit.json'),
+      JSON.stringify({ pid: 1, exitCode: 3, signal: 0, startedNs: '1', finishedNs: '2' }),
+    );
+    expect(await exited).toMatchObject({ exitCode: 3 });
+    expect(Date.now() - t).toBeLessThan(2000);
+    child.kill('SIGKILL');
+  });
+
+  it('reports undefined when the init dies without a status', async () => {
+    const { child, id } = sleeper();
+    const status = mkdtempSync(join(dir, 's-'));
+    const { exited } = watch(status, id);
+    child.kill('SIGKILL');
+    expect(await exited).toBeUndefined();
+  });
+
+  it('does not report while the process runs, nor after stop()', async () => {
+    const { child, id } = sleeper();
+    const status = mkdtempSync(join(dir, 's-'));
+    let called = false;
+    const w = new ExitWatcher(status, id, () => (called = true), 10);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(called).toBe(false);
+    w.stop();
+    child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(called).toBe(false);
+  });
+});
+
+describe('process identity', () => {
+  it('a zombie and a reused pid are not alive', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const id = identify(child.pid!)!;
+    expect(isAlive(id)).toBe(true);
+    expect(isAlive({ ...id, startTime: '1' })).toBe(false); // same pid, another process
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    expect(isAlive(id)).toBe(false);
+  });
+});
+
+describe('KeyedLock', () => {
+  it('runs one operation per key at a time, keys independently, failures release', async () => {
+    const lock = new KeyedLock();
+    const order: string[] = [];
+    const step = (name: string, ms: number) => async () => {
+      order.push(`${name}+`);
+      await new Promise((r) => setTimeout(r, ms));
+      order.push(`${name}-`);
+      return name;
+    };
+    const a1 = lock.run('a', step('a1', 30));
+    const a2 = lock.run('a', async () => {
+      throw new Error('boom');
+    });
+    const a3 = lock.run('a', step('a3', 1));
+    const b1 = lock.run('b', step('b1', 1));
+    expect(await a1).toBe('a1');
+    await expect(a2).rejects.toThrow('boom');
+    expect(await a3).toBe('a3');
+    expect(await b1).toBe('b1');
+    expect(order.indexOf('a1-')).toBeLessThan(order.indexOf('a3+'));
+    expect(order.indexOf('b1-')).toBeLessThan(order.indexOf('a1-')); // b did not wait for a
+  });
+});
