@@ -51,7 +51,8 @@ describe('VicProvider', () => {
     expect((await provider.getPod('default', 'web'))!.metadata!.uid).toBe('uid-web');
     expect((await provider.getPods()).map((p) => p.metadata!.name)).toEqual(['web']);
     expect((await provider.getPodStatus('default', 'web'))!.phase).toBe('Running');
-    expect(isolation.calls).toContain('state RUNNING');
+    // Each container is started on its own (a task bind per container).
+    expect(isolation.calls.filter((c) => c.startsWith('bind'))).toHaveLength(2);
     // The same pod again is nothing new.
     await provider.createPod(pod);
     expect(isolation.calls.filter((c) => c === 'create')).toHaveLength(1);
@@ -64,7 +65,44 @@ describe('VicProvider', () => {
     isolation.exit(taskId('once', 'a'), 3);
     await eventually(() => last()?.phase === 'Failed');
     expect(stateOf(last())!.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
-    expect(isolation.calls.filter((c) => c.startsWith('bind'))).toEqual([]);
+    // One bind: the start; none after the exit.
+    expect(isolation.calls.filter((c) => c.startsWith('bind'))).toHaveLength(1);
+  });
+
+  it('a container that cannot start: StartError (exit 128) under Never, the others still run', async () => {
+    const { provider, last, isolation } = setup();
+    isolation.failStart.add('bad');
+    await provider.createPod(
+      testPod('nostart', [{ name: 'good' }, { name: 'bad' }], { restartPolicy: 'Never' }),
+    );
+    await eventually(() => last()?.containerStatuses?.[1].state?.terminated);
+    const [good, bad] = last()!.containerStatuses!;
+    expect(good.state!.running).toBeDefined();
+    expect(bad.state!.terminated).toMatchObject({
+      exitCode: 128,
+      reason: 'StartError',
+      message: expect.stringMatching(/no such file/),
+    });
+    expect(last()!.phase).toBe('Running');
+    expect(isolation.calls.filter((c) => c.startsWith('bind'))).toHaveLength(2); // no retry
+  });
+
+  it('a container that cannot start under Always backs off and tries again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { provider, last, isolation } = setup();
+    isolation.failStart.add('a');
+    await provider.createPod(testPod('retry', [{ name: 'a' }]));
+    await vi.advanceTimersByTimeAsync(50);
+    const binds = () => isolation.calls.filter((c) => c.startsWith('bind')).length;
+    expect(binds()).toBe(2); // the start, then the immediate first retry
+    expect(stateOf(last())!.waiting).toMatchObject({ reason: 'CrashLoopBackOff' });
+    expect(last()!.containerStatuses![0].lastState!.terminated).toMatchObject({
+      reason: 'StartError',
+    });
+    isolation.failStart.delete('a');
+    await vi.advanceTimersByTimeAsync(10_100);
+    expect(binds()).toBe(3);
+    expect(stateOf(last())!.running).toBeDefined();
   });
 
   it('restartPolicy OnFailure: exit 0 stays Completed; exit 1 is restarted', async () => {
@@ -183,7 +221,8 @@ describe('VicProvider', () => {
       143, 143,
     ]);
     expect(isolation.containers.size).toBe(0);
-    expect(isolation.calls.filter((c) => c.startsWith('bind'))).toEqual([]); // no restart
+    // Two binds: the starts; no restart after the stop.
+    expect(isolation.calls.filter((c) => c.startsWith('bind'))).toHaveLength(2);
     await expect(provider.deletePod(pod)).rejects.toMatchObject({ kind: 'NotFound' });
   });
 

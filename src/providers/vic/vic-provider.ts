@@ -121,7 +121,6 @@ export class VicProvider implements Provider {
   }
 
   private async createInBackground(vp: VicPod, signal: AbortSignal): Promise<void> {
-    const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
     while (!signal.aborted) {
       try {
         const images = await this.creator.pullImages(vp.pod, signal);
@@ -138,12 +137,7 @@ export class VicProvider implements Provider {
           c.backoffMs = 0;
         }
         if (signal.aborted) return;
-        try {
-          await this.starter.start(created.id);
-        } catch (err) {
-          // The monitor starts a pod it finds created but not started.
-          this.o.log.warn({ pod: key, err: errorMessage(err) }, 'start failed; trying again');
-        }
+        // The monitor starts the containers, one by one, and keeps them to the restartPolicy.
         this.watch(vp);
         return;
       } catch (err) {

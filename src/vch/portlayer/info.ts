@@ -17,6 +17,8 @@ const unixSeconds = (rfc3339?: string) =>
 
 export function processConfigOf(c: CoreContainer): ProcessConfig {
   const reason = c.error && KNOWN_REASONS.has(c.error) ? c.error : undefined;
+  // A task whose start failed is still "created", with the failure and exit code 128.
+  const ended = c.status === 'exited' || (c.status === 'created' && c.error !== undefined);
   return {
     pid: c.pid,
     execPath: c.path,
@@ -27,7 +29,7 @@ export function processConfigOf(c: CoreContainer): ProcessConfig {
     status: c.status,
     startTime: unixSeconds(c.startedAt),
     stopTime: c.status === 'exited' ? unixSeconds(c.finishedAt) : undefined,
-    exitCode: c.status === 'exited' ? c.exitCode : undefined,
+    exitCode: ended ? c.exitCode : undefined,
     errorMsg: c.error && !reason ? c.error : undefined,
     startedAt: c.startedAt,
     finishedAt: c.status === 'exited' ? c.finishedAt : undefined,

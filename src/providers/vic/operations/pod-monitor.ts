@@ -6,7 +6,7 @@ import type { Logger } from '../../../node/logger.js';
 import type { ContainerRecord, VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
 import type { PodStarter } from './pod-starter.js';
-import { terminatedState } from './pod-status.js';
+import { startFailed, terminatedState } from './pod-status.js';
 import { nextAttempt, shouldRestart } from './restart-policy.js';
 
 /** How long one `wait` long-poll lasts before it is asked again (s). */
@@ -70,23 +70,26 @@ export class PodMonitor {
         continue;
       }
       if (signal.aborted) return;
-      if (this.vp.info.containerConfig?.state === 'Created') {
-        // Committed but never started (vic-kubelet stopped in between): start it now.
-        await this.attempt(() => this.starter.start(id), 'start');
-        continue;
-      }
       const now = Date.now();
       let acted = false;
       for (const task of this.vp.info.tasks ?? []) {
         const c = this.vp.containers.get(task.name);
-        if (!c || task.processConfig.status !== 'exited') continue;
+        const p = task.processConfig;
+        if (!c) continue;
+        if (p.status === 'created' && !startFailed(p)) {
+          // Committed, not started yet (or vic-kubelet stopped in between): start it.
+          await this.attempt(() => this.starter.startTask(id, task.id), 'start');
+          acted = true;
+          break;
+        }
+        if (p.status !== 'exited' && !startFailed(p)) continue;
         if (c.restartDueAt === undefined && !this.scheduleRestart(c, task, now)) continue;
         if (c.restartDueAt! <= now) {
           c.lastTermination = lastTermination(task);
           c.waiting = undefined;
           c.restartDueAt = undefined;
           this.log.info({ pod: this.name, container: c.name }, 'restarting container');
-          await this.attempt(() => this.starter.restartTask(id, task.id), 'restart');
+          await this.attempt(() => this.starter.startTask(id, task.id), 'restart');
           acted = true;
           break; // look again before anything else
         }
@@ -120,13 +123,17 @@ export class PodMonitor {
     return true;
   }
 
+  /**
+   * A start the VCH refused for the container itself (InvalidInput: exec failed, no such user)
+   * is recorded on the task and handled as its run ending; anything else is asked again.
+   */
   private async attempt(action: () => Promise<void>, what: string): Promise<void> {
     try {
       await action();
     } catch (err) {
       if (this.abort.signal.aborted) return;
-      this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed; trying again`);
-      await sleep(RETRY_MS, this.abort.signal);
+      this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed`);
+      if (errorKind(err) !== 'InvalidInput') await sleep(RETRY_MS, this.abort.signal);
     }
   }
 

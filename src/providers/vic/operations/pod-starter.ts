@@ -1,6 +1,7 @@
-// PodStarter: starts a committed pod (handle → state RUNNING → commit), and restarts one of its
-// tasks that has exited (handle → task bind → commit), as VIC starts a task in a running
-// container.
+// PodStarter: starts a committed pod (handle → state RUNNING → commit), or one of its tasks
+// (handle → task bind → commit), as VIC starts a task in a running container. The provider starts
+// a pod's containers one by one, so that one that cannot start does not hold the others back
+// (a commit is all or nothing).
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
 import { retryOnConflict } from './retry.js';
 
@@ -14,7 +15,7 @@ export class PodStarter {
     });
   }
 
-  restartTask(id: string, taskId: string): Promise<void> {
+  startTask(id: string, taskId: string): Promise<void> {
     return retryOnConflict(async () => {
       const h = await this.isolation.handle(id);
       await this.isolation.commitHandle(await this.isolation.bindTask(h, taskId));

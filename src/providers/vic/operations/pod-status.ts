@@ -11,8 +11,13 @@ export const containerIdOf = (taskId: string) => `vic://${taskId}`;
 const date = (rfc3339?: string, unixSec?: number): Date | undefined =>
   rfc3339 ? new Date(rfc3339) : unixSec ? new Date(unixSec * 1000) : undefined;
 
+/** Whether the task's last start failed (it never ran: exec failed, no such user, …). */
+export const startFailed = (p: ProcessConfig | undefined) =>
+  p?.status === 'created' && !!p.errorMsg;
+
 /** Kubernetes' reason for a run that ended with `p`. */
 export function terminationReason(p: ProcessConfig): string {
+  if (startFailed(p)) return 'StartError';
   if (p.reason === 'OOMKilled') return 'OOMKilled';
   if (p.reason === 'Lost') return 'ContainerStatusUnknown';
   return (p.exitCode ?? 0) === 0 ? 'Completed' : 'Error';
@@ -21,7 +26,7 @@ export function terminationReason(p: ProcessConfig): string {
 export function terminatedState(task: TaskInfo): k8s.V1ContainerStateTerminated {
   const p = task.processConfig;
   return {
-    exitCode: p.exitCode ?? 0,
+    exitCode: p.exitCode ?? (startFailed(p) ? 128 : 0),
     reason: terminationReason(p),
     message: p.errorMsg || undefined,
     startedAt: date(p.startedAt, p.startTime),
@@ -63,7 +68,7 @@ function containerStatus(
     status.state = { running: { startedAt: date(p.startedAt, p.startTime) } };
     status.ready = vp.stage !== 'deleting';
     status.started = true;
-  } else if (p?.status === 'exited' && task) {
+  } else if ((p?.status === 'exited' || startFailed(p)) && task) {
     if (c.waiting && vp.stage !== 'deleting') {
       // Exited and waiting out its back-off: the run that ended is its last state.
       status.state = { waiting: { ...c.waiting } };

@@ -27,8 +27,8 @@ interface FakeTask {
   finishedAt?: string;
   /** The task ignores SIGTERM (only SIGKILL ends it). */
   ignoresTerm?: boolean;
-  /** Exits with this code as soon as it starts. */
-  exitsWith?: number;
+  /** Why its last start failed. */
+  errorMsg?: string;
 }
 
 interface FakeContainer {
@@ -64,6 +64,8 @@ export class FakeIsolationProxy implements IsolationProxy {
   down: Error | undefined;
   /** Exit code a task started from a task config gets at once, by task name. */
   exitOnStart = new Map<string, number>();
+  /** Task names whose start fails (exec failed): the commit answers InvalidInput. */
+  failStart = new Set<string>();
   /** Task names that ignore SIGTERM. */
   ignoreTerm = new Set<string>();
   info_: VCHInfo = { cpuMhz: 4000, memory: 8192, numCPUs: 4, maxPods: 50, hostOS: 'Debian' };
@@ -203,9 +205,19 @@ export class FakeIsolationProxy implements IsolationProxy {
       c.state = 'Running';
     }
     this.wake();
+    const failed = c.tasks.find((t) => t.errorMsg && cs.bind.includes(t.id));
+    if (failed) throw new NodeError('InvalidInput', failed.errorMsg!);
   }
 
   private startTask(t: FakeTask) {
+    if (this.failStart.has(t.name)) {
+      // As the VCH records a start that failed: still created, the error, exit code 128.
+      t.status = 'created';
+      t.errorMsg = `exec ${t.config.path}: no such file or directory`;
+      t.exitCode = 128;
+      return;
+    }
+    t.errorMsg = undefined;
     t.status = 'running';
     t.startedAt = new Date().toISOString();
     t.finishedAt = undefined;
@@ -258,6 +270,7 @@ export class FakeIsolationProxy implements IsolationProxy {
       processConfig: {
         status: t.status,
         exitCode: t.exitCode,
+        errorMsg: t.errorMsg,
         startedAt: t.startedAt,
         finishedAt: t.finishedAt,
         execPath: t.config.path,
