@@ -256,6 +256,38 @@ describe('tether as init', () => {
     expect(text(await entries(r.log))).toBe('1000\n1001\n1001 44 50\n'); // the kernel sorts groups
   });
 
+  it('holds stderr back while a long stdout line is open, until it ends', async () => {
+    // The 5000-byte line is cut at 4095; stderr written meanwhile waits for the line's end,
+    // which comes 10 ms later (well inside the 50 ms hold; without holding, err would be read
+    // in the same round as the first 5000 bytes and land inside the line).
+    const r = run([
+      'sh',
+      '-c',
+      'head -c 5000 /dev/zero | tr "\\0" a; echo err >&2; sleep 0.01; echo tail',
+    ]);
+    expect((await r.exited).code).toBe(0);
+    const got = (await entries(r.log)).map((e) => [e.stream, e.message.length]);
+    expect(got).toEqual([
+      [0, 4095],
+      [0, 905 + 5],
+      [1, 4],
+    ]);
+  });
+
+  it('gives up holding after 50 ms: the long line is cut and stderr goes in between', async () => {
+    const r = run([
+      'sh',
+      '-c',
+      'head -c 5000 /dev/zero | tr "\\0" a; echo err >&2; sleep 0.4; echo tail',
+    ]);
+    expect((await r.exited).code).toBe(0);
+    const got = (await entries(r.log)).map((e) => [e.stream, e.message.toString()]);
+    expect(got.map(([s]) => s)).toEqual([0, 1, 0]);
+    expect(got[0][1]).toBe('a'.repeat(4095));
+    expect(got[1][1]).toBe('err\n');
+    expect(got[2][1]).toBe('a'.repeat(905) + 'tail\n');
+  });
+
   it('records a process that cannot start (127) and says why in the log', async () => {
     const r = run(['/no/such/program']);
     expect((await r.exited).code).toBe(127);
