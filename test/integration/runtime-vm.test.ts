@@ -140,6 +140,31 @@ describe('vm runtime', () => {
       expect((await rt.wait(talker.id)).exitCode).toBe(3);
       expect(text(await entries(talker.logPath), 1)).toBe('oops\noops\n');
 
+      // The process spec as given: user (from the image's passwd/group), working directory
+      // (created), environment (with spaces and '%', which the control protocol escapes).
+      const who = spec(newId(), ['sh', '-c', 'id; pwd; echo "$GREETING"; echo "$HOME"'], {
+        process: {
+          args: ['sh', '-c', 'id; pwd; echo "$GREETING"; echo "$HOME"'],
+          env: ['PATH=/bin', 'GREETING=hello 100% there'],
+          cwd: '/data/app',
+          user: 'app',
+        },
+      });
+      await rt.createContainer(sb, who);
+      await rt.start(who.id);
+      expect((await rt.wait(who.id)).exitCode).toBe(0);
+      const whoOut = await entries(who.logPath);
+      expect(text(whoOut, 0).split('\n')).toEqual([
+        'uid=1000(app) gid=1000(app) groups=50(staff)', // as the runc backend
+        '/data/app',
+        'hello 100% there',
+        '/home/app',
+        '',
+      ]);
+      // The guest's clock was set from the host's: entry times are host times.
+      expect(whoOut[0].timestamp).toBeGreaterThan(BigInt(t0 - 2000) * 1_000_000n);
+      expect(whoOut[0].timestamp).toBeLessThan(BigInt(Date.now() + 2000) * 1_000_000n);
+
       // A command that is not there: InvalidInput, exited 127, the reason in the log.
       const missing = spec(newId(), ['/no/such/program']);
       await rt.createContainer(sb, missing);
@@ -166,7 +191,7 @@ describe('vm runtime', () => {
       expect(qemuPids(sb.slice(0, 12))).toContain(qemuPid);
       const busy = await rt2.removeSandbox(sb).catch((e: unknown) => e);
       expect(isRuntimeError(busy, 'Conflict')).toBe(true);
-      for (const c of [ticker, talker, missing]) await rt2.remove(c.id);
+      for (const c of [ticker, talker, who, missing]) await rt2.remove(c.id);
       await rt2.removeSandbox(sb);
       expect(qemuPids(sb.slice(0, 12))).toEqual([]);
       console.log(`vm runtime: sandbox created to first container running in ${bootToRunning} ms`);
