@@ -123,6 +123,14 @@ export interface PullRequest {
   onProgress?: (event: PullProgress) => void;
 }
 
+export interface PullOutcome {
+  image: ImageInfo;
+  /** The normalized reference pulled. */
+  reference: string;
+  /** Blobs downloaded; 0 means the image was up to date. */
+  fetchedBlobs: number;
+}
+
 export interface LoadResult {
   /** References loaded. */
   references: string[];

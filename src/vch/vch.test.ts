@@ -1,5 +1,5 @@
 // The VCH core over a Runtime double: state in the database, lookups, lifecycle, logs, restart.
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -247,6 +247,20 @@ describe('restart of the VCH', () => {
     fake.exit(keep.id, 0);
     expect(await w).toEqual({ exitCode: 0 });
     expect((await vch.inspectContainer('keep')).status).toBe('exited');
+  });
+});
+
+describe('the state directory', () => {
+  it('is held by one VCH at a time; a lock left by a dead process is taken over', async () => {
+    await expect(open()).rejects.toMatchObject({
+      kind: 'Conflict',
+      message: expect.stringContaining(`in use by process ${process.pid}`),
+    });
+    await vch.close();
+    // A VCH killed with SIGKILL leaves its lock: a pid that no longer runs.
+    writeFileSync(join(dir, 'state', 'vch.lock'), '2147483646\n');
+    vch = await open();
+    expect(readFileSync(join(dir, 'state', 'vch.lock'), 'utf8')).toBe(`${process.pid}\n`);
   });
 });
 

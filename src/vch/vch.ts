@@ -14,18 +14,13 @@ import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, arch, release } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import {
-  type Credentials,
-  type ImageRecord,
-  ImageStore,
-  type PullProgress,
-  formatReference,
-  parseImageConfig,
-  parseReference,
-} from '../image/index.js';
+import { ImageStore, type PullProgress } from '../image/index.js';
 import { type LogQuery, type StreamSelection, queryLog, validateQuery } from '../iolog/index.js';
 import type { ContainerState, Runtime } from '../runtime/runtime.js';
 import { hostCapacity } from './capacity.js';
+import { matchesFilter } from './container-filter.js';
+import { ImageCatalog } from './image-catalog.js';
+import { StateLock } from './state-lock.js';
 import { type ContainerRow, type ContainerStateUpdate, type PodRow, VchDb } from './db.js';
 import { conflict, errorKind, invalidInput, notFound } from './errors.js';
 import { checkName, generateName, isId, newId } from './names.js';
@@ -41,6 +36,7 @@ import type {
   LoadResult,
   LogsRequest,
   PodInfo,
+  PullOutcome,
   PullRequest,
   RemoveRequest,
   StopRequest,
@@ -95,8 +91,8 @@ export class Vch extends EventEmitter<VchEvents> {
   readonly #runtime: Runtime;
   readonly #log: VchLogger;
   readonly #name: string;
-  /** Credentials for the next pulls from a registry, from the pull request that brought them. */
-  readonly #credentials = new Map<string, Credentials>();
+  readonly #images: ImageCatalog;
+  readonly #lock: StateLock;
   /** Per-container queue of operations. */
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Watchers of running containers, by id; aborted on close or when a new run starts. */
@@ -109,17 +105,25 @@ export class Vch extends EventEmitter<VchEvents> {
     readonly stateDir: string,
     db: VchDb,
     runtime: Runtime,
+    lock: StateLock,
     options: VchOptions,
   ) {
     super();
+    this.#lock = lock;
     this.#db = db;
     this.#runtime = runtime;
     this.#log = options.logger ?? quiet;
     this.#name = options.name ?? osHostname();
     this.images = new ImageStore(stateDir, {
       insecureRegistries: options.insecureRegistries ?? [],
-      credentials: (registry) => this.#credentials.get(registry),
+      credentials: (registry) => this.#images.credentialsFor(registry),
     });
+    this.#images = new ImageCatalog(
+      this.images,
+      db,
+      (action, id, attributes) => this.#emit('image', action, id, attributes),
+      (image, note) => this.#log.info({ image, note }, 'unpack note'),
+    );
   }
 
   /** Opens (or creates) the VCH at `options.stateDir` and reconciles it with the runtime. */
@@ -127,16 +131,19 @@ export class Vch extends EventEmitter<VchEvents> {
     const dir = options.stateDir;
     await mkdir(join(dir, 'containers'), { recursive: true });
     await mkdir(join(dir, 'runtime'), { recursive: true });
-    const db = new VchDb(join(dir, 'vch.db'));
+    const lock = await StateLock.acquire(dir);
+    let db: VchDb | undefined;
     let runtime: Runtime | undefined;
     try {
+      db = new VchDb(join(dir, 'vch.db'));
       runtime = options.runtime(join(dir, 'runtime'));
-      const vch = new Vch(dir, db, runtime, options);
+      const vch = new Vch(dir, db, runtime, lock, options);
       await vch.#reconcile();
       return vch;
     } catch (e) {
       await runtime?.close().catch(() => {});
-      db.close();
+      db?.close();
+      await lock.release();
       throw e;
     }
   }
@@ -150,6 +157,7 @@ export class Vch extends EventEmitter<VchEvents> {
     await Promise.allSettled([...this.#locks.values()]);
     await this.#runtime.close();
     this.#db.close();
+    await this.#lock.release();
   }
 
   // ---- containers ----
@@ -157,8 +165,8 @@ export class Vch extends EventEmitter<VchEvents> {
   /** Creates a container (and, without `podId`, a sandbox of its own). Not started. */
   async createContainer(req: CreateContainerRequest): Promise<ContainerInfo> {
     this.#open();
-    const image = await this.#resolveImage(req.image);
-    const imageConfig = await this.#imageConfig(image);
+    const image = await this.#images.resolve(req.image);
+    const imageConfig = await this.#images.processConfig(image);
     const proc = mergeProcess(imageConfig, req);
     const id = newId();
     const name =
@@ -387,7 +395,7 @@ export class Vch extends EventEmitter<VchEvents> {
 
   /** Containers matching the filter, newest first. */
   async listContainers(filter: ContainerFilter = {}): Promise<ContainerInfo[]> {
-    const rows = this.#db.containers().filter((r) => matches(r, filter));
+    const rows = this.#db.containers().filter((r) => matchesFilter(r, filter));
     return rows.map((r) => this.#info(r));
   }
 
@@ -517,38 +525,24 @@ export class Vch extends EventEmitter<VchEvents> {
   // ---- images ----
 
   /** Pulls an image from its registry and records its reference. */
-  async pullImage(req: PullRequest): Promise<ImageInfo> {
+  async pullImage(req: PullRequest): Promise<PullOutcome> {
     this.#open();
-    const ref = parseReference(req.reference);
-    if (req.credentials) this.#credentials.set(ref.registry, req.credentials);
-    const result = await this.images.pull(formatReference(ref), {
-      ...(req.onProgress && { onProgress: req.onProgress }),
-      onNote: (note) => this.#log.info({ image: req.reference, note }, 'unpack note'),
-    });
-    this.#db.putImage(result.image);
-    this.#emit('image', 'pull', result.image.configDigest, { name: result.image.reference });
-    return this.#imageInfo(result.image.configDigest);
+    return this.#images.pull(req);
   }
 
   /** Loads the images of an archive (OCI layout tar or `docker save` tar) at `path`. */
   async loadImages(path: string, onProgress?: (event: PullProgress) => void): Promise<LoadResult> {
     this.#open();
-    const results = await this.images.load(path, { ...(onProgress && { onProgress }) });
-    for (const r of results) {
-      this.#db.putImage(r.image);
-      this.#emit('image', 'load', r.image.configDigest, { name: r.image.reference });
-    }
-    return { references: results.map((r) => r.image.reference) };
+    return this.#images.load(path, onProgress);
   }
 
   async listImages(): Promise<ImageInfo[]> {
-    const ids = [...new Set(this.#db.images().map((r) => r.configDigest))];
-    return Promise.all(ids.map((id) => this.#imageInfo(id)));
+    return this.#images.list();
   }
 
   /** An image by reference, id (`sha256:…`) or unique id prefix. */
   async inspectImage(ref: string): Promise<ImageInfo> {
-    return this.#imageInfo((await this.#resolveImage(ref)).configDigest);
+    return this.#images.inspect(ref);
   }
 
   /**
@@ -560,25 +554,7 @@ export class Vch extends EventEmitter<VchEvents> {
     ref: string,
     req: RemoveRequest = {},
   ): Promise<{ untagged: string[]; deleted: string[] }> {
-    const image = await this.#resolveImage(ref);
-    const byName = this.#byReference(ref) !== undefined;
-    const refs = this.#db.imagesById(image.configDigest).map((r) => r.reference);
-    const untag = byName ? [image.reference] : refs;
-    if (!byName && refs.length > 1 && !req.force)
-      throw conflict(
-        `unable to delete ${shortHex(image.configDigest)} (must be forced) - image is referenced in multiple repositories`,
-      );
-    const last = untag.length === refs.length;
-    const user = last ? this.#db.imageInUse(image.configDigest) : undefined;
-    if (user && !req.force)
-      throw conflict(
-        `unable to remove repository reference "${ref}" (must force) - container ${shortHex(user)} is using its referenced image ${shortHex(image.configDigest)}`,
-      );
-    this.#db.transaction(() => {
-      for (const r of untag) this.#db.deleteImageReference(r);
-    });
-    this.#emit('image', 'delete', image.configDigest, { name: ref });
-    return { untagged: untag, deleted: last && !user ? [image.configDigest] : [] };
+    return this.#images.remove(ref, req);
   }
 
   // ---- host ----
@@ -828,70 +804,6 @@ export class Vch extends EventEmitter<VchEvents> {
       'recovered',
     );
   }
-
-  #byReference(ref: string): ImageRecord | undefined {
-    try {
-      return this.#db.imageByReference(formatReference(parseReference(ref)));
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** An image by reference, `sha256:<hex>` id, or unique id prefix. NotFound otherwise. */
-  async #resolveImage(ref: string): Promise<ImageRecord> {
-    const named = this.#byReference(ref);
-    if (named) return named;
-    const hex = /^(?:sha256:)?([0-9a-f]{1,64})$/.exec(ref)?.[1];
-    if (hex) {
-      const ids = [...new Set(this.#db.images().map((r) => r.configDigest))].filter((d) =>
-        d.slice(7).startsWith(hex),
-      );
-      if (ids.length === 1) return this.#db.imagesById(ids[0])[0];
-      if (ids.length > 1) throw invalidInput(`multiple images found with provided prefix: ${ref}`);
-    }
-    let name = ref;
-    try {
-      name = formatReference(parseReference(ref));
-    } catch {}
-    throw notFound(`No such image: ${familiarName(name)}`);
-  }
-
-  /** The image config's `config` section (Entrypoint, Cmd, Env, WorkingDir, User, …). */
-  async #imageConfig(image: ImageRecord): Promise<Record<string, unknown>> {
-    const raw = parseImageConfig(
-      await this.images.blobs.read(image.configDigest),
-      image.layers.length,
-    ).raw;
-    const c = raw.config;
-    return typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {};
-  }
-
-  async #imageInfo(imageId: string): Promise<ImageInfo> {
-    const records = this.#db.imagesById(imageId);
-    if (records.length === 0) throw notFound(`no such image: ${imageId}`);
-    const first = records[0];
-    const raw = parseImageConfig(
-      await this.images.blobs.read(first.configDigest),
-      first.layers.length,
-    );
-    const createdText = typeof raw.raw.created === 'string' ? raw.raw.created : first.created;
-    const created = Math.floor(Date.parse(createdText) / 1000);
-    const c = raw.raw.config;
-    return {
-      id: imageId,
-      references: records.filter((r) => !r.reference.includes('@')).map((r) => r.reference),
-      digests: [
-        ...new Set(records.map((r) => `${r.repository}@${r.indexDigest ?? r.manifestDigest}`)),
-      ],
-      created: Number.isFinite(created) ? created : 0,
-      size: first.size,
-      config: typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {},
-      os: raw.os,
-      architecture: raw.architecture,
-      diffIds: raw.diffIds,
-      records,
-    };
-  }
 }
 
 function stateOf(r: ContainerRow): ContainerStateUpdate {
@@ -911,46 +823,10 @@ function waitResult(r: ContainerRow): WaitResult {
   };
 }
 
-function shortHex(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
-
 /** The configuration part of a create request, without the placement (name, pod). */
 function containerConfigOf(req: CreateContainerRequest): ContainerConfig {
   const placement = new Set(['name', 'podId', 'nameInPod']);
   return Object.fromEntries(
     Object.entries(req).filter(([k, v]) => v !== undefined && !placement.has(k)),
   ) as unknown as ContainerConfig;
-}
-
-/** Docker's `ps` filters: any of the names, any of the ids, any of the statuses, all labels. */
-function matches(r: ContainerRow, f: ContainerFilter): boolean {
-  const showAll = f.all || (f.statuses !== undefined && f.statuses.length > 0);
-  if (!showAll && r.status !== 'running') return false;
-  if (f.podId !== undefined && r.podId !== f.podId) return false;
-  if (f.statuses?.length && !f.statuses.includes(r.status)) return false;
-  if (f.ids?.length && !f.ids.some((p) => r.id.startsWith(p))) return false;
-  if (f.names?.length && !f.names.some((n) => nameMatches(r.name, n))) return false;
-  if (f.labels?.length) {
-    const labels = r.config.labels ?? {};
-    for (const l of f.labels) {
-      const eq = l.indexOf('=');
-      if (eq < 0 ? !(l in labels) : labels[l.slice(0, eq)] !== l.slice(eq + 1)) return false;
-    }
-  }
-  return true;
-}
-
-/** Docker matches names as a regular expression against "/name"; a bad one matches literally. */
-function nameMatches(name: string, pattern: string): boolean {
-  try {
-    return new RegExp(pattern).test(`/${name}`);
-  } catch {
-    return name.includes(pattern);
-  }
-}
-
-/** `docker.io/library/busybox:1` → `busybox:1`, as Docker's messages name images. */
-function familiarName(reference: string): string {
-  return reference.replace(/^docker\.io\/(library\/)?/, '');
 }

@@ -104,7 +104,6 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
     if (query.get('fromSrc')) throw invalidInput('importing images (fromSrc) is not supported');
     const reference = pullReference(query.get('fromImage'), query.get('tag'));
     const credentials = parseRegistryAuth(req.headers['x-registry-auth']);
-    const shown = familiar(reference);
     const out = new JsonStream(res);
     // Progress events come synchronously from the store; writes are queued in order, and a
     // client that stops reading just makes the queue wait (the pull itself is not held up).
@@ -113,7 +112,7 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
       queue = queue.then(() => out.send(msg));
     };
     try {
-      const info = await vch.pullImage({
+      const pulled = await vch.pullImage({
         reference,
         ...(credentials && { credentials }),
         onProgress: (e) => {
@@ -133,9 +132,16 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
           });
         },
       });
-      const record = info.records.find((r) => familiar(r.reference) === shown) ?? info.records[0];
+      const records = pulled.image.records;
+      const record = records.find((r) => r.reference === pulled.reference) ?? records[0];
+      const name = familiar(pulled.reference);
       send({ status: `Digest: ${record.indexDigest ?? record.manifestDigest}` });
-      send({ status: `Status: Downloaded newer image for ${shown}` });
+      send({
+        status:
+          pulled.fetchedBlobs === 0
+            ? `Status: Image is up to date for ${name}`
+            : `Status: Downloaded newer image for ${name}`,
+      });
       await queue;
       res.end();
     } catch (e) {

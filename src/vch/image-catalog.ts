@@ -1,0 +1,176 @@
+// The VCH's images: which references it holds (its database) over the content of the image
+// store (blobs and unpacked snapshots). Lookups go as Docker's do: by reference (normalized as
+// `docker pull` would), by `sha256:` id, or by a unique id prefix.
+import {
+  type Credentials,
+  type ImageRecord,
+  type ImageStore,
+  type PullProgress,
+  formatReference,
+  parseImageConfig,
+  parseReference,
+} from '../image/index.js';
+import type { VchDb } from './db.js';
+import { conflict, invalidInput, notFound } from './errors.js';
+import type {
+  ImageInfo,
+  LoadResult,
+  PullOutcome,
+  PullRequest,
+  RemoveRequest,
+  VchEvent,
+} from './types.js';
+
+type Emit = (action: VchEvent['action'], id: string, attributes: Record<string, string>) => void;
+type Note = (reference: string, note: string) => void;
+
+/** `docker.io/library/busybox:1` → `busybox:1`, as Docker's messages name images. */
+function familiarName(reference: string): string {
+  return reference.replace(/^docker\.io\/(library\/)?/, '');
+}
+
+function shortHex(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+function objectOr(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : {};
+}
+
+export class ImageCatalog {
+  /** Credentials for the next pulls from a registry, from the pull request that brought them. */
+  readonly #credentials = new Map<string, Credentials>();
+
+  constructor(
+    readonly store: ImageStore,
+    private readonly db: VchDb,
+    private readonly emit: Emit,
+    private readonly note: Note,
+  ) {}
+
+  /** For the image store's `credentials` option. */
+  credentialsFor(registry: string): Credentials | undefined {
+    return this.#credentials.get(registry);
+  }
+
+  async pull(req: PullRequest): Promise<PullOutcome> {
+    const ref = parseReference(req.reference);
+    if (req.credentials) this.#credentials.set(ref.registry, req.credentials);
+    const result = await this.store.pull(formatReference(ref), {
+      ...(req.onProgress && { onProgress: req.onProgress }),
+      onNote: (note) => this.note(req.reference, note),
+    });
+    this.db.putImage(result.image);
+    this.emit('pull', result.image.configDigest, { name: result.image.reference });
+    return {
+      image: await this.info(result.image.configDigest),
+      reference: result.image.reference,
+      fetchedBlobs: result.fetchedBlobs,
+    };
+  }
+
+  async load(path: string, onProgress?: (event: PullProgress) => void): Promise<LoadResult> {
+    const results = await this.store.load(path, { ...(onProgress && { onProgress }) });
+    for (const r of results) {
+      this.db.putImage(r.image);
+      this.emit('load', r.image.configDigest, { name: r.image.reference });
+    }
+    return { references: results.map((r) => r.image.reference) };
+  }
+
+  async list(): Promise<ImageInfo[]> {
+    const ids = [...new Set(this.db.images().map((r) => r.configDigest))];
+    return Promise.all(ids.map((id) => this.info(id)));
+  }
+
+  async inspect(ref: string): Promise<ImageInfo> {
+    return this.info((await this.resolve(ref)).configDigest);
+  }
+
+  /** See Vch.removeImage. */
+  async remove(
+    ref: string,
+    req: RemoveRequest = {},
+  ): Promise<{ untagged: string[]; deleted: string[] }> {
+    const image = await this.resolve(ref);
+    const byName = this.#byReference(ref) !== undefined;
+    const refs = this.db.imagesById(image.configDigest).map((r) => r.reference);
+    const untag = byName ? [image.reference] : refs;
+    if (!byName && refs.length > 1 && !req.force)
+      throw conflict(
+        `unable to delete ${shortHex(image.configDigest)} (must be forced) - image is referenced in multiple repositories`,
+      );
+    const last = untag.length === refs.length;
+    const user = last ? this.db.imageInUse(image.configDigest) : undefined;
+    if (user && !req.force)
+      throw conflict(
+        `unable to remove repository reference "${ref}" (must force) - container ${shortHex(user)} is using its referenced image ${shortHex(image.configDigest)}`,
+      );
+    this.db.transaction(() => {
+      for (const r of untag) this.db.deleteImageReference(r);
+    });
+    this.emit('delete', image.configDigest, { name: ref });
+    return { untagged: untag, deleted: last && !user ? [image.configDigest] : [] };
+  }
+
+  #byReference(ref: string): ImageRecord | undefined {
+    try {
+      return this.db.imageByReference(formatReference(parseReference(ref)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** An image by reference, `sha256:<hex>` id, or unique id prefix. NotFound otherwise. */
+  async resolve(ref: string): Promise<ImageRecord> {
+    const named = this.#byReference(ref);
+    if (named) return named;
+    const hex = /^(?:sha256:)?([0-9a-f]{1,64})$/.exec(ref)?.[1];
+    if (hex) {
+      const ids = [...new Set(this.db.images().map((r) => r.configDigest))].filter((d) =>
+        d.slice(7).startsWith(hex),
+      );
+      if (ids.length === 1) return this.db.imagesById(ids[0])[0];
+      if (ids.length > 1) throw invalidInput(`multiple images found with provided prefix: ${ref}`);
+    }
+    let name = ref;
+    try {
+      name = formatReference(parseReference(ref));
+    } catch {}
+    throw notFound(`No such image: ${familiarName(name)}`);
+  }
+
+  /** The image config's `config` section (Entrypoint, Cmd, Env, WorkingDir, User, …). */
+  async processConfig(image: ImageRecord): Promise<Record<string, unknown>> {
+    const bytes = await this.store.blobs.read(image.configDigest);
+    return objectOr(parseImageConfig(bytes, image.layers.length).raw.config);
+  }
+
+  async info(imageId: string): Promise<ImageInfo> {
+    const records = this.db.imagesById(imageId);
+    if (records.length === 0) throw notFound(`No such image: ${imageId}`);
+    const first = records[0];
+    const config = parseImageConfig(
+      await this.store.blobs.read(first.configDigest),
+      first.layers.length,
+    );
+    const createdText = typeof config.raw.created === 'string' ? config.raw.created : first.created;
+    const created = Math.floor(Date.parse(createdText) / 1000);
+    return {
+      id: imageId,
+      references: records.filter((r) => !r.reference.includes('@')).map((r) => r.reference),
+      digests: [
+        ...new Set(records.map((r) => `${r.repository}@${r.indexDigest ?? r.manifestDigest}`)),
+      ],
+      created: Number.isFinite(created) ? created : 0,
+      size: first.size,
+      config: objectOr(config.raw.config),
+      os: config.os,
+      architecture: config.architecture,
+      diffIds: config.diffIds,
+      records,
+    };
+  }
+}
