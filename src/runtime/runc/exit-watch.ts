@@ -30,6 +30,7 @@ export class ExitWatcher {
   private timer: NodeJS.Timeout;
   private done = false;
   private checking = false;
+  private again = false;
 
   /** onExit gets the tether's exit status, or undefined when the init died without one. */
   constructor(
@@ -39,18 +40,29 @@ export class ExitWatcher {
     pollMs = 500,
   ) {
     try {
-      this.watcher = watch(statusDir, () => void this.check());
+      this.watcher = watch(statusDir, () => void this.check(true));
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
       // No inotify: the poll alone does it.
     }
     // Referenced: whoever waits for an exit is kept alive until it comes (close() stops us).
-    this.timer = setInterval(() => void this.check(), pollMs);
-    void this.check();
+    this.timer = setInterval(() => void this.check(false), pollMs);
+    void this.check(true);
   }
 
-  async check(): Promise<void> {
-    if (this.done || this.checking) return;
+  /**
+   * `look`: read exit.json even while the init lives (a change in the directory). The poll
+   * only asks the kernel whether the init still runs: the tether writes exit.json just before
+   * it exits, so a live init means there is nothing to read yet.
+   */
+  async check(look: boolean): Promise<void> {
+    if (this.done) return;
+    if (this.checking) {
+      // A change while we look (the rename after the temporary file): look once more after.
+      this.again ||= look;
+      return;
+    }
+    if (!look && isAlive(this.init)) return;
     this.checking = true;
     try {
       let exit = await readExit(this.statusDir);
@@ -63,6 +75,10 @@ export class ExitWatcher {
       this.onExit(exit);
     } finally {
       this.checking = false;
+      if (this.again && !this.done) {
+        this.again = false;
+        void this.check(true);
+      }
     }
   }
 
