@@ -205,12 +205,26 @@ describe('vm runtime', () => {
     await rt.createSandbox({ id: sb, hostname: 'vm-pod-b', shareProcessNamespace: true });
     const sleeper = spec(newId(), ['sleep', '301']);
     const looker = sh(newId(), 'ps -o args');
-    await rt.createContainer(sb, sleeper);
-    await rt.createContainer(sb, looker);
+    const stubborn = sh(newId(), 'trap "" TERM; echo up; while true; do sleep 0.1; done');
+    for (const c of [sleeper, looker, stubborn]) await rt.createContainer(sb, c);
     await rt.start(sleeper.id);
+    await rt.start(stubborn.id);
     await rt.start(looker.id);
     expect((await rt.wait(looker.id)).exitCode).toBe(0);
     expect(text(await entries(looker.logPath), 0)).toContain('sleep 301');
+    // Ignoring SIGTERM: SIGKILL after the grace period, which in the shared PID namespace
+    // must reach the process itself, not only its init.
+    await waitFor(async () => text(await entries(stubborn.logPath), 0) === 'up\n', 10_000);
+    const t = Date.now();
+    const killed = await rt.stop(stubborn.id, { graceMs: 1000 });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
+    expect(killed.exitCode).toBe(137);
+    const ps = sh(newId(), 'ps -o args');
+    await rt.createContainer(sb, ps);
+    await rt.start(ps.id);
+    await rt.wait(ps.id);
+    expect(text(await entries(ps.logPath), 0)).toContain('sleep 301');
+    expect(text(await entries(ps.logPath), 0)).not.toContain('trap');
 
     const qemuPid = Number(readFileSync(qemuPidFile(sb), 'utf8'));
     process.kill(qemuPid, 'SIGKILL');
@@ -223,8 +237,19 @@ describe('vm runtime', () => {
     // Starting it again boots the pod a new VM (restart policy after a VM crash).
     await rt.start(looker.id);
     expect((await rt.wait(looker.id)).exitCode).toBe(0);
-    for (const c of [sleeper, looker]) await rt.remove(c.id);
-    await rt.removeSandbox(sb);
+
+    // A VM that dies while no runtime watches: the next one finds its containers lost.
+    await rt.start(sleeper.id);
+    await rt.close();
+    process.kill(Number(readFileSync(qemuPidFile(sb), 'utf8')), 'SIGKILL');
+    await waitFor(() => qemuPids(sb.slice(0, 12)).length === 0, 5000);
+    const rt2 = runtime();
+    await rt2.recover();
+    const lost = await rt2.state(sleeper.id);
+    expect(lost.status).toBe('exited');
+    expect(lost.reason).toBe('Lost');
+    for (const c of [sleeper, looker, stubborn, ps]) await rt2.remove(c.id);
+    await rt2.removeSandbox(sb);
     expect(qemuPids(sb.slice(0, 12))).toEqual([]);
   }, 180_000);
 

@@ -483,7 +483,19 @@ export class VmRuntime implements Runtime {
           this.options.onBoot?.({ sandboxId: vm.rec.id, ms, accel: vm.rec.accel });
         },
         async (e: Error) => {
-          throw unavailable(`${e.message}${await consoleTail(dirs.consoleLog)}`);
+          const tail = await consoleTail(dirs.consoleLog);
+          // A VM that did not boot is of no use: it goes, and the next start boots a new one.
+          if (bootStart !== undefined && vm.rec.qemu && isAlive(vm.rec.qemu)) {
+            this.log.error({ sandbox: vm.rec.id, err: e.message }, 'pod VM did not boot');
+            try {
+              process.kill(vm.rec.qemu.pid, 'SIGKILL');
+            } catch {
+              // gone meanwhile
+            }
+            await waitDead(vm.rec.qemu, 5000);
+            await this.vmGone(vm);
+          }
+          throw unavailable(`${e.message}${tail}`);
         },
       );
       vm.ready.catch(() => undefined); // awaited by start; nobody else must see it unhandled
