@@ -19,6 +19,10 @@ static sigset_t original_mask;
 int sup_signals_init(void) {
     sigset_t all;
     sigfillset(&all);
+    /* SIGPIPE is ours alone: a write to a log that went away (a serial port closed) must fail
+     * with EPIPE, not arrive on the signalfd and be forwarded to kill the container. */
+    sigdelset(&all, SIGPIPE);
+    signal(SIGPIPE, SIG_IGN);
     if (sigprocmask(SIG_BLOCK, &all, &original_mask) < 0) return -1;
     /* Orphans of the container come to us, not to whoever is PID 1 (the sandbox's pause
      * process when the pod shares one PID namespace). */

@@ -13,8 +13,9 @@
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
-/* Blocks all signals, becomes a child subreaper, returns a non-blocking close-on-exec signalfd
- * (or -1 with errno). The original mask is kept for sup_spawn's children. */
+/* Blocks all signals but SIGPIPE (ignored: failed writes return EPIPE), becomes a child
+ * subreaper, returns a non-blocking close-on-exec signalfd (or -1 with errno). The original
+ * mask is kept for sup_spawn's children, which get default dispositions. */
 int sup_signals_init(void);
 
 struct sup_spawn_opts {

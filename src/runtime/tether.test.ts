@@ -288,6 +288,31 @@ describe('tether as init', () => {
     expect(got[2][1]).toBe('a'.repeat(905) + 'tail\n');
   });
 
+  it('keeps the process running when the log goes away (EPIPE is not forwarded as SIGPIPE)', async () => {
+    const dir = join(tmp, 'epipe');
+    spawnSync('mkdir', ['-p', dir]);
+    const child = spawn(
+      tether,
+      [
+        '--log-fd',
+        '1',
+        '--status-dir',
+        dir,
+        '--',
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 20 ]; do echo x; i=$((i+1)); sleep 0.02; done; exit 4',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    // Read one entry, then close the read end: later log writes fail with EPIPE.
+    await new Promise((r) => child.stdout!.once('data', r));
+    child.stdout!.destroy();
+    const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(4); // ran to its own end, not killed by a forwarded SIGPIPE
+    expect(statusFile(dir, 'exit.json')).toMatchObject({ exitCode: 4, signal: 0 });
+  });
+
   it('records a process that cannot start (127) and says why in the log', async () => {
     const r = run(['/no/such/program']);
     expect((await r.exited).code).toBe(127);
