@@ -3,7 +3,7 @@
 // closes the servers, the runtime's watchers and the database; containers keep running and
 // the next start picks them up again.
 import type { Server } from 'node:http';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../node/logger.js';
 import { createRuncRuntime } from '../runtime/runc/index.js';
@@ -59,6 +59,15 @@ export async function serveVch(o: ServeOptions): Promise<void> {
         ...(o.tether && { tetherPath: o.tether }),
       }),
   });
+  // State changes as log lines, for the operator (docker events, in effect).
+  vch.on('event', (e) =>
+    log.info(
+      { type: e.type, action: e.action, id: e.id, ...e.attributes },
+      `${e.type} ${e.action}`,
+    ),
+  );
+  // Archives being uploaded when the last VCH stopped are of no use now.
+  await rm(join(stateDir, 'tmp'), { recursive: true, force: true });
   // Signals first: a SIGTERM during start-up still ends us cleanly.
   const stopped = new Promise<NodeJS.Signals>((done) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, done);

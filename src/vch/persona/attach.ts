@@ -5,10 +5,10 @@
 // attach. Standard input is not supported: whatever the client sends is read and dropped.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { stdcopyHeader, type LogChunk } from '../../iolog/index.js';
+import type { LogChunk } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
 import type { Vch, VchLogger } from '../vch.js';
-import { oneLine, queryBool, statusOf } from './http.js';
+import { oneLine, queryBool, statusOf, writeFrame } from './http.js';
 import { compareVersions, MAX_API_VERSION, type Router } from './router.js';
 
 const ATTACH = /^\/containers\/([^/]+)\/attach$/;
@@ -32,23 +32,6 @@ function rawError(socket: Duplex, err: unknown): void {
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nApi-Version: ${MAX_API_VERSION}\r\nConnection: close\r\n\r\n${body}`,
   );
-}
-
-/** Writes to the socket with backpressure; false once it is gone. */
-function writeRaw(socket: Duplex, data: Uint8Array): Promise<boolean> {
-  if (socket.destroyed || socket.writableEnded) return Promise.resolve(false);
-  if (socket.write(data)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      socket.off('drain', onDrain);
-      socket.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    socket.on('drain', onDrain);
-    socket.on('close', onClose);
-  });
 }
 
 /** Handles an upgrade request; anything but an attach is refused. */
@@ -84,8 +67,7 @@ export async function handleUpgrade(
     socket.resume(); // stdin is not wired: drop what the client sends
     try {
       for await (const chunk of output as AsyncIterable<LogChunk>) {
-        if (!(await writeRaw(socket, stdcopyHeader(chunk.stream, chunk.data.length)))) break;
-        if (!(await writeRaw(socket, chunk.data))) break;
+        if (!(await writeFrame(socket, chunk))) break;
       }
     } finally {
       output.destroy();

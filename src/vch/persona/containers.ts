@@ -1,11 +1,18 @@
 // Container routes: create, start, stop, kill, wait, delete, list, inspect and logs.
-import { stdcopyHeader } from '../../iolog/index.js';
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
 import type { ContainerStatus, CreateContainerRequest, WaitCondition } from '../types.js';
 import type { Vch } from '../vch.js';
-import { parseFilters, queryBool, queryInt, readJson, sendEmpty, sendJson, write } from './http.js';
+import {
+  parseFilters,
+  queryBool,
+  queryInt,
+  readJson,
+  sendEmpty,
+  sendJson,
+  writeFrame,
+} from './http.js';
 import { compareVersions, type Router } from './router.js';
 import { containerInspect, containerSummary } from './shapes.js';
 
@@ -249,8 +256,7 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     res.flushHeaders();
     try {
       for await (const chunk of logs as AsyncIterable<LogChunk>) {
-        if (!(await write(res, stdcopyHeader(chunk.stream, chunk.data.length)))) break;
-        if (!(await write(res, chunk.data))) break;
+        if (!(await writeFrame(res, chunk))) break;
       }
     } catch (e) {
       if (!signal.aborted) throw e;

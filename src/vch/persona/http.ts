@@ -1,6 +1,8 @@
 // Small HTTP helpers of the persona: Docker's JSON error form, the one mapping from an error's
 // kind to a status, request bodies with a size limit, and Docker's query conventions.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
+import { type LogChunk, stdcopyHeader } from '../../iolog/index.js';
 import { errorKind, invalidInput } from '../errors.js';
 
 /** Largest JSON request body we read (a container create body is a few KiB). */
@@ -138,19 +140,36 @@ export function parseFilters(q: URLSearchParams): Map<string, string[]> {
   return out;
 }
 
-/** Writes to a response with backpressure; false if the client went away. */
-export function write(res: ServerResponse, data: Uint8Array | string): Promise<boolean> {
-  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
-  if (res.write(data)) return Promise.resolve(true);
+/** Resolves true when `out` drains, false if it closes first. */
+function drained(out: Writable): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
+      out.off('drain', onDrain);
+      out.off('close', onClose);
       resolve(ok);
     };
     const onDrain = () => done(true);
     const onClose = () => done(false);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
+    out.on('drain', onDrain);
+    out.on('close', onClose);
   });
+}
+
+/** Writes with backpressure; false if the client went away. */
+export function write(out: Writable, data: Uint8Array | string): Promise<boolean> {
+  if (out.destroyed || out.writableEnded) return Promise.resolve(false);
+  return out.write(data) ? Promise.resolve(true) : drained(out);
+}
+
+/**
+ * Writes a log chunk as one stdcopy frame (header and payload, corked into one write to the
+ * socket, the payload not copied); false if the client went away.
+ */
+export function writeFrame(out: Writable, chunk: LogChunk): Promise<boolean> {
+  if (out.destroyed || out.writableEnded) return Promise.resolve(false);
+  out.cork();
+  out.write(stdcopyHeader(chunk.stream, chunk.data.length));
+  const ok = out.write(chunk.data);
+  out.uncork();
+  return ok ? Promise.resolve(true) : drained(out);
 }
