@@ -1,0 +1,360 @@
+// End to end on the real parts: a Kubernetes control plane, the virtual kubelet with the VIC
+// provider, a VCH (runc sandboxes, the tether) reached only over its portlayer and persona
+// sockets, and real registries. What a user does with kubectl: apply a pod that tolerates the
+// virtual node's taint, read its VIC-format logs, see exit codes and pull errors, delete it —
+// and the node's capacity is the VCH's.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { silentLogger } from '../../src/node/logger.js';
+import { VirtualKubelet } from '../../src/node/virtual-kubelet.js';
+import { PersonaClient } from '../../src/providers/vic/proxy/persona-client.js';
+import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
+import { VicProvider } from '../../src/providers/vic/vic-provider.js';
+import { cleanupTestVch, startTestVch, type TestVch } from '../../src/vch/portlayer/testing.js';
+import { kubectl } from './cluster.js';
+import { kubeConfigOf, servingCert, type ServingCert, until } from './node-harness.js';
+import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+
+const cluster = inject('cluster');
+const kc = kubeConfigOf(cluster);
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const suffix = Math.random().toString(36).slice(2, 8);
+const namespace = `vic-${suffix}`;
+const nodeName = `vic-${suffix}`;
+
+let dir: string;
+let registry: Registry;
+let locked: Registry;
+let vch: TestVch;
+let tls: ServingCert;
+let vk: VirtualKubelet | undefined;
+let provider: VicProvider | undefined;
+let image: string;
+let privateImage: string;
+let otherPrivateImage: string;
+let locked2: Registry;
+
+async function startNode(): Promise<void> {
+  provider = new VicProvider({
+    isolation: new PortlayerClient(`unix://${vch.portlayerSocket}`),
+    imageStore: new PersonaClient(`unix://${vch.personaSocket}`),
+    nodeIP: '127.0.0.1',
+    log: silentLogger(),
+    secrets: async (ns, name) => {
+      try {
+        return await core.readNamespacedSecret({ name, namespace: ns });
+      } catch (e) {
+        if (e instanceof k8s.ApiException && e.code === 404) return undefined;
+        throw e;
+      }
+    },
+  });
+  vk = new VirtualKubelet({
+    kubeConfig: kc,
+    provider,
+    nodeName,
+    log: silentLogger(),
+    listen: { host: '127.0.0.1', port: 0, cert: tls.cert, key: tls.key, clientCa: tls.clientCa },
+    node: { leaseRenewMs: 1000 },
+  });
+  await vk.start();
+}
+
+async function stopNode(): Promise<void> {
+  await vk?.stop();
+  await provider?.close();
+  vk = undefined;
+  provider = undefined;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'provider-vic-node-'));
+  registry = await startRegistry();
+  locked = await startRegistry({ htpasswd: { bob: 'hunter2' } });
+  locked2 = await startRegistry({ htpasswd: { bob: 'hunter2' } });
+  const layout = await buildBusyboxLayout(join(dir, 'image'));
+  image = `${registry.host}/busybox:1`;
+  privateImage = `${locked.host}/secret/busybox:1`;
+  await pushImage(layout, 'busybox', image);
+  otherPrivateImage = `${locked2.host}/secret/busybox:1`;
+  await pushImage(layout, 'busybox', privateImage, 'bob:hunter2');
+  await pushImage(layout, 'busybox', otherPrivateImage, 'bob:hunter2');
+  vch = await startTestVch(dir, {
+    insecureRegistries: [registry.host, locked.host, locked2.host],
+    maxPods: 30,
+  });
+  tls = await servingCert(cluster, nodeName);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await until('the default service account', () =>
+    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
+  );
+  await startNode();
+}, 180_000);
+
+afterAll(async () => {
+  await stopNode();
+  await core.deleteNamespace({ name: namespace }).catch(() => {});
+  await core.deleteNode({ name: nodeName }).catch(() => {});
+  for (const c of (await vch?.vch.listContainers({ all: true })) ?? [])
+    await vch.vch.removeContainer(c.id, { force: true }).catch(() => {});
+  await vch?.close();
+  await registry?.stop();
+  await locked?.stop();
+  await locked2?.stop();
+  if (dir) cleanupTestVch(dir);
+}, 60_000);
+
+function podYaml(name: string, containers: object[], extra: object = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': nodeName },
+      tolerations: [
+        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
+      ],
+      terminationGracePeriodSeconds: 3,
+      containers,
+      ...extra,
+    },
+  });
+}
+
+/** kubectl apply -f - with the manifest on standard input. */
+function apply(manifest: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      join(cluster.bin, 'kubectl'),
+      ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+    child.stdin.end(manifest);
+  });
+}
+
+const pod = (name: string) => core.readNamespacedPod({ name, namespace });
+const kubectlLogs = (...args: string[]) => kubectl(cluster, 'logs', '-n', namespace, ...args);
+
+describe('VIC provider under kubectl', () => {
+  it('the Node is Ready and its capacity is /vch/info', async () => {
+    const node = await until('the node to be Ready', async () => {
+      const n = await core.readNode({ name: nodeName });
+      return n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && n;
+    });
+    const info = await new PortlayerClient(`unix://${vch.portlayerSocket}`).vchInfo();
+    expect(node.status!.capacity).toEqual({
+      cpu: String(info.numCPUs),
+      memory: `${info.memory}Mi`,
+      pods: '30',
+    });
+  });
+
+  it('runs a two-container pod: Running with both ready; kubectl logs -c, --since, --tail, --timestamps, -f', async () => {
+    await apply(
+      podYaml('web', [
+        {
+          name: 'app',
+          image,
+          command: ['sh', '-c'],
+          args: [
+            'echo "app starts in $(pwd) as $ROLE"; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.3; done',
+          ],
+          env: [{ name: 'ROLE', value: 'frontend' }],
+          workingDir: '/tmp',
+        },
+        { name: 'side', image, command: ['sh', '-c', 'echo "side car" >&2; sleep 3600'] },
+      ]),
+    );
+    const p = await until(
+      'web Running and ready',
+      async () => {
+        const p = await pod('web');
+        return (
+          p.status?.phase === 'Running' &&
+          p.status.containerStatuses?.length === 2 &&
+          p.status.containerStatuses.every((c) => c.ready) &&
+          p
+        );
+      },
+      60_000,
+    );
+    expect(p.status!.containerStatuses!.map((c) => c.containerID)).toEqual([
+      expect.stringMatching(/^vic:\/\//),
+      expect.stringMatching(/^vic:\/\//),
+    ]);
+    await until('a few ticks', async () =>
+      (await kubectlLogs('web', '-c', 'app')).includes('tick 3'),
+    );
+    const all = await kubectlLogs('web', '-c', 'app');
+    expect(all.startsWith('app starts in /tmp as frontend\ntick 1\ntick 2\n')).toBe(true);
+    expect(await kubectlLogs('web', '-c', 'side')).toBe('side car\n');
+    expect(await kubectlLogs('web', '-c', 'app', '--tail=1')).toMatch(/^tick \d+\n$/);
+    expect(await kubectlLogs('web', '-c', 'app', '--since=1h')).toMatch(/^app starts in/);
+    const stamped = await kubectlLogs('web', '-c', 'app', '--timestamps', '--tail=2');
+    expect(stamped).toMatch(/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z tick \d+\n){2}$/);
+    // --since-time at the last stamped line starts there.
+    const lastTs = stamped.trim().split('\n')[1].split(' ')[0];
+    const since = await kubectlLogs('web', '-c', 'app', `--since-time=${lastTs}`);
+    expect(since.split('\n')[0]).toMatch(/^tick \d+$/);
+
+    const child = spawn(
+      join(cluster.bin, 'kubectl'),
+      [
+        '--kubeconfig',
+        cluster.kubeconfig,
+        'logs',
+        '-f',
+        '-n',
+        namespace,
+        'web',
+        '-c',
+        'app',
+        '--tail=1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    try {
+      await until('three followed lines', async () => out.split('\n').length > 3, 15_000);
+      expect(out).toMatch(/^tick (\d+)\ntick \d+\ntick \d+\n/);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('a container that exits 3 under restartPolicy Never: terminated.exitCode 3, pod Failed', async () => {
+    await apply(
+      podYaml('once', [{ name: 'job', image, command: ['sh', '-c', 'echo done; exit 3'] }], {
+        restartPolicy: 'Never',
+      }),
+    );
+    const p = await until(
+      'once Failed',
+      async () => {
+        const p = await pod('once');
+        return p.status?.phase === 'Failed' && p;
+      },
+      60_000,
+    );
+    expect(p.status!.containerStatuses![0].state!.terminated).toMatchObject({
+      exitCode: 3,
+      reason: 'Error',
+    });
+    expect(await kubectlLogs('once')).toBe('done\n');
+  });
+
+  it('an image that does not exist: ErrImagePull, then ImagePullBackOff', async () => {
+    await apply(podYaml('ghost', [{ name: 'c', image: `${registry.host}/ghost:1` }]));
+    const reasons = new Set<string>();
+    await until(
+      'ImagePullBackOff',
+      async () => {
+        const p = await pod('ghost');
+        const reason = p.status?.containerStatuses?.[0].state?.waiting?.reason;
+        if (reason) reasons.add(reason);
+        return reasons.has('ErrImagePull') && reasons.has('ImagePullBackOff');
+      },
+      60_000,
+    );
+    expect((await pod('ghost')).status!.phase).toBe('Pending');
+  }, 90_000);
+
+  it('pulls from a registry with basic auth with an imagePullSecret (and not without it)', async () => {
+    // Without on a registry of its own: the VCH's registry client keeps the credentials of its
+    // first pull from a registry for later pulls from it (see provider-vic.test.ts).
+    await apply(
+      podYaml('nosecret', [
+        { name: 'c', image: otherPrivateImage, command: ['sh', '-c', 'sleep 3600'] },
+      ]),
+    );
+    const waiting = await until(
+      'ErrImagePull',
+      async () => {
+        const w = (await pod('nosecret')).status?.containerStatuses?.[0].state?.waiting;
+        return w?.reason === 'ErrImagePull' && w;
+      },
+      60_000,
+    );
+    expect(waiting.message).toMatch(/unauthorized/);
+    await kubectl(
+      cluster,
+      'create',
+      'secret',
+      'docker-registry',
+      'regcred',
+      '-n',
+      namespace,
+      `--docker-server=${locked.host}`,
+      '--docker-username=bob',
+      '--docker-password=hunter2',
+    );
+    await apply(
+      podYaml(
+        'withsecret',
+        [{ name: 'c', image: privateImage, command: ['sh', '-c', 'sleep 3600'] }],
+        {
+          imagePullSecrets: [{ name: 'regcred' }],
+        },
+      ),
+    );
+    await until(
+      'withsecret Running',
+      async () => (await pod('withsecret')).status?.phase === 'Running',
+      60_000,
+    );
+  }, 150_000);
+
+  it('a restarted vic-kubelet leaves running pods running', async () => {
+    const before = (await pod('web')).status!.containerStatuses!;
+    await stopNode();
+    await startNode();
+    // The provider rebuilt its cache from the VCH: nothing was created again.
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = (await pod('web')).status!.containerStatuses!;
+    expect(after.map((c) => [c.containerID, c.restartCount, c.ready])).toEqual(
+      before.map((c) => [c.containerID, 0, true]),
+    );
+    expect(await kubectlLogs('web', '-c', 'side')).toBe('side car\n');
+  });
+
+  it('kubectl delete pod stops and removes its containers on the VCH', async () => {
+    const p = await pod('web');
+    const ids = p.status!.containerStatuses!.map((c) => c.containerID!.replace('vic://', ''));
+    const portlayer = new PortlayerClient(`unix://${vch.portlayerSocket}`);
+    for (const id of ids) await portlayer.info(id); // they exist
+    await kubectl(cluster, 'delete', 'pod', '-n', namespace, 'web', '--wait=false');
+    await until(
+      'web gone from the API',
+      async () => {
+        try {
+          await pod('web');
+          return false;
+        } catch (e) {
+          return e instanceof k8s.ApiException && e.code === 404;
+        }
+      },
+      60_000,
+    );
+    await until('web gone from the VCH', async () => {
+      for (const id of ids) {
+        const gone = await portlayer.info(id).then(
+          () => false,
+          (e) => e.kind === 'NotFound',
+        );
+        if (!gone) return false;
+      }
+      return true;
+    });
+  });
+});
