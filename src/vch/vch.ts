@@ -303,6 +303,12 @@ export class Vch extends EventEmitter<VchEvents> {
     });
   }
 
+  /** Stops the container if it runs, then starts it again (`docker restart`). */
+  async restartContainer(ref: string, req: StopRequest = {}): Promise<void> {
+    await this.stopContainer(ref, req);
+    await this.startContainer(ref);
+  }
+
   /** Sends a signal (default SIGKILL) to a running container; Conflict if it is not running. */
   async killContainer(ref: string, signal = 'SIGKILL'): Promise<void> {
     const row = this.#containerRow(ref);

@@ -151,6 +151,16 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     sendEmpty(res, stopped ? 204 : 304);
   });
 
+  router.add('POST', '/containers/{id}/restart', async ({ res, params, query }) => {
+    const t = queryInt(query, 't');
+    const signal = query.get('signal') || undefined;
+    await vch.restartContainer(params[0], {
+      ...(t !== undefined && t >= 0 && { timeoutSeconds: t }),
+      ...(signal && { signal }),
+    });
+    sendEmpty(res, 204);
+  });
+
   router.add('POST', '/containers/{id}/kill', async ({ res, params, query }) => {
     await vch.killContainer(params[0], query.get('signal') || 'SIGKILL');
     sendEmpty(res, 204);

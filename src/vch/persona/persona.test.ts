@@ -169,6 +169,8 @@ describe('containers', () => {
     expect((await call('POST', '/containers/web/stop')).status).toBe(304);
     expect((await call('POST', '/containers/web/start')).status).toBe(204);
     expect((await call('POST', '/containers/web/start')).status).toBe(304);
+    expect((await call('POST', '/containers/web/restart?t=1')).status).toBe(204);
+    expect(fake.calls).toContain(`stop ${id.slice(0, 8)} SIGTERM 1000`);
     expect(await call('DELETE', '/containers/web')).toMatchObject({
       status: 409,
       json: { message: expect.stringContaining('container is running') },
@@ -180,6 +182,7 @@ describe('containers', () => {
       Name: '/web',
       Path: '/bin/app',
       State: { Status: 'running', Running: true, ExitCode: 0, FinishedAt: '0001-01-01T00:00:00Z' },
+      RestartCount: 1,
       Config: {
         Image: 'example.test/app:1',
         Labels: { tier: 'front' },
