@@ -143,6 +143,10 @@ describe('docker CLI against the VCH', () => {
     expect(out).toMatch(/[0-9a-f]{12}: Pull complete/);
     expect(out).toMatch(/Digest: sha256:[0-9a-f]{64}/);
     expect(out).toContain(`Status: Downloaded newer image for ${image}`);
+    const again = await ok(['pull', image]);
+    expect(again).toMatch(/[0-9a-f]{12}: Already exists/);
+    expect(again).not.toContain('Pull complete');
+    expect(again).toContain(`Status: Image is up to date for ${image}`);
     const images = await ok(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
     expect(images).toMatch(new RegExp(`${registry.host}/busybox:latest [0-9a-f]{12}`));
   });

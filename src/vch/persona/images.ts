@@ -111,11 +111,15 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
     const send = (msg: Record<string, unknown>) => {
       queue = queue.then(() => out.send(msg));
     };
+    const present = new Set<string>();
     try {
       const pulled = await vch.pullImage({
         reference,
         ...(credentials && { credentials }),
         onProgress: (e) => {
+          // Docker says nothing more of a layer it already had.
+          if (e.status === 'Already exists') present.add(e.id);
+          else if (present.has(e.id)) return;
           if (e.status === 'Resolving') {
             const repo = familiar(reference.replace(/[:@][^/]*$/, ''));
             send({ status: `Pulling from ${repo}`, id: e.id });
