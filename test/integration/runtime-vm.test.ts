@@ -265,5 +265,14 @@ describe('vm runtime', () => {
     expect(isRuntimeError(none, 'NotFound')).toBe(true);
     const noSb = await rt.createContainer(newId(), sh(newId(), 'true')).catch((e: unknown) => e);
     expect(isRuntimeError(noSb, 'NotFound')).toBe(true);
+    // No qemu: one clear Unavailable, and no half-made sandbox left behind.
+    const noQemu = createVmRuntime({ stateDir, qemuPath: join(tmp, 'no-such-qemu') });
+    runtimes.push(noQemu);
+    const sb = newId();
+    const down = await noQemu.createSandbox({ id: sb, hostname: 'x' }).catch((e: unknown) => e);
+    expect(isRuntimeError(down, 'Unavailable')).toBe(true);
+    expect((down as Error).message).toMatch(/qemu-system-x86|not found/);
+    const gone = await noQemu.createContainer(sb, sh(newId(), 'true')).catch((e: unknown) => e);
+    expect(isRuntimeError(gone, 'NotFound')).toBe(true);
   });
 });

@@ -148,8 +148,22 @@ export class VmRuntime implements Runtime {
         ...size,
       };
       const vm: Vm = existing ?? { rec, ports: new Set(), gone: true };
-      this.vms.set(spec.id, vm);
-      await this.launch(vm);
+      const dirs = this.layout.sandbox(spec.id);
+      if (!existing) {
+        await mkdir(dirs.share, { recursive: true });
+        await writeJsonAtomic(dirs.record, rec);
+        this.vms.set(spec.id, vm);
+      }
+      try {
+        await this.launch(vm);
+      } catch (e) {
+        // A new sandbox whose VM cannot start is not kept (an old one stays, to be removed).
+        if (!existing) {
+          this.vms.delete(spec.id);
+          await rm(dirs.dir, { recursive: true, force: true });
+        }
+        throw e;
+      }
     });
   }
 
@@ -437,7 +451,19 @@ export class VmRuntime implements Runtime {
       },
       'pod VM launched',
     );
-    await this.attach(vm, t0);
+    try {
+      await this.attach(vm, t0);
+    } catch (e) {
+      // Sockets that do not answer: this qemu is of no use.
+      try {
+        process.kill(qemu.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      await waitDead(qemu, 5000);
+      await this.vmGone(vm);
+      throw e;
+    }
     this.ensureTimer();
   }
 
