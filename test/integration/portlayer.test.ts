@@ -26,7 +26,8 @@ beforeAll(async () => {
   image = `${registry.host}/busybox:1`;
   await pushImage(layout, 'busybox', image);
   vch = await startTestVch(dir, { insecureRegistries: [registry.host] });
-  imageId = (await vch.vch.pullImage({ reference: image })).id;
+  await vch.vch.pullImage({ reference: image });
+  imageId = (await vch.vch.inspectImage(image)).id;
   pl = new PortlayerClient(`unix://${vch.portlayerSocket}`);
 }, 120_000);
 

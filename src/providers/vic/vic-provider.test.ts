@@ -195,6 +195,21 @@ describe('VicProvider', () => {
     expect(isolation.containers.size).toBe(1);
   });
 
+  it('updatePod takes the new pod; a changed image is not applied and the status says which runs', async () => {
+    const { provider, last } = setup();
+    const pod = testPod('upd', [{ name: 'a', image: 'busybox:1' }]);
+    await provider.createPod(pod);
+    await eventually(() => last()?.phase === 'Running');
+    const changed = structuredClone(pod);
+    changed.metadata!.labels = { tier: 'front' };
+    changed.spec!.containers[0].image = 'busybox:2';
+    await provider.updatePod(changed);
+    expect((await provider.getPod('default', 'upd'))!.metadata!.labels).toEqual({ tier: 'front' });
+    expect((await provider.getPodStatus('default', 'upd'))!.containerStatuses![0].image).toBe(
+      'busybox:1',
+    );
+  });
+
   it('refuses a pod it can never run (InvalidInput), so the node fails it', async () => {
     const { provider } = setup();
     const pod = testPod('init', [{ name: 'a' }], {

@@ -207,20 +207,24 @@ export class VicProvider implements Provider {
     w.monitor.start();
   }
 
+  /**
+   * Takes the API's pod as it is now. A changed image is not applied (the VCH has no way yet to
+   * replace one container of a pod): the container keeps running its image, which its status
+   * says (status.containerStatuses[].image), and a warning is logged.
+   */
   async updatePod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
     const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
-    const images = (p: k8s.V1Pod) => JSON.stringify(p.spec?.containers.map((c) => c.image));
-    if (images(pod) !== images(vp.pod))
-      this.o.log.warn(
-        { pod: podKey(pod.metadata!.namespace!, pod.metadata!.name!) },
-        'image change not applied: the VCH runs a pod as it was created (delete and recreate it)',
-      );
-    // Keep the spec the pod runs with; take the rest (labels, annotations, deadlines).
-    vp.pod = {
-      ...structuredClone(pod),
-      spec: { ...pod.spec!, containers: vp.pod.spec!.containers },
-    };
+    for (const c of pod.spec?.containers ?? []) {
+      const running = vp.containers.get(c.name);
+      if (running && running.image !== c.image)
+        this.o.log.warn(
+          { pod: podKey(pod.metadata!.namespace!, pod.metadata!.name!), container: c.name },
+          `image change to ${c.image} not applied: the container keeps running ${running.image}; delete and recreate the pod`,
+        );
+    }
+    vp.pod = structuredClone(pod);
+    this.changed(vp);
   }
 
   async deletePod(pod: k8s.V1Pod): Promise<void> {

@@ -45,6 +45,7 @@ export function taskInfoOf(c: CoreContainer): TaskInfo {
     repoName: c.imageReference,
     restartCount: c.restartCount,
     processConfig: processConfigOf(c),
+    stopSignal: c.stopSignal,
   };
 }
 

@@ -128,6 +128,8 @@ export interface TaskInfo {
   repoName?: string;
   restartCount: number;
   processConfig: ProcessConfig;
+  /** The signal a stop sends first ("SIGTERM", "SIGQUIT", "15"): the image's STOPSIGNAL. */
+  stopSignal?: string;
 }
 
 export interface ContainerConfig {

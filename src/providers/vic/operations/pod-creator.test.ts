@@ -113,6 +113,16 @@ describe('PodCreator', () => {
     expect(err.message).toMatch(/failed to pull image "127.0.0.1:5001\/private:1": .*unauthorized/);
   });
 
+  it('pulls an image once however many containers run it', async () => {
+    const { images, creator } = setup();
+    images.addToRegistry('busybox:1');
+    const pod = testPod('p', [{ name: 'a' }, { name: 'b' }, { name: 'c', image: 'busybox:1' }], {});
+    for (const c of pod.spec!.containers) c.imagePullPolicy = 'Always';
+    const got = await creator.pullImages(pod);
+    expect(images.pulls).toHaveLength(1);
+    expect([...got.keys()]).toEqual(['a', 'b', 'c']);
+  });
+
   it('honours imagePullPolicy', async () => {
     const { images, creator } = setup();
     images.addToRegistry('busybox:1');

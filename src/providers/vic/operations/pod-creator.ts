@@ -41,9 +41,21 @@ export class PodCreator {
   async pullImages(pod: k8s.V1Pod, signal?: AbortSignal): Promise<Map<string, ImageConfig>> {
     const secrets = await this.pullSecrets(pod);
     const images = new Map<string, ImageConfig>();
+    // One pull per image and policy, however many containers run it.
+    const pulls = new Map<string, Promise<ImageConfig>>();
     const results = await Promise.allSettled(
       pod.spec!.containers.map(async (c) => {
-        images.set(c.name, await this.pullImage(pod, c, secrets));
+        const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
+        let pull = pulls.get(key);
+        if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
+        try {
+          images.set(c.name, await pull);
+        } catch (err) {
+          // The error names the container it is reported on.
+          if (err instanceof ImagePullError && err.container !== c.name)
+            throw new ImagePullError(c.name, err.image, err.message, err.kind, err.neverPull);
+          throw err;
+        }
         signal?.throwIfAborted();
       }),
     );

@@ -55,7 +55,7 @@ function containerStatus(
     : {};
   const status: k8s.V1ContainerStatus = {
     name: spec.name,
-    image: spec.image ?? '',
+    image: c.image || (spec.image ?? ''),
     imageID: task?.imageId ?? '',
     containerID: task ? containerIdOf(task.id) : undefined,
     ready: false,

@@ -7,7 +7,7 @@ import { testPod } from '../testing.js';
 import { PodCreator } from './pod-creator.js';
 import { PodDeleter } from './pod-deleter.js';
 import { PodStarter } from './pod-starter.js';
-import { PodStopper } from './pod-stopper.js';
+import { PodStopper, signalNumber } from './pod-stopper.js';
 
 async function runningPod(names: string[]) {
   const isolation = new FakeIsolationProxy();
@@ -30,7 +30,10 @@ describe('PodStopper', () => {
     const t0 = Date.now();
     const info = await new PodStopper(isolation).stop(created.id, 30);
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(isolation.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal 15']);
+    expect(isolation.calls.filter((c) => c.startsWith('signal'))).toEqual([
+      'signal 15',
+      'signal 15',
+    ]);
     expect(info.tasks!.map((t) => t.processConfig.exitCode)).toEqual([143, 143]);
     expect(isolation.calls.slice(-2)).toEqual(['commit 0', 'info']);
     expect(isolation.containers.get(created.id)!.state).toBe('Stopped');
@@ -44,11 +47,29 @@ describe('PodStopper', () => {
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(990);
     expect(took).toBeLessThan(3000);
+    // Each task its stop signal (SIGTERM), then SIGKILL to the pod.
     expect(isolation.calls.filter((c) => c.startsWith('signal'))).toEqual([
+      'signal 15',
       'signal 15',
       'signal 9',
     ]);
     expect(info.tasks!.map((t) => t.processConfig.exitCode)).toEqual([143, 137]);
+  });
+
+  it("sends each task its image's STOPSIGNAL", async () => {
+    const { isolation, created } = await runningPod(['a']);
+    const task = isolation.task(created.tasks.get('a')!);
+    task.config = { ...task.config, stopSignal: 'SIGQUIT' };
+    isolation.ignoreTerm.add('a');
+    await new PodStopper(isolation).stop(created.id, 0);
+    expect(isolation.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal 3', 'signal 9']);
+  });
+
+  it('knows signals by name and number', () => {
+    expect([signalNumber(undefined), signalNumber('SIGQUIT'), signalNumber('int')]).toEqual([
+      15, 3, 2,
+    ]);
+    expect([signalNumber('9'), signalNumber('SIGNOPE'), signalNumber('99')]).toEqual([9, 15, 15]);
   });
 
   it('a stopped pod is only recorded stopped', async () => {

@@ -267,6 +267,7 @@ export class FakeIsolationProxy implements IsolationProxy {
       name: t.name,
       imageId: t.imageId,
       restartCount: t.restartCount,
+      stopSignal: t.config.stopSignal,
       processConfig: {
         status: t.status,
         exitCode: t.exitCode,
