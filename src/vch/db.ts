@@ -3,7 +3,7 @@
 // is SQLite's user_version; opening a newer database than this code knows is refused.
 import Database from 'better-sqlite3';
 import type { ImageRecord } from '../image/index.js';
-import { unavailable } from './errors.js';
+import { errorKind, unavailable } from './errors.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
 export const SCHEMA_VERSION = 1;
@@ -164,28 +164,32 @@ export class VchDb {
   readonly #stmt: ReturnType<VchDb['prepare']>;
 
   constructor(readonly file: string) {
+    let db: Database.Database | undefined;
     try {
-      this.#db = new Database(file);
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0) {
+        const fresh = db;
+        fresh.transaction(() => {
+          fresh.exec(SCHEMA);
+          fresh.pragma(`user_version = ${SCHEMA_VERSION}`);
+        })();
+      } else if (version !== SCHEMA_VERSION) {
+        throw unavailable(
+          `the VCH database ${file} has schema version ${version}; this vic-kubelet knows ${SCHEMA_VERSION}`,
+        );
+      }
+      this.#db = db;
+      this.#stmt = this.prepare();
     } catch (e) {
+      db?.close();
+      if (errorKind(e)) throw e;
       throw unavailable(`cannot open the VCH database ${file}: ${(e as Error).message}`);
     }
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma('busy_timeout = 5000');
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version === 0) {
-      this.#db.transaction(() => {
-        this.#db.exec(SCHEMA);
-        this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      })();
-    } else if (version !== SCHEMA_VERSION) {
-      this.#db.close();
-      throw unavailable(
-        `the VCH database ${file} has schema version ${version}; this vic-kubelet knows ${SCHEMA_VERSION}`,
-      );
-    }
-    this.#stmt = this.prepare();
   }
 
   private prepare() {

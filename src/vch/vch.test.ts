@@ -1,5 +1,5 @@
 // The VCH core over a Runtime double: state in the database, lookups, lifecycle, logs, restart.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -171,6 +171,7 @@ describe('containers', () => {
     const info = await vch.inspectContainer(c.id);
     expect(info.status).toBe('created');
     expect(info.error).toBe('exec: /bin/app: no such file');
+    expect(info.exitCode).toBe(127);
   });
 
   it('filters the list as docker ps does', async () => {
@@ -261,6 +262,23 @@ describe('the state directory', () => {
     writeFileSync(join(dir, 'state', 'vch.lock'), '2147483646\n');
     vch = await open();
     expect(readFileSync(join(dir, 'state', 'vch.lock'), 'utf8')).toBe(`${process.pid}\n`);
+  });
+});
+
+describe('the database', () => {
+  it('refuses a file that is not a VCH database with one clear line, and leaves it alone', async () => {
+    const bad = join(dir, 'bad');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'vch.db'), 'this is not sqlite, it is a note\n'.repeat(200));
+    await expect(
+      Vch.open({ stateDir: bad, runtime: () => new FakeRuntime() }),
+    ).rejects.toMatchObject({
+      kind: 'Unavailable',
+      message: `cannot open the VCH database ${join(bad, 'vch.db')}: file is not a database`,
+    });
+    expect(readFileSync(join(bad, 'vch.db'), 'utf8')).toMatch(/^this is not sqlite/);
+    // The failed open let go of the state directory.
+    expect(existsSync(join(bad, 'vch.lock'))).toBe(false);
   });
 });
 

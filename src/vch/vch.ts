@@ -256,17 +256,15 @@ export class Vch extends EventEmitter<VchEvents> {
       try {
         await this.#runtime.start(id);
       } catch (e) {
-        // Docker keeps the failure on the container (State.Error) and a nonzero exit code.
+        // Docker keeps the failure on the container (State.Error) with a shell's exit code:
+        // 127 for a command not found, 126 for one that cannot be run, else 128.
         const message = (e as Error).message;
-        this.#db.updateState(
-          id,
-          {
-            ...stateOf(row),
-            error: message,
-            ...(row.status === 'exited' ? {} : { exitCode: 128 }),
-          },
-          row.restartCount,
-        );
+        const exitCode = /not found|no such file/i.test(message)
+          ? 127
+          : /permission denied|not executable/i.test(message)
+            ? 126
+            : 128;
+        this.#db.updateState(id, { ...stateOf(row), error: message, exitCode }, row.restartCount);
         throw e;
       }
       const st = await this.#runtime.state(id).catch(() => undefined);
