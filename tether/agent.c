@@ -22,6 +22,7 @@
  *                                  run container ID: PIDNS "private" or "shared"; GIDS a comma
  *                                  list or "-"; answered by started or exited (exec failed)
  *     signal ID SIGNO              send a signal to container ID's process
+ *     forget ID                    container ID is being removed: let go of its log port
  *     poweroff                     kill everything, power the VM off
  *   guest -> host
  *     hello KERNEL-RELEASE         the agent is ready
@@ -659,6 +660,13 @@ static void handle_line(char *line) {
         if (parse_ll(tok[2], &sig) < 0 || sig < 1 || sig >= NSIG)
             return send_error(tok[1], "bad signal");
         signal_container(tok[1], (int)sig);
+    } else if (!strcmp(cmd, "forget") && nt == 2) {
+        struct container *c = find_container(tok[1], 0);
+        if (!c) return;
+        if (c->init) return send_error(tok[1], "still running");
+        if (c->port_fd >= 0) close(c->port_fd);
+        free(c->writer);
+        memset(c, 0, sizeof *c);
     } else if (!strcmp(cmd, "poweroff")) {
         power_off();
     } else {

@@ -548,6 +548,8 @@ export class VmRuntime implements Runtime {
 
   private async removePort(vm: Vm, id: string): Promise<void> {
     if (!vm.ports.has(id) || !vm.qmp) return;
+    // The agent closes its end first (and frees the container's slot).
+    if (vm.control && !vm.control.isClosed) vm.control.send(['forget', id]);
     await vm.qmp.execute('device_del', { id: `port-${id}` }).catch(() => undefined);
     // The port lets go of its chardev once the guest has seen it unplugged.
     for (let i = 0; i < 50; i++) {
