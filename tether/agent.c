@@ -619,7 +619,7 @@ static void handle_line(char *line) {
     const char *cmd = tok[0];
     if (!strcmp(cmd, "hello") && nt == 3) {
         long long ns;
-        if (parse_ll(tok[1], &ns) == 0) {
+        if (parse_ll(tok[1], &ns) == 0 && ns > 0) {
             struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
             clock_settime(CLOCK_REALTIME, &ts);
         }
