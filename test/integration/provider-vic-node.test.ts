@@ -11,9 +11,8 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../../src/node/logger.js';
 import { VirtualKubelet } from '../../src/node/virtual-kubelet.js';
-import { PersonaClient } from '../../src/providers/vic/proxy/persona-client.js';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
-import { VicProvider } from '../../src/providers/vic/vic-provider.js';
+import { createVicProvider, type VicProvider } from '../../src/providers/vic/index.js';
 import { cleanupTestVch, startTestVch, type TestVch } from '../../src/vch/portlayer/testing.js';
 import { kubectl } from './cluster.js';
 import { kubeConfigOf, servingCert, type ServingCert, until } from './node-harness.js';
@@ -39,19 +38,12 @@ let otherPrivateImage: string;
 let locked2: Registry;
 
 async function startNode(): Promise<void> {
-  provider = new VicProvider({
-    isolation: new PortlayerClient(`unix://${vch.portlayerSocket}`),
-    imageStore: new PersonaClient(`unix://${vch.personaSocket}`),
+  provider = createVicProvider({
+    portlayer: `unix://${vch.portlayerSocket}`,
+    persona: `unix://${vch.personaSocket}`,
     nodeIP: '127.0.0.1',
     log: silentLogger(),
-    secrets: async (ns, name) => {
-      try {
-        return await core.readNamespacedSecret({ name, namespace: ns });
-      } catch (e) {
-        if (e instanceof k8s.ApiException && e.code === 404) return undefined;
-        throw e;
-      }
-    },
+    kubeConfig: kc,
   });
   vk = new VirtualKubelet({
     kubeConfig: kc,
