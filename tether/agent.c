@@ -18,9 +18,11 @@
  *
  *   host -> guest
  *     hello NS HOSTNAME            set the guest's clock (unix ns) and hostname; answered by hello
- *     start ID PIDNS UID GID GIDS CWD ARGC ARG... ENVC ENV...
- *                                  run container ID: PIDNS "private" or "shared"; GIDS a comma
- *                                  list or "-"; answered by started or exited (exec failed)
+ *     start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV...
+ *                                  run container ID: OPTS "private" or "shared" (its PID
+ *                                  namespace), then optionally ",mem=BYTES" and ",cpu=MILLIS"
+ *                                  (limits of its cgroup in the guest); GIDS a comma list or
+ *                                  "-"; answered by started or exited (exec failed)
  *     signal ID SIGNO              send a signal to container ID's process
  *     forget ID                    container ID is being removed: let go of its log port
  *     poweroff                     kill everything, power the VM off
@@ -83,6 +85,8 @@ struct container {
 static struct container containers[MAX_CONTAINERS];
 static int control_fd = -1;
 static long long control_retry_ms; /* while the host is away (POLLHUP), poll the port slowly */
+
+static void cgroups_init(void);
 
 static void logf_(const char *fmt, ...) {
     va_list ap;
@@ -263,6 +267,7 @@ static void boot(void) {
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
+    cgroups_init();
     /* cache=mmap: no page cache for reads and writes (the host's files are the truth, the
      * status files are read by the host at once), but mmap works for the programs that need
      * it. */
@@ -297,7 +302,68 @@ struct start_req {
     char *cwd;
     char **argv;
     char **envp;
+    long long memory_max; /* bytes; 0: none */
+    long long cpu_millis; /* 0: none */
 };
+
+/* ---- cgroups: the container's limits inside the VM (the VM itself is the pod's size) ---- */
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+static int cgroups_ok;
+
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void cgroups_init(void) {
+    if (mount("cgroup2", CGROUP_ROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+        write_file(CGROUP_ROOT "/cgroup.subtree_control", "+memory +cpu") < 0) {
+        logf_("cgroups: %s (containers run without limits)", strerror(errno));
+        return;
+    }
+    cgroups_ok = 1;
+}
+
+static void cgroup_path(const char *id, const char *file, char *out, size_t cap) {
+    snprintf(out, cap, CGROUP_ROOT "/%.64s%s%s", id, file ? "/" : "", file ? file : "");
+}
+
+/* The container's cgroup with its limits, made afresh for each start. */
+static void cgroup_prepare(const struct start_req *r) {
+    if (!cgroups_ok) return;
+    char p[256], v[64];
+    cgroup_path(r->id, NULL, p, sizeof p);
+    rmdir(p); /* the last run's: empty once its processes are gone */
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) return;
+    cgroup_path(r->id, "memory.max", p, sizeof p);
+    if (r->memory_max > 0) snprintf(v, sizeof v, "%lld", r->memory_max);
+    else snprintf(v, sizeof v, "max");
+    if (write_file(p, v) < 0) logf_("%s: memory.max: %s", r->id, strerror(errno));
+    cgroup_path(r->id, "cpu.max", p, sizeof p);
+    if (r->cpu_millis > 0) snprintf(v, sizeof v, "%lld 100000", r->cpu_millis * 100);
+    else snprintf(v, sizeof v, "max 100000");
+    if (write_file(p, v) < 0) logf_("%s: cpu.max: %s", r->id, strerror(errno));
+}
+
+/* Whether the kernel's OOM killer struck in the container's cgroup. */
+static int cgroup_oom_killed(const char *id) {
+    char p[256], buf[1024];
+    cgroup_path(id, "memory.events", p, sizeof p);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    char *k = strstr(buf, "oom_kill ");
+    return k && atoll(k + 9) > 0;
+}
 
 /* Makes root the root of this mount namespace and detaches the guest's: the share with the
  * other containers' roots and status files, the guest's /dev with every log port. */
@@ -398,6 +464,12 @@ static void container_init(const struct start_req *r, int out, int err, int repo
     char root[256];
     snprintf(root, sizeof root, "%s/%s/rootfs", SHARE_DIR, r->id);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    if (cgroups_ok) {
+        /* Into the container's cgroup before the process is forked ("0": the writer). */
+        char p[256];
+        cgroup_path(r->id, "cgroup.procs", p, sizeof p);
+        if (write_file(p, "0") < 0) report_and_exit(report, errno, "cgroup");
+    }
     if (prepare_root(root) < 0) report_and_exit(report, errno, "container rootfs");
     if (pivot(root) < 0) report_and_exit(report, errno, "pivot_root");
     pid_t pid = fork();
@@ -472,6 +544,9 @@ static void finish(struct container *c, int wstatus, const char *error, int erro
     int code = error ? error_code : sup_exit_code(ws);
     struct status_exit e = {c->init, code, error ? 0 : sup_exit_signal(ws), c->started_ns,
                             sup_now_ns(), error};
+    /* Before exit.json: the host reads this once it sees that. */
+    if (!error && cgroup_oom_killed(c->id) && status_write_file(dir, "oom.json", "{}\n") < 0)
+        logf_("%s: oom status: %s", c->id, strerror(errno));
     if (status_write_exit(dir, &e) < 0) logf_("%s: exit status: %s", c->id, strerror(errno));
     c->init = 0;
     send_line("exited %s %d", c->id, code);
@@ -496,6 +571,7 @@ static void start_container(struct start_req *r) {
         pipe2(wst, O_CLOEXEC) < 0)
         return send_error(r->id, strerror(errno));
     c->started_ns = sup_now_ns();
+    cgroup_prepare(r);
     long flags = SIGCHLD | CLONE_NEWNS | (r->shared_pid ? 0 : CLONE_NEWPID);
     /* clone with no new stack behaves as fork; unshare(CLONE_NEWPID) would need two forks. */
     pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
@@ -634,7 +710,10 @@ static void handle_line(char *line) {
         long long uid, gid, argc, envc;
         r.id = tok[1];
         if (!valid_id(r.id)) return send_error("-", "bad container id");
-        r.shared_pid = !strcmp(tok[2], "shared");
+        r.shared_pid = !strncmp(tok[2], "shared", 6);
+        char *mem = strstr(tok[2], ",mem="), *cpu = strstr(tok[2], ",cpu=");
+        if (mem) r.memory_max = atoll(mem + 5);
+        if (cpu) r.cpu_millis = atoll(cpu + 5);
         if (parse_ll(tok[3], &uid) < 0 || parse_ll(tok[4], &gid) < 0)
             return send_error(r.id, "bad uid or gid");
         r.uid = (uid_t)uid;

@@ -142,9 +142,14 @@ describe('vm runtime', () => {
 
       // The process spec as given: user (from the image's passwd/group), working directory
       // (created), environment (with spaces and '%', which the control protocol escapes).
-      const who = spec(newId(), ['sh', '-c', 'id; pwd; echo "$GREETING"; echo "$HOME"'], {
+      const whoArgs = [
+        'sh',
+        '-c',
+        'id; pwd; echo "$GREETING"; echo "$HOME"; cat /proc/self/cgroup',
+      ];
+      const who = spec(newId(), whoArgs, {
         process: {
-          args: ['sh', '-c', 'id; pwd; echo "$GREETING"; echo "$HOME"'],
+          args: whoArgs,
           env: ['PATH=/bin', 'GREETING=hello 100% there'],
           cwd: '/data/app',
           user: 'app',
@@ -159,8 +164,20 @@ describe('vm runtime', () => {
         '/data/app',
         'hello 100% there',
         '/home/app',
+        `0::/${who.id}`, // its own cgroup in the guest, where its limits are
         '',
       ]);
+
+      // Over its memory limit: the guest's OOM killer, and the reason said as runc says it.
+      const hog = spec(newId(), ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], {
+        memoryLimitBytes: 16 << 20,
+        cpuMillis: 500,
+      });
+      await rt.createContainer(sb, hog);
+      await rt.start(hog.id);
+      const oom = await rt.wait(hog.id);
+      expect(oom.exitCode).toBe(137);
+      expect(oom.reason).toBe('OOMKilled');
       // The guest's clock was set from the host's: entry times are host times.
       expect(whoOut[0].timestamp).toBeGreaterThan(BigInt(t0 - 2000) * 1_000_000n);
       expect(whoOut[0].timestamp).toBeLessThan(BigInt(Date.now() + 2000) * 1_000_000n);
@@ -191,7 +208,7 @@ describe('vm runtime', () => {
       expect(qemuPids(sb.slice(0, 12))).toContain(qemuPid);
       const busy = await rt2.removeSandbox(sb).catch((e: unknown) => e);
       expect(isRuntimeError(busy, 'Conflict')).toBe(true);
-      for (const c of [ticker, talker, who, missing]) await rt2.remove(c.id);
+      for (const c of [ticker, talker, who, hog, missing]) await rt2.remove(c.id);
       await rt2.removeSandbox(sb);
       expect(qemuPids(sb.slice(0, 12))).toEqual([]);
       console.log(`vm runtime: sandbox created to first container running in ${bootToRunning} ms`);

@@ -199,6 +199,15 @@ export class VmRuntime implements Runtime {
       throw invalidInput(`working dir ${JSON.stringify(spec.process.cwd)} is not absolute`);
     if (!isAbsolute(spec.logPath)) throw invalidInput(`log path ${spec.logPath} is not absolute`);
     if (spec.stopSignal !== undefined) parseSignal(spec.stopSignal);
+    if (
+      spec.memoryLimitBytes !== undefined &&
+      !(Number.isSafeInteger(spec.memoryLimitBytes) && spec.memoryLimitBytes >= 4 << 20)
+    )
+      throw invalidInput(
+        `memory limit ${spec.memoryLimitBytes} is not a whole number of bytes ≥ 4 MiB`,
+      );
+    if (spec.cpuMillis !== undefined && !(spec.cpuMillis > 0 && Number.isFinite(spec.cpuMillis)))
+      throw invalidInput(`cpu limit ${spec.cpuMillis} is not a positive number of millicores`);
     const lowerOk = await stat(spec.imageRootfs).then(
       (s) => s.isDirectory(),
       () => false,
@@ -254,6 +263,7 @@ export class VmRuntime implements Runtime {
       const dirs = this.layout.container(rec.sandboxId, id);
       await rm(join(dirs.status, 'exit.json'), { force: true });
       await rm(join(dirs.status, 'started.json'), { force: true });
+      await rm(join(dirs.status, 'oom.json'), { force: true });
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
       await this.addPort(vm, rec);
       const p = rec.spec.process;
@@ -261,10 +271,14 @@ export class VmRuntime implements Runtime {
         ? p.env
         : [...p.env, `HOME=${rec.user.home}`];
       const gids = rec.user.additionalGids.length > 0 ? rec.user.additionalGids.join(',') : '';
+      // The container's own limits: a cgroup in the guest (the VM is the pod's size).
+      let opts = vm.rec.spec.shareProcessNamespace ? 'shared' : 'private';
+      if (rec.spec.memoryLimitBytes) opts += `,mem=${Math.floor(rec.spec.memoryLimitBytes)}`;
+      if (rec.spec.cpuMillis) opts += `,cpu=${Math.ceil(rec.spec.cpuMillis)}`;
       vm.control!.send([
         'start',
         id,
-        vm.rec.spec.shareProcessNamespace ? 'shared' : 'private',
+        opts,
         rec.user.uid,
         rec.user.gid,
         gids,
@@ -704,10 +718,14 @@ export class VmRuntime implements Runtime {
     if (exit) {
       // Written by the guest: trusted as far as its numbers are numbers.
       rec.exitCode = Number.isInteger(exit.exitCode) ? exit.exitCode : 255;
+      // The agent leaves oom.json when the guest's OOM killer struck in the container's cgroup.
+      const oom = await stat(join(this.layout.container(rec.sandboxId, rec.id).status, 'oom.json'))
+        .then(() => true)
+        .catch(() => false);
       rec.finishedAt = /^\d{1,20}$/.test(String(exit.finishedNs))
         ? nsToTime(exit.finishedNs)
         : now();
-      rec.reason = undefined;
+      rec.reason = oom && exit.signal === 9 ? 'OOMKilled' : undefined;
     } else {
       rec.exitCode = reason === 'Lost' ? 255 : 137;
       rec.finishedAt = now();
