@@ -6,12 +6,14 @@ import {
   type ImageRecord,
   type ImageStore,
   type PullProgress,
+  RegistryAuth,
+  causeText,
   formatReference,
   parseImageConfig,
   parseReference,
 } from '../image/index.js';
 import type { VchDb } from './db.js';
-import { conflict, invalidInput, notFound } from './errors.js';
+import { conflict, invalidInput, notFound, unavailable } from './errors.js';
 import type {
   ImageInfo,
   LoadResult,
@@ -40,25 +42,37 @@ function objectOr(v: unknown): Record<string, unknown> {
 }
 
 export class ImageCatalog {
-  /** Credentials for the next pulls from a registry, from the pull request that brought them. */
-  readonly #credentials = new Map<string, Credentials>();
+  /**
+   * Stores for pulls that bring credentials (X-Registry-Auth), by registry and credentials.
+   * The registry client settles a registry's credentials when it first talks to it, so pulls
+   * with other credentials go through a store of their own over the same directories; a
+   * snapshot or blob is put in place atomically, so the stores share content safely.
+   */
+  readonly #authenticated = new Map<string, ImageStore>();
 
   constructor(
     readonly store: ImageStore,
     private readonly db: VchDb,
     private readonly emit: Emit,
     private readonly note: Note,
+    private readonly storeWith: (registry: string, credentials: Credentials) => ImageStore,
   ) {}
 
-  /** For the image store's `credentials` option. */
-  credentialsFor(registry: string): Credentials | undefined {
-    return this.#credentials.get(registry);
+  #storeFor(registry: string, credentials: Credentials | undefined): ImageStore {
+    if (!credentials) return this.store;
+    const key = JSON.stringify([registry, credentials.username, credentials.password]);
+    let store = this.#authenticated.get(key);
+    if (!store) {
+      store = this.storeWith(registry, credentials);
+      this.#authenticated.set(key, store);
+    }
+    return store;
   }
 
   async pull(req: PullRequest): Promise<PullOutcome> {
     const ref = parseReference(req.reference);
-    if (req.credentials) this.#credentials.set(ref.registry, req.credentials);
-    const result = await this.store.pull(formatReference(ref), {
+    const store = this.#storeFor(ref.registry, req.credentials);
+    const result = await store.pull(formatReference(ref), {
       ...(req.onProgress && { onProgress: req.onProgress }),
       onNote: (note) => this.note(req.reference, note),
     });
@@ -69,6 +83,37 @@ export class ImageCatalog {
       reference: result.image.reference,
       fetchedBlobs: result.fetchedBlobs,
     };
+  }
+
+  /**
+   * Checks credentials against a registry, as `docker login` asks the daemon to: the
+   * registry's /v2/ answered with them (basic, or a token got with them). InvalidInput if the
+   * registry refuses them, Unavailable if it cannot be reached.
+   */
+  async login(registry: string, credentials: Credentials): Promise<void> {
+    const url = `${this.store.registry.baseUrl(registry)}/v2/`;
+    const get = async (headers: Record<string, string>) => {
+      try {
+        return await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+      } catch (e) {
+        throw unavailable(`cannot reach ${url}: ${causeText(e)}`);
+      }
+    };
+    let res = await get({});
+    if (res.status === 401) {
+      await res.body?.cancel();
+      const auth = new RegistryAuth(registry, credentials, fetch);
+      const header = await auth.answer(
+        res.headers.get('www-authenticate'),
+        '',
+        `login to ${registry}`,
+      );
+      res = await get({ authorization: header });
+    }
+    await res.body?.cancel();
+    if (res.status === 401 || res.status === 403)
+      throw invalidInput(`login attempt to ${url} failed with status: ${res.status} Unauthorized`);
+    if (!res.ok) throw unavailable(`login attempt to ${url} failed with status: ${res.status}`);
   }
 
   async load(path: string, onProgress?: (event: PullProgress) => void): Promise<LoadResult> {

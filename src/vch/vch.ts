@@ -14,7 +14,7 @@ import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, arch, release } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ImageStore, type PullProgress } from '../image/index.js';
+import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import { type LogQuery, type StreamSelection, queryLog, validateQuery } from '../iolog/index.js';
 import type { ContainerState, Runtime } from '../runtime/runtime.js';
 import { hostCapacity } from './capacity.js';
@@ -114,15 +114,18 @@ export class Vch extends EventEmitter<VchEvents> {
     this.#runtime = runtime;
     this.#log = options.logger ?? quiet;
     this.#name = options.name ?? osHostname();
-    this.images = new ImageStore(stateDir, {
-      insecureRegistries: options.insecureRegistries ?? [],
-      credentials: (registry) => this.#images.credentialsFor(registry),
-    });
+    const insecureRegistries = options.insecureRegistries ?? [];
+    this.images = new ImageStore(stateDir, { insecureRegistries });
     this.#images = new ImageCatalog(
       this.images,
       db,
       (action, id, attributes) => this.#emit('image', action, id, attributes),
       (image, note) => this.#log.info({ image, note }, 'unpack note'),
+      (registry, credentials) =>
+        new ImageStore(stateDir, {
+          insecureRegistries,
+          credentials: (r) => (r === registry ? credentials : undefined),
+        }),
     );
   }
 
@@ -532,6 +535,11 @@ export class Vch extends EventEmitter<VchEvents> {
   async pullImage(req: PullRequest): Promise<PullOutcome> {
     this.#open();
     return this.#images.pull(req);
+  }
+
+  /** Checks credentials against a registry (`docker login`); nothing is stored. */
+  async login(registry: string, credentials: Credentials): Promise<void> {
+    await this.#images.login(registry, credentials);
   }
 
   /** Loads the images of an archive (OCI layout tar or `docker save` tar) at `path`. */

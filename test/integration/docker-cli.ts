@@ -37,14 +37,17 @@ export interface VchProcess {
   /** Resolves with the exit code (or signal) once the daemon has exited. */
   exited: Promise<number | NodeJS.Signals>;
   /** Runs the docker CLI against this VCH. */
-  docker(args: string[], options?: { timeoutMs?: number; input?: string }): Promise<DockerResult>;
+  docker(
+    args: string[],
+    options?: { timeoutMs?: number; configDir?: string },
+  ): Promise<DockerResult>;
 }
 
 /** Runs the docker CLI with DOCKER_HOST set to `socket`; never rejects. */
 export function docker(
   socket: string,
   args: string[],
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; configDir?: string } = {},
 ): Promise<DockerResult> {
   return new Promise((resolve) => {
     execFile(
@@ -55,6 +58,7 @@ export function docker(
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: process.env.HOME ?? '/root',
           DOCKER_HOST: `unix://${socket}`,
+          ...(options.configDir && { DOCKER_CONFIG: options.configDir }),
         },
         timeout: options.timeoutMs ?? 60_000,
         maxBuffer: 64 << 20,

@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { Credentials, PullProgress } from '../../image/index.js';
 import { invalidInput } from '../errors.js';
 import type { Vch } from '../vch.js';
-import { HttpError, oneLine, queryBool, sendJson, write } from './http.js';
+import { HttpError, oneLine, queryBool, readJson, sendJson, write } from './http.js';
 import type { Router } from './router.js';
 import { familiar, imageInspect, imageSummary } from './shapes.js';
 
@@ -68,6 +68,14 @@ const STATUS_TEXT: Record<PullProgress['status'], string> = {
   Extracting: 'Extracting',
   'Pull complete': 'Pull complete',
 };
+
+/** `https://index.docker.io/v1/`, `127.0.0.1:5000`, `http://host:5000/` → the registry host. */
+export function registryHost(serverAddress: string): string {
+  const host = serverAddress.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  if (host === '' || host === 'index.docker.io' || host === 'registry-1.docker.io')
+    return 'docker.io';
+  return host;
+}
 
 /** The reference a pull names: fromImage with tag (or digest) appended as Docker does. */
 export function pullReference(fromImage: string | null, tag: string | null): string {
@@ -153,6 +161,18 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
       if (!out.started) throw e; // before any output: a plain Docker error with its status
       await out.fail(e);
     }
+  });
+
+  // `docker login`: the CLI keeps the credentials and sends them with each pull.
+  router.add('POST', '/auth', async ({ req, res }) => {
+    const body = await readJson(req);
+    const { username, password } = body;
+    if (typeof username !== 'string' || username === '' || typeof password !== 'string')
+      throw invalidInput('username and password are required');
+    const server = typeof body.serveraddress === 'string' ? body.serveraddress : '';
+    const registry = registryHost(server);
+    await vch.login(registry, { username, password });
+    sendJson(res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
 
   router.add('POST', '/images/load', async ({ req, res }) => {
