@@ -2,7 +2,7 @@
 // own client: handles, joins, atomic commit, stale handles, state, signal, wait, logs, remove,
 // and one clear error for bad input.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { STDERR, STDOUT } from '../../iolog/index.js';
 import { PortlayerClient } from '../../providers/vic/proxy/portlayer-client.js';
 import { FakeRuntime, writeTestLayout } from '../testing.js';
 import { Vch } from '../vch.js';
-import { createPortlayerServer } from './server.js';
+import { createPortlayerServer, portlayerHandler } from './server.js';
 
 let dir: string;
 let fake: FakeRuntime;
@@ -285,6 +285,23 @@ describe('portlayer', () => {
     await expect(pl.createHandleTask(created.handle, { name: 'a', path: '/x' })).rejects.toThrow(
       /join an image as "a" first/,
     );
+  });
+
+  it('serves under a path prefix, to share a listener with the persona', async () => {
+    const shared = createServer(portlayerHandler(vch, { basePath: '/portlayer/' }));
+    const path = join(dir, 'shared.sock');
+    await new Promise<void>((r) => shared.listen(path, r));
+    try {
+      const prefixed = new PortlayerClient(`unix://${path}#/portlayer`);
+      await prefixed.ping();
+      expect((await prefixed.vchInfo()).maxPods).toBe(110);
+      await expect(new PortlayerClient(`unix://${path}`).ping()).rejects.toMatchObject({
+        kind: 'NotFound',
+        message: expect.stringMatching(/not a portlayer path: \/_ping/),
+      });
+    } finally {
+      await new Promise((r) => shared.close(r));
+    }
   });
 
   it("has one network scope, the pod's own namespace, with no address", async () => {

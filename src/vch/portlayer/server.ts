@@ -7,7 +7,7 @@ import type { Vch, VchLogger } from '../vch.js';
 import { Committer } from './commit.js';
 import { Directory } from './directory.js';
 import { HandleStore } from './handles.js';
-import { oneLine, sendError, sendJson, statusOf } from './http.js';
+import { HttpError, oneLine, sendError, sendJson, statusOf } from './http.js';
 import type { VCHInfo } from './models.js';
 import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
@@ -19,6 +19,11 @@ export interface PortlayerOptions {
   storeName?: string;
   /** The pods the VCH takes, as /vch/info reports it. Default 110 (the kubelet's). */
   maxPods?: number;
+  /**
+   * Serve under this path prefix ("/portlayer"), to share a listener with the persona: the
+   * handler answers only requests under it (others get 404) and routes the rest of the path.
+   */
+  basePath?: string;
 }
 
 export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Router {
@@ -57,6 +62,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
 export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}) {
   const router = createPortlayerRouter(vch, o);
   const log = o.logger;
+  const base = o.basePath?.replace(/\/+$/, '') ?? '';
   return (req: IncomingMessage, res: ServerResponse): void => {
     const ac = new AbortController();
     res.on('close', () => {
@@ -65,7 +71,13 @@ export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}) {
     const started = Date.now();
     void (async () => {
       try {
-        const m = router.match(req.method ?? 'GET', req.url ?? '/');
+        let url = req.url ?? '/';
+        if (base) {
+          if (url !== base && !url.startsWith(`${base}/`) && !url.startsWith(`${base}?`))
+            throw new HttpError(404, `not a portlayer path: ${url.split('?')[0]}`);
+          url = url.slice(base.length) || '/';
+        }
+        const m = router.match(req.method ?? 'GET', url);
         await m.handler({ req, res, params: m.params, query: m.query, signal: ac.signal });
       } catch (e) {
         if (statusOf(e) >= 500)
