@@ -92,7 +92,7 @@ describe('VicProvider', () => {
     const { provider, last, isolation } = setup();
     isolation.failStart.add('a');
     await provider.createPod(testPod('retry', [{ name: 'a' }]));
-    await vi.advanceTimersByTimeAsync(50);
+    await vi.advanceTimersByTimeAsync(300);
     const binds = () => isolation.calls.filter((c) => c.startsWith('bind')).length;
     expect(binds()).toBe(2); // the start, then the immediate first retry
     expect(stateOf(last())!.waiting).toMatchObject({ reason: 'CrashLoopBackOff' });

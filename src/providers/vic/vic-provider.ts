@@ -129,7 +129,8 @@ export class VicProvider implements Provider {
         if (signal.aborted) return;
         const created = await this.creator.create(vp.pod, images);
         vp.id = created.id;
-        vp.stage = 'created';
+        // A deletion that came during the commit keeps the pod 'deleting'.
+        if (vp.stage === 'creating') vp.stage = 'created';
         for (const [name, taskId] of created.tasks) {
           const c = vp.containers.get(name)!;
           c.taskId = taskId;

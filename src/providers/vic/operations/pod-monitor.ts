@@ -13,6 +13,8 @@ import { nextAttempt, shouldRestart } from './restart-policy.js';
 const WAIT_SEC = 30;
 /** Pause after the VCH failed to answer (ms). */
 const RETRY_MS = 1000;
+/** Pause after the VCH refused a start (ms): never a hot loop, whatever the VCH says. */
+const REFUSED_MS = 100;
 
 export class PodMonitor {
   private readonly abort = new AbortController();
@@ -133,7 +135,9 @@ export class PodMonitor {
     } catch (err) {
       if (this.abort.signal.aborted) return;
       this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed`);
-      if (errorKind(err) !== 'InvalidInput') await sleep(RETRY_MS, this.abort.signal);
+      // A refused start is looked at again soon (its task now says why); anything else later.
+      const pause = errorKind(err) === 'InvalidInput' ? REFUSED_MS : RETRY_MS;
+      await sleep(pause, this.abort.signal);
     }
   }
 
