@@ -4,9 +4,7 @@
 // their own; their output goes from the agent through a virtio-serial port straight into
 // output.log (qemu's file chardev), never through this process. What happened to a container is
 // in its status files on the share; the control channel (control.ts) carries requests and news.
-import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
-import { constants } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { formatTime } from '../../iolog/index.js';
@@ -25,13 +23,12 @@ import { readExit, readStarted, type ExitStatus } from '../runc/exit-watch.js';
 import { readJson, writeJsonAtomic } from '../runc/files.js';
 import { KeyedLock } from '../runc/keyed-lock.js';
 import { validId } from '../runc/layout.js';
-import { identify, isAlive, type ProcessIdentity } from '../runc/proc.js';
 import { isMounted, prepareRootfs, removeRootfs, type RootfsMode } from '../runc/rootfs.js';
-import { ControlChannel, type AgentMessage } from './control.js';
+import type { AgentMessage } from './control.js';
 import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js';
 import { VmLayout } from './layout.js';
-import { Qmp } from './qmp.js';
-import { hostTscKhz, kvmUsable, launchQemu, SERIAL_BUS, vmSize, type Accel } from './qemu.js';
+import { PodVm, type SandboxRecord } from './pod-vm.js';
+import { kvmUsable, vmSize, type Accel } from './qemu.js';
 
 export interface VmRuntimeOptions {
   /** Where the backend keeps everything (it uses `<stateDir>/vm/`). */
@@ -49,17 +46,6 @@ export interface VmRuntimeOptions {
   qemuPath?: string;
 }
 
-interface SandboxRecord {
-  id: string;
-  spec: SandboxSpec;
-  accel: Accel;
-  memoryMiB: number;
-  cpus: number;
-  qemu?: ProcessIdentity;
-  kernelVersion?: string;
-  bootMs?: number;
-}
-
 interface ContainerRecord {
   id: string;
   sandboxId: string;
@@ -71,22 +57,6 @@ interface ContainerRecord {
   finishedAt?: string;
   exitCode?: number;
   reason?: string;
-}
-
-/** What this process knows of a sandbox's VM beyond its record. */
-interface Vm {
-  rec: SandboxRecord;
-  control?: ControlChannel;
-  qmp?: Qmp;
-  /** Resolves once the agent has said hello on the current connection. */
-  ready?: Promise<void>;
-  /** Containers whose log port this qemu has. */
-  ports: Set<string>;
-  /** While the VM is being launched or re-attached. */
-  attaching?: Promise<void>;
-  gone: boolean;
-  /** Set while removeSandbox powers it off: its going away is no news. */
-  poweringOff?: boolean;
 }
 
 /** Reason of containers whose VM went away under them (killed from outside, crashed). */
@@ -102,7 +72,7 @@ export class VmRuntime implements Runtime {
   private readonly log: Logger;
   private readonly accel: Accel;
   private readonly bootTimeoutMs: number;
-  private readonly vms = new Map<string, Vm>();
+  private readonly vms = new Map<string, PodVm>();
   private readonly containers = new Map<string, ContainerRecord>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly lock = new KeyedLock();
@@ -147,7 +117,7 @@ export class VmRuntime implements Runtime {
         accel: this.accel,
         ...size,
       };
-      const vm: Vm = existing ?? { rec, ports: new Set(), gone: true };
+      const vm = existing ?? this.newVm(rec);
       const dirs = this.layout.sandbox(spec.id);
       if (!existing) {
         await mkdir(dirs.share, { recursive: true });
@@ -155,7 +125,8 @@ export class VmRuntime implements Runtime {
         this.vms.set(spec.id, vm);
       }
       try {
-        await this.launch(vm);
+        await vm.launch();
+        this.ensureTimer();
       } catch (e) {
         // A new sandbox whose VM cannot start is not kept (an old one stays, to be removed).
         if (!existing) {
@@ -175,7 +146,7 @@ export class VmRuntime implements Runtime {
       const left = [...this.containers.values()].filter((c) => c.sandboxId === id);
       if (left.length > 0)
         throw conflict(`sandbox ${id} still has ${left.length} container(s); remove them first`);
-      await this.powerOff(vm);
+      await vm.powerOff();
       const dirs = this.layout.sandbox(id);
       for (const entry of await readdir(dirs.share).catch(() => [] as string[]))
         if (isMounted(join(dirs.share, entry, 'rootfs')))
@@ -234,7 +205,7 @@ export class VmRuntime implements Runtime {
         await writeJsonAtomic(dirs.record, rec);
         this.containers.set(spec.id, rec);
         // The port goes in now (the VM may still be booting): start then only has to ask.
-        if (!vm.gone) await this.addPort(vm, rec).catch(() => undefined);
+        if (!vm.gone) await vm.addPort(rec.id, spec.logPath).catch(() => undefined);
         this.log.info(
           { container: spec.id, sandbox: sandboxId, rootfs: rootfsMode },
           'container created',
@@ -256,7 +227,8 @@ export class VmRuntime implements Runtime {
       const vm = this.vms.get(rec.sandboxId)!;
       if (vm.gone) {
         this.log.warn({ sandbox: vm.rec.id }, 'pod VM gone; booting it again');
-        await this.lock.run(vm.rec.id, () => this.launch(vm));
+        await this.lock.run(vm.rec.id, () => vm.launch());
+        this.ensureTimer();
       }
       await vm.attaching;
       await vm.ready;
@@ -265,7 +237,7 @@ export class VmRuntime implements Runtime {
       await rm(join(dirs.status, 'started.json'), { force: true });
       await rm(join(dirs.status, 'oom.json'), { force: true });
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
-      await this.addPort(vm, rec);
+      await vm.addPort(id, rec.spec.logPath);
       const p = rec.spec.process;
       const env = p.env.some((kv) => kv.startsWith('HOME='))
         ? p.env
@@ -275,27 +247,29 @@ export class VmRuntime implements Runtime {
       let opts = vm.rec.spec.shareProcessNamespace ? 'shared' : 'private';
       if (rec.spec.memoryLimitBytes) opts += `,mem=${Math.floor(rec.spec.memoryLimitBytes)}`;
       if (rec.spec.cpuMillis) opts += `,cpu=${Math.ceil(rec.spec.cpuMillis)}`;
-      vm.control!.send([
-        'start',
-        id,
-        opts,
-        rec.user.uid,
-        rec.user.gid,
-        gids,
-        p.cwd,
-        p.args.length,
-        ...p.args,
-        env.length,
-        ...env,
-      ]);
       // Running once the agent has written started.json (or exit.json: it could not exec).
       const until = Date.now() + 30_000;
       let agentError: string | undefined;
       const onMsg = (m: AgentMessage) => {
         if (m.type === 'error' && m.id === id) agentError = m.message;
       };
-      vm.control!.on('message', onMsg);
+      const control = vm.control;
+      if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
+      control.on('message', onMsg);
       try {
+        vm.send([
+          'start',
+          id,
+          opts,
+          rec.user.uid,
+          rec.user.gid,
+          gids,
+          p.cwd,
+          p.args.length,
+          ...p.args,
+          env.length,
+          ...env,
+        ]);
         for (;;) {
           const started = await readStarted(dirs.status);
           if (started) {
@@ -319,7 +293,7 @@ export class VmRuntime implements Runtime {
           await sleep(20);
         }
       } finally {
-        vm.control?.off('message', onMsg);
+        control.off('message', onMsg);
       }
       await writeJsonAtomic(dirs.record, rec);
       this.log.info({ container: id, sandbox: rec.sandboxId }, 'container started');
@@ -378,7 +352,7 @@ export class VmRuntime implements Runtime {
       const rec = this.get(id);
       if (rec.status === 'running') throw conflict(`container ${id} is running; stop it first`);
       const vm = this.vms.get(rec.sandboxId);
-      if (vm && !vm.gone) await this.removePort(vm, id);
+      if (vm) await vm.removePort(id);
       const dirs = this.layout.container(rec.sandboxId, id);
       await removeRootfs(dirs);
       // The log is the VCH's (spec.logPath, outside these directories): it stays.
@@ -401,10 +375,7 @@ export class VmRuntime implements Runtime {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    for (const vm of this.vms.values()) {
-      vm.control?.close();
-      vm.qmp?.close();
-    }
+    for (const vm of this.vms.values()) vm.detach();
   }
 
   // --- the VM ---------------------------------------------------------------------------------
@@ -420,204 +391,39 @@ export class VmRuntime implements Runtime {
     return this.guest;
   }
 
-  /** Boots the sandbox's VM; resolves once qemu runs (vm.ready: once the agent answers). */
-  private async launch(vm: Vm): Promise<void> {
-    const t0 = Date.now();
-    const guest = await this.guestFiles();
-    const dirs = this.layout.sandbox(vm.rec.id);
-    await mkdir(dirs.share, { recursive: true });
-    for (const f of [dirs.pidFile, dirs.controlSocketName, dirs.qmpSocketName])
-      await rm(join(dirs.dir, f), { force: true });
-    const pid = await launchQemu(
-      {
-        name: `vic-pod-${vm.rec.id.slice(0, 12)}`,
-        kernel: guest.kernel,
-        initramfs: guest.initramfs,
-        accel: vm.rec.accel,
-        memoryMiB: vm.rec.memoryMiB,
-        cpus: vm.rec.cpus,
-        tscKhz: vm.rec.accel === 'tcg' ? hostTscKhz() : undefined,
-        paths: {
-          cwd: dirs.dir,
-          pidFile: dirs.pidFile,
-          controlSocket: dirs.controlSocketName,
-          qmpSocket: dirs.qmpSocketName,
-          consoleLog: dirs.consoleLog,
-          share: dirs.share,
-        },
+  private newVm(rec: SandboxRecord): PodVm {
+    const vm: PodVm = new PodVm(rec, {
+      log: this.log,
+      layout: this.layout,
+      bootTimeoutMs: this.bootTimeoutMs,
+      qemuPath: this.options.qemuPath,
+      guest: () => this.guestFiles(),
+      ports: () =>
+        [...this.containers.values()]
+          .filter((c) => c.sandboxId === rec.id)
+          .map((c) => ({ id: c.id, logPath: c.spec.logPath })),
+      onMessage: (m: AgentMessage) => {
+        if (m.type === 'exited') void this.checkExit(m.id);
+        else if (m.type === 'error')
+          this.log.warn({ sandbox: rec.id, container: m.id, err: m.message }, 'pod VM agent');
       },
-      this.options.qemuPath,
-    );
-    const qemu = identify(pid);
-    if (!qemu) throw unavailable(`qemu exited at once (see ${dirs.consoleLog})`);
-    vm.rec.qemu = qemu;
-    vm.rec.kernelVersion = guest.kernelVersion;
-    vm.gone = false;
-    vm.ports = new Set();
-    await writeJsonAtomic(dirs.record, vm.rec);
-    this.log.info(
-      {
-        sandbox: vm.rec.id,
-        pid,
-        accel: vm.rec.accel,
-        memoryMiB: vm.rec.memoryMiB,
-        cpus: vm.rec.cpus,
-      },
-      'pod VM launched',
-    );
-    try {
-      await this.attach(vm, t0);
-    } catch (e) {
-      // Sockets that do not answer: this qemu is of no use.
-      try {
-        process.kill(qemu.pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-      await waitDead(qemu, 5000);
-      await this.vmGone(vm);
-      throw e;
-    }
-    this.ensureTimer();
-  }
-
-  /**
-   * Connects to a running VM's QMP and control sockets, re-adds the ports of containers it
-   * lacks, and greets the agent (vm.ready). `bootStart`: time the boot from there.
-   */
-  private async attach(vm: Vm, bootStart?: number): Promise<void> {
-    const dirs = this.layout.sandbox(vm.rec.id);
-    const work = (async () => {
-      vm.qmp?.close();
-      vm.control?.close();
-      vm.qmp = await inDir(dirs.dir, dirs.qmpSocketName, (p) => Qmp.connect(p));
-      const control = await inDir(dirs.dir, dirs.controlSocketName, (p) =>
-        ControlChannel.connect(p),
-      );
-      vm.control = control;
-      control.on('message', (m: AgentMessage) => this.onMessage(vm, m));
-      control.on('close', () => void this.onControlClosed(vm, control));
-      // The ports this qemu has already (after a VCH restart): chardevs are named log-<id>.
-      const chardevs = (await vm.qmp.execute('query-chardev')) as { label: string }[];
-      vm.ports = new Set(
-        chardevs.filter((c) => c.label.startsWith('log-')).map((c) => c.label.slice(4)),
-      );
-      for (const c of this.containers.values())
-        if (c.sandboxId === vm.rec.id) await this.addPort(vm, c);
-      const hello = control.next(
-        (m): m is Extract<AgentMessage, { type: 'hello' }> => m.type === 'hello',
-        bootStart !== undefined ? this.bootTimeoutMs : 10_000,
-        "the agent's hello",
-      );
-      control.send(['hello', (BigInt(Date.now()) * 1_000_000n).toString(), vm.rec.spec.hostname]);
-      vm.ready = hello.then(
-        async (h) => {
-          if (bootStart === undefined) return;
-          const ms = Date.now() - bootStart;
-          vm.rec.bootMs = ms;
-          await writeJsonAtomic(dirs.record, vm.rec).catch(() => undefined);
-          this.log.info(
-            { sandbox: vm.rec.id, bootMs: ms, accel: vm.rec.accel, kernel: h.release },
-            'pod VM booted',
-          );
-          this.options.onBoot?.({ sandboxId: vm.rec.id, ms, accel: vm.rec.accel });
-        },
-        async (e: Error) => {
-          const tail = await consoleTail(dirs.consoleLog);
-          // A VM that did not boot is of no use: it goes, and the next start boots a new one.
-          if (bootStart !== undefined && vm.rec.qemu && isAlive(vm.rec.qemu)) {
-            this.log.error({ sandbox: vm.rec.id, err: e.message }, 'pod VM did not boot');
-            try {
-              process.kill(vm.rec.qemu.pid, 'SIGKILL');
-            } catch {
-              // gone meanwhile
-            }
-            await waitDead(vm.rec.qemu, 5000);
-            await this.vmGone(vm);
-          }
-          throw unavailable(`${e.message}${tail}`);
-        },
-      );
-      vm.ready.catch(() => undefined); // awaited by start; nobody else must see it unhandled
-    })();
-    vm.attaching = work.catch(() => undefined);
-    await work;
-  }
-
-  private async addPort(vm: Vm, rec: ContainerRecord): Promise<void> {
-    if (vm.ports.has(rec.id) || !vm.qmp) return;
-    await vm.qmp.execute('chardev-add', {
-      id: `log-${rec.id}`,
-      backend: { type: 'file', data: { out: rec.spec.logPath, append: true } },
+      onGone: () => this.vmGone(vm),
+      onBoot: this.options.onBoot,
+      closed: () => this.closed,
     });
-    await vm.qmp.execute('device_add', {
-      driver: 'virtserialport',
-      bus: SERIAL_BUS,
-      chardev: `log-${rec.id}`,
-      name: `vic.log.${rec.id}`,
-      id: `port-${rec.id}`,
-    });
-    vm.ports.add(rec.id);
-  }
-
-  private async removePort(vm: Vm, id: string): Promise<void> {
-    if (!vm.ports.has(id) || !vm.qmp) return;
-    // The agent closes its end first (and frees the container's slot).
-    if (vm.control && !vm.control.isClosed) vm.control.send(['forget', id]);
-    await vm.qmp.execute('device_del', { id: `port-${id}` }).catch(() => undefined);
-    // The port lets go of its chardev once the guest has seen it unplugged.
-    for (let i = 0; i < 50; i++) {
-      const ok = await vm.qmp.execute('chardev-remove', { id: `log-${id}` }).then(
-        () => true,
-        () => false,
-      );
-      if (ok) break;
-      await sleep(50);
-    }
-    vm.ports.delete(id);
+    return vm;
   }
 
   private signal(rec: ContainerRecord, signo: number): void {
-    const vm = this.vms.get(rec.sandboxId);
-    if (!vm || vm.gone || !vm.control || vm.control.isClosed) {
-      this.log.debug({ container: rec.id }, 'signal not delivered: no pod VM');
-      return;
-    }
-    vm.control.send(['signal', rec.id, signo]);
-  }
-
-  /** Powers the VM off: the agent's poweroff, then qemu's quit, then SIGKILL. */
-  private async powerOff(vm: Vm): Promise<void> {
-    const q = vm.rec.qemu;
-    if (!q || !isAlive(q)) return this.vmGone(vm);
-    vm.poweringOff = true;
     try {
-      vm.control?.send(['poweroff']);
+      this.vms.get(rec.sandboxId)?.send(['signal', rec.id, signo]);
     } catch {
-      // no channel: qemu's quit below
+      this.log.debug({ container: rec.id }, 'signal not delivered: no pod VM');
     }
-    if (!(await waitDead(q, 5_000))) {
-      await vm.qmp?.execute('quit').catch(() => undefined);
-      if (!(await waitDead(q, 3_000))) {
-        try {
-          process.kill(q.pid, 'SIGKILL');
-        } catch {
-          // gone meanwhile
-        }
-        if (!(await waitDead(q, 5_000))) throw unavailable(`qemu ${q.pid} does not exit`);
-      }
-    }
-    this.log.info({ sandbox: vm.rec.id }, 'pod VM powered off');
-    await this.vmGone(vm);
   }
 
   /** The VM is no more: its running containers exited with it. */
-  private async vmGone(vm: Vm): Promise<void> {
-    if (vm.gone) return;
-    vm.gone = true;
-    vm.control?.close();
-    vm.qmp?.close();
-    vm.ports = new Set();
+  private async vmGone(vm: PodVm): Promise<void> {
     for (const c of this.containers.values()) {
       if (c.sandboxId !== vm.rec.id || c.status !== 'running') continue;
       const exit = await readExit(this.layout.container(c.sandboxId, c.id).status);
@@ -632,27 +438,6 @@ export class VmRuntime implements Runtime {
     }
   }
 
-  private onMessage(vm: Vm, m: AgentMessage): void {
-    if (m.type === 'exited') void this.checkExit(m.id);
-    else if (m.type === 'error')
-      this.log.warn({ sandbox: vm.rec.id, container: m.id, err: m.message }, 'pod VM agent');
-  }
-
-  private async onControlClosed(vm: Vm, control: ControlChannel): Promise<void> {
-    if (this.closed || vm.control !== control || vm.gone || vm.poweringOff) return;
-    await sleep(100);
-    if (this.closed || vm.gone || vm.poweringOff) return;
-    if (vm.rec.qemu && isAlive(vm.rec.qemu)) {
-      this.log.warn({ sandbox: vm.rec.id }, 'pod VM control channel closed; reconnecting');
-      await this.attach(vm).catch((e) =>
-        this.log.error({ sandbox: vm.rec.id, err: (e as Error).message }, 'reconnect failed'),
-      );
-      return;
-    }
-    this.log.warn({ sandbox: vm.rec.id }, 'pod VM exited');
-    await this.vmGone(vm);
-  }
-
   /** Watches what messages may miss: qemu's death, exit.json written while disconnected. */
   private ensureTimer(): void {
     if (this.timer || this.closed) return;
@@ -661,8 +446,7 @@ export class VmRuntime implements Runtime {
   }
 
   private async poll(): Promise<void> {
-    for (const vm of this.vms.values())
-      if (!vm.gone && vm.rec.qemu && !isAlive(vm.rec.qemu)) await this.vmGone(vm);
+    for (const vm of this.vms.values()) if (!vm.gone && !vm.alive()) await vm.markGone();
     for (const c of this.containers.values())
       if (c.status === 'running') await this.checkExit(c.id);
   }
@@ -752,7 +536,7 @@ export class VmRuntime implements Runtime {
     for (const id of await readdir(this.layout.sandboxesDir).catch(() => [] as string[])) {
       const rec = await readJson<SandboxRecord>(this.layout.sandbox(id).record);
       if (!rec || rec.id !== id) continue;
-      this.vms.set(id, { rec, ports: new Set(), gone: !(rec.qemu && isAlive(rec.qemu)) });
+      this.vms.set(id, this.newVm(rec));
     }
     for (const id of await readdir(this.layout.containersDir).catch(() => [] as string[])) {
       const rec = await readJson<ContainerRecord>(
@@ -764,7 +548,7 @@ export class VmRuntime implements Runtime {
     for (const vm of this.vms.values()) {
       if (vm.gone) continue;
       try {
-        await this.attach(vm);
+        await vm.attach();
         await vm.ready;
         this.log.info({ sandbox: vm.rec.id }, 'pod VM re-attached');
       } catch (e) {
@@ -786,55 +570,5 @@ export class VmRuntime implements Runtime {
       sandboxes: [...this.vms.keys()],
       containers: [...this.containers.values()].map((c) => this.toState(c)),
     };
-  }
-}
-
-/**
- * Runs fn with a path to `name` in `dir` short enough for a unix socket (107 bytes): through
- * /proc/self/fd of an open handle on the directory.
- */
-async function inDir<T>(dir: string, name: string, fn: (path: string) => Promise<T>): Promise<T> {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    let last: unknown;
-    // qemu has bound its sockets once it daemonized; a retry covers a slow file system.
-    for (let i = 0; i < 20; i++) {
-      try {
-        return await fn(`/proc/self/fd/${fd}/${name}`);
-      } catch (e) {
-        last = e;
-        await sleep(50);
-      }
-    }
-    throw last;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function waitDead(q: ProcessIdentity, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (isAlive(q)) {
-    if (Date.now() > until) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-async function consoleTail(path: string): Promise<string> {
-  try {
-    const fh = await open(path, 'r');
-    try {
-      const { size } = await fh.stat();
-      const len = Math.min(size, 600);
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, size - len);
-      const text = buf.toString('utf8').trim();
-      return text ? `; the VM's console ends with: ${text.split('\n').slice(-3).join(' | ')}` : '';
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return '';
   }
 }
