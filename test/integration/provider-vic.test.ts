@@ -3,12 +3,14 @@
 // The provider talks to the VCH only through its two HTTP clients, as it would to a remote one.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/node/logger.js';
 import { PersonaClient } from '../../src/providers/vic/proxy/persona-client.js';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
+import { parsePodManifest, runPod } from '../../src/providers/vic/run-pod.js';
 import { VicProvider } from '../../src/providers/vic/vic-provider.js';
 import { cleanupTestVch, startTestVch, type TestVch } from '../../src/vch/portlayer/testing.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
@@ -368,6 +370,46 @@ describe('VicProvider on a real VCH', () => {
     expect(await logs(p, k, 'short')).toBe('short\n');
     await p.deletePod(k);
     await until('gone', async () => !(await p.getPod('default', k.metadata!.name!)));
+  });
+
+  it('runs one pod without a cluster (vic-kubelet run): output by container, exit code, nothing left', async () => {
+    const { p } = provider();
+    const k = parsePodManifest(
+      JSON.stringify({
+        kind: 'Pod',
+        metadata: { name: 'once' },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            { name: 'a', image, command: ['sh', '-c', 'echo one; echo oops >&2; sleep 1'] },
+            { name: 'b', image, command: ['sh', '-c', 'echo two; sleep 1; exit 5'] },
+          ],
+        },
+      }),
+      'once.json',
+    );
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) =>
+      new Writable({
+        write(chunk, _enc, done) {
+          f(String(chunk));
+          done();
+        },
+      });
+    const code = await runPod({
+      provider: p,
+      pod: k,
+      out: sink((s) => (out += s)),
+      err: sink((s) => (err += s)),
+    });
+    expect(code).toBe(5);
+    expect(out.split('\n').sort()).toEqual(['', '[a] one', '[b] two']);
+    expect(err).toContain('[a] oops\n');
+    expect(err).toMatch(
+      /pod default\/once: Failed \(a: exited 0 \(Completed\), b: exited 5 \(Error\)\)/,
+    );
+    expect(await vch.vch.listPods()).toEqual([]);
   });
 
   it('a new provider (vic-kubelet restarted) finds running pods and leaves them running', async () => {

@@ -355,8 +355,10 @@ export class FakeIsolationProxy implements IsolationProxy {
     this.check(
       `logs ${id} ${JSON.stringify({ ...o, since: o.since?.toString(), signal: undefined })}`,
     );
-    this.task(id);
-    return Readable.from([this.logText.get(id) ?? '']);
+    const t = this.task(id);
+    // By task id, or by task name; a stream selection of stderr gets nothing.
+    const text = this.logText.get(id) ?? this.logText.get(t.name) ?? '';
+    return Readable.from([o.stream === 'stderr' ? '' : text]);
   }
 }
 
