@@ -9,7 +9,7 @@ import { createLogger } from '../node/logger.js';
 import { createRuncRuntime } from '../runtime/runc/index.js';
 import { invalidInput } from './errors.js';
 import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
-import { createPersonaServer } from './persona/server.js';
+import { closePersonaServer, createPersonaServer } from './persona/server.js';
 import { Vch } from './vch.js';
 
 export interface ServeOptions {
@@ -106,16 +106,6 @@ export async function serveVch(o: ServeOptions): Promise<void> {
 }
 
 async function closeAll(servers: Server[], vch: Vch): Promise<void> {
-  await Promise.all(
-    servers.map(
-      (s) =>
-        new Promise<void>((done) => {
-          if (!s.listening) return done();
-          s.close(() => done());
-          // Followers of logs and waiters would hold the close open: end them.
-          s.closeAllConnections();
-        }),
-    ),
-  );
+  await Promise.all(servers.map(closePersonaServer));
   await vch.close();
 }

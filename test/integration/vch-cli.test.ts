@@ -2,8 +2,8 @@
 // socket of a VCH that was killed is replaced, a live one is not; a second VCH on the same
 // state directory is refused; the optional TCP listener is loopback only and speaks the same
 // API to the docker CLI (-H tcp://…).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import {
   startVch,
   stopVch,
 } from './docker-cli.js';
-import { freePort } from './registry.js';
+import { buildBusyboxLayout, freePort } from './registry.js';
 
 let work: string;
 const started: VchProcess[] = [];
@@ -138,5 +138,49 @@ describe('vch serve listening', () => {
     expect(r.stdout.trim(), r.stderr).toBe('1.43');
     expect(await stopVch(vch)).toBe(0);
     expect(vch.output()).toMatch(/"msg":"stopped"/);
+  });
+
+  it('SIGTERM ends attached clients and log followers at once; the container keeps running', async () => {
+    const layout = await buildBusyboxLayout(join(work, 'img'));
+    const archive = join(work, 'img', 'busybox.tar');
+    spawnSync('skopeo', [
+      'copy',
+      '-q',
+      `oci:${layout}:busybox`,
+      `docker-archive:${archive}:busybox:1`,
+    ]);
+    const state = join(work, 'term');
+    const socket = join(work, 'term.sock');
+    const vch = await startVch(state, socket);
+    started.push(vch);
+    expect((await vch.docker(['load', '-i', archive])).code).toBe(0);
+    const env = { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}` };
+    const attached = spawn(
+      DOCKER,
+      ['run', '--name', 'fg', 'busybox:1', 'sh', '-c', 'while true; do echo up; sleep 0.2; done'],
+      { env },
+    );
+    const attachedExit = new Promise((r) => attached.once('exit', r));
+    let out = '';
+    attached.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 100 && !out.includes('up'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('up');
+    const follower = spawn(DOCKER, ['logs', '-f', 'fg'], { env });
+    const followerExit = new Promise((r) => follower.once('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    const pid = Number((await vch.docker(['inspect', '-f', '{{.State.Pid}}', 'fg'])).stdout.trim());
+
+    const t0 = Date.now();
+    expect(await stopVch(vch)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await Promise.all([attachedExit, followerExit]);
+    expect(existsSync(`/proc/${pid}`)).toBe(true);
+
+    const again = await startVch(state, socket);
+    started.push(again);
+    expect((await again.docker(['ps', '--format', '{{.Names}} {{.State}}'])).stdout).toContain(
+      'fg running',
+    );
   });
 });

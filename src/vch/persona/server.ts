@@ -27,6 +27,22 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   return router;
 }
 
+/** Connections taken over by attach: the HTTP server no longer tracks them. */
+const hijackedOf = new WeakMap<Server, Set<Duplex>>();
+
+/**
+ * Stops a persona server: no new connections, and the open ones (log followers, waiters,
+ * attached clients) ended, so that a VCH shutting down is not held up by its clients.
+ */
+export function closePersonaServer(server: Server): Promise<void> {
+  return new Promise((done) => {
+    if (!server.listening) return done();
+    server.close(() => done());
+    server.closeAllConnections();
+    for (const s of hijackedOf.get(server) ?? []) s.destroy();
+  });
+}
+
 export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
   const router = createPersonaRouter(vch, options);
   const log = options.logger;
@@ -68,7 +84,11 @@ export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
     })();
   });
   // `docker run` without -d attaches on a hijacked connection.
+  const hijacked = new Set<Duplex>();
+  hijackedOf.set(server, hijacked);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    hijacked.add(socket);
+    socket.once('close', () => hijacked.delete(socket));
     void handleUpgrade(router, vch, req, socket, log);
   });
   // A malformed request line or headers: a 400 of our own, never a crash.
