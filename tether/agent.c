@@ -25,6 +25,8 @@
  *                                  "-"; answered by started or exited (exec failed)
  *     signal ID SIGNO              send a signal to container ID's process
  *     forget ID                    container ID is being removed: let go of its log port
+ *     time NS                      the host's clock now: the guest's follows it (slewed when
+ *                                  close, so log times never go back; stepped when far off)
  *     poweroff                     kill everything, power the VM off
  *   guest -> host
  *     hello KERNEL-RELEASE         the agent is ready
@@ -50,6 +52,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -739,6 +742,17 @@ static void handle_line(char *line) {
         if (parse_ll(tok[2], &sig) < 0 || sig < 1 || sig >= NSIG)
             return send_error(tok[1], "bad signal");
         signal_container(tok[1], (int)sig);
+    } else if (!strcmp(cmd, "time") && nt == 2) {
+        long long host;
+        if (parse_ll(tok[1], &host) < 0 || host <= 0) return send_error("-", "bad time");
+        long long delta = host - sup_now_ns();
+        if (delta > 1000000000LL || delta < -1000000000LL) {
+            struct timespec ts = {(time_t)(host / 1000000000), (long)(host % 1000000000)};
+            clock_settime(CLOCK_REALTIME, &ts);
+        } else {
+            struct timeval tv = {(time_t)(delta / 1000000000), (suseconds_t)(delta % 1000000000 / 1000)};
+            adjtime(&tv, NULL);
+        }
     } else if (!strcmp(cmd, "forget") && nt == 2) {
         struct container *c = find_container(tok[1], 0);
         if (!c) return;

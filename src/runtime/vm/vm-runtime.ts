@@ -79,6 +79,7 @@ export class VmRuntime implements Runtime {
   private guest: Promise<Guest> | undefined;
   private loading: Promise<{ sandboxes: string[]; containers: ContainerState[] }> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private ticks = 0;
   private closed = false;
 
   constructor(private readonly options: VmRuntimeOptions) {
@@ -446,7 +447,19 @@ export class VmRuntime implements Runtime {
   }
 
   private async poll(): Promise<void> {
-    for (const vm of this.vms.values()) if (!vm.gone && !vm.alive()) await vm.markGone();
+    // Now and then the host's time, which the guest's clock follows (a TCG guest's TSC rate is
+    // only as right as the host's cpu MHz it was told).
+    const syncTime = ++this.ticks % 30 === 0;
+    for (const vm of this.vms.values()) {
+      if (!vm.gone && !vm.alive()) await vm.markGone();
+      else if (syncTime && !vm.gone) {
+        try {
+          vm.send(['time', (BigInt(Date.now()) * 1_000_000n).toString()]);
+        } catch {
+          // not connected: the next hello sets it
+        }
+      }
+    }
     for (const c of this.containers.values())
       if (c.status === 'running') await this.checkExit(c.id);
   }
