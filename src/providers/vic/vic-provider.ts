@@ -1,8 +1,9 @@
 // The VIC provider: runs the virtual kubelet's pods on a VCH through its portlayer
 // (IsolationProxy) and persona (ImageStore), over HTTP only, so the same code drives an embedded
-// VCH or a remote one. createPod takes a pod on at once and creates and starts it in the
-// background (pull with back-off → one commit → start → PodMonitor with restart back-off),
-// pushing each change of its status through notifyPods. The PodCache is rebuilt from the VCH
+// VCH or a remote one. createPod takes a pod on at once and creates it in the background (pulls
+// with back-off → one commit of the whole pod), then a PodMonitor starts its containers one by
+// one and keeps them to the restartPolicy with back-off; each change of the pod's status is
+// pushed through notifyPods. The PodCache is rebuilt from the VCH
 // when the provider starts, so pods keep running across a restart of vic-kubelet.
 import type { Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';

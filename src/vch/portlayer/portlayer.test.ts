@@ -278,6 +278,38 @@ describe('portlayer', () => {
       expect([method, path, r.status]).toEqual([method, path, status]);
       expect(JSON.parse(r.body).message).toMatch(message);
     }
+    // Junk of every shape: always a 4xx with one line, never a 500, and the server goes on.
+    const h = (await pl.createHandle({})).handle;
+    const junk: [string, string, string | undefined][] = [
+      ['POST', '/tasks', JSON.stringify({ handle: h, path: '/x', args: 'not a list' })],
+      ['POST', '/tasks', JSON.stringify({ handle: h, path: 7 })],
+      ['POST', '/tasks', JSON.stringify({ handle: h, path: '/x', id: 'short' })],
+      ['POST', '/tasks', JSON.stringify({ handle: h, path: '/x', memoryLimitBytes: -1 })],
+      ['POST', '/tasks', '[]'],
+      ['POST', '/tasks', 'null'],
+      ['POST', '/tasks/binding', JSON.stringify({ handle: h, id: 'f'.repeat(64) })],
+      ['POST', '/logging', JSON.stringify({ handle: 42 })],
+      ['POST', '/storage/default/info/x', JSON.stringify({ handle: h })],
+      ['POST', '/containers', JSON.stringify({ annotations: { a: 1 } })],
+      ['POST', '/containers?name=bad%20name', '{}'],
+      ['POST', '/containers', JSON.stringify({ numCPUs: 'two' })],
+      ['PUT', `/containers/${h}/state`, '{"state":"RUNNING"}'],
+      ['PUT', `/containers/${h}?wait_time=soon`, undefined],
+      ['GET', `/containers/${'a'.repeat(64)}/logs?taillines=-1`, undefined],
+      ['GET', `/containers/${'a'.repeat(64)}/logs?stream=both`, undefined],
+      ['GET', `/containers/${'a'.repeat(64)}/wait?timeout=x`, undefined],
+      ['GET', '/containers/list?all=maybe', undefined],
+      ['GET', '/containers/%E0%A4%A/wait?timeout=1', undefined],
+      ['DELETE', `/containers/${'a'.repeat(64)}?force=1`, undefined],
+      ['POST', '/scopes/default/containers', JSON.stringify({ handle: 'nope' })],
+    ];
+    for (const [method, path, body] of junk) {
+      const r = await raw(method, path, body);
+      expect([method, path, r.status >= 400 && r.status < 500]).toEqual([method, path, true]);
+      expect(JSON.parse(r.body).message).toMatch(/^[^\n]+$/);
+    }
+    await pl.ping();
+
     const created = await pl.createHandle({});
     await expect(
       pl.addImageToHandle(created.handle, { deltaID: 'a', imageID: 'example.test/none:9' }),
