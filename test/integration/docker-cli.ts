@@ -148,5 +148,5 @@ export async function cleanupVch(stateDir: string, vch?: VchProcess): Promise<vo
     .filter((m) => m && m.startsWith(stateDir))
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) spawnSync('umount', ['-l', m]);
-  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(stateDir, { recursive: true, force: true, maxRetries: 3 });
 }

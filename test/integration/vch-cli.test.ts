@@ -19,7 +19,8 @@ import {
 import { buildBusyboxLayout, freePort } from './registry.js';
 
 let work: string;
-const started: VchProcess[] = [];
+/** The VCH last started on each state directory, for cleanup. */
+const started = new Map<string, VchProcess>();
 
 function serve(args: string[]): { status: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [main, 'vch', 'serve', ...args], {
@@ -35,8 +36,10 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const v of started) await cleanupVch(v.stateDir, v);
+  const failures: unknown[] = [];
+  for (const v of started.values()) await cleanupVch(v.stateDir, v).catch((e) => failures.push(e));
   if (work) rmSync(work, { recursive: true, force: true });
+  if (failures.length > 0) throw failures[0];
 }, 60_000);
 
 describe('vch serve flags', () => {
@@ -108,7 +111,7 @@ describe('vch serve listening', () => {
     expect(statSync(socket).isSocket()).toBe(true);
     const state = join(work, 'live');
     const vch = await startVch(state, socket);
-    started.push(vch);
+    started.set(vch.stateDir, vch);
     expect(statSync(socket).mode & 0o777).toBe(0o660);
 
     const again = serve(['--state-dir', join(work, 'other'), '--docker-host', `unix://${socket}`]);
@@ -126,7 +129,7 @@ describe('vch serve listening', () => {
       '--docker-tcp',
       `127.0.0.1:${port}`,
     ]);
-    started.push(vch);
+    started.set(vch.stateDir, vch);
     const r = spawnSync(
       DOCKER,
       ['-H', `tcp://127.0.0.1:${port}`, 'version', '--format', '{{.Server.APIVersion}}'],
@@ -152,7 +155,7 @@ describe('vch serve listening', () => {
     const state = join(work, 'term');
     const socket = join(work, 'term.sock');
     const vch = await startVch(state, socket);
-    started.push(vch);
+    started.set(vch.stateDir, vch);
     expect((await vch.docker(['load', '-i', archive])).code).toBe(0);
     const env = { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}` };
     const attached = spawn(
@@ -178,7 +181,7 @@ describe('vch serve listening', () => {
     expect(existsSync(`/proc/${pid}`)).toBe(true);
 
     const again = await startVch(state, socket);
-    started.push(again);
+    started.set(again.stateDir, again);
     expect((await again.docker(['ps', '--format', '{{.Names}} {{.State}}'])).stdout).toContain(
       'fg running',
     );
