@@ -211,6 +211,7 @@ describe('containers', () => {
       Labels: { tier: 'front' },
     });
     expect(list[0].Status).toMatch(/^Exited \(137\) /);
+    expect(list[0].Command).toBe('/bin/app');
     expect((await call('DELETE', '/containers/web')).status).toBe(204);
     expect(await call('GET', '/containers/web/json')).toMatchObject({
       status: 404,
@@ -363,5 +364,23 @@ describe('listen addresses', () => {
     expect(() => parseTcpAddress('localhost', false)).toThrow(/HOST:PORT/);
     expect(unixSocketPath('unix:///run/vch.sock')).toBe('/run/vch.sock');
     expect(() => unixSocketPath('tcp://1.2.3.4:1')).toThrow(/unix:\/\/\/absolute/);
+  });
+});
+
+describe('shapes', () => {
+  it("writes the list's Command as dockerd does", async () => {
+    const id = (
+      (
+        await call('POST', '/containers/create', {
+          Image: 'example.test/app:1',
+          Cmd: ['sh', '-c', 'echo hi there', 'x'],
+        })
+      ).json as { Id: string }
+    ).Id;
+    const [c] = (await call('GET', '/containers/json?all=1')).json as {
+      Id: string;
+      Command: string;
+    }[];
+    expect(c).toMatchObject({ Id: id, Command: "sh -c 'echo hi there' x" });
   });
 });

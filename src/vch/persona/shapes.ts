@@ -41,8 +41,9 @@ function unixSeconds(iso: string): number {
   return Math.floor(Date.parse(iso) / 1000);
 }
 
+/** The list's Command, as dockerd writes it: arguments with a space in single quotes. */
 function commandText(c: ContainerInfo): string {
-  return [c.path, ...c.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  return [c.path, ...c.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
 /** An entry of GET /containers/json. */
