@@ -168,6 +168,16 @@ describe('vm runtime', () => {
         '',
       ]);
 
+      // Bulk output through the serial port: every byte, in order, in valid entries.
+      const bulk = spec(newId(), ['seq', '1', '150000']);
+      await rt.createContainer(sb, bulk);
+      await rt.start(bulk.id);
+      expect((await rt.wait(bulk.id)).exitCode).toBe(0);
+      const bulkEntries = await entries(bulk.logPath);
+      const want = Array.from({ length: 150000 }, (_, i) => `${i + 1}\n`).join('');
+      expect(text(bulkEntries, 0) === want).toBe(true);
+      expect(bulkEntries.length).toBe(150000);
+
       // Over its memory limit: the guest's OOM killer, and the reason said as runc says it.
       const hog = spec(newId(), ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], {
         memoryLimitBytes: 16 << 20,
@@ -208,7 +218,7 @@ describe('vm runtime', () => {
       expect(qemuPids(sb.slice(0, 12))).toContain(qemuPid);
       const busy = await rt2.removeSandbox(sb).catch((e: unknown) => e);
       expect(isRuntimeError(busy, 'Conflict')).toBe(true);
-      for (const c of [ticker, talker, who, hog, missing]) await rt2.remove(c.id);
+      for (const c of [ticker, talker, who, bulk, hog, missing]) await rt2.remove(c.id);
       await rt2.removeSandbox(sb);
       expect(qemuPids(sb.slice(0, 12))).toEqual([]);
       console.log(`vm runtime: sandbox created to first container running in ${bootToRunning} ms`);
