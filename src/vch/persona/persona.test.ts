@@ -384,3 +384,26 @@ describe('shapes', () => {
     expect(c).toMatchObject({ Id: id, Command: "sh -c 'echo hi there' x" });
   });
 });
+
+describe('followers', () => {
+  it('let go of the container when the client goes away', async () => {
+    const id = (
+      (await call('POST', '/containers/create', { Image: 'example.test/app:1' })).json as {
+        Id: string;
+      }
+    ).Id;
+    await call('POST', `/containers/${id}/start`);
+    const before = vch.listenerCount('event');
+    const ac = new AbortController();
+    const res = await fetch(`${base}/containers/${id}/logs?stdout=1&follow=1`, {
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(vch.listenerCount('event')).toBe(before + 1);
+    ac.abort();
+    for (let i = 0; i < 50 && vch.listenerCount('event') > before; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(vch.listenerCount('event')).toBe(before);
+  });
+});
