@@ -24,18 +24,38 @@ export const taskPlId = (c: CoreContainer) => c.config.labels?.[LABEL_TASK] ?? c
 const ID = /^[0-9a-f]{64}$/;
 
 export class Directory {
+  /** Portlayer id → core id, learnt from scans: later lookups are one database read. */
+  private readonly pods = new Map<string, string>();
+  private readonly tasks = new Map<string, string>();
+
   constructor(private readonly vch: Vch) {}
 
   async pod(id: string): Promise<PodInfo | undefined> {
     if (!ID.test(id)) return undefined;
+    const known = this.pods.get(id);
+    if (known) {
+      const pod = await this.vch.inspectPod(known).catch(() => undefined);
+      if (pod && podPlId(pod) === id) return pod;
+      this.pods.delete(id);
+    }
     const pods = await this.vch.listPods();
-    return pods.find((p) => p.labels[LABEL_ID] === id) ?? pods.find((p) => p.id === id);
+    const pod = pods.find((p) => p.labels[LABEL_ID] === id) ?? pods.find((p) => p.id === id);
+    if (pod) this.pods.set(id, pod.id);
+    return pod;
   }
 
   async task(id: string): Promise<CoreContainer | undefined> {
     if (!ID.test(id)) return undefined;
+    const known = this.tasks.get(id);
+    if (known) {
+      const c = await this.vch.inspectContainer(known).catch(() => undefined);
+      if (c && taskPlId(c) === id) return c;
+      this.tasks.delete(id);
+    }
     const all = await this.vch.listContainers({ all: true });
-    return all.find((c) => c.config.labels?.[LABEL_TASK] === id) ?? all.find((c) => c.id === id);
+    const c = all.find((x) => x.config.labels?.[LABEL_TASK] === id) ?? all.find((x) => x.id === id);
+    if (c) this.tasks.set(id, c.id);
+    return c;
   }
 
   /** A pod's containers in the order they were joined. */
@@ -48,7 +68,8 @@ export class Directory {
   async resolve(
     id: string,
   ): Promise<{ pod: PodInfo; tasks: CoreContainer[]; task?: CoreContainer } | undefined> {
-    const pod = await this.pod(id);
+    // An id known to be a task's skips the pod scan.
+    const pod = this.tasks.has(id) ? undefined : await this.pod(id);
     if (pod) return { pod, tasks: await this.tasksOf(pod) };
     const task = await this.task(id);
     if (!task) return undefined;
