@@ -8,7 +8,8 @@
 // container records its exit, and on open the runtime's recovery is reconciled with the
 // database (running containers stay running and are watched again; ones that vanished are
 // marked exited). Operations on one container are serialized; the database write of a state
-// change happens before its event is emitted.
+// change happens before its event is emitted. Image references and lookups are the image
+// catalog's (image-catalog.ts); one VCH at a time holds a state directory (state-lock.ts).
 import { EventEmitter } from 'node:events';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, arch, release } from 'node:os';
