@@ -246,6 +246,25 @@ describe('VIC provider under kubectl', () => {
     expect(await kubectlLogs('once')).toBe('done\n');
   });
 
+  it('a crashing container under restartPolicy Always: restarts counted, CrashLoopBackOff; --previous says why not', async () => {
+    await apply(
+      podYaml('crash', [{ name: 'c', image, command: ['sh', '-c', 'echo boom; exit 1'] }]),
+    );
+    const c = await until(
+      'CrashLoopBackOff',
+      async () => {
+        const s = (await pod('crash')).status?.containerStatuses?.[0];
+        return s?.state?.waiting?.reason === 'CrashLoopBackOff' && s;
+      },
+      60_000,
+    );
+    expect(c.restartCount).toBeGreaterThanOrEqual(1);
+    expect(c.lastState!.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    expect((await pod('crash')).status!.phase).toBe('Running');
+    expect(await kubectlLogs('crash')).toMatch(/^(boom\n){2,}$/);
+    await expect(kubectlLogs('crash', '--previous')).rejects.toThrow(/one log per container/);
+  }, 90_000);
+
   it('an image that does not exist: ErrImagePull, then ImagePullBackOff', async () => {
     await apply(podYaml('ghost', [{ name: 'c', image: `${registry.host}/ghost:1` }]));
     const reasons = new Set<string>();
