@@ -407,3 +407,43 @@ describe('followers', () => {
     expect(vch.listenerCount('event')).toBe(before);
   });
 });
+
+describe('events', () => {
+  it('streams state changes live, filtered as asked', async () => {
+    const ac = new AbortController();
+    const f = encodeURIComponent(
+      JSON.stringify({ type: ['container'], event: ['create', 'start'] }),
+    );
+    const res = await fetch(`${base}/events?filters=${f}`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const id = (
+      (await call('POST', '/containers/create?name=ev', { Image: 'example.test/app:1' })).json as {
+        Id: string;
+      }
+    ).Id;
+    await call('POST', `/containers/${id}/start`);
+    await call('POST', `/containers/${id}/kill`); // 'kill' and 'die' are filtered out
+    let text = '';
+    while (text.split('\n').length < 3)
+      text += new TextDecoder().decode((await reader.read()).value);
+    const [created, started] = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(created).toMatchObject({
+      Type: 'container',
+      Action: 'create',
+      status: 'create',
+      id,
+      from: 'example.test/app:1',
+      Actor: { ID: id, Attributes: { name: 'ev' } },
+    });
+    expect(started).toMatchObject({ Type: 'container', Action: 'start', id });
+    ac.abort();
+    expect((await call('GET', '/events?since=10')).status).toBe(400);
+    expect(
+      (await call('GET', `/events?filters=${encodeURIComponent('{"volume":["x"]}')}`)).status,
+    ).toBe(400);
+  });
+});

@@ -7,6 +7,7 @@ import { Vch } from '../vch.js';
 import type { Duplex } from 'node:stream';
 import { handleUpgrade } from './attach.js';
 import { addContainerRoutes } from './containers.js';
+import { addEventRoutes } from './events.js';
 import { oneLine, sendError, statusOf } from './http.js';
 import { addImageRoutes } from './images.js';
 import { MAX_API_VERSION, Router } from './router.js';
@@ -24,6 +25,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addSystemRoutes(router, vch, options.insecureRegistries ?? []);
   addImageRoutes(router, vch, options.tmpDir);
   addContainerRoutes(router, vch);
+  addEventRoutes(router, vch);
   return router;
 }
 
