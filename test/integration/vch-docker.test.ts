@@ -248,6 +248,29 @@ describe('docker CLI against the VCH', () => {
     await ok(['rm', 'counter']);
   });
 
+  it('logs many lines and a line longer than an entry, byte for byte', async () => {
+    const script =
+      'i=0; while [ $i -lt 20000 ]; do echo "line $i of many, padded to look like a log line"; i=$((i+1)); done; ' +
+      "head -c 10000 /dev/zero | tr '\\0' x; echo; echo last >&2";
+    await ok(['run', '-d', '--name', 'bulk', image, 'sh', '-c', script]);
+    await until(
+      'bulk to exit',
+      async () =>
+        (await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'bulk'])).trim() ===
+        'exited 0',
+    );
+    const r = await vch.docker(['logs', 'bulk']);
+    const out = r.stdout.split('\n');
+    expect(out).toHaveLength(20002);
+    expect(out[0]).toBe('line 0 of many, padded to look like a log line');
+    expect(out[19999]).toBe('line 19999 of many, padded to look like a log line');
+    expect(out[20000]).toBe('x'.repeat(10000));
+    expect(r.stderr).toBe('last\n');
+    const t = await vch.docker(['logs', '-t', '--tail', '2', 'bulk']);
+    expect(t.stdout).toMatch(new RegExp(`^\\S+Z x{10000}\\n$`));
+    await ok(['rm', 'bulk']);
+  });
+
   it('logs -f shows new lines as they come and ends when the container stops', async () => {
     const follower: ChildProcess = spawn(DOCKER, ['logs', '-f', '--tail', '0', 'talker'], {
       env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}` },
