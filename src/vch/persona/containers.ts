@@ -185,8 +185,11 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
       res.destroy(); // the client went away
       return;
     }
+    // Error is for a wait that went wrong (the CLI reports it and exits 125), not for how the
+    // container ended: an OOM kill or a SIGKILL is its exit code, as with dockerd.
+    const failed = r.error !== undefined && r.error !== 'OOMKilled' && r.error !== 'Killed';
     res.end(
-      `${JSON.stringify({ StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null })}\n`,
+      `${JSON.stringify({ StatusCode: r.exitCode, Error: failed ? { Message: r.error } : null })}\n`,
     );
   });
 
