@@ -114,7 +114,10 @@ export function containerInspect(
       Dead: false,
       Pid: running ? (c.pid ?? 0) : 0,
       ExitCode: c.exitCode ?? 0,
-      Error: c.error ?? '',
+      // How it ended is the exit code and OOMKilled; Error is for what went wrong (a failed
+      // start, a container lost while the VCH was away).
+      Error:
+        c.error === undefined || c.error === 'OOMKilled' || c.error === 'Killed' ? '' : c.error,
       StartedAt: c.startedAt ?? ZERO_TIME,
       FinishedAt: running ? ZERO_TIME : (c.finishedAt ?? ZERO_TIME),
     },
