@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { addIologCommand } from './iolog.js';
 import { addNodeCommand } from './node.js';
+import { addRunCommand } from './run.js';
 import { addVchCommand } from './vch.js';
 import { fail, UsageError } from './errors.js';
 
@@ -16,6 +17,7 @@ const program = new Command('vic-kubelet')
 // Subcommands made with .command() inherit exitOverride and the output settings.
 addIologCommand(program);
 addNodeCommand(program);
+addRunCommand(program);
 addVchCommand(program);
 
 // A reader of our output that goes away (`… | head`) ends us quietly, as it ends other tools.

@@ -1,6 +1,9 @@
-// The `vic-kubelet node` daemon: checks the flags, loads the provider module, runs the
-// virtual kubelet until SIGTERM or SIGINT (the command's definition is in node.ts).
+// The `vic-kubelet node` daemon: checks the flags, makes the provider — the VIC provider over an
+// embedded VCH (--state-dir) or a remote one (--vch), or a provider module (tests, other
+// providers) — and runs the virtual kubelet until SIGTERM or SIGINT. Stopping leaves the pods
+// running in the VCH; the next start finds them again (the command's definition is in node.ts).
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +12,7 @@ import { createLogger, type Logger } from '../node/logger.js';
 import type { Provider } from '../node/provider.js';
 import { parseTaints } from '../node/taints.js';
 import { VirtualKubelet } from '../node/virtual-kubelet.js';
+import { createVicProvider } from '../providers/vic/index.js';
 import { UsageError } from './errors.js';
 
 export interface NodeOptions {
@@ -23,20 +27,30 @@ export interface NodeOptions {
   kubeApiQps: string;
   kubeApiBurst: string;
   registerWithTaints: string;
-  providerModule: string;
+  providerModule?: string;
+  stateDir?: string;
+  vch?: string;
+  insecureRegistry: string[];
   logLevel: string;
 }
 
 /**
- * What a provider module exports: `createProvider`, given the node it serves. The VIC
- * provider will be built in; until then (and for test doubles) a provider is a module.
+ * What a provider module exports: `createProvider`, given the node it serves. The VIC provider
+ * is built in; a module is for test doubles and other providers.
  */
 export interface ProviderModule {
   createProvider(context: {
     nodeName: string;
     nodeIP: string;
     log: Logger;
+    kubeConfig: k8s.KubeConfig;
   }): Provider | Promise<Provider>;
+}
+
+/** The provider of the node and what to close after it when the node stops. */
+interface ProviderSetup {
+  provider: Provider;
+  close(): Promise<void>;
 }
 
 function wholeNumber(
@@ -94,17 +108,8 @@ export async function runNode(o: NodeOptions): Promise<void> {
   }
 
   const log = createLogger({ level: o.logLevel });
-  let mod: Partial<ProviderModule>;
-  try {
-    mod = (await import(pathToFileURL(resolve(o.providerModule)).href)) as Partial<ProviderModule>;
-  } catch (err) {
-    throw new UsageError(
-      `--provider-module ${o.providerModule}: ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (typeof mod.createProvider !== 'function')
-    throw new UsageError(`--provider-module ${o.providerModule} does not export createProvider()`);
-  const provider = await mod.createProvider({ nodeName: o.nodeName, nodeIP: o.nodeIp, log });
+  const setup = await makeProvider(o, log, kubeConfig);
+  const provider = setup.provider;
 
   const vk = new VirtualKubelet({
     kubeConfig,
@@ -125,6 +130,7 @@ export async function runNode(o: NodeOptions): Promise<void> {
     // Could not register (the apiserver unreachable, refused credentials): let go of what
     // started, so that the process ends with the one-line error.
     await vk.stop();
+    await setup.close();
     throw err;
   }
   const signal = await stopped;
@@ -133,5 +139,95 @@ export async function runNode(o: NodeOptions): Promise<void> {
     'stopping: the lease is no longer renewed; pods keep running in the provider',
   );
   await vk.stop();
+  await setup.close();
   log.info('stopped');
+}
+
+/** Which provider the flags ask for, made and ready to use. */
+async function makeProvider(
+  o: NodeOptions,
+  log: Logger,
+  kubeConfig: k8s.KubeConfig,
+): Promise<ProviderSetup> {
+  const registries = checkRegistries(o.insecureRegistry);
+  if (o.providerModule !== undefined) {
+    if (o.vch !== undefined || o.stateDir !== undefined || registries.length > 0)
+      throw new UsageError(
+        '--provider-module runs its own provider: --vch, --state-dir and --insecure-registry do not go with it',
+      );
+    const provider = await loadProviderModule(o.providerModule, {
+      nodeName: o.nodeName,
+      nodeIP: o.nodeIp,
+      log,
+      kubeConfig,
+    });
+    return { provider, close: async () => {} };
+  }
+  if (o.vch !== undefined) {
+    if (registries.length > 0)
+      throw new UsageError(
+        "--insecure-registry is the VCH's setting: give it to the VCH that --vch names",
+      );
+    const { vchEndpoints } = await import('../vch/embedded.js');
+    const endpoints = vchEndpoints(o.vch);
+    const provider = createVicProvider({ ...endpoints, nodeIP: o.nodeIp, log, kubeConfig });
+    log.info({ vch: o.vch }, 'driving a remote VCH');
+    return { provider, close: () => provider.close() };
+  }
+  if (o.stateDir === undefined)
+    throw new UsageError('--state-dir DIR is required (or --vch URL for a remote VCH)');
+  const stateDir = resolve(o.stateDir);
+  try {
+    await mkdir(stateDir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(
+      `--state-dir ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? 'unusable'}`,
+    );
+  }
+  // Loaded only here: the VCH brings the database and the runtime with it.
+  const { openEmbeddedVch } = await import('../vch/embedded.js');
+  const embedded = await openEmbeddedVch({ stateDir, insecureRegistries: registries, logger: log });
+  embedded.vch.on('event', (e) =>
+    log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),
+  );
+  log.info({ stateDir, vch: embedded.url }, 'embedded VCH serving');
+  const provider = createVicProvider({
+    persona: embedded.url,
+    portlayer: embedded.portlayerUrl,
+    nodeIP: o.nodeIp,
+    log,
+    kubeConfig,
+  });
+  return {
+    provider,
+    close: async () => {
+      await provider.close();
+      await embedded.close();
+    },
+  };
+}
+
+async function loadProviderModule(
+  file: string,
+  context: Parameters<ProviderModule['createProvider']>[0],
+): Promise<Provider> {
+  let mod: Partial<ProviderModule>;
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as Partial<ProviderModule>;
+  } catch (err) {
+    throw new UsageError(`--provider-module ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (typeof mod.createProvider !== 'function')
+    throw new UsageError(`--provider-module ${file} does not export createProvider()`);
+  return mod.createProvider(context);
+}
+
+const REGISTRY = /^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
+
+/** `--insecure-registry HOST[:PORT]`, each checked. */
+export function checkRegistries(list: string[]): string[] {
+  for (const r of list)
+    if (!REGISTRY.test(r))
+      throw new UsageError(`--insecure-registry ${JSON.stringify(r)}: want HOST[:PORT]`);
+  return list;
 }

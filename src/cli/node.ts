@@ -1,5 +1,6 @@
-// `vic-kubelet node`: run the virtual kubelet — register the node, run its pods through a
-// provider, serve the kubelet API — until SIGTERM or SIGINT. Flags are kubelet's where
+// `vic-kubelet node`: run the virtual kubelet — register the node, run its pods on a VCH
+// (embedded, with its state in --state-dir, or remote with --vch), serve the kubelet API —
+// until SIGTERM or SIGINT. Flags are kubelet's where
 // kubelet has one. The daemon itself (node-run.ts, with the Kubernetes client) is loaded only
 // when this command runs, so that the other commands start in a fraction of the time.
 import type { Command } from 'commander';
@@ -31,7 +32,21 @@ export function addNodeCommand(program: Command): void {
       'taints of the node, key=value:Effect,… ("" for none)',
       `${DEFAULT_TAINT.key}=${DEFAULT_TAINT.value}:${DEFAULT_TAINT.effect}`,
     )
-    .requiredOption('--provider-module <file>', 'ES module exporting createProvider()')
+    .option('--state-dir <dir>', 'state of the embedded VCH: images, containers, logs, database')
+    .option(
+      '--vch <url>',
+      'drive a remote VCH instead: its API at unix:///path.sock or http://HOST:PORT',
+    )
+    .option(
+      '--insecure-registry <host:port>',
+      'registry the embedded VCH speaks plain HTTP to (repeatable; loopback ones always are)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option(
+      '--provider-module <file>',
+      'instead of the VIC provider: an ES module exporting createProvider() (tests)',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: NodeOptions) => {
       const { runNode } = await import('./node-run.js');

@@ -1,5 +1,6 @@
 // `vic-kubelet vch serve`: open the VCH at a state directory, serve the persona (Docker Engine
-// API) on a unix socket and optionally on loopback TCP, until SIGTERM or SIGINT. Stopping
+// API, with the portlayer under /portlayer: embedded.ts) on a unix socket and optionally on
+// loopback TCP, until SIGTERM or SIGINT. Stopping
 // closes the servers, the runtime's watchers and the database; containers keep running and
 // the next start picks them up again.
 import type { Server } from 'node:http';
@@ -9,7 +10,8 @@ import { createLogger } from '../node/logger.js';
 import { createRuncRuntime } from '../runtime/runc/index.js';
 import { invalidInput } from './errors.js';
 import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
-import { closePersonaServer, createPersonaServer } from './persona/server.js';
+import { createVchServer } from './embedded.js';
+import { closePersonaServer } from './persona/server.js';
 import { Vch } from './vch.js';
 
 export interface ServeOptions {
@@ -79,11 +81,11 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     tmpDir: join(stateDir, 'tmp'),
   };
   try {
-    const unix = createPersonaServer(vch, persona);
+    const unix = createVchServer(vch, persona);
     servers.push(unix);
     await listenUnix(unix, socketPath);
     if (tcp) {
-      const t = createPersonaServer(vch, persona);
+      const t = createVchServer(vch, persona);
       servers.push(t);
       await listenTcp(t, tcp.host, tcp.port);
     }

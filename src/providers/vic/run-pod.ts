@@ -3,8 +3,9 @@
 // followed (stdout to `out`, stderr to `err`, each line prefixed with its container's name when
 // there are several), and its status changes are told on `err`. It ends when the pod has
 // finished (Succeeded or Failed), or when `signal` aborts (the pod is then stopped within its
-// grace period). The pod is removed from the VCH at the end. The exit code: 0 when it
-// succeeded, else the first non-zero exit code of its containers (1 if none says).
+// grace period), or when a container cannot be made (its image cannot be pulled: 125). The pod
+// is removed from the VCH at the end. The exit code: 0 when it succeeded, else the first
+// non-zero exit code of its containers (1 if none says).
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
@@ -51,6 +52,21 @@ export interface RunPodOptions {
 }
 
 const finished = (s?: k8s.V1PodStatus) => s?.phase === 'Succeeded' || s?.phase === 'Failed';
+
+/** Waiting reasons after which, with no one to fix the image or the spec, waiting is pointless. */
+const HOPELESS = new Set(['ErrImagePull', 'ErrImageNeverPull', 'CreateContainerError']);
+
+/** The exit code of a pod whose containers could not be made (docker run's for the same). */
+export const NOT_CREATED_EXIT_CODE = 125;
+
+/** `container: message` of the first container that cannot be made, if any. */
+function hopeless(s?: k8s.V1PodStatus): string | undefined {
+  for (const c of s?.containerStatuses ?? []) {
+    const w = c.state?.waiting;
+    if (w?.reason && HOPELESS.has(w.reason)) return `${c.name}: ${w.message ?? w.reason}`;
+  }
+  return undefined;
+}
 
 /** One line saying where the pod is: `Running (web: running, side: CrashLoopBackOff)`. */
 export function describeStatus(s: k8s.V1PodStatus): string {
@@ -114,6 +130,7 @@ export async function runPod(o: RunPodOptions): Promise<number> {
     }
   };
   let aborted = false;
+  let cannot: string | undefined;
   const onAbort = () => {
     aborted = true;
     wake();
@@ -121,6 +138,12 @@ export async function runPod(o: RunPodOptions): Promise<number> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     while (!aborted && !finished(latest)) {
+      // Without a cluster no one will push the image or fix the spec: give up at once.
+      cannot = hopeless(latest);
+      if (cannot) {
+        o.err.write(`pod ${key}: cannot run: ${cannot}\n`);
+        break;
+      }
       // Follow each container's output from when it has started.
       for (const c of latest?.containerStatuses ?? [])
         if ((c.state?.running || c.state?.terminated) && !followers.has(`${c.name}/stdout`))
@@ -140,13 +163,16 @@ export async function runPod(o: RunPodOptions): Promise<number> {
     if (aborted) o.err.write(`pod ${key}: stopping\n`);
     await provider.deletePod(pod).catch(() => {});
     // The followers end when their containers stop; then the pod goes.
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(followers.values()),
-      new Promise((r) => setTimeout(r, 60_000)),
+      new Promise((r) => (timer = setTimeout(r, 60_000))),
     ]);
+    clearTimeout(timer); // a pending timer would keep `vic-kubelet run` from exiting
     stopped.abort();
     while (await provider.getPod(namespace, name)) await new Promise((r) => setTimeout(r, 200));
   }
+  if (cannot) return NOT_CREATED_EXIT_CODE;
   if (latest?.phase === 'Succeeded') return 0;
   const codes = (latest?.containerStatuses ?? []).map((c) => c.state?.terminated?.exitCode ?? 0);
   return codes.find((c) => c !== 0) ?? (aborted ? 130 : 1);
