@@ -4,7 +4,7 @@
 // verified. Ingests of one digest in this process share one download.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Digest, digestHex, parseDigest } from './digest.js';
@@ -72,6 +72,41 @@ export class ContentStore {
     return actual;
   }
 
+  /** The digests of the blobs the store holds. */
+  async list(): Promise<Digest[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, 'sha256'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  }
+
+  /** Removes a blob; resolves its size, or undefined if it was not here. */
+  async remove(digest: Digest): Promise<number | undefined> {
+    const size = await this.size(digest);
+    if (size !== undefined) await rm(this.path(digest), { force: true });
+    return size;
+  }
+
+  /**
+   * Removes what interrupted ingests left in <root>/ingest. Only while no ingest runs (the
+   * image store's collection holds its lock alone).
+   */
+  async removeLeftovers(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, 'ingest'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+    for (const n of names) await rm(join(this.root, 'ingest', n), { force: true });
+    return names.length;
+  }
+
   /**
    * Stores a blob whose digest is not known beforehand (a file of an archive): it is hashed
    * as it is written and named by what it hashes to.
@@ -118,9 +153,19 @@ export class ContentStore {
     onProgress?: IngestProgress,
   ): Promise<boolean> {
     parseDigest(digest);
+    return this.#ingest(digest, size, source, onProgress, true);
+  }
+
+  async #ingest(
+    digest: Digest,
+    size: number | undefined,
+    source: BlobSource,
+    listener: IngestProgress | undefined,
+    mayRetry: boolean,
+  ): Promise<boolean> {
     // Registered before the first await, so a concurrent ingest of the digest always joins.
     let running = this.#inFlight.get(digest);
-    const listener = onProgress;
+    const joined = running !== undefined;
     if (running) {
       if (listener) running.listeners.add(listener);
     } else {
@@ -141,9 +186,14 @@ export class ContentStore {
     }
     try {
       return await running.done;
+    } catch (e) {
+      // A download this call joined may have failed for reasons of its own (its credentials,
+      // its connection): then this call tries once more, from its own source.
+      if (!joined || !mayRetry) throw e;
     } finally {
       if (listener) running.listeners.delete(listener);
     }
+    return this.#ingest(digest, size, source, listener, false);
   }
 
   async #fetch(

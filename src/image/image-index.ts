@@ -54,11 +54,28 @@ export class ReferenceIndex {
 
   /** Records `record` under its reference; updates in this process are serialized. */
   put(record: ImageRecord): Promise<void> {
+    return this.#update((index) => {
+      index.images[record.reference] = record;
+    });
+  }
+
+  /** Takes `reference` out; resolves the record it named, or undefined if there was none. */
+  delete(reference: string): Promise<ImageRecord | undefined> {
+    return this.#update((index) => {
+      const record = index.images[reference];
+      delete index.images[reference];
+      return record;
+    });
+  }
+
+  /** Reads, changes and rewrites the file, one update at a time. */
+  #update<T>(change: (index: IndexFile) => T): Promise<T> {
     const next = this.#queue.then(async () => {
       const index = await this.#read();
-      index.images[record.reference] = record;
+      const result = change(index);
       await mkdir(dirname(this.file), { recursive: true });
       await writeFileAtomic(this.file, `${JSON.stringify(index, null, 2)}\n`);
+      return result;
     });
     this.#queue = next.catch(() => {});
     return next;

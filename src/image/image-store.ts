@@ -1,8 +1,10 @@
 // The image store: pulls images from registries into the content store, unpacks their layers
 // into snapshots and records references in the image index. Its state lives under the
-// directory the caller gives: <state>/images/{blobs,snapshots,index.json}.
+// directory the caller gives: <state>/images/{blobs,snapshots,index.json}. Removing a
+// reference and collecting what no reference reaches any more frees the space (garbage.ts).
 import { join } from 'node:path';
 import { loadArchive } from './archive.js';
+import type { Credentials } from './auth.js';
 import { ContentStore } from './content-store.js';
 import { type Digest, chainIds, digestHex } from './digest.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
@@ -21,6 +23,13 @@ import { layerCompression } from './media-types.js';
 import { type ImageReference, formatReference, parseReference } from './reference.js';
 import { RegistryClient, type RegistryOptions } from './registry-client.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { StoreLock } from './store-lock.js';
+import {
+  type CollectOptions,
+  type CollectResult,
+  collectGarbage,
+  emptyChainId,
+} from './garbage.js';
 import { applyLayer } from './unpack.js';
 
 /** What a pull is doing to one layer (or, for 'Resolving', to the reference). */
@@ -43,6 +52,12 @@ export interface PullProgress {
 }
 
 export interface PullOptions {
+  /**
+   * The credentials of this pull (a pod's imagePullSecret, `docker pull`'s X-Registry-Auth).
+   * Only they authorize it: the reference is always resolved at the registry with them, even
+   * when the image is here already, and no other pull's credentials or tokens are used.
+   */
+  credentials?: Credentials;
   onProgress?: (event: PullProgress) => void;
   /** Called with notes from unpacking (skipped device nodes, xattrs). */
   onNote?: (note: string) => void;
@@ -69,6 +84,8 @@ export class ImageStore {
   readonly registry: RegistryClient;
   readonly #platform: Platform;
   readonly #concurrency: number;
+  /** Pulls and loads share it; a garbage collection takes it alone. */
+  readonly #lock = new StoreLock();
 
   constructor(
     readonly stateDir: string,
@@ -96,9 +113,23 @@ export class ImageStore {
     return this.snapshots.rootfs(image.chainId);
   }
 
-  /** Pulls `reference` (tag or digest) from its registry. */
-  async pull(reference: string, options: PullOptions = {}): Promise<PullResult> {
+  /**
+   * Pulls `reference` (tag or digest) from its registry with `options.credentials`.
+   *
+   * Concurrent pulls: each resolves its reference (tag or digest) at the registry with its own
+   * credentials, so a pull the registry refuses fails whatever else is running. Once a pull's
+   * manifest is authorized, its blobs are content: named by digest, verified on arrival, and
+   * shared — with what the store holds already (as dockerd's "Already exists") and with a
+   * download of the same blob another pull has running. If that shared download fails, the
+   * pull fetches the blob again with its own credentials rather than take the other's error.
+   */
+  pull(reference: string, options: PullOptions = {}): Promise<PullResult> {
     const ref = parseReference(reference);
+    return this.#lock.shared(() => this.#pull(ref, options));
+  }
+
+  async #pull(ref: ImageReference, options: PullOptions): Promise<PullResult> {
+    const creds = options.credentials;
     const name = formatReference(ref);
     const emit = options.onProgress ?? (() => {});
     let fetched = 0;
@@ -106,19 +137,18 @@ export class ImageStore {
 
     // The manifest (or index) the reference names. A tag is resolved with HEAD first, so a
     // repeated pull of an image we have downloads nothing.
+    // A digest is asked of the registry too (HEAD): it is what checks this pull's credentials
+    // when the manifest is here already.
     let top: { bytes: Buffer; digest: Digest; contentType?: string };
-    if (ref.digest) {
-      top = await this.#manifest(ref, ref.digest, () => fetched++);
+    const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
+    const headDigest = await this.registry.headManifest(ref, tagOrDigest, creds);
+    const known = headDigest ?? ref.digest;
+    if (known && (await this.blobs.has(known))) {
+      top = { bytes: await this.blobs.read(known), digest: known };
     } else {
-      const tag = ref.tag ?? 'latest';
-      const headDigest = await this.registry.headManifest(ref, tag);
-      if (headDigest && (await this.blobs.has(headDigest))) {
-        top = { bytes: await this.blobs.read(headDigest), digest: headDigest };
-      } else {
-        top = await this.registry.getManifest(ref, tag);
-        await this.blobs.put(top.bytes, top.digest);
-        fetched++;
-      }
+      top = await this.registry.getManifest(ref, tagOrDigest, creds);
+      await this.blobs.put(top.bytes, top.digest);
+      fetched++;
     }
     let doc = parseManifestDocument(top.bytes, top.contentType);
     let manifestDigest = top.digest;
@@ -126,7 +156,7 @@ export class ImageStore {
     if (doc.kind === 'index') {
       indexDigest = top.digest;
       const chosen = selectPlatform(doc, name, this.#platform);
-      const m = await this.#manifest(ref, chosen.digest, () => fetched++);
+      const m = await this.#manifest(ref, chosen.digest, creds, () => fetched++);
       doc = parseManifestDocument(m.bytes, chosen.mediaType);
       if (doc.kind !== 'manifest')
         throw new InvalidInputError(`${name}: the index entry for the platform is another index`);
@@ -134,9 +164,9 @@ export class ImageStore {
     }
     const manifest: ImageManifest = doc;
 
-    if (await this.#ingest(ref, manifest.config)) fetched++;
+    if (await this.#ingest(ref, manifest.config, creds)) fetched++;
     parseImageConfig(await this.blobs.read(manifest.config.digest), manifest.layers.length);
-    fetched += await this.#downloadLayers(ref, manifest.layers, emit);
+    fetched += await this.#downloadLayers(ref, manifest.layers, creds, emit);
     const image = await this.#unpackAndRecord(name, manifest, manifestDigest, indexDigest, options);
     return { image, rootfs: this.rootfs(image), fetchedBlobs: fetched };
   }
@@ -146,10 +176,11 @@ export class ImageStore {
    * recorded under the names the archive gives it, or under `reference` if the archive holds
    * one image (a bare OCI ref.name like `busybox` is a tag without a repository, not a name).
    */
-  async load(
-    path: string,
-    options: PullOptions & { reference?: string } = {},
-  ): Promise<PullResult[]> {
+  load(path: string, options: PullOptions & { reference?: string } = {}): Promise<PullResult[]> {
+    return this.#lock.shared(() => this.#load(path, options));
+  }
+
+  async #load(path: string, options: PullOptions & { reference?: string }): Promise<PullResult[]> {
     const found = await loadArchive(this.blobs, path);
     if (options.reference !== undefined && found.length !== 1)
       throw new InvalidInputError(
@@ -242,10 +273,11 @@ export class ImageStore {
   async #manifest(
     ref: ImageReference,
     digest: Digest,
+    credentials: Credentials | undefined,
     onFetch: () => void,
   ): Promise<{ bytes: Buffer; digest: Digest; contentType?: string }> {
     if (await this.blobs.has(digest)) return { bytes: await this.blobs.read(digest), digest };
-    const m = await this.registry.getManifest(ref, digest);
+    const m = await this.registry.getManifest(ref, digest, credentials);
     await this.blobs.put(m.bytes, digest);
     onFetch();
     return m;
@@ -255,12 +287,13 @@ export class ImageStore {
   #ingest(
     ref: ImageReference,
     d: Descriptor,
+    credentials: Credentials | undefined,
     onProgress?: (current: number, total: number | undefined) => void,
   ): Promise<boolean> {
     return this.blobs.ingest(
       d.digest,
       d.size,
-      () => this.registry.openBlob(ref, d.digest),
+      () => this.registry.openBlob(ref, d.digest, credentials),
       onProgress,
     );
   }
@@ -269,6 +302,7 @@ export class ImageStore {
   async #downloadLayers(
     ref: ImageReference,
     layers: Descriptor[],
+    credentials: Credentials | undefined,
     emit: (e: PullProgress) => void,
   ): Promise<number> {
     let fetched = 0;
@@ -286,7 +320,7 @@ export class ImageStore {
       while (next < missing.length) {
         const l = missing[next++];
         const id = shortId(l.digest);
-        const got = await this.#ingest(ref, l, (current, total) => {
+        const got = await this.#ingest(ref, l, credentials, (current, total) => {
           emit({ id, status: current === total ? 'Verifying' : 'Downloading', current, total });
         });
         if (got) fetched++;
@@ -297,11 +331,33 @@ export class ImageStore {
     return fetched;
   }
 
+  /**
+   * Takes `reference` (normalized as `docker pull` would) out of the index. Its blobs and
+   * snapshot stay until collectGarbage finds nothing else reaches them. NotFound if the index
+   * does not hold it.
+   */
+  async removeReference(reference: string): Promise<ImageRecord> {
+    const name = formatReference(parseReference(reference));
+    const removed = await this.index.delete(name);
+    if (!removed) throw new NotFoundError(`no such image: ${name}`);
+    return removed;
+  }
+
+  /**
+   * Removes the blobs and snapshots that no image reference reaches any more (nor the caller's
+   * `keep` images), except what containers use (`inUse`), and what failed pulls left half
+   * written. Waits for the pulls and loads running now; later ones wait for it.
+   */
+  collectGarbage(options: CollectOptions = {}): Promise<CollectResult> {
+    return this.#lock.exclusive(async () =>
+      collectGarbage(this.blobs, this.snapshots, await this.index.list(), options),
+    );
+  }
+
   /** An image without layers still needs a (empty) rootfs. */
   async #emptySnapshot(): Promise<Digest> {
-    const empty = `sha256:${'0'.repeat(64)}` as Digest;
-    await this.snapshots.ensure(empty, undefined, async () => {});
-    return empty;
+    await this.snapshots.ensure(emptyChainId, undefined, async () => {});
+    return emptyChainId;
   }
 }
 

@@ -11,4 +11,5 @@ export * from './unpack.js';
 export * from './snapshot-store.js';
 export * from './image-index.js';
 export * from './image-store.js';
+export * from './garbage.js';
 export * from './archive.js';

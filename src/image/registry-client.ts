@@ -1,6 +1,7 @@
 // The OCI distribution client: manifests and blobs of a repository over HTTP(S), with the
-// registry's authentication challenges answered. It fetches and checks; storing is the
-// content store's job.
+// registry's authentication challenges answered with the credentials of the pull at hand
+// (each call takes its own; nothing of one pull's credentials serves another). It fetches and
+// checks; storing is the content store's job.
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { type Credentials, type FetchLike, RegistryAuth, causeText } from './auth.js';
@@ -16,7 +17,11 @@ export interface RegistryOptions {
    * --insecure-registry. Loopback registries (localhost, 127.0.0.0/8, [::1]) always are.
    */
   insecureRegistries?: readonly string[];
-  /** Credentials for a registry host, if any. */
+  /**
+   * Node-wide credentials for a registry host, used by calls that bring none (like dockerd's
+   * config.json). A call's own credentials always win. The VCH sets none: a pull without a
+   * secret goes anonymously.
+   */
   credentials?: (registry: string) => Credentials | undefined;
   /** The fetch to use; tests pass one that counts requests. Defaults to the global fetch. */
   fetch?: FetchLike;
@@ -39,11 +44,12 @@ export function isLoopbackRegistry(registry: string): boolean {
 }
 
 export class RegistryClient {
-  readonly #auth = new Map<string, RegistryAuth>();
+  readonly #auth: RegistryAuth;
   readonly #fetch: FetchLike;
 
   constructor(readonly options: RegistryOptions = {}) {
     this.#fetch = options.fetch ?? fetch;
+    this.#auth = new RegistryAuth(this.#fetch);
   }
 
   /** `https://host` or, for insecure and loopback registries, `http://host`. */
@@ -52,15 +58,6 @@ export class RegistryClient {
     const plain =
       isLoopbackRegistry(registry) || (this.options.insecureRegistries ?? []).includes(registry);
     return `${plain ? 'http' : 'https'}://${host}`;
-  }
-
-  #authFor(registry: string): RegistryAuth {
-    let a = this.#auth.get(registry);
-    if (!a) {
-      a = new RegistryAuth(registry, this.options.credentials?.(registry), this.#fetch);
-      this.#auth.set(registry, a);
-    }
-    return a;
   }
 
   /**
@@ -73,11 +70,13 @@ export class RegistryClient {
     path: string,
     headers: Record<string, string>,
     what: string,
+    given: Credentials | undefined,
   ): Promise<Response> {
     const url = `${this.baseUrl(ref.registry)}/v2/${ref.repository}/${path}`;
     const scope = `repository:${ref.repository}:pull`;
-    const auth = this.#authFor(ref.registry);
-    let authorization = auth.cachedHeader(scope);
+    const credentials = given ?? this.options.credentials?.(ref.registry);
+    const auth = this.#auth;
+    let authorization = auth.cachedHeader(ref.registry, credentials, scope);
     for (let attempt = 0; ; attempt++) {
       const res = await this.#send(
         url,
@@ -87,7 +86,13 @@ export class RegistryClient {
       );
       if (res.status === 401 && attempt === 0) {
         await res.body?.cancel();
-        authorization = await auth.answer(res.headers.get('www-authenticate'), scope, what);
+        authorization = await auth.answer(
+          ref.registry,
+          credentials,
+          res.headers.get('www-authenticate'),
+          scope,
+          what,
+        );
         continue;
       }
       if (res.ok) return res;
@@ -96,7 +101,7 @@ export class RegistryClient {
       switch (res.status) {
         case 401:
           throw new InvalidInputError(
-            `unauthorized: ${ref.registry} refused ${auth.credentials ? `the credentials of ${auth.credentials.username}` : 'anonymous access'} to ${name}${detail}`,
+            `unauthorized: ${ref.registry} refused ${credentials ? `the credentials of ${credentials.username}` : 'anonymous access'} to ${name}${detail}`,
           );
         case 403:
           throw new InvalidInputError(`denied: ${ref.registry} denies access to ${name}${detail}`);
@@ -142,13 +147,18 @@ export class RegistryClient {
    * The digest a tag (or digest) points to, from a HEAD request's Docker-Content-Digest, or
    * undefined if the registry does not say. Lets a repeated pull skip the manifest download.
    */
-  async headManifest(ref: ImageReference, tagOrDigest: string): Promise<Digest | undefined> {
+  async headManifest(
+    ref: ImageReference,
+    tagOrDigest: string,
+    credentials?: Credentials,
+  ): Promise<Digest | undefined> {
     const res = await this.#request(
       ref,
       'HEAD',
       `manifests/${tagOrDigest}`,
       { accept: manifestAccept },
-      `manifest ${repositoryName(ref)}:${tagOrDigest}`,
+      `manifest ${repositoryName(ref)}${tagOrDigest.startsWith('sha256:') ? '@' : ':'}${tagOrDigest}`,
+      credentials,
     );
     const d = res.headers.get('docker-content-digest');
     return d && /^sha256:[0-9a-f]{64}$/.test(d) ? (d as Digest) : undefined;
@@ -158,7 +168,11 @@ export class RegistryClient {
    * Fetches a manifest or index by tag or digest. The bytes are checked against the digest
    * asked for, or for a tag against the registry's Docker-Content-Digest when it sends one.
    */
-  async getManifest(ref: ImageReference, tagOrDigest: string): Promise<FetchedManifest> {
+  async getManifest(
+    ref: ImageReference,
+    tagOrDigest: string,
+    credentials?: Credentials,
+  ): Promise<FetchedManifest> {
     const name = `${repositoryName(ref)}${tagOrDigest.startsWith('sha256:') ? '@' : ':'}${tagOrDigest}`;
     const res = await this.#request(
       ref,
@@ -166,6 +180,7 @@ export class RegistryClient {
       `manifests/${tagOrDigest}`,
       { accept: manifestAccept },
       `manifest ${name}`,
+      credentials,
     );
     const bytes = await readLimited(res, maxDocumentSize, `manifest ${name}`);
     const digest = sha256Of(bytes);
@@ -180,13 +195,18 @@ export class RegistryClient {
   }
 
   /** Opens a blob's bytes; the content store verifies them as they arrive. */
-  async openBlob(ref: ImageReference, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+  async openBlob(
+    ref: ImageReference,
+    digest: Digest,
+    credentials?: Credentials,
+  ): Promise<AsyncIterable<Uint8Array>> {
     const res = await this.#request(
       ref,
       'GET',
       `blobs/${digest}`,
       {},
       `blob ${digest} of ${repositoryName(ref)}`,
+      credentials,
     );
     if (!res.body) throw new UnavailableError(`${ref.registry} sent blob ${digest} without a body`);
     return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);

@@ -1,10 +1,11 @@
 // Snapshots: the unpacked rootfs of a stack of layers, named by the stack's ChainID, under
 // <root>/<chain hex>/rootfs. A snapshot is its parent's rootfs copied (cp -a, reflinks where
 // the file system has them) with one more layer applied — containerd's "native" snapshotter.
-// It is built in a temporary directory and renamed into place, so one that exists is whole.
+// It is built in a temporary directory and renamed into place, so one that exists is whole;
+// it is renamed away before it is deleted, for the same reason.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Digest, digestHex } from './digest.js';
@@ -29,6 +30,53 @@ export class SnapshotStore {
     } catch {
       return false;
     }
+  }
+
+  /** The chain ids of the snapshots the store holds (whole ones: temporaries are not listed). */
+  async list(): Promise<Digest[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  }
+
+  /**
+   * Removes snapshot `chainId`. It is renamed out of the way first, so a crash midway leaves
+   * a temporary (removed by removeLeftovers), never a snapshot that looks whole but is not.
+   * Resolves false if there was none.
+   */
+  async remove(chainId: Digest): Promise<boolean> {
+    const dir = join(this.root, digestHex(chainId));
+    const doomed = join(
+      this.root,
+      `.tmp-rm-${digestHex(chainId)}-${randomBytes(6).toString('hex')}`,
+    );
+    try {
+      await rename(dir, doomed);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    await rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+
+  /** Removes what interrupted builds and removals left. Only while no snapshot is being built. */
+  async removeLeftovers(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+    const left = names.filter((n) => n.startsWith('.tmp-'));
+    for (const n of left) await rm(join(this.root, n), { recursive: true, force: true });
+    return left.length;
   }
 
   /**

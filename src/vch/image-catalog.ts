@@ -2,6 +2,7 @@
 // store (blobs and unpacked snapshots). Lookups go as Docker's do: by reference (normalized as
 // `docker pull` would), by `sha256:` id, or by a unique id prefix.
 import {
+  type CollectResult,
   type Credentials,
   type ImageRecord,
   type ImageStore,
@@ -42,37 +43,21 @@ function objectOr(v: unknown): Record<string, unknown> {
 }
 
 export class ImageCatalog {
-  /**
-   * Stores for pulls that bring credentials (X-Registry-Auth), by registry and credentials.
-   * The registry client settles a registry's credentials when it first talks to it, so pulls
-   * with other credentials go through a store of their own over the same directories; a
-   * snapshot or blob is put in place atomically, so the stores share content safely.
-   */
-  readonly #authenticated = new Map<string, ImageStore>();
-
   constructor(
     readonly store: ImageStore,
     private readonly db: VchDb,
     private readonly emit: Emit,
     private readonly note: Note,
-    private readonly storeWith: (registry: string, credentials: Credentials) => ImageStore,
+    // Unused: pulls take their credentials themselves now. Kept until vch.ts stops passing
+    // the per-credentials store factory it used to need.
+    _unused?: (registry: string, credentials: Credentials) => unknown,
   ) {}
 
-  #storeFor(registry: string, credentials: Credentials | undefined): ImageStore {
-    if (!credentials) return this.store;
-    const key = JSON.stringify([registry, credentials.username, credentials.password]);
-    let store = this.#authenticated.get(key);
-    if (!store) {
-      store = this.storeWith(registry, credentials);
-      this.#authenticated.set(key, store);
-    }
-    return store;
-  }
-
+  /** Pulls with the request's credentials only (none: anonymously), whatever came before. */
   async pull(req: PullRequest): Promise<PullOutcome> {
     const ref = parseReference(req.reference);
-    const store = this.#storeFor(ref.registry, req.credentials);
-    const result = await store.pull(formatReference(ref), {
+    const result = await this.store.pull(formatReference(ref), {
+      ...(req.credentials && { credentials: req.credentials }),
       ...(req.onProgress && { onProgress: req.onProgress }),
       onNote: (note) => this.note(req.reference, note),
     });
@@ -102,8 +87,9 @@ export class ImageCatalog {
     let res = await get({});
     if (res.status === 401) {
       await res.body?.cancel();
-      const auth = new RegistryAuth(registry, credentials, fetch);
-      const header = await auth.answer(
+      const header = await new RegistryAuth(fetch).answer(
+        registry,
+        credentials,
         res.headers.get('www-authenticate'),
         '',
         `login to ${registry}`,
@@ -156,8 +142,28 @@ export class ImageCatalog {
     this.db.transaction(() => {
       for (const r of untag) this.db.deleteImageReference(r);
     });
+    for (const r of untag) await this.store.index.delete(r);
     this.emit('delete', image.configDigest, { name: ref });
+    // The references are gone whatever happens next; a collection that fails leaves only
+    // space unfreed, which the next one frees.
+    await this.collectGarbage().catch((e: unknown) =>
+      this.note(ref, `image garbage collection failed: ${(e as Error).message}`),
+    );
     return { untagged: untag, deleted: last && !user ? [image.configDigest] : [] };
+  }
+
+  /**
+   * Frees the blobs and snapshots no reference of the VCH reaches any more. The VCH's own
+   * references count as well as the image store's index; the images of its containers keep
+   * their config and rootfs (a running container's overlay has it as its lower layer; a
+   * stopped one needs it to start again). Run after an image loses a reference, and after a
+   * container goes whose image had lost its last one (`docker rmi -f` of a used image).
+   */
+  collectGarbage(): Promise<CollectResult> {
+    return this.store.collectGarbage({
+      keep: this.db.images(),
+      inUse: () => ({ imageIds: this.db.containers().map((c) => c.imageId) }),
+    });
   }
 
   #byReference(ref: string): ImageRecord | undefined {

@@ -1,6 +1,8 @@
 // Pulls from registries that demand authentication: Debian's docker-registry with htpasswd
 // basic auth, and the same registry with token auth, whose tokens come from a small token
 // server written here (it signs ES256 JWTs with a key whose certificate the registry trusts).
+// Credentials belong to each pull: one store serves pulls with, without and with other
+// credentials, and each is authorized by its own only.
 import { execFile } from 'node:child_process';
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,11 +29,16 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function store(creds?: { username: string; password: string }): ImageStore {
-  return new ImageStore(mkdtempSync(join(work, 'state-')), {
-    ...(creds && { credentials: () => creds }),
-  });
+type Creds = { username: string; password: string };
+
+/** A fresh store whose pulls bring `creds` (or none). */
+function store(creds?: Creds): { pull: (ref: string) => ReturnType<ImageStore['pull']> } {
+  const s = new ImageStore(mkdtempSync(join(work, 'state-')));
+  return { pull: (ref) => s.pull(ref, { ...(creds && { credentials: creds }) }) };
 }
+
+const alice = { username: 'alice', password: 's3cret' };
+const bob = { username: 'bob', password: 'hunter2' };
 
 describe('basic auth (htpasswd)', () => {
   let registry: Registry;
@@ -42,9 +49,7 @@ describe('basic auth (htpasswd)', () => {
   });
 
   it('pulls with the right credentials', async () => {
-    const { rootfs } = await store({ username: 'alice', password: 's3cret' }).pull(
-      `${registry.host}/busybox:test`,
-    );
+    const { rootfs } = await store(alice).pull(`${registry.host}/busybox:test`);
     expect(lstatSync(join(rootfs, 'bin/busybox')).isFile()).toBe(true);
   });
 
@@ -61,6 +66,39 @@ describe('basic auth (htpasswd)', () => {
         /^unauthorized: 127\.0\.0\.1:\d+ refused the credentials of alice to 127\.0\.0\.1:\d+\/busybox/,
       ),
     });
+  });
+
+  it('on one store, each pull is authorized by its own credentials only', async () => {
+    const s = new ImageStore(mkdtempSync(join(work, 'state-')));
+    const ref = `${registry.host}/busybox:test`;
+    const needs = `unauthorized: manifest ${ref} needs a username and password for ${registry.host}`;
+    await expect(s.pull(ref)).rejects.toMatchObject({ kind: 'InvalidInput', message: needs });
+    const first = await s.pull(ref, { credentials: alice });
+    expect(first.fetchedBlobs).toBeGreaterThan(0);
+    // The image is here now, but an explicit pull still asks the registry, with its own
+    // credentials: none, or wrong ones, are refused.
+    await expect(s.pull(ref)).rejects.toMatchObject({ message: needs });
+    await expect(
+      s.pull(ref, { credentials: { username: 'alice', password: 'wrong' } }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/refused the credentials of alice/) });
+    // So is a pull by digest of what the store holds.
+    const byDigest = `${registry.host}/busybox@${first.image.manifestDigest}`;
+    await expect(s.pull(byDigest)).rejects.toMatchObject({ kind: 'InvalidInput' });
+    expect((await s.pull(byDigest, { credentials: alice })).fetchedBlobs).toBe(0);
+    expect((await s.pull(ref, { credentials: alice })).fetchedBlobs).toBe(0);
+  });
+
+  it('concurrent pulls with and without credentials: only the one with them succeeds', async () => {
+    const s = new ImageStore(mkdtempSync(join(work, 'state-')));
+    const ref = `${registry.host}/busybox:test`;
+    const [without, withCreds, wrong] = await Promise.allSettled([
+      s.pull(ref),
+      s.pull(ref, { credentials: alice }),
+      s.pull(ref, { credentials: { username: 'alice', password: 'nope' } }),
+    ]);
+    expect(without.status).toBe('rejected');
+    expect(withCreds.status).toBe('fulfilled');
+    expect(wrong.status).toBe('rejected');
   });
 });
 
@@ -147,7 +185,7 @@ describe('bearer tokens (registry token auth, our token server)', () => {
 
   it('answers the Bearer challenge with a token from the realm, and reuses it', async () => {
     tokenRequests.length = 0;
-    const s = store({ username: 'bob', password: 'hunter2' });
+    const s = store(bob);
     const { rootfs } = await s.pull(`${registry.host}/team/busybox:test`);
     expect(lstatSync(join(rootfs, 'bin/busybox')).isFile()).toBe(true);
     // One token for the whole pull (manifest, config, layer), asked for the repository's
@@ -166,5 +204,22 @@ describe('bearer tokens (registry token auth, our token server)', () => {
         /^unauthorized: token service http:\/\/127\.0\.0\.1:\d+ refused the credentials of bob for manifest/,
       ),
     });
+  });
+
+  it('keeps tokens per credentials: a pull without them or with others never gets one', async () => {
+    const s = new ImageStore(mkdtempSync(join(work, 'state-')));
+    const ref = `${registry.host}/team/busybox:test`;
+    tokenRequests.length = 0;
+    await s.pull(ref, { credentials: bob });
+    await expect(s.pull(ref)).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/refused anonymous access for manifest/),
+    });
+    await expect(
+      s.pull(ref, { credentials: { username: 'bob', password: 'wrong' } }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/refused the credentials of bob/) });
+    // bob's token is still good: his next pull asks the token service nothing.
+    expect((await s.pull(ref, { credentials: bob })).fetchedBlobs).toBe(0);
+    expect(tokenRequests.map((r) => r.user)).toEqual(['bob', '', 'bob']);
   });
 });

@@ -246,8 +246,6 @@ describe('VicProvider on a real VCH', () => {
     await until('gone', async () => !(await p.getPod('default', k.metadata!.name!)));
   });
 
-  // Each half on a registry of its own: the VCH's registry client keeps the credentials of the
-  // first pull from a registry for every later pull from it (see the skipped test below).
   it('pulls from a registry with basic auth with the imagePullSecret', async () => {
     const { p } = provider();
     const k = pod(
@@ -277,11 +275,10 @@ describe('VicProvider on a real VCH', () => {
     await until('gone', async () => !(await p.getPod('default', k.metadata!.name!)));
   });
 
-  // Fails today: src/image's RegistryClient caches one RegistryAuth per registry with the
-  // credentials of the first pull, and Vch.pullImage remembers credentials per registry, so on
-  // one VCH a pull without a secret after one with it succeeds (and one with it after one
-  // without fails). Enable once credentials are per pull.
-  it.skip('on one registry: without the secret fails, with it works, then without fails again', async () => {
+  // Credentials are the pull's own: on one VCH a pull without the secret after one with it
+  // fails (imagePullPolicy Always pulls even though the image is there), and one with it after
+  // one without works.
+  it('on one registry: without the secret fails, with it works, then without fails again', async () => {
     const { p } = provider();
     const spec = (secret: boolean) =>
       pod(

@@ -1,0 +1,93 @@
+// Garbage collection of the image store: what no image reference reaches — blobs (index,
+// manifest, config, layers) and snapshots — is removed, as containerd's GC does from its
+// roots. A snapshot reached from a reference keeps its parents too (they are the cache a pull
+// of an image sharing its base layers builds on; the blobs to rebuild them stay anyway). What
+// containers use is the caller's to say: their image's config blob and rootfs snapshot stay,
+// reference or not, because the rootfs is the read-only lower layer of their overlays.
+import type { ContentStore } from './content-store.js';
+import { type Digest, chainIds } from './digest.js';
+import type { ImageRecord } from './image-index.js';
+import { parseImageConfig } from './manifest.js';
+import type { SnapshotStore } from './snapshot-store.js';
+
+/** What containers use; asked for once the collection holds the store alone. */
+export interface InUse {
+  /** Image ids (config digests) of containers' images: config blob and rootfs snapshot stay. */
+  imageIds?: Iterable<string>;
+  /** Snapshots (chain ids) containers have as their rootfs. */
+  chainIds?: Iterable<string>;
+}
+
+export interface CollectOptions {
+  /** Images to keep besides those of the store's index (the caller's own references). */
+  keep?: Iterable<ImageRecord>;
+  /** What containers use now. Called with the store locked, so no pull runs meanwhile. */
+  inUse?: () => InUse | Promise<InUse>;
+}
+
+/** The chain id of the (empty) rootfs snapshot of an image without layers. */
+export const emptyChainId = `sha256:${'0'.repeat(64)}` as Digest;
+
+export interface CollectResult {
+  removedBlobs: number;
+  /** Bytes of the blobs removed (snapshots are not counted: they would need a walk). */
+  removedBlobBytes: number;
+  removedSnapshots: number;
+}
+
+/** The collection proper; the caller holds the store's lock alone (ImageStore.collectGarbage). */
+export async function collectGarbage(
+  blobs: ContentStore,
+  snapshots: SnapshotStore,
+  indexed: readonly ImageRecord[],
+  options: CollectOptions,
+): Promise<CollectResult> {
+  const liveBlobs = new Set<string>();
+  const liveSnapshots = new Set<string>();
+  const chainOf = async (configDigest: Digest, layerCount?: number): Promise<Digest[]> => {
+    try {
+      const bytes = await blobs.read(configDigest);
+      const config = parseImageConfig(bytes, layerCount ?? diffIdCount(bytes));
+      return chainIds(config.diffIds);
+    } catch {
+      // No config (or a broken one): the record's own chain id is all we know.
+      return [];
+    }
+  };
+
+  for (const r of [...indexed, ...(options.keep ?? [])]) {
+    for (const d of [r.indexDigest, r.manifestDigest, r.configDigest, ...r.layers])
+      if (d) liveBlobs.add(d);
+    liveSnapshots.add(r.chainId);
+    for (const c of await chainOf(r.configDigest, r.layers.length)) liveSnapshots.add(c);
+  }
+  const used = options.inUse ? await options.inUse() : {};
+  for (const id of used.imageIds ?? []) {
+    if (!/^sha256:[0-9a-f]{64}$/.test(id)) continue;
+    liveBlobs.add(id);
+    const chain = await chainOf(id as Digest);
+    liveSnapshots.add(chain[chain.length - 1] ?? emptyChainId);
+  }
+  for (const c of used.chainIds ?? []) liveSnapshots.add(c);
+
+  const result: CollectResult = { removedBlobs: 0, removedBlobBytes: 0, removedSnapshots: 0 };
+  for (const c of await snapshots.list())
+    if (!liveSnapshots.has(c) && (await snapshots.remove(c))) result.removedSnapshots++;
+  await snapshots.removeLeftovers();
+  for (const d of await blobs.list()) {
+    if (liveBlobs.has(d)) continue;
+    const size = await blobs.remove(d);
+    if (size !== undefined) {
+      result.removedBlobs++;
+      result.removedBlobBytes += size;
+    }
+  }
+  await blobs.removeLeftovers();
+  return result;
+}
+
+/** How many diff_ids a config lists, for a config read without its manifest. */
+function diffIdCount(bytes: Buffer): number {
+  const raw = JSON.parse(bytes.toString('utf8')) as { rootfs?: { diff_ids?: unknown[] } };
+  return raw.rootfs?.diff_ids?.length ?? 0;
+}
