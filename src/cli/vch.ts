@@ -23,6 +23,11 @@ export function addVchCommand(program: Command): void {
     )
     .option('--runc <path>', 'the runc binary (default: runc on PATH)')
     .option('--tether <path>', "the containers' init (default: the project's build)")
+    .option(
+      '--runtime <runc|vm|auto>',
+      "pods' default isolation: runc sandboxes, qemu pod VMs, or auto (vm where KVM works); a pod may ask with the label vic-kubelet.io/runtime",
+      'auto',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: import('../vch/serve.js').ServeOptions) => {
       const { serveVch } = await import('../vch/serve.js');

@@ -6,3 +6,4 @@ export * from './process-spec.js';
 export { resolveUser, resolveUserIn, type ResolvedUser } from './user.js';
 export { defaultTetherPath } from './paths.js';
 export { createRuncRuntime } from './runc/index.js';
+export { RouterRuntime, type BackendName, type RouterOptions } from './router.js';

@@ -58,6 +58,8 @@ export interface SandboxSpec {
   /** For the vm backend: the VM's size. Defaults are the backend's. */
   memoryLimitBytes?: number;
   cpuMillis?: number;
+  /** Which backend runs the pod, where several are on offer (router.ts); default its default. */
+  runtime?: 'runc' | 'vm';
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';

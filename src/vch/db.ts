@@ -1,12 +1,13 @@
 // The VCH's database: pods, containers and image references in SQLite (better-sqlite3), in
 // WAL mode so that a crash at any point leaves the last committed state. The schema's version
-// is SQLite's user_version; opening a newer database than this code knows is refused.
+// is SQLite's user_version: an older database is migrated forward in one transaction on open
+// (MIGRATIONS), a newer one than this code knows is refused.
 import Database from 'better-sqlite3';
 import type { ImageRecord } from '../image/index.js';
 import { errorKind, unavailable } from './errors.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE pods (
@@ -16,7 +17,8 @@ CREATE TABLE pods (
   labels TEXT NOT NULL,
   implicit INTEGER NOT NULL,
   spec TEXT NOT NULL,
-  created TEXT NOT NULL
+  created TEXT NOT NULL,
+  runtime TEXT
 );
 CREATE TABLE containers (
   id TEXT PRIMARY KEY,
@@ -44,6 +46,15 @@ CREATE TABLE images (
 CREATE INDEX images_id ON images(image_id);
 `;
 
+/**
+ * Steps from one schema version to the next: MIGRATIONS[v] takes a version-v database to v+1.
+ * A fresh database gets SCHEMA at SCHEMA_VERSION directly.
+ */
+const MIGRATIONS: Record<number, string> = {
+  // 1 → 2: the backend each pod runs on (runc or vm); pods from before ran on runc.
+  1: "ALTER TABLE pods ADD COLUMN runtime TEXT; UPDATE pods SET runtime = 'runc';",
+};
+
 /** The merged process of a container, kept as the container was created. */
 export interface ProcessRecord {
   path: string;
@@ -69,6 +80,8 @@ export interface PodRow {
   implicit: boolean;
   spec: PodSpecRecord;
   created: string;
+  /** The backend the pod's sandbox runs on. */
+  runtime: 'runc' | 'vm';
 }
 
 export interface ContainerRow {
@@ -107,6 +120,7 @@ interface RawPod {
   implicit: number;
   spec: string;
   created: string;
+  runtime: string | null;
 }
 
 interface RawContainer {
@@ -136,6 +150,7 @@ function podFromRaw(r: RawPod): PodRow {
     implicit: r.implicit !== 0,
     spec: JSON.parse(r.spec) as PodSpecRecord,
     created: r.created,
+    runtime: r.runtime === 'vm' ? 'vm' : 'runc',
   };
 }
 
@@ -178,6 +193,12 @@ export class VchDb {
           fresh.exec(SCHEMA);
           fresh.pragma(`user_version = ${SCHEMA_VERSION}`);
         })();
+      } else if (version < SCHEMA_VERSION) {
+        const old = db;
+        old.transaction(() => {
+          for (let v = version; v < SCHEMA_VERSION; v++) old.exec(MIGRATIONS[v]);
+          old.pragma(`user_version = ${SCHEMA_VERSION}`);
+        })();
       } else if (version !== SCHEMA_VERSION) {
         throw unavailable(
           `the VCH database ${file} has schema version ${version}; this vic-kubelet knows ${SCHEMA_VERSION}`,
@@ -196,7 +217,7 @@ export class VchDb {
     const db = this.#db;
     return {
       insertPod: db.prepare(
-        'INSERT INTO pods (id, name, hostname, labels, implicit, spec, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO pods (id, name, hostname, labels, implicit, spec, created, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       deletePod: db.prepare('DELETE FROM pods WHERE id = ?'),
       pod: db.prepare('SELECT * FROM pods WHERE id = ?'),
@@ -242,6 +263,7 @@ export class VchDb {
       p.implicit ? 1 : 0,
       JSON.stringify(p.spec),
       p.created,
+      p.runtime,
     );
   }
 

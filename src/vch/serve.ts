@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../node/logger.js';
-import { createRuncRuntime } from '../runtime/runc/index.js';
+import { chooseBackends, parseRuntimeChoice } from './backends.js';
 import { invalidInput } from './errors.js';
 import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
 import { createVchServer } from './embedded.js';
@@ -22,6 +22,8 @@ export interface ServeOptions {
   insecureRegistry: string[];
   runc?: string;
   tether?: string;
+  /** runc, vm or auto: the default backend of pods (`vic-kubelet.io/runtime` overrides). */
+  runtime: string;
   logLevel: string;
 }
 
@@ -32,6 +34,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     throw invalidInput(
       `--log-level ${JSON.stringify(o.logLevel)}: want debug, info, warn or error`,
     );
+  const choice = parseRuntimeChoice(o.runtime);
   const socketPath = unixSocketPath(o.dockerHost);
   const tcp = o.dockerTcp
     ? parseTcpAddress(o.dockerTcp, o.dockerTcpAllowRemote ?? false)
@@ -49,17 +52,18 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   }
 
   const log = createLogger({ level: o.logLevel });
+  const backends = await chooseBackends({
+    choice,
+    logger: log,
+    ...(o.runc && { runc: o.runc }),
+    ...(o.tether && { tether: o.tether }),
+  });
   const vch = await Vch.open({
     stateDir,
     insecureRegistries: o.insecureRegistry,
     logger: log,
-    runtime: (dir) =>
-      createRuncRuntime({
-        stateDir: join(dir, 'runc'),
-        logger: log,
-        ...(o.runc && { runcPath: o.runc }),
-        ...(o.tether && { tetherPath: o.tether }),
-      }),
+    runtime: backends.runtime,
+    vmBoots: () => backends.boots.snapshot(),
   });
   // State changes as log lines, for the operator (docker events, in effect).
   vch.on('event', (e) =>
@@ -96,6 +100,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   log.info(
     {
       stateDir,
+      runtime: backends.default,
       dockerHost: `unix://${socketPath}`,
       ...(tcp && { dockerTcp: `${tcp.host}:${tcp.port}` }),
     },

@@ -26,7 +26,7 @@ interface FakeContainer {
  * Its state survives close(), so a second Vch opened on it sees what a restarted VCH would.
  */
 export class FakeRuntime implements Runtime {
-  readonly name = 'runc' as const;
+  constructor(readonly name: 'runc' | 'vm' = 'runc') {}
   readonly sandboxes = new Map<string, SandboxSpec>();
   readonly containers = new Map<string, FakeContainer>();
   readonly calls: string[] = [];

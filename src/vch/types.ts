@@ -31,6 +31,11 @@ export interface ContainerConfig {
   hostname?: string;
   /** Remove the container once it has exited (`docker run --rm`). */
   autoRemove?: boolean;
+  /**
+   * The backend of a container with a sandbox of its own (`docker run --runtime`); default the
+   * label vic-kubelet.io/runtime, else the VCH's default.
+   */
+  runtime?: 'runc' | 'vm';
 }
 
 export interface CreateContainerRequest extends ContainerConfig {
@@ -74,6 +79,8 @@ export interface ContainerInfo {
   /** Starts after the first. */
   restartCount: number;
   logPath: string;
+  /** The backend its pod runs on. */
+  runtime: 'runc' | 'vm';
 }
 
 export interface CreatePodRequest {
@@ -82,8 +89,11 @@ export interface CreatePodRequest {
   hostname?: string;
   labels?: Record<string, string>;
   shareProcessNamespace?: boolean;
+  /** The pod's size (its VM's, on the vm backend). */
   memoryLimitBytes?: number;
   cpuMillis?: number;
+  /** Backend; default the label vic-kubelet.io/runtime, else the VCH's default. */
+  runtime?: 'runc' | 'vm';
 }
 
 export interface PodInfo {
@@ -95,6 +105,8 @@ export interface PodInfo {
   implicit: boolean;
   created: string;
   containerIds: string[];
+  /** The backend its sandbox runs on. */
+  runtime: 'runc' | 'vm';
 }
 
 export interface ImageInfo {
@@ -215,4 +227,6 @@ export interface VchInfo {
   os: string;
   kernelVersion: string;
   architecture: string;
+  /** Pod VM boot times so far (the boot metric), where the VCH has the vm backend. */
+  vmBoots?: { count: number; meanMs?: number; maxMs: number; lastMs?: number; accel?: string };
 }

@@ -25,6 +25,7 @@ import { StateLock } from './state-lock.js';
 import { type ContainerRow, type ContainerStateUpdate, type PodRow, VchDb } from './db.js';
 import { conflict, errorKind, invalidInput, notFound } from './errors.js';
 import { checkName, generateName, isId, newId } from './names.js';
+import { backendOfLabels, checkBackend } from './runtime-label.js';
 import { mergeProcess, processSpec } from './process.js';
 import type {
   Capacity,
@@ -71,6 +72,8 @@ export interface VchOptions {
   /** The VCH's name in /info; default the host name. */
   name?: string;
   logger?: VchLogger;
+  /** The pod VM boot metric, for info(); absent where there is no vm backend. */
+  vmBoots?: () => NonNullable<VchInfo['vmBoots']>;
 }
 
 export interface VchEvents {
@@ -94,6 +97,7 @@ export class Vch extends EventEmitter<VchEvents> {
   readonly #name: string;
   readonly #images: ImageCatalog;
   readonly #lock: StateLock;
+  readonly #vmBoots: VchOptions['vmBoots'];
   /** Per-container queue of operations. */
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Watchers of running containers, by id; aborted on close or when a new run starts. */
@@ -114,6 +118,7 @@ export class Vch extends EventEmitter<VchEvents> {
     this.#db = db;
     this.#runtime = runtime;
     this.#log = options.logger ?? quiet;
+    this.#vmBoots = options.vmBoots;
     this.#name = options.name ?? osHostname();
     const insecureRegistries = options.insecureRegistries ?? [];
     this.images = new ImageStore(stateDir, { insecureRegistries });
@@ -194,6 +199,7 @@ export class Vch extends EventEmitter<VchEvents> {
           ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
         },
         created: nowIso(),
+        runtime: this.#backendFor(req.runtime, req.labels),
       };
     }
     const row: ContainerRow = {
@@ -225,6 +231,7 @@ export class Vch extends EventEmitter<VchEvents> {
           id: pod.id,
           hostname: pod.hostname,
           ...pod.spec,
+          runtime: pod.runtime,
         });
       await this.#runtime.createContainer(pod.id, {
         id,
@@ -495,10 +502,16 @@ export class Vch extends EventEmitter<VchEvents> {
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
       },
       created: nowIso(),
+      runtime: this.#backendFor(req.runtime, req.labels),
     };
     this.#db.insertPod(pod);
     try {
-      await this.#runtime.createSandbox({ id, hostname: pod.hostname, ...pod.spec });
+      await this.#runtime.createSandbox({
+        id,
+        hostname: pod.hostname,
+        ...pod.spec,
+        runtime: pod.runtime,
+      });
     } catch (e) {
       this.#db.deletePod(id);
       throw e;
@@ -614,6 +627,7 @@ export class Vch extends EventEmitter<VchEvents> {
       os: 'linux',
       kernelVersion: release(),
       architecture: arch(),
+      ...(this.#vmBoots && { vmBoots: this.#vmBoots() }),
     };
   }
 
@@ -642,6 +656,18 @@ export class Vch extends EventEmitter<VchEvents> {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     });
     return next;
+  }
+
+  /** A new pod's backend: asked for by the request, else by its labels, else the default. */
+  #backendFor(
+    requested: string | undefined,
+    labels: Record<string, string> | undefined,
+  ): 'runc' | 'vm' {
+    return (
+      checkBackend(requested, 'runtime') ??
+      backendOfLabels(labels) ??
+      (this.#runtime.name === 'vm' ? 'vm' : 'runc')
+    );
   }
 
   #checkNameFree(name: string): void {
@@ -685,6 +711,7 @@ export class Vch extends EventEmitter<VchEvents> {
       implicit: p.implicit,
       created: p.created,
       containerIds: this.#db.containersOfPod(p.id).map((c) => c.id),
+      runtime: p.runtime,
     };
   }
 
@@ -715,6 +742,7 @@ export class Vch extends EventEmitter<VchEvents> {
       ...(r.error !== undefined && { error: r.error }),
       restartCount: r.restartCount,
       logPath: this.logPath(r.id),
+      runtime: pod?.runtime ?? 'runc',
     };
   }
 

@@ -2,6 +2,7 @@
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
+import { checkBackend } from '../runtime-label.js';
 import type { ContainerStatus, CreateContainerRequest, WaitCondition } from '../types.js';
 import type { Vch } from '../vch.js';
 import {
@@ -77,6 +78,7 @@ export function parseCreateBody(
     ['Privileged', host.Privileged === true],
   ];
   for (const [what, used] of unsupported) if (used) throw invalidInput(`${what} not supported yet`);
+  const runtime = checkBackend(optString(host.Runtime, 'HostConfig.Runtime'), '--runtime');
   const memory = optInt(host.Memory, 'HostConfig.Memory');
   const nanoCpus = optInt(host.NanoCpus, 'HostConfig.NanoCpus');
   const stopTimeout = optInt(body.StopTimeout, 'StopTimeout', -1);
@@ -103,6 +105,7 @@ export function parseCreateBody(
     ...(nanoCpus && { cpuMillis: Math.ceil(nanoCpus / 1_000_000) }),
     ...(hostname !== undefined && { hostname }),
     ...(host.AutoRemove === true && { autoRemove: true }),
+    ...(runtime && { runtime }),
   };
 }
 

@@ -141,6 +141,7 @@ export function containerInspect(
       LogConfig: { Type: 'vic-iolog', Config: {} },
       Memory: c.config.memoryLimitBytes ?? 0,
       NanoCpus: (c.config.cpuMillis ?? 0) * 1_000_000,
+      Runtime: c.runtime,
     },
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],

@@ -63,7 +63,23 @@ export function addSystemRoutes(
       ContainersStopped: info.containers.stopped + info.containers.created,
       Images: info.images,
       Driver: 'overlay',
-      DriverStatus: [['Runtime', info.runtime]],
+      // `docker info` prints these pairs: the default backend and the pod VM boot metric.
+      DriverStatus: [
+        ['Runtime', info.runtime],
+        ...(info.vmBoots
+          ? [
+              ['VM boots', String(info.vmBoots.count)],
+              ...(info.vmBoots.lastMs !== undefined
+                ? [['VM boot last ms', String(info.vmBoots.lastMs)]]
+                : []),
+              ...(info.vmBoots.meanMs !== undefined
+                ? [['VM boot mean ms', String(info.vmBoots.meanMs)]]
+                : []),
+              ['VM boot max ms', String(info.vmBoots.maxMs)],
+              ...(info.vmBoots.accel ? [['VM accelerator', info.vmBoots.accel]] : []),
+            ]
+          : []),
+      ],
       Plugins: { Volume: [], Network: [], Authorization: null, Log: ['vic-iolog'] },
       MemoryLimit: true,
       SwapLimit: false,
@@ -101,7 +117,8 @@ export function addSystemRoutes(
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: info.version,
-      Runtimes: { [info.runtime]: { path: info.runtime } },
+      // Both backends are on offer: `docker run --runtime vm` (or the label) picks one per pod.
+      Runtimes: { runc: { path: 'runc' }, vm: { path: 'qemu-system-x86_64' } },
       DefaultRuntime: info.runtime,
       Swarm: {
         LocalNodeState: 'inactive',
