@@ -168,7 +168,7 @@ async function makeProvider(
       throw new UsageError(
         "--insecure-registry is the VCH's setting: give it to the VCH that --vch names",
       );
-    const { vchEndpoints } = await import('../vch/embedded.js');
+    const { vchEndpoints } = await import('../vch/address.js');
     const endpoints = vchEndpoints(o.vch);
     const provider = createVicProvider({ ...endpoints, nodeIP: o.nodeIp, log, kubeConfig });
     log.info({ vch: o.vch }, 'driving a remote VCH');
