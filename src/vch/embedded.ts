@@ -7,16 +7,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createRuncRuntime } from '../runtime/runc/index.js';
+import { chooseBackends, type RuntimeChoice } from './backends.js';
+import { PORTLAYER_PATH } from './address.js';
 import { invalidInput } from './errors.js';
 import { listenUnix } from './persona/listen.js';
 import { closePersonaServer, createPersonaServer } from './persona/server.js';
 import { portlayerHandler } from './portlayer/server.js';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Vch, type VchLogger } from './vch.js';
-
-/** Where the portlayer is on a VCH's listener. */
-export const PORTLAYER_PATH = '/portlayer';
 
 /** The socket of an embedded VCH in its state directory. */
 export const SOCKET_NAME = 'docker.sock';
@@ -50,7 +48,8 @@ export function createVchServer(vch: Vch, o: VchServerOptions): Server {
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    if (url === PORTLAYER_PATH || /^\/portlayer[/?]/.test(url)) portlayer(req, res);
+    const path = url.split('?')[0];
+    if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
     else for (const l of persona) l.call(server, req, res);
   });
   return server;
@@ -64,6 +63,8 @@ export interface EmbeddedVchOptions {
   runc?: string;
   /** The containers' init (default: the project's build). */
   tether?: string;
+  /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default runc. */
+  runtime?: RuntimeChoice;
   maxPods?: number;
 }
 
@@ -77,7 +78,7 @@ export interface EmbeddedVch {
   close(): Promise<void>;
 }
 
-/** Opens the VCH at `stateDir` (runc runtime) and serves it on `stateDir/docker.sock`. */
+/** Opens the VCH at `stateDir` (both backends, `runtime` the default) and serves it on `stateDir/docker.sock`. */
 export async function openEmbeddedVch(o: EmbeddedVchOptions): Promise<EmbeddedVch> {
   const stateDir = resolve(o.stateDir);
   const socketPath = join(stateDir, SOCKET_NAME);
@@ -85,17 +86,18 @@ export async function openEmbeddedVch(o: EmbeddedVchOptions): Promise<EmbeddedVc
     throw invalidInput(
       `--state-dir ${stateDir}: too long for its socket ${SOCKET_NAME} (at most ${MAX_SOCKET_PATH - SOCKET_NAME.length - 1} bytes)`,
     );
+  const backends = await chooseBackends({
+    choice: o.runtime ?? 'runc',
+    logger: o.logger ?? pino({ level: 'silent' }),
+    ...(o.runc && { runc: o.runc }),
+    ...(o.tether && { tether: o.tether }),
+  });
   const vch = await Vch.open({
     stateDir,
     insecureRegistries: o.insecureRegistries ?? [],
     ...(o.logger && { logger: o.logger }),
-    runtime: (dir) =>
-      createRuncRuntime({
-        stateDir: join(dir, 'runc'),
-        ...(o.logger && { logger: o.logger }),
-        ...(o.runc && { runcPath: o.runc }),
-        ...(o.tether && { tetherPath: o.tether }),
-      }),
+    runtime: backends.runtime,
+    vmBoots: () => backends.boots.snapshot(),
   });
   const server = createVchServer(vch, {
     tmpDir: join(stateDir, 'tmp'),
@@ -122,27 +124,4 @@ export async function openEmbeddedVch(o: EmbeddedVchOptions): Promise<EmbeddedVc
       await vch.close();
     },
   };
-}
-
-/**
- * The persona and portlayer endpoints of a VCH's address: `unix:///path.sock` or
- * `http://HOST:PORT` (a path after either is not allowed: the portlayer's place is fixed).
- */
-export function vchEndpoints(url: string): { persona: string; portlayer: string } {
-  if (url.startsWith('unix://')) {
-    const path = url.slice('unix://'.length);
-    if (!path.startsWith('/') || path.includes('#'))
-      throw invalidInput(`--vch ${JSON.stringify(url)}: want unix:///absolute/path.sock`);
-    return { persona: url, portlayer: `${url}#${PORTLAYER_PATH}` };
-  }
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw invalidInput(`--vch ${JSON.stringify(url)}: want unix:///PATH or http://HOST:PORT`);
-  }
-  if (u.protocol !== 'http:' || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash)
-    throw invalidInput(`--vch ${JSON.stringify(url)}: want unix:///PATH or http://HOST:PORT`);
-  const base = `http://${u.host}`;
-  return { persona: base, portlayer: `${base}${PORTLAYER_PATH}` };
 }
