@@ -31,6 +31,7 @@ export interface NodeOptions {
   stateDir?: string;
   vch?: string;
   insecureRegistry: string[];
+  runtime: string;
   logLevel: string;
 }
 
@@ -186,7 +187,13 @@ async function makeProvider(
   }
   // Loaded only here: the VCH brings the database and the runtime with it.
   const { openEmbeddedVch } = await import('../vch/embedded.js');
-  const embedded = await openEmbeddedVch({ stateDir, insecureRegistries: registries, logger: log });
+  const { parseRuntimeChoice } = await import('../vch/backends.js');
+  const embedded = await openEmbeddedVch({
+    stateDir,
+    insecureRegistries: registries,
+    logger: log,
+    runtime: parseRuntimeChoice(o.runtime),
+  });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),
   );

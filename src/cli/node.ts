@@ -44,6 +44,11 @@ export function addNodeCommand(program: Command): void {
       [] as string[],
     )
     .option(
+      '--runtime <runc|vm|auto>',
+      "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works)",
+      'runc',
+    )
+    .option(
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )

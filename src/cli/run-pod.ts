@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createLogger } from '../node/logger.js';
 import { createVicProvider } from '../providers/vic/index.js';
 import { parsePodManifest, runPod } from '../providers/vic/run-pod.js';
+import { parseRuntimeChoice } from '../vch/backends.js';
 import { openEmbeddedVch } from '../vch/embedded.js';
 import { UsageError } from './errors.js';
 import { checkRegistries } from './node-run.js';
@@ -16,6 +17,7 @@ export interface RunOptions {
   stateDir?: string;
   insecureRegistry: string[];
   load: string[];
+  runtime: string;
   logLevel: string;
 }
 
@@ -37,6 +39,7 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
   } catch (e) {
     throw new UsageError(`${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
+  const runtime = parseRuntimeChoice(o.runtime);
   const pod = parsePodManifest(text, file);
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
   try {
@@ -48,7 +51,12 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
   }
 
   const log = createLogger({ level: o.logLevel });
-  const vch = await openEmbeddedVch({ stateDir, insecureRegistries: registries, logger: log });
+  const vch = await openEmbeddedVch({
+    stateDir,
+    insecureRegistries: registries,
+    logger: log,
+    runtime,
+  });
   const provider = createVicProvider({
     persona: vch.url,
     portlayer: vch.portlayerUrl,

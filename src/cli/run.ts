@@ -27,6 +27,11 @@ export function addRunCommand(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option(
+      '--runtime <runc|vm|auto>',
+      "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works)",
+      'runc',
+    )
     .option('--log-level <level>', "the VCH's log on stderr: debug, info, warn or error", 'error')
     .action(async (file: string, o: RunOptions) => {
       const { runPodCommand } = await import('./run-pod.js');
