@@ -70,6 +70,11 @@ export class RouterRuntime implements Runtime {
     this.#sandboxes.delete(id);
   }
 
+  async stopSandbox(id: string): Promise<void> {
+    const b = this.#ofSandbox(id);
+    if (b.stopSandbox) await b.stopSandbox(id);
+  }
+
   async createContainer(sandboxId: string, spec: ContainerSpec): Promise<void> {
     const b = this.#ofSandbox(sandboxId);
     await b.createContainer(sandboxId, spec);

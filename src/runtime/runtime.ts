@@ -95,6 +95,11 @@ export interface Runtime {
   createSandbox(spec: SandboxSpec): Promise<void>;
   /** Removes a sandbox whose containers are all removed; Conflict if any remain. */
   removeSandbox(id: string): Promise<void>;
+  /**
+   * Optional (vm: powers the pod VM off): frees what a sandbox holds while none of its
+   * containers runs; the next start brings it back. Conflict if a container runs.
+   */
+  stopSandbox?(id: string): Promise<void>;
 
   /** Prepares a container in a sandbox (its rootfs, bundle) without starting it. */
   createContainer(sandboxId: string, spec: ContainerSpec): Promise<void>;

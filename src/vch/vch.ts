@@ -786,6 +786,23 @@ export class Vch extends EventEmitter<VchEvents> {
       exitCode: String(st.exitCode ?? LOST_EXIT_CODE),
     });
     if (row.config.autoRemove) this.#autoRemove(id);
+    else this.#stopOwnSandbox(id, row.podId);
+  }
+
+  /**
+   * A container with a sandbox of its own (`docker run`) is the whole pod: once it has exited,
+   * its sandbox is stopped (a pod VM powered off; `docker start` boots it again). Queued behind
+   * the container's operation under way.
+   */
+  #stopOwnSandbox(id: string, podId: string): void {
+    if (this.#closed || !this.#runtime.stopSandbox || !this.#db.pod(podId)?.implicit) return;
+    void this.#serial(id, async () => {
+      if (this.#db.container(id)?.status !== 'exited') return;
+      await this.#runtime.stopSandbox!(podId);
+    }).catch((e: unknown) => {
+      if (errorKind(e) !== 'NotFound' && errorKind(e) !== 'Conflict')
+        this.#log.warn({ pod: podId, err: (e as Error).message }, 'stopping a sandbox failed');
+    });
   }
 
   /** `docker run --rm`: removed once it has exited (queued behind the operation under way). */

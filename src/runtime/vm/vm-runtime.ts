@@ -139,6 +139,23 @@ export class VmRuntime implements Runtime {
     });
   }
 
+  /** Powers the pod VM off while none of its containers runs; start() boots it again. */
+  async stopSandbox(id: string): Promise<void> {
+    await this.ready();
+    await this.lock.run(id, async () => {
+      const vm = this.vms.get(id);
+      if (!vm) throw notFound(`no such sandbox ${id}`);
+      const running = [...this.containers.values()].filter(
+        (c) => c.sandboxId === id && c.status === 'running',
+      );
+      if (running.length > 0)
+        throw conflict(`sandbox ${id} still runs ${running.length} container(s)`);
+      if (vm.gone) return;
+      await vm.powerOff();
+      this.log.info({ sandbox: id }, 'pod VM powered off');
+    });
+  }
+
   async removeSandbox(id: string): Promise<void> {
     await this.ready();
     await this.lock.run(id, async () => {
