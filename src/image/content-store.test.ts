@@ -71,3 +71,24 @@ describe('ContentStore', () => {
     await expect(store.put(Buffer.from('x'), digest)).rejects.toThrow(/digest mismatch/);
   });
 });
+
+describe('ContentStore, a shared download that fails', () => {
+  const data = Buffer.from('shared layer '.repeat(20));
+  const digest = sha256Of(data);
+
+  it('is fetched again by a call that joined it, from its own source', async () => {
+    // The first caller's source fails midway (say, its credentials); the second joined it.
+    async function* failing(): AsyncIterable<Buffer> {
+      yield data.subarray(0, 10);
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('refused');
+    }
+    let ownOpened = 0;
+    const first = store.ingest(digest, data.length, async () => failing());
+    const second = store.ingest(digest, data.length, async () => (ownOpened++, slowly(data)));
+    await expect(first).rejects.toThrow('refused');
+    expect(await second).toBe(true);
+    expect(ownOpened).toBe(1);
+    expect(await store.read(digest)).toEqual(data);
+  });
+});

@@ -93,3 +93,87 @@ describe('parseChallenges', () => {
     ]);
   });
 });
+
+describe('RegistryClient, credentials per call', () => {
+  // A registry that wants basic auth for /v2/basic/ and bearer tokens from its /token realm
+  // for /v2/token/; tokens are issued to alice only, named after the request that got them.
+  let authServer: Server;
+  let authHost: string;
+  const seen: { path: string; authorization: string }[] = [];
+  const alice = { username: 'alice', password: 's3cret' };
+  const basicOf = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+  let issued = 0;
+
+  beforeAll(async () => {
+    authServer = createServer((req, res) => {
+      const authorization = req.headers.authorization ?? '';
+      const path = (req.url ?? '').split('?')[0];
+      seen.push({ path, authorization });
+      if (path === '/token') {
+        if (authorization !== basicOf('alice', 's3cret')) return void res.writeHead(401).end();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ token: `t${++issued}`, expires_in: 300 }));
+      }
+      const ok =
+        (path.startsWith('/v2/basic/') && authorization === basicOf('alice', 's3cret')) ||
+        (path.startsWith('/v2/token/') && /^Bearer t\d+$/.test(authorization));
+      if (!ok) {
+        const challenge = path.startsWith('/v2/basic/')
+          ? 'Basic realm="r"'
+          : `Bearer realm="http://${authHost}/token",service="s"`;
+        return void res.writeHead(401, { 'www-authenticate': challenge }).end();
+      }
+      res.writeHead(200, { 'content-type': mediaTypes.ociIndex }).end(body);
+    });
+    await new Promise<void>((r) => authServer.listen(0, '127.0.0.1', r));
+    authHost = `127.0.0.1:${(authServer.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => authServer.close(() => r())));
+
+  it('basic: each call sends its own credentials, none when it has none', async () => {
+    const client = new RegistryClient();
+    const ref = parseReference(`${authHost}/basic/img:1`);
+    await client.getManifest(ref, '1', alice);
+    seen.length = 0;
+    await expect(client.getManifest(ref, '1')).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: `unauthorized: manifest ${authHost}/basic/img:1 needs a username and password for ${authHost}`,
+    });
+    expect(seen).toEqual([{ path: '/v2/basic/img/manifests/1', authorization: '' }]);
+    seen.length = 0;
+    await expect(
+      client.getManifest(ref, '1', { username: 'alice', password: 'x' }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/refused the credentials of alice/) });
+    // The registry is known to want basic: the credentials go with the first request.
+    expect(seen).toEqual([
+      { path: '/v2/basic/img/manifests/1', authorization: basicOf('alice', 'x') },
+    ]);
+    seen.length = 0;
+    await client.getManifest(ref, '1', alice);
+    expect(seen).toEqual([
+      { path: '/v2/basic/img/manifests/1', authorization: basicOf('alice', 's3cret') },
+    ]);
+  });
+
+  it('bearer: a token serves only the credentials that earned it', async () => {
+    const client = new RegistryClient();
+    const ref = parseReference(`${authHost}/token/img:1`);
+    await client.getManifest(ref, '1', alice);
+    const tokens = issued;
+    seen.length = 0;
+    await expect(client.getManifest(ref, '1')).rejects.toMatchObject({
+      message: expect.stringMatching(/refused anonymous access/),
+    });
+    await expect(
+      client.getManifest(ref, '1', { username: 'alice', password: 'x' }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/refused the credentials of alice/) });
+    // Neither sent alice's token.
+    expect(seen.filter((s) => s.authorization.startsWith('Bearer'))).toEqual([]);
+    seen.length = 0;
+    await client.getManifest(ref, '1', alice);
+    expect(seen).toEqual([
+      { path: '/v2/token/img/manifests/1', authorization: `Bearer t${tokens}` },
+    ]);
+    expect(issued).toBe(tokens);
+  });
+});

@@ -85,15 +85,24 @@ export class RegistryClient {
         ref,
       );
       if (res.status === 401 && attempt === 0) {
-        await res.body?.cancel();
-        authorization = await auth.answer(
-          ref.registry,
-          credentials,
-          res.headers.get('www-authenticate'),
-          scope,
-          what,
-        );
-        continue;
+        const sent = authorization;
+        try {
+          authorization = await auth.answer(
+            ref.registry,
+            credentials,
+            res.headers.get('www-authenticate'),
+            scope,
+            what,
+          );
+        } catch (e) {
+          await res.body?.cancel();
+          throw e;
+        }
+        // Basic credentials sent already and refused: asking again would only be refused again.
+        if (authorization !== sent) {
+          await res.body?.cancel();
+          continue;
+        }
       }
       if (res.ok) return res;
       const detail = method === 'GET' ? await errorDetail(res) : '';
