@@ -2,7 +2,7 @@
 // backends are always on offer (a pod may ask for the other with the label
 // `vic-kubelet.io/runtime`: runtime-label.ts), behind one RouterRuntime. `auto` means vm where KVM really runs a
 // guest (a probe VM, src/runtime/vm/kvm-probe.ts) and runc otherwise, and says why. Each VM's
-// boot time goes to the log and to the VCH's boot metric (BootStats, reported by /info).
+// boot time goes to the log (the backend's line) and to the VCH's boot metric (BootStats, in /info).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { RouterRuntime, type BackendName } from '../runtime/router.js';
@@ -100,10 +100,8 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
             stateDir: dir,
             logger: log,
             accel: 'auto',
-            onBoot: ({ sandboxId, ms, accel }) => {
-              boots.record(ms, accel);
-              log.info({ sandbox: sandboxId, bootMs: ms, accel }, 'pod VM booted');
-            },
+            // The backend logs each boot ('pod VM booted', bootMs); here it feeds the metric.
+            onBoot: ({ ms, accel }) => boots.record(ms, accel),
           }),
         },
       }),
