@@ -7,7 +7,7 @@ import { loadArchive } from './archive.js';
 import type { Credentials } from './auth.js';
 import { ContentStore } from './content-store.js';
 import { type Digest, chainIds, digestHex } from './digest.js';
-import { InvalidInputError, NotFoundError } from './errors.js';
+import { InvalidInputError, NotFoundError, UnavailableError } from './errors.js';
 import { type ImageRecord, ReferenceIndex } from './image-index.js';
 import {
   type Descriptor,
@@ -123,7 +123,7 @@ export class ImageStore {
    * download of the same blob another pull has running. If that shared download fails, the
    * pull fetches the blob again with its own credentials rather than take the other's error.
    */
-  pull(reference: string, options: PullOptions = {}): Promise<PullResult> {
+  async pull(reference: string, options: PullOptions = {}): Promise<PullResult> {
     const ref = parseReference(reference);
     return this.#lock.shared(() => this.#pull(ref, options));
   }
@@ -141,8 +141,12 @@ export class ImageStore {
     // when the manifest is here already.
     let top: { bytes: Buffer; digest: Digest; contentType?: string };
     const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
-    const headDigest = await this.registry.headManifest(ref, tagOrDigest, creds);
-    const known = headDigest ?? ref.digest;
+    // (A digest we do not have is simply fetched: the GET checks the credentials.)
+    const askFirst = !ref.digest || (await this.blobs.has(ref.digest));
+    const headDigest = askFirst
+      ? await this.registry.headManifest(ref, tagOrDigest, creds)
+      : undefined;
+    const known = askFirst ? (headDigest ?? ref.digest) : undefined;
     if (known && (await this.blobs.has(known))) {
       top = { bytes: await this.blobs.read(known), digest: known };
     } else {
@@ -176,7 +180,10 @@ export class ImageStore {
    * recorded under the names the archive gives it, or under `reference` if the archive holds
    * one image (a bare OCI ref.name like `busybox` is a tag without a repository, not a name).
    */
-  load(path: string, options: PullOptions & { reference?: string } = {}): Promise<PullResult[]> {
+  async load(
+    path: string,
+    options: PullOptions & { reference?: string } = {},
+  ): Promise<PullResult[]> {
     return this.#lock.shared(() => this.#load(path, options));
   }
 
@@ -283,19 +290,23 @@ export class ImageStore {
     return m;
   }
 
-  /** Makes sure one blob is in the content store; true if it had to be fetched. */
-  #ingest(
+  /**
+   * Makes sure one blob is in the content store; true if it had to be fetched. A download
+   * that breaks off (Unavailable: the connection, the registry) is started over once.
+   */
+  async #ingest(
     ref: ImageReference,
     d: Descriptor,
     credentials: Credentials | undefined,
     onProgress?: (current: number, total: number | undefined) => void,
   ): Promise<boolean> {
-    return this.blobs.ingest(
-      d.digest,
-      d.size,
-      () => this.registry.openBlob(ref, d.digest, credentials),
-      onProgress,
-    );
+    const source = () => this.registry.openBlob(ref, d.digest, credentials);
+    try {
+      return await this.blobs.ingest(d.digest, d.size, source, onProgress);
+    } catch (e) {
+      if (!(e instanceof UnavailableError)) throw e;
+      return this.blobs.ingest(d.digest, d.size, source, onProgress);
+    }
   }
 
   /** Downloads the missing layers, a few at a time; returns how many were fetched. */
@@ -348,7 +359,7 @@ export class ImageStore {
    * `keep` images), except what containers use (`inUse`), and what failed pulls left half
    * written. Waits for the pulls and loads running now; later ones wait for it.
    */
-  collectGarbage(options: CollectOptions = {}): Promise<CollectResult> {
+  async collectGarbage(options: CollectOptions = {}): Promise<CollectResult> {
     return this.#lock.exclusive(async () =>
       collectGarbage(this.blobs, this.snapshots, await this.index.list(), options),
     );

@@ -6,10 +6,11 @@ import { parseChallenges } from './auth.js';
 import { sha256Of } from './digest.js';
 import { mediaTypes } from './media-types.js';
 import { parseReference } from './reference.js';
-import { RegistryClient } from './registry-client.js';
+import { RegistryClient, retryAfterMs } from './registry-client.js';
 
 let server: Server;
 let host: string;
+const flaky = new Map<string, number>();
 const body = Buffer.from(
   JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: [] }),
 );
@@ -23,6 +24,19 @@ beforeAll(async () => {
         'docker-content-digest': `sha256:${'f'.repeat(64)}`,
       });
       res.end(body);
+    } else if (req.url?.startsWith('/v2/flaky/')) {
+      // Busy for the first two requests of each name, asking to come back at once.
+      const n = (flaky.get(req.url) ?? 0) + 1;
+      flaky.set(req.url, n);
+      if (n <= 2) res.writeHead(503, { 'retry-after': '0' }).end();
+      else res.writeHead(200, { 'content-type': mediaTypes.ociIndex }).end(body);
+    } else if (req.url?.startsWith('/v2/later/')) {
+      res.writeHead(429, { 'retry-after': '3600' }).end();
+    } else if (req.url?.startsWith('/v2/cut/blobs/')) {
+      // Promises 1000 bytes, sends 10, hangs up.
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(Buffer.alloc(10));
+      setTimeout(() => res.destroy(), 20);
     } else if (req.url?.startsWith('/v2/busy/')) {
       res.writeHead(503).end();
     } else {
@@ -59,6 +73,48 @@ describe('RegistryClient', () => {
     await expect(client.getManifest(parseReference(`${host}/busy:1`), '1')).rejects.toMatchObject({
       kind: 'Unavailable',
       message: `${host} answered 503 for manifest ${host}/busy:1`,
+    });
+  });
+
+  it('retries a busy registry after its Retry-After; gives up on one that asks for hours', async () => {
+    const ok = await client.getManifest(parseReference(`${host}/flaky:1`), '1');
+    expect(ok.digest).toBe(sha256Of(body));
+    expect(flaky.get('/v2/flaky/manifests/1')).toBe(3);
+    const t0 = Date.now();
+    await expect(client.getManifest(parseReference(`${host}/later:1`), '1')).rejects.toMatchObject({
+      kind: 'Unavailable',
+      message: `${host} answered 429 for manifest ${host}/later:1`,
+    });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const once = new RegistryClient({ retries: 1 });
+    await expect(once.getManifest(parseReference(`${host}/flaky:2`), '2')).rejects.toMatchObject({
+      kind: 'Unavailable',
+    });
+  });
+
+  it('reads Retry-After in seconds or as a date', () => {
+    expect(retryAfterMs('3')).toBe(3000);
+    expect(retryAfterMs(null)).toBeUndefined();
+    expect(retryAfterMs('soon')).toBeUndefined();
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(retryAfterMs('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
+    expect(retryAfterMs('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
+  });
+
+  it('a blob download that breaks off is Unavailable, in one line', async () => {
+    const digest = `sha256:${'c'.repeat(64)}` as const;
+    const chunks = await client.openBlob(parseReference(`${host}/cut:1`), digest);
+    await expect(
+      (async () => {
+        let n = 0;
+        for await (const c of chunks) n += c.length;
+        return n;
+      })(),
+    ).rejects.toMatchObject({
+      kind: 'Unavailable',
+      message: expect.stringMatching(
+        new RegExp(`^download of blob ${digest} from ${host} broke off: `),
+      ),
     });
   });
 

@@ -27,6 +27,24 @@ export interface RegistryOptions {
   fetch?: FetchLike;
   /** How long to wait for a registry's response headers. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Times a request the registry answers 429, 502, 503 or 504 is sent again (default 2),
+   * after the wait its Retry-After asks for, else 0.5 s, then 1 s, …
+   */
+  retries?: number;
+  /** The longest Retry-After honoured; a registry that asks for more fails the pull. 10 s. */
+  maxRetryDelayMs?: number;
+}
+
+/** The statuses that say "try again later". */
+const retryStatuses = new Set([429, 502, 503, 504]);
+
+/** Retry-After (seconds or an HTTP date) in ms, or undefined if absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export interface FetchedManifest {
@@ -77,6 +95,7 @@ export class RegistryClient {
     const credentials = given ?? this.options.credentials?.(ref.registry);
     const auth = this.#auth;
     let authorization = auth.cachedHeader(ref.registry, credentials, scope);
+    let retried = 0;
     for (let attempt = 0; ; attempt++) {
       const res = await this.#send(
         url,
@@ -84,6 +103,17 @@ export class RegistryClient {
         { ...headers, ...(authorization && { authorization }) },
         ref,
       );
+      if (retryStatuses.has(res.status) && retried < (this.options.retries ?? 2)) {
+        const asked = retryAfterMs(res.headers.get('retry-after'));
+        const wait = asked ?? 500 * 2 ** retried;
+        if (wait <= (this.options.maxRetryDelayMs ?? 10_000)) {
+          await res.body?.cancel();
+          await new Promise((r) => setTimeout(r, wait));
+          retried++;
+          attempt--;
+          continue;
+        }
+      }
       if (res.status === 401 && attempt === 0) {
         const sent = authorization;
         try {
@@ -218,7 +248,23 @@ export class RegistryClient {
       credentials,
     );
     if (!res.body) throw new UnavailableError(`${ref.registry} sent blob ${digest} without a body`);
-    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    return brokenOffAsUnavailable(
+      Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
+      `download of blob ${digest} from ${ref.registry} broke off`,
+    );
+  }
+}
+
+/** The chunks of `source`; a transport error midway becomes an UnavailableError. */
+async function* brokenOffAsUnavailable(
+  source: AsyncIterable<Uint8Array>,
+  what: string,
+): AsyncIterable<Uint8Array> {
+  try {
+    yield* source;
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    throw new UnavailableError(`${what}: ${causeText(e)}`, { cause: e });
   }
 }
 
