@@ -3,7 +3,7 @@
 // the guest's kernel. Output apart by stream and by --since, the exit code, `docker stop`
 // powering the VM off (no qemu left), a qemu killed from outside marking its container exited
 // with a reason, the boot metric in `docker info`, and a container choosing runc on this VCH.
-// Three VM boots in all: each is seconds of a busy CPU on a shared machine.
+// Four VM boots in all: each is seconds of a busy CPU on a shared machine.
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, release, tmpdir } from 'node:os';
@@ -122,7 +122,7 @@ describe('vch serve --runtime vm with the docker CLI', () => {
     await ok(['rm', 'talk']);
   }, 120_000);
 
-  it('docker stop powers the VM off; a qemu killed from outside leaves a reason', async () => {
+  it('docker stop powers the VM off, docker start boots it again; a qemu killed from outside leaves a reason', async () => {
     await ok(['run', '-d', '--name', 'sleeper', image, 'sh', '-c', 'sleep 600']);
     await ok(['run', '-d', '--name', 'victim', image, 'sh', '-c', 'sleep 600']);
     expect(podQemus()).toHaveLength(2);
@@ -145,6 +145,13 @@ describe('vch serve --runtime vm with the docker CLI', () => {
     expect(st.State.Error).toBe('PodVMExited');
     expect(st.State.ExitCode).not.toBe(0);
     expect(podQemus()).toHaveLength(0);
+
+    // docker start boots the stopped container's VM again; rm -f powers it off for good.
+    await ok(['start', 'sleeper']);
+    expect((await inspect('sleeper')).State.Status).toBe('running');
+    expect(podQemus()).toHaveLength(1);
+    await ok(['rm', '-f', 'sleeper', 'victim']);
+    await until('no VM left', async () => podQemus().length === 0);
   }, 180_000);
 
   it('takes runc for a container that asks for it on a vm VCH', async () => {
