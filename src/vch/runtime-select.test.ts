@@ -9,6 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RouterRuntime } from '../runtime/router.js';
 import { BootStats, parseRuntimeChoice } from './backends.js';
 import { SCHEMA_VERSION, VchDb } from './db.js';
+import { PortlayerClient } from '../providers/vic/proxy/portlayer-client.js';
+import { createPortlayerServer } from './portlayer/server.js';
 import { RUNTIME_LABEL } from './runtime-label.js';
 import { FakeRuntime, writeTestLayout } from './testing.js';
 import { Vch } from './vch.js';
@@ -126,6 +128,45 @@ describe('the VCH chooses per pod', () => {
     ).rejects.toMatchObject({ kind: 'InvalidInput' });
     expect(await vch.listPods()).toEqual([]);
     expect(await vch.listContainers({ all: true })).toEqual([]);
+  });
+});
+
+describe('through the portlayer', () => {
+  it('a handle annotated vic-kubelet.io/runtime=vm makes a pod VM sized by the handle', async () => {
+    vch = await open('runc');
+    await vch.loadImages(join(dir, 'layout'));
+    const imageId = (await vch.inspectImage('example.test/app:1')).id;
+    const server = createPortlayerServer(vch, {});
+    const socket = join(dir, 'pl.sock');
+    await new Promise<void>((r) => server.listen(socket, r));
+    try {
+      const pl = new PortlayerClient(`unix://${socket}`);
+      const commit = async (annotations: Record<string, string>, name: string) => {
+        const created = await pl.createHandle({ name, annotations, memoryMB: 512, numCPUs: 2 });
+        let h = await pl.addImageToHandle(created.handle, {
+          deltaID: 'app',
+          imageID: imageId,
+          repoName: 'example.test/app:1',
+        });
+        h = (await pl.createHandleTask(h, { name: 'app', path: '/bin/app', args: [] })).handle;
+        await pl.commitHandle(h);
+      };
+      await commit({ [RUNTIME_LABEL]: 'vm' }, 'ns_vmpod');
+      const pod = await vch.inspectPod('ns_vmpod');
+      expect(pod.runtime).toBe('vm');
+      expect(vm.sandboxes.get(pod.id)).toMatchObject({
+        memoryLimitBytes: 512 * 2 ** 20,
+        cpuMillis: 2000,
+        runtime: 'vm',
+      });
+      await expect(commit({ [RUNTIME_LABEL]: 'gvisor' }, 'ns_bad')).rejects.toThrow(
+        /want runc or vm/,
+      );
+      expect((await vch.listPods()).map((p) => p.name)).toEqual(['ns_vmpod']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
