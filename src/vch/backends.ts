@@ -77,7 +77,7 @@ export interface Backends {
 export async function chooseBackends(o: BackendOptions): Promise<Backends> {
   let backend: BackendName;
   if (o.choice === 'auto') {
-    const auto = await autoBackend();
+    const auto = await autoBackend({ logger: o.logger });
     backend = auto.backend;
     o.logger.info({ runtime: backend, reason: auto.reason }, `--runtime auto: ${backend}`);
   } else backend = o.choice;

@@ -20,6 +20,8 @@ export interface KvmProbeOptions {
   timeoutMs?: number;
   guest?: VmRuntimeOptions['guest'];
   qemuPath?: string;
+  /** Where the probe's guest build (first use: minutes) reports its progress. */
+  logger?: VmRuntimeOptions['logger'];
 }
 
 let cached: Promise<KvmVerdict> | undefined;
@@ -65,6 +67,7 @@ async function probe(o: KvmProbeOptions): Promise<KvmVerdict> {
     bootTimeoutMs: timeoutMs,
     ...(o.guest && { guest: o.guest }),
     ...(o.qemuPath && { qemuPath: o.qemuPath }),
+    ...(o.logger && { logger: o.logger }),
   });
   const id = 'f'.repeat(64);
   const t0 = Date.now();
