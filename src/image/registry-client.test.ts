@@ -37,6 +37,10 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-length': '1000' });
       res.write(Buffer.alloc(10));
       setTimeout(() => res.destroy(), 20);
+    } else if (req.url?.startsWith('/v2/stall/blobs/')) {
+      // Promises 1000 bytes, sends 10, then nothing (until the client gives up).
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(Buffer.alloc(10));
     } else if (req.url?.startsWith('/v2/busy/')) {
       res.writeHead(503).end();
     } else {
@@ -46,7 +50,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   host = `127.0.0.1:${(server.address() as { port: number }).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())));
 
 describe('RegistryClient', () => {
   const client = new RegistryClient();
@@ -118,6 +122,22 @@ describe('RegistryClient', () => {
     });
   });
 
+  it('a blob download that stalls is Unavailable after the timeout', async () => {
+    const digest = `sha256:${'d'.repeat(64)}` as const;
+    const quick = new RegistryClient({ timeoutMs: 200 });
+    const chunks = await quick.openBlob(parseReference(`${host}/stall:1`), digest);
+    let got = 0;
+    await expect(
+      (async () => {
+        for await (const c of chunks) got += c.length;
+      })(),
+    ).rejects.toMatchObject({
+      kind: 'Unavailable',
+      message: `download of blob ${digest} from ${host} broke off: nothing arrived for 200 ms`,
+    });
+    expect(got).toBe(10);
+  });
+
   it('uses https except for loopback and --insecure-registry hosts', () => {
     const c = new RegistryClient({ insecureRegistries: ['reg.lan:5000'] });
     expect(c.baseUrl('docker.io')).toBe('https://registry-1.docker.io');
@@ -184,7 +204,9 @@ describe('RegistryClient, credentials per call', () => {
     await new Promise<void>((r) => authServer.listen(0, '127.0.0.1', r));
     authHost = `127.0.0.1:${(authServer.address() as { port: number }).port}`;
   });
-  afterAll(() => new Promise<void>((r) => authServer.close(() => r())));
+  afterAll(
+    () => new Promise<void>((r) => (authServer.close(() => r()), authServer.closeAllConnections())),
+  );
 
   it('basic: each call sends its own credentials, none when it has none', async () => {
     const client = new RegistryClient();

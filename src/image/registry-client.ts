@@ -25,7 +25,7 @@ export interface RegistryOptions {
   credentials?: (registry: string) => Credentials | undefined;
   /** The fetch to use; tests pass one that counts requests. Defaults to the global fetch. */
   fetch?: FetchLike;
-  /** How long to wait for a registry's response headers. Default 30 s. */
+  /** How long to wait for a registry's response headers, or for the next bytes of a blob. 30 s. */
   timeoutMs?: number;
   /**
    * Times a request the registry answers 429, 502, 503 or 504 is sent again (default 2),
@@ -251,20 +251,40 @@ export class RegistryClient {
     return brokenOffAsUnavailable(
       Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
       `download of blob ${digest} from ${ref.registry} broke off`,
+      this.options.timeoutMs ?? 30_000,
     );
   }
 }
 
-/** The chunks of `source`; a transport error midway becomes an UnavailableError. */
+/**
+ * The chunks of `source`; a transport error midway, or `idleMs` without a byte (a stalled
+ * connection would otherwise hold the pull forever), becomes an UnavailableError.
+ */
 async function* brokenOffAsUnavailable(
-  source: AsyncIterable<Uint8Array>,
+  source: Readable,
   what: string,
+  idleMs: number,
 ): AsyncIterable<Uint8Array> {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => source.destroy(new UnavailableError(`${what}: nothing arrived for ${idleMs} ms`)),
+      idleMs,
+    );
+  };
   try {
-    yield* source;
+    arm();
+    for await (const chunk of source) {
+      arm();
+      yield chunk as Uint8Array;
+    }
   } catch (e) {
     if (e instanceof ImageError) throw e;
     throw new UnavailableError(`${what}: ${causeText(e)}`, { cause: e });
+  } finally {
+    clearTimeout(timer);
+    source.destroy();
   }
 }
 
