@@ -19,8 +19,11 @@ export interface InUse {
 }
 
 export interface CollectOptions {
-  /** Images to keep besides those of the store's index (the caller's own references). */
-  keep?: Iterable<ImageRecord>;
+  /**
+   * Images to keep besides those of the store's index (the caller's own references). Called
+   * with the store locked, like inUse.
+   */
+  keep?: () => Iterable<ImageRecord>;
   /** What containers use now. Called with the store locked, so no pull runs meanwhile. */
   inUse?: () => InUse | Promise<InUse>;
 }
@@ -55,7 +58,7 @@ export async function collectGarbage(
     }
   };
 
-  for (const r of [...indexed, ...(options.keep ?? [])]) {
+  for (const r of [...indexed, ...(options.keep?.() ?? [])]) {
     for (const d of [r.indexDigest, r.manifestDigest, r.configDigest, ...r.layers])
       if (d) liveBlobs.add(d);
     liveSnapshots.add(r.chainId);

@@ -365,6 +365,24 @@ export class ImageStore {
     );
   }
 
+  /**
+   * A collection now if no pull or load runs (resolves its result), else one after they are
+   * done (resolves undefined at once; its failure goes to `onError`). For a `docker rmi` that
+   * must not wait for a long pull, nor hold new pulls back.
+   */
+  async collectGarbageWhenIdle(
+    options: CollectOptions & { onError?: (e: unknown) => void } = {},
+  ): Promise<CollectResult | undefined> {
+    return this.#lock.whenIdle(async () => {
+      try {
+        return await collectGarbage(this.blobs, this.snapshots, await this.index.list(), options);
+      } catch (e) {
+        options.onError?.(e);
+        throw e;
+      }
+    });
+  }
+
   /** An image without layers still needs a (empty) rootfs. */
   async #emptySnapshot(): Promise<Digest> {
     await this.snapshots.ensure(emptyChainId, undefined, async () => {});

@@ -53,4 +53,26 @@ describe('StoreLock', () => {
     await Promise.all([second, user]);
     expect(log).toEqual(['first', 'second', 'user']);
   });
+
+  it('whenIdle: runs at once when idle; else after the running users, holding none back', async () => {
+    const lock = new StoreLock();
+    const log: string[] = [];
+    expect(await lock.whenIdle(async () => (log.push('now'), 1))).toBe(1);
+    const a = task(log, 'a');
+    const running = lock.shared(a.fn);
+    await tick();
+    expect(await lock.whenIdle(async () => void log.push('first asked'))).toBeUndefined();
+    expect(await lock.whenIdle(async () => void log.push('gc'))).toBeUndefined();
+    // A user that comes now is not held back by the collection asked for.
+    const b = task(log, 'b');
+    const later = lock.shared(b.fn);
+    await tick();
+    expect(log).toEqual(['now', 'a start', 'b start']);
+    a.release();
+    b.release();
+    await Promise.all([running, later]);
+    await tick();
+    // One collection (the latest asked for), after both.
+    expect(log).toEqual(['now', 'a start', 'b start', 'a end', 'b end', 'gc']);
+  });
 });

@@ -2,6 +2,7 @@
 // store (blobs and unpacked snapshots). Lookups go as Docker's do: by reference (normalized as
 // `docker pull` would), by `sha256:` id, or by a unique id prefix.
 import {
+  type CollectOptions,
   type CollectResult,
   type Credentials,
   type ImageRecord,
@@ -145,10 +146,11 @@ export class ImageCatalog {
     for (const r of untag) await this.store.index.delete(r);
     this.emit('delete', image.configDigest, { name: ref });
     // The references are gone whatever happens next; a collection that fails leaves only
-    // space unfreed, which the next one frees.
-    await this.collectGarbage().catch((e: unknown) =>
-      this.note(ref, `image garbage collection failed: ${(e as Error).message}`),
-    );
+    // space unfreed, which the next one frees. While pulls run it happens after them: an rmi
+    // does not wait for a long pull (nor make new pulls wait for it).
+    const failed = (e: unknown) =>
+      this.note(ref, `image garbage collection failed: ${(e as Error).message}`);
+    await this.store.collectGarbageWhenIdle({ ...this.#roots(), onError: failed }).catch(() => {});
     return { untagged: untag, deleted: last && !user ? [image.configDigest] : [] };
   }
 
@@ -160,10 +162,15 @@ export class ImageCatalog {
    * container goes whose image had lost its last one (`docker rmi -f` of a used image).
    */
   collectGarbage(): Promise<CollectResult> {
-    return this.store.collectGarbage({
-      keep: this.db.images(),
+    return this.store.collectGarbage(this.#roots());
+  }
+
+  /** What a collection keeps: the VCH's references, and its containers' images. */
+  #roots(): CollectOptions {
+    return {
+      keep: () => this.db.images(),
       inUse: () => ({ imageIds: this.db.containers().map((c) => c.imageId) }),
-    });
+    };
   }
 
   #byReference(ref: string): ImageRecord | undefined {
