@@ -20,6 +20,8 @@ export interface KvmProbeOptions {
   timeoutMs?: number;
   guest?: VmRuntimeOptions['guest'];
   qemuPath?: string;
+  /** Boot the probe VM even when the cheap checks say no (tests of the probe itself). */
+  skipPrerequisites?: boolean;
   /** Where the probe's guest build (first use: minutes) reports its progress. */
   logger?: VmRuntimeOptions['logger'];
 }
@@ -56,9 +58,10 @@ export function kvmPrerequisites(): KvmVerdict {
   return { usable: true, reason: '/dev/kvm is usable and the CPU has VMX/SVM' };
 }
 
-async function probe(o: KvmProbeOptions): Promise<KvmVerdict> {
+/** The probe itself, uncached. */
+export async function probe(o: KvmProbeOptions): Promise<KvmVerdict> {
   const pre = kvmPrerequisites();
-  if (!pre.usable) return pre;
+  if (!pre.usable && !o.skipPrerequisites) return pre;
   const timeoutMs = o.timeoutMs ?? 8000;
   const dir = await mkdtemp(join(tmpdir(), 'vic-kvm-probe-'));
   const vm = new VmRuntime({
@@ -72,16 +75,19 @@ async function probe(o: KvmProbeOptions): Promise<KvmVerdict> {
   const id = 'f'.repeat(64);
   const t0 = Date.now();
   try {
+    // Booted means the guest's agent said hello: the kernel ran all the way to its init.
     await vm.createSandbox({ id, hostname: 'kvm-probe' });
-    const ms = Date.now() - t0;
-    await vm.removeSandbox(id).catch(() => {});
-    return { usable: true, reason: `a probe VM booted under KVM in ${ms} ms` };
+    await vm.booted(id);
+    return { usable: true, reason: `a probe VM booted under KVM in ${Date.now() - t0} ms` };
   } catch (e) {
+    const first = (e as Error).message.split('\n')[0];
     return {
       usable: false,
-      reason: `a probe VM did not boot under KVM within ${timeoutMs} ms: ${(e as Error).message}`,
+      reason: `a probe VM did not boot under KVM within ${timeoutMs} ms (${first})`,
     };
   } finally {
+    // Powers the VM off (or kills a qemu that does not answer): the probe leaves nothing.
+    await vm.removeSandbox(id).catch(() => {});
     await vm.close().catch(() => {});
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   }

@@ -139,6 +139,19 @@ export class VmRuntime implements Runtime {
     });
   }
 
+  /**
+   * Resolves once the sandbox's VM has booted (its agent said hello); rejects if it does not
+   * within the boot timeout (the VM is then killed). createSandbox resolves earlier, at launch.
+   */
+  async booted(id: string): Promise<void> {
+    await this.ready();
+    const vm = this.vms.get(id);
+    if (!vm) throw notFound(`no such sandbox ${id}`);
+    await vm.attaching;
+    if (!vm.ready) throw unavailable(`the pod VM of sandbox ${id} is not running`);
+    await vm.ready;
+  }
+
   /** Powers the pod VM off while none of its containers runs; start() boots it again. */
   async stopSandbox(id: string): Promise<void> {
     await this.ready();
