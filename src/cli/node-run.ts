@@ -31,7 +31,7 @@ export interface NodeOptions {
   stateDir?: string;
   vch?: string;
   insecureRegistry: string[];
-  runtime: string;
+  runtime?: string;
   logLevel: string;
 }
 
@@ -152,9 +152,14 @@ async function makeProvider(
 ): Promise<ProviderSetup> {
   const registries = checkRegistries(o.insecureRegistry);
   if (o.providerModule !== undefined) {
-    if (o.vch !== undefined || o.stateDir !== undefined || registries.length > 0)
+    if (
+      o.vch !== undefined ||
+      o.stateDir !== undefined ||
+      o.runtime !== undefined ||
+      registries.length > 0
+    )
       throw new UsageError(
-        '--provider-module runs its own provider: --vch, --state-dir and --insecure-registry do not go with it',
+        '--provider-module runs its own provider: --vch, --state-dir, --runtime and --insecure-registry do not go with it',
       );
     const provider = await loadProviderModule(o.providerModule, {
       nodeName: o.nodeName,
@@ -165,6 +170,8 @@ async function makeProvider(
     return { provider, close: async () => {} };
   }
   if (o.vch !== undefined) {
+    if (o.runtime !== undefined)
+      throw new UsageError("--runtime is the VCH's setting: give it to the VCH that --vch names");
     if (registries.length > 0)
       throw new UsageError(
         "--insecure-registry is the VCH's setting: give it to the VCH that --vch names",
@@ -192,7 +199,7 @@ async function makeProvider(
     stateDir,
     insecureRegistries: registries,
     logger: log,
-    runtime: parseRuntimeChoice(o.runtime),
+    runtime: parseRuntimeChoice(o.runtime ?? 'runc'),
   });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),

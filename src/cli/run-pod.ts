@@ -72,6 +72,14 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader that goes away (`vic-kubelet run pod.yaml | head`) ends other commands at once;
+  // here it stops the pod first, so that the pod is still removed. Later writes go nowhere.
+  const outputs = [process.stdout, process.stderr].map((stream) => {
+    const before = stream.listeners('error') as ((e: Error) => void)[];
+    stream.removeAllListeners('error');
+    stream.on('error', () => stop.abort());
+    return { stream, before };
+  });
   try {
     for (const archive of o.load) {
       let loaded;
@@ -92,6 +100,11 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    for (const { stream, before } of outputs)
+      if (!stream.destroyed) {
+        stream.removeAllListeners('error');
+        for (const l of before) stream.on('error', l);
+      }
     await provider.close();
     await vch.close();
   }

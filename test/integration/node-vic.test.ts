@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
+import { vchEndpoints } from '../../src/vch/address.js';
 import { kubectl } from './cluster.js';
 import { cleanupVch, docker, ensureBuilt, main, startVch, type VchProcess } from './docker-cli.js';
 import { kubeConfigOf, servingCert, type ServingCert, until } from './node-harness.js';
@@ -290,7 +291,11 @@ describe('vic-kubelet node driving a remote VCH (--vch)', () => {
   it('runs a pod on a `vch serve` reached at its socket', async () => {
     const stateDir = join(work, 'remote');
     const socket = join(work, 'remote.sock');
-    remote = await startVch(stateDir, socket);
+    const tcp = await freePort();
+    remote = await startVch(stateDir, socket, ['--docker-tcp', `127.0.0.1:${tcp}`]);
+    // The other form of a VCH's address reaches the same portlayer.
+    const { portlayer } = vchEndpoints(`http://127.0.0.1:${tcp}`);
+    expect((await new PortlayerClient(portlayer).vchInfo()).numCPUs).toBeGreaterThan(0);
     const tls = await servingCert(cluster, nodeName);
     startNode([...nodeFlags(nodeName, tls, await freePort()), '--vch', `unix://${socket}`]);
     await expectCapacityOf(await ready(nodeName), `unix://${socket}#/portlayer`);
@@ -332,8 +337,16 @@ describe('vic-kubelet node flags', () => {
         'vic-kubelet: --insecure-registry "a b": want HOST[:PORT]\n',
       ],
       [
+        [...base, '--state-dir', join(work, 'x'), '--runtime', 'kvm'],
+        'vic-kubelet: --runtime "kvm": want runc, vm or auto\n',
+      ],
+      [
+        [...base, '--vch', 'unix:///run/vch.sock', '--runtime', 'vm'],
+        "vic-kubelet: --runtime is the VCH's setting: give it to the VCH that --vch names\n",
+      ],
+      [
         [...base, '--state-dir', join(work, 'x'), '--provider-module', 'm.mjs'],
-        'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir and --insecure-registry do not go with it\n',
+        'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir, --runtime and --insecure-registry do not go with it\n',
       ],
       [
         [...base, '--state-dir', `/tmp/${'d'.repeat(120)}`],

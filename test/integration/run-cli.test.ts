@@ -143,6 +143,44 @@ describe('vic-kubelet run', () => {
     expect(await containersLeft()).toBe('');
   }, 180_000);
 
+  it('a reader that goes away (| head) stops the pod and removes it', async () => {
+    const file = manifest('chatty', [
+      {
+        name: 'c',
+        image,
+        command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line $i"; done'],
+      },
+    ]);
+    const r = await run('bash', [
+      '-c',
+      `"$0" "$1" run "$2" --state-dir "$3" | head -3; echo "status \${PIPESTATUS[0]}" >&2`,
+      process.execPath,
+      main,
+      file,
+      state,
+    ]);
+    expect(r.stdout).toBe('line 1\nline 2\nline 3\n');
+    expect(r.stderr).toContain('pod default/chatty: stopping\n');
+    expect(r.stderr).toMatch(/status \d+\n$/);
+    expect(await containersLeft()).toBe('');
+  }, 120_000);
+
+  it('bad flags: one line, status 2', async () => {
+    const file = manifest('flags', [{ name: 'c', image, command: ['true'] }]);
+    const cases: [string[], string][] = [
+      [['--runtime', 'kvm'], '--runtime "kvm": want runc, vm or auto'],
+      [['--insecure-registry', 'a b'], '--insecure-registry "a b": want HOST[:PORT]'],
+      [['--log-level', 'loud'], '--log-level "loud": want debug, info, warn or error'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await vk([file, '--state-dir', state, ...args]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({
+        code: 2,
+        stderr: `vic-kubelet: ${message}\n`,
+      });
+    }
+  }, 60_000);
+
   it('a bad manifest: one line, status 2', async () => {
     const bad = join(work, 'bad.yaml');
     writeFileSync(bad, 'kind: [\n');
