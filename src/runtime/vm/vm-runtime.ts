@@ -164,8 +164,7 @@ export class VmRuntime implements Runtime {
       if (running.length > 0)
         throw conflict(`sandbox ${id} still runs ${running.length} container(s)`);
       if (vm.gone) return;
-      await vm.powerOff();
-      this.log.info({ sandbox: id }, 'pod VM powered off');
+      await vm.powerOff(); // which logs it
     });
   }
 
