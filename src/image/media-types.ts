@@ -26,7 +26,7 @@ export const manifestMediaTypes: readonly string[] = [
 export const configMediaTypes: readonly string[] = [mediaTypes.ociConfig, mediaTypes.dockerConfig];
 
 /** How a layer blob is compressed, or undefined for a media type we cannot unpack. */
-export function layerCompression(mediaType: string): 'gzip' | 'none' | undefined {
+export function layerCompression(mediaType: string): 'gzip' | 'zstd' | 'none' | undefined {
   switch (mediaType) {
     case mediaTypes.ociLayer:
       return 'none';
@@ -35,6 +35,8 @@ export function layerCompression(mediaType: string): 'gzip' | 'none' | undefined
     case mediaTypes.dockerLayerGzip:
     case mediaTypes.dockerForeignLayerGzip:
       return 'gzip';
+    case mediaTypes.ociLayerZstd:
+      return 'zstd';
     default:
       return undefined;
   }

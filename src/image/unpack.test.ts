@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -81,6 +82,31 @@ describe('applyLayer', () => {
     expect(readFileSync(join(root, 'hello.txt'), 'utf8')).toBe('hi\n');
     expect(result.diffId).toBe(`sha256:${createHash('sha256').update(plain).digest('hex')}`);
     expect(read).toBe(gzipSync(plain).length);
+  });
+
+  it('reads zstd layers (through the zstd program), big enough for backpressure', async () => {
+    const big = Buffer.alloc(4 << 20, 'zstd layer bytes ');
+    const plain = tarArchive([
+      { name: 'hello.txt', body: 'hi\n' },
+      { name: 'big.bin', body: big },
+    ]);
+    const packed = execFileSync('zstd', ['-c', '-q'], { input: plain, maxBuffer: 64 << 20 });
+    const result = await applyLayer(root, chunked(packed, 64 << 10), {
+      compression: 'zstd',
+      name: 'sha256:z',
+    });
+    expect(readFileSync(join(root, 'hello.txt'), 'utf8')).toBe('hi\n');
+    expect(statSync(join(root, 'big.bin')).size).toBe(big.length);
+    expect(result.diffId).toBe(`sha256:${createHash('sha256').update(plain).digest('hex')}`);
+    await expect(
+      applyLayer(root, chunked(Buffer.alloc(5000, 'not zstd ')), {
+        compression: 'zstd',
+        name: 'sha256:bad',
+      }),
+    ).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/^layer sha256:bad is not valid zstd: /),
+    });
   });
 
   it('accepts a layer whose last entry lacks its padding and the end blocks', async () => {

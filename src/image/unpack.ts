@@ -39,11 +39,12 @@ import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import type { Digest } from './digest.js';
+import { zstdDecompressor } from './zstd.js';
 import { InvalidInputError } from './errors.js';
 
 export interface ApplyLayerOptions {
   /** How the stream is compressed. */
-  compression: 'gzip' | 'none';
+  compression: 'gzip' | 'zstd' | 'none';
   /** Names the layer in error messages (its digest). */
   name?: string;
   /** The expected digest of the uncompressed tar (the config's diff_id); checked at the end. */
@@ -368,6 +369,7 @@ export async function applyLayer(
   });
   const stages: NodeJS.ReadWriteStream[] = [counter];
   if (options.compression === 'gzip') stages.push(createGunzip());
+  if (options.compression === 'zstd') stages.push(zstdDecompressor(label));
   const counted = pipeline([input, ...stages], () => {}) as unknown as Readable;
   try {
     for await (const chunk of counted as AsyncIterable<Buffer>) {

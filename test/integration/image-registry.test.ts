@@ -1,7 +1,7 @@
 // The image store against a real registry (Debian's docker-registry on loopback) holding a
 // busybox image built with umoci and pushed with skopeo: pull by tag and by digest, no
 // download on a second pull, one download for two concurrent pulls, an index resolved to
-// linux/amd64, and the errors a user meets.
+// linux/amd64, a zstd layer, and the errors a user meets.
 import { execFile } from 'node:child_process';
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,38 @@ describe('pull from a real registry', () => {
     expect(again.image.manifestDigest).toBe(image.manifestDigest);
     expect(log).toEqual([`HEAD /v2/busybox/manifests/test`]);
     expect(events.find((e) => e.id === layerId)?.status).toBe('Already exists');
+  });
+
+  it('pulls an image whose layer is zstd (skopeo --dest-compress-format zstd)', async () => {
+    // A registry of its own: skopeo would reuse the gzip layer it pushed to the shared one.
+    const own = await startRegistry();
+    try {
+      const ref = `${own.host}/busybox:zstd`;
+      await run('skopeo', [
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        '--dest-compress-format',
+        'zstd',
+        `oci:${layout}:busybox`,
+        `docker://${ref}`,
+      ]);
+      const raw = await run('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${ref}`,
+      ]);
+      const manifest = JSON.parse(raw.stdout) as { layers: { mediaType: string }[] };
+      expect(manifest.layers.map((l) => l.mediaType)).toEqual([mediaTypes.ociLayerZstd]);
+      const { image, rootfs } = await newStore().pull(ref);
+      expect(image.layers).toHaveLength(1);
+      expect(readFileSync(join(rootfs, 'bin/busybox')).equals(readFileSync('/bin/busybox'))).toBe(
+        true,
+      );
+    } finally {
+      await own.stop();
+    }
   });
 
   it('pulls by digest, verifying the manifest against it', async () => {
