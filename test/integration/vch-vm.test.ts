@@ -2,15 +2,15 @@
 // docker CLI, a busybox image from a real registry, each container in a pod VM of its own with
 // the guest's kernel. Output apart by stream and by --since, the exit code, `docker stop`
 // powering the VM off (no qemu left), a qemu killed from outside marking its container exited
-// with a reason, the boot metric in `docker info`, and a container choosing runc on this VCH.
-// Four VM boots in all: each is seconds of a busy CPU on a shared machine.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+// with a reason, the boot metric in `docker info`, a VM container kept across a VCH restart,
+// and a container choosing runc on this VCH.
+// Five VM boots in all: each is seconds of a busy CPU on a shared machine.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../../src/runtime/vm/testing.js';
-import { type VchProcess, cleanupVch, ensureBuilt, startVch } from './docker-cli.js';
+import { type VchProcess, cleanupVch, ensureBuilt, startVch, stopVch } from './docker-cli.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 let work: string;
@@ -153,6 +153,41 @@ describe('vch serve --runtime vm with the docker CLI', () => {
     await ok(['rm', '-f', 'sleeper', 'victim']);
     await until('no VM left', async () => podQemus().length === 0);
   }, 180_000);
+
+  it('a VCH restart keeps a VM container running, its output flowing, and it stoppable', async () => {
+    await ok([
+      'run',
+      '-d',
+      '--name',
+      'keep',
+      image,
+      'sh',
+      '-c',
+      'i=0; while :; do i=$((i+1)); echo "n $i"; sleep 0.3; done',
+    ]);
+    const count = async () => (await ok(['logs', 'keep'])).split('\n').filter(Boolean).length;
+    await until('output', async () => (await count()) >= 3);
+    const started = (await inspect('keep')) as unknown as { State: { StartedAt: string } };
+    await stopVch(vch);
+    await sleep(1500);
+    vch = await startVch(stateDir, join(work, 'docker.sock'), [
+      '--insecure-registry',
+      registry.host,
+      '--runtime',
+      'vm',
+    ]);
+    const after = (await inspect('keep')) as unknown as {
+      State: { Status: string; StartedAt: string };
+    };
+    expect(after.State).toMatchObject({ Status: 'running', StartedAt: started.State.StartedAt });
+    const lines = (await ok(['logs', 'keep'])).split('\n').filter(Boolean);
+    // Written while the VCH was down (1.5 s at 0.3 s a line), none lost, none twice.
+    expect(lines.length).toBeGreaterThan(6);
+    expect(lines).toEqual(lines.map((_, i) => `n ${i + 1}`));
+    await ok(['stop', '-t', '1', 'keep']);
+    await until('the VM powered off', async () => podQemus().length === 0);
+    await ok(['rm', 'keep']);
+  }, 120_000);
 
   it('takes runc for a container that asks for it on a vm VCH', async () => {
     const out = await ok([
