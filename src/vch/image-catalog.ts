@@ -145,12 +145,9 @@ export class ImageCatalog {
     });
     for (const r of untag) await this.store.index.delete(r);
     this.emit('delete', image.configDigest, { name: ref });
-    // The references are gone whatever happens next; a collection that fails leaves only
-    // space unfreed, which the next one frees. While pulls run it happens after them: an rmi
-    // does not wait for a long pull (nor make new pulls wait for it).
-    const failed = (e: unknown) =>
-      this.note(ref, `image garbage collection failed: ${(e as Error).message}`);
-    await this.store.collectGarbageWhenIdle({ ...this.#roots(), onError: failed }).catch(() => {});
+    // The references are gone whatever happens next: a collection that fails leaves only
+    // space unfreed, which the next one frees.
+    await this.collectGarbage(ref);
     return { untagged: untag, deleted: last && !user ? [image.configDigest] : [] };
   }
 
@@ -159,10 +156,16 @@ export class ImageCatalog {
    * references count as well as the image store's index; the images of its containers keep
    * their config and rootfs (a running container's overlay has it as its lower layer; a
    * stopped one needs it to start again). Run after an image loses a reference, and after a
-   * container goes whose image had lost its last one (`docker rmi -f` of a used image).
+   * container goes whose image had lost its last one (`docker rmi -f` of a used image). While
+   * pulls run, it happens right after them: the caller does not wait for a long pull, nor do
+   * new pulls wait for it. Never rejects: a failure is logged (`about` names what it was for).
    */
-  collectGarbage(): Promise<CollectResult> {
-    return this.store.collectGarbage(this.#roots());
+  async collectGarbage(about = 'images'): Promise<CollectResult | undefined> {
+    const failed = (e: unknown) =>
+      this.note(about, `image garbage collection failed: ${(e as Error).message}`);
+    return this.store
+      .collectGarbageWhenIdle({ ...this.#roots(), onError: failed })
+      .catch(() => undefined);
   }
 
   /** What a collection keeps: the VCH's references, and its containers' images. */
