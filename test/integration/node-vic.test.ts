@@ -4,7 +4,7 @@
 // Node's capacity is the VCH's /vch/info; a SIGKILLed node, started again, finds its pods
 // still running (same start times, no restarts) and their logs carrying on.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -108,6 +108,7 @@ afterAll(async () => {
   for (const n of [...nodes]) await stopNode(n);
   for (const name of nodeNames) await core.deleteNode({ name }).catch(() => {});
   await cleanupVch(join(work, 'embedded'));
+  await cleanupVch(join(work, 'ident'));
   if (remote) await cleanupVch(remote.stateDir, remote);
   await registry?.stop();
   spawnSync('rm', ['-rf', work]);
@@ -316,6 +317,88 @@ describe('vic-kubelet node driving a remote VCH (--vch)', () => {
       60_000,
     );
   }, 180_000);
+});
+
+describe("vic-kubelet node with a node's own credentials", () => {
+  const nodeName = `vk-vic-ident-${suffix}`;
+  nodeNames.push(nodeName);
+
+  /** A kubeconfig for system:node:NAME in system:nodes, as a kubelet has (Node authorizer). */
+  async function nodeKubeconfig(): Promise<string> {
+    const pki = join(cluster.dir, 'pki');
+    const dir = join(work, 'ident-pki');
+    spawnSync('mkdir', ['-p', dir]);
+    const sh = (script: string) => {
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir });
+      if (r.status !== 0) throw new Error(r.stderr);
+    };
+    sh(
+      'openssl ecparam -name prime256v1 -genkey -noout -out node.key && ' +
+        `openssl req -new -key node.key -subj "/O=system:nodes/CN=system:node:${nodeName}" -out node.csr && ` +
+        `openssl x509 -req -in node.csr -CA ${pki}/ca.crt -CAkey ${pki}/ca.key -CAcreateserial ` +
+        `-CAserial ca.srl -days 1 -extfile <(printf "extendedKeyUsage=clientAuth") -out node.crt`,
+    );
+    const b64 = (f: string) => readFileSync(join(dir, f)).toString('base64');
+    const file = join(dir, 'kubeconfig');
+    writeFileSync(
+      file,
+      readFileSync(cluster.kubeconfig, 'utf8')
+        .replace(/client-certificate-data: .*/, `client-certificate-data: ${b64('node.crt')}`)
+        .replace(/client-key-data: .*/, `client-key-data: ${b64('node.key')}`),
+    );
+    return file;
+  }
+
+  it("registers, reads its pod's imagePullSecret and serves kubectl logs", async () => {
+    // The image is only to be had with the secret's credentials: the pod runs only if the
+    // node could read it.
+    const locked = await startRegistry({ htpasswd: { bob: 'hunter2' } });
+    const privateImage = `${locked.host}/secret/busybox:1`;
+    await pushImage(join(work, 'image', 'oci'), 'busybox', privateImage, 'bob:hunter2');
+    try {
+      await runWithNodeCredentials(locked.host, privateImage);
+    } finally {
+      await locked.stop();
+    }
+  }, 180_000);
+
+  async function runWithNodeCredentials(host: string, privateImage: string): Promise<void> {
+    const kubeconfig = await nodeKubeconfig();
+    const tls = await servingCert(cluster, nodeName);
+    const flags = nodeFlags(nodeName, tls, await freePort());
+    flags[flags.indexOf('--kubeconfig') + 1] = kubeconfig;
+    startNode([...flags, '--state-dir', join(work, 'ident')]);
+    await ready(nodeName);
+    await core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: 'pull' },
+        type: 'kubernetes.io/dockerconfigjson',
+        stringData: {
+          '.dockerconfigjson': JSON.stringify({
+            auths: { [host]: { username: 'bob', password: 'hunter2' } },
+          }),
+        },
+      },
+    });
+    const m = JSON.parse(podManifest('ident', nodeName)) as k8s.V1Pod;
+    m.spec!.imagePullSecrets = [{ name: 'pull' }];
+    for (const c of m.spec!.containers) c.image = privateImage;
+    await apply(JSON.stringify(m));
+    await running('ident');
+    await until('ticks in kubectl logs', async () =>
+      /tick 2\n/.test(await kubectl(cluster, 'logs', '-n', namespace, 'ident', '-c', 'app')),
+    );
+    await core.deleteNamespacedPod({ name: 'ident', namespace });
+    await until(
+      'the pod to be deleted',
+      async () =>
+        !(await core.listNamespacedPod({ namespace })).items.some(
+          (p) => p.metadata?.name === 'ident',
+        ),
+      60_000,
+    );
+  }
 });
 
 describe('vic-kubelet node flags', () => {
