@@ -3,7 +3,8 @@
 # image from Debian's busybox-static (an OCI layout, with umoci: no registry, no network but
 # Debian's and npm's), and run examples/pod.yaml with `vic-kubelet run` on the embedded VCH —
 # its two containers' output, prefixed by name, then the pod's exit code.
-#   bash scripts/example.sh [POD.yaml]       (default examples/pod.yaml)
+#   bash scripts/example.sh [POD.yaml [RUN FLAGS...]]   (default examples/pod.yaml)
+# e.g. `bash scripts/example.sh examples/pod.yaml --runtime vm` runs the pod in a qemu pod VM.
 # The VCH's state goes to $VIC_KUBELET_STATE_DIR, default ~/.local/state/vic-kubelet (the
 # default of `vic-kubelet run`); the image layout to $VIC_KUBELET_STATE_DIR/example-image.
 set -euo pipefail
@@ -39,4 +40,4 @@ if [[ ! -f $layout/index.json ]] || ! grep -q "\"$image\"" "$layout/index.json";
   echo "built $image in $layout" >&2
 fi
 
-exec node dist/cli/main.js run "$pod" --state-dir "$state" --load "$layout"
+exec node dist/cli/main.js run "$pod" --state-dir "$state" --load "$layout" "${@:2}"
