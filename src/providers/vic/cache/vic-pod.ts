@@ -10,6 +10,11 @@ export const ANNOTATION_NAME = 'io.kubernetes.pod.name';
 export const ANNOTATION_UID = 'io.kubernetes.pod.uid';
 /** The pod's metadata and spec as JSON. */
 export const ANNOTATION_POD = 'vic-kubelet.pod';
+/**
+ * The pod's choice of isolation backend (runc or vm), passed on as is: the VCH checks it and
+ * records it with the pod, so a bad value fails the commit with the VCH's one-line reason.
+ */
+export const ANNOTATION_RUNTIME = 'vic-kubelet.io/runtime';
 
 export interface Waiting {
   reason: string;

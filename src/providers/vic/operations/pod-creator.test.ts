@@ -59,6 +59,22 @@ describe('PodCreator', () => {
     expect(c.config.hostname).toBe('two');
   });
 
+  it("passes the pod's choice of backend (vic-kubelet.io/runtime) to the VCH, and none when unset", async () => {
+    const { isolation, images, creator } = setup();
+    images.addToRegistry('busybox:1');
+    const vm = testPod('vm', [{ name: 'a', image: 'busybox:1' }]);
+    vm.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+    const plain = testPod('plain', [{ name: 'a', image: 'busybox:1' }]);
+    const a = await creator.create(vm, await creator.pullImages(vm));
+    const b = await creator.create(plain, await creator.pullImages(plain));
+    expect(isolation.containers.get(a.id)!.config.annotations).toMatchObject({
+      'vic-kubelet.io/runtime': 'vm',
+    });
+    expect(isolation.containers.get(b.id)!.config.annotations).not.toHaveProperty(
+      'vic-kubelet.io/runtime',
+    );
+  });
+
   it('asks nothing of the VCH for a container that has no command', async () => {
     const { isolation, images, creator } = setup();
     images.addToRegistry('busybox:1', { cmd: [], entrypoint: [] });

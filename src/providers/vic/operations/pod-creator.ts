@@ -9,6 +9,7 @@ import {
   ANNOTATION_NAME,
   ANNOTATION_NAMESPACE,
   ANNOTATION_POD,
+  ANNOTATION_RUNTIME,
   ANNOTATION_UID,
   podForAnnotation,
 } from '../cache/vic-pod.js';
@@ -87,6 +88,9 @@ export class PodCreator {
         [ANNOTATION_NAME]: m.name!,
         [ANNOTATION_UID]: m.uid ?? '',
         [ANNOTATION_POD]: podForAnnotation(pod),
+        ...(m.annotations?.[ANNOTATION_RUNTIME] !== undefined && {
+          [ANNOTATION_RUNTIME]: m.annotations[ANNOTATION_RUNTIME],
+        }),
       },
       ...podResources(pod),
     });
