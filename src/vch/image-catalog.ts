@@ -49,9 +49,6 @@ export class ImageCatalog {
     private readonly db: VchDb,
     private readonly emit: Emit,
     private readonly note: Note,
-    // Unused: pulls take their credentials themselves now. Kept until vch.ts stops passing
-    // the per-credentials store factory it used to need.
-    _unused?: (registry: string, credentials: Credentials) => unknown,
   ) {}
 
   /** Pulls with the request's credentials only (none: anonymously), whatever came before. */

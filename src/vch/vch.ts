@@ -127,11 +127,6 @@ export class Vch extends EventEmitter<VchEvents> {
       db,
       (action, id, attributes) => this.#emit('image', action, id, attributes),
       (image, note) => this.#log.info({ image, note }, 'unpack note'),
-      (registry, credentials) =>
-        new ImageStore(stateDir, {
-          insecureRegistries,
-          credentials: (r) => (r === registry ? credentials : undefined),
-        }),
     );
   }
 
@@ -400,6 +395,10 @@ export class Vch extends EventEmitter<VchEvents> {
       }
       await rm(join(this.stateDir, 'containers', id), { recursive: true, force: true });
       this.#emit('container', 'destroy', id, { name: row.name });
+      // The last user of an image untagged while in use (`docker rmi -f`): free it now, not at
+      // the next rmi. In the background; it never rejects.
+      if (this.#db.imagesById(row.imageId).length === 0 && !this.#db.imageInUse(row.imageId))
+        void this.#images.collectGarbage(`container ${id}`);
     });
   }
 
@@ -574,7 +573,7 @@ export class Vch extends EventEmitter<VchEvents> {
   /**
    * Removes a reference (by name) or every reference of an image (by id). Conflict if a
    * container uses an image that would lose its last reference, unless `force`. Answers what
-   * was untagged and deleted, as Docker does. The image's blobs and snapshots stay on disk.
+   * was untagged and deleted, as Docker does; blobs and snapshots no image needs are freed.
    */
   async removeImage(
     ref: string,
