@@ -1,9 +1,10 @@
 # Installs the Debian packages that are missing, by what they provide: `TOOL:PACKAGE` is
 # missing when TOOL is not on PATH, `dpkg:PACKAGE` when the package is not installed. Meant to
-# be sourced (by scripts/example.sh; .ci/run could share it):
+# be sourced (by scripts/example.sh and .ci/run):
 #   source scripts/debian-packages.sh
 #   install_missing_packages runc:runc umoci:umoci dpkg:busybox-static
 # apt-get needs root: as another user it goes through sudo, or says what to install.
+# With APT_NO_RECOMMENDS=1 recommended packages are left out (qemu's are a desktop's worth).
 install_missing_packages() {
   local missing=() pair tool pkg
   for pair in "$@"; do
@@ -26,5 +27,7 @@ install_missing_packages() {
   fi
   echo "installing Debian packages: ${missing[*]}" >&2
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+  local extra=()
+  [[ ${APT_NO_RECOMMENDS:-} == 1 ]] && extra=(--no-install-recommends)
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${extra[@]}" "${missing[@]}"
 }
