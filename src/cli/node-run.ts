@@ -199,7 +199,7 @@ async function makeProvider(
     stateDir,
     insecureRegistries: registries,
     logger: log,
-    runtime: parseRuntimeChoice(o.runtime ?? 'runc'),
+    runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
   });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),

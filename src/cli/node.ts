@@ -45,7 +45,7 @@ export function addNodeCommand(program: Command): void {
     )
     .option(
       '--runtime <runc|vm|auto>',
-      "pods' default isolation in the embedded VCH: runc sandboxes (default), qemu pod VMs, or auto (vm where KVM works)",
+      "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works; the default)",
     )
     .option(
       '--provider-module <file>',

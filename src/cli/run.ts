@@ -30,7 +30,7 @@ export function addRunCommand(program: Command): void {
     .option(
       '--runtime <runc|vm|auto>',
       "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works)",
-      'runc',
+      'auto',
     )
     .option('--log-level <level>', "the VCH's log on stderr: debug, info, warn or error", 'error')
     .action(async (file: string, o: RunOptions) => {

@@ -63,7 +63,7 @@ export interface EmbeddedVchOptions {
   runc?: string;
   /** The containers' init (default: the project's build). */
   tether?: string;
-  /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default runc. */
+  /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default auto, as `vch serve`. */
   runtime?: RuntimeChoice;
   maxPods?: number;
 }
@@ -87,7 +87,7 @@ export async function openEmbeddedVch(o: EmbeddedVchOptions): Promise<EmbeddedVc
       `--state-dir ${stateDir}: too long for its socket ${SOCKET_NAME} (at most ${MAX_SOCKET_PATH - SOCKET_NAME.length - 1} bytes)`,
     );
   const backends = await chooseBackends({
-    choice: o.runtime ?? 'runc',
+    choice: o.runtime ?? 'auto',
     logger: o.logger ?? pino({ level: 'silent' }),
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),

@@ -1,5 +1,5 @@
-// `vic-kubelet node --runtime vm` under kubectl (TCG here): a two-container pod runs in one pod
-// VM — the guest's kernel and the pod's hostname, not the host's — and reaches Running; `kubectl
+// A pod that asks for a pod VM (annotation vic-kubelet.io/runtime: vm) on `vic-kubelet node
+// --runtime runc`, under kubectl (TCG here): its two containers run in one pod VM — the guest's kernel and the pod's hostname, not the host's — and reaches Running; `kubectl
 // logs` reads each container and honours --since-time; a container that exits 3 is restarted
 // in the same VM with its last exit code reported, as with runc; deleting the pod powers the VM
 // off and leaves no qemu. One VM boot.
@@ -85,7 +85,7 @@ function apply(manifest: object): Promise<void> {
 
 const logs = (...args: string[]) => kubectl(cluster, 'logs', '-n', namespace, 'vmpod', ...args);
 
-describe('vic-kubelet node --runtime vm', () => {
+describe('a pod annotated vic-kubelet.io/runtime: vm on vic-kubelet node', () => {
   it('runs a two-container pod in one VM under kubectl; logs, restart, deletion', async () => {
     const tls = await servingCert(cluster, nodeName);
     const port = await freePort();
@@ -113,7 +113,7 @@ describe('vic-kubelet node --runtime vm', () => {
         '--state-dir',
         stateDir,
         '--runtime',
-        'vm',
+        'runc',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -123,7 +123,8 @@ describe('vic-kubelet node --runtime vm', () => {
     await apply({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'vmpod', namespace },
+      // The node's default is runc: the pod's annotation alone asks for the VM.
+      metadata: { name: 'vmpod', namespace, annotations: { 'vic-kubelet.io/runtime': 'vm' } },
       spec: {
         nodeSelector: { 'kubernetes.io/hostname': nodeName },
         tolerations: [
