@@ -211,10 +211,12 @@ describe('vic-kubelet node with an embedded VCH (--state-dir)', () => {
       [main, 'node', ...nodeFlags(`${nodeName}-2`, tls, 0), '--state-dir', stateDir],
       { encoding: 'utf8', timeout: 30_000 },
     );
+    // (Structured log lines may come first, e.g. which backend `--runtime auto` chose.)
     expect(second.status).toBe(1);
     expect(second.stderr).toMatch(
-      /^vic-kubelet: the VCH state directory .* is in use by process \d+\n$/,
+      /(^|\n)vic-kubelet: the VCH state directory .* is in use by process \d+\n$/,
     );
+    expect(second.stderr).not.toMatch(/\n\s+at /);
 
     await apply(podManifest('web', nodeName));
     const before = await running('web');
