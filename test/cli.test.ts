@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  rmSync,
   openSync,
   readFileSync,
   writeFileSync,
@@ -12,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/iolog/clock.js';
 import { formatTime } from '../src/iolog/time.js';
 import { decodeAll, memoryWriter, T0 } from '../src/iolog/testing.js';
@@ -21,6 +22,7 @@ import type { Clock } from '../src/iolog/clock.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const main = join(root, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'vic-kubelet-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const next = (name = 'log') => join(dir, `${name}${n++}.log`);
 

@@ -1,6 +1,6 @@
 // The parallel paths must give exactly what the single-threaded ones give. Worker threads load
 // compiled JavaScript, so these tests drive the build in dist/ (npm test builds first).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ const {
 } = lib;
 
 const dir = mkdtempSync(join(tmpdir(), 'iolog-parallel-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const pool = new WorkerPool(2);
 const handovers: number[] = [];
 afterAll(() => pool.close());

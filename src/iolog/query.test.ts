@@ -1,8 +1,8 @@
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { steppingClock } from './clock.js';
 import { LogWriter } from './writer.js';
 import { type LogQuery, queryLog } from './query.js';
@@ -10,6 +10,7 @@ import { formatTime } from './time.js';
 import { memoryWriter, T0 } from './testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iolog-query-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const b = (s: string) => Buffer.from(s);
 

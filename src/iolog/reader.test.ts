@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type LogEntry, readEntries } from './reader.js';
 import { memoryWriter, T0 } from './testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iolog-reader-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const b = (s: string) => Buffer.from(s, 'latin1');
 

@@ -1,10 +1,10 @@
 // Property tests: whatever the writer is given, the reader gives it back, and the query engine
 // agrees with a plain reference model of `docker logs` over the logical lines of the log.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from './clock.js';
 import { MAX_MESSAGE, type StreamId } from './format.js';
 import { type LogQuery, queryLog, type StreamSelection } from './query.js';
@@ -14,6 +14,7 @@ import type { LogWriterOptions } from './writer.js';
 
 const NL = 0x0a;
 const dir = mkdtempSync(join(tmpdir(), 'iolog-roundtrip-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
 // --- generating writes ---------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 // through a provider module, writes one JSON line per event, and on SIGTERM stops cleanly
 // (exit 0) leaving the pod where it is.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it, onTestFinished } from 'vitest';
 import { kubeConfigOf, servingCert, until } from './node-harness.js';
 
 const cluster = inject('cluster');
@@ -97,7 +97,9 @@ it('runs a node until SIGTERM, then exits 0 and leaves its pods', async () => {
 it('waits for an apiserver that is not there yet, and still stops at SIGTERM', async () => {
   const tls = await servingCert(cluster, nodeName);
   // The cluster's kubeconfig, but pointing at a port where nothing listens.
-  const dead = join(mkdtempSync(join(tmpdir(), 'vic-kubelet-cli-')), 'kubeconfig');
+  const deadDir = mkdtempSync(join(tmpdir(), 'vic-kubelet-cli-'));
+  onTestFinished(() => rmSync(deadDir, { recursive: true, force: true }));
+  const dead = join(deadDir, 'kubeconfig');
   const free = createServer();
   await new Promise<void>((ok) => free.listen(0, '127.0.0.1', ok));
   const port = (free.address() as AddressInfo).port;
