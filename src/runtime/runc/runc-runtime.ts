@@ -3,18 +3,8 @@
 // the tether as its init writing the container's output straight to its log.
 import { execFile } from 'node:child_process';
 import { constants, readFileSync } from 'node:fs';
-import {
-  access,
-  copyFile,
-  mkdir,
-  open,
-  readFile,
-  readdir,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
-import { dirname, isAbsolute } from 'node:path';
+import { access, copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { formatTime } from '../../iolog/index.js';
@@ -29,6 +19,7 @@ import type {
   StopOptions,
 } from '../runtime.js';
 import { parseSignal } from '../signals.js';
+import { checkContainerSpec } from '../container-spec-check.js';
 import { resolveUser, type ResolvedUser } from '../user.js';
 import { ExitWatcher, readExit, readStarted, type ExitStatus } from './exit-watch.js';
 import { readJson, writeJsonAtomic } from './files.js';
@@ -222,26 +213,7 @@ export class RuncRuntime implements Runtime {
     await this.ready();
     if (!validId(spec.id)) throw invalidInput(`invalid container id ${JSON.stringify(spec.id)}`);
     if (!this.sandboxes.has(sandboxId)) throw notFound(`no such sandbox ${sandboxId}`);
-    if (spec.process.args.length === 0 || spec.process.args[0] === '')
-      throw invalidInput('no command to run');
-    if (!spec.process.cwd.startsWith('/'))
-      throw invalidInput(`working dir ${JSON.stringify(spec.process.cwd)} is not absolute`);
-    if (!isAbsolute(spec.logPath)) throw invalidInput(`log path ${spec.logPath} is not absolute`);
-    if (spec.stopSignal !== undefined) parseSignal(spec.stopSignal);
-    if (
-      spec.memoryLimitBytes !== undefined &&
-      !(Number.isSafeInteger(spec.memoryLimitBytes) && spec.memoryLimitBytes >= 4 << 20)
-    )
-      throw invalidInput(
-        `memory limit ${spec.memoryLimitBytes} is not a whole number of bytes ≥ 4 MiB`,
-      );
-    if (spec.cpuMillis !== undefined && !(spec.cpuMillis > 0 && Number.isFinite(spec.cpuMillis)))
-      throw invalidInput(`cpu limit ${spec.cpuMillis} is not a positive number of millicores`);
-    const lowerOk = await stat(spec.imageRootfs).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!lowerOk) throw invalidInput(`image rootfs ${spec.imageRootfs} is not a directory`);
+    await checkContainerSpec(spec);
     await this.lock.run(spec.id, async () => {
       if (this.containers.has(spec.id)) throw conflict(`container ${spec.id} already exists`);
       const dirs = this.layout.container(spec.id);

@@ -5,7 +5,7 @@
 // output.log (qemu's file chardev), never through this process. What happened to a container is
 // in its status files on the share; the control channel (control.ts) carries requests and news.
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { formatTime } from '../../iolog/index.js';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
@@ -18,6 +18,7 @@ import type {
   StopOptions,
 } from '../runtime.js';
 import { parseSignal } from '../signals.js';
+import { checkContainerSpec } from '../container-spec-check.js';
 import { resolveUser, type ResolvedUser } from '../user.js';
 import { readExit, readStarted, type ExitStatus } from '../runc/exit-watch.js';
 import { readJson, writeJsonAtomic } from '../runc/files.js';
@@ -194,26 +195,7 @@ export class VmRuntime implements Runtime {
     if (!validId(spec.id)) throw invalidInput(`invalid container id ${JSON.stringify(spec.id)}`);
     const vm = this.vms.get(sandboxId);
     if (!vm) throw notFound(`no such sandbox ${sandboxId}`);
-    if (spec.process.args.length === 0 || spec.process.args[0] === '')
-      throw invalidInput('no command to run');
-    if (!spec.process.cwd.startsWith('/'))
-      throw invalidInput(`working dir ${JSON.stringify(spec.process.cwd)} is not absolute`);
-    if (!isAbsolute(spec.logPath)) throw invalidInput(`log path ${spec.logPath} is not absolute`);
-    if (spec.stopSignal !== undefined) parseSignal(spec.stopSignal);
-    if (
-      spec.memoryLimitBytes !== undefined &&
-      !(Number.isSafeInteger(spec.memoryLimitBytes) && spec.memoryLimitBytes >= 4 << 20)
-    )
-      throw invalidInput(
-        `memory limit ${spec.memoryLimitBytes} is not a whole number of bytes ≥ 4 MiB`,
-      );
-    if (spec.cpuMillis !== undefined && !(spec.cpuMillis > 0 && Number.isFinite(spec.cpuMillis)))
-      throw invalidInput(`cpu limit ${spec.cpuMillis} is not a positive number of millicores`);
-    const lowerOk = await stat(spec.imageRootfs).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!lowerOk) throw invalidInput(`image rootfs ${spec.imageRootfs} is not a directory`);
+    await checkContainerSpec(spec);
     await this.lock.run(spec.id, async () => {
       if (this.containers.has(spec.id)) throw conflict(`container ${spec.id} already exists`);
       const dirs = this.layout.container(sandboxId, spec.id);

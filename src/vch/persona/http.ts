@@ -3,45 +3,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { type LogChunk, stdcopyHeader } from '../../iolog/index.js';
-import { errorKind, invalidInput } from '../errors.js';
+import { invalidInput } from '../errors.js';
+import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
 
-/** Largest JSON request body we read (a container create body is a few KiB). */
-const MAX_JSON_BODY = 1 << 20;
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The status an error answers with: the one place kinds become codes. */
-export function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
-  switch (errorKind(err)) {
-    case 'NotFound':
-      return 404;
-    case 'Conflict':
-      return 409;
-    case 'InvalidInput':
-      return 400;
-    case 'Unavailable':
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
+export { HttpError, oneLine, readBody, sendJson, statusOf } from '../http-edge.js';
 
 export function sendEmpty(res: ServerResponse, status: number): void {
   res.writeHead(status);
@@ -50,30 +15,12 @@ export function sendEmpty(res: ServerResponse, status: number): void {
 
 /** Docker's error body: {"message": "..."} with the status of the error's kind. */
 export function sendError(res: ServerResponse, err: unknown): void {
-  const status = statusOf(err);
-  const message = status === 500 ? `internal error: ${oneLine(err)}` : oneLine(err);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, status, { message });
-}
-
-export function oneLine(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n')[0];
-}
-
-/** Reads a body of at most `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
+  const status = statusOf(err);
+  sendJson(res, status, { message: answerMessage(err, status) });
 }
 
 /** A JSON object body; an empty body is `{}`. 400 with a clear message otherwise. */

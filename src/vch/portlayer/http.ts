@@ -1,66 +1,23 @@
 // The portlayer's HTTP edge: its error model ({code, message}) with the status of the error's
 // kind, JSON bodies with a size limit, and typed query values. Kinds become statuses here only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorKind, invalidInput } from '../errors.js';
+import { invalidInput } from '../errors.js';
+import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
 
-const MAX_BODY = 1 << 20;
+export { HttpError, oneLine, sendJson, statusOf } from '../http-edge.js';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
-  switch (errorKind(err)) {
-    case 'NotFound':
-      return 404;
-    case 'Conflict':
-      return 409;
-    case 'InvalidInput':
-      return 400;
-    case 'Unavailable':
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-export const oneLine = (err: unknown) =>
-  (err instanceof Error ? err.message : String(err)).split('\n')[0];
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
+/** The portlayer's error model: {code, message}. */
 export function sendError(res: ServerResponse, err: unknown): void {
-  const status = statusOf(err);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const message = status === 500 ? `internal error: ${oneLine(err)}` : oneLine(err);
-  sendJson(res, status, { code: status, message });
+  const status = statusOf(err);
+  sendJson(res, status, { code: status, message: answerMessage(err, status) });
 }
 
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(c);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const text = (await readBody(req)).toString('utf8').trim();
   if (text === '') return undefined;
   try {
     return JSON.parse(text);

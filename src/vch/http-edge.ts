@@ -1,0 +1,67 @@
+// What the VCH's two HTTP edges (persona: Docker's API; portlayer: VIC's) share: the one mapping
+// from an error's kind to a status, bodies read with a size limit, JSON answers. Each edge keeps
+// its own error body and query conventions (Docker's are lenient, the portlayer's strict).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorKind } from './errors.js';
+
+/** Largest request body we read as JSON (a container create body is a few KiB). */
+export const MAX_JSON_BODY = 1 << 20;
+
+/** An error that already knows its status (413, 304, …). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The status an error answers with: the one place kinds become codes. */
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  switch (errorKind(err)) {
+    case 'NotFound':
+      return 404;
+    case 'Conflict':
+      return 409;
+    case 'InvalidInput':
+      return 400;
+    case 'Unavailable':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/** An error's message, first line only: never a stack in an answer. */
+export function oneLine(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.split('\n')[0];
+}
+
+/** The message an error answers with: 500s say they are internal. */
+export function answerMessage(err: unknown, status = statusOf(err)): string {
+  return status === 500 ? `internal error: ${oneLine(err)}` : oneLine(err);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Reads a body of at most `limit` bytes; 413 beyond. */
+export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
