@@ -112,6 +112,17 @@ export interface ContainerStateUpdate {
   restartCount?: number;
 }
 
+/** A container row's state as it stands, to write back with a change. */
+export function stateOf(r: ContainerRow): ContainerStateUpdate {
+  return {
+    status: r.status,
+    ...(r.startedAt !== undefined && { startedAt: r.startedAt }),
+    ...(r.finishedAt !== undefined && { finishedAt: r.finishedAt }),
+    ...(r.exitCode !== undefined && { exitCode: r.exitCode }),
+    ...(r.error !== undefined && { error: r.error }),
+  };
+}
+
 interface RawPod {
   id: string;
   name: string;

@@ -1,5 +1,6 @@
 // The VCH's images: which references it holds (its database) over the content of the image
-// store (blobs and unpacked snapshots). Lookups go as Docker's do: by reference (normalized as
+// store (blobs and unpacked snapshots): pull, login, load, list, inspect, remove, and freeing
+// what no image needs any more. Lookups go as Docker's do: by reference (normalized as
 // `docker pull` would), by `sha256:` id, or by a unique id prefix.
 import {
   type CollectOptions,
@@ -13,20 +14,11 @@ import {
   formatReference,
   parseImageConfig,
   parseReference,
-} from '../image/index.js';
-import type { VchDb } from './db.js';
-import { conflict, invalidInput, notFound, unavailable } from './errors.js';
-import type {
-  ImageInfo,
-  LoadResult,
-  PullOutcome,
-  PullRequest,
-  RemoveRequest,
-  VchEvent,
-} from './types.js';
-
-type Emit = (action: VchEvent['action'], id: string, attributes: Record<string, string>) => void;
-type Note = (reference: string, note: string) => void;
+} from '../../image/index.js';
+import type { VchDb } from '../db.js';
+import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
+import type { ImageInfo, LoadResult, PullOutcome, PullRequest, RemoveRequest } from '../types.js';
+import type { VchContext } from './context.js';
 
 /** `docker.io/library/busybox:1` → `busybox:1`, as Docker's messages name images. */
 function familiarName(reference: string): string {
@@ -43,24 +35,32 @@ function objectOr(v: unknown): Record<string, unknown> {
     : {};
 }
 
-export class ImageCatalog {
+export class ImageService {
+  private readonly db: VchDb;
+
   constructor(
+    private readonly ctx: VchContext,
     readonly store: ImageStore,
-    private readonly db: VchDb,
-    private readonly emit: Emit,
-    private readonly note: Note,
-  ) {}
+  ) {
+    this.db = ctx.db;
+  }
+
+  /** What the image store has to say on an image (an unpack note, a failed collection). */
+  #note(image: string, note: string): void {
+    this.ctx.log.info({ image, note }, 'unpack note');
+  }
 
   /** Pulls with the request's credentials only (none: anonymously), whatever came before. */
   async pull(req: PullRequest): Promise<PullOutcome> {
+    this.ctx.ensureOpen();
     const ref = parseReference(req.reference);
     const result = await this.store.pull(formatReference(ref), {
       ...(req.credentials && { credentials: req.credentials }),
       ...(req.onProgress && { onProgress: req.onProgress }),
-      onNote: (note) => this.note(req.reference, note),
+      onNote: (note) => this.#note(req.reference, note),
     });
     this.db.putImage(result.image);
-    this.emit('pull', result.image.configDigest, { name: result.image.reference });
+    this.ctx.emit('image', 'pull', result.image.configDigest, { name: result.image.reference });
     return {
       image: await this.info(result.image.configDigest),
       reference: result.image.reference,
@@ -100,11 +100,13 @@ export class ImageCatalog {
     if (!res.ok) throw unavailable(`login attempt to ${url} failed with status: ${res.status}`);
   }
 
+  /** Loads the images of an archive (OCI layout tar or `docker save` tar) at `path`. */
   async load(path: string, onProgress?: (event: PullProgress) => void): Promise<LoadResult> {
+    this.ctx.ensureOpen();
     const results = await this.store.load(path, { ...(onProgress && { onProgress }) });
     for (const r of results) {
       this.db.putImage(r.image);
-      this.emit('load', r.image.configDigest, { name: r.image.reference });
+      this.ctx.emit('image', 'load', r.image.configDigest, { name: r.image.reference });
     }
     return { references: results.map((r) => r.image.reference) };
   }
@@ -118,7 +120,11 @@ export class ImageCatalog {
     return this.info((await this.resolve(ref)).configDigest);
   }
 
-  /** See Vch.removeImage. */
+  /**
+   * Removes a reference (by name) or every reference of an image (by id). Conflict if a
+   * container uses an image that would lose its last reference, unless `force`. Answers what
+   * was untagged and deleted, as Docker does; blobs and snapshots no image needs are freed.
+   */
   async remove(
     ref: string,
     req: RemoveRequest = {},
@@ -141,7 +147,7 @@ export class ImageCatalog {
       for (const r of untag) this.db.deleteImageReference(r);
     });
     for (const r of untag) await this.store.index.delete(r);
-    this.emit('delete', image.configDigest, { name: ref });
+    this.ctx.emit('image', 'delete', image.configDigest, { name: ref });
     // The references are gone whatever happens next: a collection that fails leaves only
     // space unfreed, which the next one frees.
     await this.collectGarbage(ref);
@@ -159,10 +165,20 @@ export class ImageCatalog {
    */
   async collectGarbage(about = 'images'): Promise<CollectResult | undefined> {
     const failed = (e: unknown) =>
-      this.note(about, `image garbage collection failed: ${(e as Error).message}`);
+      this.#note(about, `image garbage collection failed: ${(e as Error).message}`);
     return this.store
       .collectGarbageWhenIdle({ ...this.#roots(), onError: failed })
       .catch(() => undefined);
+  }
+
+  /**
+   * A container that used `imageId` is gone: if it was the last user of an image untagged
+   * while in use (`docker rmi -f`), the image is freed now, not at the next rmi. In the
+   * background; it never rejects.
+   */
+  release(imageId: string, about: string): void {
+    if (this.db.imagesById(imageId).length === 0 && !this.db.imageInUse(imageId))
+      void this.collectGarbage(about);
   }
 
   /** What a collection keeps: the VCH's references, and its containers' images. */

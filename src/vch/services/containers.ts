@@ -1,0 +1,305 @@
+// Containers' lifecycle: create (in a pod, or with a sandbox of its own), start, stop, restart,
+// kill, wait, remove, and the answers of inspect and list. Operations on one container are
+// serialized; the database write of a state change happens before its event is emitted.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { type ContainerRow, type PodRow, stateOf } from '../db.js';
+import { conflict, errorKind } from '../errors.js';
+import { checkName, generateName, newId } from '../names.js';
+import { mergeProcess, processSpec } from '../process.js';
+import { matchesFilter } from '../container-filter.js';
+import type {
+  ContainerConfig,
+  ContainerFilter,
+  ContainerInfo,
+  CreateContainerRequest,
+  RemoveRequest,
+  StopRequest,
+  VchEvent,
+  WaitCondition,
+  WaitResult,
+} from '../types.js';
+import { type VchContext, nowIso } from './context.js';
+import type { ImageService } from './images.js';
+import { checkNameFree, findContainer, findPod } from './lookup.js';
+import { createSandbox, implicitPod, removeSandbox } from './pods.js';
+import type { Watchers } from './watchers.js';
+
+export class ContainerService {
+  constructor(
+    private readonly ctx: VchContext,
+    private readonly images: ImageService,
+    private readonly watchers: Watchers,
+  ) {}
+
+  /** Creates a container (and, without `podId`, a sandbox of its own). Not started. */
+  async create(req: CreateContainerRequest): Promise<ContainerInfo> {
+    const { ctx } = this;
+    const { db, runtime } = ctx;
+    ctx.ensureOpen();
+    const image = await this.images.resolve(req.image);
+    const imageConfig = await this.images.processConfig(image);
+    const proc = mergeProcess(imageConfig, req);
+    const id = newId();
+    const name =
+      req.name !== undefined && req.name !== ''
+        ? checkName(req.name)
+        : generateName((n) => db.containerByName(n) !== undefined);
+    checkNameFree(db, name);
+    const pod: PodRow =
+      req.podId !== undefined ? findPod(db, req.podId) : implicitPod(runtime, id, req);
+    const row: ContainerRow = {
+      id,
+      name,
+      nameInPod: req.nameInPod ?? name,
+      podId: pod.id,
+      config: containerConfigOf(req),
+      imageReference: image.reference,
+      imageId: image.configDigest,
+      process: proc,
+      created: nowIso(),
+      status: 'created',
+      restartCount: 0,
+    };
+    // The database first: a crash before the runtime has the container leaves a row that the
+    // next start marks exited ("Lost"), never a container the VCH does not know.
+    db.transaction(() => {
+      checkNameFree(db, name);
+      if (pod.implicit) db.insertPod(pod);
+      db.insertContainer(row);
+    });
+    const logPath = ctx.logPath(id);
+    try {
+      await mkdir(ctx.containerDir(id), { recursive: true });
+      await writeFile(logPath, '', { flag: 'a' });
+      if (pod.implicit) await createSandbox(runtime, pod);
+      await runtime.createContainer(pod.id, {
+        id,
+        name: row.nameInPod,
+        imageRootfs: this.images.store.rootfs(image),
+        process: processSpec(proc),
+        logPath,
+        stopSignal: proc.stopSignal,
+        ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
+        ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
+        ...(req.labels && { labels: req.labels }),
+      });
+    } catch (e) {
+      db.transaction(() => {
+        db.deleteContainer(id);
+        if (pod.implicit) db.deletePod(pod.id);
+      });
+      if (pod.implicit) await runtime.removeSandbox(pod.id).catch(() => {});
+      await rm(ctx.containerDir(id), { recursive: true, force: true });
+      throw e;
+    }
+    ctx.emit('container', 'create', id, { name, image: req.image });
+    return this.#info(db.container(id)!);
+  }
+
+  /** Starts a created or exited container; false if it was running already. */
+  async start(ref: string): Promise<boolean> {
+    const { ctx } = this;
+    const { db, runtime } = ctx;
+    const id = findContainer(db, ref).id;
+    return ctx.serial(id, async () => {
+      const row = findContainer(db, id);
+      if (row.status === 'running') return false;
+      const restart = row.status === 'exited' || row.startedAt !== undefined;
+      try {
+        await runtime.start(id);
+      } catch (e) {
+        // Docker keeps the failure on the container (State.Error) with a shell's exit code:
+        // 127 for a command not found, 126 for one that cannot be run, else 128.
+        const message = (e as Error).message;
+        const exitCode = /not found|no such file/i.test(message)
+          ? 127
+          : /permission denied|not executable/i.test(message)
+            ? 126
+            : 128;
+        db.updateState(id, { ...stateOf(row), error: message, exitCode }, row.restartCount);
+        throw e;
+      }
+      const st = await runtime.state(id).catch(() => undefined);
+      this.watchers.notePid(id, st?.pid);
+      db.updateState(
+        id,
+        { status: 'running', startedAt: st?.startedAt ?? nowIso() },
+        row.restartCount + (restart ? 1 : 0),
+      );
+      ctx.emit('container', 'start', id, { name: row.name });
+      this.watchers.watch(id);
+      // The container may have exited between start and our watcher: the watcher records it.
+      return true;
+    });
+  }
+
+  /**
+   * Stops a running container: its stop signal (or `signal`), then SIGKILL after the timeout.
+   * False if it was not running.
+   */
+  async stop(ref: string, req: StopRequest = {}): Promise<boolean> {
+    const { ctx } = this;
+    const id = findContainer(ctx.db, ref).id;
+    return ctx.serial(id, async () => {
+      const row = findContainer(ctx.db, id);
+      if (row.status !== 'running') return false;
+      const timeout = req.timeoutSeconds ?? row.process.stopTimeout;
+      const st = await ctx.runtime.stop(id, {
+        signal: req.signal ?? row.process.stopSignal,
+        graceMs: Math.max(0, timeout) * 1000,
+      });
+      this.watchers.recordExit(id, st);
+      ctx.emit('container', 'stop', id, { name: row.name });
+      return true;
+    });
+  }
+
+  /** Stops the container if it runs, then starts it again (`docker restart`). */
+  async restart(ref: string, req: StopRequest = {}): Promise<void> {
+    await this.stop(ref, req);
+    await this.start(ref);
+  }
+
+  /** Sends a signal (default SIGKILL) to a running container; Conflict if it is not running. */
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const row = findContainer(this.ctx.db, ref);
+    if (row.status !== 'running') throw conflict(`container ${row.id} is not running`);
+    await this.ctx.runtime.kill(row.id, signal);
+    this.ctx.emit('container', 'kill', row.id, { name: row.name, signal });
+  }
+
+  /** Waits for a condition of a container; `abort` gives up (rejects with the abort reason). */
+  async wait(
+    ref: string,
+    condition: WaitCondition = 'not-running',
+    abort?: AbortSignal,
+  ): Promise<WaitResult> {
+    const { db, events } = this.ctx;
+    const row = findContainer(db, ref);
+    const id = row.id;
+    if (condition === 'not-running' && row.status !== 'running') return waitResult(row);
+    const action = condition === 'removed' ? 'destroy' : 'die';
+    let lastExit: WaitResult = waitResult(row);
+    return new Promise<WaitResult>((resolve, reject) => {
+      const onEvent = (e: VchEvent) => {
+        if (e.type !== 'container' || e.id !== id) return;
+        if (e.action === 'die') {
+          const r = db.container(id);
+          if (r) lastExit = waitResult(r);
+        }
+        if (e.action === action || e.action === 'destroy') {
+          cleanup();
+          resolve(lastExit);
+        }
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(abort!.reason ?? new Error('aborted'));
+      };
+      const cleanup = () => {
+        events.off('event', onEvent);
+        abort?.removeEventListener('abort', onAbort);
+      };
+      events.on('event', onEvent);
+      if (abort?.aborted) return onAbort();
+      abort?.addEventListener('abort', onAbort, { once: true });
+      // The state may have changed before we listened (the row was read above).
+      const now = db.container(id);
+      if (!now && condition === 'removed') {
+        cleanup();
+        resolve(lastExit);
+      } else if (condition === 'not-running' && now && now.status !== 'running') {
+        cleanup();
+        resolve(waitResult(now));
+      }
+    });
+  }
+
+  /** Removes a container (and its own sandbox, and its log). Conflict if running unless forced. */
+  async remove(ref: string, req: RemoveRequest = {}): Promise<void> {
+    const { ctx } = this;
+    const { db, runtime } = ctx;
+    const id = findContainer(db, ref).id;
+    return ctx.serial(id, async () => {
+      const row = findContainer(db, id);
+      if (row.status === 'running') {
+        if (!req.force)
+          throw conflict(
+            `cannot remove container "/${row.name}": container is running: stop the container before removing or force remove`,
+          );
+        const st = await runtime.stop(id, { signal: 'SIGKILL', graceMs: 0 });
+        this.watchers.recordExit(id, st);
+      }
+      this.watchers.unwatch(id);
+      await runtime.remove(id).catch((e: unknown) => {
+        if (errorKind(e) !== 'NotFound') throw e;
+      });
+      const pod = db.pod(row.podId);
+      db.transaction(() => db.deleteContainer(id));
+      if (pod?.implicit) {
+        await removeSandbox(runtime, pod.id);
+        db.deletePod(pod.id);
+      }
+      await rm(ctx.containerDir(id), { recursive: true, force: true });
+      ctx.emit('container', 'destroy', id, { name: row.name });
+      this.images.release(row.imageId, `container ${id}`);
+    });
+  }
+
+  /** One container by id, unique id prefix or name. */
+  async inspect(ref: string): Promise<ContainerInfo> {
+    return this.#info(findContainer(this.ctx.db, ref));
+  }
+
+  /** Containers matching the filter, newest first. */
+  async list(filter: ContainerFilter = {}): Promise<ContainerInfo[]> {
+    const rows = this.ctx.db.containers().filter((r) => matchesFilter(r, filter));
+    return rows.map((r) => this.#info(r));
+  }
+
+  #info(r: ContainerRow): ContainerInfo {
+    const pod = this.ctx.db.pod(r.podId);
+    const pid = r.status === 'running' ? this.watchers.pid(r.id) : undefined;
+    return {
+      id: r.id,
+      name: r.name,
+      nameInPod: r.nameInPod,
+      podId: r.podId,
+      ownPod: pod?.implicit ?? false,
+      config: r.config,
+      imageReference: r.imageReference,
+      imageId: r.imageId,
+      path: r.process.path,
+      args: r.process.args,
+      env: r.process.env,
+      workingDir: r.process.workingDir,
+      user: r.process.user,
+      stopSignal: r.process.stopSignal,
+      created: r.created,
+      status: r.status,
+      ...(pid !== undefined && { pid }),
+      ...(r.startedAt !== undefined && { startedAt: r.startedAt }),
+      ...(r.finishedAt !== undefined && { finishedAt: r.finishedAt }),
+      ...(r.exitCode !== undefined && { exitCode: r.exitCode }),
+      ...(r.error !== undefined && { error: r.error }),
+      restartCount: r.restartCount,
+      logPath: this.ctx.logPath(r.id),
+      runtime: pod?.runtime ?? 'runc',
+    };
+  }
+}
+
+function waitResult(r: ContainerRow): WaitResult {
+  return {
+    exitCode: r.exitCode ?? 0,
+    ...(r.error !== undefined && { error: r.error }),
+  };
+}
+
+/** The configuration part of a create request, without the placement (name, pod). */
+function containerConfigOf(req: CreateContainerRequest): ContainerConfig {
+  const placement = new Set(['name', 'podId', 'nameInPod']);
+  return Object.fromEntries(
+    Object.entries(req).filter(([k, v]) => v !== undefined && !placement.has(k)),
+  ) as unknown as ContainerConfig;
+}

@@ -1,0 +1,142 @@
+// Pods: created empty (a sandbox in the runtime) for containers to join, or made implicitly
+// for a container created without one (`docker run`: the container is the whole pod, and its
+// pod goes with it). A new pod's backend is asked for by the request, else by its labels, else
+// the runtime's default.
+import type { Runtime } from '../../runtime/runtime.js';
+import type { PodRow } from '../db.js';
+import { conflict, errorKind } from '../errors.js';
+import { checkName, newId } from '../names.js';
+import { backendOfLabels, checkBackend } from '../runtime-label.js';
+import type { CreateContainerRequest, CreatePodRequest, PodInfo, RemoveRequest } from '../types.js';
+import { type VchContext, nowIso } from './context.js';
+import { findPod } from './lookup.js';
+
+/** A new pod's backend: asked for by the request, else by its labels, else the default. */
+function backendFor(
+  runtime: Runtime,
+  requested: string | undefined,
+  labels: Record<string, string> | undefined,
+): 'runc' | 'vm' {
+  return (
+    checkBackend(requested, 'runtime') ??
+    backendOfLabels(labels) ??
+    (runtime.name === 'vm' ? 'vm' : 'runc')
+  );
+}
+
+/** The pod of a container created without one (not yet recorded). */
+export function implicitPod(
+  runtime: Runtime,
+  containerId: string,
+  req: CreateContainerRequest,
+): PodRow {
+  const podId = newId();
+  return {
+    id: podId,
+    name: `implicit-${podId.slice(0, 12)}`,
+    hostname: req.hostname ?? containerId.slice(0, 12),
+    labels: {},
+    implicit: true,
+    spec: {
+      ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
+      ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
+    },
+    created: nowIso(),
+    runtime: backendFor(runtime, req.runtime, req.labels),
+  };
+}
+
+/** Creates a pod's sandbox in the runtime. */
+export function createSandbox(runtime: Runtime, pod: PodRow): Promise<void> {
+  return runtime.createSandbox({
+    id: pod.id,
+    hostname: pod.hostname,
+    ...pod.spec,
+    runtime: pod.runtime,
+  });
+}
+
+/** Removes a pod's sandbox from the runtime; one already gone is fine. */
+export async function removeSandbox(runtime: Runtime, podId: string): Promise<void> {
+  await runtime.removeSandbox(podId).catch((e: unknown) => {
+    if (errorKind(e) !== 'NotFound') throw e;
+  });
+}
+
+export class PodService {
+  constructor(
+    private readonly ctx: VchContext,
+    /** Removes a container (forced): the container service's remove. */
+    private readonly removeContainer: (id: string) => Promise<void>,
+  ) {}
+
+  async create(req: CreatePodRequest = {}): Promise<PodInfo> {
+    const { ctx } = this;
+    const { db } = ctx;
+    ctx.ensureOpen();
+    const id = newId();
+    const name = req.name !== undefined ? checkName(req.name, 'pod') : `pod-${id.slice(0, 12)}`;
+    if (db.podByName(name)) throw conflict(`the pod name "${name}" is already in use`);
+    const pod: PodRow = {
+      id,
+      name,
+      hostname: req.hostname ?? name,
+      labels: req.labels ?? {},
+      implicit: false,
+      spec: {
+        ...(req.shareProcessNamespace !== undefined && {
+          shareProcessNamespace: req.shareProcessNamespace,
+        }),
+        ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
+        ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
+      },
+      created: nowIso(),
+      runtime: backendFor(ctx.runtime, req.runtime, req.labels),
+    };
+    db.insertPod(pod);
+    try {
+      await createSandbox(ctx.runtime, pod);
+    } catch (e) {
+      db.deletePod(id);
+      throw e;
+    }
+    ctx.emit('pod', 'create', id, { name });
+    return this.#info(pod);
+  }
+
+  /** Removes a pod; its containers must be removed first unless `force` (then they are). */
+  async remove(ref: string, req: RemoveRequest = {}): Promise<void> {
+    const { ctx } = this;
+    const { db } = ctx;
+    const pod = findPod(db, ref);
+    const containers = db.containersOfPod(pod.id);
+    if (containers.length > 0 && !req.force)
+      throw conflict(`pod ${pod.name} still has ${containers.length} container(s)`);
+    for (const c of containers) await this.removeContainer(c.id);
+    if (!db.pod(pod.id)) return; // an implicit pod went with its container
+    await removeSandbox(ctx.runtime, pod.id);
+    db.deletePod(pod.id);
+    ctx.emit('pod', 'destroy', pod.id, { name: pod.name });
+  }
+
+  async inspect(ref: string): Promise<PodInfo> {
+    return this.#info(findPod(this.ctx.db, ref));
+  }
+
+  async list(): Promise<PodInfo[]> {
+    return this.ctx.db.pods().map((p) => this.#info(p));
+  }
+
+  #info(p: PodRow): PodInfo {
+    return {
+      id: p.id,
+      name: p.name,
+      hostname: p.hostname,
+      labels: p.labels,
+      implicit: p.implicit,
+      created: p.created,
+      containerIds: this.ctx.db.containersOfPod(p.id).map((c) => c.id),
+      runtime: p.runtime,
+    };
+  }
+}
