@@ -1,20 +1,17 @@
-// A VCH with its API on one listener, as `vic-kubelet node`, `vic-kubelet run` (and any other
-// command that runs a VCH in its own process) open it: the persona (Docker Engine API) with the
-// portlayer mounted under /portlayer, on a unix socket in the state directory. One listener
-// means one address for a VCH, embedded or remote: `unix:///DIR/docker.sock` or
-// `http://127.0.0.1:PORT`, the portlayer at the same address plus /portlayer — what
-// `vic-kubelet node --vch URL` takes.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+// A VCH on this host, as `vic-kubelet vch serve`, `node` and `run` open it: both backends on
+// offer (backends.ts), the database and the runtime opened (vch.ts), the archives of uploads
+// the last VCH left behind cleared. `node` and `run` then serve it on a unix socket in the
+// state directory (openEmbeddedVch), `vch serve` where it is told (serve.ts); both on one
+// listener for the persona and the portlayer (vch-server.ts).
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { chooseBackends, type RuntimeChoice } from './backends.js';
+import { pino, type Logger } from 'pino';
 import { PORTLAYER_PATH } from './address.js';
+import { type Backends, chooseBackends, type RuntimeChoice } from './backends.js';
 import { invalidInput } from './errors.js';
 import { listenUnix } from './persona/listen.js';
-import { closePersonaServer, createPersonaServer } from './persona/server.js';
-import { portlayerHandler } from './portlayer/server.js';
-import { pino, type Logger } from 'pino';
-import { Vch, type VchLogger } from './vch.js';
+import { Vch } from './vch.js';
+import { closeVchServer, createVchServer } from './vch-server.js';
 
 /** The socket of an embedded VCH in its state directory. */
 export const SOCKET_NAME = 'docker.sock';
@@ -22,40 +19,7 @@ export const SOCKET_NAME = 'docker.sock';
 /** The longest unix socket path Linux takes (sun_path, less its NUL). */
 const MAX_SOCKET_PATH = 107;
 
-export interface VchServerOptions {
-  logger?: VchLogger;
-  insecureRegistries?: readonly string[];
-  /** Where uploaded image archives are spooled. */
-  tmpDir: string;
-  /** The pods the VCH takes, as /vch/info reports it. */
-  maxPods?: number;
-}
-
-/** The persona, with the portlayer's routes under /portlayer, on one HTTP server. */
-export function createVchServer(vch: Vch, o: VchServerOptions): Server {
-  const server = createPersonaServer(vch, o);
-  const portlayer = portlayerHandler(vch, {
-    basePath: PORTLAYER_PATH,
-    ...(o.logger && { logger: o.logger }),
-    ...(o.maxPods !== undefined && { maxPods: o.maxPods }),
-  });
-  // The persona's request handler is the server's one listener; requests under /portlayer go
-  // to the portlayer instead (upgrades, docker attach, stay with the persona).
-  const persona = server.listeners('request') as ((
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) => void)[];
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
-    const path = url.split('?')[0];
-    if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
-    else for (const l of persona) l.call(server, req, res);
-  });
-  return server;
-}
-
-export interface EmbeddedVchOptions {
+export interface HostVchOptions {
   stateDir: string;
   insecureRegistries?: readonly string[];
   logger?: Logger;
@@ -63,8 +27,42 @@ export interface EmbeddedVchOptions {
   runc?: string;
   /** The containers' init (default: the project's build). */
   tether?: string;
-  /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default auto, as `vch serve`. */
+  /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default auto. */
   runtime?: RuntimeChoice;
+}
+
+/** Where uploaded image archives are spooled. */
+export function spoolDir(stateDir: string): string {
+  return join(stateDir, 'tmp');
+}
+
+/** Opens the VCH at `stateDir` with both backends (`runtime` the default). */
+export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backends: Backends }> {
+  const stateDir = resolve(o.stateDir);
+  const backends = await chooseBackends({
+    choice: o.runtime ?? 'auto',
+    logger: o.logger ?? pino({ level: 'silent' }),
+    ...(o.runc && { runc: o.runc }),
+    ...(o.tether && { tether: o.tether }),
+  });
+  const vch = await Vch.open({
+    stateDir,
+    insecureRegistries: o.insecureRegistries ?? [],
+    ...(o.logger && { logger: o.logger }),
+    runtime: backends.runtime,
+    vmBoots: () => backends.boots.snapshot(),
+  });
+  try {
+    // Archives being uploaded when the last VCH stopped are of no use now.
+    await rm(spoolDir(stateDir), { recursive: true, force: true });
+  } catch (e) {
+    await vch.close();
+    throw e;
+  }
+  return { vch, backends };
+}
+
+export interface EmbeddedVchOptions extends HostVchOptions {
   maxPods?: number;
 }
 
@@ -86,28 +84,14 @@ export async function openEmbeddedVch(o: EmbeddedVchOptions): Promise<EmbeddedVc
     throw invalidInput(
       `--state-dir ${stateDir}: too long for its socket ${SOCKET_NAME} (at most ${MAX_SOCKET_PATH - SOCKET_NAME.length - 1} bytes)`,
     );
-  const backends = await chooseBackends({
-    choice: o.runtime ?? 'auto',
-    logger: o.logger ?? pino({ level: 'silent' }),
-    ...(o.runc && { runc: o.runc }),
-    ...(o.tether && { tether: o.tether }),
-  });
-  const vch = await Vch.open({
-    stateDir,
-    insecureRegistries: o.insecureRegistries ?? [],
-    ...(o.logger && { logger: o.logger }),
-    runtime: backends.runtime,
-    vmBoots: () => backends.boots.snapshot(),
-  });
+  const { vch } = await openHostVch(o);
   const server = createVchServer(vch, {
-    tmpDir: join(stateDir, 'tmp'),
+    tmpDir: spoolDir(stateDir),
     ...(o.logger && { logger: o.logger }),
     ...(o.insecureRegistries && { insecureRegistries: o.insecureRegistries }),
     ...(o.maxPods !== undefined && { maxPods: o.maxPods }),
   });
   try {
-    // Archives being uploaded when the last VCH stopped are of no use now.
-    await rm(join(stateDir, 'tmp'), { recursive: true, force: true });
     await listenUnix(server, socketPath);
   } catch (e) {
     await vch.close();
@@ -120,7 +104,7 @@ export async function openEmbeddedVch(o: EmbeddedVchOptions): Promise<EmbeddedVc
     url,
     portlayerUrl: `${url}#${PORTLAYER_PATH}`,
     close: async () => {
-      await closePersonaServer(server);
+      await closeVchServer(server);
       await vch.close();
     },
   };

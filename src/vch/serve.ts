@@ -1,18 +1,18 @@
-// `vic-kubelet vch serve`: open the VCH at a state directory, serve the persona (Docker Engine
-// API, with the portlayer under /portlayer: embedded.ts) on a unix socket and optionally on
-// loopback TCP, until SIGTERM or SIGINT. Stopping
-// closes the servers, the runtime's watchers and the database; containers keep running and
-// the next start picks them up again.
+// `vic-kubelet vch serve`: open the VCH at a state directory (embedded.ts), serve the persona
+// (Docker Engine API, with the portlayer under /portlayer: vch-server.ts) on a unix socket and
+// optionally on loopback TCP, until SIGTERM or SIGINT. Stopping closes the servers, the
+// runtime's watchers and the database; containers keep running and the next start picks them
+// up again.
 import type { Server } from 'node:http';
-import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { createLogger } from '../node/logger.js';
-import { chooseBackends, parseRuntimeChoice } from './backends.js';
+import { parseRuntimeChoice } from './backends.js';
+import { openHostVch, spoolDir } from './embedded.js';
 import { invalidInput } from './errors.js';
 import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
-import { createVchServer } from './embedded.js';
-import { closePersonaServer } from './persona/server.js';
-import { Vch } from './vch.js';
+import type { Vch } from './vch.js';
+import { closeVchServer, createVchServer } from './vch-server.js';
 
 export interface ServeOptions {
   stateDir: string;
@@ -52,18 +52,13 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   }
 
   const log = createLogger({ level: o.logLevel });
-  const backends = await chooseBackends({
-    choice,
+  const { vch, backends } = await openHostVch({
+    stateDir,
+    runtime: choice,
+    insecureRegistries: o.insecureRegistry,
     logger: log,
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),
-  });
-  const vch = await Vch.open({
-    stateDir,
-    insecureRegistries: o.insecureRegistry,
-    logger: log,
-    runtime: backends.runtime,
-    vmBoots: () => backends.boots.snapshot(),
   });
   // State changes as log lines, for the operator (docker events, in effect).
   vch.on('event', (e) =>
@@ -72,8 +67,6 @@ export async function serveVch(o: ServeOptions): Promise<void> {
       `${e.type} ${e.action}`,
     ),
   );
-  // Archives being uploaded when the last VCH stopped are of no use now.
-  await rm(join(stateDir, 'tmp'), { recursive: true, force: true });
   // Signals first: a SIGTERM during start-up still ends us cleanly.
   const stopped = new Promise<NodeJS.Signals>((done) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, done);
@@ -82,7 +75,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   const persona = {
     logger: log,
     insecureRegistries: o.insecureRegistry,
-    tmpDir: join(stateDir, 'tmp'),
+    tmpDir: spoolDir(stateDir),
   };
   try {
     const unix = createVchServer(vch, persona);
@@ -113,6 +106,6 @@ export async function serveVch(o: ServeOptions): Promise<void> {
 }
 
 async function closeAll(servers: Server[], vch: Vch): Promise<void> {
-  await Promise.all(servers.map(closePersonaServer));
+  await Promise.all(servers.map(closeVchServer));
   await vch.close();
 }

@@ -1,10 +1,11 @@
 // The persona: the Docker Engine API subset over the VCH core, on node:http. Every handler's
 // failure becomes one Docker JSON error with the status of its kind; a bug answers 500 with one
 // line and is logged — the daemon never goes down for a request.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { VchLogger } from '../vch.js';
 import { Vch } from '../vch.js';
 import type { Duplex } from 'node:stream';
+import { type ApiHandlers, createApiServer } from '../listener.js';
 import { handleUpgrade } from './attach.js';
 import { addContainerRoutes } from './containers.js';
 import { addEventRoutes } from './events.js';
@@ -29,26 +30,11 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   return router;
 }
 
-/** Connections taken over by attach: the HTTP server no longer tracks them. */
-const hijackedOf = new WeakMap<Server, Set<Duplex>>();
-
-/**
- * Stops a persona server: no new connections, and the open ones (log followers, waiters,
- * attached clients) ended, so that a VCH shutting down is not held up by its clients.
- */
-export function closePersonaServer(server: Server): Promise<void> {
-  return new Promise((done) => {
-    if (!server.listening) return done();
-    server.close(() => done());
-    server.closeAllConnections();
-    for (const s of hijackedOf.get(server) ?? []) s.destroy();
-  });
-}
-
-export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
+/** The persona's handlers: its routes, and the upgrade of `docker attach`. */
+export function personaHandlers(vch: Vch, options: PersonaOptions): ApiHandlers {
   const router = createPersonaRouter(vch, options);
   const log = options.logger;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const request = (req: IncomingMessage, res: ServerResponse): void => {
     res.setHeader('Api-Version', MAX_API_VERSION);
     res.setHeader('Docker-Experimental', 'false');
     res.setHeader('Ostype', 'linux');
@@ -84,20 +70,15 @@ export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
         );
       }
     })();
-  });
+  };
   // `docker run` without -d attaches on a hijacked connection.
-  const hijacked = new Set<Duplex>();
-  hijackedOf.set(server, hijacked);
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    hijacked.add(socket);
-    socket.once('close', () => hijacked.delete(socket));
+  const upgrade = (req: IncomingMessage, socket: Duplex): void => {
     void handleUpgrade(router, vch, req, socket, log);
-  });
-  // A malformed request line or headers: a 400 of our own, never a crash.
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-    void err;
-  });
-  return server;
+  };
+  return { request, upgrade };
+}
+
+/** The persona alone on a server of its own (the VCH serves it with the portlayer: vch-server.ts). */
+export function createPersonaServer(vch: Vch, options: PersonaOptions): Server {
+  return createApiServer(personaHandlers(vch, options));
 }

@@ -2,7 +2,8 @@
 // core, on node:http. It serves the routes the VIC provider needs; every failure answers with
 // the portlayer's error model and the status of its kind, and a bug answers 500 in one line —
 // the daemon never goes down for a request.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createApiServer, type RequestHandler } from '../listener.js';
 import type { Vch, VchLogger } from '../vch.js';
 import { Committer } from './commit.js';
 import { Directory } from './directory.js';
@@ -59,7 +60,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
 }
 
 /** A request handler for the portlayer routes (to mount on a server of one's own). */
-export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}) {
+export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}): RequestHandler {
   const router = createPortlayerRouter(vch, o);
   const log = o.logger;
   const base = o.basePath?.replace(/\/+$/, '') ?? '';
@@ -96,11 +97,7 @@ export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}) {
   };
 }
 
+/** The portlayer alone on a server of its own (the VCH serves it with the persona: vch-server.ts). */
 export function createPortlayerServer(vch: Vch, o: PortlayerOptions = {}): Server {
-  const server = createServer(portlayerHandler(vch, o));
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  return server;
+  return createApiServer({ request: portlayerHandler(vch, o) });
 }

@@ -1,0 +1,48 @@
+// An HTTP server over an API's handlers: its requests, and its upgrades (connections taken
+// over, as `docker attach` does). Closing it ends the open connections too — log followers,
+// waiters, attached clients — so that a VCH shutting down is not held up by its clients. The
+// persona, the portlayer and the VCH's one listener for both (vch-server.ts) are built on it.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface ApiHandlers {
+  request: RequestHandler;
+  /** Upgrade requests; without one, the server refuses them (node:http closes the socket). */
+  upgrade?: UpgradeHandler;
+}
+
+/** Connections taken over by an upgrade: the HTTP server no longer tracks them. */
+const upgradedOf = new WeakMap<Server, Set<Duplex>>();
+
+export function createApiServer(handlers: ApiHandlers): Server {
+  const server = createServer(handlers.request);
+  const { upgrade } = handlers;
+  if (upgrade) {
+    const upgraded = new Set<Duplex>();
+    upgradedOf.set(server, upgraded);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
+      upgrade(req, socket, head);
+    });
+  }
+  // A malformed request line or headers: a 400 of our own, never a crash.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+/** Stops a server made by createApiServer: no new connections, and the open ones ended. */
+export function closeApiServer(server: Server): Promise<void> {
+  return new Promise((done) => {
+    if (!server.listening) return done();
+    server.close(() => done());
+    server.closeAllConnections();
+    for (const s of upgradedOf.get(server) ?? []) s.destroy();
+  });
+}

@@ -1,0 +1,42 @@
+// The VCH's API on one listener: the persona (Docker Engine API) and, under /portlayer, the
+// portlayer — each an API's handlers, composed here. One listener means one address for a VCH,
+// embedded or remote: `unix:///DIR/docker.sock` or `http://127.0.0.1:PORT`, the portlayer at
+// the same address plus /portlayer (what `vic-kubelet node --vch URL` takes). `vch serve`,
+// `node` and `run` all serve a VCH with createVchServer.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { PORTLAYER_PATH } from './address.js';
+import { closeApiServer, createApiServer } from './listener.js';
+import { personaHandlers } from './persona/server.js';
+import { portlayerHandler } from './portlayer/server.js';
+import type { Vch, VchLogger } from './vch.js';
+
+export interface VchServerOptions {
+  logger?: VchLogger;
+  insecureRegistries?: readonly string[];
+  /** Where uploaded image archives are spooled. */
+  tmpDir: string;
+  /** The pods the VCH takes, as /vch/info reports it. */
+  maxPods?: number;
+}
+
+/** The persona, with the portlayer's routes under /portlayer, on one HTTP server. */
+export function createVchServer(vch: Vch, o: VchServerOptions): Server {
+  const persona = personaHandlers(vch, o);
+  const portlayer = portlayerHandler(vch, {
+    basePath: PORTLAYER_PATH,
+    ...(o.logger && { logger: o.logger }),
+    ...(o.maxPods !== undefined && { maxPods: o.maxPods }),
+  });
+  // Upgrades (docker attach) are the persona's alone.
+  return createApiServer({
+    request: (req: IncomingMessage, res: ServerResponse) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
+      else persona.request(req, res);
+    },
+    upgrade: persona.upgrade,
+  });
+}
+
+/** Stops serving: no new connections, and the open ones (followers, attached clients) ended. */
+export const closeVchServer = closeApiServer;
