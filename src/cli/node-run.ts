@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger, type Logger } from '../node/logger.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import type { Provider } from '../node/provider.js';
 import { parseTaints } from '../node/taints.js';
 import { VirtualKubelet } from '../node/virtual-kubelet.js';

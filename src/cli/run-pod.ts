@@ -5,7 +5,7 @@
 import { readFile, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createLogger } from '../node/logger.js';
+import { createLogger } from '../logging/logger.js';
 import { createVicProvider } from '../providers/vic/index.js';
 import { parsePodManifest, runPod } from '../providers/vic/run-pod.js';
 import { parseRuntimeChoice } from '../vch/backends.js';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { apiErrorMessage, type Kube } from './kube.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 
 export type EventReason =
   | 'ProviderCreateFailed'

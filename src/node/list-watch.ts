@@ -4,7 +4,7 @@
 // while the watch was down still yields its event: an apiserver restart loses nothing.
 import * as k8s from '@kubernetes/client-node';
 import { apiStatus, isApiGone, type Kube } from './kube.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 
 export type WatchEvent<T> =
   { type: 'added' | 'updated'; object: T } | { type: 'deleted'; object: T };

@@ -5,7 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { apiErrorMessage, apiStatus, isApiConflict, isApiNotFound, type Kube } from './kube.js';
 import { ListWatch } from './list-watch.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { Provider } from './provider.js';
 import { DEFAULT_TAINT } from './taints.js';
 

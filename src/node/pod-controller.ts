@@ -9,7 +9,7 @@ import { errorKind, errorMessage, isNotFound } from './errors.js';
 import { EventRecorder } from './events.js';
 import { apiErrorMessage, isApiConflict, isApiNotFound, type Kube } from './kube.js';
 import { ListWatch } from './list-watch.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 import { specChanged, statusDiffers } from './pod-compare.js';
 import type { Provider } from './provider.js';
 import { WorkQueue, type HandlerResult } from './work-queue.js';

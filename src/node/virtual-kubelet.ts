@@ -4,7 +4,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { Authenticator } from './kubelet-api/auth.js';
 import { KubeletServer } from './kubelet-api/server.js';
 import { DEFAULT_KUBE_OPTIONS, Kube, type KubeOptions } from './kube.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 import { NodeController, type NodeControllerOptions } from './node-controller.js';
 import { PodController, type PodControllerOptions } from './pod-controller.js';
 import type { Provider } from './provider.js';

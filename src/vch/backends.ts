@@ -4,7 +4,7 @@
 // guest (a probe VM, src/runtime/vm/kvm-probe.ts) and runc otherwise, and says why. Each VM's
 // boot time goes to the log (the backend's line) and to the VCH's boot metric (BootStats, in /info).
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../logging/logger.js';
 import { RouterRuntime, type BackendName } from '../runtime/router.js';
 import { createRuncRuntime } from '../runtime/runc/index.js';
 import type { Runtime } from '../runtime/runtime.js';

@@ -5,7 +5,7 @@
 // listener for the persona and the portlayer (vch-server.ts).
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { type Logger, silentLogger } from '../logging/logger.js';
 import { PORTLAYER_PATH } from './address.js';
 import { type Backends, chooseBackends, type RuntimeChoice } from './backends.js';
 import { invalidInput } from './errors.js';
@@ -41,7 +41,7 @@ export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backen
   const stateDir = resolve(o.stateDir);
   const backends = await chooseBackends({
     choice: o.runtime ?? 'auto',
-    logger: o.logger ?? pino({ level: 'silent' }),
+    logger: o.logger ?? silentLogger(),
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),
   });

@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createLogger } from '../node/logger.js';
+import { createLogger } from '../logging/logger.js';
 import { parseRuntimeChoice } from './backends.js';
 import { openHostVch, spoolDir } from './embedded.js';
 import { invalidInput } from './errors.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { silentLogger } from '../../src/node/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import { VirtualKubelet, type VirtualKubeletOptions } from '../../src/node/virtual-kubelet.js';
 import { MemoryProvider } from '../doubles/memory-provider.js';
 import type { ClusterInfo } from './cluster.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { silentLogger } from '../../src/node/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import { VirtualKubelet } from '../../src/node/virtual-kubelet.js';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
 import { createVicProvider, type VicProvider } from '../../src/providers/vic/index.js';

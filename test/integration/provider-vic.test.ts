@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, silentLogger } from '../../src/node/logger.js';
+import { createLogger, silentLogger } from '../../src/logging/logger.js';
 import { PersonaClient } from '../../src/providers/vic/proxy/persona-client.js';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
 import { parsePodManifest, runPod } from '../../src/providers/vic/run-pod.js';

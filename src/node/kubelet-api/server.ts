@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorKind, errorMessage, notFound } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logging/logger.js';
 import type { Provider } from '../provider.js';
 import type { Authenticator } from './auth.js';
 import { parseLogQuery } from './log-options.js';

@@ -2,7 +2,7 @@
 // (unix:///path or http://127.0.0.1:port, an embedded VCH's sockets or a remote VCH) and, with
 // a kubeconfig, imagePullSecrets read from the API server.
 import * as k8s from '@kubernetes/client-node';
-import type { Logger } from '../../node/logger.js';
+import type { Logger } from '../../logging/logger.js';
 import type { SecretSource } from './operations/pod-creator.js';
 import { PersonaClient } from './proxy/persona-client.js';
 import { PortlayerClient } from './proxy/portlayer-client.js';

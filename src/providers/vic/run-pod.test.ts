@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../node/logger.js';
+import { silentLogger } from '../../logging/logger.js';
 import { FakeImageStore, FakeIsolationProxy } from './proxy/testing.js';
 import { describeStatus, parsePodManifest, runPod } from './run-pod.js';
 import { VicProvider } from './vic-provider.js';

@@ -1,7 +1,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NodeError } from '../../node/errors.js';
-import { silentLogger } from '../../node/logger.js';
+import { silentLogger } from '../../logging/logger.js';
 import { FakeImageStore, FakeIsolationProxy } from './proxy/testing.js';
 import { eventually, testPod } from './testing.js';
 import { VicProvider } from './vic-provider.js';

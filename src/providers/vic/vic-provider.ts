@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, NodeError } from '../../node/errors.js';
-import type { Logger } from '../../node/logger.js';
+import type { Logger } from '../../logging/logger.js';
 import type {
   ContainerLogOptions,
   NodeConditionsAndAddresses,

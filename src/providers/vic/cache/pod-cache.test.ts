@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../node/logger.js';
+import { silentLogger } from '../../../logging/logger.js';
 import { PodCreator } from '../operations/pod-creator.js';
 import { FakeImageStore, FakeIsolationProxy } from '../proxy/testing.js';
 import { testPod } from '../testing.js';

@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../node/logger.js';
+import { silentLogger } from '../../../logging/logger.js';
 import { FakeImageStore, FakeIsolationProxy } from '../proxy/testing.js';
 import { testPod } from '../testing.js';
 import { ImagePullError } from './errors.js';

@@ -4,7 +4,7 @@
 // interaction joins — and one commit creates it, so a pod is on the VCH entirely or not at all.
 import type * as k8s from '@kubernetes/client-node';
 import { errorKind, errorMessage } from '../../../node/errors.js';
-import type { Logger } from '../../../node/logger.js';
+import type { Logger } from '../../../logging/logger.js';
 import {
   ANNOTATION_NAME,
   ANNOTATION_NAMESPACE,

@@ -2,7 +2,7 @@
 // and applies its restartPolicy with back-off when a task exits. Every change of what it sees
 // goes to `onChange` (the provider pushes the pod's status from there).
 import { errorKind, errorMessage } from '../../../node/errors.js';
-import type { Logger } from '../../../node/logger.js';
+import type { Logger } from '../../../logging/logger.js';
 import type { ContainerRecord, VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
 import type { PodStarter } from './pod-starter.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../node/logger.js';
+import { silentLogger } from '../../../logging/logger.js';
 import { PodCache } from '../cache/pod-cache.js';
 import { newVicPod } from '../cache/vic-pod.js';
 import { FakeImageStore, FakeIsolationProxy } from '../proxy/testing.js';

@@ -1,4 +1,5 @@
-// The daemon's structured log: one JSON line per event (pino), on stderr.
+// The daemons' structured log: one JSON line per event (pino), on stderr. A leaf module: the
+// node, the VCH, the providers and the commands all log through it.
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -10,7 +11,7 @@ export function createLogger(options: { level?: string; destination?: number } =
   );
 }
 
-/** A logger that drops everything (tests that do not look at logs). */
+/** A logger that drops everything (where no one looks at the logs). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
