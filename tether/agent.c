@@ -12,30 +12,7 @@
  * directory on the share (tether/status.h), so the host knows the outcome even when it was away
  * while it happened.
  *
- * Control protocol: lines of space-separated tokens on the port named "vic.control" (a unix
- * socket on the host). Tokens are percent-encoded: bytes outside '!'..'~', and '%' itself, are
- * written as %XX; the empty string is written "-" (and the string "-" as "%2D").
- *
- *   host -> guest
- *     hello NS HOSTNAME            set the guest's clock (unix ns) and hostname; answered by hello
- *     start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV...
- *                                  run container ID: OPTS "private" or "shared" (its PID
- *                                  namespace), then optionally ",mem=BYTES" and ",cpu=MILLIS"
- *                                  (limits of its cgroup in the guest); GIDS a comma list or
- *                                  "-"; answered by started or exited (exec failed)
- *     signal ID SIGNO              send a signal to container ID's process
- *     forget ID                    container ID is being removed: let go of its log port
- *     time NS                      the host's clock now: the guest's follows it (slewed when
- *                                  close, so log times never go back; stepped when far off)
- *     poweroff                     kill everything, power the VM off
- *   guest -> host
- *     hello KERNEL-RELEASE         the agent is ready
- *     started ID                   started.json is written
- *     exited ID CODE               exit.json is written
- *     error ID MESSAGE             a request about ID could not be done (ID "-" for none)
- *
- * Lines from the guest may be lost while no host is connected (writes do not block); the host
- * reads the status files after each (re)connection, so nothing depends on them arriving. */
+ * The control protocol and the status records are documented in tether/protocol.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,15 +37,12 @@
 #include <unistd.h>
 
 #include "iolog.h"
+#include "protocol.h"
 #include "status.h"
 #include "supervise.h"
 
-#define SHARE_TAG "vic.containers"
 #define SHARE_DIR "/containers"
-#define CONTROL_PORT "vic.control"
-#define LOG_PORT_PREFIX "vic.log."
 #define MAX_CONTAINERS 64
-#define MAX_LINE 262144
 #define PORT_WAIT_MS 5000
 
 extern char **environ;
@@ -274,9 +248,9 @@ static void boot(void) {
     /* cache=mmap: no page cache for reads and writes (the host's files are the truth, the
      * status files are read by the host at once), but mmap works for the programs that need
      * it. */
-    if (mount(SHARE_TAG, SHARE_DIR, "9p", 0, "trans=virtio,version=9p2000.L,cache=mmap,msize=262144") <
+    if (mount(VIC_SHARE_TAG, SHARE_DIR, "9p", 0, "trans=virtio,version=9p2000.L,cache=mmap,msize=262144") <
         0)
-        logf_("mount %s: %s", SHARE_TAG, strerror(errno));
+        logf_("mount %s: %s", VIC_SHARE_TAG, strerror(errno));
 }
 
 /* ---- running a container ---- */
@@ -561,7 +535,7 @@ static void start_container(struct start_req *r) {
     if (c->init) return send_error(r->id, "already running");
     if (c->port_fd < 0) {
         char name[128];
-        snprintf(name, sizeof name, LOG_PORT_PREFIX "%s", r->id);
+        snprintf(name, sizeof name, VIC_LOG_PORT_PREFIX "%s", r->id);
         c->port_fd = open_port(name, O_WRONLY, PORT_WAIT_MS);
         if (c->port_fd < 0) return send_error(r->id, "no log port for the container");
     }
@@ -768,7 +742,7 @@ static void handle_line(char *line) {
 }
 
 static void read_control(void) {
-    static char buf[MAX_LINE];
+    static char buf[VIC_MAX_LINE];
     static size_t len;
     for (;;) {
         ssize_t n = read(control_fd, buf + len, sizeof buf - len - 1);
@@ -799,7 +773,7 @@ int main(void) {
     boot();
     int sfd = sup_signals_init();
     if (sfd < 0) logf_("signalfd: %s", strerror(errno));
-    control_fd = open_port(CONTROL_PORT, O_RDWR | O_NONBLOCK, PORT_WAIT_MS);
+    control_fd = open_port(VIC_CONTROL_PORT, O_RDWR | O_NONBLOCK, PORT_WAIT_MS);
     if (control_fd < 0) {
         logf_("no control port: powering off");
         power_off();

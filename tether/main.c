@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "iolog.h"
+#include "protocol.h"
 #include "status.h"
 #include "supervise.h"
 
