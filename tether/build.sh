@@ -11,7 +11,7 @@ what="${1:-all}"
 cc="${CC:-gcc}"
 # _GNU_SOURCE for pipe2, signalfd, execvpe and friends, in every file.
 flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static)
-shared=("${here}/iolog.c" "${here}/supervise.c" "${here}/status.c")
+shared=("${here}/iolog.c" "${here}/supervise.c" "${here}/status.c" "${here}/tokens.c")
 case "${what}" in all | tether | agent) ;; *)
   echo "usage: tether/build.sh [all|tether|agent]" >&2
   exit 2
