@@ -1,16 +1,18 @@
 /* vic-agent: PID 1 of a pod VM's guest (the initramfs's /init). VIC's tether, in a VM.
  *
  * It loads the guest's kernel modules, mounts the pod's container directory (virtio-9p tag
- * "vic.containers": each container's rootfs and status directory, shared by the host), and
+ * "vic.containers": each container's rootfs, shared by the host), and
  * then does what the VCH asks over the control port. Each container runs in its own mount
  * namespace, pivoted into its rootfs, under a small init of its own (PID 1 of a PID namespace
  * of its own, or a subreaper in the guest's PID namespace when the pod shares one), which
  * forwards signals to the container's process and reaps orphans. The agent writes the
  * container's stdout and stderr as iolog entries, stream-tagged, to the container's
  * virtio-serial port, whose host side is a qemu chardev appending to the container's output.log:
- * no host process relays the bytes. started.json and exit.json go to the container's status
- * directory on the share (tether/status.h), so the host knows the outcome even when it was away
- * while it happened.
+ * no host process relays the bytes. Starts and exits go to the host over the control port only
+ * (nothing status-related is written to the share, which the containers can write); the agent
+ * keeps each container's last exit until the host has it for good (a start or forget), and
+ * tells again on `status`, so the host knows the outcome even when it was away while it
+ * happened.
  *
  * The control protocol and the status records are documented in tether/protocol.h. */
 #include <dirent.h>
@@ -40,6 +42,7 @@
 #include "protocol.h"
 #include "status.h"
 #include "supervise.h"
+#include "tokens.h"
 
 #define SHARE_DIR "/containers"
 #define MAX_CONTAINERS 64
@@ -57,6 +60,9 @@ struct container {
     int out, err;      /* read ends of the process's stdout and stderr */
     int wstatus_fd;    /* the init reports the process's wait status here before it exits */
     long long started_ns;
+    int has_exit;           /* exited and not started again or forgotten since */
+    struct status_exit exit; /* its last exit; exit.error points into exit_error */
+    char exit_error[700];
 };
 
 static struct container containers[MAX_CONTAINERS];
@@ -80,53 +86,6 @@ static long long monotonic_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- tokens ---- */
-
-static void encode_token(const char *s, char *out, size_t cap) {
-    size_t o = 0;
-    if (!*s) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= ' ' || c > '~' || c == '%' || (c == '-' && o == 0 && s[1] == 0)) {
-            o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = 0;
-}
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes a token in place. -1 if malformed. */
-static int decode_token(char *t) {
-    if (!strcmp(t, "-")) {
-        t[0] = 0;
-        return 0;
-    }
-    char *o = t;
-    for (char *p = t; *p; p++) {
-        if (*p != '%') {
-            *o++ = *p;
-            continue;
-        }
-        int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
-        if (l < 0) return -1;
-        *o++ = (char)(h * 16 + l);
-        p += 2;
-    }
-    *o = 0;
-    return 0;
-}
-
 /* ---- the control port ---- */
 
 static void send_line(const char *fmt, ...) {
@@ -146,9 +105,31 @@ static void send_line(const char *fmt, ...) {
 
 static void send_error(const char *id, const char *msg) {
     char enc[1024];
-    encode_token(msg, enc, sizeof enc);
+    token_encode(msg, enc, sizeof enc);
     logf_("%s: %s", id, msg);
     send_line("error %s %s", id, enc);
+}
+
+static void send_started(const struct container *c) {
+    char line[STATUS_MAX_LINE];
+    status_format_started(line, c->id, c->init, c->started_ns);
+    send_line("%s", line);
+}
+
+static void send_exited(const struct container *c) {
+    char line[STATUS_MAX_LINE];
+    status_format_exited(line, c->id, &c->exit);
+    send_line("%s", line);
+}
+
+/* Answers `status`: what runs now, and the last exit of what has exited since its start. */
+static void send_status(void) {
+    for (int i = 0; i < MAX_CONTAINERS; i++) {
+        const struct container *c = &containers[i];
+        if (!c->used) continue;
+        if (c->init) send_started(c);
+        else if (c->has_exit) send_exited(c);
+    }
 }
 
 /* Finds the /dev node of the virtio-serial port named `name`: 0 and the path in out. */
@@ -245,9 +226,8 @@ static void boot(void) {
     mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
     cgroups_init();
-    /* cache=mmap: no page cache for reads and writes (the host's files are the truth, the
-     * status files are read by the host at once), but mmap works for the programs that need
-     * it. */
+    /* cache=mmap: no page cache for reads and writes (the host's files are the truth), but
+     * mmap works for the programs that need it. */
     if (mount(VIC_SHARE_TAG, SHARE_DIR, "9p", 0, "trans=virtio,version=9p2000.L,cache=mmap,msize=262144") <
         0)
         logf_("mount %s: %s", VIC_SHARE_TAG, strerror(errno));
@@ -477,34 +457,11 @@ static void container_init(const struct start_req *r, int out, int err, int repo
     }
 }
 
-static int pump(struct container *c, int *fd, int stream) {
-    static unsigned char buf[65536];
-    int total = 0;
-    while (*fd >= 0) {
-        ssize_t n = read(*fd, buf, sizeof buf);
-        if (n > 0) {
-            iolog_write(c->writer, stream, buf, (size_t)n);
-            total += (int)n;
-            if (total >= (1 << 20)) break;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) break;
-        close(*fd);
-        *fd = -1;
-    }
-    return total;
-}
-
-static void status_dir_of(const struct container *c, char *out, size_t cap) {
-    snprintf(out, cap, "%s/%s/status", SHARE_DIR, c->id);
-}
-
 static void finish(struct container *c, int wstatus, const char *error, int error_code) {
     /* What the process wrote before it exited is in the pipes: take it all. In a shared PID
      * namespace an orphan may still hold them: what is there now is what we log. */
-    pump(c, &c->out, 0);
-    pump(c, &c->err, 1);
+    iolog_pump(c->writer, &c->out, 0);
+    iolog_pump(c->writer, &c->err, 1);
     if (c->out >= 0) close(c->out);
     if (c->err >= 0) close(c->err);
     c->out = c->err = -1;
@@ -516,23 +473,23 @@ static void finish(struct container *c, int wstatus, const char *error, int erro
         c->wstatus_fd = -1;
     }
     if (iolog_close(c->writer) < 0) logf_("%s: log port: %s", c->id, strerror(c->writer->error));
-    char dir[4096];
-    status_dir_of(c, dir, sizeof dir);
-    int code = error ? error_code : sup_exit_code(ws);
-    struct status_exit e = {c->init, code, error ? 0 : sup_exit_signal(ws), c->started_ns,
-                            sup_now_ns(), error};
-    /* Before exit.json: the host reads this once it sees that. */
-    if (!error && cgroup_oom_killed(c->id) && status_write_file(dir, "oom.json", "{}\n") < 0)
-        logf_("%s: oom status: %s", c->id, strerror(errno));
-    if (status_write_exit(dir, &e) < 0) logf_("%s: exit status: %s", c->id, strerror(errno));
+    snprintf(c->exit_error, sizeof c->exit_error, "%s", error ? error : "");
+    c->exit = (struct status_exit){error ? error_code : sup_exit_code(ws),
+                                   error ? 0 : sup_exit_signal(ws),
+                                   c->started_ns,
+                                   sup_now_ns(),
+                                   !error && cgroup_oom_killed(c->id),
+                                   error ? c->exit_error : NULL};
+    c->has_exit = 1;
     c->init = 0;
-    send_line("exited %s %d", c->id, code);
+    send_exited(c);
 }
 
 static void start_container(struct start_req *r) {
     struct container *c = find_container(r->id, 1);
     if (!c) return send_error(r->id, "too many containers in this VM");
     if (c->init) return send_error(r->id, "already running");
+    c->has_exit = 0; /* the host has had the last one: it asks to start again */
     if (c->port_fd < 0) {
         char name[128];
         snprintf(name, sizeof name, VIC_LOG_PORT_PREFIX "%s", r->id);
@@ -584,8 +541,6 @@ static void start_container(struct start_req *r) {
     do n = read(report[0], msg, sizeof msg - 1);
     while (n < 0 && errno == EINTR);
     close(report[0]);
-    char dir[4096];
-    status_dir_of(c, dir, sizeof dir);
     if (n > 0) {
         msg[n] = 0;
         char *what = strchr(msg, ' ');
@@ -601,9 +556,7 @@ static void start_container(struct start_req *r) {
         finish(c, 0, text, e == ENOENT ? 127 : 126);
         return;
     }
-    if (status_write_started(dir, pid, c->started_ns) < 0)
-        logf_("%s: started status: %s", c->id, strerror(errno));
-    send_line("started %s", c->id);
+    send_started(c);
 }
 
 /* Signals the container's process: through its init, which forwards everything it can catch.
@@ -644,15 +597,6 @@ static void power_off(void) {
 
 /* ---- control messages ---- */
 
-static int parse_ll(const char *s, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
-}
-
 static int valid_id(const char *id) {
     size_t n = strlen(id);
     if (n != 64) return 0;
@@ -665,14 +609,14 @@ static void handle_line(char *line) {
     static char *tok[8192];
     int nt = 0;
     for (char *t = strtok(line, " "); t && nt < 8192; t = strtok(NULL, " ")) {
-        if (decode_token(t) < 0) return send_error("-", "malformed token");
+        if (token_decode(t) < 0) return send_error("-", "malformed token");
         tok[nt++] = t;
     }
     if (nt == 0) return;
     const char *cmd = tok[0];
     if (!strcmp(cmd, "hello") && nt == 3) {
         long long ns;
-        if (parse_ll(tok[1], &ns) == 0 && ns > 0) {
+        if (token_parse_ll(tok[1], &ns) == 0 && ns > 0) {
             struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
             clock_settime(CLOCK_REALTIME, &ts);
         }
@@ -680,7 +624,7 @@ static void handle_line(char *line) {
         struct utsname u;
         uname(&u);
         char rel[256];
-        encode_token(u.release, rel, sizeof rel);
+        token_encode(u.release, rel, sizeof rel);
         send_line("hello %s", rel);
     } else if (!strcmp(cmd, "start") && nt >= 9) {
         struct start_req r = {0};
@@ -691,16 +635,16 @@ static void handle_line(char *line) {
         char *mem = strstr(tok[2], ",mem="), *cpu = strstr(tok[2], ",cpu=");
         if (mem) r.memory_max = atoll(mem + 5);
         if (cpu) r.cpu_millis = atoll(cpu + 5);
-        if (parse_ll(tok[3], &uid) < 0 || parse_ll(tok[4], &gid) < 0)
+        if (token_parse_ll(tok[3], &uid) < 0 || token_parse_ll(tok[4], &gid) < 0)
             return send_error(r.id, "bad uid or gid");
         r.uid = (uid_t)uid;
         r.gid = (gid_t)gid;
         for (char *g = strtok(tok[5], ","); g && r.ngids < 64; g = strtok(NULL, ","))
             r.gids[r.ngids++] = (gid_t)atoll(g);
         r.cwd = *tok[6] ? tok[6] : "/";
-        if (parse_ll(tok[7], &argc) < 0 || argc < 1 || 8 + argc >= nt)
+        if (token_parse_ll(tok[7], &argc) < 0 || argc < 1 || 8 + argc >= nt)
             return send_error(r.id, "bad argv");
-        if (parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc != nt)
+        if (token_parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc != nt)
             return send_error(r.id, "bad env");
         static char *argv[4096], *envp[4096];
         if (argc >= 4096 || envc >= 4096) return send_error(r.id, "too many arguments");
@@ -713,12 +657,12 @@ static void handle_line(char *line) {
         start_container(&r);
     } else if (!strcmp(cmd, "signal") && nt == 3) {
         long long sig;
-        if (parse_ll(tok[2], &sig) < 0 || sig < 1 || sig >= NSIG)
+        if (token_parse_ll(tok[2], &sig) < 0 || sig < 1 || sig >= NSIG)
             return send_error(tok[1], "bad signal");
         signal_container(tok[1], (int)sig);
     } else if (!strcmp(cmd, "time") && nt == 2) {
         long long host;
-        if (parse_ll(tok[1], &host) < 0 || host <= 0) return send_error("-", "bad time");
+        if (token_parse_ll(tok[1], &host) < 0 || host <= 0) return send_error("-", "bad time");
         long long delta = host - sup_now_ns();
         if (delta > 1000000000LL || delta < -1000000000LL) {
             struct timespec ts = {(time_t)(host / 1000000000), (long)(host % 1000000000)};
@@ -734,6 +678,8 @@ static void handle_line(char *line) {
         if (c->port_fd >= 0) close(c->port_fd);
         free(c->writer);
         memset(c, 0, sizeof *c);
+    } else if (!strcmp(cmd, VIC_TO_GUEST_STATUS) && nt == 1) {
+        send_status();
     } else if (!strcmp(cmd, "poweroff")) {
         power_off();
     } else {
@@ -819,8 +765,8 @@ int main(void) {
         for (int i = 1; i < np; i++) {
             if (i == control_at || !p[i].revents) continue;
             struct container *c = owner[i];
-            if (p[i].fd == c->out) pump(c, &c->out, 0);
-            else if (p[i].fd == c->err) pump(c, &c->err, 1);
+            if (p[i].fd == c->out) iolog_pump(c->writer, &c->out, 0);
+            else if (p[i].fd == c->err) iolog_pump(c->writer, &c->err, 1);
         }
         for (int i = 0; i < MAX_CONTAINERS; i++)
             if (containers[i].used && containers[i].init) iolog_expire_hold(containers[i].writer);
