@@ -155,12 +155,12 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
     char err[512];
     long long started = sup_now_ns();
     if (sup_spawn(opts, &child, err, sizeof err) < 0) {
+        int code = sup_exec_fail_code(errno);
         /* The reason goes where the user looks for it: the container's log, as stderr. */
-        char line[600];
-        int n = snprintf(line, sizeof line, "tether: %s\n", err);
-        iolog_write(&writer, 1, (unsigned char *)line, (size_t)n);
+        char msg[600];
+        int n = snprintf(msg, sizeof msg, "tether: %s\n", err);
+        iolog_write(&writer, 1, (unsigned char *)msg, (size_t)n);
         iolog_close(&writer);
-        int code = errno == ENOENT ? 127 : 126;
         struct status_exit e = {code, 0, started, sup_now_ns(), 0, err};
         status_format_exited(line, "", &e);
         record(status_fd, line);
