@@ -24,8 +24,8 @@ struct sup_spawn_opts {
     const char *cwd;    /* NULL: unchanged */
     int stdin_fd;       /* -1: /dev/null */
     /* When set_user: the child drops to uid/gid with exactly these supplementary groups before
-     * exec, so the init itself stays root (the container's process cannot write its status
-     * files or ptrace it). Zero-initialised options leave the user unchanged. */
+     * exec, so the init itself stays root (the container's process cannot signal or ptrace
+     * it). Zero-initialised options leave the user unchanged. */
     int set_user;
     uid_t uid;
     gid_t gid;
