@@ -10,8 +10,12 @@ out="${here}/../dist/tether"
 what="${1:-all}"
 cc="${CC:-gcc}"
 # _GNU_SOURCE for pipe2, signalfd, execvpe and friends, in every file.
-flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static)
-shared=("${here}/iolog.c" "${here}/supervise.c" "${here}/status.c")
+flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Werror -O2 -static)
+# Both binaries: the iolog writer, running a process under an init, the status records and the
+# tokens they are written in (tether/protocol.h).
+shared=("${here}/iolog.c" "${here}/supervise.c" "${here}/status.c" "${here}/tokens.c")
+# The agent's own parts (tether/agent.c lists them).
+agent=("${here}"/agent*.c)
 case "${what}" in all | tether | agent) ;; *)
   echo "usage: tether/build.sh [all|tether|agent]" >&2
   exit 2
@@ -24,10 +28,12 @@ fi
 mkdir -p "${out}"
 # Build to a name of our own and rename, so that a running test never sees a half-written
 # binary and two builds at once do not write the same file.
-build() { # build NAME MAIN.c
-  "${cc}" "${flags[@]}" -o "${out}/$1.tmp.$$" "$2" "${shared[@]}"
-  mv -f "${out}/$1.tmp.$$" "${out}/$1"
+build() { # build NAME FILE.c...
+  local name="$1"
+  shift
+  "${cc}" "${flags[@]}" -o "${out}/${name}.tmp.$$" "$@" "${shared[@]}"
+  mv -f "${out}/${name}.tmp.$$" "${out}/${name}"
 }
 trap 'rm -f "${out}"/*.tmp.$$' EXIT
 if [[ "${what}" != agent ]]; then build tether "${here}/main.c"; fi
-if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${here}/agent.c"; fi
+if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${agent[@]}"; fi

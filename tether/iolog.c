@@ -231,3 +231,22 @@ int iolog_close(struct iolog_writer *w) {
     w->hold_since_ms = 0;
     return flush(w);
 }
+
+size_t iolog_pump(struct iolog_writer *w, int *fd, int stream) {
+    static unsigned char buf[65536];
+    size_t total = 0;
+    while (*fd >= 0) {
+        ssize_t n = read(*fd, buf, sizeof buf);
+        if (n > 0) {
+            iolog_write(w, stream, buf, (size_t)n);
+            total += (size_t)n;
+            if (total >= (1u << 20)) break; /* let the other stream and signals have a turn */
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        close(*fd); /* EOF or error */
+        *fd = -1;
+    }
+    return total;
+}

@@ -70,6 +70,10 @@ int iolog_hold_timeout_ms(const struct iolog_writer *w);
 /* Releases held output whose time is up (cuts the other stream's long line). Call when the
  * timeout from iolog_hold_timeout_ms has passed. */
 int iolog_expire_hold(struct iolog_writer *w);
+/* Reads what the non-blocking pipe *fd holds now into stream's output; at EOF (or an error)
+ * closes it and sets *fd to -1. Stops after 1 MiB so that other fds and signals get a turn.
+ * Returns the bytes read. */
+size_t iolog_pump(struct iolog_writer *w, int *fd, int stream);
 /* Ends both streams: writes unterminated remainders and held output. Does not close fd. */
 int iolog_close(struct iolog_writer *w);
 

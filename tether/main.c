@@ -1,12 +1,15 @@
 /* vic tether, container mode: the init of a runc container. It runs the container's process,
  * writes its stdout and stderr as iolog entries straight to the log fd it was handed (opened
- * O_APPEND by the VCH), forwards signals to it, reaps orphans, and records started/exit status
- * files for the runtime. Nothing on the host reads the container's output: the log keeps
- * growing while the VCH is down.
+ * O_APPEND by the VCH), forwards signals to it, reaps orphans, and writes `started` and `exited`
+ * records (tether/protocol.h) to the status fd it was handed. Nothing on the host reads the
+ * container's output: the log keeps growing while the VCH is down. Both fds are close-on-exec,
+ * and the tether is not dumpable, so the container's process (root in it, without
+ * CAP_SYS_PTRACE) can neither inherit them nor open them through /proc/1/fd.
  *
- *   tether [--log-fd N] [--status-dir DIR] [--user UID:GID[:G1,G2...]] -- ARGV...
- *                                                       run ARGV (log defaults to fd 1), as
- *                                                       that user and those groups if given
+ *   tether [--log-fd N] [--status-fd N] [--user UID:GID[:G1,G2...]] -- ARGV...
+ *                                                       run ARGV (log defaults to fd 1, no
+ *                                                       status records without --status-fd),
+ *                                                       as that user and those groups if given
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -16,32 +19,27 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "iolog.h"
+#include "protocol.h"
 #include "status.h"
 #include "supervise.h"
+#include "tokens.h"
 
 static struct iolog_writer writer; /* large: static storage */
 
 static void usage(void) {
-    fprintf(stderr, "usage: tether [--log-fd N] [--status-dir DIR] [--user UID:GID[:G,...]] -- "
+    fprintf(stderr, "usage: tether [--log-fd N] [--status-fd N] [--user UID:GID[:G,...]] -- "
                     "ARGV...\n"
                     "       tether --pause\n");
     exit(2);
-}
-
-static int parse_int(const char *s, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
 }
 
 static int read_full(int fd, void *buf, size_t n) {
@@ -57,7 +55,7 @@ static int read_full(int fd, void *buf, size_t n) {
 
 static int replay(const char *start, const char *step) {
     long long s, st;
-    if (parse_int(start, &s) < 0 || parse_int(step, &st) < 0) usage();
+    if (token_parse_ll(start, &s) < 0 || token_parse_ll(step, &st) < 0) usage();
     struct iolog_stepping_clock clock = {s, st};
     iolog_init(&writer, 1, iolog_stepping_ns, &clock);
     static unsigned char buf[1 << 20];
@@ -106,26 +104,6 @@ static void on_exit_of(pid_t pid, int wstatus, void *ctx) {
     }
 }
 
-/* Reads what a pipe has now into the log; closes it at EOF. Returns bytes read. */
-static size_t pump(int *fd, int stream) {
-    static unsigned char buf[65536];
-    size_t total = 0;
-    while (*fd >= 0) {
-        ssize_t n = read(*fd, buf, sizeof buf);
-        if (n > 0) {
-            iolog_write(&writer, stream, buf, (size_t)n);
-            total += (size_t)n;
-            if (total >= (1u << 20)) break; /* let the other stream and signals have a turn */
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) break;
-        close(*fd); /* EOF or error */
-        *fd = -1;
-    }
-    return total;
-}
-
 #define MAX_GROUPS 256
 
 /* The child's user: "UID:GID" or "UID:GID:G1,G2,...", numbers only (names were resolved by the
@@ -158,8 +136,13 @@ static int parse_user(const char *s, struct sup_spawn_opts *o) {
     return 0;
 }
 
-static int run(char **argv, int log_fd, const char *status_dir, struct sup_spawn_opts *opts) {
-    fcntl(log_fd, F_SETFD, FD_CLOEXEC); /* the container's process must not write around us */
+/* Writes a status record, when a status fd was handed in. */
+static void record(int status_fd, const char *line) {
+    if (status_fd >= 0 && status_write_line(status_fd, line) < 0) perror("tether: status");
+}
+
+static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *opts) {
+    char line[STATUS_MAX_LINE];
     iolog_init(&writer, log_fd, iolog_realtime_ns, NULL);
     int sfd = sup_signals_init();
     if (sfd < 0) {
@@ -172,18 +155,19 @@ static int run(char **argv, int log_fd, const char *status_dir, struct sup_spawn
     char err[512];
     long long started = sup_now_ns();
     if (sup_spawn(opts, &child, err, sizeof err) < 0) {
+        int code = sup_exec_fail_code(errno);
         /* The reason goes where the user looks for it: the container's log, as stderr. */
-        char line[600];
-        int n = snprintf(line, sizeof line, "tether: %s\n", err);
-        iolog_write(&writer, 1, (unsigned char *)line, (size_t)n);
+        char msg[600];
+        int n = snprintf(msg, sizeof msg, "tether: %s\n", err);
+        iolog_write(&writer, 1, (unsigned char *)msg, (size_t)n);
         iolog_close(&writer);
-        int code = errno == ENOENT ? 127 : 126;
-        struct status_exit e = {0, code, 0, started, sup_now_ns(), err};
-        if (status_dir && status_write_exit(status_dir, &e) < 0) perror("tether: exit status");
+        struct status_exit e = {code, 0, started, sup_now_ns(), 0, err};
+        status_format_exited(line, "", &e);
+        record(status_fd, line);
         return code;
     }
-    if (status_dir && status_write_started(status_dir, child.pid, started) < 0)
-        perror("tether: started status");
+    status_format_started(line, "", child.pid, started);
+    record(status_fd, line);
 
     struct main_child mc = {child.pid, 0, 0};
     int out = child.out_fd, errfd = child.err_fd;
@@ -205,8 +189,8 @@ static int run(char **argv, int log_fd, const char *status_dir, struct sup_spawn
         }
         size_t got = 0;
         if (r > 0 && (p[1].revents || p[2].revents)) {
-            got += pump(&out, 0);
-            got += pump(&errfd, 1);
+            got += iolog_pump(&writer, &out, 0);
+            got += iolog_pump(&writer, &errfd, 1);
         }
         iolog_expire_hold(&writer);
         if (!mc.exited) {
@@ -220,15 +204,31 @@ static int run(char **argv, int log_fd, const char *status_dir, struct sup_spawn
         else if (sup_now_ns() - exited_at > 500000000LL) break;
     }
     if (iolog_close(&writer) < 0) fprintf(stderr, "tether: log: %s\n", strerror(writer.error));
-    struct status_exit e = {mc.pid, sup_exit_code(mc.wstatus), sup_exit_signal(mc.wstatus),
-                            started, sup_now_ns(), NULL};
-    if (status_dir && status_write_exit(status_dir, &e) < 0) perror("tether: exit status");
+    /* OOM 0: the host reads runc's cgroup itself. */
+    struct status_exit e = {sup_exit_code(mc.wstatus), sup_exit_signal(mc.wstatus), started,
+                            sup_now_ns(), 0, NULL};
+    status_format_exited(line, "", &e);
+    record(status_fd, line);
     return e.exit_code;
 }
 
+/* Checks an fd the VCH handed in and makes it close-on-exec: the container's process must not
+ * write around us. The status fd is append-only, so each record lands whole at the end. */
+static int handed_fd(long long fd, const char *what, int append) {
+    int fl = fd <= INT_MAX ? fcntl((int)fd, F_GETFL) : (errno = EBADF, -1);
+    if (fl < 0 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 ||
+        (append && fcntl((int)fd, F_SETFL, fl | O_APPEND) < 0)) {
+        fprintf(stderr, "tether: %s fd %lld: %s\n", what, fd, strerror(errno));
+        return -1;
+    }
+    return (int)fd;
+}
+
 int main(int argc, char **argv) {
-    long long log_fd = 1;
-    const char *status_dir = NULL;
+    /* First thing: from here on, /proc/<our pid>/fd and friends are root's alone and need
+     * CAP_SYS_PTRACE, which a container's process does not have. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    long long log_fd = 1, status_fd = -1;
     struct sup_spawn_opts opts = {0};
     int i = 1;
     for (; i < argc; i++) {
@@ -239,11 +239,11 @@ int main(int argc, char **argv) {
             return replay(argv[i + 1], argv[i + 2]);
         }
         if (!strcmp(a, "--log-fd") && i + 1 < argc) {
-            if (parse_int(argv[++i], &log_fd) < 0 || log_fd < 0) usage();
+            if (token_parse_ll(argv[++i], &log_fd) < 0 || log_fd < 0) usage();
+        } else if (!strcmp(a, "--status-fd") && i + 1 < argc) {
+            if (token_parse_ll(argv[++i], &status_fd) < 0 || status_fd < 0) usage();
         } else if (!strcmp(a, "--user") && i + 1 < argc) {
             if (parse_user(argv[++i], &opts) < 0) usage();
-        } else if (!strcmp(a, "--status-dir") && i + 1 < argc) {
-            status_dir = argv[++i];
         } else if (!strcmp(a, "--")) {
             i++;
             break;
@@ -252,9 +252,8 @@ int main(int argc, char **argv) {
         }
     }
     if (i >= argc) usage();
-    if (fcntl((int)log_fd, F_GETFD) < 0) {
-        fprintf(stderr, "tether: log fd %lld: %s\n", log_fd, strerror(errno));
-        return 1;
-    }
-    return run(argv + i, (int)log_fd, status_dir, &opts);
+    int log = handed_fd(log_fd, "log", 0);
+    int status = status_fd < 0 ? -1 : handed_fd(status_fd, "status", 1);
+    if (log < 0 || (status_fd >= 0 && status < 0)) return 1;
+    return run(argv + i, log, status, &opts);
 }

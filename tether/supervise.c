@@ -30,16 +30,35 @@ int sup_signals_init(void) {
     return signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* In the child between fork and exec: report errno to the parent and die. */
-static void child_fail(int report_fd, const char *what) {
+void sup_child_fail(int report_fd, const char *what, const char *name) {
     int e = errno;
-    char msg[256];
-    int n = snprintf(msg, sizeof msg, "%d %s", e, what);
+    char msg[SUP_REPORT_MAX];
+    int n = snprintf(msg, sizeof msg, "%d %s%s%s", e, what, name ? " " : "", name ? name : "");
     if (n > 0) {
-        ssize_t r = write(report_fd, msg, (size_t)n);
+        ssize_t r = write(report_fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
         (void)r;
     }
-    _exit(e == ENOENT ? 127 : 126);
+    _exit(sup_exec_fail_code(e));
+}
+
+int sup_read_report(int fd, char *err, size_t errlen) {
+    char msg[SUP_REPORT_MAX];
+    ssize_t n;
+    do n = read(fd, msg, sizeof msg - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return 0;
+    msg[n] = 0;
+    char *what = strchr(msg, ' ');
+    int e = atoi(msg);
+    if (e <= 0) e = EIO;
+    snprintf(err, errlen, "%s: %s", what ? what + 1 : "?",
+             e == ENOENT ? "no such file or directory in the container's PATH" : strerror(e));
+    return e;
+}
+
+int sup_exec_fail_code(int err) {
+    return err == ENOENT ? 127 : 126;
 }
 
 int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, size_t errlen) {
@@ -59,35 +78,24 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
         sigprocmask(SIG_SETMASK, &original_mask, NULL);
         int in = o->stdin_fd >= 0 ? o->stdin_fd : open("/dev/null", O_RDONLY);
         if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
-            child_fail(report[1], "stdio");
+            sup_child_fail(report[1], "stdio", NULL);
         if (o->set_user) {
             /* Groups first: after setuid to a non-root user there is no right to change them. */
-            if (setgroups(o->ngroups, o->groups) < 0) child_fail(report[1], "setgroups");
-            if (setgid(o->gid) < 0) child_fail(report[1], "setgid");
-            if (setuid(o->uid) < 0) child_fail(report[1], "setuid");
+            if (setgroups(o->ngroups, o->groups) < 0)
+                sup_child_fail(report[1], "setgroups", NULL);
+            if (setgid(o->gid) < 0) sup_child_fail(report[1], "setgid", NULL);
+            if (setuid(o->uid) < 0) sup_child_fail(report[1], "setuid", NULL);
         }
-        if (o->cwd && chdir(o->cwd) < 0) child_fail(report[1], "chdir");
+        if (o->cwd && chdir(o->cwd) < 0) sup_child_fail(report[1], "chdir", o->cwd);
         if (o->envp) environ = (char **)o->envp;
         execvp(o->argv[0], o->argv);
-        char what[300];
-        snprintf(what, sizeof what, "exec %s", o->argv[0]);
-        child_fail(report[1], what);
+        sup_child_fail(report[1], "exec", o->argv[0]);
     }
     close(out[1]);
     close(errp[1]);
     close(report[1]);
-    /* The report pipe closes on exec (nothing read) or carries "errno what" on failure. */
-    char msg[256];
-    ssize_t n;
-    do n = read(report[0], msg, sizeof msg - 1);
-    while (n < 0 && errno == EINTR);
-    close(report[0]);
-    if (n > 0) {
-        msg[n] = 0;
-        char *what = strchr(msg, ' ');
-        int e = atoi(msg);
-        snprintf(err, errlen, "%s: %s", what ? what + 1 : "?",
-                 e == ENOENT ? "no such file or directory in the container's PATH" : strerror(e));
+    int e = sup_read_report(report[0], err, errlen);
+    if (e) {
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
@@ -147,4 +155,10 @@ long long sup_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+long long sup_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

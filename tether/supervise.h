@@ -24,8 +24,8 @@ struct sup_spawn_opts {
     const char *cwd;    /* NULL: unchanged */
     int stdin_fd;       /* -1: /dev/null */
     /* When set_user: the child drops to uid/gid with exactly these supplementary groups before
-     * exec, so the init itself stays root (the container's process cannot write its status
-     * files or ptrace it). Zero-initialised options leave the user unchanged. */
+     * exec, so the init itself stays root (the container's process cannot signal or ptrace
+     * it). Zero-initialised options leave the user unchanged. */
     int set_user;
     uid_t uid;
     gid_t gid;
@@ -44,6 +44,18 @@ struct sup_child {
  * the child then has been reaped already). */
 int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, size_t errlen);
 
+/* The report pipe between fork and exec: close-on-exec, so it closes when the child has exec'd
+ * (nothing to read) or carries "ERRNO WHAT" when it could not. */
+#define SUP_REPORT_MAX 512
+/* In the child between fork and exec: reports errno and what failed ("WHAT" or "WHAT NAME": "exec
+ * /bin/sh"), and exits as a shell would (sup_exec_fail_code). */
+_Noreturn void sup_child_fail(int report_fd, const char *what, const char *name);
+/* Reads the report pipe and closes it: 0 when the child exec'd, else the errno it reported, with
+ * "WHAT: reason" in err. */
+int sup_read_report(int fd, char *err, size_t errlen);
+/* 127 when the program was not found (ENOENT), else 126: what a shell reports. */
+int sup_exec_fail_code(int err);
+
 /* Reads one signal from the signalfd: 1 with *si filled, 0 when none is pending, -1 on error. */
 int sup_read_signal(int sfd, struct signalfd_siginfo *si);
 
@@ -58,5 +70,7 @@ int sup_exit_signal(int wstatus);
 
 /* Nanoseconds of CLOCK_REALTIME. */
 long long sup_now_ns(void);
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines. */
+long long sup_monotonic_ms(void);
 
 #endif

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -124,33 +125,32 @@ describe('tether iolog writer', () => {
   });
 });
 
-interface Run {
-  pid: number;
-  log: string;
-  status: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-}
-
 let runs = 0;
-/** Runs the tether over args; leading "--user X" goes before "--" as a tether flag. */
-function run(args: string[]): Run {
+/**
+ * Runs the tether over args, with its log on fd 3 and its status records on fd 4 (files opened
+ * O_APPEND, as the VCH does); a leading "--user X" goes before "--" as a tether flag. `via`:
+ * a command that runs the tether (setpriv ...).
+ */
+function run(args: string[], via: string[] = []) {
   const dir = join(tmp, `run-${++runs}`);
-  const status = join(dir, 'status');
-  spawnSync('mkdir', ['-p', status]);
+  mkdirSync(dir, { recursive: true });
   const log = join(dir, 'output.log');
+  const status = join(dir, 'status');
   const fd = openSync(log, 'a');
+  const sfd = openSync(status, 'a', 0o600);
   const flags = args[0] === '--user' ? args.splice(0, 2) : [];
-  const child = spawn(tether, ['--log-fd', '3', '--status-dir', status, ...flags, '--', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe', fd],
+  const cmd = [...via, tether, '--log-fd', '3', '--status-fd', '4', ...flags, '--', ...args];
+  const child = spawn(cmd[0], cmd.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe', fd, sfd],
   });
   closeSync(fd);
+  closeSync(sfd);
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stderr: string;
-  }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  type Exit = { code: number | null; signal: NodeJS.Signals | null; stderr: string };
+  const exited = new Promise<Exit>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+  );
   return { pid: child.pid!, log, status, exited };
 }
 
@@ -172,8 +172,39 @@ async function waitForLog(log: string, text: string, ms = 5000): Promise<LogEntr
   }
 }
 
-function statusFile(dir: string, name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Record<string, unknown>;
+/** The status records (tether/protocol.h), each a line of percent-encoded tokens. */
+function records(content: string): string[][] {
+  expect(content === '' || content.endsWith('\n')).toBe(true);
+  return content
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => line.split(' ').map((t) => (t === '-' ? '' : decodeURIComponent(t))));
+}
+
+/** The last started record of a status file, if any: one of the tether's, which has no id. */
+function started(status: string) {
+  const t = records(readFileSync(status, 'utf8'))
+    .filter((t) => t[0] === 'started')
+    .at(-1);
+  if (t) expect([t[1], t.length]).toEqual(['', 4]);
+  return t && { pid: Number(t[2]), startedNs: BigInt(t[3]) };
+}
+
+/** The last exited record of a status file. */
+function exited(status: string) {
+  const t = records(readFileSync(status, 'utf8'))
+    .filter((t) => t[0] === 'exited')
+    .at(-1)!;
+  expect([t[1], t.length]).toEqual(['', 8]);
+  const [exitCode, signal, startedNs, finishedNs, oom] = t.slice(2, 7).map(BigInt);
+  return {
+    exitCode: Number(exitCode),
+    signal: Number(signal),
+    startedNs,
+    finishedNs,
+    oom: Number(oom),
+    error: t[7],
+  };
 }
 
 describe('tether as init', () => {
@@ -191,19 +222,42 @@ describe('tether as init', () => {
     expect(byStream(0)).toBe('out\npartial');
     expect(byStream(1)).toBe('err\n');
     for (const e of got) expect(e.timestamp >= before).toBe(true);
-    const started = statusFile(r.status, 'started.json');
-    const exit = statusFile(r.status, 'exit.json');
-    expect(started.pid).toBeGreaterThan(0);
-    expect(exit).toMatchObject({ pid: started.pid, exitCode: 3, signal: 0 });
-    expect(exit.error).toBeUndefined();
-    expect(BigInt(exit.finishedNs as string) >= BigInt(started.startedNs as string)).toBe(true);
-    expect(BigInt(started.startedNs as string) >= before).toBe(true);
+    // Exactly two records, each one whole line.
+    expect(readFileSync(r.status, 'utf8')).toMatch(
+      /^started - [1-9]\d* \d{19}\nexited - 3 0 \d{19} \d{19} 0 -\n$/,
+    );
+    const s = started(r.status)!;
+    const exit = exited(r.status);
+    expect(s.pid).toBeGreaterThan(0);
+    expect(exit).toMatchObject({ exitCode: 3, signal: 0, oom: 0, error: '' });
+    expect(exit.startedNs).toBe(s.startedNs);
+    expect(exit.finishedNs >= s.startedNs).toBe(true);
+    expect(s.startedNs >= before).toBe(true);
+  });
+
+  it('keeps its log and status fds from the process, and /proc cannot reach them', async () => {
+    // As in a container: root without CAP_SYS_PTRACE, the tether and its process alike. The
+    // process holds neither fd, and the tether is not dumpable, so its /proc/PID/fd links are
+    // closed to a process of the same user (they would be open were it dumpable).
+    const r = run(
+      [
+        'sh',
+        '-c',
+        'for f in 3 4; do [ -e /proc/$$/fd/$f ] && echo "holds $f"; done; ' +
+          'for f in 3 4; do readlink /proc/$PPID/fd/$f >/dev/null 2>&1 && echo "reads $f"; done; ' +
+          'echo checked',
+      ],
+      ['setpriv', '--inh-caps=-sys_ptrace', '--bounding-set=-sys_ptrace'],
+    );
+    const { code, stderr } = await r.exited;
+    expect(code, stderr).toBe(0);
+    expect(text(await entries(r.log))).toBe('checked\n');
   });
 
   it('reports a child killed by a signal as 128+N', async () => {
     const r = run(['sh', '-c', 'kill -KILL $$']);
     expect((await r.exited).code).toBe(137);
-    expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 137, signal: 9 });
+    expect(exited(r.status)).toMatchObject({ exitCode: 137, signal: 9 });
   });
 
   it('forwards signals to the child', async () => {
@@ -216,7 +270,7 @@ describe('tether as init', () => {
     process.kill(r.pid, 'SIGTERM');
     expect((await r.exited).code).toBe(7);
     expect((await entries(r.log)).map((e) => e.message.toString())).toContain('got TERM\n');
-    expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 7, signal: 0 });
+    expect(exited(r.status)).toMatchObject({ exitCode: 7, signal: 0 });
   });
 
   it('reaps orphans of the container', async () => {
@@ -246,7 +300,7 @@ describe('tether as init', () => {
     expect(Date.now() - t).toBeLessThan(3000);
     const got = await entries(r.log);
     expect(got.some((e) => e.message.toString() === 'main-done\n')).toBe(true);
-    expect(statusFile(r.status, 'exit.json')).toMatchObject({ exitCode: 0 });
+    expect(exited(r.status)).toMatchObject({ exitCode: 0 });
   });
 
   it('runs the process as --user with exactly its groups, itself staying root', async () => {
@@ -289,37 +343,38 @@ describe('tether as init', () => {
   });
 
   it('keeps the process running when the log goes away (EPIPE is not forwarded as SIGPIPE)', async () => {
-    const dir = join(tmp, 'epipe');
-    spawnSync('mkdir', ['-p', dir]);
+    const status = join(tmp, 'epipe-status');
+    const sfd = openSync(status, 'a');
     const child = spawn(
       tether,
       [
         '--log-fd',
         '1',
-        '--status-dir',
-        dir,
+        '--status-fd',
+        '3',
         '--',
         'sh',
         '-c',
         'i=0; while [ $i -lt 20 ]; do echo x; i=$((i+1)); sleep 0.02; done; exit 4',
       ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+      { stdio: ['ignore', 'pipe', 'ignore', sfd] },
     );
+    closeSync(sfd);
     // Read one entry, then close the read end: later log writes fail with EPIPE.
     await new Promise((r) => child.stdout!.once('data', r));
     child.stdout!.destroy();
     const code = await new Promise((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(4); // ran to its own end, not killed by a forwarded SIGPIPE
-    expect(statusFile(dir, 'exit.json')).toMatchObject({ exitCode: 4, signal: 0 });
+    expect(exited(status)).toMatchObject({ exitCode: 4, signal: 0 });
   });
 
   it('records a process that cannot start (127) and says why in the log', async () => {
     const r = run(['/no/such/program']);
     expect((await r.exited).code).toBe(127);
-    const exit = statusFile(r.status, 'exit.json');
+    const exit = exited(r.status);
     expect(exit.exitCode).toBe(127);
-    expect(exit.error).toMatch(/no\/such\/program/);
-    expect(existsSync(join(r.status, 'started.json'))).toBe(false);
+    expect(exit.error).toMatch(/^exec \/no\/such\/program: no such file or directory/);
+    expect(started(r.status)).toBeUndefined();
     const got = await entries(r.log);
     expect(got).toHaveLength(1);
     expect(got[0].stream).toBe(1);

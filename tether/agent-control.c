@@ -1,0 +1,202 @@
+/* vic-agent, control: the control port (tether/protocol.h). Reads the host's lines, decodes and
+ * checks them and hands each request to the part of the agent that does it; sends the agent's
+ * lines. Writes never block: with no host connected, a line is dropped (the host asks for
+ * `status` when it connects). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "protocol.h"
+#include "supervise.h"
+#include "tokens.h"
+
+#define MAX_TOKENS 8192
+#define MAX_ARGS 4096
+
+int control_fd = -1;
+static long long retry_ms; /* while no host is connected (POLLHUP), look again at this time */
+
+void send_line(const char *fmt, ...) {
+    if (control_fd < 0) return;
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    /* One write: the port is non-blocking, and a line is whole or not there. */
+    ssize_t r = write(control_fd, line, (size_t)n);
+    (void)r;
+}
+
+void send_error(const char *id, const char *msg) {
+    char eid[200], enc[1024];
+    token_encode(id, eid, sizeof eid);
+    token_encode(msg, enc, sizeof enc);
+    agent_log("%s: %s", *id ? id : "-", msg);
+    send_line(VIC_TO_HOST_ERROR " %s %s", eid, enc);
+}
+
+static void send_hello(void) {
+    struct utsname u;
+    uname(&u);
+    char rel[256];
+    token_encode(u.release, rel, sizeof rel);
+    send_line(VIC_TO_HOST_HELLO " %s", rel);
+}
+
+int control_open(void) {
+    control_fd = open_port(VIC_CONTROL_PORT, O_RDWR | O_NONBLOCK, PORT_WAIT_MS);
+    if (control_fd < 0) return -1;
+    send_hello();
+    return 0;
+}
+
+static void set_clock(long long ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    clock_settime(CLOCK_REALTIME, &ts);
+}
+
+/* time NS: follow the host's clock; slewed when close, so log times never go back. */
+static void follow_clock(long long host) {
+    long long delta = host - sup_now_ns();
+    if (delta > 1000000000LL || delta < -1000000000LL) return set_clock(host);
+    struct timeval tv = {(time_t)(delta / 1000000000),
+                         (suseconds_t)(delta % 1000000000 / 1000)};
+    adjtime(&tv, NULL);
+}
+
+static int valid_id(const char *id) {
+    size_t n = strlen(id);
+    if (n != 64) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
+    return 1;
+}
+
+/* start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... (tok[0] is "start"; nt tokens). */
+static void handle_start(char **tok, int nt) {
+    struct start_req r = {0};
+    long long uid, gid, argc, envc;
+    r.id = tok[1];
+    if (!valid_id(r.id)) return send_error("", "bad container id");
+    r.shared_pid = !strncmp(tok[2], "shared", 6);
+    char *mem = strstr(tok[2], ",mem="), *cpu = strstr(tok[2], ",cpu=");
+    if (mem) r.memory_max = atoll(mem + 5);
+    if (cpu) r.cpu_millis = atoll(cpu + 5);
+    if (token_parse_ll(tok[3], &uid) < 0 || token_parse_ll(tok[4], &gid) < 0)
+        return send_error(r.id, "bad uid or gid");
+    r.uid = (uid_t)uid;
+    r.gid = (gid_t)gid;
+    char *save;
+    for (char *g = strtok_r(tok[5], ",", &save); g && r.ngids < 64; g = strtok_r(NULL, ",", &save))
+        r.gids[r.ngids++] = (gid_t)atoll(g);
+    r.cwd = *tok[6] ? tok[6] : "/";
+    if (token_parse_ll(tok[7], &argc) < 0 || argc < 1 || 8 + argc >= nt)
+        return send_error(r.id, "bad argv");
+    if (token_parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc != nt)
+        return send_error(r.id, "bad env");
+    static char *argv[MAX_ARGS], *envp[MAX_ARGS];
+    if (argc >= MAX_ARGS || envc >= MAX_ARGS) return send_error(r.id, "too many arguments");
+    for (long long i = 0; i < argc; i++) argv[i] = tok[8 + i];
+    argv[argc] = NULL;
+    for (long long i = 0; i < envc; i++) envp[i] = tok[9 + argc + i];
+    envp[envc] = NULL;
+    r.argv = argv;
+    r.envp = envp;
+    container_start(&r);
+}
+
+/* Whether tok[0] is request `name` with `nfields` fields after it. */
+#define IS(name, nfields) (!strcmp(tok[0], name) && nt == 1 + (nfields))
+
+/* One line from the host, without its newline. */
+static void handle_line(char *line) {
+    static char *tok[MAX_TOKENS];
+    int nt = 0;
+    char *save;
+    for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (nt == MAX_TOKENS) return send_error("", "too many tokens");
+        if (token_decode(t) < 0) return send_error("", "malformed token");
+        tok[nt++] = t;
+    }
+    if (nt == 0) return;
+    long long n;
+    if (IS(VIC_TO_GUEST_HELLO, VIC_TO_GUEST_HELLO_NFIELDS)) {
+        if (token_parse_ll(tok[1], &n) == 0 && n > 0) set_clock(n);
+        sethostname(tok[2], strlen(tok[2]));
+        send_hello();
+    } else if (!strcmp(tok[0], VIC_TO_GUEST_START) && nt >= 1 + VIC_TO_GUEST_START_NFIELDS) {
+        handle_start(tok, nt);
+    } else if (IS(VIC_TO_GUEST_SIGNAL, VIC_TO_GUEST_SIGNAL_NFIELDS)) {
+        if (token_parse_ll(tok[2], &n) < 0 || n < 1 || n >= NSIG)
+            return send_error(tok[1], "bad signal");
+        container_signal(tok[1], (int)n);
+    } else if (IS(VIC_TO_GUEST_TIME, VIC_TO_GUEST_TIME_NFIELDS)) {
+        if (token_parse_ll(tok[1], &n) < 0 || n <= 0) return send_error("", "bad time");
+        follow_clock(n);
+    } else if (IS(VIC_TO_GUEST_FORGET, VIC_TO_GUEST_FORGET_NFIELDS)) {
+        container_forget(tok[1]);
+    } else if (IS(VIC_TO_GUEST_STATUS, VIC_TO_GUEST_STATUS_NFIELDS)) {
+        containers_status();
+    } else if (IS(VIC_TO_GUEST_POWEROFF, VIC_TO_GUEST_POWEROFF_NFIELDS)) {
+        power_off();
+    } else {
+        send_error("", "unknown request");
+    }
+}
+
+int control_pollable(void) {
+    return sup_monotonic_ms() >= retry_ms;
+}
+
+/* What has come of the current line; a line too long is skipped to its end. */
+static char buf[VIC_MAX_LINE];
+static size_t len;
+static int skipping;
+
+static void read_lines(void) {
+    for (;;) {
+        ssize_t n = read(control_fd, buf + len, sizeof buf - len - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        len += (size_t)n;
+        size_t start = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (buf[i] != '\n') continue;
+            buf[i] = 0;
+            if (!skipping) handle_line(buf + start);
+            skipping = 0;
+            start = i + 1;
+        }
+        memmove(buf, buf + start, len - start);
+        len -= start;
+        if (len >= sizeof buf - 1) {
+            if (!skipping) send_error("", "line too long");
+            skipping = 1;
+            len = 0;
+        }
+    }
+}
+
+void control_ready(short revents) {
+    if (revents & POLLIN) return read_lines();
+    /* No host on the socket: the port reports hang-up until one connects; look again later
+     * rather than spin. What came of a line from the host that went away is not a request. */
+    if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+        retry_ms = sup_monotonic_ms() + 200;
+        len = 0;
+        skipping = 0;
+    }
+}

@@ -1,0 +1,144 @@
+/* vic-agent, exec: the child the agent clones for a container (in a mount namespace of its own,
+ * and a PID namespace of its own unless the pod shares one). It becomes the container's init:
+ * into its cgroup, a root of its own (the container's rootfs on the share, pivoted into, with
+ * its own /dev, /proc and /sys), then it forks the container's process and stays to forward
+ * signals and reap orphans. Failures before the exec go to the agent on the report pipe
+ * (supervise.h), so the agent can say why the container could not start. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "supervise.h"
+
+extern char **environ;
+
+/* Makes root the root of this mount namespace and detaches the guest's: the share with the
+ * other containers' roots, the guest's /dev with every log port. */
+static int pivot(const char *root) {
+    if (chdir(root) < 0) return -1;
+    if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+    if (umount2(".", MNT_DETACH) < 0) return -1;
+    return chdir("/");
+}
+
+/* In the container's init, before the process: a /dev with the usual nodes (not the guest's
+ * devtmpfs, which holds every container's log port), /proc of its PID namespace, /sys. */
+static int prepare_root(const char *root) {
+    char p[512];
+    static const struct {
+        const char *name;
+        unsigned maj, min;
+    } nodes[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
+                 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+    /* A mount of its own, to pivot into (see pivot below). */
+    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
+    const char *dirs[] = {"proc", "sys", "dev"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, dirs[i]);
+        mkdir(p, 0755);
+    }
+    snprintf(p, sizeof p, "%s/proc", root);
+    if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return -1;
+    snprintf(p, sizeof p, "%s/sys", root);
+    mount("sysfs", p, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
+    snprintf(p, sizeof p, "%s/dev", root);
+    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0) return -1;
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        snprintf(p, sizeof p, "%s/dev/%s", root, nodes[i].name);
+        mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min));
+    }
+    const char *links[][2] = {{"/proc/self/fd", "fd"},
+                              {"/proc/self/fd/0", "stdin"},
+                              {"/proc/self/fd/1", "stdout"},
+                              {"/proc/self/fd/2", "stderr"}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/dev/%s", root, links[i][1]);
+        if (symlink(links[i][0], p) < 0 && errno != EEXIST) return -1;
+    }
+    snprintf(p, sizeof p, "%s/dev/shm", root);
+    mkdir(p, 01777);
+    mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
+    return 0;
+}
+
+static void mkdir_p(const char *path) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        mkdir(p, 0755);
+        *s = '/';
+    }
+    mkdir(p, 0755);
+}
+
+/* The container's process (its init has pivoted into its root): working directory, user,
+ * stdio, exec. */
+_Noreturn static void exec_process(const struct start_req *r, int out, int err, int report) {
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    mkdir_p(r->cwd); /* as Docker does for a missing working directory */
+    if (chdir(r->cwd) < 0) sup_child_fail(report, "chdir", r->cwd);
+    if (setgroups((size_t)r->ngids, r->gids) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
+        sup_child_fail(report, "user", NULL);
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        sup_child_fail(report, "stdio", NULL);
+    environ = r->envp;
+    execvp(r->argv[0], r->argv);
+    sup_child_fail(report, "exec", r->argv[0]);
+}
+
+/* The container's init (PID 1 of its namespace, or a subreaper): forwards signals to the
+ * process, reaps orphans, and when the process exits reports its wait status and exits. */
+void container_init(const struct start_req *r, int out, int err, int report, int wstatus_fd) {
+    char root[256];
+    snprintf(root, sizeof root, "%s/%s/rootfs", SHARE_DIR, r->id);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    /* Into the container's cgroup before the process is forked. */
+    if (cgroup_enter(r->id) < 0) sup_child_fail(report, "cgroup", NULL);
+    if (prepare_root(root) < 0) sup_child_fail(report, "container rootfs", NULL);
+    if (pivot(root) < 0) sup_child_fail(report, "pivot_root", NULL);
+    pid_t pid = fork();
+    if (pid < 0) sup_child_fail(report, "fork", NULL);
+    if (pid == 0) exec_process(r, out, err, report);
+    close(out);
+    close(err);
+    close(report);
+    sigset_t all;
+    sigfillset(&all);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            kill(pid, sig);
+            continue;
+        }
+        int st;
+        pid_t got;
+        while ((got = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (got != pid) continue;
+            ssize_t w = write(wstatus_fd, &st, sizeof st);
+            (void)w;
+            /* As PID 1 of its namespace, its exit kills whatever the process left behind. */
+            _exit(sup_exit_code(st));
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/* vic-agent's internals: what its files (agent*.c) share. tether/agent.c says what the agent is;
+ * tether/protocol.h defines what it speaks with the host. */
+#ifndef TETHER_AGENT_H
+#define TETHER_AGENT_H
+
+#include <poll.h>
+#include <sys/types.h>
+
+#ifndef SHARE_DIR /* a test build may put it elsewhere */
+#define SHARE_DIR "/containers" /* where the share (VIC_SHARE_TAG) is mounted in the guest */
+#endif
+#define MAX_CONTAINERS 64
+#define PORT_WAIT_MS 5000
+
+/* A request to start a container, decoded from a start line (its strings point into it). */
+struct start_req {
+    char *id;
+    int shared_pid; /* run in the guest's PID namespace, not one of its own */
+    uid_t uid;
+    gid_t gid;
+    gid_t gids[64];
+    int ngids;
+    char *cwd;
+    char **argv;
+    char **envp;
+    long long memory_max; /* bytes; 0: none */
+    long long cpu_millis; /* 0: none */
+};
+
+/* agent.c: the main loop, and what every part uses. */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void power_off(void);
+/* Reads a small file (one read) into buf, NUL-terminated: its length, or -1 with errno. */
+ssize_t read_text(const char *path, char *buf, size_t cap);
+/* Writes text to an existing file (sysfs, cgroupfs) with one write: 0, or -1 with errno. */
+int write_text(const char *path, const char *text);
+
+/* agent-boot.c: from the kernel's initramfs to a guest ready for containers. */
+void boot(void);
+
+/* agent-ports.c: the guest's virtio-serial ports, by name. */
+/* Opens the port named `name`, waiting up to wait_ms for it to appear (the host hot-plugs a
+ * container's log port just before it asks to start it). The fd, or -1. */
+int open_port(const char *name, int flags, int wait_ms);
+
+/* agent-control.c: the control port (tether/protocol.h). */
+extern int control_fd;
+int control_open(void);           /* at boot: opens the port, says hello; -1 if there is none */
+int control_pollable(void);       /* whether to poll the port now (not while no host is there) */
+void control_ready(short revents); /* reads and handles what the host sent */
+void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void send_error(const char *id, const char *msg);
+
+/* agent-cgroups.c: each container's limits inside the VM (the VM itself is the pod's size). */
+void cgroups_init(void);
+void cgroup_prepare(const struct start_req *r); /* the container's cgroup, made afresh */
+int cgroup_enter(const char *id);               /* in its init: 0, or -1 with errno */
+int cgroup_oom_killed(const char *id);          /* whether the OOM killer struck in it */
+
+/* agent-exec.c: in the child the agent clones for a container: its init, then its process. */
+_Noreturn void container_init(const struct start_req *r, int out, int err, int report,
+                              int wstatus_fd);
+
+/* agent-containers.c: the agent's side of each container. */
+void container_start(struct start_req *r);
+void container_signal(const char *id, int sig);
+void container_forget(const char *id);
+void containers_status(void);   /* answers `status` */
+void containers_reap(void); /* reaps exited children; finishes the containers they were inits of */
+void containers_kill_all(void);
+/* Adds the pipes of the running containers to p (room for 2 * MAX_CONTAINERS) and lowers
+ * *timeout to the nearest expiry of held output. Returns how many it added. */
+int containers_poll_fds(struct pollfd *p, int *timeout);
+/* Logs what those pipes hold (p, n as they came back from poll) and releases held output whose
+ * time is up. */
+void containers_pump(const struct pollfd *p, int n);
+
+#endif

@@ -1,0 +1,115 @@
+/* The control protocol between the VCH and vic-agent (a pod VM's PID 1), and the status records
+ * that the runc tether writes to its status fd in the same line format. This header is the one
+ * place they are defined: the agent (tether/agent*.c) and the tether (tether/main.c) include it,
+ * and the TypeScript side declares the same names (a unit test reads this file and checks them).
+ *
+ * Lines: space-separated tokens ending in '\n'. Each token is percent-encoded (tether/tokens.h):
+ * bytes outside '!'..'~', and '%' itself, are written as %XX; the empty string is written "-",
+ * and the string "-" as "%2D". A line's first token is the message name; its fields follow in
+ * the order of the message's _FIELDS string below. A field name ending in "..." stands for as
+ * many tokens as the field before it says (ARGC ARG... : ARGC tokens of ARG). _NFIELDS is the
+ * number of fields after the name; for a message with repeated fields, the number of its fixed
+ * fields (the repeated tokens come on top).
+ *
+ * Where: a pod VM's virtio-serial port named VIC_CONTROL_PORT (a unix socket on the host), one
+ * connection at a time. Lines from the guest are dropped while no host is connected (the agent
+ * never blocks on the port); the host asks for `status` after every hello, so no start or exit
+ * is lost for good. Container output does not travel here: the agent writes it as iolog entries
+ * to the container's own port, VIC_LOG_PORT_PREFIX followed by the container's id. The share
+ * tagged VIC_SHARE_TAG (virtio-9p) holds the containers' rootfs directories, ID/rootfs; nothing
+ * status-related is read from it.
+ *
+ * Status records (the same lines on a runc tether's status fd and on the control port):
+ *
+ *   started ID PID STARTNS
+ *   exited ID CODE SIGNAL STARTNS FINNS OOM ERROR
+ *
+ *   ID       the container's id (64 lowercase hex) on the control port; "-" (empty) on a runc
+ *            tether's status fd, which belongs to one container
+ *   PID      decimal: the process (runc) or the container's init in the guest (vm)
+ *   STARTNS  unix ns when it was started, decimal; FINNS unix ns when it had exited
+ *   CODE     0..255: the exit code, 128+N for death by signal N, 126/127 when it could not exec
+ *   SIGNAL   0, or the number of the signal that killed it
+ *   OOM      1 when the kernel's OOM killer struck in the container's cgroup, else 0 (the runc
+ *            tether always writes 0: the host reads runc's cgroup itself)
+ *   ERROR    "-" (empty) when the process ran, else why it could not start
+ *
+ * On the status fd the tether writes each record with one write() to an O_APPEND fd (never torn,
+ * never interleaved) and fsyncs it; a reader takes the last `started` and the last `exited`. */
+#ifndef TETHER_PROTOCOL_H
+#define TETHER_PROTOCOL_H
+
+/* Names the host uses for the VM's devices. */
+#define VIC_SHARE_TAG "vic.containers"  /* virtio-9p: the containers' rootfs directories */
+#define VIC_CONTROL_PORT "vic.control"  /* virtio-serial: this protocol */
+#define VIC_LOG_PORT_PREFIX "vic.log."  /* virtio-serial: + container id, its iolog output */
+
+/* The longest line the agent reads (a start with its argv and environment). */
+#define VIC_MAX_LINE 262144
+
+/* ---- host -> guest: requests ---- */
+
+/* Sets the guest's clock (unix ns) and hostname; answered by hello. */
+#define VIC_TO_GUEST_HELLO "hello"
+#define VIC_TO_GUEST_HELLO_FIELDS "NS HOSTNAME"
+#define VIC_TO_GUEST_HELLO_NFIELDS 2
+
+/* Runs container ID. OPTS: "private" or "shared" (its PID namespace), then optionally ",mem=BYTES"
+ * and ",cpu=MILLIS" (the limits of its cgroup in the guest). GIDS: a comma list, or "-" for
+ * none. CWD: "-" for "/". Answered by started, or by exited (it could not exec), or by error. */
+#define VIC_TO_GUEST_START "start"
+#define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV..."
+#define VIC_TO_GUEST_START_NFIELDS 8
+
+/* Sends signal SIGNO to container ID's process (through its init). */
+#define VIC_TO_GUEST_SIGNAL "signal"
+#define VIC_TO_GUEST_SIGNAL_FIELDS "ID SIGNO"
+#define VIC_TO_GUEST_SIGNAL_NFIELDS 2
+
+/* Container ID is being removed: the agent lets go of its log port and its last exit record. */
+#define VIC_TO_GUEST_FORGET "forget"
+#define VIC_TO_GUEST_FORGET_FIELDS "ID"
+#define VIC_TO_GUEST_FORGET_NFIELDS 1
+
+/* The host's clock now (unix ns): the guest's follows it (slewed when close, so log times never
+ * go back; stepped when far off). */
+#define VIC_TO_GUEST_TIME "time"
+#define VIC_TO_GUEST_TIME_FIELDS "NS"
+#define VIC_TO_GUEST_TIME_NFIELDS 1
+
+/* Asks for every container's state: answered by one started line for each container that runs
+ * now and one exited line for each that has exited and was not started again or forgotten since
+ * (the agent keeps the last exit of each container until then). */
+#define VIC_TO_GUEST_STATUS "status"
+#define VIC_TO_GUEST_STATUS_FIELDS ""
+#define VIC_TO_GUEST_STATUS_NFIELDS 0
+
+/* Kills everything and powers the VM off. */
+#define VIC_TO_GUEST_POWEROFF "poweroff"
+#define VIC_TO_GUEST_POWEROFF_FIELDS ""
+#define VIC_TO_GUEST_POWEROFF_NFIELDS 0
+
+/* ---- guest -> host: news ---- */
+
+/* The agent is ready (at boot, and in answer to hello). */
+#define VIC_TO_HOST_HELLO "hello"
+#define VIC_TO_HOST_HELLO_FIELDS "KERNEL-RELEASE"
+#define VIC_TO_HOST_HELLO_NFIELDS 1
+
+/* Container ID's process has exec'd (and in answer to status while it runs). */
+#define VIC_TO_HOST_STARTED "started"
+#define VIC_TO_HOST_STARTED_FIELDS "ID PID STARTNS"
+#define VIC_TO_HOST_STARTED_NFIELDS 3
+
+/* Container ID's process has exited, or could not exec (and in answer to status until the
+ * container is started again or forgotten). */
+#define VIC_TO_HOST_EXITED "exited"
+#define VIC_TO_HOST_EXITED_FIELDS "ID CODE SIGNAL STARTNS FINNS OOM ERROR"
+#define VIC_TO_HOST_EXITED_NFIELDS 7
+
+/* A request about ID ("-" for none) could not be done. */
+#define VIC_TO_HOST_ERROR "error"
+#define VIC_TO_HOST_ERROR_FIELDS "ID MESSAGE"
+#define VIC_TO_HOST_ERROR_NFIELDS 2
+
+#endif
