@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../paths.js';
-import { defaultAgentPath } from './guest-build.js';
+import { projectRoot } from '../../src/runtime/paths.js';
+import { defaultAgentPath } from '../../src/runtime/vm/guest-build.js';
 
 /** dist/tether/vic-agent, built first when missing or older than a file of tether/. */
 export function ensureAgent(): string {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fsSync from 'node:fs';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultTetherPath, projectRoot } from './paths.js';
+import { defaultTetherPath, projectRoot } from '../../src/runtime/paths.js';
 
 /**
  * The tether binary, built first when it is missing or older than any file in tether/, so a
