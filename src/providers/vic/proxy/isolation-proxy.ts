@@ -12,7 +12,7 @@ import type {
   TaskJoinConfig,
   TaskJoinResponse,
   VCHInfo,
-} from '../../../vch/portlayer/models.js';
+} from '../../../api/portlayer/index.js';
 
 export type {
   ContainerCreateConfig,
@@ -21,7 +21,7 @@ export type {
   TaskInfo,
   TaskJoinConfig,
   VCHInfo,
-} from '../../../vch/portlayer/models.js';
+} from '../../../api/portlayer/index.js';
 
 export interface LogsOptions {
   follow?: boolean;
