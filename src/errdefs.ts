@@ -52,20 +52,19 @@ export class ClassifiedError extends Error {
   override name = 'ClassifiedError';
 }
 
-export const notFound = (message: string, cause?: unknown) =>
-  new ClassifiedError('NotFound', message, { cause });
-export const invalidInput = (message: string, cause?: unknown) =>
-  new ClassifiedError('InvalidInput', message, { cause });
-export const conflict = (message: string, cause?: unknown) =>
-  new ClassifiedError('Conflict', message, { cause });
-export const unavailable = (message: string, cause?: unknown) =>
-  new ClassifiedError('Unavailable', message, { cause });
-export const notImplemented = (message: string, cause?: unknown) =>
-  new ClassifiedError('NotImplemented', message, { cause });
-export const unauthorized = (message: string, cause?: unknown) =>
-  new ClassifiedError('Unauthorized', message, { cause });
-export const forbidden = (message: string, cause?: unknown) =>
-  new ClassifiedError('Forbidden', message, { cause });
+/** The factory of one kind: `notFound('no such pod x')`. */
+const factory =
+  (kind: ErrorKind) =>
+  (message: string, cause?: unknown): ClassifiedError =>
+    new ClassifiedError(kind, message, { cause });
+
+export const notFound = factory('NotFound');
+export const invalidInput = factory('InvalidInput');
+export const conflict = factory('Conflict');
+export const unavailable = factory('Unavailable');
+export const notImplemented = factory('NotImplemented');
+export const unauthorized = factory('Unauthorized');
+export const forbidden = factory('Forbidden');
 
 function isErrorKind(k: unknown): k is ErrorKind {
   return typeof k === 'string' && Object.hasOwn(STATUS_OF_KIND, k);
