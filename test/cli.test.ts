@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/iolog/clock.js';
 import { formatTime } from '../src/iolog/time.js';
-import { decodeAll, memoryWriter, T0 } from '../src/iolog/testing.js';
+import { decodeAll, memoryWriter, T0 } from './support/iolog.js';
 import type { Clock } from '../src/iolog/clock.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

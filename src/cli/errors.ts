@@ -1,12 +1,14 @@
 // How the CLI reports failure: one line on stderr, never a stack trace. Errors the user can fix
 // (bad arguments, a missing file) exit with status 2; anything else with 1.
+import { ClassifiedError, errorKind } from '../errdefs.js';
 
 /** A mistake in how the command was called. */
-export class UsageError extends Error {
-  readonly kind = 'InvalidInput';
+export class UsageError extends ClassifiedError {
+  constructor(message: string) {
+    super('InvalidInput', message);
+  }
+  override name = 'UsageError';
 }
-
-const USER_ERROR_KINDS = new Set(['InvalidInput', 'NotFound']);
 
 let reported = false;
 
@@ -14,7 +16,7 @@ let reported = false;
 export function fail(err: Error): void {
   if (reported) return;
   reported = true;
-  const kind = (err as { kind?: string }).kind;
+  const kind = errorKind(err);
   process.stderr.write(`vic-kubelet: ${err.message}\n`);
-  process.exitCode = kind !== undefined && USER_ERROR_KINDS.has(kind) ? 2 : 1;
+  process.exitCode = kind === 'InvalidInput' || kind === 'NotFound' ? 2 : 1;
 }

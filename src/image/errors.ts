@@ -1,16 +1,12 @@
-// Errors of the image package. Like iolog/, image/ imports nothing of the project, so each
-// error carries a `kind` that the API edges (Docker persona, portlayer, kubelet) classify by.
-
-export type ImageErrorKind = 'NotFound' | 'InvalidInput' | 'Conflict' | 'Unavailable';
+// Errors of the image package: its own names over the project's kinds (src/errdefs.ts, the one
+// module of ours image/ imports), so the API edges (Docker persona, portlayer, kubelet) classify
+// them like any other.
+import { ClassifiedError, type ErrorKind } from '../errdefs.js';
 
 /** Base of every error this package throws on purpose: one clear line and a kind. */
-export class ImageError extends Error {
-  constructor(
-    readonly kind: ImageErrorKind,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class ImageError extends ClassifiedError {
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
   }
   override name = 'ImageError';
 }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Digest, chainIds, digestHex, sha256Of } from './digest.js';
 import { ImageStore } from './image-store.js';
 import { mediaTypes } from './media-types.js';
-import { tarArchive } from './testing.js';
+import { tarArchive } from '../../test/support/tar.js';
 
 let dir: string;
 let store: ImageStore;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer } from './unpack.js';
-import { chunked, type TarSpec, tarArchive } from './testing.js';
+import { chunked, type TarSpec, tarArchive } from '../../test/support/tar.js';
 
 let dir: string;
 let root: string;

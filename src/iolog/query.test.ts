@@ -7,7 +7,7 @@ import { steppingClock } from './clock.js';
 import { LogWriter } from './writer.js';
 import { type LogQuery, queryLog } from './query.js';
 import { formatTime } from './time.js';
-import { memoryWriter, T0 } from './testing.js';
+import { memoryWriter, T0 } from '../../test/support/iolog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iolog-query-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

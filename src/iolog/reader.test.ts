@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type LogEntry, readEntries } from './reader.js';
-import { memoryWriter, T0 } from './testing.js';
+import { memoryWriter, T0 } from '../../test/support/iolog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iolog-reader-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import type { Clock } from './clock.js';
 import { MAX_MESSAGE, type StreamId } from './format.js';
 import { type LogQuery, queryLog, type StreamSelection } from './query.js';
 import { type LogEntry, readEntries } from './reader.js';
-import { decodeAll, type DecodedEntry, memoryWriter, T0 } from './testing.js';
+import { decodeAll, type DecodedEntry, memoryWriter, T0 } from '../../test/support/iolog.js';
 import type { LogWriterOptions } from './writer.js';
 
 const NL = 0x0a;

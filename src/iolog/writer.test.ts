@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LogWriter } from './writer.js';
 import { steppingClock } from './clock.js';
-import { decodeAll, memoryWriter, T0 } from './testing.js';
+import { decodeAll, memoryWriter, T0 } from '../../test/support/iolog.js';
 
 const b = (s: string) => Buffer.from(s);
 const view = (log: Buffer) => decodeAll(log).map((e) => [e.stream, e.message.toString()]);

@@ -1,16 +1,11 @@
-// Errors of the runtime. Each carries a `kind` (runtime.ts says which operation throws which)
-// that the API edges (Docker persona, portlayer, kubelet) classify by.
-
-export type RuntimeErrorKind = 'NotFound' | 'InvalidInput' | 'Conflict' | 'Unavailable';
+// Errors of the runtime: RuntimeError over the project's kinds (src/errdefs.ts); runtime.ts says
+// which operation throws which. The API edges (Docker persona, portlayer, kubelet) classify them.
+import { ClassifiedError, type ErrorKind } from '../errdefs.js';
 
 /** Every error the runtime throws on purpose: one clear line and a kind. */
-export class RuntimeError extends Error {
-  constructor(
-    readonly kind: RuntimeErrorKind,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class RuntimeError extends ClassifiedError {
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(kind, message, options);
   }
   override name = 'RuntimeError';
 }
@@ -21,6 +16,6 @@ export const conflict = (what: string): RuntimeError => new RuntimeError('Confli
 export const unavailable = (what: string, cause?: unknown): RuntimeError =>
   new RuntimeError('Unavailable', what, { cause });
 
-export function isRuntimeError(e: unknown, kind?: RuntimeErrorKind): e is RuntimeError {
+export function isRuntimeError(e: unknown, kind?: ErrorKind): e is RuntimeError {
   return e instanceof RuntimeError && (kind === undefined || e.kind === kind);
 }

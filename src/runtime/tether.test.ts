@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEntries, steppingClock, LogWriter, type LogEntry } from '../iolog/index.js';
-import { ensureTether } from './testing.js';
+import { ensureTether } from '../../test/support/runtime.js';
 
 let tether: string;
 let tmp: string;

@@ -1,38 +1,15 @@
-// What the VCH's two HTTP edges (persona: Docker's API; portlayer: VIC's) share: the one mapping
-// from an error's kind to a status, bodies read with a size limit, JSON answers. Each edge keeps
-// its own error body and query conventions (Docker's are lenient, the portlayer's strict).
+// What the VCH's two HTTP edges (persona: Docker's API; portlayer: VIC's) share: the status of an
+// error (errdefs' one mapping from kind to status), bodies read with a size limit, JSON answers.
+// Each edge keeps its own error body and query conventions (Docker's lenient, the portlayer's
+// strict).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorKind } from './errors.js';
+import { HttpError, httpStatusOf } from '../errdefs.js';
+
+// The mapping itself lives in errdefs, shared with the kubelet API; the edges name it statusOf.
+export { HttpError, httpStatusOf as statusOf } from '../errdefs.js';
 
 /** Largest request body we read as JSON (a container create body is a few KiB). */
 export const MAX_JSON_BODY = 1 << 20;
-
-/** An error that already knows its status (413, 304, …). */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The status an error answers with: the one place kinds become codes. */
-export function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
-  switch (errorKind(err)) {
-    case 'NotFound':
-      return 404;
-    case 'Conflict':
-      return 409;
-    case 'InvalidInput':
-      return 400;
-    case 'Unavailable':
-      return 503;
-    default:
-      return 500;
-  }
-}
 
 /** An error's message, first line only: never a stack in an answer. */
 export function oneLine(err: unknown): string {
@@ -41,7 +18,7 @@ export function oneLine(err: unknown): string {
 }
 
 /** The message an error answers with: 500s say they are internal. */
-export function answerMessage(err: unknown, status = statusOf(err)): string {
+export function answerMessage(err: unknown, status = httpStatusOf(err)): string {
   return status === 500 ? `internal error: ${oneLine(err)}` : oneLine(err);
 }
 

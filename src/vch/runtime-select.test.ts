@@ -12,7 +12,7 @@ import { SCHEMA_VERSION, VchDb } from './db.js';
 import { PortlayerClient } from '../providers/vic/proxy/portlayer-client.js';
 import { createPortlayerServer } from './portlayer/server.js';
 import { RUNTIME_LABEL } from './runtime-label.js';
-import { FakeRuntime, writeTestLayout } from './testing.js';
+import { FakeRuntime, writeTestLayout } from '../../test/support/fake-runtime.js';
 import { Vch } from './vch.js';
 
 let dir: string;

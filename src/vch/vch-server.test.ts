@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { FakeRuntime, writeTestLayout } from './testing.js';
+import { FakeRuntime, writeTestLayout } from '../../test/support/fake-runtime.js';
 import { Vch } from './vch.js';
 import { closeVchServer, createVchServer } from './vch-server.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STDERR, STDOUT, type LogChunk } from '../iolog/index.js';
-import { FakeRuntime, writeTestLayout } from './testing.js';
+import { FakeRuntime, writeTestLayout } from '../../test/support/fake-runtime.js';
 import { Vch, LOST_EXIT_CODE } from './vch.js';
 import type { VchEvent } from './types.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
-import { cleanupTestVch, startTestVch, type TestVch } from '../../src/vch/portlayer/testing.js';
+import { cleanupTestVch, startTestVch, type TestVch } from '../support/test-vch.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 let dir: string;

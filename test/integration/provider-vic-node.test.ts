@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { VirtualKubelet } from '../../src/node/virtual-kubelet.js';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
 import { createVicProvider, type VicProvider } from '../../src/providers/vic/index.js';
-import { cleanupTestVch, startTestVch, type TestVch } from '../../src/vch/portlayer/testing.js';
+import { cleanupTestVch, startTestVch, type TestVch } from '../support/test-vch.js';
 import { kubectl } from './cluster.js';
 import { kubeConfigOf, servingCert, type ServingCert, until } from './node-harness.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';

@@ -12,7 +12,7 @@ import { PersonaClient } from '../../src/providers/vic/proxy/persona-client.js';
 import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.js';
 import { parsePodManifest, runPod } from '../../src/providers/vic/run-pod.js';
 import { VicProvider } from '../../src/providers/vic/vic-provider.js';
-import { cleanupTestVch, startTestVch, type TestVch } from '../../src/vch/portlayer/testing.js';
+import { cleanupTestVch, startTestVch, type TestVch } from '../support/test-vch.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 let dir: string;

@@ -11,7 +11,7 @@ import { mergeProcessSpec } from '../../src/runtime/process-spec.js';
 import { createRuncRuntime } from '../../src/runtime/runc/index.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
 import { isRuntimeError } from '../../src/runtime/errors.js';
-import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../../src/runtime/testing.js';
+import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../support/runtime.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { spawn } from 'node:child_process';
 

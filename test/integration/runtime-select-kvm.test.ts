@@ -5,7 +5,7 @@
 import { accessSync, constants } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kvmPrerequisites, probe } from '../../src/runtime/vm/kvm-probe.js';
-import { ensureAgent, killQemus, qemuPids } from '../../src/runtime/vm/testing.js';
+import { ensureAgent, killQemus, qemuPids } from '../support/vm.js';
 
 // The probe removes its VM and directory itself; a failed test may not have.
 afterAll(() => killQemus('vic-kvm-probe-'));

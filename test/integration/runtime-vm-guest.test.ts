@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildGuest } from '../../src/runtime/vm/guest-build.js';
 import { moduleDepends } from '../../src/runtime/vm/kernel-files.js';
-import { ensureAgent } from '../../src/runtime/vm/testing.js';
+import { ensureAgent } from '../support/vm.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'runtime-vm-guest-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -12,9 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queryLog, readEntries, type LogEntry } from '../../src/iolog/index.js';
 import { isRuntimeError } from '../../src/runtime/errors.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
-import { busyboxRootfs, cleanupRuntimeDir } from '../../src/runtime/testing.js';
+import { busyboxRootfs, cleanupRuntimeDir } from '../support/runtime.js';
 import { createVmRuntime, VM_EXITED } from '../../src/runtime/vm/index.js';
-import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../../src/runtime/vm/testing.js';
+import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 
 let tmp: string;
 let stateDir: string;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tarArchive, type TarSpec } from '../../src/image/testing.js';
+import { tarArchive, type TarSpec } from '../support/tar.js';
 import {
   DOCKER,
   type VchProcess,

@@ -9,7 +9,7 @@ import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../../src/runtime/vm/testing.js';
+import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 import { kubectl } from './cluster.js';
 import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
 import { kubeConfigOf, servingCert, until } from './node-harness.js';

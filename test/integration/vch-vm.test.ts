@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../../src/runtime/vm/testing.js';
+import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 import { type VchProcess, cleanupVch, ensureBuilt, startVch, stopVch } from './docker-cli.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 

@@ -3,6 +3,7 @@
 // SubjectAccessReview on the node's subresource the path belongs to).
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { forbidden, unauthorized } from '../../errdefs.js';
 import { apiErrorMessage, type Kube } from '../kube.js';
 
 export interface Caller {
@@ -12,8 +13,8 @@ export interface Caller {
   extra?: Record<string, string[]>;
 }
 
-export type AuthResult =
-  { ok: true; caller: Caller } | { ok: false; status: 401 | 403 | 500; message: string };
+/** A refusal is an Unauthorized or Forbidden error, or an unclassified one (a 500) if the check failed. */
+export type AuthResult = { ok: true; caller: Caller } | { ok: false; error: Error };
 
 /** The node subresource a path is authorized as, the way kubelet maps them. */
 export function subresourceOf(path: string): 'stats' | 'log' | 'metrics' | 'proxy' {
@@ -99,20 +100,21 @@ export class Authenticator {
     try {
       caller = await this.authenticate(req);
     } catch (err) {
-      return { ok: false, status: 500, message: `authentication failed: ${apiErrorMessage(err)}` };
+      return { ok: false, error: new Error(`authentication failed: ${apiErrorMessage(err)}`) };
     }
-    if (!caller) return { ok: false, status: 401, message: 'Unauthorized' };
+    if (!caller) return { ok: false, error: unauthorized('Unauthorized') };
     let allowed: boolean;
     try {
       allowed = await this.authorize(caller, req.method ?? 'GET', path);
     } catch (err) {
-      return { ok: false, status: 500, message: `authorization failed: ${apiErrorMessage(err)}` };
+      return { ok: false, error: new Error(`authorization failed: ${apiErrorMessage(err)}`) };
     }
     if (!allowed) {
       return {
         ok: false,
-        status: 403,
-        message: `Forbidden (user=${caller.user}, verb=${VERBS[req.method ?? 'GET'] ?? req.method}, resource=nodes, subresource=${subresourceOf(path)})`,
+        error: forbidden(
+          `Forbidden (user=${caller.user}, verb=${VERBS[req.method ?? 'GET'] ?? req.method}, resource=nodes, subresource=${subresourceOf(path)})`,
+        ),
       };
     }
     return { ok: true, caller };

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorKind, errorMessage, notFound } from '../errors.js';
+import { HttpError, httpStatusOf } from '../../errdefs.js';
+import { errorMessage, notFound } from '../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Provider } from '../provider.js';
 import type { Authenticator } from './auth.js';
@@ -19,23 +20,6 @@ export interface KubeletServerOptions {
   clientCa?: Buffer | string;
   host?: string;
   port: number;
-}
-
-const STATUS_OF_KIND: Record<string, number> = {
-  NotFound: 404,
-  InvalidInput: 400,
-  Conflict: 409,
-  Unavailable: 503,
-  NotImplemented: 501,
-};
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export class KubeletServer {
@@ -86,8 +70,8 @@ export class KubeletServer {
     }
     const verdict = await this.auth.check(req, path);
     if (!verdict.ok) {
-      this.log.info({ path, status: verdict.status }, 'kubelet API request refused');
-      return this.fail(res, new HttpError(verdict.status, verdict.message));
+      this.log.info({ path, status: httpStatusOf(verdict.error) }, 'kubelet API request refused');
+      return this.fail(res, verdict.error);
     }
     try {
       await this.route(req, res, path, query);
@@ -198,8 +182,7 @@ export class KubeletServer {
   }
 
   private fail(res: ServerResponse, err: unknown): void {
-    const status =
-      err instanceof HttpError ? err.status : (STATUS_OF_KIND[errorKind(err) ?? ''] ?? 500);
+    const status = httpStatusOf(err);
     if (status === 500) this.log.error({ err: errorMessage(err) }, 'kubelet API request failed');
     if (res.headersSent) {
       res.destroy();

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../logging/logger.js';
-import { FakeImageStore, FakeIsolationProxy } from './proxy/testing.js';
+import { FakeImageStore, FakeIsolationProxy } from '../../../test/support/fake-proxies.js';
 import { describeStatus, parsePodManifest, runPod } from './run-pod.js';
 import { VicProvider } from './vic-provider.js';
 

@@ -2,8 +2,8 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NodeError } from '../../node/errors.js';
 import { silentLogger } from '../../logging/logger.js';
-import { FakeImageStore, FakeIsolationProxy } from './proxy/testing.js';
-import { eventually, testPod } from './testing.js';
+import { FakeImageStore, FakeIsolationProxy } from '../../../test/support/fake-proxies.js';
+import { eventually, testPod } from '../../../test/support/pods.js';
 import { VicProvider } from './vic-provider.js';
 
 const providers: VicProvider[] = [];

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STDERR, STDOUT } from '../../iolog/index.js';
-import { FakeRuntime, writeTestLayout } from '../testing.js';
+import { FakeRuntime, writeTestLayout } from '../../../test/support/fake-runtime.js';
 import { Vch } from '../vch.js';
 import { parseTcpAddress, unixSocketPath } from './listen.js';
 import { createPersonaServer } from './server.js';

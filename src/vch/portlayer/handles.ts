@@ -5,7 +5,7 @@
 // so two writers never silently undo each other. Handles live in memory and expire.
 import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../errors.js';
-import type { ContainerCreateConfig } from './models.js';
+import type { ContainerCreateConfig } from '../../api/portlayer/index.js';
 
 export interface TaskSpec {
   /** The portlayer's task id (64 hex), fixed at join time. */

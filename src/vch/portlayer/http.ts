@@ -1,6 +1,7 @@
 // The portlayer's HTTP edge: its error model ({code, message}) with the status of the error's
 // kind, JSON bodies with a size limit, and typed query values. Kinds become statuses here only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PortlayerError } from '../../api/portlayer/index.js';
 import { invalidInput } from '../errors.js';
 import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
 
@@ -13,7 +14,8 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return;
   }
   const status = statusOf(err);
-  sendJson(res, status, { code: status, message: answerMessage(err, status) });
+  const body: PortlayerError = { code: status, message: answerMessage(err, status) };
+  sendJson(res, status, body);
 }
 
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
@@ -26,11 +28,17 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/**
+ * A request body as a wire model T (src/api/portlayer/models.ts) sends it: its fields, each
+ * still to be checked. Reading a field by a name T lacks does not compile.
+ */
+export type Body<T> = { [K in keyof T]?: unknown };
+
 /** A JSON object body; `required` names fields that must be non-empty strings. */
-export async function readObject(
+export async function readObject<T>(
   req: IncomingMessage,
-  required: string[] = [],
-): Promise<Record<string, unknown>> {
+  required: (keyof T & string)[] = [],
+): Promise<Body<T>> {
   const body = (await readJsonBody(req)) ?? {};
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidInput('request body must be a JSON object');
@@ -38,17 +46,19 @@ export async function readObject(
   for (const f of required)
     if (typeof o[f] !== 'string' || o[f] === '')
       throw invalidInput(`request body needs ${JSON.stringify(f)} (a non-empty string)`);
-  return o;
+  return o as Body<T>;
 }
 
-export function optString(o: Record<string, unknown>, f: string): string | undefined {
+export function optString<T>(body: Body<T>, f: keyof T & string): string | undefined {
+  const o = body as Record<string, unknown>;
   const v = o[f];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw invalidInput(`${f} must be a string`);
   return v;
 }
 
-export function optStrings(o: Record<string, unknown>, f: string): string[] | undefined {
+export function optStrings<T>(body: Body<T>, f: keyof T & string): string[] | undefined {
+  const o = body as Record<string, unknown>;
   const v = o[f];
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
@@ -56,7 +66,8 @@ export function optStrings(o: Record<string, unknown>, f: string): string[] | un
   return v as string[];
 }
 
-export function optNumber(o: Record<string, unknown>, f: string, min = 0): number | undefined {
+export function optNumber<T>(body: Body<T>, f: keyof T & string, min = 0): number | undefined {
+  const o = body as Record<string, unknown>;
   const v = o[f];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)

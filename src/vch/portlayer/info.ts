@@ -8,7 +8,12 @@ import {
   podPlId,
   taskPlId,
 } from './directory.js';
-import type { ContainerInfo, EndpointConfig, ProcessConfig, TaskInfo } from './models.js';
+import type {
+  ContainerInfo,
+  EndpointConfig,
+  ProcessConfig,
+  TaskInfo,
+} from '../../api/portlayer/index.js';
 
 const KNOWN_REASONS = new Set(['OOMKilled', 'Killed', 'Lost']);
 

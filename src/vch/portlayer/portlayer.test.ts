@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STDERR, STDOUT } from '../../iolog/index.js';
 import { PortlayerClient } from '../../providers/vic/proxy/portlayer-client.js';
-import { FakeRuntime, writeTestLayout } from '../testing.js';
+import { FakeRuntime, writeTestLayout } from '../../../test/support/fake-runtime.js';
 import { Vch } from '../vch.js';
 import { createPortlayerServer, portlayerHandler } from './server.js';
 

@@ -1,6 +1,7 @@
-// The portlayer's routes: method and path pattern to handler; the first pattern that matches
-// wins, so specific paths (/containers/list) go before general ones (/containers/{id}).
+// The portlayer's routes (src/api/portlayer/routes.ts) to their handlers; the first pattern that
+// matches wins, so specific paths (/containers/list) go before general ones (/containers/{id}).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Route } from '../../api/portlayer/index.js';
 import { HttpError } from './http.js';
 
 export interface Context {
@@ -15,12 +16,17 @@ export interface Context {
 export type Handler = (ctx: Context) => Promise<void>;
 
 export class Router {
-  private readonly routes: { method: string; pattern: RegExp; handler: Handler }[] = [];
+  private readonly routes: { route: Route; pattern: RegExp; handler: Handler }[] = [];
 
-  add(method: string, path: string, handler: Handler): this {
-    const source = path.replace(/\{\w+\}/g, '([^/]+)');
-    this.routes.push({ method, pattern: new RegExp(`^${source}$`), handler });
+  add(route: Route, handler: Handler): this {
+    const source = route.path.replace(/\{\w+\}/g, '([^/]+)');
+    this.routes.push({ route, pattern: new RegExp(`^${source}$`), handler });
     return this;
+  }
+
+  /** The routes served, in match order. */
+  served(): Route[] {
+    return this.routes.map((r) => r.route);
   }
 
   match(method: string, rawUrl: string) {
@@ -30,7 +36,7 @@ export class Router {
       const m = r.pattern.exec(url.pathname);
       if (!m) continue;
       pathMatched = true;
-      if (r.method !== method) continue;
+      if (r.route.method !== method) continue;
       let params: string[];
       try {
         params = m.slice(1).map((p) => decodeURIComponent(p));

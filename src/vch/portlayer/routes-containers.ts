@@ -2,6 +2,12 @@
 // remove, and the task routes VIC keeps under /containers: logs, wait, signal. A container id
 // names a pod; these also take a task id, which names one of its tasks.
 import { randomBytes } from 'node:crypto';
+import {
+  type ContainerCreateConfig,
+  type ContainerCreatedInfo,
+  type ContainerGetStateResponse,
+  ROUTES,
+} from '../../api/portlayer/index.js';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import type { Committer } from './commit.js';
@@ -19,7 +25,7 @@ import {
   write,
 } from './http.js';
 import { containerInfoOf, podState } from './info.js';
-import type { ContainerCreateConfig } from './models.js';
+
 import type { Router } from './router.js';
 
 const POD_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -48,8 +54,8 @@ export function addContainerRoutes(
     return found;
   }
 
-  router.add('POST', '/containers', async ({ req, res, query }) => {
-    const body = await readObject(req);
+  router.add(ROUTES.create, async ({ req, res, query }) => {
+    const body = await readObject<ContainerCreateConfig>(req);
     const annotations = body.annotations ?? {};
     if (
       typeof annotations !== 'object' ||
@@ -70,10 +76,11 @@ export function addContainerRoutes(
       annotations: annotations as Record<string, string>,
     };
     const id = randomBytes(32).toString('hex');
-    sendJson(res, 200, { id, handle: handles.forNew(id, config) });
+    const created: ContainerCreatedInfo = { id, handle: handles.forNew(id, config) };
+    sendJson(res, 200, created);
   });
 
-  router.add('GET', '/containers/list', async ({ res, query }) => {
+  router.add(ROUTES.containerList, async ({ res, query }) => {
     const all = queryBool(query, 'all');
     const out = [];
     for (const pod of await vch.listPods()) {
@@ -84,18 +91,18 @@ export function addContainerRoutes(
     sendJson(res, 200, out);
   });
 
-  router.add('GET', '/containers/info/{id}', async ({ res, params }) => {
+  router.add(ROUTES.containerInfo, async ({ res, params }) => {
     const { pod, tasks, task } = await resolve(params[0]);
     sendJson(res, 200, containerInfoOf(pod, tasks, task));
   });
 
-  router.add('GET', '/containers/{id}', async ({ res, params }) => {
+  router.add(ROUTES.containerHandle, async ({ res, params }) => {
     const pod = await dir.pod(params[0]);
     if (!pod) throw notFound(`no such container: ${params[0]}`);
     sendJson(res, 200, handles.forExisting(podPlId(pod)));
   });
 
-  router.add('PUT', '/containers/{handle}', async ({ res, params, query }) => {
+  router.add(ROUTES.commit, async ({ res, params, query }) => {
     const waitTime = queryInt(query, 'wait_time', -1);
     const containerId = handles.get(params[0]).containerId;
     await serial(containerId, async () => {
@@ -107,7 +114,7 @@ export function addContainerRoutes(
     sendJson(res, 200, undefined);
   });
 
-  router.add('PUT', '/containers/{handle}/state', async ({ req, res, params }) => {
+  router.add(ROUTES.stateChange, async ({ req, res, params }) => {
     const body = await readJsonBody(req);
     if (body !== 'RUNNING' && body !== 'STOPPED')
       throw invalidInput('state must be "RUNNING" or "STOPPED"');
@@ -118,17 +125,18 @@ export function addContainerRoutes(
     );
   });
 
-  router.add('GET', '/containers/{handle}/state', async ({ res, params }) => {
+  router.add(ROUTES.getState, async ({ res, params }) => {
     const set = handles.get(params[0]);
     let state = set.state;
     if (!state) {
       const found = set.base === 'new' ? undefined : await dir.resolve(set.containerId);
       state = found && podState(found.tasks) === 'Running' ? 'RUNNING' : 'STOPPED';
     }
-    sendJson(res, 200, { handle: set.handle, state });
+    const answer: ContainerGetStateResponse = { handle: set.handle, state };
+    sendJson(res, 200, answer);
   });
 
-  router.add('DELETE', '/containers/{id}', async ({ res, params, query }) => {
+  router.add(ROUTES.containerRemove, async ({ res, params, query }) => {
     const force = queryBool(query, 'force');
     const { pod, tasks, task } = await resolve(params[0]);
     if (!force && tasks.some((t) => t.status === 'running'))
@@ -145,7 +153,7 @@ export function addContainerRoutes(
     sendJson(res, 200, undefined);
   });
 
-  router.add('POST', '/containers/{id}/signal', async ({ res, params, query }) => {
+  router.add(ROUTES.containerSignal, async ({ res, params, query }) => {
     const signal = queryInt(query, 'signal', 1, true)!;
     if (signal > 64) throw invalidInput(`invalid signal ${signal}: want 1 to 64`);
     const { tasks, task } = await resolve(params[0]);
@@ -163,7 +171,7 @@ export function addContainerRoutes(
     sendJson(res, 200, undefined);
   });
 
-  router.add('GET', '/containers/{id}/wait', async ({ res, params, query, signal }) => {
+  router.add(ROUTES.containerWait, async ({ res, params, query, signal }) => {
     const timeout = queryInt(query, 'timeout', 0, true)!;
     const found = await resolve(params[0]);
     const limit = AbortSignal.any([signal, AbortSignal.timeout(timeout * 1000)]);
@@ -177,7 +185,7 @@ export function addContainerRoutes(
     sendJson(res, 200, containerInfoOf(now.pod, now.tasks, now.task));
   });
 
-  router.add('GET', '/containers/{id}/logs', async ({ res, params, query, signal }) => {
+  router.add(ROUTES.containerLogs, async ({ res, params, query, signal }) => {
     const follow = queryBool(query, 'follow');
     const since = queryUnixNanos(query, 'since');
     const timestamps = queryBool(query, 'timestamp');

@@ -2,13 +2,25 @@
 // join, task join and bind, logging and interaction joins, scope add and bind). Nothing reaches
 // the VCH until the handle is committed.
 import { randomBytes } from 'node:crypto';
+import {
+  type BindContainerResponse,
+  type EndpointConfig,
+  type HandleRequest,
+  type HandleResponse,
+  type Image,
+  type ImageJoinConfig,
+  ROUTES,
+  type ScopeConfig,
+  type TaskBindConfig,
+  type TaskJoinConfig,
+  type TaskJoinResponse,
+} from '../../api/portlayer/index.js';
 import { invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import { type Directory, taskPlId } from './directory.js';
 import { endpointsOf } from './info.js';
 import type { HandleStore, TaskSpec } from './handles.js';
 import { optNumber, optString, optStrings, readObject, sendJson } from './http.js';
-import type { EndpointConfig, ScopeConfig } from './models.js';
 import type { Router } from './router.js';
 
 const TASK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -30,10 +42,10 @@ export function addJoinRoutes(
   dir: Directory,
   storeName: string,
 ): void {
-  router.add('POST', '/storage/{store}/info/{id}', async ({ req, res, params }) => {
+  router.add(ROUTES.imageJoin, async ({ req, res, params }) => {
     const [store, id] = params;
     if (store !== storeName) throw notFound(`no image store ${JSON.stringify(store)}`);
-    const body = await readObject(req, ['handle', 'deltaID']);
+    const body = await readObject<ImageJoinConfig>(req, ['handle', 'deltaID']);
     handles.get(body.handle as string);
     const wanted = optString(body, 'imageID') || id;
     const image = await vch.inspectImage(wanted);
@@ -43,10 +55,10 @@ export function addJoinRoutes(
         repoName: optString(body, 'repoName'),
       }),
     }));
-    sendJson(res, 200, { handle });
+    sendJson(res, 200, { handle } satisfies HandleResponse);
   });
 
-  router.add('GET', '/storage/{store}/info/{id}', async ({ res, params }) => {
+  router.add(ROUTES.getImage, async ({ res, params }) => {
     const [store, id] = params;
     if (store !== storeName) throw notFound(`no image store ${JSON.stringify(store)}`);
     const image = await vch.inspectImage(id);
@@ -54,11 +66,11 @@ export function addJoinRoutes(
       ID: image.id,
       Store: storeName,
       Metadata: { references: image.references.join(','), created: String(image.created) },
-    });
+    } satisfies Image);
   });
 
-  router.add('POST', '/tasks', async ({ req, res }) => {
-    const body = await readObject(req, ['handle', 'path']);
+  router.add(ROUTES.taskJoin, async ({ req, res }) => {
+    const body = await readObject<TaskJoinConfig>(req, ['handle', 'path']);
     const set = handles.get(body.handle as string);
     const id = optString(body, 'id') ?? randomBytes(32).toString('hex');
     if (!ID.test(id)) throw invalidInput(`task id ${JSON.stringify(id)}: want 64 hex digits`);
@@ -85,11 +97,11 @@ export function addJoinRoutes(
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);
     const handle = handles.derive(set.handle, (s) => ({ tasks: [...s.tasks, task] }));
-    sendJson(res, 200, { handle, id });
+    sendJson(res, 200, { handle, id } satisfies TaskJoinResponse);
   });
 
-  router.add('POST', '/tasks/binding', async ({ req, res }) => {
-    const body = await readObject(req, ['handle', 'id']);
+  router.add(ROUTES.taskBind, async ({ req, res }) => {
+    const body = await readObject<TaskBindConfig>(req, ['handle', 'id']);
     const set = handles.get(body.handle as string);
     const id = body.id as string;
     const known =
@@ -98,45 +110,46 @@ export function addJoinRoutes(
         (await dir.resolve(set.containerId))?.tasks.some((t) => taskPlId(t) === id));
     if (!known) throw notFound(`no task ${id} in container ${set.containerId}`);
     const handle = handles.derive(set.handle, (s) => ({ bind: [...s.bind, id] }));
-    sendJson(res, 200, { handle });
+    sendJson(res, 200, { handle } satisfies HandleResponse);
   });
 
-  for (const [path, field] of [
-    ['/logging', 'logging'],
-    ['/interaction', 'interaction'],
+  for (const [route, field] of [
+    [ROUTES.loggingJoin, 'logging'],
+    [ROUTES.interactionJoin, 'interaction'],
   ] as const) {
-    router.add('POST', path, async ({ req, res }) => {
-      const body = await readObject(req, ['handle']);
+    router.add(route, async ({ req, res }) => {
+      const body = await readObject<HandleRequest>(req, ['handle']);
       const handle = handles.derive(body.handle as string, () => ({ [field]: true }));
-      sendJson(res, 200, { handle });
+      sendJson(res, 200, { handle } satisfies HandleResponse);
     });
   }
 
   // ---- scopes: one, the pod's own network namespace ----
 
-  router.add('GET', '/scopes', async ({ res }) => sendJson(res, 200, [DEFAULT_SCOPE]));
+  router.add(ROUTES.listScopes, async ({ res }) => sendJson(res, 200, [DEFAULT_SCOPE]));
 
-  router.add('POST', '/scopes/{scope}/containers', async ({ req, res, params }) => {
+  router.add(ROUTES.addContainer, async ({ req, res, params }) => {
     if (params[0] !== DEFAULT_SCOPE.name) throw notFound(`no scope ${JSON.stringify(params[0])}`);
-    const body = await readObject(req, ['handle']);
+    const body = await readObject<HandleRequest>(req, ['handle']);
     const handle = handles.derive(body.handle as string, (s) => ({
       scopes: s.scopes.includes(params[0]) ? s.scopes : [...s.scopes, params[0]],
     }));
     sendJson(res, 200, handle);
   });
 
-  router.add('GET', '/scopes/containers/{handleOrId}', async ({ res, params }) => {
+  router.add(ROUTES.containerEndpoints, async ({ res, params }) => {
     sendJson(res, 200, await endpointsFor(params[0]));
   });
 
-  for (const method of ['POST', 'DELETE'])
-    router.add(method, '/scopes/containers/{handle}/binding', async ({ res, params }) => {
+  for (const route of [ROUTES.bindContainer, ROUTES.unbindContainer])
+    router.add(route, async ({ res, params }) => {
       const set = handles.get(params[0]);
       const handle = handles.derive(set.handle, () => ({}));
-      sendJson(res, 200, { handle, endpoints: await endpointsFor(set.handle) });
+      const answer: BindContainerResponse = { handle, endpoints: await endpointsFor(set.handle) };
+      sendJson(res, 200, answer);
     });
 
-  router.add('GET', '/scopes/{idName}', async ({ res, params }) => {
+  router.add(ROUTES.listScope, async ({ res, params }) => {
     if (params[0] !== DEFAULT_SCOPE.name) throw notFound(`no scope ${JSON.stringify(params[0])}`);
     sendJson(res, 200, [DEFAULT_SCOPE]);
   });

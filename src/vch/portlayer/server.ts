@@ -9,7 +9,7 @@ import { Committer } from './commit.js';
 import { Directory } from './directory.js';
 import { HandleStore } from './handles.js';
 import { HttpError, oneLine, sendError, sendJson, statusOf } from './http.js';
-import type { VCHInfo } from './models.js';
+import { ROUTES, type VCHInfo } from '../../api/portlayer/index.js';
 import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
 import { addJoinRoutes } from './routes-joins.js';
@@ -34,8 +34,8 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
   const committer = new Committer(vch, dir, o.logger ?? quiet);
 
-  router.add('GET', '/_ping', async ({ res }) => sendJson(res, 200, 'OK'));
-  router.add('GET', '/vch/info', async ({ res }) => {
+  router.add(ROUTES.ping, async ({ res }) => sendJson(res, 200, 'OK'));
+  router.add(ROUTES.vchInfo, async ({ res }) => {
     const info = await vch.info();
     const c = info.capacity;
     const body: VCHInfo = {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../logging/logger.js';
 import { PodCreator } from '../operations/pod-creator.js';
-import { FakeImageStore, FakeIsolationProxy } from '../proxy/testing.js';
-import { testPod } from '../testing.js';
+import { FakeImageStore, FakeIsolationProxy } from '../../../../test/support/fake-proxies.js';
+import { testPod } from '../../../../test/support/pods.js';
 import { PodCache } from './pod-cache.js';
 import { newVicPod } from './vic-pod.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageConfig } from '../proxy/image-store.js';
-import { testPod } from '../testing.js';
+import { testPod } from '../../../../test/support/pods.js';
 import { expand, taskConfig } from './container-config.js';
 
 const image: ImageConfig = {

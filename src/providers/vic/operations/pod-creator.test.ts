@@ -1,8 +1,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../logging/logger.js';
-import { FakeImageStore, FakeIsolationProxy } from '../proxy/testing.js';
-import { testPod } from '../testing.js';
+import { FakeImageStore, FakeIsolationProxy } from '../../../../test/support/fake-proxies.js';
+import { testPod } from '../../../../test/support/pods.js';
 import { ImagePullError } from './errors.js';
 import { defaultPullPolicy, PodCreator } from './pod-creator.js';
 

@@ -2,7 +2,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { newVicPod } from '../cache/vic-pod.js';
 import type { TaskInfo } from '../proxy/isolation-proxy.js';
-import { testPod } from '../testing.js';
+import { testPod } from '../../../../test/support/pods.js';
 import { podPhase, podStatus } from './pod-status.js';
 
 const running = (name: string, restartCount = 0): TaskInfo => ({

@@ -2,7 +2,8 @@
 // and out, and every failure turned into a NodeError whose kind says what to do about it
 // (NotFound, Conflict, InvalidInput: the VCH said no; Unavailable: it could not be reached).
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { NodeError, type ErrorKind } from '../../../node/errors.js';
+import { kindOfHttpStatus } from '../../../errdefs.js';
+import { NodeError } from '../../../node/errors.js';
 
 export interface Endpoint {
   /** Unix socket path, or undefined for TCP. */
@@ -52,18 +53,6 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Whole-request timeout for non-streaming calls (ms). Default 120 s. */
   timeoutMs?: number;
-}
-
-const statusKinds: Record<number, ErrorKind> = {
-  400: 'InvalidInput',
-  404: 'NotFound',
-  409: 'Conflict',
-  422: 'InvalidInput',
-  501: 'NotImplemented',
-};
-
-export function kindOfStatus(status: number): ErrorKind {
-  return statusKinds[status] ?? (status >= 500 ? 'Unavailable' : 'InvalidInput');
 }
 
 export class HttpClient {
@@ -177,5 +166,5 @@ export function responseError(
     if (typeof parsed?.message === 'string') message = parsed.message;
   } catch {}
   if (!message) message = `${method} ${path}: HTTP ${res.statusCode}`;
-  return new NodeError(kindOfStatus(res.statusCode!), `${server}: ${message}`);
+  return new NodeError(kindOfHttpStatus(res.statusCode!), `${server}: ${message}`);
 }

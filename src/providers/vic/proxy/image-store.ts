@@ -1,6 +1,7 @@
 // ImageStore: images through the VCH's persona (the Docker Engine API), as the seed's provider
 // pulled them: a pull through the persona keeps the VCH's docker view and the node's in step.
-// The HTTP implementation is persona-client.ts; unit tests use a double (testing.ts).
+// The HTTP implementation is persona-client.ts; unit tests use a double
+// (test/support/fake-proxies.ts).
 
 /** Registry credentials for one pull (Docker's AuthConfig, sent as X-Registry-Auth). */
 export interface RegistryCredentials {

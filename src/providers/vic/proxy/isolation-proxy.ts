@@ -1,7 +1,7 @@
 // IsolationProxy: what the provider's operations ask of the VCH's portlayer (VIC's handle API).
 // A handle is an immutable change set: every join returns a new handle, and commit applies all
 // of it at once or nothing. The HTTP implementation is portlayer-client.ts; unit tests use a
-// double (testing.ts).
+// double (test/support/fake-proxies.ts).
 import type { Readable } from 'node:stream';
 import type {
   ContainerCreateConfig,
@@ -12,7 +12,7 @@ import type {
   TaskJoinConfig,
   TaskJoinResponse,
   VCHInfo,
-} from '../../../vch/portlayer/models.js';
+} from '../../../api/portlayer/index.js';
 
 export type {
   ContainerCreateConfig,
@@ -21,7 +21,7 @@ export type {
   TaskInfo,
   TaskJoinConfig,
   VCHInfo,
-} from '../../../vch/portlayer/models.js';
+} from '../../../api/portlayer/index.js';
 
 export interface LogsOptions {
   follow?: boolean;

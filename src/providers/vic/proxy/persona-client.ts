@@ -1,7 +1,7 @@
 // ImageStore over the persona's Docker Engine API: `POST /images/create` (the pull, credentials
 // in X-Registry-Auth, progress as a stream of JSON messages, the last of which may be an error:
 // the HTTP status is 200 by then) and `GET /images/{name}/json` (the config).
-import { NodeError } from '../../../node/errors.js';
+import { type ErrorKind, NodeError } from '../../../node/errors.js';
 import { HttpClient, type Endpoint } from './http.js';
 import type { ImageConfig, ImageStore, RegistryCredentials } from './image-store.js';
 import { splitReference } from './reference.js';
@@ -108,7 +108,7 @@ export class PersonaClient implements ImageStore {
 }
 
 /** A pull that can never work as asked (no such image, no access) is not worth a quick retry. */
-function pullErrorKind(message: string): 'NotFound' | 'Unavailable' {
+function pullErrorKind(message: string): ErrorKind {
   return /not found|unknown|denied|unauthori[sz]ed|no such/i.test(message)
     ? 'NotFound'
     : 'Unavailable';

@@ -1,20 +1,22 @@
-// IsolationProxy over HTTP: VIC's portlayer routes and models (src/vch/portlayer/models.ts).
+// IsolationProxy over HTTP: VIC's portlayer routes and models (src/api/portlayer/), the same
+// table of routes the server registers.
 import type { Readable } from 'node:stream';
-import type {
-  ContainerCreateConfig,
-  ContainerCreatedInfo,
-  ContainerInfo,
-  ContainerStateName,
-  HandleResponse,
-  ImageJoinConfig,
-  TaskJoinConfig,
-  TaskJoinResponse,
-  VCHInfo,
-} from '../../../vch/portlayer/models.js';
-import { HttpClient, type Endpoint } from './http.js';
+import {
+  type ContainerCreateConfig,
+  type ContainerCreatedInfo,
+  type ContainerInfo,
+  type ContainerStateName,
+  type HandleResponse,
+  type ImageJoinConfig,
+  type Route,
+  ROUTES,
+  routePath,
+  type TaskJoinConfig,
+  type TaskJoinResponse,
+  type VCHInfo,
+} from '../../../api/portlayer/index.js';
+import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
 import type { IsolationProxy, LogsOptions } from './isolation-proxy.js';
-
-const seg = encodeURIComponent;
 
 export class PortlayerClient implements IsolationProxy {
   private readonly http: HttpClient;
@@ -27,29 +29,31 @@ export class PortlayerClient implements IsolationProxy {
     this.http = new HttpClient(endpoint, 'portlayer');
   }
 
+  /** A JSON call of one route; `params` fill its path template in order. */
+  private call<T>(r: Route, params: string[], o: RequestOptions = {}): Promise<T> {
+    return this.http.json<T>(r.method, routePath(r, ...params), o);
+  }
+
   async ping(): Promise<void> {
-    await this.http.json('GET', '/_ping', { timeoutMs: 10_000 });
+    await this.call(ROUTES.ping, [], { timeoutMs: 10_000 });
   }
 
   vchInfo(): Promise<VCHInfo> {
-    return this.http.json('GET', '/vch/info', { timeoutMs: 10_000 });
+    return this.call(ROUTES.vchInfo, [], { timeoutMs: 10_000 });
   }
 
   createHandle(config: ContainerCreateConfig): Promise<ContainerCreatedInfo> {
-    return this.http.json('POST', '/containers', { query: { name: config.name }, body: config });
+    return this.call(ROUTES.create, [], { query: { name: config.name }, body: config });
   }
 
   handle(id: string): Promise<string> {
-    return this.http.json('GET', `/containers/${seg(id)}`);
+    return this.call(ROUTES.containerHandle, [id]);
   }
 
   async addImageToHandle(handle: string, image: Omit<ImageJoinConfig, 'handle'>) {
     const id = image.imageID ?? image.repoName ?? '';
-    const r = await this.http.json<HandleResponse>(
-      'POST',
-      `/storage/${seg(this.storeName)}/info/${seg(id)}`,
-      { body: { ...image, handle } },
-    );
+    const body: ImageJoinConfig = { ...image, handle };
+    const r = await this.call<HandleResponse>(ROUTES.imageJoin, [this.storeName, id], { body });
     return r.handle;
   }
 
@@ -57,27 +61,25 @@ export class PortlayerClient implements IsolationProxy {
     handle: string,
     task: Omit<TaskJoinConfig, 'handle'>,
   ): Promise<TaskJoinResponse> {
-    return this.http.json('POST', '/tasks', { body: { ...task, handle } });
+    return this.call(ROUTES.taskJoin, [], { body: { ...task, handle } });
   }
 
   async bindTask(handle: string, id: string): Promise<string> {
-    return (
-      await this.http.json<HandleResponse>('POST', '/tasks/binding', { body: { handle, id } })
-    ).handle;
+    return (await this.call<HandleResponse>(ROUTES.taskBind, [], { body: { handle, id } })).handle;
   }
 
   async addLoggingToHandle(handle: string): Promise<string> {
-    return (await this.http.json<HandleResponse>('POST', '/logging', { body: { handle } })).handle;
+    return (await this.call<HandleResponse>(ROUTES.loggingJoin, [], { body: { handle } })).handle;
   }
 
   async addInteractionToHandle(handle: string): Promise<string> {
-    return (await this.http.json<HandleResponse>('POST', '/interaction', { body: { handle } }))
+    return (await this.call<HandleResponse>(ROUTES.interactionJoin, [], { body: { handle } }))
       .handle;
   }
 
   setState(handle: string, state: ContainerStateName): Promise<string> {
     // A JSON string, as go-swagger's client sends a string body.
-    return this.http.json('PUT', `/containers/${seg(handle)}/state`, {
+    return this.call(ROUTES.stateChange, [handle], {
       body: JSON.stringify(state),
       headers: { 'content-type': 'application/json' },
     });
@@ -86,30 +88,27 @@ export class PortlayerClient implements IsolationProxy {
   async commitHandle(handle: string, waitTimeSec?: number): Promise<void> {
     // A stop waits for its grace period inside the commit: give it that long and a minute more.
     const timeoutMs = ((waitTimeSec ?? 0) + 120) * 1000;
-    await this.http.json('PUT', `/containers/${seg(handle)}`, {
-      query: { wait_time: waitTimeSec },
-      timeoutMs,
-    });
+    await this.call(ROUTES.commit, [handle], { query: { wait_time: waitTimeSec }, timeoutMs });
   }
 
   async remove(id: string, force = false): Promise<void> {
-    await this.http.json('DELETE', `/containers/${seg(id)}`, { query: { force } });
+    await this.call(ROUTES.containerRemove, [id], { query: { force } });
   }
 
   info(id: string): Promise<ContainerInfo> {
-    return this.http.json('GET', `/containers/info/${seg(id)}`);
+    return this.call(ROUTES.containerInfo, [id]);
   }
 
   list(all = true): Promise<ContainerInfo[]> {
-    return this.http.json('GET', '/containers/list', { query: { all } });
+    return this.call(ROUTES.containerList, [], { query: { all } });
   }
 
   async signal(id: string, signal: number): Promise<void> {
-    await this.http.json('POST', `/containers/${seg(id)}/signal`, { query: { signal } });
+    await this.call(ROUTES.containerSignal, [id], { query: { signal } });
   }
 
   wait(id: string, timeoutSec: number, signal?: AbortSignal): Promise<ContainerInfo> {
-    return this.http.json('GET', `/containers/${seg(id)}/wait`, {
+    return this.call(ROUTES.containerWait, [id], {
       query: { timeout: timeoutSec },
       signal,
       timeoutMs: (timeoutSec + 30) * 1000,
@@ -117,7 +116,8 @@ export class PortlayerClient implements IsolationProxy {
   }
 
   logs(id: string, o: LogsOptions): Promise<Readable> {
-    return this.http.stream('GET', `/containers/${seg(id)}/logs`, {
+    const r = ROUTES.containerLogs;
+    return this.http.stream(r.method, routePath(r, id), {
       query: {
         follow: o.follow || undefined,
         since: o.since === undefined ? undefined : formatUnixNanos(o.since),

@@ -3,27 +3,33 @@ import { spawnSync } from 'node:child_process';
 import * as fsSync from 'node:fs';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultTetherPath, projectRoot } from './paths.js';
+import { defaultTetherPath, projectRoot } from '../../src/runtime/paths.js';
 
 /**
- * The tether binary, built first when it is missing or older than any file in tether/, so a
- * test never runs a stale binary. Throws with the compiler's output when the build fails.
+ * A binary of tether/build.sh (`target`), built first when it is missing or older than any
+ * file in tether/ but the other binary's main (`otherMain`), so a test never runs a stale one.
+ * Throws with the compiler's output when the build fails.
  */
-export function ensureTether(): string {
-  const bin = defaultTetherPath();
+export function ensureTetherBuild(target: 'tether' | 'agent', bin: string, otherMain: string) {
   const src = join(projectRoot(), 'tether');
   const newest = Math.max(
     ...readdirSync(src)
-      .filter((f) => f !== 'agent.c')
+      .filter((f) => f !== otherMain)
       .map((f) => statSync(join(src, f)).mtimeMs),
   );
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
-  // Only the tether: the VM agent beside it is another build's business.
-  const r = spawnSync('bash', [join(src, 'build.sh'), 'tether'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    throw new Error(`tether/build.sh failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
-  }
+  // Only this binary: the other is another build's business.
+  const r = spawnSync('bash', [join(src, 'build.sh'), target], { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new Error(
+      `tether/build.sh ${target} failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`,
+    );
   return bin;
+}
+
+/** dist/tether/tether (the container's init), built first when missing or stale. */
+export function ensureTether(): string {
+  return ensureTetherBuild('tether', defaultTetherPath(), 'agent.c');
 }
 
 /**

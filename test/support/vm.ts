@@ -1,24 +1,12 @@
 // Helpers of the vm backend's tests (not part of the package's API).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../paths.js';
-import { defaultAgentPath } from './guest-build.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { defaultAgentPath } from '../../src/runtime/vm/guest-build.js';
+import { ensureTetherBuild } from './runtime.js';
 
-/** dist/tether/vic-agent, built first when missing or older than a file of tether/. */
+/** dist/tether/vic-agent (the pod VM's agent), built first when missing or stale. */
 export function ensureAgent(): string {
-  const bin = defaultAgentPath();
-  const src = join(projectRoot(), 'tether');
-  const newest = Math.max(
-    ...readdirSync(src)
-      .filter((f) => f !== 'main.c')
-      .map((f) => statSync(join(src, f)).mtimeMs),
-  );
-  if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
-  const r = spawnSync('bash', [join(src, 'build.sh'), 'agent'], { encoding: 'utf8' });
-  if (r.status !== 0)
-    throw new Error(`tether/build.sh agent failed (${r.status ?? r.signal}):\n${r.stderr}`);
-  return bin;
+  return ensureTetherBuild('agent', defaultAgentPath(), 'main.c');
 }
 
 /** Pids of qemu processes whose command line mentions `text`. */

@@ -1,9 +1,9 @@
 // Helpers shared by the iolog tests (not part of the package's API).
 import { PassThrough } from 'node:stream';
-import { steppingClock } from './clock.js';
-import { LogWriter, type LogWriterOptions } from './writer.js';
-import { type EntryHandler, scanEntries } from './scan.js';
-import { Timestamps } from './format.js';
+import { steppingClock } from '../../src/iolog/clock.js';
+import { LogWriter, type LogWriterOptions } from '../../src/iolog/writer.js';
+import { type EntryHandler, scanEntries } from '../../src/iolog/scan.js';
+import { Timestamps } from '../../src/iolog/format.js';
 
 export const T0 = 1_700_000_000_000_000_000n;
 

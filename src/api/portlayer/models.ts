@@ -1,6 +1,8 @@
 // The portlayer API's wire models: VIC's (reference/vic-portlayer-swagger.json) with their
 // names and JSON field names, plus the few fields a pod of several containers needs, each marked
-// "extension". Shared by the server (src/vch/portlayer/) and its client (providers/vic/proxy/).
+// "extension" (here and in fields.ts, which the contract test checks against VIC's swagger).
+// Shared by the server (src/vch/portlayer/) and its client (providers/vic/proxy/), which import
+// nothing of each other.
 //
 // The model: a portlayer *container* is a pod — the isolation unit (a pod VM or a runc sandbox),
 // as in VIC's pod-VM branch the seed's provider ran on. Each Kubernetes container is a *task* of
@@ -55,6 +57,16 @@ export interface HandleResponse {
   handle: string;
 }
 
+/** A join or an add that takes nothing but the handle (logging, interaction, a scope). */
+export interface HandleRequest {
+  handle: string;
+}
+
+export interface ContainerGetStateResponse {
+  handle: string;
+  state: ContainerStateName;
+}
+
 export type ContainerStateName = 'RUNNING' | 'STOPPED';
 
 export interface ImageJoinConfig {
@@ -97,6 +109,13 @@ export interface TaskJoinResponse {
 export interface TaskBindConfig {
   handle: string;
   id: string;
+}
+
+/** An image of the store (`GET /storage/{store_name}/info/{id}`). */
+export interface Image {
+  ID: string;
+  Store: string;
+  Metadata?: Record<string, string>;
 }
 
 export interface ProcessConfig {
@@ -176,6 +195,11 @@ export interface ContainerInfo {
   interaction?: boolean;
 }
 
+export interface BindContainerResponse {
+  handle: string;
+  endpoints: EndpointConfig[];
+}
+
 export interface ScopeConfig {
   id?: string;
   name: string;
@@ -187,6 +211,3 @@ export interface ScopeConfig {
   annotations?: Record<string, string>;
   internal?: boolean;
 }
-
-/** Container states as ContainerConfig.state carries them. */
-export const ContainerStates = ['Created', 'Starting', 'Running', 'Stopping', 'Stopped'] as const;

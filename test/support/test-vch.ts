@@ -5,11 +5,11 @@
 import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRuncRuntime } from '../../runtime/runc/index.js';
-import { cleanupRuntimeDir, ensureTether } from '../../runtime/testing.js';
-import { createPersonaServer } from '../persona/server.js';
-import { Vch } from '../vch.js';
-import { createPortlayerServer } from './server.js';
+import { createRuncRuntime } from '../../src/runtime/runc/index.js';
+import { cleanupRuntimeDir, ensureTether } from './runtime.js';
+import { createPersonaServer } from '../../src/vch/persona/server.js';
+import { Vch } from '../../src/vch/vch.js';
+import { createPortlayerServer } from '../../src/vch/portlayer/server.js';
 
 export interface TestVch {
   vch: Vch;

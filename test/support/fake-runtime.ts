@@ -4,15 +4,15 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { tarArchive } from '../image/testing.js';
-import { type StreamId, LogWriter } from '../iolog/index.js';
+import { tarArchive } from './tar.js';
+import { type StreamId, LogWriter } from '../../src/iolog/index.js';
 import type {
   ContainerSpec,
   ContainerState,
   Runtime,
   SandboxSpec,
   StopOptions,
-} from '../runtime/runtime.js';
+} from '../../src/runtime/runtime.js';
 
 interface FakeContainer {
   spec: ContainerSpec;

@@ -3,8 +3,12 @@
 // nothing, a stale handle refused) whose tasks the test ends at will, and an image store with
 // a set of images and pulls that can be made to fail.
 import { Readable } from 'node:stream';
-import { NodeError } from '../../../node/errors.js';
-import type { ImageConfig, ImageStore, RegistryCredentials } from './image-store.js';
+import { NodeError } from '../../src/node/errors.js';
+import type {
+  ImageConfig,
+  ImageStore,
+  RegistryCredentials,
+} from '../../src/providers/vic/proxy/image-store.js';
 import type {
   ContainerCreateConfig,
   ContainerInfo,
@@ -13,7 +17,7 @@ import type {
   TaskInfo,
   TaskJoinConfig,
   VCHInfo,
-} from './isolation-proxy.js';
+} from '../../src/providers/vic/proxy/isolation-proxy.js';
 
 interface FakeTask {
   id: string;

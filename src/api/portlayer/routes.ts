@@ -1,0 +1,65 @@
+// The portlayer routes the project uses, as data: method, path template and VIC's operationId
+// (reference/vic-portlayer-swagger.json). The server's router registers these and the client
+// builds its requests from them, so neither spells a route of its own, and the contract test
+// holds the table to VIC's swagger.
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface Route {
+  method: Method;
+  /** VIC's path template: `{name}` for each path parameter, in order. */
+  path: string;
+  /** The swagger operation's id. */
+  operationId: string;
+}
+
+const route = (method: Method, path: string, operationId: string): Route => ({
+  method,
+  path,
+  operationId,
+});
+
+export const ROUTES = {
+  ping: route('GET', '/_ping', 'Ping'),
+  vchInfo: route('GET', '/vch/info', 'GetVCHInfo'),
+
+  // Containers (a portlayer container is a pod) and their handles.
+  create: route('POST', '/containers', 'Create'),
+  containerList: route('GET', '/containers/list', 'GetContainerList'),
+  containerInfo: route('GET', '/containers/info/{id}', 'GetContainerInfo'),
+  containerHandle: route('GET', '/containers/{id}', 'Get'),
+  commit: route('PUT', '/containers/{handle}', 'Commit'),
+  stateChange: route('PUT', '/containers/{handle}/state', 'StateChange'),
+  getState: route('GET', '/containers/{handle}/state', 'GetState'),
+  containerRemove: route('DELETE', '/containers/{id}', 'ContainerRemove'),
+  containerSignal: route('POST', '/containers/{id}/signal', 'ContainerSignal'),
+  containerWait: route('GET', '/containers/{id}/wait', 'ContainerWait'),
+  containerLogs: route('GET', '/containers/{id}/logs', 'GetContainerLogs'),
+
+  // Joins: each takes a handle and answers a new one.
+  imageJoin: route('POST', '/storage/{store_name}/info/{id}', 'ImageJoin'),
+  getImage: route('GET', '/storage/{store_name}/info/{id}', 'GetImage'),
+  taskJoin: route('POST', '/tasks', 'Join'),
+  taskBind: route('POST', '/tasks/binding', 'Bind'),
+  loggingJoin: route('POST', '/logging', 'LoggingJoin'),
+  interactionJoin: route('POST', '/interaction', 'InteractionJoin'),
+
+  // Scopes (networks).
+  listScopes: route('GET', '/scopes', 'ListAll'),
+  addContainer: route('POST', '/scopes/{scope}/containers', 'AddContainer'),
+  containerEndpoints: route('GET', '/scopes/containers/{handleOrId}', 'GetContainerEndpoints'),
+  bindContainer: route('POST', '/scopes/containers/{handle}/binding', 'BindContainer'),
+  unbindContainer: route('DELETE', '/scopes/containers/{handle}/binding', 'UnbindContainer'),
+  listScope: route('GET', '/scopes/{idName}', 'List'),
+} as const satisfies Record<string, Route>;
+
+/** The path of a request: the template with each parameter, in order, URI-encoded. */
+export function routePath(r: Route, ...params: string[]): string {
+  let i = 0;
+  const path = r.path.replace(/\{\w+\}/g, () => {
+    if (i >= params.length) throw new Error(`${r.operationId}: too few path parameters`);
+    return encodeURIComponent(params[i++]);
+  });
+  if (i !== params.length) throw new Error(`${r.operationId}: too many path parameters`);
+  return path;
+}

@@ -1,0 +1,114 @@
+// The project's one error vocabulary: the kinds an error is classified by, the base class that
+// carries a kind, and the one mapping between kinds and HTTP statuses that every API edge uses
+// (the persona and portlayer through vch/http-edge.ts, the kubelet API, and the providers'
+// HTTP client reading a VCH's answers back into kinds).
+//
+// This file is a leaf: it imports nothing, and it is the one file of ours that every room may
+// import — iolog/ and image/ too, which otherwise import nothing of the project (as containerd's
+// errdefs package is imported by all of containerd). Each room's errors.ts names its own errors
+// over these kinds; none defines a kind or a status of its own.
+
+/**
+ * What went wrong, as the caller must act on it:
+ * - NotFound: the thing named does not exist (create it, or it is gone);
+ * - InvalidInput: the request is malformed or refused; retrying it unchanged will not help;
+ * - Conflict: the request contradicts the current state (retry after the state changes);
+ * - Unavailable: a part could not be reached or failed on its side; retry later;
+ * - NotImplemented: this node or VCH does not do that (yet);
+ * - Unauthorized: the caller did not prove who it is;
+ * - Forbidden: the caller is known but not allowed.
+ */
+export type ErrorKind =
+  | 'NotFound'
+  | 'InvalidInput'
+  | 'Conflict'
+  | 'Unavailable'
+  | 'NotImplemented'
+  | 'Unauthorized'
+  | 'Forbidden';
+
+/** The HTTP status of each kind: the one place kinds become codes. */
+const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
+  InvalidInput: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  Conflict: 409,
+  NotImplemented: 501,
+  Unavailable: 503,
+};
+
+export const ERROR_KINDS = Object.keys(STATUS_OF_KIND) as readonly ErrorKind[];
+
+/** Every error thrown on purpose: one clear line and a kind. */
+export class ClassifiedError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  override name = 'ClassifiedError';
+}
+
+/** The factory of one kind: `notFound('no such pod x')`. */
+const factory =
+  (kind: ErrorKind) =>
+  (message: string, cause?: unknown): ClassifiedError =>
+    new ClassifiedError(kind, message, { cause });
+
+export const notFound = factory('NotFound');
+export const invalidInput = factory('InvalidInput');
+export const conflict = factory('Conflict');
+export const unavailable = factory('Unavailable');
+export const notImplemented = factory('NotImplemented');
+export const unauthorized = factory('Unauthorized');
+export const forbidden = factory('Forbidden');
+
+function isErrorKind(k: unknown): k is ErrorKind {
+  return typeof k === 'string' && Object.hasOwn(STATUS_OF_KIND, k);
+}
+
+/**
+ * The kind of any error: a ClassifiedError, or anything else with a known `kind` field;
+ * undefined for the unclassified (a bug, a Node system error).
+ */
+export function errorKind(err: unknown): ErrorKind | undefined {
+  const kind = (err as { kind?: unknown } | null | undefined)?.kind;
+  return isErrorKind(kind) ? kind : undefined;
+}
+
+export const isKind = (err: unknown, kind: ErrorKind): boolean => errorKind(err) === kind;
+
+/** One line for a log, an Event or an answer: the message, never a stack. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** An error that already knows its HTTP status (a 405 of a router, a 413 of a body limit). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The status an error answers with at an API edge: its kind's, 500 for the unclassified. */
+export function httpStatusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  const kind = errorKind(err);
+  return kind === undefined ? 500 : STATUS_OF_KIND[kind];
+}
+
+/**
+ * The kind of an error status a server answered with: the mapping above read backwards, any
+ * other 4xx is the request's fault (InvalidInput) and any other 5xx the server's (Unavailable).
+ */
+export function kindOfHttpStatus(status: number): ErrorKind {
+  if (status === 422) return 'InvalidInput';
+  const kind = ERROR_KINDS.find((k) => STATUS_OF_KIND[k] === status);
+  return kind ?? (status >= 500 ? 'Unavailable' : 'InvalidInput');
+}
