@@ -2,8 +2,9 @@
 // followed relative to the rootfs, and ".." or an absolute link never leaves it. An image is
 // untrusted input: a layer's /etc/passwd may be a symlink to the host's, a WorkingDir may
 // traverse a link to /; reading or creating through such a path must stay in the rootfs.
-import { lstat, mkdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readTextCapped } from './core/safe-read.js';
 
 const MAX_LINKS = 40; // as the kernel's ELOOP limit
 
@@ -42,13 +43,17 @@ export async function resolveInRoot(root: string, path: string): Promise<string>
   return join(root, ...done);
 }
 
-/** Reads a file of the rootfs, or undefined when it does not exist (or is not a file). */
+/** Files read from a rootfs (/etc/passwd, /etc/group) are small; a bigger one is refused. */
+const IN_ROOT_CAP = 4 << 20;
+
+/**
+ * Reads a file of the rootfs, or undefined when it does not exist, is not a regular file or is
+ * over 4 MiB. The rootfs is the image's and the container's: the file may be a FIFO or a
+ * symlink swapped in after the resolution, so it is read without blocking or following one.
+ */
 export async function readInRoot(root: string, path: string): Promise<string | undefined> {
   try {
-    const host = await resolveInRoot(root, path);
-    const st = await lstat(host);
-    if (!st.isFile()) return undefined;
-    return await readFile(host, 'utf8');
+    return await readTextCapped(await resolveInRoot(root, path), IN_ROOT_CAP);
   } catch {
     return undefined;
   }

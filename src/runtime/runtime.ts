@@ -3,8 +3,9 @@
 // containers run inside it. Backends: runc/ (Debian's runc) and vm/ (a qemu VM per pod).
 //
 // Who keeps what: the runtime keeps only what it needs to find its sandboxes and containers again
-// after the VCH restarts (bundles, runc's state, the tether's status files, all under its state
-// directory). Names, images, pods, restart counts: the VCH's own database. Container output never
+// after the VCH restarts (bundles, runc's state, the status the tether hands back, all under its
+// state directory, where no container reaches). A container's start and exit come back over a
+// channel the container cannot touch: an fd (runc) or the pod VM's control port (vm). Names, images, pods, restart counts: the VCH's own database. Container output never
 // passes through the VCH process: the tether in the container writes iolog entries straight to
 // `logPath`, so it keeps flowing while the VCH is down.
 //

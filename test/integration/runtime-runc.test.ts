@@ -340,7 +340,7 @@ setInterval(() => {}, 1000);
           'sh',
           '-c',
           'id; pwd; echo "$FOO $BAR $HOME"; touch file && ls -ln file; ' +
-            'touch /.vic/status/exit.json 2>/dev/null && echo forged || echo refused',
+            'ls /.vic; cat /proc/1/fd/4 2>/dev/null && echo reached || echo unreachable',
         ],
         Env: ['FOO=from-image', 'BAR=image-bar'],
         WorkingDir: '/work/dir',
@@ -357,7 +357,9 @@ setInterval(() => {}, 1000);
     expect(lines[1]).toBe('/work/dir');
     expect(lines[2]).toBe('from-image from-request /home/app');
     expect(lines[3]).toMatch(/ 1000 +1000 .* file$/);
-    expect(lines[4]).toBe('refused'); // the tether's status is not the process's to write
+    // The tether's status travels on an fd the process cannot reach; nothing of it is in /.vic.
+    expect(lines[4]).toBe('tether');
+    expect(lines[5]).toBe('unreachable');
     // A numeric uid:gid with no passwd entry runs as such.
     const n = spec(newId(), 'id -u; id -g', {
       process: { ...process, args: ['sh', '-c', 'id -u; id -g'], user: '4242:4343', cwd: '/' },

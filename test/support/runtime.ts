@@ -7,14 +7,18 @@ import { defaultTetherPath, projectRoot } from '../../src/runtime/paths.js';
 
 /**
  * A binary of tether/build.sh (`target`), built first when it is missing or older than any
- * file in tether/ but the other binary's main (`otherMain`), so a test never runs a stale one.
+ * file in tether/ but the other binary's own (`others`), so a test never runs a stale one.
  * Throws with the compiler's output when the build fails.
  */
-export function ensureTetherBuild(target: 'tether' | 'agent', bin: string, otherMain: string) {
+export function ensureTetherBuild(
+  target: 'tether' | 'agent',
+  bin: string,
+  others: (file: string) => boolean,
+) {
   const src = join(projectRoot(), 'tether');
   const newest = Math.max(
     ...readdirSync(src)
-      .filter((f) => f !== otherMain)
+      .filter((f) => !others(f))
       .map((f) => statSync(join(src, f)).mtimeMs),
   );
   if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
@@ -29,7 +33,7 @@ export function ensureTetherBuild(target: 'tether' | 'agent', bin: string, other
 
 /** dist/tether/tether (the container's init), built first when missing or stale. */
 export function ensureTether(): string {
-  return ensureTetherBuild('tether', defaultTetherPath(), 'agent.c');
+  return ensureTetherBuild('tether', defaultTetherPath(), (f) => f.startsWith('agent'));
 }
 
 /**

@@ -6,7 +6,7 @@ import { ensureTetherBuild } from './runtime.js';
 
 /** dist/tether/vic-agent (the pod VM's agent), built first when missing or stale. */
 export function ensureAgent(): string {
-  return ensureTetherBuild('agent', defaultAgentPath(), 'main.c');
+  return ensureTetherBuild('agent', defaultAgentPath(), (f) => f === 'main.c');
 }
 
 /** Pids of qemu processes whose command line mentions `text`. */

@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ExitWatcher, type ExitStatus } from './exit-watch.js';
-import { KeyedLock } from './keyed-lock.js';
-import { identify, isAlive } from './proc.js';
+import type { ExitedRecord } from '../core/protocol.js';
+import { KeyedLock } from '../core/keyed-lock.js';
+import { identify, isAlive } from '../core/proc.js';
+import { ExitWatcher, readStatus } from './exit-watch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'exit-watch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,10 +17,10 @@ function sleeper() {
   return { child, id };
 }
 
-function watch(statusDir: string, id: ReturnType<typeof identify>, pollMs = 50) {
+function watch(statusPath: string, id: ReturnType<typeof identify>, pollMs = 50) {
   let w!: ExitWatcher;
-  const exited = new Promise<ExitStatus | undefined>((resolve) => {
-    w = new ExitWatcher(statusDir, id!, resolve, pollMs);
+  const exited = new Promise<ExitedRecord | undefined>((resolve) => {
+    w = new ExitWatcher(statusPath, id!, resolve, pollMs);
   });
   return { w, exited };
 }
@@ -27,13 +28,11 @@ function watch(statusDir: string, id: ReturnType<typeof identify>, pollMs = 50) 
 describe('ExitWatcher', () => {
   it('reports the exit status as soon as the tether writes it', async () => {
     const { child, id } = sleeper();
-    const status = mkdtempSync(join(dir, 's-'));
+    const status = join(mkdtempSync(join(dir, 's-')), 'status');
+    writeFileSync(status, 'started - 1 1\n');
     const { exited } = watch(status, id, 10_000); // only the inotify watch can be this quick
     const t = Date.now();
-    writeFileSync(
-      join(status, 'exit.json'),
-      JSON.stringify({ pid: 1, exitCode: 3, signal: 0, startedNs: '1', finishedNs: '2' }),
-    );
+    appendFileSync(status, 'exited - 3 0 1 2 0 -\n');
     expect(await exited).toMatchObject({ exitCode: 3 });
     expect(Date.now() - t).toBeLessThan(2000);
     child.kill('SIGKILL');
@@ -41,7 +40,7 @@ describe('ExitWatcher', () => {
 
   it('reports undefined when the init dies without a status', async () => {
     const { child, id } = sleeper();
-    const status = mkdtempSync(join(dir, 's-'));
+    const status = join(mkdtempSync(join(dir, 's-')), 'status');
     const { exited } = watch(status, id);
     child.kill('SIGKILL');
     expect(await exited).toBeUndefined();
@@ -49,7 +48,7 @@ describe('ExitWatcher', () => {
 
   it('does not report while the process runs, nor after stop()', async () => {
     const { child, id } = sleeper();
-    const status = mkdtempSync(join(dir, 's-'));
+    const status = join(mkdtempSync(join(dir, 's-')), 'status');
     let called = false;
     const w = new ExitWatcher(status, id, () => (called = true), 10);
     await new Promise((r) => setTimeout(r, 100));
@@ -58,6 +57,19 @@ describe('ExitWatcher', () => {
     child.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 100));
     expect(called).toBe(false);
+  });
+});
+
+describe('readStatus', () => {
+  it('reads nothing from a FIFO, a symlink or an oversized file, and does not block', async () => {
+    const d = mkdtempSync(join(dir, 'r-'));
+    execFileSync('mkfifo', [join(d, 'fifo')]);
+    symlinkSync('/dev/zero', join(d, 'zero'));
+    writeFileSync(join(d, 'big'), 'exited - 3 0 1 2 0 -\n'.repeat(10_000));
+    const t = Date.now();
+    for (const f of ['fifo', 'zero', 'big', 'missing'])
+      expect(await readStatus(join(d, f))).toEqual({});
+    expect(Date.now() - t).toBeLessThan(1000);
   });
 });
 

@@ -1,29 +1,29 @@
-// Noticing that a container has exited. The VCH is not the parent of its containers (runc
-// hands them to the host's reaper, so they outlive the VCH), so it cannot wait() for them:
-// it watches the status directory for the tether's exit.json, and polls the init's liveness
-// for the case where the tether could leave none (SIGKILL, OOM kill of the tether itself).
+// A runc container's start and exit as the host learns them. The VCH opens the container's
+// status file (in the container's state directory, which the container cannot reach) and hands
+// it to the tether as an fd (--status-fd); the tether appends one `started` and one `exited`
+// record (tether/protocol.h) and keeps the fd from the process it runs. The file is still read
+// defensively (core/safe-read.ts): a regular file, at most a few KiB.
+//
+// The VCH is not the parent of its containers (runc hands them to the host's reaper, so they
+// outlive the VCH), so it cannot wait() for them: it watches the status file for the exited
+// record, and polls the init's liveness for when the tether could write none (SIGKILL, the
+// OOM killer striking the tether itself).
 import { type FSWatcher, watch } from 'node:fs';
-import { join } from 'node:path';
-import { readJson } from './files.js';
-import { isAlive, type ProcessIdentity } from './proc.js';
+import { lastRecords, type ExitedRecord, type StartedRecord } from '../core/protocol.js';
+import { isAlive, type ProcessIdentity } from '../core/proc.js';
+import { readTextCapped } from '../core/safe-read.js';
 
-/** What the tether writes (tether/status.h). */
-export interface ExitStatus {
-  pid: number;
-  exitCode: number;
-  signal: number;
-  startedNs: string;
-  finishedNs: string;
-  error?: string;
-}
-export interface StartedStatus {
-  pid: number;
-  startedNs: string;
+/** Far more than one run's two records; a file longer than this was not written by a tether. */
+const STATUS_CAP = 64 * 1024;
+
+export async function readStatus(
+  path: string,
+): Promise<{ started?: StartedRecord; exited?: ExitedRecord }> {
+  const text = await readTextCapped(path, STATUS_CAP);
+  return text === undefined ? {} : lastRecords(text);
 }
 
-export const readExit = (statusDir: string) => readJson<ExitStatus>(join(statusDir, 'exit.json'));
-export const readStarted = (statusDir: string) =>
-  readJson<StartedStatus>(join(statusDir, 'started.json'));
+export const readExit = async (path: string) => (await readStatus(path)).exited;
 
 export class ExitWatcher {
   private watcher: FSWatcher | undefined;
@@ -32,18 +32,18 @@ export class ExitWatcher {
   private checking = false;
   private again = false;
 
-  /** onExit gets the tether's exit status, or undefined when the init died without one. */
+  /** onExit gets the tether's exited record, or undefined when the init died without one. */
   constructor(
-    private readonly statusDir: string,
+    private readonly statusPath: string,
     private readonly init: ProcessIdentity,
-    private readonly onExit: (exit: ExitStatus | undefined) => void,
+    private readonly onExit: (exit: ExitedRecord | undefined) => void,
     pollMs = 500,
   ) {
     try {
-      this.watcher = watch(statusDir, () => void this.check(true));
+      this.watcher = watch(statusPath, () => void this.check(true));
       this.watcher.on('error', () => this.watcher?.close());
     } catch {
-      // No inotify: the poll alone does it.
+      // No inotify (or no file yet): the poll alone does it.
     }
     // Referenced: whoever waits for an exit is kept alive until it comes (close() stops us).
     this.timer = setInterval(() => void this.check(false), pollMs);
@@ -51,25 +51,24 @@ export class ExitWatcher {
   }
 
   /**
-   * `look`: read exit.json even while the init lives (a change in the directory). The poll
-   * only asks the kernel whether the init still runs: the tether writes exit.json just before
-   * it exits, so a live init means there is nothing to read yet.
+   * `look`: read the file even while the init lives (it changed). The poll only asks the
+   * kernel whether the init still runs: the tether writes its exited record before it exits,
+   * so a live init means there is nothing to read yet.
    */
   async check(look: boolean): Promise<void> {
     if (this.done) return;
     if (this.checking) {
-      // A change while we look (the rename after the temporary file): look once more after.
       this.again ||= look;
       return;
     }
     if (!look && isAlive(this.init)) return;
     this.checking = true;
     try {
-      let exit = await readExit(this.statusDir);
+      let exit = await readExit(this.statusPath);
       if (!exit && !isAlive(this.init)) {
-        // The tether renames exit.json into place before it exits: read once more after
-        // seeing it gone, so an exit between the two looks is not taken for a kill.
-        exit = await readExit(this.statusDir);
+        // The record is written before the tether exits: read once more after seeing it gone,
+        // so an exit between the two looks is not taken for a kill.
+        exit = await readExit(this.statusPath);
       } else if (!exit) return;
       this.stop();
       this.onExit(exit);

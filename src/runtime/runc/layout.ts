@@ -6,8 +6,10 @@
 //                                     shm/ (tmpfs shared as /dev/shm), hostname, hosts,
 //                                     resolv.conf, bundle/config.json, runc.log
 //   <state>/containers/<id>/          container.json, bundle/config.json, rootfs/ (overlay
-//                                     mount point, or the copy), upper/, work/, status/ (the
-//                                     tether's started.json and exit.json), runc.log
+//                                     mount point, or the copy), upper/, work/, status (the
+//                                     tether's started/exited records, written through the fd
+//                                     the VCH hands it; the container cannot reach this
+//                                     directory), runc.log
 import { join } from 'node:path';
 
 export class Layout {
@@ -53,8 +55,3 @@ export class Layout {
 
 /** runc's name for a sandbox's pause container (sandbox and container ids share runc's space). */
 export const pauseId = (sandboxId: string): string => `pod-${sandboxId}`;
-
-/** Ids are the VCH's 64 hex digits: they name directories, so nothing else gets in. */
-export function validId(id: string): boolean {
-  return /^[0-9a-f]{64}$/.test(id);
-}

@@ -13,7 +13,6 @@ const base = {
   process: { args: ['sh', '-c', 'x'], env: ['PATH=/bin'], cwd: '/w', user: 'app' },
   user: { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' },
   tether: '/dist/tether',
-  statusDir: '/c/status',
   pausePid: 4321,
   sharePid: false,
   sandbox,
@@ -22,14 +21,14 @@ const base = {
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('containerConfig', () => {
-  it('runs the merged process under the tether with the log on fd 3', () => {
+  it('runs the merged process under the tether with the log on fd 3 and its status on fd 4', () => {
     const c = containerConfig(base) as Json;
     expect(c.process.args).toEqual([
       '/.vic/tether',
       '--log-fd',
       '3',
-      '--status-dir',
-      '/.vic/status',
+      '--status-fd',
+      '4',
       '--user',
       '1000:1000:50',
       '--',
@@ -57,12 +56,12 @@ describe('containerConfig', () => {
     expect(c.hostname).toBeUndefined(); // the UTS namespace is the sandbox's
   });
 
-  it('mounts the tether read-only, the status dir and the pod files read-write', () => {
+  it('mounts the tether read-only and the pod files read-write; nothing of the status', () => {
     const m = (containerConfig(base) as Json).mounts as Json[];
     const at = (d: string) => m.find((x) => x.destination === d)!;
     expect(at('/.vic/tether')).toMatchObject({ source: '/dist/tether', type: 'bind' });
     expect(at('/.vic/tether').options).toContain('ro');
-    expect(at('/.vic/status').options).toContain('rw');
+    expect(m.some((x) => /status|\.vic\/?$/.test(x.destination))).toBe(false);
     expect(at('/dev/shm').source).toBe('/s/shm');
     expect(at('/etc/hosts').source).toBe('/s/hosts');
     expect(at('/etc/hostname').source).toBe('/s/hostname');

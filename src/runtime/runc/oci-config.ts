@@ -3,11 +3,16 @@
 import type { ProcessSpec } from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
 
-/** Where the tether and its status directory appear inside every container. */
+/** Where the tether appears inside every container (read-only). */
 export const TETHER_IN_CONTAINER = '/.vic/tether';
-export const STATUS_IN_CONTAINER = '/.vic/status';
-/** The log is fd 3 of the container's init (runc --preserve-fds 1). */
+/**
+ * The fds runc passes to the container's init (runc --preserve-fds 2): the log, and the status
+ * file the tether appends its started/exited records to. Neither is in the container's
+ * filesystem; the tether closes both on exec of the process and is not dumpable, so the
+ * process cannot reach them through /proc either.
+ */
 export const LOG_FD = 3;
+export const STATUS_FD = 4;
 
 // Docker's default capabilities.
 const CAPS = [
@@ -107,7 +112,6 @@ export interface ContainerConfigInput {
   process: ProcessSpec;
   user: ResolvedUser;
   tether: string;
-  statusDir: string;
   /** The sandbox's pause process (host pid) whose namespaces the container joins. */
   pausePid: number;
   sharePid: boolean;
@@ -131,15 +135,14 @@ export function containerConfig(c: ContainerConfigInput): object {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      // The tether stays root and drops to the container's user for the process alone: the
-      // process then can neither write the tether's status files nor ptrace it to reach the log.
+      // The tether stays root and drops to the container's user for the process alone.
       user: { uid: 0, gid: 0 },
       args: [
         TETHER_IN_CONTAINER,
         '--log-fd',
         String(LOG_FD),
-        '--status-dir',
-        STATUS_IN_CONTAINER,
+        '--status-fd',
+        String(STATUS_FD),
         '--user',
         [c.user.uid, c.user.gid, c.user.additionalGids.join(',')].join(':'),
         '--',
@@ -182,7 +185,6 @@ export function containerConfig(c: ContainerConfigInput): object {
       bind(c.sandbox.hosts, '/etc/hosts', false),
       bind(c.sandbox.resolvConf, '/etc/resolv.conf', false),
       bind(c.tether, TETHER_IN_CONTAINER, true),
-      bind(c.statusDir, STATUS_IN_CONTAINER, false),
     ],
     annotations: c.labels ?? {},
     linux: {

@@ -1,72 +1,38 @@
-// The host's end of a pod VM's control port (tether/agent.c documents the protocol): a unix
-// socket qemu serves, one line per message, tokens percent-encoded. The channel only carries
-// requests and news; what a container did is in its status files, which the runtime reads.
+// The host's end of a pod VM's control port (tether/protocol.h defines the protocol): a unix
+// socket qemu serves, one line per message, tokens percent-encoded (core/protocol.ts). It is the
+// only way a container's start and exit reach the host: nothing status-related is read from the
+// guest's share.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { unavailable } from '../errors.js';
-
-/** Percent-encodes one token: bytes outside '!'..'~' and '%'; "" is "-", "-" is "%2D". */
-export function encodeToken(s: string): string {
-  if (s === '') return '-';
-  if (s === '-') return '%2D';
-  let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
-    out +=
-      b <= 0x20 || b > 0x7e || b === 0x25
-        ? '%' + b.toString(16).toUpperCase().padStart(2, '0')
-        : String.fromCharCode(b);
-  }
-  return out;
-}
-
-export function decodeToken(t: string): string {
-  if (t === '-') return '';
-  const bytes: number[] = [];
-  for (let i = 0; i < t.length; i++) {
-    if (t[i] !== '%') {
-      bytes.push(t.charCodeAt(i));
-      continue;
-    }
-    const v = parseInt(t.slice(i + 1, i + 3), 16);
-    if (!/^[0-9a-fA-F]{2}$/.test(t.slice(i + 1, i + 3)) || Number.isNaN(v))
-      throw new Error(`malformed token ${JSON.stringify(t)}`);
-    bytes.push(v);
-    i += 2;
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-export function encodeLine(tokens: (string | number)[]): string {
-  return tokens.map((t) => encodeToken(String(t))).join(' ') + '\n';
-}
+import {
+  decodeLine,
+  encodeLine,
+  parseStatusTokens,
+  TO_HOST,
+  type ExitedRecord,
+  type StartedRecord,
+} from '../core/protocol.js';
 
 export type AgentMessage =
   | { type: 'hello'; release: string }
-  | { type: 'started'; id: string }
-  | { type: 'exited'; id: string; code: number }
+  | StartedRecord
+  | ExitedRecord
   | { type: 'error'; id: string; message: string };
 
 /** One line from the agent, or undefined when it is not one we know. */
 export function parseAgentLine(line: string): AgentMessage | undefined {
-  let t: string[];
-  try {
-    t = line.trim().split(' ').filter(Boolean).map(decodeToken);
-  } catch {
-    return undefined;
-  }
+  const t = decodeLine(line);
+  if (!t) return undefined;
   switch (t[0]) {
     case 'hello':
-      return t.length === 2 ? { type: 'hello', release: t[1] } : undefined;
-    case 'started':
-      return t.length === 2 ? { type: 'started', id: t[1] } : undefined;
-    case 'exited':
-      return t.length === 3 && /^-?\d+$/.test(t[2])
-        ? { type: 'exited', id: t[1], code: Number(t[2]) }
-        : undefined;
+      return t.length === TO_HOST.hello + 1 ? { type: 'hello', release: t[1] } : undefined;
     case 'error':
-      return t.length === 3 ? { type: 'error', id: t[1], message: t[2] } : undefined;
+      return t.length === TO_HOST.error + 1
+        ? { type: 'error', id: t[1], message: t[2] }
+        : undefined;
     default:
-      return undefined;
+      return parseStatusTokens(t);
   }
 }
 

@@ -5,8 +5,8 @@
 //   <state>/vm/sandboxes/<id>/      sandbox.json, qemu.pid, control.sock and qmp.sock (qemu's
 //                                   unix sockets), console.log (the guest's serial console),
 //   <state>/vm/sandboxes/<id>/share/                 the 9p export "vic.containers":
-//                               <cid>/rootfs         the container's overlay (its root in the guest)
-//                               <cid>/status         the agent's started.json and exit.json
+//                               <cid>/rootfs         the container's overlay (its root in the guest;
+//                                                    nothing else of the container is shared)
 //   <state>/vm/containers/<cid>/    container.json, upper/ and work/ of the overlay
 import { join } from 'node:path';
 
@@ -49,7 +49,6 @@ export class VmLayout {
       work: join(dir, 'work'),
       shared,
       rootfs: join(shared, 'rootfs'),
-      status: join(shared, 'status'),
     };
   }
 }

@@ -6,8 +6,8 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { unavailable } from '../errors.js';
-import { writeJsonAtomic } from '../runc/files.js';
-import { identify, isAlive, type ProcessIdentity } from '../runc/proc.js';
+import { writeJsonAtomic } from '../core/files.js';
+import { identify, isAlive, type ProcessIdentity } from '../core/proc.js';
 import type { SandboxSpec } from '../runtime.js';
 import { ControlChannel, type AgentMessage } from './control.js';
 import type { Guest } from './guest-build.js';
@@ -155,6 +155,8 @@ export class PodVm {
       control.send(['hello', (BigInt(Date.now()) * 1_000_000n).toString(), this.rec.spec.hostname]);
       this.ready = hello.then(
         async (h) => {
+          // What happened while no host listened (the agent drops news then): it tells again.
+          if (!control.isClosed) control.send(['status']);
           if (bootStart === undefined) return;
           const ms = Date.now() - bootStart;
           this.rec.bootMs = ms;

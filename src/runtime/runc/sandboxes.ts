@@ -1,0 +1,174 @@
+// The runc backend's sandboxes: a pod's pause process (the tether in --pause mode) holding its
+// network, IPC and UTS namespaces, with the pod's /etc/hostname, /etc/hosts, resolv.conf and
+// /dev/shm (a tmpfs) beside it. Containers join its namespaces (runc-runtime.ts).
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { notFound, unavailable } from '../errors.js';
+import { readJson, writeJsonAtomic } from '../core/files.js';
+import type { KeyedLock } from '../core/keyed-lock.js';
+import { bootId, identify, isAlive, type ProcessIdentity } from '../core/proc.js';
+import { isMounted } from '../core/rootfs.js';
+import { sleep } from '../core/time.js';
+import type { SandboxSpec } from '../runtime.js';
+import { pauseId, type Layout } from './layout.js';
+import { hostsFile, sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
+import type { Runc } from './runc-cli.js';
+
+const run = promisify(execFile);
+
+interface SandboxRecord {
+  id: string;
+  spec: SandboxSpec;
+  pause?: ProcessIdentity;
+  bootId?: string;
+}
+
+export class RuncSandboxes {
+  private readonly records = new Map<string, SandboxRecord>();
+  private readonly boot = bootId();
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly runc: Runc,
+    private readonly tether: string,
+    private readonly lock: KeyedLock,
+    private readonly log: Logger,
+  ) {}
+
+  get ids(): string[] {
+    return [...this.records.keys()];
+  }
+
+  has(id: string): boolean {
+    return this.records.has(id);
+  }
+
+  spec(id: string): SandboxSpec {
+    const rec = this.records.get(id);
+    if (!rec) throw notFound(`no such sandbox ${id}`);
+    return rec.spec;
+  }
+
+  /** Creates the sandbox, or restarts the pause process of an existing one that lost it. */
+  async create(spec: SandboxSpec): Promise<void> {
+    const existing = this.records.get(spec.id);
+    if (existing?.pause && existing.bootId === this.boot && isAlive(existing.pause)) return;
+    if (existing) return this.startPause(existing);
+    // The record first: a crash from here on leaves a sandbox load() finds, not a pause
+    // process nobody knows of. A failure takes everything down again.
+    const rec: SandboxRecord = { id: spec.id, spec };
+    await mkdir(this.layout.sandbox(spec.id).dir, { recursive: true });
+    await writeJsonAtomic(this.layout.sandbox(spec.id).record, rec);
+    this.records.set(spec.id, rec);
+    try {
+      await this.startPause(rec);
+    } catch (e) {
+      await this.teardown(spec.id).catch((err: Error) =>
+        this.log.warn({ sandbox: spec.id, err: err.message }, 'cleanup after failure'),
+      );
+      throw e;
+    }
+  }
+
+  /** Kills the pause process, unmounts the pod's shm, deletes the sandbox's directory. */
+  async teardown(id: string): Promise<void> {
+    const dirs = this.layout.sandbox(id);
+    await this.runc.run(['delete', '--force', pauseId(id)]).catch(() => undefined);
+    if (isMounted(dirs.shm))
+      await run('umount', [dirs.shm]).catch(() => run('umount', ['-l', dirs.shm]));
+    if (isMounted(dirs.shm)) throw unavailable(`cannot unmount ${dirs.shm}`);
+    await rm(dirs.dir, { recursive: true, force: true });
+    this.records.delete(id);
+  }
+
+  /**
+   * The sandbox's live pause process; a new one when it is gone and `busy` (a container runs
+   * in it) is false — with containers running in them, lost namespaces cannot be replaced.
+   */
+  async livePause(id: string, busy: boolean): Promise<ProcessIdentity> {
+    const sb = this.records.get(id);
+    if (!sb) throw notFound(`no such sandbox ${id}`);
+    if (sb.pause && sb.bootId === this.boot && isAlive(sb.pause)) return sb.pause;
+    if (busy) throw unavailable(`sandbox ${id} lost its namespaces while containers run in it`);
+    this.log.warn({ sandbox: id }, 'pause process gone; starting a new one');
+    await this.lock.run(id, () => this.startPause(sb));
+    return sb.pause!;
+  }
+
+  /** Reads the records on disk; a directory without one is a create cut short: it goes. */
+  async load(): Promise<void> {
+    await mkdir(this.layout.sandboxesDir, { recursive: true });
+    for (const id of await readdir(this.layout.sandboxesDir)) {
+      const rec = await readJson<SandboxRecord>(this.layout.sandbox(id).record);
+      if (rec && rec.id === id) this.records.set(id, rec);
+      else {
+        this.log.warn({ sandbox: id }, 'sandbox directory without a record; removing it');
+        await this.teardown(id).catch((e: Error) =>
+          this.log.warn({ sandbox: id, err: e.message }, 'cannot remove'),
+        );
+      }
+    }
+  }
+
+  /** (Re)starts the sandbox's pause process: new namespaces, hostname, shm. */
+  private async startPause(rec: SandboxRecord): Promise<void> {
+    await access(this.tether, constants.X_OK).catch(() => {
+      throw unavailable(`the tether ${this.tether} is missing: run npm run build`);
+    });
+    const dirs = this.layout.sandbox(rec.id);
+    for (const d of [dirs.rootfs, dirs.shm, dirs.bundle]) await mkdir(d, { recursive: true });
+    if (!isMounted(dirs.shm)) {
+      const opts = 'nosuid,nodev,noexec,mode=1777,size=65536k';
+      await run('mount', ['-t', 'tmpfs', '-o', opts, 'shm', dirs.shm]).catch((e) => {
+        throw unavailable(`cannot mount the sandbox's /dev/shm: ${(e as Error).message}`, e);
+      });
+    }
+    await writeFile(dirs.hostname, rec.spec.hostname + '\n');
+    await writeFile(dirs.hosts, hostsFile(rec.spec.hostname));
+    await copyFile('/etc/resolv.conf', dirs.resolvConf).catch(() => writeFile(dirs.resolvConf, ''));
+    await writeJsonAtomic(
+      `${dirs.bundle}/config.json`,
+      sandboxConfig({
+        id: rec.id,
+        hostname: rec.spec.hostname,
+        rootfs: dirs.rootfs,
+        tether: this.tether,
+      }),
+    );
+    const rid = pauseId(rec.id);
+    await this.runc.run(['delete', '--force', rid]).catch(() => undefined);
+    const pidFile = `${dirs.dir}/pause.pid`;
+    await this.runc.create({ id: rid, bundle: dirs.bundle, pidFile, consoleLog: dirs.runcLog });
+    await this.runc.run(['start', rid]);
+    const pause = identify(await readPid(pidFile, dirs.runcLog));
+    // runc start reports success before its init has exec'd the tether; an exec that fails
+    // (a broken tether) shows only as an init that dies instead of becoming the tether.
+    if (!pause || !(await becomes(pause, TETHER_IN_CONTAINER)))
+      throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
+    rec.pause = pause;
+    rec.bootId = this.boot;
+    await writeJsonAtomic(dirs.record, rec);
+    this.log.info({ sandbox: rec.id, pid: pause.pid }, 'sandbox started');
+  }
+}
+
+/** The pid runc wrote to its --pid-file; Unavailable when it wrote none. */
+export async function readPid(pidFile: string, log: string): Promise<number> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw unavailable(`runc wrote no pid (see ${log})`);
+  return pid;
+}
+
+/** Whether the process comes to run `argv0` (within 5 s) rather than exit. */
+async function becomes(p: ProcessIdentity, argv0: string): Promise<boolean> {
+  const until = Date.now() + 5000;
+  while (Date.now() < until && isAlive(p)) {
+    const cmd = await readFile(`/proc/${p.pid}/cmdline`, 'latin1').catch(() => '');
+    if (cmd.split('\0')[0] === argv0) return true;
+    await sleep(5);
+  }
+  return false;
+}

@@ -1,0 +1,74 @@
+// Starting a container in a pod VM: the agent's start request (tether/protocol.h), and waiting
+// for its answer on the control channel — the only place the host learns of a start.
+import { unavailable } from '../errors.js';
+import type { ContainerRecord } from '../core/container-record.js';
+import type { ExitedRecord, StartedRecord } from '../core/protocol.js';
+import type { AgentMessage, ControlChannel } from './control.js';
+
+/** The start request's tokens for the container's process, user and limits. */
+export function startRequest(rec: ContainerRecord, sharePid: boolean): (string | number)[] {
+  const p = rec.spec.process;
+  const env = p.env.some((kv) => kv.startsWith('HOME='))
+    ? p.env
+    : [...p.env, `HOME=${rec.user.home}`];
+  const gids = rec.user.additionalGids.join(',');
+  // The container's own limits: a cgroup in the guest (the VM is the pod's size).
+  let opts = sharePid ? 'shared' : 'private';
+  if (rec.spec.memoryLimitBytes) opts += `,mem=${Math.floor(rec.spec.memoryLimitBytes)}`;
+  if (rec.spec.cpuMillis) opts += `,cpu=${Math.ceil(rec.spec.cpuMillis)}`;
+  return [
+    'start',
+    rec.id,
+    opts,
+    rec.user.uid,
+    rec.user.gid,
+    gids,
+    p.cwd,
+    p.args.length,
+    ...p.args,
+    env.length,
+    ...env,
+  ];
+}
+
+/**
+ * Sends the start request and resolves with the agent's started record, or its exited record
+ * when the process could not exec. Records of an earlier run (an answer to a status request
+ * still on its way) are told apart by their start time: only one after `previousStartNs` counts.
+ */
+export function requestStart(
+  control: ControlChannel,
+  request: (string | number)[],
+  previousStartNs: bigint,
+  timeoutMs: number,
+): Promise<StartedRecord | ExitedRecord> {
+  const id = String(request[1]);
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: AgentMessage) => {
+      if (m.type === 'hello' || m.id !== id) return;
+      if (m.type === 'error') finish(unavailable(`the pod VM could not start ${id}: ${m.message}`));
+      else if ((m.type === 'started' || m.type === 'exited') && m.startedNs > previousStartNs)
+        finish(undefined, m);
+    };
+    const onClose = () =>
+      finish(unavailable(`container ${id} did not start: its pod VM went away`));
+    const timer = setTimeout(
+      () => finish(unavailable(`container ${id} did not start in its pod VM`)),
+      timeoutMs,
+    );
+    const finish = (err?: Error, m?: StartedRecord | ExitedRecord) => {
+      clearTimeout(timer);
+      control.off('message', onMsg);
+      control.off('close', onClose);
+      if (err) reject(err);
+      else resolve(m!);
+    };
+    control.on('message', onMsg);
+    control.on('close', onClose);
+    try {
+      control.send(request);
+    } catch (e) {
+      finish(e as Error);
+    }
+  });
+}
