@@ -40,7 +40,10 @@ const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
 
 export const ERROR_KINDS = Object.keys(STATUS_OF_KIND) as readonly ErrorKind[];
 
-/** Every error thrown on purpose: one clear line and a kind. */
+/**
+ * Every error thrown on purpose: one clear line and a kind. A room names its own subclass
+ * (RuntimeError, VchError…); its name is the subclass's.
+ */
 export class ClassifiedError extends Error {
   constructor(
     readonly kind: ErrorKind,
@@ -48,23 +51,55 @@ export class ClassifiedError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.name = new.target.name;
   }
-  override name = 'ClassifiedError';
 }
 
-/** The factory of one kind: `notFound('no such pod x')`. */
-const factory =
-  (kind: ErrorKind) =>
-  (message: string, cause?: unknown): ClassifiedError =>
-    new ClassifiedError(kind, message, { cause });
+type ErrorClass<E extends ClassifiedError> = new (
+  kind: ErrorKind,
+  message: string,
+  options?: { cause?: unknown },
+) => E;
 
-export const notFound = factory('NotFound');
-export const invalidInput = factory('InvalidInput');
-export const conflict = factory('Conflict');
-export const unavailable = factory('Unavailable');
-export const notImplemented = factory('NotImplemented');
-export const unauthorized = factory('Unauthorized');
-export const forbidden = factory('Forbidden');
+/**
+ * A subclass of `base` whose errors all have one kind, for a room that names its errors by
+ * kind (`class NotFoundError extends kindError('NotFound') {}`), so callers can catch them
+ * with instanceof while the edges classify them by kind.
+ */
+export function kindError(kind: ErrorKind, base: ErrorClass<ClassifiedError> = ClassifiedError) {
+  return class extends base {
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(kind, message, options);
+    }
+  };
+}
+
+/** One factory per kind for errors of class `cls`: `notFound('no such pod x')`. */
+export function errorFactories<E extends ClassifiedError>(cls: ErrorClass<E>) {
+  const make =
+    (kind: ErrorKind) =>
+    (message: string, cause?: unknown): E =>
+      new cls(kind, message, cause === undefined ? undefined : { cause });
+  return {
+    notFound: make('NotFound'),
+    invalidInput: make('InvalidInput'),
+    conflict: make('Conflict'),
+    unavailable: make('Unavailable'),
+    notImplemented: make('NotImplemented'),
+    unauthorized: make('Unauthorized'),
+    forbidden: make('Forbidden'),
+  };
+}
+
+export const {
+  notFound,
+  invalidInput,
+  conflict,
+  unavailable,
+  notImplemented,
+  unauthorized,
+  forbidden,
+} = errorFactories(ClassifiedError);
 
 function isErrorKind(k: unknown): k is ErrorKind {
   return typeof k === 'string' && Object.hasOwn(STATUS_OF_KIND, k);

@@ -1,14 +1,9 @@
 // How the CLI reports failure: one line on stderr, never a stack trace. Errors the user can fix
 // (bad arguments, a missing file) exit with status 2; anything else with 1.
-import { ClassifiedError, errorKind } from '../errdefs.js';
+import { errorKind, kindError } from '../errdefs.js';
 
 /** A mistake in how the command was called. */
-export class UsageError extends ClassifiedError {
-  constructor(message: string) {
-    super('InvalidInput', message);
-  }
-  override name = 'UsageError';
-}
+export class UsageError extends kindError('InvalidInput') {}
 
 let reported = false;
 

@@ -2,7 +2,7 @@
 // kinds (src/errdefs.ts). The controllers act on the kind (NotFound: create it / it is gone;
 // InvalidInput: do not retry; the rest: retry with backoff) and the kubelet API maps it to an
 // HTTP status with errdefs' one mapping, at its edge.
-import { ClassifiedError, errorKind, type ErrorKind } from '../errdefs.js';
+import { ClassifiedError, errorFactories, errorKind, type ErrorKind } from '../errdefs.js';
 
 export { type ErrorKind, errorKind, errorMessage } from '../errdefs.js';
 
@@ -13,8 +13,6 @@ export class NodeError extends ClassifiedError {
   }
 }
 
-export const notFound = (message: string) => new NodeError('NotFound', message);
-export const invalidInput = (message: string) => new NodeError('InvalidInput', message);
-export const notImplemented = (message: string) => new NodeError('NotImplemented', message);
+export const { notFound, invalidInput, notImplemented } = errorFactories(NodeError);
 
 export const isNotFound = (err: unknown) => errorKind(err) === 'NotFound';

@@ -4,6 +4,7 @@
 // strict).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, httpStatusOf } from '../errdefs.js';
+import type { VchLogger } from './services/context.js';
 
 // The mapping itself lives in errdefs, shared with the kubelet API; the edges name it statusOf.
 export { HttpError, httpStatusOf as statusOf } from '../errdefs.js';
@@ -41,4 +42,48 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
     chunks.push(c);
   }
   return Buffer.concat(chunks);
+}
+
+/** What differs between the edges in handling a request. */
+export interface Edge {
+  /** How the edge's requests are named in the log ("request", "portlayer request"). */
+  what: string;
+  log?: Pick<VchLogger, 'debug' | 'error'>;
+  /** Answers an error with the edge's own error body. */
+  sendError: (res: ServerResponse, err: unknown) => void;
+}
+
+/**
+ * Handles one request on an edge: `handle` gets a signal that aborts when the client goes
+ * away; an error it throws is answered with the edge's error body and logged when it is the
+ * server's fault (5xx); every request is logged at debug with its status and time.
+ */
+export function serveRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  edge: Edge,
+  handle: (signal: AbortSignal) => Promise<void>,
+): void {
+  const ac = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ac.abort(new Error('client went away'));
+  });
+  const started = Date.now();
+  void (async () => {
+    try {
+      await handle(ac.signal);
+    } catch (e) {
+      if (httpStatusOf(e) >= 500)
+        edge.log?.error(
+          { method: req.method, url: req.url, err: oneLine(e), stack: (e as Error).stack },
+          `${edge.what} failed`,
+        );
+      edge.sendError(res, e);
+    } finally {
+      edge.log?.debug(
+        { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started },
+        edge.what,
+      );
+    }
+  })();
 }

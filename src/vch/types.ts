@@ -1,7 +1,7 @@
 // The VCH core's public types: what the persona (Docker Engine API) and the portlayer API
 // server ask of the core and what it answers. Plain data, no HTTP, no Docker JSON.
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
-import type { StreamSelection } from '../iolog/index.js';
+import type { LogQuery } from '../iolog/index.js';
 
 /** Lifecycle of a container as the VCH records it. */
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -148,18 +148,14 @@ export interface LoadResult {
   references: string[];
 }
 
-export interface LogsRequest {
-  /** Unix ns, inclusive. */
-  since?: bigint;
-  until?: bigint;
-  tail?: number;
-  stream?: StreamSelection;
-  timestamps?: boolean;
-  limitBytes?: number;
+/** A container's logs, asked as iolog's query asks them (times in unix ns, inclusive). */
+export type LogsRequest = Pick<
+  LogQuery,
+  'since' | 'until' | 'tail' | 'stream' | 'timestamps' | 'limitBytes' | 'signal'
+> & {
   /** Keep going as output arrives until the container stops or `signal` aborts. */
   follow?: boolean;
-  signal?: AbortSignal;
-}
+};
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExitedRecord } from '../core/protocol.js';
-import { KeyedLock } from '../core/keyed-lock.js';
-import { identify, isAlive } from '../core/proc.js';
+import { identify } from '../core/proc.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'exit-watch-'));
@@ -70,42 +69,5 @@ describe('readStatus', () => {
     for (const f of ['fifo', 'zero', 'big', 'missing'])
       expect(await readStatus(join(d, f))).toEqual({});
     expect(Date.now() - t).toBeLessThan(1000);
-  });
-});
-
-describe('process identity', () => {
-  it('a zombie and a reused pid are not alive', async () => {
-    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-    const id = identify(child.pid!)!;
-    expect(isAlive(id)).toBe(true);
-    expect(isAlive({ ...id, startTime: '1' })).toBe(false); // same pid, another process
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
-    expect(isAlive(id)).toBe(false);
-  });
-});
-
-describe('KeyedLock', () => {
-  it('runs one operation per key at a time, keys independently, failures release', async () => {
-    const lock = new KeyedLock();
-    const order: string[] = [];
-    const step = (name: string, ms: number) => async () => {
-      order.push(`${name}+`);
-      await new Promise((r) => setTimeout(r, ms));
-      order.push(`${name}-`);
-      return name;
-    };
-    const a1 = lock.run('a', step('a1', 30));
-    const a2 = lock.run('a', async () => {
-      throw new Error('boom');
-    });
-    const a3 = lock.run('a', step('a3', 1));
-    const b1 = lock.run('b', step('b1', 1));
-    expect(await a1).toBe('a1');
-    await expect(a2).rejects.toThrow('boom');
-    expect(await a3).toBe('a3');
-    expect(await b1).toBe('b1');
-    expect(order.indexOf('a1-')).toBeLessThan(order.indexOf('a3+'));
-    expect(order.indexOf('b1-')).toBeLessThan(order.indexOf('a1-')); // b did not wait for a
   });
 });

@@ -6,7 +6,7 @@ import { type LogChunk, stdcopyHeader } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
 import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
 
-export { HttpError, oneLine, readBody, sendJson, statusOf } from '../http-edge.js';
+export { HttpError, oneLine, readBody, sendJson, serveRequest, statusOf } from '../http-edge.js';
 
 export function sendEmpty(res: ServerResponse, status: number): void {
   res.writeHead(status);

@@ -9,7 +9,7 @@ import { type ApiHandlers, createApiServer } from '../listener.js';
 import { handleUpgrade } from './attach.js';
 import { addContainerRoutes } from './containers.js';
 import { addEventRoutes } from './events.js';
-import { oneLine, sendError, statusOf } from './http.js';
+import { sendError, serveRequest } from './http.js';
 import { addImageRoutes } from './images.js';
 import { MAX_API_VERSION, Router } from './router.js';
 import { addSystemRoutes } from './system.js';
@@ -39,37 +39,17 @@ export function personaHandlers(vch: Vch, options: PersonaOptions): ApiHandlers 
     res.setHeader('Docker-Experimental', 'false');
     res.setHeader('Ostype', 'linux');
     res.setHeader('Server', `vic-kubelet/${vch.version} (linux)`);
-    const ac = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) ac.abort(new Error('client went away'));
+    serveRequest(req, res, { what: 'request', log, sendError }, async (signal) => {
+      const m = router.match(req.method ?? 'GET', req.url ?? '/');
+      await m.handler({
+        req,
+        res,
+        params: m.params,
+        query: m.query,
+        apiVersion: m.apiVersion,
+        signal,
+      });
     });
-    const started = Date.now();
-    void (async () => {
-      try {
-        const m = router.match(req.method ?? 'GET', req.url ?? '/');
-        await m.handler({
-          req,
-          res,
-          params: m.params,
-          query: m.query,
-          apiVersion: m.apiVersion,
-          signal: ac.signal,
-        });
-      } catch (e) {
-        const status = statusOf(e);
-        if (status >= 500)
-          log?.error(
-            { method: req.method, url: req.url, err: oneLine(e), stack: (e as Error).stack },
-            'request failed',
-          );
-        sendError(res, e);
-      } finally {
-        log?.debug(
-          { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started },
-          'request',
-        );
-      }
-    })();
   };
   // `docker run` without -d attaches on a hijacked connection.
   const upgrade = (req: IncomingMessage, socket: Duplex): void => {

@@ -5,7 +5,7 @@ import type { PortlayerError } from '../../api/portlayer/index.js';
 import { invalidInput } from '../errors.js';
 import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
 
-export { HttpError, oneLine, sendJson, statusOf } from '../http-edge.js';
+export { HttpError, oneLine, sendJson, serveRequest, statusOf } from '../http-edge.js';
 
 /** The portlayer's error model: {code, message}. */
 export function sendError(res: ServerResponse, err: unknown): void {

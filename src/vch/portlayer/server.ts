@@ -8,7 +8,7 @@ import type { Vch, VchLogger } from '../vch.js';
 import { Committer } from './commit.js';
 import { Directory } from './directory.js';
 import { HandleStore } from './handles.js';
-import { HttpError, oneLine, sendError, sendJson, statusOf } from './http.js';
+import { HttpError, sendError, sendJson, serveRequest } from './http.js';
 import { ROUTES, type VCHInfo } from '../../api/portlayer/index.js';
 import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
@@ -62,39 +62,19 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
 /** A request handler for the portlayer routes (to mount on a server of one's own). */
 export function portlayerHandler(vch: Vch, o: PortlayerOptions = {}): RequestHandler {
   const router = createPortlayerRouter(vch, o);
-  const log = o.logger;
   const base = o.basePath?.replace(/\/+$/, '') ?? '';
-  return (req: IncomingMessage, res: ServerResponse): void => {
-    const ac = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) ac.abort(new Error('client went away'));
-    });
-    const started = Date.now();
-    void (async () => {
-      try {
-        let url = req.url ?? '/';
-        if (base) {
-          if (url !== base && !url.startsWith(`${base}/`) && !url.startsWith(`${base}?`))
-            throw new HttpError(404, `not a portlayer path: ${url.split('?')[0]}`);
-          url = url.slice(base.length) || '/';
-        }
-        const m = router.match(req.method ?? 'GET', url);
-        await m.handler({ req, res, params: m.params, query: m.query, signal: ac.signal });
-      } catch (e) {
-        if (statusOf(e) >= 500)
-          log?.error(
-            { method: req.method, url: req.url, err: oneLine(e) },
-            'portlayer request failed',
-          );
-        sendError(res, e);
-      } finally {
-        log?.debug(
-          { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started },
-          'portlayer request',
-        );
+  const edge = { what: 'portlayer request', log: o.logger, sendError };
+  return (req: IncomingMessage, res: ServerResponse): void =>
+    serveRequest(req, res, edge, async (signal) => {
+      let url = req.url ?? '/';
+      if (base) {
+        if (url !== base && !url.startsWith(`${base}/`) && !url.startsWith(`${base}?`))
+          throw new HttpError(404, `not a portlayer path: ${url.split('?')[0]}`);
+        url = url.slice(base.length) || '/';
       }
-    })();
-  };
+      const m = router.match(req.method ?? 'GET', url);
+      await m.handler({ req, res, params: m.params, query: m.query, signal });
+    });
 }
 
 /** The portlayer alone on a server of its own (the VCH serves it with the persona: vch-server.ts). */
