@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:f
 import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { gzip } from 'node:zlib';
 import { unavailable } from '../errors.js';
 import { projectRoot } from '../paths.js';
 import { cpioNewc, type CpioEntry } from './cpio.js';
@@ -29,6 +29,7 @@ import {
 } from './kernel-files.js';
 
 const run = promisify(execFile);
+const gzipAsync = promisify(gzip);
 
 /**
  * The modules the guest loads: virtio over MMIO (qemu's microvm machine has no PCI), the console
@@ -141,7 +142,8 @@ export async function buildGuest(options: GuestBuildOptions = {}): Promise<Guest
       },
     ];
     // Level 1: the kernel unpacks it in the guest, where every cycle is emulated under TCG.
-    await writeAtomic(initramfs, gzipSync(cpioNewc(entries), { level: 1 }));
+    // On libuv's pool: the VCH keeps answering while a first VM's guest is packed.
+    await writeAtomic(initramfs, await gzipAsync(cpioNewc(entries), { level: 1 }));
     await pruneInitramfs(dir, basename(initramfs));
   }
   return {
