@@ -2,13 +2,12 @@
 // CLI over its unix socket, pulling from a real registry (Debian's docker-registry on loopback)
 // a busybox image built from Debian's busybox-static, running containers in runc sandboxes.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tarArchive, type TarSpec } from '../support/tar.js';
+import { writeTestLayout } from '../support/fake-runtime.js';
 import {
   DOCKER,
   type VchProcess,
@@ -57,53 +56,6 @@ async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-/** An OCI layout with one image `name` whose single layer is the given tar entries. */
-function writeLayout(dir: string, name: string, entries: TarSpec[]): string {
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer) => {
-    const hex = createHash('sha256').update(b).digest('hex');
-    writeFileSync(join(blobs, hex), b);
-    return { digest: `sha256:${hex}`, size: b.length };
-  };
-  const layer = put(tarArchive(entries));
-  const config = put(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Cmd: ['/bin/sh'] },
-        rootfs: { type: 'layers', diff_ids: [layer.digest] },
-      }),
-    ),
-  );
-  const manifest = put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          ...manifest,
-          annotations: { 'org.opencontainers.image.ref.name': name },
-        },
-      ],
-    }),
-  );
-  return dir;
 }
 
 beforeAll(async () => {
@@ -402,11 +354,11 @@ describe('docker CLI against the VCH', () => {
   it('refuses layers that escape their rootfs with a clear error', async () => {
     const target = join(work, 'escaped');
     mkdirSync(target);
-    const dotdot = writeLayout(join(work, 'evil-dotdot'), 'evil', [
+    const dotdot = await writeTestLayout(join(work, 'evil-dotdot'), 'evil', undefined, [
       { name: 'ok.txt', body: 'fine\n' },
       { name: '../../../../../../../../tmp/vch-escape.txt', body: 'pwned\n' },
     ]);
-    const symlink = writeLayout(join(work, 'evil-link'), 'evil', [
+    const symlink = await writeTestLayout(join(work, 'evil-link'), 'evil', undefined, [
       { name: 'link', type: '2', linkname: target },
       { name: 'link/pwned.txt', body: 'pwned\n' },
     ]);

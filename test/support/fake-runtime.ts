@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { tarArchive } from './tar.js';
+import { tarArchive, type TarSpec } from './tar.js';
 import { type StreamId, LogWriter } from '../../src/iolog/index.js';
 import type {
   ContainerSpec,
@@ -162,12 +162,14 @@ function sha256(b: Buffer): string {
 
 /**
  * Writes an OCI image layout at `dir` holding one image named `name` (ref.name annotation):
- * one layer with /hello, and an image config whose `config` is `config`.
+ * one layer (by default /hello; `entries` for another), and an image config whose `config` is
+ * `config`.
  */
 export async function writeTestLayout(
   dir: string,
   name: string,
   config: Record<string, unknown> = { Cmd: ['/bin/sh'] },
+  entries?: TarSpec[],
 ): Promise<string> {
   const blobs = join(dir, 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
@@ -176,7 +178,7 @@ export async function writeTestLayout(
     await writeFile(join(blobs, hex), b);
     return { digest: `sha256:${hex}`, size: b.length };
   };
-  const layer = tarArchive([{ name: 'hello', body: `hello from ${name}\n` }]);
+  const layer = tarArchive(entries ?? [{ name: 'hello', body: `hello from ${name}\n` }]);
   const layerDesc = await put(layer);
   const cfg = Buffer.from(
     JSON.stringify({
