@@ -89,6 +89,7 @@ const TYPES: {
       livenessProbe: exec,
       ports: [{ containerPort: 80, hostPort: 8080 }],
       readinessProbe: exec,
+      resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
       resources: { limits: { 'ephemeral-storage': '1Gi' } },
       restartPolicy: 'Always',
       restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }],

@@ -208,9 +208,8 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
   },
   readinessProbe: { refused: PROBES_REFUSED },
   resizePolicy: {
-    applied:
-      'it governs in-place resizes, and a resize is not done by this node (the pod keeps its resources)',
-    test: POD_FIELDS_TEST,
+    refused:
+      "in-place resize is not done by this node: a resize would leave the container's resources as they were; remove resizePolicy",
   },
   resources: {
     refused:
