@@ -252,6 +252,39 @@ describe('VIC provider under kubectl', () => {
     expect(await kubectlLogs('once')).toBe('done\n');
   });
 
+  it('a pod with a field the node does not apply (a readinessProbe) is Failed at once, saying which and why', async () => {
+    await apply(
+      podYaml('probed', [
+        {
+          name: 'web',
+          image,
+          command: ['sleep', '60'],
+          readinessProbe: { exec: { command: ['true'] } },
+        },
+      ]),
+    );
+    const p = await until(
+      'probed Failed',
+      async () => {
+        const p = await pod('probed');
+        return p.status?.phase === 'Failed' && p;
+      },
+      30_000,
+    );
+    expect(p.status).toMatchObject({ reason: 'ProviderCreateFailed' });
+    expect(p.status!.message).toMatch(
+      /^spec\.containers\["web"\]\.readinessProbe: probes are not run by this node yet/,
+    );
+    const events = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: 'involvedObject.name=probed',
+    });
+    expect(events.items.map((e) => e.reason)).toContain('ProviderCreateFailed');
+    // Nothing of it reached the VCH.
+    const all = await vch.vch.listContainers({ all: true });
+    expect(all.some((c) => JSON.stringify(c).includes('probed'))).toBe(false);
+  });
+
   it('a crashing container under restartPolicy Always: restarts counted, CrashLoopBackOff; --previous says why not', async () => {
     await apply(
       podYaml('crash', [{ name: 'c', image, command: ['sh', '-c', 'echo boom; exit 1'] }]),

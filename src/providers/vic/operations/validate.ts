@@ -1,33 +1,60 @@
 // What makes a pod impossible to run here, found before anything is pulled or created, so the
-// node marks it Failed at once (InvalidInput) instead of retrying forever.
+// node marks it Failed at once (InvalidInput) instead of retrying forever. Every field the pod
+// sets is held to the tables of pod-fields.ts: a field this node does not apply refuses the pod
+// with its reason, rather than being accepted and ignored.
 import type * as k8s from '@kubernetes/client-node';
 import { NodeError } from '../../../node/errors.js';
 import { splitReference } from '../proxy/reference.js';
+import { type FieldContext, type FieldRule, refusal, unset } from './field-rules.js';
+import {
+  CONTAINER_FIELDS,
+  POD_SECURITY_CONTEXT_FIELDS,
+  POD_SPEC_FIELDS,
+  SECURITY_CONTEXT_FIELDS,
+} from './pod-fields.js';
 import { parseQuantity } from './quantity.js';
+
+const refuse = (message: string) => new NodeError('InvalidInput', message);
+
+/** Holds each field `obj` sets to `table`; `path` names the object in the message. */
+function checkFields(
+  table: Record<string, FieldRule>,
+  obj: object | undefined,
+  ctx: FieldContext,
+  path: string,
+): void {
+  for (const [field, value] of Object.entries(obj ?? {})) {
+    const rule = table[field];
+    // A field newer than this node (a newer API server) is refused, never ignored.
+    if (!rule) {
+      if (unset(value)) continue;
+      throw refuse(`${path}.${field}: this node does not know the field, so it cannot apply it`);
+    }
+    const why = refusal(rule, value, ctx);
+    if (why) throw refuse(`${path}.${field}: ${why}`);
+  }
+}
 
 export function validatePod(pod: k8s.V1Pod): void {
   const m = pod.metadata;
-  if (!m?.name || !m.namespace)
-    throw new NodeError('InvalidInput', 'a pod needs a namespace and a name');
+  if (!m?.name || !m.namespace) throw refuse('a pod needs a namespace and a name');
   const spec = pod.spec;
-  if (!spec?.containers?.length)
-    throw new NodeError('InvalidInput', `pod ${m.namespace}/${m.name} has no containers`);
-  if (spec.initContainers?.length)
-    throw new NodeError('InvalidInput', 'init containers are not supported by this node yet');
-  // The service-account token volume every pod gets is not mounted (no volumes yet); any other
-  // volume would leave a container without data it expects, so the pod is refused.
-  const other = spec.volumes?.find((v) => !v.projected);
-  if (other)
-    throw new NodeError(
-      'InvalidInput',
-      `volume ${JSON.stringify(other.name)}: volumes are not supported by this node yet`,
-    );
+  if (!spec?.containers?.length) throw refuse(`pod ${m.namespace}/${m.name} has no containers`);
+  checkFields(POD_SPEC_FIELDS, spec, { pod }, 'spec');
+  checkFields(POD_SECURITY_CONTEXT_FIELDS, spec.securityContext, { pod }, 'spec.securityContext');
   const names = new Set<string>();
   for (const c of spec.containers) {
-    if (names.has(c.name))
-      throw new NodeError('InvalidInput', `two containers are named ${JSON.stringify(c.name)}`);
+    if (names.has(c.name)) throw refuse(`two containers are named ${JSON.stringify(c.name)}`);
     names.add(c.name);
-    if (!c.image) throw new NodeError('InvalidInput', `container ${c.name} has no image`);
+    const at = `spec.containers[${JSON.stringify(c.name)}]`;
+    checkFields(CONTAINER_FIELDS, c, { pod, container: c }, at);
+    checkFields(
+      SECURITY_CONTEXT_FIELDS,
+      c.securityContext,
+      { pod, container: c },
+      `${at}.securityContext`,
+    );
+    if (!c.image) throw refuse(`container ${c.name} has no image`);
     splitReference(c.image);
     for (const [what, q] of Object.entries({ ...c.resources?.requests, ...c.resources?.limits }))
       parseQuantity(q, `container ${c.name}: ${what}`);

@@ -1,0 +1,263 @@
+// The invariant, as a test: every field of V1PodSpec, V1Container, V1SecurityContext and
+// V1PodSecurityContext, as the client library's type metadata lists them, is decided in
+// pod-fields.ts — applied (with a test that exists), the control plane's, or refused (and a pod
+// setting it is refused with that reason) — and the README lists what is refused.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { testPod } from '../../../../test/support/pods.js';
+import type { FieldRule } from './field-rules.js';
+import {
+  CONTAINER_FIELDS,
+  POD_SECURITY_CONTEXT_FIELDS,
+  POD_SPEC_FIELDS,
+  SECURITY_CONTEXT_FIELDS,
+} from './pod-fields.js';
+import { validatePod } from './validate.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '../../../..');
+
+/** How a test pod gets a field: set on the pod's spec, container or one of their contexts. */
+type Place = (pod: k8s.V1Pod, value: unknown) => string;
+const onSpec: Place = (pod, v) => {
+  const [field] = Object.keys(v as object);
+  Object.assign(pod.spec!, v);
+  return `spec.${field}`;
+};
+const onContainer: Place = (pod, v) => {
+  const [field] = Object.keys(v as object);
+  Object.assign(pod.spec!.containers[0], v);
+  return `spec.containers["app"].${field}`;
+};
+const onSc: Place = (pod, v) => {
+  const [field] = Object.keys(v as object);
+  pod.spec!.containers[0].securityContext = v as k8s.V1SecurityContext;
+  return `spec.containers["app"].securityContext.${field}`;
+};
+const onPodSc: Place = (pod, v) => {
+  const [field] = Object.keys(v as object);
+  pod.spec!.securityContext = v as k8s.V1PodSecurityContext;
+  return `spec.securityContext.${field}`;
+};
+
+// A value each refused field may not have: the test sets it and expects the field's reason.
+const exec = { exec: { command: ['true'] } };
+const TYPES: {
+  type: { getAttributeTypeMap(): { name: string }[] };
+  name: string;
+  table: Record<string, FieldRule>;
+  place: Place;
+  refusedValues: Record<string, unknown>;
+}[] = [
+  {
+    type: k8s.V1PodSpec,
+    name: 'V1PodSpec',
+    table: POD_SPEC_FIELDS,
+    place: onSpec,
+    refusedValues: {
+      activeDeadlineSeconds: 60,
+      dnsConfig: { nameservers: ['192.0.2.53'] },
+      dnsPolicy: 'None',
+      ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
+      hostAliases: [{ ip: '192.0.2.1', hostnames: ['db'] }],
+      hostIPC: true,
+      hostNetwork: true,
+      hostPID: true,
+      hostUsers: false,
+      hostnameOverride: 'other',
+      initContainers: [{ name: 'init', image: 'busybox:1' }],
+      os: { name: 'windows' },
+      readinessGates: [{ conditionType: 'example.com/ready' }],
+      resourceClaims: [{ name: 'gpu', resourceClaimName: 'gpu' }],
+      resources: { limits: { cpu: '1' } },
+      runtimeClassName: 'kata',
+      setHostnameAsFQDN: true,
+      shareProcessNamespace: true,
+      volumes: [{ name: 'data', emptyDir: {} }],
+    },
+  },
+  {
+    type: k8s.V1Container,
+    name: 'V1Container',
+    table: CONTAINER_FIELDS,
+    place: onContainer,
+    refusedValues: {
+      lifecycle: { preStop: exec },
+      livenessProbe: exec,
+      ports: [{ containerPort: 80, hostPort: 8080 }],
+      readinessProbe: exec,
+      resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
+      resources: { limits: { 'ephemeral-storage': '1Gi' } },
+      restartPolicy: 'Always',
+      restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }],
+      startupProbe: exec,
+      stdin: true,
+      stdinOnce: true,
+      terminationMessagePath: '/tmp/message',
+      terminationMessagePolicy: 'FallbackToLogsOnError',
+      tty: true,
+      volumeDevices: [{ name: 'block', devicePath: '/dev/xvdb' }],
+      volumeMounts: [{ name: 'data', mountPath: '/data' }],
+    },
+  },
+  {
+    type: k8s.V1SecurityContext,
+    name: 'V1SecurityContext',
+    table: SECURITY_CONTEXT_FIELDS,
+    place: onSc,
+    refusedValues: {
+      allowPrivilegeEscalation: false,
+      appArmorProfile: { type: 'RuntimeDefault' },
+      capabilities: { drop: ['ALL'] },
+      privileged: true,
+      procMount: 'Unmasked',
+      readOnlyRootFilesystem: true,
+      runAsGroup: 100,
+      runAsNonRoot: true,
+      seLinuxOptions: { level: 's0:c1' },
+      seccompProfile: { type: 'RuntimeDefault' },
+      windowsOptions: { runAsUserName: 'app' },
+    },
+  },
+  {
+    type: k8s.V1PodSecurityContext,
+    name: 'V1PodSecurityContext',
+    table: POD_SECURITY_CONTEXT_FIELDS,
+    place: onPodSc,
+    refusedValues: {
+      appArmorProfile: { type: 'Localhost', localhostProfile: 'p' },
+      fsGroup: 2000,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      runAsGroup: 100,
+      runAsNonRoot: true,
+      seLinuxChangePolicy: 'MountOption',
+      seLinuxOptions: { level: 's0:c1' },
+      seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' },
+      supplementalGroups: [5],
+      supplementalGroupsPolicy: 'Strict',
+      sysctls: [{ name: 'net.ipv4.ip_forward', value: '1' }],
+      windowsOptions: { runAsUserName: 'app' },
+    },
+  },
+];
+
+const appPod = () => testPod('p', [{ name: 'app', image: 'busybox:1' }]);
+const reasonOf = (r: FieldRule) => ('refused' in r ? r.refused : 'gap' in r ? r.gap : undefined);
+
+function readmeSection(): string {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const start = readme.indexOf('<!-- pod-fields:start -->');
+  const end = readme.indexOf('<!-- pod-fields:end -->');
+  expect(start, 'the README has a pod-fields section').toBeGreaterThan(0);
+  return readme.slice(start, end);
+}
+
+describe.each(TYPES)('$name', ({ type, table, place, refusedValues }) => {
+  const fields = type.getAttributeTypeMap().map((a) => a.name);
+
+  it('every field of the type is decided, and every decision is a field of the type', () => {
+    expect(Object.keys(table).sort()).toEqual([...fields].sort());
+  });
+
+  it('an applied field names a test that exists', () => {
+    for (const [field, rule] of Object.entries(table))
+      if ('applied' in rule)
+        expect(existsSync(join(repo, rule.test)), `${field}: ${rule.test}`).toBe(true);
+  });
+
+  it('a pod that sets a refused field is refused with the field and its reason', () => {
+    for (const [field, rule] of Object.entries(table)) {
+      const reason = reasonOf(rule);
+      if (!reason) continue;
+      if ('gap' in rule && !(field in refusedValues)) continue; // no value to refuse
+      expect(refusedValues, `a refused value for ${field}`).toHaveProperty([field]);
+      const pod = appPod();
+      const path = place(pod, { [field]: refusedValues[field] });
+      expect(() => validatePod(pod), field).toThrow(`${path}: ${reason}`);
+      try {
+        validatePod(pod);
+      } catch (err) {
+        expect(err).toMatchObject({ kind: 'InvalidInput' });
+      }
+    }
+  });
+
+  it('the README lists every refused field', () => {
+    const section = readmeSection();
+    for (const [field, rule] of Object.entries(table))
+      if (reasonOf(rule))
+        expect(section, field).toMatch(new RegExp(`\`([A-Za-z.]*\\.)?${field}\``));
+  });
+});
+
+describe('validatePod', () => {
+  it('accepts a pod as the API server defaults it for `kubectl run`', () => {
+    const pod = JSON.parse(
+      readFileSync(join(here, 'testdata/kubectl-run-pod.json'), 'utf8'),
+    ) as k8s.V1Pod;
+    expect(pod.spec!.volumes).toHaveLength(1);
+    expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('accepts values that ask for what every container gets here', () => {
+    const pod = appPod();
+    Object.assign(pod.spec!, {
+      hostNetwork: false,
+      hostPID: false,
+      shareProcessNamespace: false,
+      dnsPolicy: 'Default',
+      os: { name: 'linux' },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        seccompProfile: { type: 'Unconfined' },
+      },
+    });
+    Object.assign(pod.spec!.containers[0], {
+      ports: [{ containerPort: 80, protocol: 'TCP', name: 'http' }],
+      stdin: false,
+      tty: false,
+      resources: {
+        requests: { cpu: '100m', 'ephemeral-storage': '1Gi' },
+        limits: { memory: '64Mi' },
+      },
+      securityContext: {
+        privileged: false,
+        allowPrivilegeEscalation: true,
+        readOnlyRootFilesystem: false,
+        procMount: 'Default',
+        runAsGroup: 100,
+        capabilities: { add: [], drop: [] },
+      },
+    });
+    expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('runAsNonRoot: held to runAsUser as the kubelet holds it, else refused', () => {
+    const pod = appPod();
+    pod.spec!.securityContext = { runAsNonRoot: true, runAsUser: 0 };
+    expect(() => validatePod(pod)).toThrow(/spec\.securityContext\.runAsNonRoot: .*runAsUser 0/);
+    // The container's own false wins over the pod's true.
+    pod.spec!.containers[0].securityContext = { runAsNonRoot: false };
+    expect(() => validatePod(pod)).not.toThrow();
+    pod.spec!.containers[0].securityContext = { runAsUser: 1000 };
+    expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('refuses a projected volume that is not the service-account token volume', () => {
+    const pod = appPod();
+    pod.spec!.volumes = [{ name: 'mine', projected: { sources: [{ secret: { name: 'creds' } }] } }];
+    expect(() => validatePod(pod)).toThrow(/spec\.volumes: volumes are not supported/);
+  });
+
+  it('refuses a field this node does not know (a newer API server)', () => {
+    const pod = appPod();
+    (pod.spec as Record<string, unknown>).futureField = { on: true };
+    expect(() => validatePod(pod)).toThrow(/spec\.futureField: this node does not know the field/);
+    (pod.spec as Record<string, unknown>).futureField = undefined;
+    expect(() => validatePod(pod)).not.toThrow();
+  });
+});

@@ -1,0 +1,264 @@
+// Every field of a PodSpec and of a Container (names as @kubernetes/client-node's
+// attributeTypeMap lists them) and what this node does with it: applied (and the test that
+// shows it), the control plane's, refused (and why), or — for a value the API server puts on
+// every pod — a gap listed in the README. pod-fields.test.ts holds the tables to the client
+// library's fields, so a field Kubernetes adds fails the test until it is decided here.
+import type * as k8s from '@kubernetes/client-node';
+import { type Allowed, type FieldRule, only } from './field-rules.js';
+
+export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
+
+const UNIT = 'src/providers/vic/operations';
+const CONTAINER_CONFIG_TEST = `${UNIT}/container-config.test.ts`;
+const POD_CREATOR_TEST = `${UNIT}/pod-creator.test.ts`;
+const POD_FIELDS_TEST = `${UNIT}/pod-fields.test.ts`;
+const PROVIDER_TEST = 'src/providers/vic/vic-provider.test.ts';
+const PROVIDER_IT = 'test/integration/provider-vic.test.ts';
+
+/** Where the API server's ServiceAccount admission mounts the token volume in each container. */
+export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The volume the ServiceAccount admission adds to every pod (kube-api-access-*): a projected
+ * volume of the account's token, the cluster's CA (configMap kube-root-ca.crt) and the
+ * namespace (downward API). Any other volume is a user's, and refused.
+ */
+export function isTokenVolume(v: k8s.V1Volume): boolean {
+  const { projected, ...rest } = v;
+  if (!projected?.sources?.length) return false;
+  if (Object.entries(rest).some(([k, val]) => k !== 'name' && val !== undefined)) return false;
+  return projected.sources.every(
+    (s) =>
+      (s.serviceAccountToken && !s.configMap && !s.downwardAPI && !s.secret) ||
+      (s.configMap?.name === 'kube-root-ca.crt' && !s.downwardAPI && !s.secret) ||
+      (s.downwardAPI &&
+        !s.secret &&
+        s.downwardAPI.items?.every((i) => i.fieldRef?.fieldPath === 'metadata.namespace')),
+  );
+}
+
+const TOKEN_NOT_MOUNTED =
+  'volumes are not supported by this node yet: only the service-account token volume the API ' +
+  'server adds to every pod is accepted, and it is not mounted yet (issue 12); remove the ' +
+  'volume, or run the pod on a node that mounts it';
+
+const tokenVolumesOnly: Allowed = {
+  values: 'the service-account token volume the API server adds (kube-api-access-*)',
+  allows: (v) => Array.isArray(v) && (v as k8s.V1Volume[]).every(isTokenVolume),
+};
+
+const tokenMountsOnly: Allowed = {
+  values: `the token volume's mount at ${TOKEN_MOUNT_PATH}`,
+  allows: (v, { pod }) =>
+    Array.isArray(v) &&
+    (v as k8s.V1VolumeMount[]).every((m) =>
+      pod.spec?.volumes?.some((vol) => vol.name === m.name && isTokenVolume(vol)),
+    ),
+};
+
+const hostNamespace = (ns: string): FieldRule => ({
+  refused: `a pod here never shares the node's ${ns} namespace: each pod has its own sandbox (or VM); remove the field`,
+  unless: only(false),
+});
+
+const PROBES_REFUSED =
+  'probes are not run by this node yet: the container would be reported ready (and never ' +
+  'restarted) whatever the probe says; remove the probe';
+
+export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
+  activeDeadlineSeconds: {
+    refused:
+      "activeDeadlineSeconds is not enforced by this node yet: the pod would run past its deadline; remove it (a Job's own activeDeadlineSeconds is enforced by the Job controller)",
+  },
+  affinity: { controlPlane: 'the scheduler places the pod' },
+  automountServiceAccountToken: {
+    controlPlane: 'the ServiceAccount admission adds the token volume or not (see volumes)',
+  },
+  containers: { applied: 'each field as the container table says', test: CONTAINER_CONFIG_TEST },
+  dnsConfig: {
+    refused:
+      "dnsConfig is not written into the pod's resolv.conf by this node; remove it (the pod gets the node's resolv.conf)",
+  },
+  dnsPolicy: {
+    refused:
+      "only dnsPolicy ClusterFirst, ClusterFirstWithHostNet and Default are supported: the node has no cluster DNS, so, as a kubelet without --cluster-dns, every pod gets the node's resolv.conf",
+    unless: only('ClusterFirst', 'ClusterFirstWithHostNet', 'Default'),
+  },
+  enableServiceLinks: {
+    gap: 'service environment variables are not injected by this node yet',
+    unless: { values: 'true or false', allows: (v) => typeof v === 'boolean' },
+  },
+  ephemeralContainers: {
+    refused: 'ephemeral containers (kubectl debug) are not supported by this node yet',
+  },
+  hostAliases: {
+    refused: "hostAliases are not written into the pod's /etc/hosts by this node yet; remove them",
+  },
+  hostIPC: hostNamespace('IPC'),
+  hostNetwork: hostNamespace('network'),
+  hostPID: hostNamespace('PID'),
+  hostUsers: {
+    refused:
+      'user namespaces (hostUsers: false) are not supported by this node: containers run in the host user namespace',
+    unless: only(true),
+  },
+  hostname: {
+    applied: "the pod sandbox's hostname (pod-creator.ts podHostname)",
+    test: POD_CREATOR_TEST,
+  },
+  hostnameOverride: { refused: 'hostnameOverride is not applied by this node yet; remove it' },
+  imagePullSecrets: {
+    applied: 'the pull credentials of each image (pod-creator.ts, proxy/pull-secrets.ts)',
+    test: POD_CREATOR_TEST,
+  },
+  initContainers: { refused: 'init containers are not supported by this node yet' },
+  nodeName: { controlPlane: 'the scheduler binds the pod; the node watches the pods bound to it' },
+  nodeSelector: { controlPlane: 'the scheduler places the pod' },
+  os: {
+    refused: 'this node runs Linux containers only; os.name must be linux',
+    unless: { values: '{ name: linux }', allows: (v) => (v as k8s.V1PodOS).name === 'linux' },
+  },
+  overhead: { controlPlane: 'set by RuntimeClass admission for the scheduler' },
+  preemptionPolicy: { controlPlane: 'the scheduler preempts' },
+  priority: { controlPlane: 'the Priority admission sets it for the scheduler' },
+  priorityClassName: { controlPlane: 'the Priority admission resolves it' },
+  readinessGates: {
+    refused:
+      "readiness gates are not part of this node's Ready condition yet: the pod would be Ready without them; remove them",
+  },
+  resourceClaims: { refused: 'dynamic resource allocation (resourceClaims) is not supported' },
+  resources: {
+    refused:
+      'pod-level resources are not applied by this node yet; set resources on each container instead',
+  },
+  restartPolicy: {
+    applied: 'restart-policy.ts: Always, OnFailure, Never with back-off',
+    test: PROVIDER_TEST,
+  },
+  runtimeClassName: {
+    refused:
+      'runtimeClassName is not supported by this node; choose the isolation with the annotation vic-kubelet.io/runtime (runc or vm)',
+  },
+  schedulerName: { controlPlane: 'the named scheduler places the pod' },
+  schedulingGates: { controlPlane: 'the scheduler holds the pod until its gates are removed' },
+  securityContext: {
+    applied: 'each field as the pod security context table says',
+    test: POD_FIELDS_TEST,
+  },
+  serviceAccount: { controlPlane: 'the ServiceAccount admission (token volume: see volumes)' },
+  serviceAccountName: { controlPlane: 'the ServiceAccount admission (token volume: see volumes)' },
+  setHostnameAsFQDN: {
+    refused: 'setHostnameAsFQDN is not applied: the node has no cluster domain; remove it',
+    unless: only(false),
+  },
+  shareProcessNamespace: {
+    refused:
+      "shareProcessNamespace is not passed to the VCH on the Kubernetes path yet: the containers would not see each other's processes; remove it",
+    unless: only(false),
+  },
+  subdomain: {
+    controlPlane:
+      'the cluster DNS serves its records (a headless Service); a kubelet without --cluster-domain, as this node is, adds nothing to the pod',
+  },
+  terminationGracePeriodSeconds: {
+    applied: 'vic-provider.ts deletePod → pod-stopper.ts: the stop signal, then SIGKILL after it',
+    test: PROVIDER_IT,
+  },
+  tolerations: { controlPlane: 'the scheduler and the taint-eviction controller' },
+  topologySpreadConstraints: { controlPlane: 'the scheduler places the pod' },
+  volumes: { gap: TOKEN_NOT_MOUNTED, unless: tokenVolumesOnly },
+};
+
+export const CONTAINER_FIELDS: Record<string, FieldRule> = {
+  args: {
+    applied: 'container-config.ts: replaces the image CMD, $(VAR) expanded',
+    test: CONTAINER_CONFIG_TEST,
+  },
+  command: {
+    applied: 'container-config.ts: replaces the image ENTRYPOINT',
+    test: CONTAINER_CONFIG_TEST,
+  },
+  env: {
+    applied: 'container-config.ts: over the image env, $(VAR) expanded',
+    test: CONTAINER_CONFIG_TEST,
+  },
+  envFrom: {
+    applied: 'container-config.ts: the sources it can resolve, refused with a reason otherwise',
+    test: CONTAINER_CONFIG_TEST,
+  },
+  image: { applied: 'pulled through the persona, run by the task', test: POD_CREATOR_TEST },
+  imagePullPolicy: {
+    applied: 'pod-creator.ts: Always, IfNotPresent, Never',
+    test: POD_CREATOR_TEST,
+  },
+  lifecycle: {
+    refused:
+      "lifecycle hooks (postStart, preStop) are not run by this node yet; remove them (a preStop sleep can go in the process's own SIGTERM handling)",
+  },
+  livenessProbe: { refused: PROBES_REFUSED },
+  name: { applied: 'the task name and the status name', test: CONTAINER_CONFIG_TEST },
+  ports: {
+    refused:
+      'hostPort and hostIP are not supported by this node: pods have no port mapping yet; remove them (containerPort alone is informational, as on any kubelet)',
+    unless: {
+      values: 'ports without hostPort or hostIP (informational, as on any kubelet)',
+      allows: (v) =>
+        Array.isArray(v) && (v as k8s.V1ContainerPort[]).every((p) => !p.hostPort && !p.hostIP),
+    },
+  },
+  readinessProbe: { refused: PROBES_REFUSED },
+  resizePolicy: {
+    refused:
+      "in-place resize is not done by this node: a resize would leave the container's resources as they were; remove resizePolicy",
+  },
+  resources: {
+    refused:
+      'only cpu and memory limits are enforced by this node (and no resource claims); remove the other limits',
+    unless: {
+      values: 'requests of any resource; limits of cpu and memory',
+      allows: (v) => {
+        const r = v as k8s.V1ResourceRequirements;
+        return (
+          !r.claims?.length &&
+          Object.keys(r.limits ?? {}).every((k) => k === 'cpu' || k === 'memory')
+        );
+      },
+    },
+  },
+  restartPolicy: {
+    refused:
+      "a container's own restartPolicy (sidecars) is not supported by this node yet; remove it",
+  },
+  restartPolicyRules: {
+    refused: "a container's restartPolicyRules are not supported by this node yet; remove them",
+  },
+  securityContext: {
+    applied: 'each field as the security context table says',
+    test: POD_FIELDS_TEST,
+  },
+  startupProbe: { refused: PROBES_REFUSED },
+  stdin: {
+    refused:
+      'stdin is not wired to a container by this node yet: its stdin would be closed; remove stdin (and kubectl attach -i)',
+    unless: only(false),
+  },
+  stdinOnce: {
+    refused: 'stdinOnce needs stdin, which this node does not wire yet; remove it',
+    unless: only(false),
+  },
+  terminationMessagePath: {
+    gap: 'termination messages are not read by this node yet; leave terminationMessagePath at its default',
+    unless: only('/dev/termination-log'),
+  },
+  terminationMessagePolicy: {
+    gap: 'termination messages (and FallbackToLogsOnError) are not read by this node yet; leave terminationMessagePolicy at its default (File)',
+    unless: only('File'),
+  },
+  tty: {
+    refused: 'this node does not give a container a terminal yet; remove tty',
+    unless: only(false),
+  },
+  volumeDevices: { refused: 'block volumes (volumeDevices) are not supported by this node' },
+  volumeMounts: { gap: TOKEN_NOT_MOUNTED, unless: tokenMountsOnly },
+  workingDir: { applied: "container-config.ts: over the image's", test: CONTAINER_CONFIG_TEST },
+};
