@@ -28,7 +28,7 @@ describe('agent lines', () => {
     });
   });
 
-  it('parses an exec\'s output chunks and its exit', () => {
+  it("parses an exec's output chunks and its exit", () => {
     const data = Buffer.from([0, 1, 0xff, 0x0a, 0x41]);
     expect(parseAgentLine(`execout abc e1 2 ${data.toString('base64')}`)).toEqual({
       type: 'execout',
@@ -37,7 +37,10 @@ describe('agent lines', () => {
       stream: 'stderr',
       data,
     });
-    expect(parseAgentLine('execout abc e1 1 -')).toMatchObject({ stream: 'stdout', data: Buffer.alloc(0) });
+    expect(parseAgentLine('execout abc e1 1 -')).toMatchObject({
+      stream: 'stdout',
+      data: Buffer.alloc(0),
+    });
     expect(parseAgentLine('execexit abc e1 3 -')).toEqual({
       type: 'execexit',
       id: 'abc',
