@@ -145,11 +145,11 @@ static size_t base64(const unsigned char *in, size_t n, char *out) {
     return o;
 }
 
-/* Sends the held line: 1 when it is gone (sent, or dropped with no host to take it), 0 when the
- * port is full. One write: virtio-serial takes a line whole or not at all. */
+/* Sends the held line: 1 when it is gone (sent, or dropped with no host to take it, as all news
+ * is), 0 when the port is full. One write: virtio-serial takes a line whole or not at all. */
 static int flush(struct task *t) {
     if (!t->line_len) return 1;
-    if (control_fd < 0) return t->line_len = 0, 1;
+    if (control_fd < 0 || !control_pollable()) return t->line_len = 0, 1;
     ssize_t n = write(control_fd, t->line, t->line_len);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
     t->line_len = 0;
@@ -212,6 +212,9 @@ int tasks_poll_fds(struct pollfd *p, int *timeout) {
             if (t->err >= 0) p[n++] = (struct pollfd){t->err, POLLIN, 0};
         }
     }
-    if (held && control_fd >= 0) p[n++] = (struct pollfd){control_fd, POLLOUT, 0};
+    /* With no host there (the port hangs up), a held line is dropped at the next pump. */
+    if (held && control_fd >= 0 && control_pollable())
+        p[n++] = (struct pollfd){control_fd, POLLOUT, 0};
+    else if (held) *timeout = 0;
     return n;
 }
