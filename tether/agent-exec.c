@@ -59,6 +59,7 @@ static int prepare_root(const char *root) {
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
         snprintf(p, sizeof p, "%s/dev/%s", root, nodes[i].name);
         mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min));
+        chmod(p, 0666); /* mknod's mode is under the umask: /dev/null must be anyone's */
     }
     const char *links[][2] = {{"/proc/self/fd", "fd"},
                               {"/proc/self/fd/0", "stdin"},

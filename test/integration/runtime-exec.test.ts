@@ -79,7 +79,7 @@ describe.each(['runc', 'vm'] as const)('exec on %s', (backend) => {
   it("runs as the container's user, with its env (plus the exec's), working dir, root, PIDs and cgroup", async () => {
     const r = await rt.exec(running.id, {
       args: sh(
-        'id -u; id -G; echo $FOO $BAR $HOME; pwd; cat /tmp/marker; pidof sleep; cat /proc/self/cgroup',
+        'id -u; id -G; echo $FOO $BAR $HOME; pwd; cat /tmp/marker; pidof sleep; readlink /proc/self >/dev/null && echo in-pid-ns; cat /proc/self/cgroup',
       ),
       env: ['BAR=from-exec', 'FOO=overridden-later'],
     });
@@ -95,7 +95,8 @@ describe.each(['runc', 'vm'] as const)('exec on %s', (backend) => {
       'ready',
     ]);
     expect(lines[5]).toMatch(/^\d+$/); // the container's sleep: its PID namespace
-    expect(lines.slice(6).join('\n')).toContain(running.id); // its cgroup
+    expect(lines[6]).toBe('in-pid-ns'); // its /proc knows the exec's own process
+    expect(lines.slice(7).join('\n')).toContain(running.id); // its cgroup
   });
 
   it('runs as another user, in another working dir, when asked; an unknown user is InvalidInput', async () => {
@@ -163,6 +164,27 @@ describe.each(['runc', 'vm'] as const)('exec on %s', (backend) => {
       [3, '3\n'],
       [4, '4\n'],
     ]);
+  });
+
+  it("runs in a pod that shares one PID namespace: it sees the other containers' processes", async () => {
+    const shared = newId();
+    await rt.createSandbox({ id: shared, hostname: 'pod-shared', shareProcessNamespace: true });
+    const a = spec('exec sleep 1001');
+    const b = spec('exec sleep 1002');
+    for (const c of [a, b]) {
+      await rt.createContainer(shared, c);
+      await rt.start(c.id);
+    }
+    const r = await rt.exec(a.id, { args: sh('ps -o args | grep "^sleep 100"') });
+    expect(r.stdout.toString().split('\n').filter(Boolean).sort()).toEqual([
+      'sleep 1001',
+      'sleep 1002',
+    ]);
+    for (const c of [a, b]) {
+      await rt.stop(c.id, { graceMs: 0 });
+      await rt.remove(c.id);
+    }
+    await rt.removeSandbox(shared);
   });
 
   it('refuses a wrong request with a typed error: exited container, no such one, no command', async () => {
