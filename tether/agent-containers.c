@@ -187,6 +187,11 @@ void container_signal(const char *id, int sig) {
     kill(c->init, sig);
 }
 
+pid_t container_init_pid(const char *id) {
+    struct container *c = find_container(id, 0);
+    return c ? c->init : 0;
+}
+
 void container_forget(const char *id) {
     struct container *c = find_container(id, 0);
     if (!c) return;
@@ -198,6 +203,7 @@ void container_forget(const char *id) {
 
 static void on_child_exit(pid_t pid, int wstatus, void *ctx) {
     (void)ctx;
+    if (task_reaped(pid, wstatus)) return;
     for (int i = 0; i < MAX_CONTAINERS; i++) {
         struct container *c = &containers[i];
         if (c->used && c->init == pid) finish(c, wstatus, NULL, 0);

@@ -85,37 +85,58 @@ static int valid_id(const char *id) {
     return 1;
 }
 
+/* The process fields start and exec share, from tok[3] on: UID GID GIDS CWD ARGC ARG... ENVC
+ * ENV... (nt tokens in all). NULL, or what is wrong. argv and envp are static: a request is
+ * done with them before the next is read. */
+static const char *parse_proc(char **tok, int nt, struct proc_req *p) {
+    long long uid, gid, argc, envc;
+    if (token_parse_ll(tok[3], &uid) < 0 || token_parse_ll(tok[4], &gid) < 0 || uid < 0 ||
+        gid < 0 || uid > 0xfffffffeLL || gid > 0xfffffffeLL)
+        return "bad uid or gid";
+    p->uid = (uid_t)uid;
+    p->gid = (gid_t)gid;
+    p->ngids = 0;
+    char *save;
+    for (char *g = strtok_r(tok[5], ",", &save); g && p->ngids < 64; g = strtok_r(NULL, ",", &save))
+        p->gids[p->ngids++] = (gid_t)atoll(g);
+    p->cwd = *tok[6] ? tok[6] : "/";
+    if (token_parse_ll(tok[7], &argc) < 0 || argc < 1 || 8 + argc >= nt) return "bad argv";
+    if (token_parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc != nt)
+        return "bad env";
+    static char *argv[MAX_ARGS], *envp[MAX_ARGS];
+    if (argc >= MAX_ARGS || envc >= MAX_ARGS) return "too many arguments";
+    for (long long i = 0; i < argc; i++) argv[i] = tok[8 + i];
+    argv[argc] = NULL;
+    for (long long i = 0; i < envc; i++) envp[i] = tok[9 + argc + i];
+    envp[envc] = NULL;
+    p->argv = argv;
+    p->envp = envp;
+    return NULL;
+}
+
 /* start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... (tok[0] is "start"; nt tokens). */
 static void handle_start(char **tok, int nt) {
     struct start_req r = {0};
-    long long uid, gid, argc, envc;
     r.id = tok[1];
     if (!valid_id(r.id)) return send_error("", "bad container id");
     r.shared_pid = !strncmp(tok[2], "shared", 6);
     char *mem = strstr(tok[2], ",mem="), *cpu = strstr(tok[2], ",cpu=");
     if (mem) r.memory_max = atoll(mem + 5);
     if (cpu) r.cpu_millis = atoll(cpu + 5);
-    if (token_parse_ll(tok[3], &uid) < 0 || token_parse_ll(tok[4], &gid) < 0)
-        return send_error(r.id, "bad uid or gid");
-    r.uid = (uid_t)uid;
-    r.gid = (gid_t)gid;
-    char *save;
-    for (char *g = strtok_r(tok[5], ",", &save); g && r.ngids < 64; g = strtok_r(NULL, ",", &save))
-        r.gids[r.ngids++] = (gid_t)atoll(g);
-    r.cwd = *tok[6] ? tok[6] : "/";
-    if (token_parse_ll(tok[7], &argc) < 0 || argc < 1 || 8 + argc >= nt)
-        return send_error(r.id, "bad argv");
-    if (token_parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc != nt)
-        return send_error(r.id, "bad env");
-    static char *argv[MAX_ARGS], *envp[MAX_ARGS];
-    if (argc >= MAX_ARGS || envc >= MAX_ARGS) return send_error(r.id, "too many arguments");
-    for (long long i = 0; i < argc; i++) argv[i] = tok[8 + i];
-    argv[argc] = NULL;
-    for (long long i = 0; i < envc; i++) envp[i] = tok[9 + argc + i];
-    envp[envc] = NULL;
-    r.argv = argv;
-    r.envp = envp;
+    const char *bad = parse_proc(tok, nt, &r.p);
+    if (bad) return send_error(r.id, bad);
     container_start(&r);
+}
+
+/* exec ID EXECID UID GID GIDS CWD ARGC ARG... ENVC ENV...: the same layout from tok[3] on. */
+static void handle_exec(char **tok, int nt) {
+    struct exec_req r = {0};
+    r.id = tok[1];
+    r.exec_id = tok[2];
+    if (!valid_id(r.id)) return send_error("", "bad container id");
+    const char *bad = parse_proc(tok, nt, &r.p);
+    if (bad) return task_refuse(r.id, r.exec_id, bad);
+    task_start(&r);
 }
 
 /* Whether tok[0] is request `name` with `nfields` fields after it. */
@@ -139,6 +160,12 @@ static void handle_line(char *line) {
         send_hello();
     } else if (!strcmp(tok[0], VIC_TO_GUEST_START) && nt >= 1 + VIC_TO_GUEST_START_NFIELDS) {
         handle_start(tok, nt);
+    } else if (!strcmp(tok[0], VIC_TO_GUEST_EXEC) && nt >= 1 + VIC_TO_GUEST_EXEC_NFIELDS) {
+        handle_exec(tok, nt);
+    } else if (IS(VIC_TO_GUEST_EXECSIGNAL, VIC_TO_GUEST_EXECSIGNAL_NFIELDS)) {
+        if (token_parse_ll(tok[3], &n) < 0 || n < 1 || n >= NSIG)
+            return send_error(tok[1], "bad signal");
+        task_signal(tok[1], tok[2], (int)n);
     } else if (IS(VIC_TO_GUEST_SIGNAL, VIC_TO_GUEST_SIGNAL_NFIELDS)) {
         if (token_parse_ll(tok[2], &n) < 0 || n < 1 || n >= NSIG)
             return send_error(tok[1], "bad signal");

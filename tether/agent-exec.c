@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,7 @@ static int prepare_root(const char *root) {
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
         snprintf(p, sizeof p, "%s/dev/%s", root, nodes[i].name);
         mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min));
+        chmod(p, 0666); /* mknod's mode is under the umask: /dev/null must be anyone's */
     }
     const char *links[][2] = {{"/proc/self/fd", "fd"},
                               {"/proc/self/fd/0", "stdin"},
@@ -85,15 +87,17 @@ static void mkdir_p(const char *path) {
     mkdir(p, 0755);
 }
 
-/* The container's process (its init has pivoted into its root): working directory, user,
- * stdio, exec. */
-_Noreturn static void exec_process(const struct start_req *r, int out, int err, int report) {
+/* The container's process (its init has pivoted into its root), or an exec's (in the
+ * container's namespaces): working directory (created when `make_cwd`, as Docker does for a
+ * container's), user, stdio, exec. */
+_Noreturn static void exec_process(const struct proc_req *r, int out, int err, int report,
+                                   int make_cwd) {
     sigset_t none;
     sigemptyset(&none);
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
-    mkdir_p(r->cwd); /* as Docker does for a missing working directory */
+    if (make_cwd) mkdir_p(r->cwd);
     if (chdir(r->cwd) < 0) sup_child_fail(report, "chdir", r->cwd);
     if (setgroups((size_t)r->ngids, r->gids) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
         sup_child_fail(report, "user", NULL);
@@ -117,7 +121,7 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     if (pivot(root) < 0) sup_child_fail(report, "pivot_root", NULL);
     pid_t pid = fork();
     if (pid < 0) sup_child_fail(report, "fork", NULL);
-    if (pid == 0) exec_process(r, out, err, report);
+    if (pid == 0) exec_process(&r->p, out, err, report, 1);
     close(out);
     close(err);
     close(report);
@@ -140,5 +144,43 @@ void container_init(const struct start_req *r, int out, int err, int report, int
             /* As PID 1 of its namespace, its exit kills whatever the process left behind. */
             _exit(sup_exit_code(st));
         }
+    }
+}
+
+/* An exec: into the container's cgroup (while the guest's cgroupfs is still in reach), its
+ * init's PID namespace (for the child to come) and mount namespace (its root and /proc: the
+ * init pivoted into the container's rootfs, so the exec's root is the container's), then the
+ * process as a child, waited for here. The agent kills that child through this one
+ * (task_signal). The container's UTS and IPC namespaces are the guest's, as are ours. */
+void task_child(const struct exec_req *r, pid_t init, int out, int err, int report) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)init);
+    int pidns = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)init);
+    int mntns = open(path, O_RDONLY | O_CLOEXEC);
+    if (pidns < 0 || mntns < 0) sup_child_fail(report, "container namespaces", NULL);
+    if (cgroup_enter(r->id) < 0) sup_child_fail(report, "cgroup", NULL);
+    if (setns(pidns, CLONE_NEWPID) < 0 || setns(mntns, CLONE_NEWNS) < 0)
+        sup_child_fail(report, "setns", NULL);
+    close(pidns);
+    close(mntns);
+    pid_t pid = fork();
+    if (pid < 0) sup_child_fail(report, "fork", NULL);
+    if (pid == 0) exec_process(&r->p, out, err, report, 0);
+    close(out);
+    close(err);
+    close(report);
+    sigset_t all;
+    sigfillset(&all);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            kill(pid, sig);
+            continue;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) _exit(sup_exit_code(st));
     }
 }

@@ -20,6 +20,7 @@
  *   agent-control.c     the control port: lines in, requests dispatched, lines out
  *   agent-containers.c  the agent's side of each container: start, log, signal, exit, status
  *   agent-exec.c        the container's init and process (in the clone)
+ *   agent-tasks.c       execs in running containers: their output and exits to the host
  *   agent-cgroups.c     the containers' cgroups in the guest */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +96,7 @@ int main(void) {
     }
     log_ready();
     for (;;) {
-        struct pollfd p[2 + 2 * MAX_CONTAINERS];
+        struct pollfd p[2 + 2 * MAX_CONTAINERS + 1 + 2 * MAX_TASKS];
         int np = 0;
         p[np++] = (struct pollfd){sfd, POLLIN, 0};
         int control_at = -1;
@@ -107,6 +108,7 @@ int main(void) {
         int timeout = control_at < 0 ? 200 : -1;
         int pipes_at = np;
         np += containers_poll_fds(p + np, &timeout);
+        np += tasks_poll_fds(p + np, &timeout);
         int r = poll(p, (nfds_t)np, timeout);
         if (r < 0 && errno != EINTR) {
             agent_log("poll: %s", strerror(errno));
@@ -119,6 +121,7 @@ int main(void) {
         while (sfd >= 0 && sup_read_signal(sfd, &si) == 1) {
         }
         containers_reap();
+        tasks_pump();
         if (control_at >= 0 && p[control_at].revents) control_ready(p[control_at].revents);
     }
 }

@@ -10,12 +10,12 @@
 #define SHARE_DIR "/containers" /* where the share (VIC_SHARE_TAG) is mounted in the guest */
 #endif
 #define MAX_CONTAINERS 64
+#define MAX_TASKS 16 /* execs running at once in the VM */
 #define PORT_WAIT_MS 5000
 
-/* A request to start a container, decoded from a start line (its strings point into it). */
-struct start_req {
-    char *id;
-    int shared_pid; /* run in the guest's PID namespace, not one of its own */
+/* A process to run: the fields start and exec share (UID GID GIDS CWD ARGC ARG... ENVC ENV...),
+ * decoded from the request's line (its strings point into it). */
+struct proc_req {
     uid_t uid;
     gid_t gid;
     gid_t gids[64];
@@ -23,8 +23,22 @@ struct start_req {
     char *cwd;
     char **argv;
     char **envp;
+};
+
+/* A request to start a container. */
+struct start_req {
+    char *id;
+    int shared_pid; /* run in the guest's PID namespace, not one of its own */
+    struct proc_req p;
     long long memory_max; /* bytes; 0: none */
     long long cpu_millis; /* 0: none */
+};
+
+/* A request to run a process in a running container (an exec, a "task" as VIC calls it). */
+struct exec_req {
+    char *id;
+    char *exec_id;
+    struct proc_req p;
 };
 
 /* agent.c: the main loop, and what every part uses. */
@@ -61,7 +75,12 @@ int cgroup_oom_killed(const char *id);          /* whether the OOM killer struck
 _Noreturn void container_init(const struct start_req *r, int out, int err, int report,
                               int wstatus_fd);
 
+/* In the child the agent forks for an exec: joins container `id`'s cgroup and the namespaces of
+ * its init, forks the process and waits for it, exiting with its exit code. */
+_Noreturn void task_child(const struct exec_req *r, pid_t init, int out, int err, int report);
+
 /* agent-containers.c: the agent's side of each container. */
+pid_t container_init_pid(const char *id); /* its init while it runs, else 0 */
 void container_start(struct start_req *r);
 void container_signal(const char *id, int sig);
 void container_forget(const char *id);
@@ -74,5 +93,18 @@ int containers_poll_fds(struct pollfd *p, int *timeout);
 /* Logs what those pipes hold (p, n as they came back from poll) and releases held output whose
  * time is up. */
 void containers_pump(const struct pollfd *p, int n);
+
+/* agent-tasks.c: execs (tether/protocol.h exec, execsignal, execout, execexit). */
+void task_start(const struct exec_req *r);
+/* Answers an exec the agent will not run: execexit with 126 and why (an error line when even
+ * its exec id is bad). */
+void task_refuse(const char *id, const char *exec_id, const char *why);
+void task_signal(const char *id, const char *exec_id, int sig);
+int task_reaped(pid_t pid, int wstatus); /* 1 when pid was an exec's */
+/* Adds what the execs wait on to p (room for 1 + 2 * MAX_TASKS) and lowers *timeout; returns
+ * how many it added. */
+int tasks_poll_fds(struct pollfd *p, int *timeout);
+/* Moves the execs' output to the control port as far as it takes lines, and their exits. */
+void tasks_pump(void);
 
 #endif

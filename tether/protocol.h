@@ -47,6 +47,10 @@
 /* The longest line the agent reads (a start with its argv and environment). */
 #define VIC_MAX_LINE 262144
 
+/* The most bytes of an exec's output one execout line carries (base64: 4/3 of it, so an execout
+ * line stays under 3 KiB and fits send_line's buffer). */
+#define VIC_EXEC_CHUNK 2048
+
 /* ---- host -> guest: requests ---- */
 
 /* Sets the guest's clock (unix ns) and hostname; answered by hello. */
@@ -84,6 +88,23 @@
 #define VIC_TO_GUEST_STATUS_FIELDS ""
 #define VIC_TO_GUEST_STATUS_NFIELDS 0
 
+/* Runs a process in running container ID (docker exec, kubectl exec, exec probes): it joins the
+ * container's cgroup and its init's mount and PID namespaces (so the container's root, /proc
+ * and processes), drops to UID/GID/GIDS (as in start) and runs ARG... with exactly ENV... in
+ * CWD ("-" for "/"). EXECID: the host's name for this exec, 1..32 of [0-9a-z], unique among the
+ * container's running execs. Answered by execout lines with its output and one execexit line,
+ * also when it could not run (then with ERROR). Its stdin is /dev/null. The agent reads an
+ * exec's output only while the control port takes lines: a host that reads slowly slows the
+ * exec'd process (its pipes fill), never the agent. */
+#define VIC_TO_GUEST_EXEC "exec"
+#define VIC_TO_GUEST_EXEC_FIELDS "ID EXECID UID GID GIDS CWD ARGC ARG... ENVC ENV..."
+#define VIC_TO_GUEST_EXEC_NFIELDS 8
+
+/* Sends signal SIGNO to exec EXECID of container ID (SIGKILL: its timeout is up). */
+#define VIC_TO_GUEST_EXECSIGNAL "execsignal"
+#define VIC_TO_GUEST_EXECSIGNAL_FIELDS "ID EXECID SIGNO"
+#define VIC_TO_GUEST_EXECSIGNAL_NFIELDS 3
+
 /* Kills everything and powers the VM off. */
 #define VIC_TO_GUEST_POWEROFF "poweroff"
 #define VIC_TO_GUEST_POWEROFF_FIELDS ""
@@ -106,6 +127,19 @@
 #define VIC_TO_HOST_EXITED "exited"
 #define VIC_TO_HOST_EXITED_FIELDS "ID CODE SIGNAL STARTNS FINNS OOM ERROR"
 #define VIC_TO_HOST_EXITED_NFIELDS 7
+
+/* Output of exec EXECID of container ID: STREAM 1 (stdout) or 2 (stderr), DATA the bytes in
+ * base64 (RFC 4648, padded; at most VIC_EXEC_CHUNK bytes; "-" for none). In the order written. */
+#define VIC_TO_HOST_EXECOUT "execout"
+#define VIC_TO_HOST_EXECOUT_FIELDS "ID EXECID STREAM DATA"
+#define VIC_TO_HOST_EXECOUT_NFIELDS 4
+
+/* Exec EXECID of container ID is over, after all its execout lines: CODE 0..255 (128+N for
+ * death by signal N), ERROR "-" when it ran, else why it could not (CODE 126, or 127 when the
+ * program was not found; also for a request the agent refused: no such container, bad fields). */
+#define VIC_TO_HOST_EXECEXIT "execexit"
+#define VIC_TO_HOST_EXECEXIT_FIELDS "ID EXECID CODE ERROR"
+#define VIC_TO_HOST_EXECEXIT_NFIELDS 4
 
 /* A request about ID ("-" for none) could not be done. */
 #define VIC_TO_HOST_ERROR "error"

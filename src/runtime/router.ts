@@ -5,6 +5,9 @@
 import type {
   ContainerSpec,
   ContainerState,
+  ExecOptions,
+  ExecResult,
+  ExecSpec,
   Runtime,
   SandboxSpec,
   StopOptions,
@@ -104,6 +107,10 @@ export class RouterRuntime implements Runtime {
 
   state(id: string): Promise<ContainerState> {
     return this.#call(id, (b) => b.state(id));
+  }
+
+  exec(id: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult> {
+    return this.#call(id, (b) => b.exec(id, spec, options));
   }
 
   /** Both backends' recoveries, merged; a backend that cannot recover fails the whole. */

@@ -89,6 +89,44 @@ export interface StopOptions {
   graceMs?: number;
 }
 
+/**
+ * A process to run in a running container (docker exec, kubectl exec, exec probes). It joins the
+ * container's namespaces, root and cgroup, with the container's capabilities.
+ */
+export interface ExecSpec {
+  /** argv; args[0] is looked up in PATH (from the merged env) when it has no slash. */
+  args: string[];
+  /** KEY=value, added to the container's environment (later wins, by key). */
+  env?: string[];
+  /** Absolute path in the container. Default: the container's working dir. */
+  cwd?: string;
+  /** As Docker's --user ("uid", "uid:gid", "name", "name:group"). Default: the container's. */
+  user?: string;
+}
+
+/** The most of each stream an exec's result keeps (kubelet keeps 10 KiB of a probe's). */
+export const EXEC_OUTPUT_LIMIT = 1 << 20;
+
+export interface ExecOptions {
+  /** Past this the exec'd process is killed (SIGKILL) and the result says timedOut. */
+  timeoutMs?: number;
+  /** Aborting kills the exec'd process (SIGKILL) and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Bytes kept of each stream, at most EXEC_OUTPUT_LIMIT (the default). */
+  outputLimitBytes?: number;
+}
+
+export interface ExecResult {
+  /** The process's exit code, 128+N when it died of signal N (137 after a timeout). */
+  exitCode: number;
+  /** The first outputLimitBytes of each stream; the rest is read and dropped. */
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Which streams were cut at the limit. */
+  truncated: { stdout: boolean; stderr: boolean };
+  timedOut: boolean;
+}
+
 export interface Runtime {
   readonly name: 'runc' | 'vm';
 
@@ -118,6 +156,13 @@ export interface Runtime {
   /** Removes a container that is not running (rootfs, bundle); its log stays with the VCH. */
   remove(id: string): Promise<void>;
   state(id: string): Promise<ContainerState>;
+  /**
+   * Runs a process in a running container and resolves with its exit code and output once it
+   * has exited. NotFound: no such container; Conflict: it is not running; InvalidInput: empty
+   * args, a relative cwd, an unknown user or group. A program that cannot be run resolves with
+   * 126 (127: not found) and the reason on stderr, as a shell would.
+   */
+  exec(id: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult>;
 
   /**
    * After a VCH restart: finds the sandboxes and containers on disk, re-attaches to the running

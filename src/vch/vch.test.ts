@@ -139,6 +139,26 @@ describe('containers', () => {
     expect((await vch.inspectContainer('job')).restartCount).toBe(1);
   });
 
+  it('execs in a running container by name; Conflict when it is not running, NotFound when none', async () => {
+    const c = await vch.createContainer({ image: 'example.test/app:1', name: 'web' });
+    await expect(vch.execInContainer('web', { args: ['true'] })).rejects.toMatchObject({
+      kind: 'Conflict',
+    });
+    await vch.startContainer('web');
+    const r = await vch.execInContainer('web', { args: ['echo', 'hi'], user: 'app' });
+    expect(r).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(r.stdout.toString()).toBe('echo hi\n');
+    expect(fake.calls).toContain(`exec ${c.id.slice(0, 8)} echo hi`);
+    await expect(vch.execInContainer('nope', { args: ['true'] })).rejects.toMatchObject({
+      kind: 'NotFound',
+    });
+    fake.exit(c.id, 0);
+    await vch.waitContainer('web');
+    await expect(vch.execInContainer('web', { args: ['true'] })).rejects.toMatchObject({
+      kind: 'Conflict',
+    });
+  });
+
   it('stops with the stop signal and timeout; kill of a stopped container is a conflict', async () => {
     const c = await vch.createContainer({ image: 'example.test/app:1', stopTimeout: 3 });
     await vch.startContainer(c.id);

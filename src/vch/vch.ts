@@ -16,9 +16,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import type { StreamSelection } from '../iolog/index.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { ExecOptions, ExecResult, ExecSpec, Runtime } from '../runtime/runtime.js';
 import { VchDb } from './db.js';
 import { ContainerService } from './services/containers.js';
+import { ExecService } from './services/exec.js';
 import { type VchEvents, type VchLogger, VchContext, quietLogger } from './services/context.js';
 import { HostService, VCH_VERSION } from './services/host.js';
 import { ImageService } from './services/images.js';
@@ -71,6 +72,7 @@ export class Vch extends EventEmitter<VchEvents> {
   readonly #watchers: Watchers;
   readonly #containers: ContainerService;
   readonly #logs: LogService;
+  readonly #exec: ExecService;
   readonly #pods: PodService;
   readonly #images: ImageService;
   readonly #host: HostService;
@@ -95,6 +97,7 @@ export class Vch extends EventEmitter<VchEvents> {
     this.#watchers = new Watchers(ctx, (id) => this.#containers.remove(id));
     this.#containers = new ContainerService(ctx, this.#images, this.#watchers);
     this.#logs = new LogService(ctx, this.#containers);
+    this.#exec = new ExecService(ctx);
     this.#pods = new PodService(ctx, (id) => this.#containers.remove(id, { force: true }));
     this.#host = new HostService(ctx, options.name ?? osHostname(), options.vmBoots);
   }
@@ -174,6 +177,14 @@ export class Vch extends EventEmitter<VchEvents> {
   /** Removes a container (and its own sandbox, and its log). Conflict if running unless forced. */
   removeContainer(ref: string, req: RemoveRequest = {}): Promise<void> {
     return this.#containers.remove(ref, req);
+  }
+
+  /**
+   * Runs a process in a running container and answers its exit code and output (services/
+   * exec.ts). Conflict if it is not running.
+   */
+  execInContainer(ref: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult> {
+    return this.#exec.exec(ref, spec, options);
   }
 
   /** One container by id, unique id prefix or name. */

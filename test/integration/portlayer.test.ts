@@ -168,6 +168,68 @@ describe('portlayer on a real VCH', () => {
     await pl.remove(id);
   });
 
+  it('runs exec tasks in a running task: exit code, output, user, timeout; the pod runs on', async () => {
+    const { id } = await pod('execs', { app: 'echo up > /state; sleep 300' });
+    await until(
+      'app to run',
+      async () => (await pl.info(id)).tasks![0].processConfig.status === 'running',
+    );
+    const getTask = (method: string, path: string, body: object) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const data = JSON.stringify(body);
+        const req = request(
+          {
+            socketPath: vch.portlayerSocket,
+            method,
+            path,
+            headers: { 'content-length': Buffer.byteLength(data) },
+          },
+          async (res) => {
+            let t = '';
+            for await (const c of res) t += c;
+            resolve({ status: res.statusCode!, body: t });
+          },
+        );
+        req.on('error', reject);
+        req.end(data);
+      });
+    const exec = async (task: Parameters<typeof pl.createHandleTask>[1]) => {
+      const j = await pl.createHandleTask(await pl.handle(id), task);
+      await pl.commitHandle(await pl.bindTask(j.handle, j.id));
+      const config = { handle: await pl.handle(id), id: j.id };
+      expect((await getTask('GET', '/tasks/wait', config)).status).toBe(200);
+      const r = await getTask('GET', '/tasks', config);
+      expect(r.status).toBe(200);
+      const a = JSON.parse(r.body);
+      return {
+        ...a,
+        stdout: Buffer.from(a.stdout, 'base64').toString(),
+        stderr: Buffer.from(a.stderr, 'base64').toString(),
+      };
+    };
+    const ran = await exec({
+      execIn: 'app',
+      ...sh('until [ -f /state ]; do sleep 0.05; done; cat /state; id -u; echo oops >&2; exit 4'),
+      user: '65534',
+      timeoutSeconds: 10,
+    });
+    expect(ran).toMatchObject({
+      state: 'exited',
+      exitCode: 4,
+      stdout: 'up\n65534\n',
+      stderr: 'oops\n',
+      timedOut: false,
+    });
+    const t0 = Date.now();
+    const slow = await exec({ execIn: 'app', ...sh('sleep 60'), timeoutSeconds: 1 });
+    expect(slow).toMatchObject({ exitCode: 137, timedOut: true });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await pl.info(id)).tasks![0].processConfig.status).toBe('running');
+    await pl.signal(id, 9);
+    await pl.wait(id, 20);
+    await pl.remove(id);
+  });
+
   it('reports the VCH capacity', async () => {
     const info = await pl.vchInfo();
     expect(info.numCPUs).toBeGreaterThan(0);

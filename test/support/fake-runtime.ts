@@ -9,6 +9,9 @@ import { type StreamId, LogWriter } from '../../src/iolog/index.js';
 import type {
   ContainerSpec,
   ContainerState,
+  ExecOptions,
+  ExecResult,
+  ExecSpec,
   Runtime,
   SandboxSpec,
   StopOptions,
@@ -136,6 +139,23 @@ export class FakeRuntime implements Runtime {
     if (c.state.status === 'running')
       throw Object.assign(new Error('running'), { kind: 'Conflict' });
     this.containers.delete(id);
+  }
+
+  /** Answers execs: by default, exit 0 with the args echoed on stdout. */
+  execHandler: (id: string, spec: ExecSpec) => ExecResult = (_id, spec) => ({
+    exitCode: 0,
+    stdout: Buffer.from(spec.args.join(' ') + '\n'),
+    stderr: Buffer.alloc(0),
+    truncated: { stdout: false, stderr: false },
+    timedOut: false,
+  });
+
+  async exec(id: string, spec: ExecSpec, _options?: ExecOptions): Promise<ExecResult> {
+    this.calls.push(`exec ${id.slice(0, 8)} ${spec.args.join(' ')}`);
+    const c = this.#get(id);
+    if (c.state.status !== 'running')
+      throw Object.assign(new Error('not running'), { kind: 'Conflict' });
+    return this.execHandler(id, spec);
   }
 
   async state(id: string): Promise<ContainerState> {

@@ -99,6 +99,36 @@ export interface TaskJoinConfig {
   memoryLimitBytes?: number;
   /** extension: CPU limit in millicores. */
   cpuMillis?: number;
+  /**
+   * extension: makes the join an exec (VIC's exec session): the process runs in this task of
+   * the running pod (by its name in the pod) when the join is bound and committed. No image.
+   */
+  execIn?: string;
+  /** extension: an exec's time limit in seconds; past it the process is killed (SIGKILL). */
+  timeoutSeconds?: number;
+}
+
+/** Names an exec task (`GET /tasks`, `GET /tasks/wait`); the handle is one of its pod. */
+export interface TaskInspectConfig {
+  handle: string;
+  id: string;
+}
+
+export interface TaskInspectResponse {
+  id: string;
+  /** "running" or "exited". */
+  state?: string;
+  exitCode?: number;
+  processConfig?: ProcessConfig;
+  user?: string;
+  /** extension: the first MiB of the exec's stdout and stderr, base64. */
+  stdout?: string;
+  stderr?: string;
+  /** extension: which streams were cut at that MiB. */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+  /** extension: the exec was killed at its timeout. */
+  timedOut?: boolean;
 }
 
 export interface TaskJoinResponse {

@@ -41,6 +41,8 @@ export const ROUTES = {
   getImage: route('GET', '/storage/{store_name}/info/{id}', 'GetImage'),
   taskJoin: route('POST', '/tasks', 'Join'),
   taskBind: route('POST', '/tasks/binding', 'Bind'),
+  taskInspect: route('GET', '/tasks', 'Inspect'),
+  taskWait: route('GET', '/tasks/wait', 'Wait'),
   loggingJoin: route('POST', '/logging', 'LoggingJoin'),
   interactionJoin: route('POST', '/interaction', 'InteractionJoin'),
 

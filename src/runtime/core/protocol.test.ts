@@ -5,7 +5,9 @@ import {
   decodeToken,
   encodeLine,
   encodeToken,
+  EXEC_CHUNK,
   lastRecords,
+  MAX_LINE,
   parseStatusTokens,
   TO_GUEST,
   TO_HOST,
@@ -31,6 +33,11 @@ describe('the protocol as tether/protocol.h defines it', () => {
   it('has the same messages and field counts in both directions', () => {
     expect(TO_GUEST).toEqual(defined('VIC_TO_GUEST'));
     expect(TO_HOST).toEqual(defined('VIC_TO_HOST'));
+  });
+
+  it('has the same limits', () => {
+    expect(header).toContain(`#define VIC_MAX_LINE ${MAX_LINE}\n`);
+    expect(header).toContain(`#define VIC_EXEC_CHUNK ${EXEC_CHUNK}\n`);
   });
 
   it('encodes tokens as the header says', () => {

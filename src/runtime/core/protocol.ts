@@ -11,10 +11,24 @@ export const TO_GUEST = {
   time: 1,
   status: 0,
   poweroff: 0,
+  exec: 8,
+  execsignal: 3,
 } as const;
 
 /** Messages from the agent (and, for started/exited, from a runc tether's status fd). */
-export const TO_HOST = { hello: 1, started: 3, exited: 7, error: 2 } as const;
+export const TO_HOST = {
+  hello: 1,
+  started: 3,
+  exited: 7,
+  error: 2,
+  execout: 4,
+  execexit: 4,
+} as const;
+
+/** VIC_MAX_LINE: the longest line the agent reads. */
+export const MAX_LINE = 262144;
+/** VIC_EXEC_CHUNK: the most bytes of output one execout line carries. */
+export const EXEC_CHUNK = 2048;
 
 /** Percent-encodes one token: bytes outside '!'..'~' and '%'; "" is "-", "-" is "%2D". */
 export function encodeToken(s: string): string {

@@ -6,10 +6,26 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
 import { checkContainerSpec } from '../container-spec-check.js';
-import type { ContainerSpec, ContainerState, SandboxSpec, StopOptions } from '../runtime.js';
+import type {
+  ContainerSpec,
+  ContainerState,
+  ExecOptions,
+  ExecResult,
+  ExecSpec,
+  SandboxSpec,
+  StopOptions,
+} from '../runtime.js';
 import { parseSignal } from '../signals.js';
 import { resolveUser } from '../user.js';
 import { toState, type ContainerRecord, type ExitOutcome } from './container-record.js';
+import {
+  CappedOutput,
+  checkExecSpec,
+  execProcess,
+  outputLimit,
+  type ExecIo,
+  type ExecProcess,
+} from './exec.js';
 import { writeJsonAtomic } from './files.js';
 import { validHostname, validId } from './ids.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -49,6 +65,12 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
   protected abstract containerDirs(sandboxId: string, id: string): ContainerDirs;
   /** Sends a signal to the running container's process. */
   protected abstract deliver(rec: R, signo: number): Promise<void>;
+  /**
+   * Runs an exec's process in the running container, feeding its output to io, and resolves
+   * with its exit code once it has exited (126/127 with the reason on stderr when it could not
+   * be run). When io.kill aborts, the process is killed with SIGKILL.
+   */
+  protected abstract runExec(rec: R, proc: ExecProcess, io: ExecIo): Promise<number>;
   /** Backend work once a created container's record is written (vm: its log port). */
   protected async onCreated(_rec: R): Promise<void> {}
   /** Backend work before the record is written (runc: the working directory). */
@@ -139,6 +161,52 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
   async state(id: string): Promise<ContainerState> {
     await this.ready();
     return toState(this.get(id));
+  }
+
+  async exec(id: string, spec: ExecSpec, options: ExecOptions = {}): Promise<ExecResult> {
+    await this.ready();
+    checkExecSpec(spec);
+    const limit = outputLimit(options.outputLimitBytes);
+    const rec = this.get(id);
+    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
+    if (this.closed) throw unavailable(`runtime closed; cannot exec in ${id}`);
+    const user =
+      spec.user === undefined
+        ? rec.user
+        : await resolveUser(this.containerDirs(rec.sandboxId, id).rootfs, spec.user);
+    const proc = execProcess(rec.spec.process, spec, user);
+    const out = new CappedOutput(limit);
+    const err = new CappedOutput(limit);
+    const kill = new AbortController();
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            kill.abort();
+          }, options.timeoutMs);
+    const abort = () => kill.abort();
+    options.signal?.addEventListener('abort', abort);
+    try {
+      options.signal?.throwIfAborted();
+      const exitCode = await this.runExec(rec, proc, {
+        stdout: (b) => out.push(b),
+        stderr: (b) => err.push(b),
+        kill: kill.signal,
+      });
+      options.signal?.throwIfAborted();
+      return {
+        exitCode,
+        stdout: out.buffer,
+        stderr: err.buffer,
+        truncated: { stdout: out.truncated, stderr: err.truncated },
+        timedOut,
+      };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+    }
   }
 
   recover(): Promise<Recovered> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerConfig, hostsFile, sandboxConfig } from './oci-config.js';
+import { containerConfig, execProcessConfig, hostsFile, sandboxConfig } from './oci-config.js';
 
 const sandbox = {
   shm: '/s/shm',
@@ -108,5 +108,32 @@ describe('hostsFile', () => {
   it('maps localhost and the pod hostname to loopback', () => {
     expect(hostsFile('web-0')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
     expect(hostsFile('web-0')).toMatch(/\n127\.0\.1\.1\tweb-0\n$/);
+  });
+});
+
+describe('execProcessConfig', () => {
+  const proc = {
+    args: ['id'],
+    env: ['PATH=/bin', 'HOME=/home/app'],
+    cwd: '/w',
+    user: { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app' },
+  };
+
+  it("runs as the exec's user with the container's capabilities: none effective but for root", () => {
+    const p = execProcessConfig(proc) as Json;
+    expect(p).toMatchObject({
+      terminal: false,
+      user: { uid: 1000, gid: 1000, additionalGids: [50] },
+      args: ['id'],
+      env: ['PATH=/bin', 'HOME=/home/app'],
+      cwd: '/w',
+      noNewPrivileges: false,
+    });
+    const container = containerConfig(base) as Json;
+    expect(p.capabilities.bounding).toEqual(container.process.capabilities.bounding);
+    expect(p.capabilities.effective).toEqual([]);
+    expect(p.capabilities.permitted).toEqual([]);
+    const root = execProcessConfig({ ...proc, user: { ...proc.user, uid: 0 } }) as Json;
+    expect(root.capabilities).toEqual(container.process.capabilities);
   });
 });

@@ -1,5 +1,6 @@
 // The OCI runtime spec documents (bundle config.json) for a sandbox's pause process and for a
 // container. Pure functions of their inputs: unit-tested without runc.
+import type { ExecProcess } from '../core/exec.js';
 import type { ProcessSpec } from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
 
@@ -200,6 +201,24 @@ export function containerConfig(c: ContainerConfigInput): object {
       maskedPaths: MASKED,
       readonlyPaths: READONLY,
     },
+  };
+}
+
+/**
+ * `runc exec --process`: an exec's process as the container's own runs. The tether starts the
+ * container's process as root with CAPS and drops to its user, which clears the effective and
+ * permitted sets of a non-root user (the bounding set stays): the same here.
+ */
+export function execProcessConfig(p: ExecProcess): object {
+  const caps = p.user.uid === 0 ? CAPS : [];
+  return {
+    terminal: false,
+    user: { uid: p.user.uid, gid: p.user.gid, additionalGids: p.user.additionalGids },
+    args: p.args,
+    env: p.env,
+    cwd: p.cwd,
+    capabilities: { bounding: CAPS, effective: caps, permitted: caps },
+    noNewPrivileges: false,
   };
 }
 

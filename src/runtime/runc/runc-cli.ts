@@ -2,6 +2,7 @@
 // VCH's containers are apart from anything else on the host that uses runc.
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import type { ExecIo } from '../core/exec.js';
 import { RuntimeError, unavailable } from '../errors.js';
 
 export interface RuncState {
@@ -102,6 +103,89 @@ export class Runc {
       // Not unref'd: we wait for runc create to finish (the container it leaves behind is no
       // child of ours; runc's own exit is what we await).
     });
+  }
+}
+
+export interface ExecRun {
+  id: string;
+  /** The process.json of the exec (oci-config.ts execProcessConfig). */
+  processFile: string;
+  /** Where runc writes the exec'd process's host pid: how a kill reaches it (not runc). */
+  pidFile: string;
+  io: ExecIo;
+}
+
+/** How long output may still come once runc exec has exited (an orphan may hold the pipes). */
+const EXEC_DRAIN_MS = 200;
+
+/**
+ * `runc exec`: the process gets the pipes themselves (no terminal), so its output does not pass
+ * through runc. Resolves with runc's exit code (the process's, 128+N for a signal), or, when the
+ * process could not be started (runc: 255 with no pid written), 127/126 as a shell would.
+ */
+export function runcExec(runc: Runc, o: ExecRun): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      runc.binary,
+      ['--root', runc.root, 'exec', '--process', o.processFile, '--pid-file', o.pidFile, o.id],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let errTail = '';
+    child.stdout.on('data', (b: Buffer) => o.io.stdout(b));
+    child.stderr.on('data', (b: Buffer) => {
+      errTail = (errTail + b.toString('utf8')).slice(-4096);
+      o.io.stderr(b);
+    });
+    let exited = false;
+    let poll: NodeJS.Timeout | undefined;
+    const kill = () => {
+      // The process, not runc: runc cannot pass a SIGKILL on. Until runc has written its pid,
+      // look again.
+      if (exited) return;
+      const pid = readPidFile(o.pidFile);
+      if (pid) process.kill(pid, 'SIGKILL');
+      else poll = setTimeout(kill, 10);
+    };
+    o.io.kill.addEventListener('abort', kill, { once: true });
+    child.on('error', (err) => {
+      o.io.kill.removeEventListener('abort', kill);
+      reject(
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? unavailable(`runc not found at ${runc.binary}`)
+          : err,
+      );
+    });
+    child.on('exit', (code, signal) => {
+      exited = true;
+      clearTimeout(poll);
+      o.io.kill.removeEventListener('abort', kill);
+      const started = readPidFile(o.pidFile) !== undefined;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        if (code === 255 && !started)
+          return resolve(/not found|no such file/i.test(errTail) ? 127 : 126);
+        if (code === null) return reject(new RuncError('exec', `killed by ${signal}`));
+        resolve(code);
+      };
+      const drain = setTimeout(finish, EXEC_DRAIN_MS);
+      child.once('close', () => {
+        clearTimeout(drain);
+        finish();
+      });
+    });
+  });
+}
+
+function readPidFile(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,7 +6,9 @@ import { constants, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
 import { conflict, invalidInput, unavailable } from '../errors.js';
+import type { ExecIo, ExecProcess } from '../core/exec.js';
 import { exitOutcome, markRunning, type ContainerRecord } from '../core/container-record.js';
 import { readJson, writeJsonAtomic } from '../core/files.js';
 import { bootId, identify, isAlive } from '../core/proc.js';
@@ -18,8 +20,8 @@ import { mkdirInRoot } from '../in-root.js';
 import type { Runtime, SandboxSpec } from '../runtime.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
-import { containerConfig } from './oci-config.js';
-import { Runc, RuncError } from './runc-cli.js';
+import { containerConfig, execProcessConfig } from './oci-config.js';
+import { Runc, RuncError, runcExec } from './runc-cli.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
 
 export interface RuncRuntimeOptions {
@@ -201,6 +203,23 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           throw conflict(`container ${rec.id} is not running`);
         throw e;
       });
+  }
+
+  protected async runExec(rec: RuncContainer, proc: ExecProcess, io: ExecIo): Promise<number> {
+    // Beside the container's record, where the container cannot reach; gone once it has run.
+    const base = `${this.layout.container(rec.id).dir}/exec-${randomBytes(8).toString('hex')}`;
+    await writeJsonAtomic(`${base}.json`, execProcessConfig(proc));
+    try {
+      return await runcExec(this.runc, {
+        id: rec.id,
+        processFile: `${base}.json`,
+        pidFile: `${base}.pid`,
+        io,
+      });
+    } finally {
+      await rm(`${base}.json`, { force: true });
+      await rm(`${base}.pid`, { force: true });
+    }
   }
 
   protected override async onRemove(rec: RuncContainer): Promise<void> {

@@ -28,6 +28,47 @@ describe('agent lines', () => {
     });
   });
 
+  it("parses an exec's output chunks and its exit", () => {
+    const data = Buffer.from([0, 1, 0xff, 0x0a, 0x41]);
+    expect(parseAgentLine(`execout abc e1 2 ${data.toString('base64')}`)).toEqual({
+      type: 'execout',
+      id: 'abc',
+      execId: 'e1',
+      stream: 'stderr',
+      data,
+    });
+    expect(parseAgentLine('execout abc e1 1 -')).toMatchObject({
+      stream: 'stdout',
+      data: Buffer.alloc(0),
+    });
+    expect(parseAgentLine('execexit abc e1 3 -')).toEqual({
+      type: 'execexit',
+      id: 'abc',
+      execId: 'e1',
+      exitCode: 3,
+      error: '',
+    });
+    expect(parseAgentLine('execexit abc e1 127 exec%20nope')).toMatchObject({
+      exitCode: 127,
+      error: 'exec nope',
+    });
+  });
+
+  it('refuses exec lines a hostile guest could bend: bad streams, base64, codes, sizes', () => {
+    for (const line of [
+      'execout abc e1 3 QUFB',
+      'execout abc e1 1 QUF',
+      'execout abc e1 1 QU%3DB',
+      `execout abc e1 1 ${Buffer.alloc(2049).toString('base64')}`,
+      'execout abc e1 1',
+      'execexit abc e1 256 -',
+      'execexit abc e1 -1 -',
+      'execexit abc e1 3',
+    ])
+      expect(parseAgentLine(line)).toBeUndefined();
+    expect(parseAgentLine(`execout a b 1 ${Buffer.alloc(2048).toString('base64')}`)).toBeDefined();
+  });
+
   it('ignores what it does not know', () => {
     expect(parseAgentLine('exited abc x')).toBeUndefined();
     expect(parseAgentLine('started abc')).toBeUndefined();

@@ -8,6 +8,7 @@ import { unavailable } from '../errors.js';
 import {
   decodeLine,
   encodeLine,
+  EXEC_CHUNK,
   parseStatusTokens,
   TO_HOST,
   type ExitedRecord,
@@ -18,7 +19,46 @@ export type AgentMessage =
   | { type: 'hello'; release: string }
   | StartedRecord
   | ExitedRecord
-  | { type: 'error'; id: string; message: string };
+  | { type: 'error'; id: string; message: string }
+  | ExecOutput
+  | ExecExit;
+
+/** A chunk of an exec's output (at most EXEC_CHUNK bytes). */
+export interface ExecOutput {
+  type: 'execout';
+  id: string;
+  execId: string;
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+/** An exec is over: its exit code, or (error set) why it could not run. */
+export interface ExecExit {
+  type: 'execexit';
+  id: string;
+  execId: string;
+  exitCode: number;
+  error: string;
+}
+
+// The agent may be hostile: only well-formed base64 of at most EXEC_CHUNK bytes is output.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const MAX_CHUNK_TOKEN = Math.ceil(EXEC_CHUNK / 3) * 4;
+
+function parseExecTokens(t: string[]): ExecOutput | ExecExit | undefined {
+  if (t[0] === 'execout' && t.length === TO_HOST.execout + 1) {
+    const stream = t[3] === '1' ? 'stdout' : t[3] === '2' ? 'stderr' : undefined;
+    if (!stream || t[4].length > MAX_CHUNK_TOKEN || !BASE64.test(t[4])) return undefined;
+    const data = Buffer.from(t[4], 'base64');
+    if (data.length > EXEC_CHUNK) return undefined;
+    return { type: 'execout', id: t[1], execId: t[2], stream, data };
+  }
+  if (t[0] === 'execexit' && t.length === TO_HOST.execexit + 1) {
+    if (!/^\d{1,3}$/.test(t[3]) || Number(t[3]) > 255) return undefined;
+    return { type: 'execexit', id: t[1], execId: t[2], exitCode: Number(t[3]), error: t[4] };
+  }
+  return undefined;
+}
 
 /** One line from the agent, or undefined when it is not one we know. */
 export function parseAgentLine(line: string): AgentMessage | undefined {
@@ -31,6 +71,9 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
       return t.length === TO_HOST.error + 1
         ? { type: 'error', id: t[1], message: t[2] }
         : undefined;
+    case 'execout':
+    case 'execexit':
+      return parseExecTokens(t);
     default:
       return parseStatusTokens(t);
   }

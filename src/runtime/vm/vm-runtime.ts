@@ -11,6 +11,7 @@ import { pino, type Logger } from 'pino';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
 import { exitOutcome, markRunning, type ContainerRecord } from '../core/container-record.js';
 import { readJson, writeJsonAtomic } from '../core/files.js';
+import type { ExecIo, ExecProcess } from '../core/exec.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { isMounted, prepareRootfs } from '../core/rootfs.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
@@ -20,6 +21,7 @@ import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js
 import { VmLayout } from './layout.js';
 import { PodVm, type SandboxRecord } from './pod-vm.js';
 import { kvmUsable, vmSize, type Accel } from './qemu.js';
+import { requestExec } from './exec-request.js';
 import { requestStart, startRequest } from './start-request.js';
 
 export interface VmRuntimeOptions {
@@ -218,6 +220,14 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     } catch {
       this.log.debug({ container: rec.id }, 'signal not delivered: no pod VM');
     }
+  }
+
+  protected async runExec(rec: ContainerRecord, proc: ExecProcess, io: ExecIo): Promise<number> {
+    const vm = this.vm(rec.sandboxId);
+    const control = vm.control;
+    if (vm.gone || !control || control.isClosed)
+      throw unavailable(`the pod VM of ${rec.id} is not running`);
+    return requestExec(control, rec.id, proc, io);
   }
 
   protected override async onRemove(rec: ContainerRecord): Promise<void> {

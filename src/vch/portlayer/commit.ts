@@ -15,6 +15,7 @@ import {
   LABEL_TASK,
   taskPlId,
 } from './directory.js';
+import type { ExecTasks } from './exec-tasks.js';
 import type { ChangeSet, TaskSpec } from './handles.js';
 
 /** Seconds a stop waits before SIGKILL when the commit does not say. */
@@ -24,6 +25,7 @@ export class Committer {
   constructor(
     private readonly vch: Vch,
     private readonly dir: Directory,
+    private readonly execs: ExecTasks,
     private readonly log: VchLogger,
   ) {}
 
@@ -56,16 +58,37 @@ export class Committer {
         );
       }
       for (const id of set.bind) {
+        const exec = set.execs.find((e) => e.id === id);
+        // An exec starts last (nothing to undo: it changes nothing of the pod).
+        if (exec) continue;
         const t = tasks.find((x) => taskPlId(x) === id);
         if (!t) throw invalidInput(`task ${id} is not in container ${set.containerId}`);
         await this.start(t, undo);
       }
+      await this.startExecs(set, pod);
     } catch (err) {
       for (const step of undo.reverse())
         await step().catch((e: unknown) =>
           this.log.warn({ err: (e as Error).message }, 'portlayer: undoing a failed commit failed'),
         );
       throw err;
+    }
+  }
+
+  /**
+   * A commit of execs alone: they change nothing of the pod, so no version is checked or
+   * bumped (routes-containers.ts), and nothing is undone.
+   */
+  async commitExecs(set: ChangeSet): Promise<void> {
+    const pod = await this.dir.pod(set.containerId);
+    if (!pod) throw invalidInput(`container ${set.containerId} is gone`);
+    await this.startExecs(set, pod);
+  }
+
+  private async startExecs(set: ChangeSet, pod: PodInfo): Promise<void> {
+    for (const id of set.bind) {
+      const exec = set.execs.find((e) => e.id === id);
+      if (exec) await this.execs.start(pod, set.containerId, exec);
     }
   }
 

@@ -22,6 +22,20 @@ export interface TaskSpec {
   cpuMillis?: number;
 }
 
+/** An exec joined to a running pod (TaskJoinConfig.execIn): it runs when bound and committed. */
+export interface ExecTaskSpec {
+  /** The portlayer's task id for the exec (64 hex). */
+  id: string;
+  /** The pod's task (by its name in the pod) the process runs in. */
+  execIn: string;
+  path: string;
+  args: string[];
+  env: string[];
+  workingDir?: string;
+  user?: string;
+  timeoutSeconds?: number;
+}
+
 export interface ImageSpec {
   /** What the VCH resolves: an image id or reference. */
   image: string;
@@ -37,6 +51,7 @@ export interface ChangeSet {
   readonly create?: ContainerCreateConfig;
   readonly images: ReadonlyMap<string, ImageSpec>;
   readonly tasks: readonly TaskSpec[];
+  readonly execs: readonly ExecTaskSpec[];
   readonly bind: readonly string[];
   readonly state?: 'RUNNING' | 'STOPPED';
   readonly logging: boolean;
@@ -79,6 +94,7 @@ export class HandleStore {
       create,
       images: new Map(),
       tasks: [],
+      execs: [],
       bind: [],
       logging: false,
       interaction: false,
@@ -94,6 +110,7 @@ export class HandleStore {
       base: this.version(containerId),
       images: new Map(),
       tasks: [],
+      execs: [],
       bind: [],
       logging: false,
       interaction: false,
@@ -124,6 +141,28 @@ export class HandleStore {
       );
     this.sets.delete(handle);
     return set;
+  }
+
+  /**
+   * Takes a handle whose only changes are bound execs: they change nothing of the container, so
+   * the handle is not held to its version (a probe's exec never makes another handle stale).
+   * Undefined (the handle left as it is) when it holds other changes.
+   */
+  takeExecsOnly(handle: string): ChangeSet | undefined {
+    const s = this.get(handle);
+    const execOnly =
+      s.base !== 'new' &&
+      s.execs.length > 0 &&
+      s.images.size === 0 &&
+      s.tasks.length === 0 &&
+      s.state === undefined &&
+      !s.logging &&
+      !s.interaction &&
+      s.scopes.length === 0 &&
+      s.bind.every((id) => s.execs.some((e) => e.id === id));
+    if (!execOnly) return undefined;
+    this.sets.delete(handle);
+    return s;
   }
 
   private put(set: ChangeSet): string {

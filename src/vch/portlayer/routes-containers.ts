@@ -104,6 +104,11 @@ export function addContainerRoutes(
 
   router.add(ROUTES.commit, async ({ res, params, query }) => {
     const waitTime = queryInt(query, 'wait_time', -1);
+    const execsOnly = handles.takeExecsOnly(params[0]);
+    if (execsOnly) {
+      await committer.commitExecs(execsOnly);
+      return sendJson(res, 200, undefined);
+    }
     const containerId = handles.get(params[0]).containerId;
     await serial(containerId, async () => {
       const exists = (await dir.pod(containerId)) !== undefined;

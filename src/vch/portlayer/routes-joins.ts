@@ -19,8 +19,10 @@ import { invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import { type Directory, taskPlId } from './directory.js';
 import { endpointsOf } from './info.js';
+import type { ExecTasks } from './exec-tasks.js';
 import type { HandleStore, TaskSpec } from './handles.js';
 import { optNumber, optString, optStrings, readObject, sendJson } from './http.js';
+import { joinExec } from './routes-exec.js';
 import type { Router } from './router.js';
 
 const TASK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -41,6 +43,7 @@ export function addJoinRoutes(
   handles: HandleStore,
   dir: Directory,
   storeName: string,
+  execs: ExecTasks,
 ): void {
   router.add(ROUTES.imageJoin, async ({ req, res, params }) => {
     const [store, id] = params;
@@ -72,6 +75,8 @@ export function addJoinRoutes(
   router.add(ROUTES.taskJoin, async ({ req, res }) => {
     const body = await readObject<TaskJoinConfig>(req, ['handle', 'path']);
     const set = handles.get(body.handle as string);
+    if (optString(body, 'execIn') !== undefined)
+      return sendJson(res, 200, joinExec(handles, execs, set, body));
     const id = optString(body, 'id') ?? randomBytes(32).toString('hex');
     if (!ID.test(id)) throw invalidInput(`task id ${JSON.stringify(id)}: want 64 hex digits`);
     const name = optString(body, 'name') ?? `task-${set.tasks.length}`;
@@ -106,6 +111,7 @@ export function addJoinRoutes(
     const id = body.id as string;
     const known =
       set.tasks.some((t) => t.id === id) ||
+      set.execs.some((e) => e.id === id) ||
       (set.base !== 'new' &&
         (await dir.resolve(set.containerId))?.tasks.some((t) => taskPlId(t) === id));
     if (!known) throw notFound(`no task ${id} in container ${set.containerId}`);

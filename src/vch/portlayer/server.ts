@@ -7,11 +7,13 @@ import { createApiServer, type RequestHandler } from '../listener.js';
 import type { Vch, VchLogger } from '../vch.js';
 import { Committer } from './commit.js';
 import { Directory } from './directory.js';
+import { ExecTasks } from './exec-tasks.js';
 import { HandleStore } from './handles.js';
 import { HttpError, sendError, sendJson, serveRequest } from './http.js';
 import { ROUTES, type VCHInfo } from '../../api/portlayer/index.js';
 import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
+import { addExecRoutes } from './routes-exec.js';
 import { addJoinRoutes } from './routes-joins.js';
 
 export interface PortlayerOptions {
@@ -32,7 +34,8 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   const handles = new HandleStore();
   const dir = new Directory(vch);
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  const committer = new Committer(vch, dir, o.logger ?? quiet);
+  const execs = new ExecTasks(vch, dir);
+  const committer = new Committer(vch, dir, execs, o.logger ?? quiet);
 
   router.add(ROUTES.ping, async ({ res }) => sendJson(res, 200, 'OK'));
   router.add(ROUTES.vchInfo, async ({ res }) => {
@@ -55,7 +58,8 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
     sendJson(res, 200, body);
   });
   addContainerRoutes(router, vch, handles, dir, committer);
-  addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default');
+  addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default', execs);
+  addExecRoutes(router, handles, execs);
   return router;
 }
 

@@ -1,0 +1,136 @@
+// Exec tasks: VIC's exec sessions. A task join with `execIn` on a running pod's handle, bound
+// and committed, runs a process in that task (container) of the pod (the VCH's
+// execInContainer); `GET /tasks` (Inspect) answers its state, exit code and captured output,
+// `GET /tasks/wait` waits for its end. They live in memory: an exec does not outlive the VCH
+// process, and a finished one is kept a while for its answer, then forgotten.
+import type { TaskInspectResponse } from '../../api/portlayer/index.js';
+import type { ExecResult } from '../../runtime/runtime.js';
+import { conflict, notFound, unavailable } from '../errors.js';
+import type { PodInfo } from '../types.js';
+import type { Vch } from '../vch.js';
+import type { Directory } from './directory.js';
+import type { ExecTaskSpec } from './handles.js';
+
+interface ExecEntry {
+  spec: ExecTaskSpec;
+  /** The portlayer id of the pod it runs in. */
+  podId: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** When it may be forgotten (ms), once it is over. */
+  expires?: number;
+  result?: ExecResult;
+  error?: unknown;
+  done: Promise<void>;
+}
+
+export class ExecTasks {
+  private readonly entries = new Map<string, ExecEntry>();
+
+  constructor(
+    private readonly vch: Vch,
+    private readonly dir: Directory,
+    /** How long a finished exec's answer is kept (ms). */
+    private readonly keepMs = 10 * 60_000,
+    private readonly max = 1000,
+  ) {}
+
+  has(id: string): boolean {
+    this.sweep();
+    return this.entries.has(id);
+  }
+
+  /**
+   * Starts the exec in its task of `pod` (the pod's portlayer id `podId`). NotFound: no such
+   * task; Conflict: it does not run. What goes wrong once it is under way is its answer's.
+   */
+  async start(pod: PodInfo, podId: string, spec: ExecTaskSpec): Promise<void> {
+    this.sweep();
+    if (this.entries.has(spec.id)) throw conflict(`exec task ${spec.id} exists already`);
+    if (this.entries.size >= this.max) throw unavailable('too many exec tasks; try again later');
+    const target = (await this.dir.tasksOf(pod)).find((t) => t.nameInPod === spec.execIn);
+    if (!target) throw notFound(`no task ${spec.execIn} in container ${podId}`);
+    if (target.status !== 'running') throw conflict(`task ${spec.execIn} is not running`);
+    const entry: ExecEntry = { spec, podId, startedAt: new Date().toISOString(), done: undefined! };
+    const run = this.vch.execInContainer(
+      target.id,
+      {
+        args: [spec.path, ...spec.args],
+        env: spec.env,
+        ...(spec.workingDir && { cwd: spec.workingDir }),
+        ...(spec.user && { user: spec.user }),
+      },
+      spec.timeoutSeconds !== undefined ? { timeoutMs: spec.timeoutSeconds * 1000 } : {},
+    );
+    entry.done = run.then(
+      (r) => void (entry.result = r),
+      (e: unknown) => void (entry.error = e),
+    );
+    void entry.done.then(() => {
+      entry.finishedAt = new Date().toISOString();
+      entry.expires = Date.now() + this.keepMs;
+    });
+    this.entries.set(spec.id, entry);
+  }
+
+  /** The exec `id` of pod `podId`; NotFound when there is none (or it was forgotten). */
+  private get(id: string, podId: string): ExecEntry {
+    this.sweep();
+    const e = this.entries.get(id);
+    if (!e || e.podId !== podId) throw notFound(`no exec task ${id} in container ${podId}`);
+    return e;
+  }
+
+  /** Inspect's answer. An exec that could not run answers with its error (its kind's status). */
+  inspect(id: string, podId: string): TaskInspectResponse {
+    const e = this.get(id, podId);
+    if (e.error !== undefined) throw e.error;
+    const s = e.spec;
+    const r = e.result;
+    const state = r ? 'exited' : 'running';
+    const answer: TaskInspectResponse = {
+      id,
+      state,
+      user: s.user ?? '',
+      processConfig: {
+        execPath: s.path,
+        execArgs: s.args,
+        workingDir: s.workingDir ?? '',
+        user: s.user ?? '',
+        env: s.env,
+        status: state,
+        startedAt: e.startedAt,
+        ...(e.finishedAt && { finishedAt: e.finishedAt }),
+      },
+    };
+    if (!r) return answer;
+    answer.exitCode = r.exitCode;
+    answer.processConfig!.exitCode = r.exitCode;
+    answer.stdout = r.stdout.toString('base64');
+    answer.stderr = r.stderr.toString('base64');
+    answer.stdoutTruncated = r.truncated.stdout;
+    answer.stderrTruncated = r.truncated.stderr;
+    answer.timedOut = r.timedOut;
+    return answer;
+  }
+
+  /** Resolves once the exec is over (at once if it is); `signal` gives up. */
+  async wait(id: string, podId: string, signal?: AbortSignal): Promise<void> {
+    const e = this.get(id, podId);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void e.done.then(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+    if (e.error !== undefined) throw e.error;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, e] of this.entries)
+      if (e.expires !== undefined && e.expires <= now) this.entries.delete(id);
+  }
+}
