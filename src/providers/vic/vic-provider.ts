@@ -20,11 +20,7 @@ import { newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
 import { capacityFromVchInfo, nodeStatusFromVchInfo, notReadyStatus } from './node-status.js';
 import type { NodeFacts } from './operations/container-env.js';
 import type { EnvSources } from './operations/env-sources.js';
-import {
-  ContainerConfigError,
-  ContainerCreateError,
-  ImagePullError,
-} from './operations/errors.js';
+import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { PodMonitor } from './operations/pod-monitor.js';
@@ -33,6 +29,7 @@ import { podIPsOf, podStatus } from './operations/pod-status.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { validatePod } from './operations/validate.js';
 import { nextAttempt } from './operations/restart-policy.js';
+import { sleep } from './operations/retry.js';
 import type { ImageConfig, ImageStore } from './proxy/image-store.js';
 import type { IsolationProxy } from './proxy/isolation-proxy.js';
 
@@ -408,19 +405,4 @@ export class VicProvider implements Provider {
     if (!vp) throw new NodeError('NotFound', `pod ${namespace}/${name} is not on this node`);
     return vp;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    }, ms);
-    const done = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

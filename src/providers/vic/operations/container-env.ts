@@ -232,7 +232,10 @@ export function containerEnv(
       }
       value = v;
     } else if (from)
-      throw fail(`env ${e.name} takes its value from a source this node does not support`, 'InvalidInput');
+      throw fail(
+        `env ${e.name} takes its value from a source this node does not support`,
+        'InvalidInput',
+      );
     else value = '';
     set(e.name, value);
   }

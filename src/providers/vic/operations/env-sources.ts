@@ -28,7 +28,8 @@ export function kubeEnvSources(kubeConfig: k8s.KubeConfig): EnvSources {
   return {
     configMap: (namespace, name) =>
       notFoundAsUndefined(core.readNamespacedConfigMap({ namespace, name })),
-    secret: (namespace, name) => notFoundAsUndefined(core.readNamespacedSecret({ namespace, name })),
+    secret: (namespace, name) =>
+      notFoundAsUndefined(core.readNamespacedSecret({ namespace, name })),
     services: async (namespace) => (await core.listNamespacedService({ namespace })).items,
     service: (namespace, name) =>
       notFoundAsUndefined(core.readNamespacedService({ namespace, name })),

@@ -13,8 +13,7 @@ const MASTER_SERVICES = new Set(['kubernetes']);
 const varName = (s: string) => s.replaceAll('-', '_').toUpperCase();
 
 /** A cluster IP that is neither "None" (headless) nor empty (ExternalName). */
-const hasClusterIP = (s: k8s.V1Service) =>
-  !!s.spec?.clusterIP && s.spec.clusterIP !== 'None';
+const hasClusterIP = (s: k8s.V1Service) => !!s.spec?.clusterIP && s.spec.clusterIP !== 'None';
 
 /** The variables of these Services, in the kubelet's order per Service. */
 export function serviceVariables(services: k8s.V1Service[]): Map<string, string> {
