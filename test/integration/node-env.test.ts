@@ -146,7 +146,7 @@ describe('env from ConfigMaps, Secrets, the downward API and Services', () => {
       namespace: 'default',
     });
     const script =
-      'echo "args: $0 / $1"; env | grep -E "^(CM_|DB_|FROM_|HOST_IP|MEM_MI|URL|KUBERNETES_SERVICE_HOST|WEB_SERVICE_(HOST|PORT_HTTP))=" | sort';
+      'echo "args: $0 / $1"; env | grep -E "^(CM_[A-Z]+|DB_[a-z]+|FROM_[A-Z]+|HOST_IP|MEM_MI|URL|KUBERNETES_SERVICE_HOST|WEB_SERVICE_(HOST|PORT_HTTP))=" | sort';
     await core.createNamespacedPod({
       namespace,
       body: pod(
