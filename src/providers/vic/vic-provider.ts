@@ -205,6 +205,9 @@ export class VicProvider implements Provider {
       // As the kubelet: the container waits with the reason, an Event says why, and the next
       // sync tries again. The pod is committed whole, so its other containers wait too (as
       // ContainerCreating), where the kubelet would have started those before it.
+      for (const other of vp.containers.values())
+        if (other.waiting?.reason === 'CreateContainerConfigError')
+          other.waiting = { reason: 'ContainerCreating' };
       const c = vp.containers.get(err.container)!;
       c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
       this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'container config');
