@@ -13,7 +13,10 @@ export type EventReason =
   | 'ProviderDeleteFailed'
   | 'ProviderStatusFailed'
   | 'Started'
-  | 'Killing';
+  | 'Killing'
+  // The kubelet's reasons for what a provider reports on a pod (kubelet pkg/kubelet/events).
+  | 'Failed'
+  | 'InvalidEnvironmentVariableNames';
 
 export class EventRecorder {
   /** The last Event written per pod UID, reason and message, to count repeats on. */

@@ -76,6 +76,9 @@ export class PodController {
       const api = this.watch.cache.get(keyOf(pod));
       if (!api || api.metadata?.uid !== pod.metadata?.uid) this.queue.add(keyOf(pod));
     }
+    this.provider.notifyEvents?.(
+      (pod, e) => void this.events.record(pod, e.type, e.reason, e.message),
+    );
     if (this.provider.notifyPods) {
       this.provider.notifyPods((pod) => this.queue.add(keyOf(pod)));
     } else this.schedulePoll();

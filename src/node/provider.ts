@@ -6,6 +6,7 @@
 // retried with backoff.
 import type { Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
+import type { EventReason } from './events.js';
 
 export interface ContainerLogOptions {
   /** Only the last N lines. */
@@ -22,6 +23,13 @@ export interface ContainerLogOptions {
   stream?: 'stdout' | 'stderr' | 'all';
   /** Aborts when the client goes away; a follow must end then. */
   signal?: AbortSignal;
+}
+
+/** An Event a provider reports on one of its pods; the node records it. */
+export interface PodEvent {
+  type: 'Normal' | 'Warning';
+  reason: EventReason;
+  message: string;
 }
 
 export interface NodeConditionsAndAddresses {
@@ -53,6 +61,11 @@ export interface Provider {
    * the controller stops polling getPodStatus every 5 s.
    */
   notifyPods?(callback: (pod: k8s.V1Pod) => void): void;
+  /**
+   * Optional: the provider reports Events on its pods (a container's configuration that cannot
+   * be made, keys skipped); the node records them as the kubelet's recorder does.
+   */
+  notifyEvents?(callback: (pod: k8s.V1Pod, event: PodEvent) => void): void;
 
   // ---- node ----
   /** Throws while the provider cannot run pods; the node then stops renewing its lease. */

@@ -1,8 +1,8 @@
 // What the virtual kubelet's integration tests share: a kubelet serving certificate signed
 // by the cluster's CA (the apiserver checks it, with 127.0.0.1 as an IP SAN), a virtual
 // kubelet on a MemoryProvider, and polling.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -47,6 +47,36 @@ export async function servingCert(cluster: ClusterInfo, nodeName: string): Promi
     clientCa: readFileSync(join(pki, 'ca.crt')),
     files: { cert: crt, key, clientCa: join(pki, 'ca.crt') },
   };
+}
+
+/**
+ * A kubeconfig for system:node:NAME in system:nodes, as a kubelet has: the apiserver's Node
+ * authorizer lets it read only what the pods bound to that node reference. Written in `dir`.
+ */
+export function nodeKubeconfig(cluster: ClusterInfo, nodeName: string, dir: string): string {
+  const pki = join(cluster.dir, 'pki');
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      'openssl ecparam -name prime256v1 -genkey -noout -out node.key && ' +
+        `openssl req -new -key node.key -subj "/O=system:nodes/CN=system:node:${nodeName}" -out node.csr && ` +
+        `openssl x509 -req -in node.csr -CA ${pki}/ca.crt -CAkey ${pki}/ca.key -CAcreateserial ` +
+        `-CAserial ca.srl -days 1 -extfile <(printf "extendedKeyUsage=clientAuth") -out node.crt`,
+    ],
+    { encoding: 'utf8', cwd: dir },
+  );
+  if (r.status !== 0) throw new Error(r.stderr);
+  const b64 = (f: string) => readFileSync(join(dir, f)).toString('base64');
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(
+    file,
+    readFileSync(cluster.kubeconfig, 'utf8')
+      .replace(/client-certificate-data: .*/, `client-certificate-data: ${b64('node.crt')}`)
+      .replace(/client-key-data: .*/, `client-key-data: ${b64('node.key')}`),
+  );
+  return file;
 }
 
 export function kubeConfigOf(cluster: ClusterInfo): k8s.KubeConfig {

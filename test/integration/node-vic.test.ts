@@ -4,7 +4,7 @@
 // Node's capacity is the VCH's /vch/info; a SIGKILLed node, started again, finds its pods
 // still running (same start times, no restarts) and their logs carrying on.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -13,7 +13,13 @@ import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.
 import { vchEndpoints } from '../../src/vch/address.js';
 import { kubectl } from './cluster.js';
 import { cleanupVch, docker, ensureBuilt, main, startVch, type VchProcess } from './docker-cli.js';
-import { kubeConfigOf, servingCert, type ServingCert, until } from './node-harness.js';
+import {
+  kubeConfigOf,
+  nodeKubeconfig,
+  servingCert,
+  type ServingCert,
+  until,
+} from './node-harness.js';
 import {
   buildBusyboxLayout,
   freePort,
@@ -325,32 +331,6 @@ describe("vic-kubelet node with a node's own credentials", () => {
   const nodeName = `vk-vic-ident-${suffix}`;
   nodeNames.push(nodeName);
 
-  /** A kubeconfig for system:node:NAME in system:nodes, as a kubelet has (Node authorizer). */
-  async function nodeKubeconfig(): Promise<string> {
-    const pki = join(cluster.dir, 'pki');
-    const dir = join(work, 'ident-pki');
-    spawnSync('mkdir', ['-p', dir]);
-    const sh = (script: string) => {
-      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir });
-      if (r.status !== 0) throw new Error(r.stderr);
-    };
-    sh(
-      'openssl ecparam -name prime256v1 -genkey -noout -out node.key && ' +
-        `openssl req -new -key node.key -subj "/O=system:nodes/CN=system:node:${nodeName}" -out node.csr && ` +
-        `openssl x509 -req -in node.csr -CA ${pki}/ca.crt -CAkey ${pki}/ca.key -CAcreateserial ` +
-        `-CAserial ca.srl -days 1 -extfile <(printf "extendedKeyUsage=clientAuth") -out node.crt`,
-    );
-    const b64 = (f: string) => readFileSync(join(dir, f)).toString('base64');
-    const file = join(dir, 'kubeconfig');
-    writeFileSync(
-      file,
-      readFileSync(cluster.kubeconfig, 'utf8')
-        .replace(/client-certificate-data: .*/, `client-certificate-data: ${b64('node.crt')}`)
-        .replace(/client-key-data: .*/, `client-key-data: ${b64('node.key')}`),
-    );
-    return file;
-  }
-
   it("registers, reads its pod's imagePullSecret and serves kubectl logs", async () => {
     // The image is only to be had with the secret's credentials: the pod runs only if the
     // node could read it.
@@ -365,7 +345,7 @@ describe("vic-kubelet node with a node's own credentials", () => {
   }, 180_000);
 
   async function runWithNodeCredentials(host: string, privateImage: string): Promise<void> {
-    const kubeconfig = await nodeKubeconfig();
+    const kubeconfig = nodeKubeconfig(cluster, nodeName, join(work, 'ident-pki'));
     const tls = await servingCert(cluster, nodeName);
     const flags = nodeFlags(nodeName, tls, await freePort());
     flags[flags.indexOf('--kubeconfig') + 1] = kubeconfig;

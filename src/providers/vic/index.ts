@@ -1,9 +1,10 @@
 // The VIC provider, put together for the node: HTTP clients of a VCH's portlayer and persona
 // (unix:///path or http://127.0.0.1:port, an embedded VCH's sockets or a remote VCH) and, with
-// a kubeconfig, imagePullSecrets read from the API server.
+// a kubeconfig, what pods reference in the API server: imagePullSecrets, and the ConfigMaps,
+// Secrets and Services of containers' env.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../logging/logger.js';
-import type { SecretSource } from './operations/pod-creator.js';
+import { kubeEnvSources } from './operations/env-sources.js';
 import { PersonaClient } from './proxy/persona-client.js';
 import { PortlayerClient } from './proxy/portlayer-client.js';
 import { VicProvider } from './vic-provider.js';
@@ -19,31 +20,27 @@ export interface VicProviderConfig {
   persona: string;
   nodeIP: string;
   log: Logger;
-  /** For imagePullSecrets; without it pulls go without credentials. */
+  /**
+   * For imagePullSecrets and containers' env (ConfigMaps, Secrets, Services); without it pulls
+   * go without credentials and a container that references a ConfigMap or Secret waits.
+   */
   kubeConfig?: k8s.KubeConfig;
+  /** How often a container waiting on a missing ConfigMap or Secret is tried again (ms). */
+  configRetryMs?: number;
   /** The portlayer's image store name (VIC: the VCH's UUID). Default "default". */
   storeName?: string;
 }
 
-/** Reads Secrets with the node's credentials; a missing one is undefined. */
-export function secretsFromApi(kubeConfig: k8s.KubeConfig): SecretSource {
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  return async (namespace, name) => {
-    try {
-      return await core.readNamespacedSecret({ name, namespace });
-    } catch (e) {
-      if (e instanceof k8s.ApiException && e.code === 404) return undefined;
-      throw e;
-    }
-  };
-}
-
 export function createVicProvider(c: VicProviderConfig): VicProvider {
+  // The node's reads of the API: Secrets (imagePullSecrets, env), ConfigMaps, Services.
+  const sources = c.kubeConfig && kubeEnvSources(c.kubeConfig);
   return new VicProvider({
     isolation: new PortlayerClient(c.portlayer, c.storeName),
     imageStore: new PersonaClient(c.persona),
     nodeIP: c.nodeIP,
     log: c.log,
-    secrets: c.kubeConfig ? secretsFromApi(c.kubeConfig) : undefined,
+    secrets: sources && ((namespace, name) => sources.secret(namespace, name)),
+    envSources: sources,
+    configRetryMs: c.configRetryMs,
   });
 }

@@ -12,25 +12,34 @@ import type { Logger } from '../../logging/logger.js';
 import type {
   ContainerLogOptions,
   NodeConditionsAndAddresses,
+  PodEvent,
   Provider,
 } from '../../node/provider.js';
 import { PodCache } from './cache/pod-cache.js';
 import { newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
-import { nodeStatusFromVchInfo, notReadyStatus } from './node-status.js';
-import { ContainerCreateError, ImagePullError } from './operations/errors.js';
+import { capacityFromVchInfo, nodeStatusFromVchInfo, notReadyStatus } from './node-status.js';
+import type { NodeFacts } from './operations/container-env.js';
+import type { EnvSources } from './operations/env-sources.js';
+import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
-import { podStatus } from './operations/pod-status.js';
+import { podIPsOf, podStatus } from './operations/pod-status.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { validatePod } from './operations/validate.js';
 import { nextAttempt } from './operations/restart-policy.js';
-import type { ImageStore } from './proxy/image-store.js';
+import { sleep } from './operations/retry.js';
+import type { ImageConfig, ImageStore } from './proxy/image-store.js';
 import type { IsolationProxy } from './proxy/isolation-proxy.js';
 
 /** How long a failed pull shows as ErrImagePull before ImagePullBackOff (ms). */
 const ERR_IMAGE_PULL_SHOWN_MS = 2000;
+/**
+ * How often a container waiting on its configuration (CreateContainerConfigError) is tried
+ * again: the kubelet's pod worker retries a failed sync every 10 s, without growing.
+ */
+const CONFIG_RETRY_MS = 10_000;
 
 export interface VicProviderOptions {
   isolation: IsolationProxy;
@@ -39,6 +48,10 @@ export interface VicProviderOptions {
   log: Logger;
   /** Reads imagePullSecrets; without it pulls go without credentials. */
   secrets?: SecretSource;
+  /** ConfigMaps, Secrets and Services for containers' env; without them none can be used. */
+  envSources?: EnvSources;
+  /** How often a container waiting on a missing ConfigMap or Secret is tried again (ms). */
+  configRetryMs?: number;
   /** Default grace period of a deletion that does not say (s). */
   defaultGraceSec?: number;
 }
@@ -60,13 +73,18 @@ export class VicProvider implements Provider {
   private readonly deleter: PodDeleter;
   private readonly work = new Map<VicPod, Work>();
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
+  private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
   private lastCapacity: Record<string, string> | undefined;
   private closed = false;
   /** Settles once the cache has been rebuilt from the VCH. */
   readonly ready: Promise<void>;
 
   constructor(private readonly o: VicProviderOptions) {
-    this.creator = new PodCreator(o.imageStore, o.isolation, o.secrets, o.log);
+    this.creator = new PodCreator(o.imageStore, o.isolation, o.secrets, o.log, {
+      sources: o.envSources,
+      node: () => this.nodeFacts(),
+      podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
+    });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
     this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache);
@@ -122,13 +140,17 @@ export class VicProvider implements Provider {
   }
 
   private async createInBackground(vp: VicPod, signal: AbortSignal): Promise<void> {
+    // Kept while only the configuration is waited for: its images need not be pulled again.
+    let images: Map<string, ImageConfig> | undefined;
     while (!signal.aborted) {
       try {
-        const images = await this.creator.pullImages(vp.pod, signal);
-        for (const c of vp.containers.values()) c.waiting = { reason: 'ContainerCreating' };
-        this.changed(vp);
+        if (!images) {
+          images = await this.creator.pullImages(vp.pod, signal);
+          for (const c of vp.containers.values()) c.waiting = { reason: 'ContainerCreating' };
+          this.changed(vp);
+        }
         if (signal.aborted) return;
-        const created = await this.creator.create(vp.pod, images);
+        const created = await this.creator.create(vp.pod, images, (e) => this.event(vp, e));
         vp.id = created.id;
         // A deletion that came during the commit keeps the pod 'deleting'.
         if (vp.stage === 'creating') vp.stage = 'created';
@@ -144,6 +166,7 @@ export class VicProvider implements Provider {
         return;
       } catch (err) {
         if (signal.aborted) return;
+        if (!(err instanceof ContainerConfigError)) images = undefined;
         const wait = this.creationFailed(vp, err);
         this.changed(vp);
         // As the kubelet: the failure shows as ErrImagePull a moment (until its next sync),
@@ -177,6 +200,19 @@ export class VicProvider implements Provider {
       // Unlike a restart, even the first retry of a pull waits (10 s, 20 s, … 5 min).
       nextAttempt(c, now);
       return c.backoffMs;
+    }
+    if (err instanceof ContainerConfigError) {
+      // As the kubelet: the container waits with the reason, an Event says why, and the next
+      // sync tries again. The pod is committed whole, so its other containers wait too (as
+      // ContainerCreating), where the kubelet would have started those before it.
+      for (const other of vp.containers.values())
+        if (other.waiting?.reason === 'CreateContainerConfigError')
+          other.waiting = { reason: 'ContainerCreating' };
+      const c = vp.containers.get(err.container)!;
+      c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
+      this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'container config');
+      this.event(vp, { type: 'Warning', reason: 'Failed', message: `Error: ${err.message}` });
+      return this.o.configRetryMs ?? CONFIG_RETRY_MS;
     }
     const name = err instanceof ContainerCreateError ? err.container : undefined;
     const reason =
@@ -289,6 +325,20 @@ export class VicProvider implements Provider {
     this.podChanged = callback;
   }
 
+  notifyEvents(callback: (pod: k8s.V1Pod, event: PodEvent) => void): void {
+    this.podEvent = callback;
+  }
+
+  private event(vp: VicPod, e: PodEvent): void {
+    this.podEvent?.(vp.pod, e);
+  }
+
+  /** What the downward API gives of the node: its allocatable (as last reported) and IP. */
+  private async nodeFacts(): Promise<NodeFacts> {
+    const allocatable = this.lastCapacity ?? capacityFromVchInfo(await this.o.isolation.vchInfo());
+    return { allocatable, hostIPs: [this.o.nodeIP] };
+  }
+
   /** Pushes the pod's status when it differs from the last one pushed. */
   private changed(vp: VicPod): void {
     const status = podStatus(vp, this.o.nodeIP);
@@ -358,19 +408,4 @@ export class VicProvider implements Provider {
     if (!vp) throw new NodeError('NotFound', `pod ${namespace}/${name} is not on this node`);
     return vp;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    }, ms);
-    const done = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -33,11 +33,14 @@ describe('taskConfig', () => {
       { name: 'a', command: ['sh', '-c'] },
       { name: 'b', args: ['--flag'] },
       { name: 'c', command: ['sh'], args: ['-c', 'echo $(MODE)'] },
+      { name: 'd', command: ['echo', '$(MODE)'], env: [{ name: 'MODE', value: 'pod' }] },
     ]);
-    const [a, b, c] = pod.spec!.containers.map((x) => taskConfig(pod, x, image));
+    const [a, b, c, d] = pod.spec!.containers.map((x) => taskConfig(pod, x, image));
     expect([a.path, ...a.args!]).toEqual(['sh', '-c']);
     expect([b.path, ...b.args!]).toEqual(['/entry', '--flag']);
-    expect([c.path, ...c.args!]).toEqual(['sh', '-c', 'echo image']);
+    // As the kubelet: $(VAR) names the container's variables, never the image's.
+    expect([c.path, ...c.args!]).toEqual(['sh', '-c', 'echo $(MODE)']);
+    expect([d.path, ...d.args!]).toEqual(['echo', 'pod']);
   });
 
   it('puts the env of the container over the image, expands $(VAR), takes fieldRefs', () => {
@@ -78,7 +81,15 @@ describe('taskConfig', () => {
 
   it('refuses what it cannot do with one clear message', () => {
     const secretEnv = testPod('p', [
-      { name: 'c', env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] },
+      {
+        name: 'c',
+        env: [
+          {
+            name: 'X',
+            valueFrom: { fileKeyRef: { volumeName: 'v', path: 'env', key: 'k' } },
+          },
+        ],
+      },
     ]);
     expect(() => taskConfig(secretEnv, secretEnv.spec!.containers[0], image)).toThrow(
       /env X takes its value from a source this node does not support/,

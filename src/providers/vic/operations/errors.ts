@@ -25,3 +25,19 @@ export class ContainerCreateError extends NodeError {
     super(kind, message);
   }
 }
+
+/**
+ * A container's configuration could not be made from what it references (a ConfigMap or Secret
+ * that is missing, a key not in it, an API server that cannot be read): the kubelet's
+ * CreateContainerConfigError. Not permanent: the pod stays Pending and creation is tried again
+ * until the object exists.
+ */
+export class ContainerConfigError extends NodeError {
+  constructor(
+    readonly container: string,
+    message: string,
+    kind: ErrorKind = 'NotFound',
+  ) {
+    super(kind, message);
+  }
+}

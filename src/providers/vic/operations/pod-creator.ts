@@ -17,12 +17,25 @@ import type { ImageConfig, ImageStore } from '../proxy/image-store.js';
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
 import { credentialsFor } from '../proxy/pull-secrets.js';
 import { splitReference } from '../proxy/reference.js';
+import type { PodEvent } from '../../../node/provider.js';
 import { taskConfig } from './container-config.js';
+import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.js';
+import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
 export type SecretSource = (namespace: string, name: string) => Promise<k8s.V1Secret | undefined>;
+
+/** Where containers' environments come from beyond the pod itself. */
+export interface EnvContext {
+  /** ConfigMaps, Secrets, Services; without them a pod that references one cannot start. */
+  sources?: EnvSources;
+  /** The node's allocatable and addresses (resourceFieldRef defaults, status.hostIP). */
+  node?: () => Promise<NodeFacts>;
+  /** status.podIP(s) of the pod: what its status will report. */
+  podIPs?: (pod: k8s.V1Pod) => string[];
+}
 
 export interface CreatedPod {
   id: string;
@@ -36,6 +49,7 @@ export class PodCreator {
     private readonly isolation: IsolationProxy,
     private readonly secrets: SecretSource | undefined,
     private readonly log: Logger,
+    private readonly env: EnvContext = {},
   ) {}
 
   /** Pulls the pod's images; throws ImagePullError naming the first container that failed. */
@@ -65,13 +79,30 @@ export class PodCreator {
     return images;
   }
 
-  /** Creates the pod on the VCH from pulled images: one handle, one commit. */
-  async create(pod: k8s.V1Pod, images: Map<string, ImageConfig>): Promise<CreatedPod> {
+  /**
+   * Creates the pod on the VCH from pulled images: one handle, one commit. A container whose
+   * environment cannot be made (a ConfigMap or Secret missing) throws ContainerConfigError.
+   */
+  async create(
+    pod: k8s.V1Pod,
+    images: Map<string, ImageConfig>,
+    onEvent?: (e: PodEvent) => void,
+  ): Promise<CreatedPod> {
     const m = pod.metadata!;
+    // One read of each referenced object for this attempt, for all containers.
+    const inputs = await gatherEnvInputs(
+      pod,
+      this.env.sources && memoizedSources(this.env.sources),
+      (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
+      this.env.podIPs?.(pod) ?? [],
+    );
     // Configs first: a spec that cannot run fails before anything is asked of the VCH.
     const tasks = pod.spec!.containers.map((c) => {
+      const image = images.get(c.name)!;
+      const resolved = containerEnv(pod, c, image, inputs);
+      for (const e of resolved.events) onEvent?.(e);
       try {
-        return { c, task: taskConfig(pod, c, images.get(c.name)!) };
+        return { c, task: taskConfig(pod, c, image, resolved) };
       } catch (err) {
         throw new ContainerCreateError(
           c.name,

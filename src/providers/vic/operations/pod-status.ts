@@ -119,6 +119,12 @@ function condition(vp: VicPod, type: string, ok: boolean, now: Date): k8s.V1PodC
   return { type, status, lastTransitionTime: t.at };
 }
 
+/** The pod's IPs as its status reports them: its endpoints' addresses (none yet: no network). */
+export function podIPsOf(vp: VicPod | undefined): string[] {
+  const address = vp?.info?.endpoints?.find((e) => e.address)?.address.split('/')[0];
+  return address ? [address] : [];
+}
+
 export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1PodStatus {
   const spec = vp.pod.spec!;
   const tasks = new Map((vp.info?.tasks ?? []).map((t) => [t.name, t]));
@@ -127,7 +133,7 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
   );
   const phase = podPhase(spec.restartPolicy ?? 'Always', statuses);
   const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
-  const address = vp.info?.endpoints?.find((e) => e.address)?.address.split('/')[0];
+  const [address] = podIPsOf(vp);
   return {
     phase,
     hostIP,

@@ -56,6 +56,17 @@ export function validatePod(pod: k8s.V1Pod): void {
     );
     if (!c.image) throw refuse(`container ${c.name} has no image`);
     splitReference(c.image);
+    // Sources the kubelet has behind feature gates this node does not (fileKeyRef): refused
+    // here, where the pod fails at once, not retried as a configuration that may yet appear.
+    const unsupported = c.env?.find(
+      ({ valueFrom: f }) =>
+        f && !f.fieldRef && !f.resourceFieldRef && !f.configMapKeyRef && !f.secretKeyRef,
+    );
+    if (unsupported)
+      throw new NodeError(
+        'InvalidInput',
+        `container ${c.name}: env ${unsupported.name} takes its value from a source this node does not support`,
+      );
     for (const [what, q] of Object.entries({ ...c.resources?.requests, ...c.resources?.limits }))
       parseQuantity(q, `container ${c.name}: ${what}`);
   }
