@@ -10,6 +10,8 @@ export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security
 
 const UNIT = 'src/providers/vic/operations';
 const CONTAINER_CONFIG_TEST = `${UNIT}/container-config.test.ts`;
+const CONTAINER_ENV_TEST = `${UNIT}/container-env.test.ts`;
+const SERVICE_ENV_TEST = `${UNIT}/service-env.test.ts`;
 const POD_CREATOR_TEST = `${UNIT}/pod-creator.test.ts`;
 const POD_FIELDS_TEST = `${UNIT}/pod-fields.test.ts`;
 const PROVIDER_TEST = 'src/providers/vic/vic-provider.test.ts';
@@ -85,8 +87,8 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     unless: only('ClusterFirst', 'ClusterFirstWithHostNet', 'Default'),
   },
   enableServiceLinks: {
-    gap: 'service environment variables are not injected by this node yet',
-    unless: { values: 'true or false', allows: (v) => typeof v === 'boolean' },
+    applied: "service-env.ts: the namespace's Service variables unless false",
+    test: SERVICE_ENV_TEST,
   },
   ephemeralContainers: {
     refused: 'ephemeral containers (kubectl debug) are not supported by this node yet',
@@ -179,12 +181,13 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     test: CONTAINER_CONFIG_TEST,
   },
   env: {
-    applied: 'container-config.ts: over the image env, $(VAR) expanded',
-    test: CONTAINER_CONFIG_TEST,
+    applied:
+      'container-env.ts: values, valueFrom (ConfigMap, Secret, fieldRef, resourceFieldRef), $(VAR)',
+    test: CONTAINER_ENV_TEST,
   },
   envFrom: {
-    applied: 'container-config.ts: the sources it can resolve, refused with a reason otherwise',
-    test: CONTAINER_CONFIG_TEST,
+    applied: 'container-env.ts: ConfigMaps and Secrets, prefix, optional',
+    test: CONTAINER_ENV_TEST,
   },
   image: { applied: 'pulled through the persona, run by the task', test: POD_CREATOR_TEST },
   imagePullPolicy: {
