@@ -82,6 +82,7 @@ export class ContainerService {
         ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
         ...(req.labels && { labels: req.labels }),
+        ...(req.security && { security: req.security }),
       });
     } catch (e) {
       db.transaction(() => {
