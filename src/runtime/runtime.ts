@@ -27,6 +27,12 @@ export interface ProcessSpec {
    * container's /etc/passwd and /etc/group; "" is root. An unknown name is InvalidInput.
    */
   user: string;
+  /**
+   * Supplementary groups on top of the user's (Docker's --group-add, Kubernetes'
+   * supplementalGroups): names in the container's /etc/group or numeric gids. Unknown name:
+   * InvalidInput.
+   */
+  groups?: string[];
 }
 
 export interface ContainerSpec {

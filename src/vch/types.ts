@@ -37,6 +37,8 @@ export interface ContainerConfig {
    * label vic-kubelet.io/runtime, else the VCH's default.
    */
   runtime?: 'runc' | 'vm';
+  /** Supplementary groups on top of the user's (Docker's --group-add): names or gids. */
+  groupAdd?: string[];
   /** Read-only root, capabilities, no_new_privs (Docker's --read-only, --cap-*, --security-opt). */
   security?: SecuritySpec;
 }

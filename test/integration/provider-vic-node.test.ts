@@ -287,7 +287,7 @@ describe('VIC provider under kubectl', () => {
 
   it('applies a securityContext: read-only root, capabilities dropped, no_new_privs, runAsUser; runAsNonRoot refuses a root image', async () => {
     const script =
-      "id -u; touch /x; echo touch=$?; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status";
+      "id -u; id -G; touch /x; echo touch=$?; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status";
     await apply(
       podYaml(
         'locked',
@@ -310,7 +310,7 @@ describe('VIC provider under kubectl', () => {
             securityContext: { capabilities: { add: ['NET_ADMIN'], drop: ['KILL'] } },
           },
         ],
-        { restartPolicy: 'Never' },
+        { restartPolicy: 'Never', securityContext: { supplementalGroups: [2000] } },
       ),
     );
     await until(
@@ -319,13 +319,13 @@ describe('VIC provider under kubectl', () => {
       60_000,
     );
     const app = await kubectlLogs('locked', '-c', 'app');
-    expect(app).toMatch(/^1000\n/);
+    expect(app).toMatch(/^1000\n0 2000\n/);
     expect(app).toMatch(/Read-only file system/);
     expect(app).toContain('touch=1');
     expect(app).toMatch(/CapEff:\s+0000000000000000\nCapBnd:\s+0000000000000000\nNoNewPrivs:\s+1/);
     const root = await kubectlLogs('locked', '-c', 'root');
     expect(root).toMatch(
-      /^0\ntouch=0\nCapEff:\s+00000000a80435db\nCapBnd:\s+00000000a80435db\nNoNewPrivs:\s+0/,
+      /^0\n(\d+ )*2000\ntouch=0\nCapEff:\s+00000000a80435db\nCapBnd:\s+00000000a80435db\nNoNewPrivs:\s+0/,
     );
 
     await apply(

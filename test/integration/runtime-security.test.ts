@@ -77,8 +77,13 @@ describe.each(['runc', 'vm'] as const)('%s runtime: security spec', (backend) =>
       security: { capAdd: ['CAP_NET_ADMIN'], capDrop: ['kill'] },
     });
     const plain = spec(STATUS);
-    const user = spec(STATUS, {
-      process: { ...plain.process, user: '1000:1000' },
+    const user = spec('', {
+      process: {
+        ...plain.process,
+        args: ['sh', '-c', `id -G; ${STATUS}`],
+        user: '1000:1000',
+        groups: ['2000', '3000'],
+      },
       security: { capAdd: ['SYS_ADMIN'] },
     });
     for (const s of [locked, added, plain, user]) await rt.createContainer(sb, s);
@@ -106,6 +111,7 @@ describe.each(['runc', 'vm'] as const)('%s runtime: security spec', (backend) =>
     expect(await output(plain.logPath)).toMatch(/CapEff:\s+00000000a80425fb/);
     // A non-root user holds none, whatever was added; the set bounds what it could gain.
     const userOut = await output(user.logPath);
+    expect(userOut).toMatch(/^1000 2000 3000\n/);
     expect(userOut).toMatch(/CapEff:\s+0000000000000000/);
     expect(userOut).toMatch(/CapBnd:\s+00000000a82425fb/);
 

@@ -299,7 +299,7 @@ describe('docker CLI against the VCH', () => {
     );
   });
 
-  it('runs --read-only --cap-drop ALL --security-opt no-new-privileges; refuses other options', async () => {
+  it('runs --read-only --cap-drop ALL --cap-add --security-opt no-new-privileges --group-add; refuses other options', async () => {
     const script = "touch /x; echo touch=$?; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status";
     const locked = await vch.docker([
       'run',
@@ -317,6 +317,19 @@ describe('docker CLI against the VCH', () => {
     expect(locked.code, locked.stderr).toBe(0);
     expect(locked.stderr).toMatch(/Read-only file system/);
     expect(locked.stdout).toMatch(/touch=1\nCapEff:\s+0000000000000000\nNoNewPrivs:\s+1\n/);
+    const groups = await vch.docker([
+      'run',
+      '--rm',
+      '--user',
+      '1000:1000',
+      '--group-add',
+      '2000',
+      image,
+      'sh',
+      '-c',
+      'id -G',
+    ]);
+    expect(groups.stdout).toBe('1000 2000\n');
     const added = await vch.docker([
       'run',
       '--rm',

@@ -125,6 +125,7 @@ export const MODELS = {
     deltaID: ext('string'),
     memoryLimitBytes: ext('integer'),
     cpuMillis: ext('integer'),
+    groupAdd: ext('string[]'),
     readOnlyRootfs: ext('boolean'),
     capAdd: ext('string[]'),
     capDrop: ext('string[]'),

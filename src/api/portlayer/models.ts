@@ -99,6 +99,8 @@ export interface TaskJoinConfig {
   memoryLimitBytes?: number;
   /** extension: CPU limit in millicores. */
   cpuMillis?: number;
+  /** extension: supplementary groups on top of the user's (names or gids). */
+  groupAdd?: string[];
   /** extension: the task's root filesystem is read-only (Docker's --read-only). */
   readOnlyRootfs?: boolean;
   /** extension: capabilities added to / dropped from Docker's default set (names or "ALL"). */

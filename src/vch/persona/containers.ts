@@ -89,6 +89,7 @@ export function parseCreateBody(
   const stopSignal = optString(body.StopSignal, 'StopSignal');
   const hostname = optString(body.Hostname, 'Hostname');
   const security = securityOf(host);
+  const groupAdd = strSlice(host.GroupAdd, 'HostConfig.GroupAdd');
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -109,6 +110,7 @@ export function parseCreateBody(
     ...(host.AutoRemove === true && { autoRemove: true }),
     ...(runtime && { runtime }),
     ...(security && { security }),
+    ...(groupAdd?.length && { groupAdd }),
   };
 }
 

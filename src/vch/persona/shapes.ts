@@ -142,6 +142,7 @@ export function containerInspect(
       Memory: c.config.memoryLimitBytes ?? 0,
       NanoCpus: (c.config.cpuMillis ?? 0) * 1_000_000,
       Runtime: c.runtime,
+      GroupAdd: c.config.groupAdd ?? null,
       ReadonlyRootfs: c.config.security?.readOnlyRootfs ?? false,
       CapAdd: c.config.security?.capAdd ?? null,
       CapDrop: c.config.security?.capDrop ?? null,

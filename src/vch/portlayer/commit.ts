@@ -144,6 +144,7 @@ export class Committer {
         ...(task.memoryLimitBytes !== undefined && { memoryLimitBytes: task.memoryLimitBytes }),
         ...(task.cpuMillis !== undefined && { cpuMillis: task.cpuMillis }),
         ...(task.security && { security: task.security }),
+        ...(task.groupAdd?.length && { groupAdd: task.groupAdd }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

@@ -22,6 +22,7 @@ export interface TaskSpec {
   memoryLimitBytes?: number;
   cpuMillis?: number;
   security?: SecuritySpec;
+  groupAdd?: string[];
 }
 
 /** An exec joined to a running pod (TaskJoinConfig.execIn): it runs when bound and committed. */

@@ -108,6 +108,7 @@ export function addJoinRoutes(
       memoryLimitBytes: optNumber(body, 'memoryLimitBytes', 1),
       cpuMillis: optNumber(body, 'cpuMillis', 1),
       security: taskSecurity(body),
+      groupAdd: optStrings(body, 'groupAdd'),
     };
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);

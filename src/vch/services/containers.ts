@@ -76,7 +76,7 @@ export class ContainerService {
         id,
         name: row.nameInPod,
         imageRootfs: this.images.store.rootfs(image),
-        process: processSpec(proc),
+        process: { ...processSpec(proc), ...(req.groupAdd?.length && { groups: req.groupAdd }) },
         logPath,
         stopSignal: proc.stopSignal,
         ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),

@@ -129,7 +129,6 @@ const TYPES: {
       seLinuxChangePolicy: 'MountOption',
       seLinuxOptions: { level: 's0:c1' },
       seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' },
-      supplementalGroups: [5],
       supplementalGroupsPolicy: 'Strict',
       sysctls: [{ name: 'net.ipv4.ip_forward', value: '1' }],
       windowsOptions: { runAsUserName: 'app' },

@@ -27,6 +27,15 @@ describe('taskSecurity: user and group', () => {
   });
 });
 
+describe('taskSecurity: supplementalGroups', () => {
+  it("adds the pod's supplementalGroups to every container's groups", () => {
+    expect(sec(undefined, 'app', { supplementalGroups: [5, 2000] })).toEqual({
+      user: 'app',
+      groupAdd: ['5', '2000'],
+    });
+  });
+});
+
 describe('taskSecurity: runAsNonRoot, as the kubelet verifies it', () => {
   const where = '(pod: "p_default(uid-p)", container: app)';
   it('refuses a root image, a root runAsUser and a non-numeric image user', () => {

@@ -3,14 +3,14 @@
 // (runAsGroup alone keeps the image's user, with that group); runAsNonRoot checked as
 // pkg/kubelet/kuberuntime verifyRunAsNonRoot does, against runAsUser or else the image's
 // numeric user; readOnlyRootFilesystem, capabilities add/drop and allowPrivilegeEscalation:
-// false (no_new_privs) passed on for the runtime to apply.
+// false (no_new_privs) and the pod's supplementalGroups passed on for the runtime to apply.
 import type * as k8s from '@kubernetes/client-node';
 import { NodeError } from '../../../node/errors.js';
 import type { TaskJoinConfig } from '../proxy/isolation-proxy.js';
 
 export type TaskSecurity = Pick<
   TaskJoinConfig,
-  'user' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'noNewPrivileges'
+  'user' | 'groupAdd' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'noNewPrivileges'
 >;
 
 /** The kubelet's name for a pod in messages (format.Pod): name_namespace(uid). */
@@ -58,8 +58,10 @@ export function taskSecurity(pod: k8s.V1Pod, c: k8s.V1Container, imageUser: stri
   const name = uid !== undefined ? String(uid) : userPart(imageUser) || '0';
   const user = gid !== undefined ? `${name}:${gid}` : uid !== undefined ? String(uid) : imageUser;
   const caps = sc.capabilities ?? {};
+  const groups = psc.supplementalGroups ?? [];
   return {
     user,
+    ...(groups.length > 0 && { groupAdd: groups.map(String) }),
     ...(sc.readOnlyRootFilesystem === true && { readOnlyRootfs: true }),
     ...(caps.add?.length && { capAdd: caps.add }),
     ...(caps.drop?.length && { capDrop: caps.drop }),

@@ -93,8 +93,8 @@ export const POD_SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
   seLinuxOptions: SELINUX,
   seccompProfile: SECCOMP,
   supplementalGroups: {
-    refused:
-      'supplementalGroups are not applied by this node yet: the process would run without them; remove them',
+    applied: "security-config.ts: added to the groups of every container's processes",
+    test: SECURITY_CONFIG_TEST,
   },
   supplementalGroupsPolicy: {
     refused:
