@@ -26,6 +26,8 @@ struct container {
     struct iolog_writer *writer;
     pid_t init;      /* the container's init (guest pid); 0 when not running */
     int shared_pid;  /* runs in the guest's PID namespace */
+    int set_caps, no_new_privs; /* as started: its execs get the same */
+    unsigned long long caps;
     int out, err;    /* read ends of the process's stdout and stderr */
     int wstatus_fd;  /* the init reports the process's wait status here before it exits */
     long long started_ns;
@@ -152,6 +154,9 @@ void container_start(struct start_req *r) {
         return send_error(r->id, "out of memory");
     iolog_init(c->writer, c->port_fd, iolog_realtime_ns, NULL);
     c->shared_pid = r->shared_pid;
+    c->set_caps = r->p.set_caps;
+    c->caps = r->p.caps;
+    c->no_new_privs = r->p.no_new_privs;
     c->started_ns = sup_now_ns();
     cgroup_prepare(r);
     int report;
@@ -190,6 +195,14 @@ void container_signal(const char *id, int sig) {
 pid_t container_init_pid(const char *id) {
     struct container *c = find_container(id, 0);
     return c ? c->init : 0;
+}
+
+void container_privileges(const char *id, struct proc_req *p) {
+    struct container *c = find_container(id, 0);
+    if (!c) return;
+    p->set_caps = c->set_caps;
+    p->caps = c->caps;
+    p->no_new_privs = c->no_new_privs;
 }
 
 void container_forget(const char *id) {

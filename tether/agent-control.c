@@ -114,6 +114,31 @@ static const char *parse_proc(char **tok, int nt, struct proc_req *p) {
     return NULL;
 }
 
+/* Whether the comma list opts has the item `name` exactly. */
+static int has_opt(const char *opts, const char *name) {
+    size_t n = strlen(name);
+    for (const char *o = opts; o; o = strchr(o, ',')) {
+        if (*o == ',') o++;
+        if (!strncmp(o, name, n) && (o[n] == ',' || !o[n])) return 1;
+    }
+    return 0;
+}
+
+/* The security items of a start's OPTS: ",caps=HEX", ",nnp", ",ro". 0, or -1 when bad. */
+static int parse_security(const char *opts, struct start_req *r) {
+    const char *caps = strstr(opts, ",caps=");
+    if (caps) {
+        char *end;
+        errno = 0;
+        r->p.caps = strtoull(caps + 6, &end, 16);
+        if (errno || end == caps + 6 || (*end && *end != ',')) return -1;
+        r->p.set_caps = 1;
+    }
+    r->p.no_new_privs = has_opt(opts, "nnp");
+    r->readonly_root = has_opt(opts, "ro");
+    return 0;
+}
+
 /* start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... (tok[0] is "start"; nt tokens). */
 static void handle_start(char **tok, int nt) {
     struct start_req r = {0};
@@ -125,6 +150,7 @@ static void handle_start(char **tok, int nt) {
     if (cpu) r.cpu_millis = atoll(cpu + 5);
     const char *bad = parse_proc(tok, nt, &r.p);
     if (bad) return send_error(r.id, bad);
+    if (parse_security(tok[2], &r) < 0) return send_error(r.id, "bad options");
     container_start(&r);
 }
 
@@ -136,6 +162,7 @@ static void handle_exec(char **tok, int nt) {
     if (!valid_id(r.id)) return send_error("", "bad container id");
     const char *bad = parse_proc(tok, nt, &r.p);
     if (bad) return task_refuse(r.id, r.exec_id, bad);
+    container_privileges(r.id, &r.p);
     task_start(&r);
 }
 

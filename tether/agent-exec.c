@@ -99,12 +99,14 @@ _Noreturn static void exec_process(const struct proc_req *r, int out, int err, i
     setsid();
     if (make_cwd) mkdir_p(r->cwd);
     if (chdir(r->cwd) < 0) sup_child_fail(report, "chdir", r->cwd);
+    if (r->set_caps && sup_limit_caps(r->caps) < 0) sup_child_fail(report, "capabilities", NULL);
     if (setgroups((size_t)r->ngids, r->gids) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
         sup_child_fail(report, "user", NULL);
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         sup_child_fail(report, "stdio", NULL);
     environ = r->envp;
+    if (sup_no_new_privs(r->no_new_privs) < 0) sup_child_fail(report, "no_new_privs", NULL);
     execvp(r->argv[0], r->argv);
     sup_child_fail(report, "exec", r->argv[0]);
 }
@@ -119,6 +121,13 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     if (cgroup_enter(r->id) < 0) sup_child_fail(report, "cgroup", NULL);
     if (prepare_root(root) < 0) sup_child_fail(report, "container rootfs", NULL);
     if (pivot(root) < 0) sup_child_fail(report, "pivot_root", NULL);
+    if (r->readonly_root) {
+        /* As Docker's --read-only: the root alone; /dev, /dev/shm, /proc stay as they are. The
+         * working dir is made first, as for a writable root. */
+        mkdir_p(r->p.cwd);
+        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+            sup_child_fail(report, "read-only root", NULL);
+    }
     pid_t pid = fork();
     if (pid < 0) sup_child_fail(report, "fork", NULL);
     if (pid == 0) exec_process(&r->p, out, err, report, 1);

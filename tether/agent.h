@@ -23,6 +23,11 @@ struct proc_req {
     char *cwd;
     char **argv;
     char **envp;
+    /* The container's (an exec takes its container's): the capabilities its processes may hold
+     * when set_caps (bit N: capability N), and no_new_privs. */
+    int set_caps;
+    unsigned long long caps;
+    int no_new_privs;
 };
 
 /* A request to start a container. */
@@ -32,6 +37,7 @@ struct start_req {
     struct proc_req p;
     long long memory_max; /* bytes; 0: none */
     long long cpu_millis; /* 0: none */
+    int readonly_root;    /* the container's root is mounted read-only */
 };
 
 /* A request to run a process in a running container (an exec, a "task" as VIC calls it). */
@@ -81,6 +87,9 @@ _Noreturn void task_child(const struct exec_req *r, pid_t init, int out, int err
 
 /* agent-containers.c: the agent's side of each container. */
 pid_t container_init_pid(const char *id); /* its init while it runs, else 0 */
+/* Copies the capabilities and no_new_privs container `id` was started with into p (its execs
+ * run with them). */
+void container_privileges(const char *id, struct proc_req *p);
 void container_start(struct start_req *r);
 void container_signal(const char *id, int sig);
 void container_forget(const char *id);

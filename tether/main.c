@@ -6,10 +6,13 @@
  * and the tether is not dumpable, so the container's process (root in it, without
  * CAP_SYS_PTRACE) can neither inherit them nor open them through /proc/1/fd.
  *
- *   tether [--log-fd N] [--status-fd N] [--user UID:GID[:G1,G2...]] -- ARGV...
- *                                                       run ARGV (log defaults to fd 1, no
+ *   tether [--log-fd N] [--status-fd N] [--user UID:GID[:G1,G2...]] [--caps HEX]
+ *          [--no-new-privs] -- ARGV...                 run ARGV (log defaults to fd 1, no
  *                                                       status records without --status-fd),
- *                                                       as that user and those groups if given
+ *                                                       as that user and those groups if given,
+ *                                                       with at most the capabilities of mask
+ *                                                       HEX (bit N: capability N) and
+ *                                                       no_new_privs if asked
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -36,8 +39,8 @@
 static struct iolog_writer writer; /* large: static storage */
 
 static void usage(void) {
-    fprintf(stderr, "usage: tether [--log-fd N] [--status-fd N] [--user UID:GID[:G,...]] -- "
-                    "ARGV...\n"
+    fprintf(stderr, "usage: tether [--log-fd N] [--status-fd N] [--user UID:GID[:G,...]] "
+                    "[--caps HEX] [--no-new-privs] -- ARGV...\n"
                     "       tether --pause\n");
     exit(2);
 }
@@ -244,6 +247,14 @@ int main(int argc, char **argv) {
             if (token_parse_ll(argv[++i], &status_fd) < 0 || status_fd < 0) usage();
         } else if (!strcmp(a, "--user") && i + 1 < argc) {
             if (parse_user(argv[++i], &opts) < 0) usage();
+        } else if (!strcmp(a, "--caps") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            opts.caps = strtoull(argv[++i], &end, 16);
+            if (errno || end == argv[i] || *end) usage();
+            opts.set_caps = 1;
+        } else if (!strcmp(a, "--no-new-privs")) {
+            opts.no_new_privs = 1;
         } else if (!strcmp(a, "--")) {
             i++;
             break;

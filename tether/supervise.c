@@ -79,6 +79,7 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
         int in = o->stdin_fd >= 0 ? o->stdin_fd : open("/dev/null", O_RDONLY);
         if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
             sup_child_fail(report[1], "stdio", NULL);
+        if (o->set_caps && sup_limit_caps(o->caps) < 0) sup_child_fail(report[1], "capabilities", NULL);
         if (o->set_user) {
             /* Groups first: after setuid to a non-root user there is no right to change them. */
             if (setgroups(o->ngroups, o->groups) < 0)
@@ -88,6 +89,7 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
         }
         if (o->cwd && chdir(o->cwd) < 0) sup_child_fail(report[1], "chdir", o->cwd);
         if (o->envp) environ = (char **)o->envp;
+        if (sup_no_new_privs(o->no_new_privs) < 0) sup_child_fail(report[1], "no_new_privs", NULL);
         execvp(o->argv[0], o->argv);
         sup_child_fail(report[1], "exec", o->argv[0]);
     }
@@ -117,6 +119,19 @@ fail:
         if (report[i] >= 0) close(report[i]);
     }
     return -1;
+}
+
+int sup_limit_caps(unsigned long long caps) {
+    /* PR_CAPBSET_READ fails (EINVAL) past the kernel's last capability. */
+    for (int cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        if (!(caps >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -1;
+    return 0;
+}
+
+int sup_no_new_privs(int on) {
+    return on ? prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) : 0;
 }
 
 int sup_read_signal(int sfd, struct signalfd_siginfo *si) {

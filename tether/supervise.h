@@ -31,7 +31,22 @@ struct sup_spawn_opts {
     gid_t gid;
     const gid_t *groups;
     size_t ngroups;
+    /* When set_caps: the capabilities the process may hold (bit N: capability N), applied by
+     * sup_limit_privileges. no_new_privs: PR_SET_NO_NEW_PRIVS for the process. */
+    int set_caps;
+    unsigned long long caps;
+    int no_new_privs;
 };
+
+/* In a child between fork and exec, running as root: drops every capability not in `caps`
+ * from the bounding set (so root's process gets exactly `caps` at exec; a non-root user's gets
+ * none, as the drop of uid already cleared them, unless a file capability within the set
+ * grants one) and clears the ambient set. Call before dropping the user (it needs
+ * CAP_SETPCAP). 0, or -1 with errno. */
+int sup_limit_caps(unsigned long long caps);
+/* The same child, last thing before exec when `on`: no_new_privs (setuid bits and file
+ * capabilities grant nothing from here on). 0, or -1 with errno. */
+int sup_no_new_privs(int on);
 
 struct sup_child {
     pid_t pid;

@@ -2,6 +2,7 @@
 // a spec that runc would refuse is refused the same way (and with the same words) by the vm.
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { effectiveCaps } from './capabilities.js';
 import { invalidInput } from './errors.js';
 import type { ContainerSpec } from './runtime.js';
 import { parseSignal } from './signals.js';
@@ -26,6 +27,7 @@ export async function checkContainerSpec(spec: ContainerSpec): Promise<void> {
     );
   if (spec.cpuMillis !== undefined && !(spec.cpuMillis > 0 && Number.isFinite(spec.cpuMillis)))
     throw invalidInput(`cpu limit ${spec.cpuMillis} is not a positive number of millicores`);
+  if (spec.security) effectiveCaps(spec.security.capAdd, spec.security.capDrop);
   const lowerOk = await stat(spec.imageRootfs).then(
     (s) => s.isDirectory(),
     () => false,

@@ -27,6 +27,12 @@ export interface ProcessSpec {
    * container's /etc/passwd and /etc/group; "" is root. An unknown name is InvalidInput.
    */
   user: string;
+  /**
+   * Supplementary groups on top of the user's (Docker's --group-add, Kubernetes'
+   * supplementalGroups): names in the container's /etc/group or numeric gids. Unknown name:
+   * InvalidInput.
+   */
+  groups?: string[];
 }
 
 export interface ContainerSpec {
@@ -47,6 +53,23 @@ export interface ContainerSpec {
   cpuMillis?: number;
   /** Extra annotations a backend may use (OCI annotations for runc). */
   labels?: Record<string, string>;
+  /** What the container's processes (and its execs) may do; absent: Docker's defaults. */
+  security?: SecuritySpec;
+}
+
+/** Docker's --read-only, --cap-add, --cap-drop and --security-opt no-new-privileges. */
+export interface SecuritySpec {
+  /** The container's root filesystem is read-only (/dev, /dev/shm, /proc are not its root). */
+  readOnlyRootfs?: boolean;
+  /**
+   * Capability names, with or without CAP_, or "ALL": Docker's default set minus capDrop plus
+   * capAdd (capabilities.ts). Root's processes hold exactly that set; another user's hold none
+   * (as on Docker: no ambient capabilities), though it bounds what file capabilities give.
+   */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** no_new_privs: setuid binaries and file capabilities grant nothing. */
+  noNewPrivileges?: boolean;
 }
 
 export interface SandboxSpec {

@@ -138,7 +138,10 @@ function run(args: string[], via: string[] = []) {
   const status = join(dir, 'status');
   const fd = openSync(log, 'a');
   const sfd = openSync(status, 'a', 0o600);
-  const flags = args[0] === '--user' ? args.splice(0, 2) : [];
+  // The tether's own flags: before a '--' in args, or a leading --user.
+  const sep = args.indexOf('--');
+  const flags =
+    sep >= 0 ? args.splice(0, sep + 1).slice(0, -1) : args[0] === '--user' ? args.splice(0, 2) : [];
   const cmd = [...via, tether, '--log-fd', '3', '--status-fd', '4', ...flags, '--', ...args];
   const child = spawn(cmd[0], cmd.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe', fd, sfd],
@@ -308,6 +311,22 @@ describe('tether as init', () => {
     // run() puts its own flags first; --user comes after them, before --.
     expect((await r.exited).code).toBe(0);
     expect(text(await entries(r.log))).toBe('1000\n1001\n1001 44 50\n'); // the kernel sorts groups
+  });
+
+  it('hands the process only the --caps mask, and no_new_privs with --no-new-privs', async () => {
+    const status = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status";
+    const r = run(['--caps', '1000', '--no-new-privs', '--', 'sh', '-c', status]);
+    expect((await r.exited).code).toBe(0);
+    expect(text(await entries(r.log))).toMatch(
+      /^CapEff:\s+0000000000001000\nCapBnd:\s+0000000000001000\nNoNewPrivs:\s+1\n$/,
+    );
+    const user = run(['--user', '1000:1000', '--caps', '1000', '--', 'sh', '-c', status]);
+    expect((await user.exited).code).toBe(0);
+    expect(text(await entries(user.log))).toMatch(
+      /^CapEff:\s+0000000000000000\nCapBnd:\s+0000000000001000\nNoNewPrivs:\s+0\n$/,
+    );
+    const bad = spawnSync(tether, ['--caps', 'zz', '--', 'true'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
   });
 
   it('holds stderr back while a long stdout line is open, until it ends', async () => {

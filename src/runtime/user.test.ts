@@ -38,6 +38,16 @@ describe('resolveUserIn', () => {
     });
   });
 
+  it('added groups (names or gids) go on top of the supplementary ones, once each', () => {
+    expect(resolveUserIn('app', passwd, group, ['web', '44', '2000']).additionalGids).toEqual([
+      50, 44, 33, 2000,
+    ]);
+    expect(resolveUserIn('1000:1000', passwd, group, ['5']).additionalGids).toEqual([5]);
+    expect(() => resolveUserIn('app', passwd, group, ['nope'])).toThrow(
+      /unable to find group nope/,
+    );
+  });
+
   it('a uid known to passwd gets its entry; an unknown one runs with group 0', () => {
     expect(resolveUserIn('33', passwd, group)).toMatchObject({
       uid: 33,

@@ -50,6 +50,7 @@ export function resolveUserIn(
   user: string,
   passwdText: string | undefined,
   groupText: string | undefined,
+  extraGroups: string[] = [],
 ): ResolvedUser {
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);
@@ -97,14 +98,28 @@ export function resolveUserIn(
           ),
         ]
       : [];
+  // Docker's --group-add, Kubernetes' supplementalGroups: on top, by name or number.
+  for (const x of extraGroups) {
+    const grp = groups.find((e) => e.name === x);
+    const id = grp ? grp.gid : isId(x) ? Number(x) : undefined;
+    if (id === undefined)
+      throw invalidInput(
+        `unable to find group ${x}: no matching entries in the image's /etc/group`,
+      );
+    if (!additionalGids.includes(id)) additionalGids.push(id);
+  }
   return { uid, gid, additionalGids, home };
 }
 
-/** Resolves `user` in the rootfs's /etc/passwd and /etc/group. */
-export async function resolveUser(rootfs: string, user: string): Promise<ResolvedUser> {
+/** Resolves `user` (and groups to add) in the rootfs's /etc/passwd and /etc/group. */
+export async function resolveUser(
+  rootfs: string,
+  user: string,
+  extraGroups: string[] = [],
+): Promise<ResolvedUser> {
   const [passwd, group] = await Promise.all([
     readInRoot(rootfs, '/etc/passwd'),
     readInRoot(rootfs, '/etc/group'),
   ]);
-  return resolveUserIn(user, passwd, group);
+  return resolveUserIn(user, passwd, group, extraGroups);
 }

@@ -2,6 +2,7 @@
 // server ask of the core and what it answers. Plain data, no HTTP, no Docker JSON.
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
+import type { SecuritySpec } from '../runtime/runtime.js';
 
 /** Lifecycle of a container as the VCH records it. */
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -36,6 +37,10 @@ export interface ContainerConfig {
    * label vic-kubelet.io/runtime, else the VCH's default.
    */
   runtime?: 'runc' | 'vm';
+  /** Supplementary groups on top of the user's (Docker's --group-add): names or gids. */
+  groupAdd?: string[];
+  /** Read-only root, capabilities, no_new_privs (Docker's --read-only, --cap-*, --security-opt). */
+  security?: SecuritySpec;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {

@@ -285,6 +285,75 @@ describe('VIC provider under kubectl', () => {
     expect(all.some((c) => JSON.stringify(c).includes('probed'))).toBe(false);
   });
 
+  it('applies a securityContext: read-only root, capabilities dropped, no_new_privs, runAsUser; runAsNonRoot refuses a root image', async () => {
+    const script =
+      "id -u; id -G; touch /x; echo touch=$?; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status";
+    await apply(
+      podYaml(
+        'locked',
+        [
+          {
+            name: 'app',
+            image,
+            command: ['sh', '-c', script],
+            securityContext: {
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+              allowPrivilegeEscalation: false,
+              runAsUser: 1000,
+            },
+          },
+          {
+            name: 'root',
+            image,
+            command: ['sh', '-c', script],
+            securityContext: { capabilities: { add: ['NET_ADMIN'], drop: ['KILL'] } },
+          },
+        ],
+        { restartPolicy: 'Never', securityContext: { supplementalGroups: [2000] } },
+      ),
+    );
+    await until(
+      'locked Succeeded',
+      async () => (await pod('locked')).status?.phase === 'Succeeded',
+      60_000,
+    );
+    const app = await kubectlLogs('locked', '-c', 'app');
+    expect(app).toMatch(/^1000\n0 2000\n/);
+    expect(app).toMatch(/Read-only file system/);
+    expect(app).toContain('touch=1');
+    expect(app).toMatch(/CapEff:\s+0000000000000000\nCapBnd:\s+0000000000000000\nNoNewPrivs:\s+1/);
+    const root = await kubectlLogs('locked', '-c', 'root');
+    expect(root).toMatch(
+      /^0\n(\d+ )*2000\ntouch=0\nCapEff:\s+00000000a80435db\nCapBnd:\s+00000000a80435db\nNoNewPrivs:\s+0/,
+    );
+
+    await apply(
+      podYaml(
+        'nonroot',
+        [{ name: 'app', image, command: ['true'], securityContext: { runAsNonRoot: true } }],
+        { restartPolicy: 'Never' },
+      ),
+    );
+    const p = await until(
+      'nonroot refused',
+      async () => {
+        const p = await pod('nonroot');
+        return p.status?.containerStatuses?.[0]?.state?.waiting?.message && p;
+      },
+      30_000,
+    );
+    // As a kubelet: the container waits (here CreateContainerError; a kubelet says
+    // CreateContainerConfigError) with the kubelet's message, and never runs.
+    const waiting = p.status!.containerStatuses![0].state!.waiting!;
+    expect(waiting.reason).toMatch(/^CreateContainer(Config)?Error$/);
+    expect(waiting.message).toContain(
+      `container has runAsNonRoot and image will run as root (pod: "nonroot_${namespace}(${p.metadata!.uid})", container: app)`,
+    );
+    const all = await vch.vch.listContainers({ all: true });
+    expect(all.some((c) => c.name.includes('nonroot'))).toBe(false);
+  });
+
   it('a crashing container under restartPolicy Always: restarts counted, CrashLoopBackOff; --previous says why not', async () => {
     await apply(
       podYaml('crash', [{ name: 'c', image, command: ['sh', '-c', 'echo boom; exit 1'] }]),

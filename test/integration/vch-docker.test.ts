@@ -299,6 +299,66 @@ describe('docker CLI against the VCH', () => {
     );
   });
 
+  it('runs --read-only --cap-drop ALL --cap-add --security-opt no-new-privileges --group-add; refuses other options', async () => {
+    const script = "touch /x; echo touch=$?; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status";
+    const locked = await vch.docker([
+      'run',
+      '--rm',
+      '--read-only',
+      '--cap-drop',
+      'ALL',
+      '--security-opt',
+      'no-new-privileges',
+      image,
+      'sh',
+      '-c',
+      script,
+    ]);
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(locked.stderr).toMatch(/Read-only file system/);
+    expect(locked.stdout).toMatch(/touch=1\nCapEff:\s+0000000000000000\nNoNewPrivs:\s+1\n/);
+    const groups = await vch.docker([
+      'run',
+      '--rm',
+      '--user',
+      '1000:1000',
+      '--group-add',
+      '2000',
+      image,
+      'sh',
+      '-c',
+      'id -G',
+    ]);
+    expect(groups.stdout).toBe('1000 2000\n');
+    const added = await vch.docker([
+      'run',
+      '--rm',
+      '--cap-add',
+      'NET_ADMIN',
+      image,
+      'sh',
+      '-c',
+      script,
+    ]);
+    expect(added.stdout).toMatch(/touch=0\nCapEff:\s+00000000a80435fb\nNoNewPrivs:\s+0\n/);
+
+    const other = await vch.docker([
+      'run',
+      '--rm',
+      '--security-opt',
+      'label=disable',
+      image,
+      'true',
+    ]);
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain(
+      'security option "label=disable" is not supported by this VCH (only no-new-privileges)',
+    );
+    const unknown = await vch.docker(['run', '--rm', '--cap-add', 'FLY', image, 'true']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown capability "(CAP_)?FLY"/);
+  });
+
   it('loads a docker save archive and runs from it', async () => {
     // An image of its own (its config sets an env var), so that its only reference is this one.
     const archive = join(work, 'save.tar');

@@ -99,6 +99,15 @@ export interface TaskJoinConfig {
   memoryLimitBytes?: number;
   /** extension: CPU limit in millicores. */
   cpuMillis?: number;
+  /** extension: supplementary groups on top of the user's (names or gids). */
+  groupAdd?: string[];
+  /** extension: the task's root filesystem is read-only (Docker's --read-only). */
+  readOnlyRootfs?: boolean;
+  /** extension: capabilities added to / dropped from Docker's default set (names or "ALL"). */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** extension: no_new_privs for the task's processes. */
+  noNewPrivileges?: boolean;
   /**
    * extension: makes the join an exec (VIC's exec session): the process runs in this task of
    * the running pod (by its name in the pod) when the join is bound and committed. No image.

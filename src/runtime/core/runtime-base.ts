@@ -93,7 +93,7 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
       for (const d of dirs.owned) await mkdir(d, { recursive: true });
       try {
         const rootfsMode = await prepareRootfs(spec.imageRootfs, dirs);
-        const user = await resolveUser(dirs.rootfs, spec.process.user);
+        const user = await resolveUser(dirs.rootfs, spec.process.user, spec.process.groups);
         const rec = { id: spec.id, sandboxId, spec, user, rootfsMode, status: 'created' } as R;
         await this.prepare(rec);
         await writeJsonAtomic(dirs.record, rec);

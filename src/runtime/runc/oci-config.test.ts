@@ -31,6 +31,8 @@ describe('containerConfig', () => {
       '4',
       '--user',
       '1000:1000:50',
+      '--caps',
+      'a80425fb', // Docker's default set
       '--',
       'sh',
       '-c',
@@ -40,6 +42,43 @@ describe('containerConfig', () => {
     expect(c.process.env).toEqual(['PATH=/bin', 'HOME=/home/app']);
     expect(c.process.cwd).toBe('/w');
     expect(c.root).toEqual({ path: '/c/rootfs', readonly: false });
+  });
+
+  it('applies a read-only root, no_new_privs and the asked capabilities through the tether', () => {
+    const c = containerConfig({
+      ...base,
+      security: {
+        readOnlyRootfs: true,
+        capDrop: ['ALL'],
+        capAdd: ['net_admin'],
+        noNewPrivileges: true,
+      },
+    }) as Json;
+    expect(c.root).toEqual({ path: '/c/rootfs', readonly: true });
+    expect(c.process.noNewPrivileges).toBe(true);
+    const args = c.process.args as string[];
+    expect(args.slice(args.indexOf('--caps'), args.indexOf('--'))).toEqual([
+      '--caps',
+      (1 << 12).toString(16),
+      '--no-new-privs',
+    ]);
+    // The tether keeps what it needs to drop to the user and the bounding set.
+    expect(c.process.capabilities.bounding).toEqual([
+      'CAP_SETGID',
+      'CAP_SETUID',
+      'CAP_SETPCAP',
+      'CAP_NET_ADMIN',
+    ]);
+    const exec = execProcessConfig(
+      { args: ['id'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' } },
+      { capDrop: ['ALL'], capAdd: ['NET_ADMIN'], noNewPrivileges: true },
+    ) as Json;
+    expect(exec.capabilities).toEqual({
+      bounding: ['CAP_NET_ADMIN'],
+      effective: ['CAP_NET_ADMIN'],
+      permitted: ['CAP_NET_ADMIN'],
+    });
+    expect(exec.noNewPrivileges).toBe(true);
   });
 
   it('joins the pause process namespaces; its own PID namespace unless shared', () => {

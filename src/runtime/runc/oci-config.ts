@@ -1,7 +1,8 @@
 // The OCI runtime spec documents (bundle config.json) for a sandbox's pause process and for a
 // container. Pure functions of their inputs: unit-tested without runc.
 import type { ExecProcess } from '../core/exec.js';
-import type { ProcessSpec } from '../runtime.js';
+import { CAP_NAMES, capMask, effectiveCaps } from '../capabilities.js';
+import type { ProcessSpec, SecuritySpec } from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
 
 /** Where the tether appears inside every container (read-only). */
@@ -15,23 +16,17 @@ export const TETHER_IN_CONTAINER = '/.vic/tether';
 export const LOG_FD = 3;
 export const STATUS_FD = 4;
 
-// Docker's default capabilities.
-const CAPS = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
+/** OCI capability names: CAP_ and the name. */
+const oci = (caps: string[]) => caps.map((c) => `CAP_${c}`);
+
+/**
+ * The tether's own capabilities: the container's, and what it needs to drop to them and to the
+ * container's user (SETPCAP for the bounding set, SETUID, SETGID). It hands the process only
+ * the container's (tether --caps).
+ */
+function tetherCaps(caps: string[]): string[] {
+  return CAP_NAMES.filter((c) => caps.includes(c) || ['SETGID', 'SETUID', 'SETPCAP'].includes(c));
+}
 
 // As runc spec and Docker: kernel interfaces a container must not read or change.
 const MASKED = [
@@ -120,9 +115,13 @@ export interface ContainerConfigInput {
   memoryLimitBytes?: number;
   cpuMillis?: number;
   labels?: Record<string, string>;
+  security?: SecuritySpec;
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
+  const sec = c.security ?? {};
+  const caps = effectiveCaps(sec.capAdd, sec.capDrop);
+  const own = oci(tetherCaps(caps));
   const env = [...c.process.env];
   if (!env.some((kv) => kv.startsWith('HOME='))) env.push(`HOME=${c.user.home}`);
   const ns = (type: string, name: string) => ({ type, path: `/proc/${c.pausePid}/ns/${name}` });
@@ -146,15 +145,18 @@ export function containerConfig(c: ContainerConfigInput): object {
         String(STATUS_FD),
         '--user',
         [c.user.uid, c.user.gid, c.user.additionalGids.join(',')].join(':'),
+        '--caps',
+        capMask(caps),
+        ...(sec.noNewPrivileges ? ['--no-new-privs'] : []),
         '--',
         ...c.process.args,
       ],
       env,
       cwd: c.process.cwd,
-      capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
-      noNewPrivileges: false,
+      capabilities: { bounding: own, effective: own, permitted: own },
+      noNewPrivileges: sec.noNewPrivileges === true,
     },
-    root: { path: c.rootfs, readonly: false },
+    root: { path: c.rootfs, readonly: sec.readOnlyRootfs === true },
     mounts: [
       ...baseMounts(),
       {
@@ -206,19 +208,21 @@ export function containerConfig(c: ContainerConfigInput): object {
 
 /**
  * `runc exec --process`: an exec's process as the container's own runs. The tether starts the
- * container's process as root with CAPS and drops to its user, which clears the effective and
- * permitted sets of a non-root user (the bounding set stays): the same here.
+ * container's process as root with the container's capabilities as its bounding set and drops
+ * to its user, which clears the effective and permitted sets of a non-root user (the bounding
+ * set stays): the same here.
  */
-export function execProcessConfig(p: ExecProcess): object {
-  const caps = p.user.uid === 0 ? CAPS : [];
+export function execProcessConfig(p: ExecProcess, security: SecuritySpec = {}): object {
+  const bounding = oci(effectiveCaps(security.capAdd, security.capDrop));
+  const caps = p.user.uid === 0 ? bounding : [];
   return {
     terminal: false,
     user: { uid: p.user.uid, gid: p.user.gid, additionalGids: p.user.additionalGids },
     args: p.args,
     env: p.env,
     cwd: p.cwd,
-    capabilities: { bounding: CAPS, effective: caps, permitted: caps },
-    noNewPrivileges: false,
+    capabilities: { bounding, effective: caps, permitted: caps },
+    noNewPrivileges: security.noNewPrivileges === true,
   };
 }
 

@@ -111,6 +111,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           memoryLimitBytes: rec.spec.memoryLimitBytes,
           cpuMillis: rec.spec.cpuMillis,
           labels: rec.spec.labels,
+          security: rec.spec.security,
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
@@ -208,7 +209,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
   protected async runExec(rec: RuncContainer, proc: ExecProcess, io: ExecIo): Promise<number> {
     // Beside the container's record, where the container cannot reach; gone once it has run.
     const base = `${this.layout.container(rec.id).dir}/exec-${randomBytes(8).toString('hex')}`;
-    await writeJsonAtomic(`${base}.json`, execProcessConfig(proc));
+    await writeJsonAtomic(`${base}.json`, execProcessConfig(proc, rec.spec.security));
     try {
       return await runcExec(this.runc, {
         id: rec.id,

@@ -1,5 +1,6 @@
 // Starting a container in a pod VM: the agent's start request (tether/protocol.h), and waiting
 // for its answer on the control channel — the only place the host learns of a start.
+import { capMask, effectiveCaps } from '../capabilities.js';
 import { unavailable } from '../errors.js';
 import type { ContainerRecord } from '../core/container-record.js';
 import type { ExitedRecord, StartedRecord } from '../core/protocol.js';
@@ -16,6 +17,11 @@ export function startRequest(rec: ContainerRecord, sharePid: boolean): (string |
   let opts = sharePid ? 'shared' : 'private';
   if (rec.spec.memoryLimitBytes) opts += `,mem=${Math.floor(rec.spec.memoryLimitBytes)}`;
   if (rec.spec.cpuMillis) opts += `,cpu=${Math.ceil(rec.spec.cpuMillis)}`;
+  // Docker's default capabilities unless the spec says otherwise, as on runc.
+  const sec = rec.spec.security ?? {};
+  opts += `,caps=${capMask(effectiveCaps(sec.capAdd, sec.capDrop))}`;
+  if (sec.noNewPrivileges) opts += ',nnp';
+  if (sec.readOnlyRootfs) opts += ',ro';
   return [
     'start',
     rec.id,

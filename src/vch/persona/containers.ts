@@ -15,6 +15,7 @@ import {
   writeFrame,
 } from './http.js';
 import { compareVersions, type Router } from './router.js';
+import { securityOf } from './security-opts.js';
 import { containerInspect, containerSummary } from './shapes.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -87,6 +88,8 @@ export function parseCreateBody(
   const user = optString(body.User, 'User');
   const stopSignal = optString(body.StopSignal, 'StopSignal');
   const hostname = optString(body.Hostname, 'Hostname');
+  const security = securityOf(host);
+  const groupAdd = strSlice(host.GroupAdd, 'HostConfig.GroupAdd');
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -106,6 +109,8 @@ export function parseCreateBody(
     ...(hostname !== undefined && { hostname }),
     ...(host.AutoRemove === true && { autoRemove: true }),
     ...(runtime && { runtime }),
+    ...(security && { security }),
+    ...(groupAdd?.length && { groupAdd }),
   };
 }
 

@@ -143,6 +143,8 @@ export class Committer {
         ...(task.stopSignal && { stopSignal: task.stopSignal }),
         ...(task.memoryLimitBytes !== undefined && { memoryLimitBytes: task.memoryLimitBytes }),
         ...(task.cpuMillis !== undefined && { cpuMillis: task.cpuMillis }),
+        ...(task.security && { security: task.security }),
+        ...(task.groupAdd?.length && { groupAdd: task.groupAdd }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

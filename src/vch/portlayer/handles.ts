@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../errors.js';
 import type { ContainerCreateConfig } from '../../api/portlayer/index.js';
+import type { SecuritySpec } from '../../runtime/runtime.js';
 
 export interface TaskSpec {
   /** The portlayer's task id (64 hex), fixed at join time. */
@@ -20,6 +21,8 @@ export interface TaskSpec {
   stopSignal?: string;
   memoryLimitBytes?: number;
   cpuMillis?: number;
+  security?: SecuritySpec;
+  groupAdd?: string[];
 }
 
 /** An exec joined to a running pod (TaskJoinConfig.execIn): it runs when bound and committed. */

@@ -66,6 +66,13 @@ export function optStrings<T>(body: Body<T>, f: keyof T & string): string[] | un
   return v as string[];
 }
 
+export function optBool<T>(body: Body<T>, f: keyof T & string): boolean | undefined {
+  const v = (body as Record<string, unknown>)[f];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalidInput(`${f} must be a boolean`);
+  return v;
+}
+
 export function optNumber<T>(body: Body<T>, f: keyof T & string, min = 0): number | undefined {
   const o = body as Record<string, unknown>;
   const v = o[f];

@@ -21,7 +21,16 @@ import { type Directory, taskPlId } from './directory.js';
 import { endpointsOf } from './info.js';
 import type { ExecTasks } from './exec-tasks.js';
 import type { HandleStore, TaskSpec } from './handles.js';
-import { optNumber, optString, optStrings, readObject, sendJson } from './http.js';
+import type { SecuritySpec } from '../../runtime/runtime.js';
+import {
+  type Body,
+  optBool,
+  optNumber,
+  optString,
+  optStrings,
+  readObject,
+  sendJson,
+} from './http.js';
 import { joinExec } from './routes-exec.js';
 import type { Router } from './router.js';
 
@@ -98,6 +107,8 @@ export function addJoinRoutes(
       stopSignal: optString(body, 'stopSignal') || undefined,
       memoryLimitBytes: optNumber(body, 'memoryLimitBytes', 1),
       cpuMillis: optNumber(body, 'cpuMillis', 1),
+      security: taskSecurity(body),
+      groupAdd: optStrings(body, 'groupAdd'),
     };
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);
@@ -181,4 +192,15 @@ export function addJoinRoutes(
       }))
       .concat(known);
   }
+}
+
+/** The task's security extension fields, or undefined when it asks nothing. */
+function taskSecurity(body: Body<TaskJoinConfig>): SecuritySpec | undefined {
+  const spec: SecuritySpec = {
+    ...(optBool(body, 'readOnlyRootfs') && { readOnlyRootfs: true }),
+    ...(optStrings(body, 'capAdd')?.length && { capAdd: optStrings(body, 'capAdd') }),
+    ...(optStrings(body, 'capDrop')?.length && { capDrop: optStrings(body, 'capDrop') }),
+    ...(optBool(body, 'noNewPrivileges') && { noNewPrivileges: true }),
+  };
+  return Object.keys(spec).length > 0 ? spec : undefined;
 }

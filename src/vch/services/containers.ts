@@ -76,12 +76,13 @@ export class ContainerService {
         id,
         name: row.nameInPod,
         imageRootfs: this.images.store.rootfs(image),
-        process: processSpec(proc),
+        process: { ...processSpec(proc), ...(req.groupAdd?.length && { groups: req.groupAdd }) },
         logPath,
         stopSignal: proc.stopSignal,
         ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
         ...(req.labels && { labels: req.labels }),
+        ...(req.security && { security: req.security }),
       });
     } catch (e) {
       db.transaction(() => {

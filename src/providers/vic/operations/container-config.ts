@@ -8,6 +8,7 @@ import type { ImageConfig } from '../proxy/image-store.js';
 import type { TaskJoinConfig } from '../proxy/isolation-proxy.js';
 import { containerEnv, expand, NO_ENV_INPUTS, type ContainerEnv } from './container-env.js';
 import { parseQuantity } from './quantity.js';
+import { taskSecurity } from './security-config.js';
 
 export { expand } from './container-env.js';
 
@@ -31,11 +32,6 @@ export function taskConfig(
       'InvalidInput',
       `container ${c.name}: no command: the pod gives none and image ${c.image} has neither ENTRYPOINT nor CMD`,
     );
-  const sc = c.securityContext ?? {};
-  const psc = pod.spec?.securityContext ?? {};
-  const uid = sc.runAsUser ?? psc.runAsUser;
-  const gid = sc.runAsGroup ?? psc.runAsGroup;
-  const user = uid !== undefined ? `${uid}${gid !== undefined ? `:${gid}` : ''}` : image.user;
   const limits = c.resources?.limits ?? {};
   const memory =
     limits.memory === undefined
@@ -52,7 +48,7 @@ export function taskConfig(
     args: argv.slice(1),
     env,
     workingDir: c.workingDir || image.workingDir || undefined,
-    user,
+    ...taskSecurity(pod, c, image.user),
     stopSignal: image.stopSignal,
     attach: false,
     openStdin: c.stdin ?? false,

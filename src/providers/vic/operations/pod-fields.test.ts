@@ -109,14 +109,9 @@ const TYPES: {
     table: SECURITY_CONTEXT_FIELDS,
     place: onSc,
     refusedValues: {
-      allowPrivilegeEscalation: false,
       appArmorProfile: { type: 'RuntimeDefault' },
-      capabilities: { drop: ['ALL'] },
       privileged: true,
       procMount: 'Unmasked',
-      readOnlyRootFilesystem: true,
-      runAsGroup: 100,
-      runAsNonRoot: true,
       seLinuxOptions: { level: 's0:c1' },
       seccompProfile: { type: 'RuntimeDefault' },
       windowsOptions: { runAsUserName: 'app' },
@@ -131,12 +126,9 @@ const TYPES: {
       appArmorProfile: { type: 'Localhost', localhostProfile: 'p' },
       fsGroup: 2000,
       fsGroupChangePolicy: 'OnRootMismatch',
-      runAsGroup: 100,
-      runAsNonRoot: true,
       seLinuxChangePolicy: 'MountOption',
       seLinuxOptions: { level: 's0:c1' },
       seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' },
-      supplementalGroups: [5],
       supplementalGroupsPolicy: 'Strict',
       sysctls: [{ name: 'net.ipv4.ip_forward', value: '1' }],
       windowsOptions: { runAsUserName: 'app' },
@@ -236,14 +228,9 @@ describe('validatePod', () => {
     expect(() => validatePod(pod)).not.toThrow();
   });
 
-  it('runAsNonRoot: held to runAsUser as the kubelet holds it, else refused', () => {
+  it('runAsNonRoot is no reason to refuse a pod: the task checks it (security-config.ts)', () => {
     const pod = appPod();
     pod.spec!.securityContext = { runAsNonRoot: true, runAsUser: 0 };
-    expect(() => validatePod(pod)).toThrow(/spec\.securityContext\.runAsNonRoot: .*runAsUser 0/);
-    // The container's own false wins over the pod's true.
-    pod.spec!.containers[0].securityContext = { runAsNonRoot: false };
-    expect(() => validatePod(pod)).not.toThrow();
-    pod.spec!.containers[0].securityContext = { runAsUser: 1000 };
     expect(() => validatePod(pod)).not.toThrow();
   });
 

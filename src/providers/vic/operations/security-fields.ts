@@ -1,58 +1,27 @@
 // Every field of a container's SecurityContext and of a PodSecurityContext, and what this node
-// does with it (see pod-fields.ts). What a container gets here: the image's user, or
-// runAsUser[:runAsGroup]; Docker's default capabilities; no seccomp filter, no AppArmor or
-// SELinux label, no_new_privs off, a writable root filesystem, the default /proc masks. A
-// field that asks for that is fine; one that asks for more protection or another identity is
-// refused until the node applies it.
-import type * as k8s from '@kubernetes/client-node';
-import { type Allowed, type FieldContext, type FieldRule, only } from './field-rules.js';
+// does with it (see pod-fields.ts). Applied: the user and group (runAsUser, runAsGroup, over
+// the image's), runAsNonRoot, capabilities, readOnlyRootFilesystem, allowPrivilegeEscalation
+// (security-config.ts). What a container gets otherwise: no seccomp filter, no AppArmor or
+// SELinux label, the default /proc masks; a field that asks for more is refused.
+import { type Allowed, type FieldRule, only } from './field-rules.js';
 
 const CONTAINER_CONFIG_TEST = 'src/providers/vic/operations/container-config.test.ts';
-
-type Sc = k8s.V1SecurityContext | undefined;
-
-/** The containers a field speaks for: the one it is on, or every one (a pod-level field). */
-function containersOf({ pod, container }: FieldContext): k8s.V1Container[] {
-  return container ? [container] : (pod.spec?.containers ?? []);
-}
-
-/** A container's runAsUser: its own, else the pod's. */
-function uidOf(pod: k8s.V1Pod, c: k8s.V1Container): number | undefined {
-  return (c.securityContext as Sc)?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
-}
-
-const withRunAsUser: Allowed = {
-  values: "any, with a runAsUser (the container's or the pod's)",
-  allows: (_v, ctx) => containersOf(ctx).every((c) => uidOf(ctx.pod, c) !== undefined),
-};
-
-const nonRootByRunAsUser: Allowed = {
-  values: 'false; true with a non-zero runAsUser',
-  allows: (v, ctx) =>
-    v === false ||
-    containersOf(ctx).every((c) => {
-      const own = (c.securityContext as Sc)?.runAsNonRoot;
-      // A container that says false for itself is not bound by the pod's true.
-      if (!ctx.container && own === false) return true;
-      const uid = uidOf(ctx.pod, c);
-      return uid !== undefined && uid !== 0;
-    }),
-};
 
 const unconfined: Allowed = {
   values: '{ type: Unconfined } (what every container gets here)',
   allows: (v) => (v as { type?: string }).type === 'Unconfined',
 };
 
+const SECURITY_CONFIG = 'src/providers/vic/operations/security-config.ts';
+const RUNTIME_TEST = 'test/integration/runtime-security.test.ts';
+const SECURITY_CONFIG_TEST = 'src/providers/vic/operations/security-config.test.ts';
 const RUN_AS_GROUP: FieldRule = {
-  refused:
-    "runAsGroup is applied only together with runAsUser (without it the image's user and group would run); set runAsUser too",
-  unless: withRunAsUser,
+  applied: `${SECURITY_CONFIG}: the task's group, with runAsUser or the image's user`,
+  test: SECURITY_CONFIG_TEST,
 };
 const RUN_AS_NON_ROOT: FieldRule = {
-  refused:
-    "runAsNonRoot is checked by this node only against runAsUser, not the image's user: set runAsUser to a non-zero uid (runAsUser 0 breaks the non-root policy)",
-  unless: nonRootByRunAsUser,
+  applied: `${SECURITY_CONFIG}: checked as the kubelet does, against runAsUser or the image's numeric USER`,
+  test: SECURITY_CONFIG_TEST,
 };
 const RUN_AS_USER: FieldRule = {
   applied: "container-config.ts: the task's user, over the image's USER",
@@ -77,14 +46,14 @@ const WINDOWS: FieldRule = {
 
 export const SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
   allowPrivilegeEscalation: {
-    refused:
-      'allowPrivilegeEscalation: false (no_new_privs) is not applied by this node yet: processes may gain privileges through setuid binaries; remove it',
-    unless: only(true),
+    applied: "false: no_new_privs for the container's processes and execs (tether, vic-agent)",
+    test: RUNTIME_TEST,
   },
   appArmorProfile: APPARMOR,
   capabilities: {
-    refused:
-      "capabilities add and drop are not applied by this node yet: every container gets Docker's default set; remove them",
+    applied:
+      "Docker's default set minus drop plus add (src/runtime/capabilities.ts): the bounding set, and root's",
+    test: RUNTIME_TEST,
   },
   privileged: {
     refused: 'privileged containers are not supported by this node',
@@ -95,9 +64,8 @@ export const SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
     unless: only('Default'),
   },
   readOnlyRootFilesystem: {
-    refused:
-      "a read-only root filesystem is not applied by this node yet: the container's root would be writable; remove readOnlyRootFilesystem",
-    unless: only(false),
+    applied: "the container's root mounted read-only (runc root.readonly; vic-agent remount)",
+    test: RUNTIME_TEST,
   },
   runAsGroup: RUN_AS_GROUP,
   runAsNonRoot: RUN_AS_NON_ROOT,
@@ -125,8 +93,8 @@ export const POD_SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
   seLinuxOptions: SELINUX,
   seccompProfile: SECCOMP,
   supplementalGroups: {
-    refused:
-      'supplementalGroups are not applied by this node yet: the process would run without them; remove them',
+    applied: "security-config.ts: added to the groups of every container's processes",
+    test: SECURITY_CONFIG_TEST,
   },
   supplementalGroupsPolicy: {
     refused:

@@ -1,0 +1,143 @@
+// A container's security spec on both backends, seen from inside: a read-only root (a write to
+// "/" fails, /dev/shm stays writable), capabilities (drop ALL: CapEff 0 even for root; an added
+// one shows; a non-root user holds none), no_new_privs (NoNewPrivs: 1), and an exec into the
+// container getting the same. runc with a busybox-static rootfs; the vm backend in one pod VM.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readEntries } from '../../src/iolog/index.js';
+import { createRuncRuntime } from '../../src/runtime/runc/index.js';
+import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
+import { createVmRuntime } from '../../src/runtime/vm/index.js';
+import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../support/runtime.js';
+import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
+
+let tmp: string;
+let rootfs: string;
+let tether: string;
+const runtimes: Runtime[] = [];
+const newId = () => randomBytes(32).toString('hex');
+
+beforeAll(() => {
+  tether = ensureTether();
+  ensureAgent();
+  tmp = mkdtempSync(join(tmpdir(), 'runtime-security-'));
+  rootfs = busyboxRootfs(join(tmp, 'image-rootfs'));
+});
+
+afterEach(async () => {
+  for (const rt of runtimes.splice(0)) await rt.close();
+});
+
+afterAll(() => {
+  if (!tmp) return;
+  killQemus(tmp);
+  waitNoQemu(tmp);
+  cleanupRuntimeDir(tmp, join(tmp, 'state', 'runc'));
+});
+
+const backends: Record<'runc' | 'vm', () => Runtime> = {
+  runc: () => createRuncRuntime({ stateDir: join(tmp, 'state'), tetherPath: tether }),
+  vm: () => createVmRuntime({ stateDir: join(tmp, 'state') }),
+};
+
+function spec(script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
+  const id = newId();
+  return {
+    id,
+    name: `c-${id.slice(0, 6)}`,
+    imageRootfs: rootfs,
+    process: { args: ['sh', '-c', script], env: ['PATH=/bin'], cwd: '/', user: '' },
+    logPath: join(tmp, 'logs', id, 'output.log'),
+    ...extra,
+  };
+}
+
+async function output(path: string): Promise<string> {
+  let out = '';
+  for await (const e of readEntries(path)) out += e.message.toString();
+  return out;
+}
+
+const STATUS = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status";
+
+describe.each(['runc', 'vm'] as const)('%s runtime: security spec', (backend) => {
+  it('applies a read-only root, capabilities add and drop and no_new_privs, to execs too', async () => {
+    const rt = backends[backend]();
+    runtimes.push(rt);
+    const sb = newId();
+    await rt.createSandbox({ id: sb, hostname: 'sec-pod' });
+    const locked = spec(
+      `touch /x; echo touch=$?; touch /dev/shm/ok && echo shm=ok; ${STATUS}; sleep 60`,
+      { security: { readOnlyRootfs: true, capDrop: ['ALL'], noNewPrivileges: true } },
+    );
+    const added = spec(`touch /x && echo touch=ok; ${STATUS}`, {
+      security: { capAdd: ['CAP_NET_ADMIN'], capDrop: ['kill'] },
+    });
+    const plain = spec(STATUS);
+    const user = spec('', {
+      process: {
+        ...plain.process,
+        args: ['sh', '-c', `id -G; ${STATUS}`],
+        user: '1000:1000',
+        groups: ['2000', '3000'],
+      },
+      security: { capAdd: ['SYS_ADMIN'] },
+    });
+    for (const s of [locked, added, plain, user]) await rt.createContainer(sb, s);
+    for (const s of [added, plain, user]) {
+      await rt.start(s.id);
+      expect((await rt.wait(s.id)).exitCode).toBe(0);
+    }
+    await rt.start(locked.id);
+    const until = Date.now() + 30_000;
+    while (!(await output(locked.logPath)).includes('NoNewPrivs') && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 200));
+
+    const lockedOut = await output(locked.logPath);
+    expect(lockedOut).toMatch(/Read-only file system/);
+    expect(lockedOut).toContain('touch=1');
+    expect(lockedOut).toContain('shm=ok');
+    expect(lockedOut).toMatch(/CapEff:\s+0000000000000000/);
+    expect(lockedOut).toMatch(/CapBnd:\s+0000000000000000/);
+    expect(lockedOut).toMatch(/NoNewPrivs:\s+1/);
+    // Docker's default 00000000a80425fb, plus NET_ADMIN (bit 12), minus KILL (bit 5).
+    const addedOut = await output(added.logPath);
+    expect(addedOut).toContain('touch=ok');
+    expect(addedOut).toMatch(/CapEff:\s+00000000a80435db/);
+    expect(addedOut).toMatch(/NoNewPrivs:\s+0/);
+    expect(await output(plain.logPath)).toMatch(/CapEff:\s+00000000a80425fb/);
+    // A non-root user holds none, whatever was added; the set bounds what it could gain.
+    const userOut = await output(user.logPath);
+    expect(userOut).toMatch(/^1000 2000 3000\n/);
+    expect(userOut).toMatch(/CapEff:\s+0000000000000000/);
+    expect(userOut).toMatch(/CapBnd:\s+00000000a82425fb/);
+
+    // An exec into the locked container: its capabilities and no_new_privs.
+    const exec = await rt.exec(locked.id, { args: ['sh', '-c', `${STATUS}; touch /y`] });
+    const execOut = exec.stdout.toString() + exec.stderr.toString();
+    expect(execOut).toMatch(/CapEff:\s+0000000000000000/);
+    expect(execOut).toMatch(/NoNewPrivs:\s+1/);
+    expect(execOut).toMatch(/Read-only file system/);
+    expect(exec.exitCode).not.toBe(0);
+
+    await rt.stop(locked.id, { graceMs: 1000 });
+    for (const s of [locked, added, plain, user]) await rt.remove(s.id);
+    await rt.removeSandbox(sb);
+  }, 240_000);
+
+  it('refuses an unknown capability as InvalidInput before anything runs', async () => {
+    const rt = backends[backend]();
+    runtimes.push(rt);
+    const sb = newId();
+    await rt.createSandbox({ id: sb, hostname: 'sec-bad' });
+    const bad = spec('true', { security: { capAdd: ['CAP_FLY'] } });
+    await expect(rt.createContainer(sb, bad)).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringContaining('unknown capability "CAP_FLY"'),
+    });
+    await rt.removeSandbox(sb);
+  });
+});
