@@ -21,7 +21,7 @@ import type { PodEvent } from '../../../node/provider.js';
 import { taskConfig } from './container-config.js';
 import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.js';
 import { memoizedSources, type EnvSources } from './env-sources.js';
-import { ContainerCreateError, ImagePullError } from './errors.js';
+import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
@@ -104,6 +104,8 @@ export class PodCreator {
       try {
         return { c, task: taskConfig(pod, c, image, resolved) };
       } catch (err) {
+        // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
+        if (err instanceof ContainerConfigError) throw err;
         throw new ContainerCreateError(
           c.name,
           errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',

@@ -5,8 +5,8 @@
 // numeric user; readOnlyRootFilesystem, capabilities add/drop and allowPrivilegeEscalation:
 // false (no_new_privs) and the pod's supplementalGroups passed on for the runtime to apply.
 import type * as k8s from '@kubernetes/client-node';
-import { NodeError } from '../../../node/errors.js';
 import type { TaskJoinConfig } from '../proxy/isolation-proxy.js';
+import { ContainerConfigError } from './errors.js';
 
 export type TaskSecurity = Pick<
   TaskJoinConfig,
@@ -32,8 +32,10 @@ function verifyRunAsNonRoot(
   const nonRoot = c.securityContext?.runAsNonRoot ?? pod.spec?.securityContext?.runAsNonRoot;
   if (!nonRoot) return;
   const where = `(pod: ${JSON.stringify(podName(pod))}, container: ${c.name})`;
+  // The kubelet's CreateContainerConfigError: the container waits, tried again (the pod's spec
+  // cannot change, but the message says what to fix).
   const refuse = (why: string) => {
-    throw new NodeError('InvalidInput', `${why} ${where}`);
+    throw new ContainerConfigError(c.name, `${why} ${where}`, 'InvalidInput');
   };
   if (uid !== undefined) {
     if (uid === 0) refuse("container's runAsUser breaks non-root policy");
