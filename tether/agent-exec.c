@@ -111,6 +111,35 @@ _Noreturn static void exec_process(const struct proc_req *r, int out, int err, i
     sup_child_fail(report, "exec", r->argv[0]);
 }
 
+/* The rest of a child that runs the process `pid` for the agent: every signal it gets goes to
+ * the process; it reaps whatever dies (orphans of its namespace too) and, when the process has
+ * exited, reports its wait status to `wstatus_fd` (if >= 0) and exits with its code. Signals
+ * are blocked in the caller (sigwaitinfo takes them). */
+static void forward_and_wait(pid_t pid, int wstatus_fd) __attribute__((noreturn));
+static void forward_and_wait(pid_t pid, int wstatus_fd) {
+    sigset_t all;
+    sigfillset(&all);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            kill(pid, sig);
+            continue;
+        }
+        int st;
+        pid_t got;
+        while ((got = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (got != pid) continue;
+            if (wstatus_fd >= 0) {
+                ssize_t w = write(wstatus_fd, &st, sizeof st);
+                (void)w;
+            }
+            _exit(sup_exit_code(st));
+        }
+    }
+}
+
 /* The container's init (PID 1 of its namespace, or a subreaper): forwards signals to the
  * process, reaps orphans, and when the process exits reports its wait status and exits. */
 void container_init(const struct start_req *r, int out, int err, int report, int wstatus_fd) {
@@ -134,26 +163,8 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     close(out);
     close(err);
     close(report);
-    sigset_t all;
-    sigfillset(&all);
-    for (;;) {
-        siginfo_t si;
-        int sig = sigwaitinfo(&all, &si);
-        if (sig < 0) continue;
-        if (sig != SIGCHLD) {
-            kill(pid, sig);
-            continue;
-        }
-        int st;
-        pid_t got;
-        while ((got = waitpid(-1, &st, WNOHANG)) > 0) {
-            if (got != pid) continue;
-            ssize_t w = write(wstatus_fd, &st, sizeof st);
-            (void)w;
-            /* As PID 1 of its namespace, its exit kills whatever the process left behind. */
-            _exit(sup_exit_code(st));
-        }
-    }
+    /* As PID 1 of its namespace, its exit kills whatever the process left behind. */
+    forward_and_wait(pid, wstatus_fd);
 }
 
 /* An exec: into the container's cgroup (while the guest's cgroupfs is still in reach), its
@@ -179,17 +190,5 @@ void task_child(const struct exec_req *r, pid_t init, int out, int err, int repo
     close(out);
     close(err);
     close(report);
-    sigset_t all;
-    sigfillset(&all);
-    for (;;) {
-        siginfo_t si;
-        int sig = sigwaitinfo(&all, &si);
-        if (sig < 0) continue;
-        if (sig != SIGCHLD) {
-            kill(pid, sig);
-            continue;
-        }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) _exit(sup_exit_code(st));
-    }
+    forward_and_wait(pid, -1);
 }
