@@ -12,7 +12,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { VirtualKubelet } from '../../src/node/virtual-kubelet.js';
 import { type Cluster, kubectl, startCluster } from './cluster.js';
-import { kubeConfigOf, MemoryProvider, servingCert, startKubelet, until } from './node-harness.js';
+import {
+  kubeConfigOf,
+  MemoryProvider,
+  servingCert,
+  startKubelet,
+  until,
+  defaultServiceAccount,
+} from './node-harness.js';
 
 let cluster: Cluster;
 let vk: VirtualKubelet | undefined;
@@ -81,9 +88,7 @@ it('sees pod events that happen right after an apiserver restart', async () => {
     metadata: { name },
     spec: { nodeName, containers: [{ name: 'main', image: 'busybox' }] },
   });
-  await until('the default service account', () =>
-    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-  );
+  await defaultServiceAccount(core, namespace);
   await core.createNamespacedPod({ namespace, body: pod('before') });
   await until('the first pod in the provider', async () => provider.getPod(namespace, 'before'));
 

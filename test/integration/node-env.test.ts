@@ -12,7 +12,13 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
 import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
-import { kubeConfigOf, nodeKubeconfig, servingCert, until } from './node-harness.js';
+import {
+  kubeConfigOf,
+  nodeKubeconfig,
+  servingCert,
+  until,
+  createTestNamespace,
+} from './node-harness.js';
 import {
   buildBusyboxLayout,
   freePort,
@@ -39,10 +45,7 @@ beforeAll(async () => {
   registry = await startRegistry();
   image = `${registry.host}/busybox:1`;
   await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await until('the default service account', () =>
-    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-  );
+  await createTestNamespace(core, namespace);
   const tls = await servingCert(cluster, nodeName);
   node = spawn(
     process.execPath,

@@ -125,3 +125,16 @@ export async function until<T>(
 }
 
 export { MemoryProvider };
+
+/** Waits for the namespace's default service account: pods are not admitted before it exists. */
+export function defaultServiceAccount(core: k8s.CoreV1Api, namespace: string): Promise<boolean> {
+  return until('the default service account', () =>
+    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
+  );
+}
+
+/** Creates a namespace for a test and waits until it takes pods. */
+export async function createTestNamespace(core: k8s.CoreV1Api, namespace: string): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await defaultServiceAccount(core, namespace);
+}

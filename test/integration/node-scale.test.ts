@@ -8,7 +8,14 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VirtualKubelet } from '../../src/node/virtual-kubelet.js';
 import { type Cluster, startCluster } from './cluster.js';
-import { kubeConfigOf, MemoryProvider, servingCert, startKubelet, until } from './node-harness.js';
+import {
+  kubeConfigOf,
+  MemoryProvider,
+  servingCert,
+  startKubelet,
+  until,
+  defaultServiceAccount,
+} from './node-harness.js';
 
 const PODS = 1000;
 const nodeName = 'vk-scale';
@@ -37,9 +44,7 @@ describe.runIf(enabled)('scale', () => {
 
   it(`moves ${PODS} pods to Running and deletes them`, async () => {
     const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-    await until('the default service account', () =>
-      core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-    );
+    await defaultServiceAccount(core, namespace);
     const started = Date.now();
     await inBatches(PODS, (i) =>
       core.createNamespacedPod({

@@ -19,6 +19,7 @@ import {
   servingCert,
   type ServingCert,
   until,
+  createTestNamespace,
 } from './node-harness.js';
 import {
   buildBusyboxLayout,
@@ -97,10 +98,7 @@ beforeAll(async () => {
   registry = await startRegistry();
   image = `${registry.host}/busybox:1`;
   await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await until('the default service account', () =>
-    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-  );
+  await createTestNamespace(core, namespace);
 }, 180_000);
 
 afterAll(async () => {

@@ -20,6 +20,7 @@ import {
   type ServingCert,
   startKubelet,
   until,
+  createTestNamespace,
 } from './node-harness.js';
 
 const cluster = inject('cluster');
@@ -90,10 +91,7 @@ function kubeletGet(
 
 beforeAll(async () => {
   tls = await servingCert(cluster, nodeName);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await until('the default service account', () =>
-    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-  );
+  await createTestNamespace(core, namespace);
   vk = await startKubelet(cluster, provider, nodeName, tls, {
     node: { leaseRenewMs: 1000 },
     pods: { statusPollMs: 1000 },

@@ -15,7 +15,13 @@ import { PortlayerClient } from '../../src/providers/vic/proxy/portlayer-client.
 import { createVicProvider, type VicProvider } from '../../src/providers/vic/index.js';
 import { cleanupTestVch, startTestVch, type TestVch } from '../support/test-vch.js';
 import { kubectl } from './cluster.js';
-import { kubeConfigOf, servingCert, type ServingCert, until } from './node-harness.js';
+import {
+  kubeConfigOf,
+  servingCert,
+  type ServingCert,
+  until,
+  createTestNamespace,
+} from './node-harness.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 const cluster = inject('cluster');
@@ -80,10 +86,7 @@ beforeAll(async () => {
     maxPods: 30,
   });
   tls = await servingCert(cluster, nodeName);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await until('the default service account', () =>
-    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-  );
+  await createTestNamespace(core, namespace);
   await startNode();
 }, 180_000);
 

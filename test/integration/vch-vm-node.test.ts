@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 import { kubectl } from './cluster.js';
 import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
-import { kubeConfigOf, servingCert, until } from './node-harness.js';
+import { kubeConfigOf, servingCert, until, createTestNamespace } from './node-harness.js';
 import {
   buildBusyboxLayout,
   freePort,
@@ -42,10 +42,7 @@ beforeAll(async () => {
   registry = await startRegistry();
   image = `${registry.host}/busybox:1`;
   await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await until('the default service account', () =>
-    core.readNamespacedServiceAccount({ name: 'default', namespace }).then(() => true),
-  );
+  await createTestNamespace(core, namespace);
 }, 180_000);
 
 afterAll(async () => {
