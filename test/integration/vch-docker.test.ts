@@ -297,6 +297,24 @@ describe('docker CLI against the VCH', () => {
       'gone to be removed',
       async () => !(await ok(['ps', '-a', '--format', '{{.Names}}'])).includes('gone'),
     );
+
+    // A command that cannot be run: Docker's error and 127 at once, in the foreground too, and
+    // --rm still removes the container.
+    for (const args of [
+      ['--name', 'nocmd'],
+      ['--rm', '--name', 'nocmd-rm'],
+    ]) {
+      const t = Date.now();
+      const r = await vch.docker(['run', ...args, image, 'no-such-command'], { timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(127);
+      expect(r.stderr).toMatch(/no-such-command/);
+      expect(Date.now() - t).toBeLessThan(15_000);
+    }
+    await until(
+      'nocmd-rm to be removed',
+      async () => !(await ok(['ps', '-a', '--format', '{{.Names}}'])).includes('nocmd-rm'),
+    );
+    await ok(['rm', 'nocmd']);
   });
 
   it('runs --read-only --cap-drop ALL --cap-add --security-opt no-new-privileges --group-add; refuses other options', async () => {

@@ -118,6 +118,7 @@ export class ContainerService {
             ? 126
             : 128;
         db.updateState(id, { ...stateOf(row), error: message, exitCode }, row.restartCount);
+        this.watchers.recordStartFailure(id, exitCode);
         throw e;
       }
       const st = await runtime.state(id).catch(() => undefined);

@@ -79,10 +79,22 @@ export class Watchers {
       },
       row.restartCount,
     );
-    this.ctx.emit('container', 'die', id, {
-      name: row.name,
-      exitCode: String(st.exitCode ?? LOST_EXIT_CODE),
-    });
+    this.#died(id, st.exitCode ?? LOST_EXIT_CODE);
+  }
+
+  /**
+   * A start that failed (the command could not be run): as Docker, `die` goes out, so an
+   * attached client (`docker run` in the foreground) ends, and a `--rm` container is removed.
+   * The failure itself is on the container already (State.Error, the exit code).
+   */
+  recordStartFailure(id: string, exitCode: number): void {
+    this.#died(id, exitCode);
+  }
+
+  #died(id: string, exitCode: number): void {
+    const row = this.ctx.db.container(id);
+    if (!row) return;
+    this.ctx.emit('container', 'die', id, { name: row.name, exitCode: String(exitCode) });
     if (row.config.autoRemove) this.autoRemove(id);
     else this.#stopOwnSandbox(id, row.podId);
   }
