@@ -11,7 +11,12 @@ import { isRuntimeError } from '../../src/runtime/errors.js';
 import { createRuncRuntime } from '../../src/runtime/runc/index.js';
 import { EXEC_OUTPUT_LIMIT, type ContainerSpec, type Runtime } from '../../src/runtime/runtime.js';
 import { createVmRuntime } from '../../src/runtime/vm/index.js';
-import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../support/runtime.js';
+import {
+  busyboxRootfs,
+  cleanupRuntimeDir,
+  ensureTether,
+  testContainerSpec,
+} from '../support/runtime.js';
 import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
 
 const newId = () => randomBytes(32).toString('hex');
@@ -33,14 +38,8 @@ describe.each(['runc', 'vm'] as const)('exec on %s', (backend) => {
   let rootfs: string;
 
   const spec = (script: string, extra: Partial<ContainerSpec['process']> = {}): ContainerSpec => {
-    const id = newId();
-    return {
-      id,
-      name: `c-${id.slice(0, 6)}`,
-      imageRootfs: rootfs,
-      process: { args: ['sh', '-c', script], env: ['PATH=/bin'], cwd: '/', user: '', ...extra },
-      logPath: join(tmp, 'logs', id, 'output.log'),
-    };
+    const s = testContainerSpec(tmp, rootfs, newId(), ['sh', '-c', script]);
+    return { ...s, process: { ...s.process, ...extra } };
   };
   const sh = (script: string) => ['sh', '-c', script];
 

@@ -11,7 +11,12 @@ import { mergeProcessSpec } from '../../src/runtime/process-spec.js';
 import { createRuncRuntime } from '../../src/runtime/runc/index.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
 import { isRuntimeError } from '../../src/runtime/errors.js';
-import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../support/runtime.js';
+import {
+  busyboxRootfs,
+  cleanupRuntimeDir,
+  ensureTether,
+  testContainerSpec,
+} from '../support/runtime.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { spawn } from 'node:child_process';
 
@@ -44,16 +49,8 @@ afterAll(() => {
   if (tmp) cleanupRuntimeDir(tmp, join(stateDir, 'runc'));
 });
 
-function spec(id: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    id,
-    name: `c-${id.slice(0, 6)}`,
-    imageRootfs: rootfs,
-    process: { args: ['sh', '-c', script], env: ['PATH=/bin'], cwd: '/', user: '' },
-    logPath: join(tmp, 'logs', id, 'output.log'),
-    ...extra,
-  };
-}
+const spec = (id: string, script: string, extra: Partial<ContainerSpec> = {}) =>
+  testContainerSpec(tmp, rootfs, id, ['sh', '-c', script], extra);
 
 async function entries(path: string): Promise<LogEntry[]> {
   const got: LogEntry[] = [];

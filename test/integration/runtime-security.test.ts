@@ -11,7 +11,12 @@ import { readEntries } from '../../src/iolog/index.js';
 import { createRuncRuntime } from '../../src/runtime/runc/index.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
 import { createVmRuntime } from '../../src/runtime/vm/index.js';
-import { busyboxRootfs, cleanupRuntimeDir, ensureTether } from '../support/runtime.js';
+import {
+  busyboxRootfs,
+  cleanupRuntimeDir,
+  ensureTether,
+  testContainerSpec,
+} from '../support/runtime.js';
 import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
 
 let tmp: string;
@@ -43,17 +48,8 @@ const backends: Record<'runc' | 'vm', () => Runtime> = {
   vm: () => createVmRuntime({ stateDir: join(tmp, 'state') }),
 };
 
-function spec(script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  const id = newId();
-  return {
-    id,
-    name: `c-${id.slice(0, 6)}`,
-    imageRootfs: rootfs,
-    process: { args: ['sh', '-c', script], env: ['PATH=/bin'], cwd: '/', user: '' },
-    logPath: join(tmp, 'logs', id, 'output.log'),
-    ...extra,
-  };
-}
+const spec = (script: string, extra: Partial<ContainerSpec> = {}) =>
+  testContainerSpec(tmp, rootfs, newId(), ['sh', '-c', script], extra);
 
 async function output(path: string): Promise<string> {
   let out = '';

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queryLog, readEntries, type LogEntry } from '../../src/iolog/index.js';
 import { isRuntimeError } from '../../src/runtime/errors.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
-import { busyboxRootfs, cleanupRuntimeDir } from '../support/runtime.js';
+import { busyboxRootfs, cleanupRuntimeDir, testContainerSpec } from '../support/runtime.js';
 import { createVmRuntime, VM_EXITED } from '../../src/runtime/vm/index.js';
 import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 
@@ -48,16 +48,8 @@ afterAll(() => {
   cleanupRuntimeDir(tmp, join(stateDir, 'runc'));
 });
 
-function spec(id: string, args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    id,
-    name: `c-${id.slice(0, 6)}`,
-    imageRootfs: rootfs,
-    process: { args, env: ['PATH=/bin'], cwd: '/', user: '' },
-    logPath: join(tmp, 'logs', id, 'output.log'),
-    ...extra,
-  };
-}
+const spec = (id: string, args: string[], extra: Partial<ContainerSpec> = {}) =>
+  testContainerSpec(tmp, rootfs, id, args, extra);
 const sh = (id: string, script: string) => spec(id, ['sh', '-c', script]);
 
 async function entries(path: string): Promise<LogEntry[]> {

@@ -4,6 +4,7 @@ import * as fsSync from 'node:fs';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultTetherPath, projectRoot } from '../../src/runtime/paths.js';
+import type { ContainerSpec } from '../../src/runtime/runtime.js';
 
 /**
  * A binary of tether/build.sh (`target`), built first when it is missing or older than any
@@ -82,4 +83,25 @@ export function cleanupRuntimeDir(dir: string, runcRoot: string): void {
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) spawnSync('umount', ['-l', m]);
   fsSync.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A container spec for the runtime tests: `args` on the image rootfs as root in /, PATH=/bin,
+ * its log under `<dir>/logs/<id>/output.log`; `extra` overrides any of it.
+ */
+export function testContainerSpec(
+  dir: string,
+  imageRootfs: string,
+  id: string,
+  args: string[],
+  extra: Partial<ContainerSpec> = {},
+): ContainerSpec {
+  return {
+    id,
+    name: `c-${id.slice(0, 6)}`,
+    imageRootfs,
+    process: { args, env: ['PATH=/bin'], cwd: '/', user: '' },
+    logPath: join(dir, 'logs', id, 'output.log'),
+    ...extra,
+  };
 }
