@@ -138,3 +138,34 @@ export async function createTestNamespace(core: k8s.CoreV1Api, namespace: string
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   await defaultServiceAccount(core, namespace);
 }
+
+/**
+ * The flags of `vic-kubelet node` that every node test passes: its kubeconfig, name, the
+ * loopback address and port of its kubelet API, and the serving certificate with the
+ * cluster's client CA. A test adds its own (state dir, registry, runtime).
+ */
+export function nodeFlags(
+  kubeconfig: string,
+  name: string,
+  tls: ServingCert,
+  port: number,
+): string[] {
+  return [
+    '--kubeconfig',
+    kubeconfig,
+    '--node-name',
+    name,
+    '--node-ip',
+    '127.0.0.1',
+    '--address',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--tls-cert-file',
+    tls.files.cert,
+    '--tls-private-key-file',
+    tls.files.key,
+    '--client-ca-file',
+    tls.files.clientCa,
+  ];
+}

@@ -20,6 +20,7 @@ import {
   type ServingCert,
   until,
   createTestNamespace,
+  nodeFlags as harnessNodeFlags,
 } from './node-harness.js';
 import {
   buildBusyboxLayout,
@@ -71,26 +72,8 @@ async function stopNode(n: NodeProcess, signal: NodeJS.Signals = 'SIGTERM') {
   return r;
 }
 
-function nodeFlags(name: string, tls: ServingCert, port: number): string[] {
-  return [
-    '--kubeconfig',
-    cluster.kubeconfig,
-    '--node-name',
-    name,
-    '--node-ip',
-    '127.0.0.1',
-    '--address',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--tls-cert-file',
-    tls.files.cert,
-    '--tls-private-key-file',
-    tls.files.key,
-    '--client-ca-file',
-    tls.files.clientCa,
-  ];
-}
+const nodeFlags = (name: string, tls: ServingCert, port: number) =>
+  harnessNodeFlags(cluster.kubeconfig, name, tls, port);
 
 beforeAll(async () => {
   ensureBuilt();

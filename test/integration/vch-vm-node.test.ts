@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 import { kubectl } from './cluster.js';
 import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
-import { kubeConfigOf, servingCert, until, createTestNamespace } from './node-harness.js';
+import {
+  kubeConfigOf,
+  servingCert,
+  until,
+  createTestNamespace,
+  nodeFlags,
+} from './node-harness.js';
 import {
   buildBusyboxLayout,
   freePort,
@@ -91,22 +97,7 @@ describe('a pod annotated vic-kubelet.io/runtime: vm on vic-kubelet node', () =>
       [
         main,
         'node',
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '--node-name',
-        nodeName,
-        '--node-ip',
-        '127.0.0.1',
-        '--address',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--tls-cert-file',
-        tls.files.cert,
-        '--tls-private-key-file',
-        tls.files.key,
-        '--client-ca-file',
-        tls.files.clientCa,
+        ...nodeFlags(cluster.kubeconfig, nodeName, tls, port),
         '--state-dir',
         stateDir,
         '--runtime',
