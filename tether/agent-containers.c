@@ -28,6 +28,8 @@ struct container {
     int shared_pid;  /* runs in the guest's PID namespace */
     int set_caps, no_new_privs; /* as started: its execs get the same */
     unsigned long long caps;
+    unsigned char *seccomp; /* its seccomp filter (owned), seccomp_len bytes; its execs too */
+    size_t seccomp_len;
     int out, err;    /* read ends of the process's stdout and stderr */
     int wstatus_fd;  /* the init reports the process's wait status here before it exits */
     long long started_ns;
@@ -157,6 +159,15 @@ void container_start(struct start_req *r) {
     c->set_caps = r->p.set_caps;
     c->caps = r->p.caps;
     c->no_new_privs = r->p.no_new_privs;
+    /* A copy for its execs: the request's is freed when the request is done. */
+    free(c->seccomp);
+    c->seccomp = NULL;
+    c->seccomp_len = 0;
+    if (r->p.seccomp_len) {
+        if (!(c->seccomp = malloc(r->p.seccomp_len))) return send_error(r->id, "out of memory");
+        memcpy(c->seccomp, r->p.seccomp, r->p.seccomp_len);
+        c->seccomp_len = r->p.seccomp_len;
+    }
     c->started_ns = sup_now_ns();
     cgroup_prepare(r);
     int report;
@@ -203,6 +214,8 @@ void container_privileges(const char *id, struct proc_req *p) {
     p->set_caps = c->set_caps;
     p->caps = c->caps;
     p->no_new_privs = c->no_new_privs;
+    p->seccomp = c->seccomp;
+    p->seccomp_len = c->seccomp_len;
 }
 
 void container_forget(const char *id) {
@@ -211,6 +224,7 @@ void container_forget(const char *id) {
     if (c->init) return send_error(id, "still running");
     if (c->port_fd >= 0) close(c->port_fd);
     free(c->writer);
+    free(c->seccomp);
     memset(c, 0, sizeof *c);
 }
 

@@ -2,6 +2,7 @@
  * checks them and hands each request to the part of the agent that does it; sends the agent's
  * lines. Writes never block: with no host connected, a line is dropped (the host asks for
  * `status` when it connects). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -124,7 +125,32 @@ static int has_opt(const char *opts, const char *name) {
     return 0;
 }
 
-/* The security items of a start's OPTS: ",caps=HEX", ",nnp", ",ro". 0, or -1 when bad. */
+/* ",seccomp=HEX" of a start's OPTS, if any, into a buffer of its own: 0, or -1 when bad. */
+static int parse_seccomp(const char *opts, struct proc_req *p) {
+    const char *s = strstr(opts, ",seccomp=");
+    if (!s) return 0;
+    s += 9;
+    size_t n = strcspn(s, ",");
+    /* whole instructions (8 bytes each), at most BPF_MAXINSNS of them */
+    if (n == 0 || n % 16 || n / 2 > 4096 * 8) return -1;
+    unsigned char *prog = malloc(n / 2);
+    if (!prog) return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+            sscanf(s + 2 * i, "%2x", &v) != 1) {
+            free(prog);
+            return -1;
+        }
+        prog[i] = (unsigned char)v;
+    }
+    p->seccomp = prog;
+    p->seccomp_len = n / 2;
+    return 0;
+}
+
+/* The security items of a start's OPTS: ",caps=HEX", ",nnp", ",ro", ",seccomp=HEX". 0, or -1
+ * when bad. */
 static int parse_security(const char *opts, struct start_req *r) {
     const char *caps = strstr(opts, ",caps=");
     if (caps) {
@@ -136,7 +162,7 @@ static int parse_security(const char *opts, struct start_req *r) {
     }
     r->p.no_new_privs = has_opt(opts, "nnp");
     r->readonly_root = has_opt(opts, "ro");
-    return 0;
+    return parse_seccomp(opts, &r->p);
 }
 
 /* start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... (tok[0] is "start"; nt tokens). */
@@ -152,6 +178,7 @@ static void handle_start(char **tok, int nt) {
     if (bad) return send_error(r.id, bad);
     if (parse_security(tok[2], &r) < 0) return send_error(r.id, "bad options");
     container_start(&r);
+    free(r.p.seccomp); /* the container keeps a copy */
 }
 
 /* exec ID EXECID UID GID GIDS CWD ARGC ARG... ENVC ENV...: the same layout from tok[3] on. */

@@ -18,6 +18,8 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "agent.h"
 #include "supervise.h"
@@ -100,6 +102,14 @@ _Noreturn static void exec_process(const struct proc_req *r, int out, int err, i
     if (make_cwd) mkdir_p(r->cwd);
     if (chdir(r->cwd) < 0) sup_child_fail(report, "chdir", r->cwd);
     if (r->set_caps && sup_limit_caps(r->caps) < 0) sup_child_fail(report, "capabilities", NULL);
+    /* Still root with every capability here, so the filter needs no no_new_privs; what follows
+     * (setgroups, setuid, dup2, execve) must be allowed by it, as under runc. */
+    if (r->seccomp_len) {
+        struct sock_fprog prog = {.len = (unsigned short)(r->seccomp_len / 8),
+                                  .filter = (struct sock_filter *)(void *)r->seccomp};
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+            sup_child_fail(report, "seccomp", NULL);
+    }
     if (setgroups((size_t)r->ngids, r->gids) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
         sup_child_fail(report, "user", NULL);
     int in = open("/dev/null", O_RDONLY);

@@ -28,6 +28,11 @@ struct proc_req {
     int set_caps;
     unsigned long long caps;
     int no_new_privs;
+    /* The container's seccomp filter: a BPF program (struct sock_filter[], seccomp_len / 8
+     * instructions) compiled by the host, installed last before exec; none when seccomp_len is 0.
+     * A start request's is its own (freed after it); an exec's points at its container's. */
+    unsigned char *seccomp;
+    size_t seccomp_len;
 };
 
 /* A request to start a container. */

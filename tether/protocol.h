@@ -61,8 +61,9 @@
 /* Runs container ID. OPTS: "private" or "shared" (its PID namespace), then optionally ",mem=BYTES"
  * and ",cpu=MILLIS" (the limits of its cgroup in the guest), ",caps=HEX" (the capabilities its
  * processes may hold, bit N for capability N: the bounding set; without it, every one), ",nnp"
- * (no_new_privs for its processes) and ",ro" (its root mounted read-only); its execs get the
- * same capabilities and no_new_privs. GIDS: a comma list, or "-" for
+ * (no_new_privs for its processes), ",ro" (its root mounted read-only) and ",seccomp=HEX" (a
+ * seccomp BPF program, struct sock_filter[] in hex, installed before exec); its execs get the
+ * same capabilities, no_new_privs and seccomp filter. GIDS: a comma list, or "-" for
  * none. CWD: "-" for "/". Answered by started, or by exited (it could not exec), or by error. */
 #define VIC_TO_GUEST_START "start"
 #define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV..."

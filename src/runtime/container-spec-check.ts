@@ -5,6 +5,7 @@ import { isAbsolute } from 'node:path';
 import { effectiveCaps } from './capabilities.js';
 import { invalidInput } from './errors.js';
 import type { ContainerSpec } from './runtime.js';
+import { containerSeccomp } from './seccomp/container.js';
 import { parseSignal } from './signals.js';
 
 /** Smallest memory limit a container may have (runc's own floor is lower; a shell needs this). */
@@ -28,6 +29,8 @@ export async function checkContainerSpec(spec: ContainerSpec): Promise<void> {
   if (spec.cpuMillis !== undefined && !(spec.cpuMillis > 0 && Number.isFinite(spec.cpuMillis)))
     throw invalidInput(`cpu limit ${spec.cpuMillis} is not a positive number of millicores`);
   if (spec.security) effectiveCaps(spec.security.capAdd, spec.security.capDrop);
+  // A Localhost profile is checked now, not at start; the default one must be there too.
+  await containerSeccomp(spec.security);
   const lowerOk = await stat(spec.imageRootfs).then(
     (s) => s.isDirectory(),
     () => false,

@@ -70,7 +70,17 @@ export interface SecuritySpec {
   capDrop?: string[];
   /** no_new_privs: setuid binaries and file capabilities grant nothing. */
   noNewPrivileges?: boolean;
+  /** The seccomp filter of its processes (and execs); absent: RuntimeDefault. */
+  seccomp?: SeccompSpec;
 }
+
+/**
+ * Kubernetes' seccompProfile types (Docker's --security-opt seccomp=…): RuntimeDefault is the
+ * default profile Debian's containers-common ships (seccomp/container.ts), Unconfined none, and
+ * Localhost a profile's JSON text, which the runtime checks.
+ */
+export type SeccompSpec =
+  { type: 'RuntimeDefault' } | { type: 'Unconfined' } | { type: 'Localhost'; profile: string };
 
 export interface SandboxSpec {
   /** The VCH's id for the pod: 64 lowercase hex digits. */

@@ -12,6 +12,7 @@ import { createRuncRuntime } from '../../src/runtime/runc/index.js';
 import type { ContainerSpec, Runtime } from '../../src/runtime/runtime.js';
 import { createVmRuntime } from '../../src/runtime/vm/index.js';
 import {
+  addSyscallProbe,
   busyboxRootfs,
   cleanupRuntimeDir,
   ensureTether,
@@ -30,6 +31,7 @@ beforeAll(() => {
   ensureAgent();
   tmp = mkdtempSync(join(tmpdir(), 'runtime-security-'));
   rootfs = busyboxRootfs(join(tmp, 'image-rootfs'));
+  addSyscallProbe(rootfs);
 });
 
 afterEach(async () => {
@@ -123,6 +125,69 @@ describe.each(['runc', 'vm'] as const)('%s runtime: security spec', (backend) =>
     for (const s of [locked, added, plain, user]) await rt.remove(s.id);
     await rt.removeSandbox(sb);
   }, 240_000);
+
+  it('filters system calls: the default profile unless Unconfined, a Localhost profile, execs too', async () => {
+    const rt = backends[backend]();
+    runtimes.push(rt);
+    const sb = newId();
+    await rt.createSandbox({ id: sb, hostname: 'sec-seccomp' });
+    const probe =
+      "syscall-probe; grep '^Seccomp:' /proc/self/status; mkdir /tmp/d && echo mkdir=ok; true";
+    const dflt = spec(`${probe}; sleep 60`);
+    const unconfined = spec(probe, { security: { seccomp: { type: 'Unconfined' } } });
+    // Everything allowed but mkdir, which fails with EACCES.
+    const profile = JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+    });
+    const local = spec(probe, { security: { seccomp: { type: 'Localhost', profile } } });
+    for (const s of [dflt, unconfined, local]) await rt.createContainer(sb, s);
+    for (const s of [unconfined, local]) {
+      await rt.start(s.id);
+      expect((await rt.wait(s.id)).exitCode).toBe(0);
+    }
+    await rt.start(dflt.id);
+    const until = Date.now() + 30_000;
+    while (!(await output(dflt.logPath)).includes('mkdir') && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 200));
+
+    // ENOSYS (38) from the filter; EFAULT (14) and success from the kernel itself.
+    const dfltOut = await output(dflt.logPath);
+    expect(dfltOut).toContain('add_key=38\npersonality=38\n');
+    expect(dfltOut).toMatch(/Seccomp:\s+2/);
+    expect(dfltOut).toContain('mkdir=ok');
+    const freeOut = await output(unconfined.logPath);
+    expect(freeOut).toContain('add_key=14\npersonality=0\n');
+    expect(freeOut).toMatch(/Seccomp:\s+0/);
+    const localOut = await output(local.logPath);
+    expect(localOut).toContain('add_key=14\n');
+    expect(localOut).toMatch(/Seccomp:\s+2/);
+    expect(localOut).toMatch(/Permission denied/);
+    expect(localOut).not.toContain('mkdir=ok');
+
+    // An exec into the default-profile container is filtered the same way.
+    const exec = await rt.exec(dflt.id, { args: ['syscall-probe'] });
+    expect(exec.stdout.toString()).toBe('add_key=38\npersonality=38\n');
+
+    await rt.stop(dflt.id, { graceMs: 1000 });
+    for (const s of [dflt, unconfined, local]) await rt.remove(s.id);
+    await rt.removeSandbox(sb);
+  }, 240_000);
+
+  it('refuses a malformed Localhost seccomp profile as InvalidInput before anything runs', async () => {
+    const rt = backends[backend]();
+    runtimes.push(rt);
+    const sb = newId();
+    await rt.createSandbox({ id: sb, hostname: 'sec-bad-seccomp' });
+    const bad = spec('true', {
+      security: { seccomp: { type: 'Localhost', profile: '{"defaultAction":"SCMP_ACT_FLY"}' } },
+    });
+    await expect(rt.createContainer(sb, bad)).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringContaining('defaultAction "SCMP_ACT_FLY"'),
+    });
+    await rt.removeSandbox(sb);
+  });
 
   it('refuses an unknown capability as InvalidInput before anything runs', async () => {
     const rt = backends[backend]();

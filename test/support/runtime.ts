@@ -67,6 +67,17 @@ export function busyboxRootfs(dir: string): string {
 }
 
 /**
+ * Compiles test/support/syscall-probe.c (static) into `<rootfs>/bin/syscall-probe`: a program
+ * that prints the errno of two system calls the default seccomp profile refuses.
+ */
+export function addSyscallProbe(rootfs: string): void {
+  const src = join(projectRoot(), 'test', 'support', 'syscall-probe.c');
+  const out = join(rootfs, 'bin', 'syscall-probe');
+  const r = spawnSync('gcc', ['-static', '-O1', '-o', out, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gcc syscall-probe.c failed: ${r.stderr}${r.stdout}`);
+}
+
+/**
  * Removes every runc container under `runcRoot` and unmounts everything under `dir`, then
  * deletes `dir`: test cleanup that works whatever state a failed test left behind.
  */

@@ -1,5 +1,6 @@
 // The OCI runtime spec documents (bundle config.json) for a sandbox's pause process and for a
 // container. Pure functions of their inputs: unit-tested without runc.
+import { ociSeccomp, type ResolvedProfile } from '../seccomp/profile.js';
 import type { ExecProcess } from '../core/exec.js';
 import { CAP_NAMES, capMask, effectiveCaps } from '../capabilities.js';
 import type { ProcessSpec, SecuritySpec } from '../runtime.js';
@@ -116,6 +117,8 @@ export interface ContainerConfigInput {
   cpuMillis?: number;
   labels?: Record<string, string>;
   security?: SecuritySpec;
+  /** Its seccomp filter (runc's execs get it too); none: Unconfined. */
+  seccomp?: ResolvedProfile;
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -202,6 +205,7 @@ export function containerConfig(c: ContainerConfigInput): object {
       resources,
       maskedPaths: MASKED,
       readonlyPaths: READONLY,
+      ...(c.seccomp && { seccomp: ociSeccomp(c.seccomp) }),
     },
   };
 }

@@ -2,6 +2,7 @@
 // (sandboxes.ts); each container is a runc container joining them, with the tether as its init
 // writing the container's output straight to its log and its start and exit to a status file
 // only the host can reach (exit-watch.ts).
+import { containerSeccomp } from '../seccomp/container.js';
 import { constants, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -97,6 +98,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       await rm(dirs.status, { recursive: true, force: true });
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
       await mkdir(dirs.bundle, { recursive: true });
+      const seccomp = await containerSeccomp(rec.spec.security);
       await writeJsonAtomic(
         `${dirs.bundle}/config.json`,
         containerConfig({
@@ -112,6 +114,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           cpuMillis: rec.spec.cpuMillis,
           labels: rec.spec.labels,
           security: rec.spec.security,
+          seccomp,
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });

@@ -2,12 +2,18 @@
 // for its answer on the control channel — the only place the host learns of a start.
 import { capMask, effectiveCaps } from '../capabilities.js';
 import { unavailable } from '../errors.js';
+import { compileBpf } from '../seccomp/bpf.js';
+import type { ResolvedProfile } from '../seccomp/profile.js';
 import type { ContainerRecord } from '../core/container-record.js';
 import type { ExitedRecord, StartedRecord } from '../core/protocol.js';
 import type { AgentMessage, ControlChannel } from './control.js';
 
 /** The start request's tokens for the container's process, user and limits. */
-export function startRequest(rec: ContainerRecord, sharePid: boolean): (string | number)[] {
+export function startRequest(
+  rec: ContainerRecord,
+  sharePid: boolean,
+  seccomp?: ResolvedProfile,
+): (string | number)[] {
   const p = rec.spec.process;
   const env = p.env.some((kv) => kv.startsWith('HOME='))
     ? p.env
@@ -22,6 +28,8 @@ export function startRequest(rec: ContainerRecord, sharePid: boolean): (string |
   opts += `,caps=${capMask(effectiveCaps(sec.capAdd, sec.capDrop))}`;
   if (sec.noNewPrivileges) opts += ',nnp';
   if (sec.readOnlyRootfs) opts += ',ro';
+  // The guest has no libseccomp: the host compiles the filter, the agent installs it.
+  if (seccomp) opts += `,seccomp=${compileBpf(seccomp).toString('hex')}`;
   return [
     'start',
     rec.id,

@@ -5,6 +5,7 @@
 // their log (qemu's file chardev), never through this process. Their starts and exits reach the
 // host only over the control channel (control.ts): nothing the guest can write on the share is
 // read back.
+import { containerSeccomp } from '../seccomp/container.js';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -169,7 +170,8 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       await vm.addPort(id, rec.spec.logPath);
       const control = vm.control;
       if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
-      const request = startRequest(rec, vm.rec.spec.shareProcessNamespace === true);
+      const seccomp = await containerSeccomp(rec.spec.security);
+      const request = startRequest(rec, vm.rec.spec.shareProcessNamespace === true, seccomp);
       const previous = rec.startedNs !== undefined ? BigInt(rec.startedNs) : -1n;
       const answer = await requestStart(control, request, previous, START_TIMEOUT_MS);
       if (answer.type === 'exited') {
