@@ -32,6 +32,7 @@ export interface NodeOptions {
   vch?: string;
   insecureRegistry: string[];
   runtime?: string;
+  seccompProfileRoot?: string;
   logLevel: string;
 }
 
@@ -178,7 +179,13 @@ async function makeProvider(
       );
     const { vchEndpoints } = await import('../vch/address.js');
     const endpoints = vchEndpoints(o.vch);
-    const provider = createVicProvider({ ...endpoints, nodeIP: o.nodeIp, log, kubeConfig });
+    const provider = createVicProvider({
+      ...endpoints,
+      nodeIP: o.nodeIp,
+      log,
+      kubeConfig,
+      seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
+    });
     log.info({ vch: o.vch }, 'driving a remote VCH');
     return { provider, close: () => provider.close() };
   }
@@ -211,6 +218,7 @@ async function makeProvider(
     nodeIP: o.nodeIp,
     log,
     kubeConfig,
+    seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
   });
   return {
     provider,

@@ -48,6 +48,11 @@ export function addNodeCommand(program: Command): void {
       "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works; the default)",
     )
     .option(
+      '--seccomp-profile-root <dir>',
+      "where pods' Localhost seccomp profiles are (the kubelet's flag)",
+      '/var/lib/kubelet/seccomp',
+    )
+    .option(
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )

@@ -370,8 +370,46 @@ describe('docker CLI against the VCH', () => {
     ]);
     expect(other.code).not.toBe(0);
     expect(other.stderr).toContain(
-      'security option "label=disable" is not supported by this VCH (only no-new-privileges)',
+      'security option "label=disable" is not supported by this VCH (only no-new-privileges and seccomp)',
     );
+
+    // seccomp: the default profile unless unconfined; a profile file the CLI reads and sends.
+    const seccomp = "grep '^Seccomp:' /proc/self/status; mkdir /tmp/d && echo mkdir=ok";
+    const dflt = await vch.docker(['run', '--rm', image, 'sh', '-c', seccomp]);
+    expect(dflt.stdout).toMatch(/Seccomp:\s+2\nmkdir=ok\n/);
+    const free = await vch.docker([
+      'run',
+      '--rm',
+      '--security-opt',
+      'seccomp=unconfined',
+      image,
+      'sh',
+      '-c',
+      seccomp,
+    ]);
+    expect(free.stdout).toMatch(/Seccomp:\s+0\nmkdir=ok\n/);
+    const profile = join(work, 'no-mkdir.json');
+    writeFileSync(
+      profile,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+      }),
+    );
+    const own = await vch.docker([
+      'run',
+      '--rm',
+      '--security-opt',
+      `seccomp=${profile}`,
+      image,
+      'sh',
+      '-c',
+      seccomp,
+    ]);
+    expect(own.stdout).toMatch(/Seccomp:\s+2\n/);
+    expect(own.stderr).toMatch(/Permission denied/);
+    expect(own.stdout).not.toContain('mkdir=ok');
+
     const unknown = await vch.docker(['run', '--rm', '--cap-add', 'FLY', image, 'true']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown capability "(CAP_)?FLY"/);

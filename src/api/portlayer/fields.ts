@@ -130,6 +130,8 @@ export const MODELS = {
     capAdd: ext('string[]'),
     capDrop: ext('string[]'),
     noNewPrivileges: ext('boolean'),
+    seccompProfile: ext('string'),
+    seccompLocalhostProfile: ext('string'),
     execIn: ext('string'),
     timeoutSeconds: ext('integer'),
   }),

@@ -108,6 +108,10 @@ export interface TaskJoinConfig {
   capDrop?: string[];
   /** extension: no_new_privs for the task's processes. */
   noNewPrivileges?: boolean;
+  /** extension: the task's seccomp filter: RuntimeDefault (the default), Unconfined or Localhost. */
+  seccompProfile?: string;
+  /** extension: with Localhost, the profile's JSON text. */
+  seccompLocalhostProfile?: string;
   /**
    * extension: makes the join an exec (VIC's exec session): the process runs in this task of
    * the running pod (by its name in the pod) when the join is bound and committed. No image.

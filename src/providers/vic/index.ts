@@ -29,6 +29,8 @@ export interface VicProviderConfig {
   configRetryMs?: number;
   /** The portlayer's image store name (VIC: the VCH's UUID). Default "default". */
   storeName?: string;
+  /** The node's directory of Localhost seccomp profiles; default /var/lib/kubelet/seccomp. */
+  seccompProfileRoot?: string;
 }
 
 export function createVicProvider(c: VicProviderConfig): VicProvider {
@@ -42,5 +44,6 @@ export function createVicProvider(c: VicProviderConfig): VicProvider {
     secrets: sources && ((namespace, name) => sources.secret(namespace, name)),
     envSources: sources,
     configRetryMs: c.configRetryMs,
+    seccompProfileRoot: c.seccompProfileRoot,
   });
 }

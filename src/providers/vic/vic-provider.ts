@@ -54,6 +54,8 @@ export interface VicProviderOptions {
   configRetryMs?: number;
   /** Default grace period of a deletion that does not say (s). */
   defaultGraceSec?: number;
+  /** The node's directory of Localhost seccomp profiles; default /var/lib/kubelet/seccomp. */
+  seccompProfileRoot?: string;
 }
 
 /** Per pod: what runs in the background for it. */
@@ -84,6 +86,7 @@ export class VicProvider implements Provider {
       sources: o.envSources,
       node: () => this.nodeFacts(),
       podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
+      seccompProfileRoot: o.seccompProfileRoot,
     });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);

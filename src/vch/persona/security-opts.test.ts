@@ -28,9 +28,23 @@ describe('securityOf (HostConfig → security spec)', () => {
     expect(securityOf({ SecurityOpt: ['no-new-privileges:false'] })).toBeUndefined();
   });
 
+  it('takes seccomp=unconfined, builtin and a profile the docker CLI sent as JSON', () => {
+    expect(securityOf({ SecurityOpt: ['seccomp=unconfined'] })).toEqual({
+      seccomp: { type: 'Unconfined' },
+    });
+    expect(securityOf({ SecurityOpt: ['seccomp:builtin'] })).toBeUndefined();
+    const profile = '{"defaultAction":"SCMP_ACT_ALLOW"}';
+    expect(securityOf({ SecurityOpt: [`seccomp=${profile}`] })).toEqual({
+      seccomp: { type: 'Localhost', profile },
+    });
+    expect(() => securityOf({ SecurityOpt: ['seccomp=/etc/p.json'] })).toThrow(
+      /want unconfined, builtin or a profile's JSON/,
+    );
+  });
+
   it('refuses another security option, and malformed fields, in one line', () => {
-    expect(() => securityOf({ SecurityOpt: ['seccomp=unconfined'] })).toThrow(
-      'security option "seccomp=unconfined" is not supported by this VCH (only no-new-privileges)',
+    expect(() => securityOf({ SecurityOpt: ['apparmor=unconfined'] })).toThrow(
+      'security option "apparmor=unconfined" is not supported by this VCH (only no-new-privileges and seccomp)',
     );
     expect(() => securityOf({ SecurityOpt: ['no-new-privileges:maybe'] })).toThrow(/not supported/);
     expect(() => securityOf({ CapAdd: 'NET_ADMIN' })).toThrow(

@@ -2,6 +2,7 @@
 // inspect document, the image summary and inspect document. Field names and zero values are
 // Docker's, so the docker CLI's formatting (ps, inspect, images) works unchanged.
 import type { ContainerInfo, ImageInfo } from '../types.js';
+import { securityOpts } from './security-opts.js';
 
 /** Go's zero time, which Docker prints for a time that has not happened. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -146,7 +147,7 @@ export function containerInspect(
       ReadonlyRootfs: c.config.security?.readOnlyRootfs ?? false,
       CapAdd: c.config.security?.capAdd ?? null,
       CapDrop: c.config.security?.capDrop ?? null,
-      SecurityOpt: c.config.security?.noNewPrivileges ? ['no-new-privileges'] : null,
+      SecurityOpt: securityOpts(c.config.security),
     },
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],

@@ -21,7 +21,7 @@ import { type Directory, taskPlId } from './directory.js';
 import { endpointsOf } from './info.js';
 import type { ExecTasks } from './exec-tasks.js';
 import type { HandleStore, TaskSpec } from './handles.js';
-import type { SecuritySpec } from '../../runtime/runtime.js';
+import type { SeccompSpec, SecuritySpec } from '../../runtime/runtime.js';
 import {
   type Body,
   optBool,
@@ -194,9 +194,28 @@ export function addJoinRoutes(
   }
 }
 
+/** The task's seccomp extension fields; undefined: the runtime's default (RuntimeDefault). */
+function taskSeccomp(body: Body<TaskJoinConfig>): SeccompSpec | undefined {
+  const type = optString(body, 'seccompProfile');
+  const profile = optString(body, 'seccompLocalhostProfile');
+  if (type === 'Localhost') {
+    if (!profile) throw invalidInput('seccompProfile Localhost needs seccompLocalhostProfile');
+    return { type, profile };
+  }
+  if (profile !== undefined)
+    throw invalidInput('seccompLocalhostProfile goes only with seccompProfile Localhost');
+  if (type === undefined || type === 'RuntimeDefault') return undefined;
+  if (type === 'Unconfined') return { type };
+  throw invalidInput(
+    `seccompProfile ${JSON.stringify(type)} is not RuntimeDefault, Unconfined or Localhost`,
+  );
+}
+
 /** The task's security extension fields, or undefined when it asks nothing. */
 function taskSecurity(body: Body<TaskJoinConfig>): SecuritySpec | undefined {
+  const seccomp = taskSeccomp(body);
   const spec: SecuritySpec = {
+    ...(seccomp && { seccomp }),
     ...(optBool(body, 'readOnlyRootfs') && { readOnlyRootfs: true }),
     ...(optStrings(body, 'capAdd')?.length && { capAdd: optStrings(body, 'capAdd') }),
     ...(optStrings(body, 'capDrop')?.length && { capDrop: optStrings(body, 'capDrop') }),

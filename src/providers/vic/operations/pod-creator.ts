@@ -23,6 +23,7 @@ import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.j
 import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
+import { DEFAULT_SECCOMP_PROFILE_ROOT, taskSeccomp } from './seccomp-profile.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
 export type SecretSource = (namespace: string, name: string) => Promise<k8s.V1Secret | undefined>;
@@ -35,6 +36,8 @@ export interface EnvContext {
   node?: () => Promise<NodeFacts>;
   /** status.podIP(s) of the pod: what its status will report. */
   podIPs?: (pod: k8s.V1Pod) => string[];
+  /** The node's directory of Localhost seccomp profiles (--seccomp-profile-root). */
+  seccompProfileRoot?: string;
 }
 
 export interface CreatedPod {
@@ -96,13 +99,16 @@ export class PodCreator {
       (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
       this.env.podIPs?.(pod) ?? [],
     );
+    // Localhost seccomp profiles are the node's files: read now, sent with the task.
+    const root = this.env.seccompProfileRoot ?? DEFAULT_SECCOMP_PROFILE_ROOT;
+    const seccomp = await Promise.all(pod.spec!.containers.map((c) => taskSeccomp(pod, c, root)));
     // Configs first: a spec that cannot run fails before anything is asked of the VCH.
-    const tasks = pod.spec!.containers.map((c) => {
+    const tasks = pod.spec!.containers.map((c, i) => {
       const image = images.get(c.name)!;
       const resolved = containerEnv(pod, c, image, inputs);
       for (const e of resolved.events) onEvent?.(e);
       try {
-        return { c, task: taskConfig(pod, c, image, resolved) };
+        return { c, task: { ...taskConfig(pod, c, image, resolved), ...seccomp[i] } };
       } catch (err) {
         // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
         if (err instanceof ContainerConfigError) throw err;

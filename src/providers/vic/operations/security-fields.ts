@@ -1,8 +1,9 @@
 // Every field of a container's SecurityContext and of a PodSecurityContext, and what this node
 // does with it (see pod-fields.ts). Applied: the user and group (runAsUser, runAsGroup, over
 // the image's), runAsNonRoot, capabilities, readOnlyRootFilesystem, allowPrivilegeEscalation
-// (security-config.ts). What a container gets otherwise: no seccomp filter, no AppArmor or
-// SELinux label, the default /proc masks; a field that asks for more is refused.
+// (security-config.ts), seccompProfile (seccomp-profile.ts). What a container gets otherwise: the
+// default seccomp profile, no AppArmor or SELinux label, the default /proc masks; a field that
+// asks for more is refused.
 import { type Allowed, type FieldRule, only } from './field-rules.js';
 
 const CONTAINER_CONFIG_TEST = 'src/providers/vic/operations/container-config.test.ts';
@@ -28,9 +29,9 @@ const RUN_AS_USER: FieldRule = {
   test: CONTAINER_CONFIG_TEST,
 };
 const SECCOMP: FieldRule = {
-  refused:
-    'seccomp profiles are not applied by this node yet (containers run without a seccomp filter, as seccompProfile Unconfined); remove seccompProfile or set type Unconfined',
-  unless: unconfined,
+  applied:
+    "seccomp-profile.ts: RuntimeDefault (also when unset: Debian containers-common's profile), Unconfined, or Localhost from --seccomp-profile-root; runc linux.seccomp, vic-agent a BPF filter",
+  test: RUNTIME_TEST,
 };
 const APPARMOR: FieldRule = {
   refused:
