@@ -374,7 +374,7 @@ describe('docker CLI against the VCH', () => {
     );
 
     // seccomp: the default profile unless unconfined; a profile file the CLI reads and sends.
-    const seccomp = "grep '^Seccomp:' /proc/self/status; mkdir /tmp/d && echo mkdir=ok";
+    const seccomp = "grep '^Seccomp:' /proc/self/status; mkdir /sc-d && echo mkdir=ok";
     const dflt = await vch.docker(['run', '--rm', image, 'sh', '-c', seccomp]);
     expect(dflt.stdout).toMatch(/Seccomp:\s+2\nmkdir=ok\n/);
     const free = await vch.docker([
