@@ -2,6 +2,7 @@
 // embedded VCH (--state-dir) or a remote one (--vch), or a provider module (tests, other
 // providers) — and runs the virtual kubelet until SIGTERM or SIGINT. Stopping leaves the pods
 // running in the VCH; the next start finds them again (the command's definition is in node.ts).
+import { parseAllowedUnsafeSysctls } from './sysctl-flags.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -33,6 +34,7 @@ export interface NodeOptions {
   insecureRegistry: string[];
   runtime?: string;
   seccompProfileRoot?: string;
+  allowedUnsafeSysctls?: string;
   logLevel: string;
 }
 
@@ -152,6 +154,7 @@ async function makeProvider(
   kubeConfig: k8s.KubeConfig,
 ): Promise<ProviderSetup> {
   const registries = checkRegistries(o.insecureRegistry);
+  const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
   if (o.providerModule !== undefined) {
     if (
       o.vch !== undefined ||
@@ -185,6 +188,7 @@ async function makeProvider(
       log,
       kubeConfig,
       seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
+      allowedUnsafeSysctls,
     });
     log.info({ vch: o.vch }, 'driving a remote VCH');
     return { provider, close: () => provider.close() };
@@ -219,6 +223,7 @@ async function makeProvider(
     log,
     kubeConfig,
     seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
+    allowedUnsafeSysctls,
   });
   return {
     provider,

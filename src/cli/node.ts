@@ -53,6 +53,10 @@ export function addNodeCommand(program: Command): void {
       '/var/lib/kubelet/seccomp',
     )
     .option(
+      '--allowed-unsafe-sysctls <list>',
+      "sysctls pods may set beyond the safe set: names or prefixes with *, comma-separated (the kubelet's flag)",
+    )
+    .option(
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )

@@ -15,4 +15,17 @@ export class NodeError extends ClassifiedError {
 
 export const { notFound, invalidInput, notImplemented } = errorFactories(NodeError);
 
+/**
+ * A pod this node rejects at admission, as the kubelet does (reason SysctlForbidden, ...): the
+ * pod controller marks it Failed with `reason` and "Pod was rejected: <message>".
+ */
+export class AdmissionError extends NodeError {
+  constructor(
+    readonly reason: 'SysctlForbidden',
+    message: string,
+  ) {
+    super('InvalidInput', message);
+  }
+}
+
 export const isNotFound = (err: unknown) => errorKind(err) === 'NotFound';

@@ -16,7 +16,9 @@ export type EventReason =
   | 'Killing'
   // The kubelet's reasons for what a provider reports on a pod (kubelet pkg/kubelet/events).
   | 'Failed'
-  | 'InvalidEnvironmentVariableNames';
+  | 'InvalidEnvironmentVariableNames'
+  // Admission: a pod rejected before it runs (lifecycle.PodAdmitResult reasons).
+  | 'SysctlForbidden';
 
 export class EventRecorder {
   /** The last Event written per pod UID, reason and message, to count repeats on. */

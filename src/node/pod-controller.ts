@@ -5,7 +5,7 @@
 // API with grace 0 and a UID precondition) and forced (the pod is already gone from the API;
 // the provider is told to drop it).
 import type * as k8s from '@kubernetes/client-node';
-import { errorKind, errorMessage, isNotFound } from './errors.js';
+import { AdmissionError, errorKind, errorMessage, isNotFound } from './errors.js';
 import { EventRecorder } from './events.js';
 import { apiErrorMessage, isApiConflict, isApiNotFound, type Kube } from './kube.js';
 import { ListWatch } from './list-watch.js';
@@ -126,6 +126,13 @@ export class PodController {
         await this.provider.createPod(pod);
         this.log.info({ pod: key, uid: pod.metadata?.uid }, 'pod created in provider');
       } catch (err) {
+        if (err instanceof AdmissionError) {
+          // Rejected as the kubelet rejects a pod at admission.
+          const message = `Pod was rejected: ${err.message}`;
+          await this.events.record(pod, 'Warning', err.reason, message);
+          await this.writeStatus(pod, { phase: 'Failed', reason: err.reason, message });
+          return;
+        }
         await this.events.record(pod, 'Warning', 'ProviderCreateFailed', errorMessage(err));
         if (errorKind(err) === 'InvalidInput') {
           // It will never run as asked: say so in its status rather than retry forever.

@@ -89,6 +89,8 @@ export interface SandboxSpec {
   hostname: string;
   /** One PID namespace for all containers of the pod (Kubernetes shareProcessNamespace). */
   shareProcessNamespace?: boolean;
+  /** Namespaced sysctls of the pod (net.*, IPC ones: sysctls.ts), name → value. */
+  sysctls?: Record<string, string>;
   /** For the vm backend: the VM's size. Defaults are the backend's. */
   memoryLimitBytes?: number;
   cpuMillis?: number;

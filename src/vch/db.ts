@@ -68,6 +68,7 @@ export interface ProcessRecord {
 
 export interface PodSpecRecord {
   shareProcessNamespace?: boolean;
+  sysctls?: Record<string, string>;
   memoryLimitBytes?: number;
   cpuMillis?: number;
 }

@@ -41,6 +41,8 @@ export interface ContainerConfig {
   groupAdd?: string[];
   /** Read-only root, capabilities, no_new_privs (Docker's --read-only, --cap-*, --security-opt). */
   security?: SecuritySpec;
+  /** Namespaced sysctls of the container's own sandbox (Docker's --sysctl). */
+  sysctls?: Record<string, string>;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {
@@ -94,6 +96,8 @@ export interface CreatePodRequest {
   hostname?: string;
   labels?: Record<string, string>;
   shareProcessNamespace?: boolean;
+  /** Namespaced sysctls of the pod (Kubernetes securityContext.sysctls). */
+  sysctls?: Record<string, string>;
   /** The pod's size (its VM's, on the vm backend). */
   memoryLimitBytes?: number;
   cpuMillis?: number;

@@ -169,3 +169,95 @@ export function nodeFlags(
     tls.files.clientCa,
   ];
 }
+
+/** A `vic-kubelet node` process with an embedded VCH, Ready in the cluster. */
+export interface VicNode {
+  name: string;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGTERM, wait for it to exit, delete the Node and the VCH's state. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `vic-kubelet node` from the build with the node's own credentials (system:node:NAME),
+ * an embedded VCH under `<work>/vch` that pulls from `registryHost`, and `extra` flags; resolves
+ * once the Node is Ready.
+ */
+export async function startVicNode(
+  cluster: ClusterInfo,
+  core: k8s.CoreV1Api,
+  o: { name: string; work: string; registryHost: string; extra?: string[] },
+): Promise<VicNode> {
+  const { spawn } = await import('node:child_process');
+  const { cleanupVch, main } = await import('./docker-cli.js');
+  const { freePort } = await import('./registry.js');
+  const tls = await servingCert(cluster, o.name);
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      'node',
+      ...nodeFlags(
+        nodeKubeconfig(cluster, o.name, join(o.work, 'pki')),
+        o.name,
+        tls,
+        await freePort(),
+      ),
+      '--state-dir',
+      join(o.work, 'vch'),
+      '--insecure-registry',
+      o.registryHost,
+      ...(o.extra ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const node: VicNode = {
+    name: o.name,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await core.deleteNode({ name: o.name }).catch(() => {});
+      await cleanupVch(join(o.work, 'vch'));
+    },
+  };
+  await until(
+    `${o.name} to be Ready`,
+    async () =>
+      (await core.readNode({ name: o.name })).status?.conditions?.find((c) => c.type === 'Ready')
+        ?.status === 'True',
+    60_000,
+  ).catch(async (e: Error) => {
+    await node.stop();
+    throw new Error(`${e.message}\n${out.slice(-2000)}`);
+  });
+  return node;
+}
+
+/** A pod for `node`: scheduled there, tolerating its taint, never restarted, quick to stop. */
+export function podOn(
+  node: string,
+  namespace: string,
+  name: string,
+  spec: Partial<k8s.V1PodSpec> & { containers: k8s.V1Container[] },
+): k8s.V1Pod {
+  return {
+    metadata: { name, namespace },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': node },
+      tolerations: [
+        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
+      ],
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 2,
+      ...spec,
+    },
+  };
+}

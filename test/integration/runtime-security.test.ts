@@ -174,6 +174,36 @@ describe.each(['runc', 'vm'] as const)('%s runtime: security spec', (backend) =>
     await rt.removeSandbox(sb);
   }, 240_000);
 
+  it("sets the pod's sysctls in its own namespaces, and refuses one of the host's", async () => {
+    const rt = backends[backend]();
+    runtimes.push(rt);
+    const sb = newId();
+    await rt.createSandbox({
+      id: sb,
+      hostname: 'sec-sysctl',
+      sysctls: {
+        'net.ipv4.ip_local_port_range': '2000\t3000',
+        'kernel.shm_rmid_forced': '1',
+        'net/ipv4/ip_unprivileged_port_start': '80',
+      },
+    });
+    const c = spec(
+      'cat /proc/sys/net/ipv4/ip_local_port_range /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ip_unprivileged_port_start',
+    );
+    await rt.createContainer(sb, c);
+    await rt.start(c.id);
+    expect((await rt.wait(c.id)).exitCode).toBe(0);
+    expect(await output(c.logPath)).toBe('2000\t3000\n1\n80\n');
+    await rt.remove(c.id);
+    await rt.removeSandbox(sb);
+    await expect(
+      rt.createSandbox({ id: newId(), hostname: 'sec-host', sysctls: { 'kernel.panic': '1' } }),
+    ).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/not namespaced/),
+    });
+  }, 240_000);
+
   it('refuses a malformed Localhost seccomp profile as InvalidInput before anything runs', async () => {
     const rt = backends[backend]();
     runtimes.push(rt);

@@ -86,6 +86,8 @@ export const MODELS = {
     annotations: map,
     hostname: str,
     domainname: str,
+    shareProcessNamespace: ext('boolean'),
+    sysctls: ext('map'),
   }),
   ContainerCreatedInfo: model<M.ContainerCreatedInfo>(['ContainerCreatedInfo'], {
     handle: str,

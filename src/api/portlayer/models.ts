@@ -45,6 +45,10 @@ export interface ContainerCreateConfig {
   annotations?: Record<string, string>;
   hostname?: string;
   domainname?: string;
+  /** extension: one PID namespace for all the pod's tasks (Kubernetes shareProcessNamespace). */
+  shareProcessNamespace?: boolean;
+  /** extension: the pod's namespaced sysctls, name → value. */
+  sysctls?: Record<string, string>;
 }
 
 export interface ContainerCreatedInfo {

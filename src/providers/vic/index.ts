@@ -31,6 +31,8 @@ export interface VicProviderConfig {
   storeName?: string;
   /** The node's directory of Localhost seccomp profiles; default /var/lib/kubelet/seccomp. */
   seccompProfileRoot?: string;
+  /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
+  allowedUnsafeSysctls?: string[];
 }
 
 export function createVicProvider(c: VicProviderConfig): VicProvider {
@@ -45,5 +47,6 @@ export function createVicProvider(c: VicProviderConfig): VicProvider {
     envSources: sources,
     configRetryMs: c.configRetryMs,
     seccompProfileRoot: c.seccompProfileRoot,
+    allowedUnsafeSysctls: c.allowedUnsafeSysctls,
   });
 }

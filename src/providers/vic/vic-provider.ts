@@ -27,6 +27,7 @@ import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
 import { PodStopper } from './operations/pod-stopper.js';
+import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
 import { nextAttempt } from './operations/restart-policy.js';
 import { sleep } from './operations/retry.js';
@@ -56,6 +57,8 @@ export interface VicProviderOptions {
   defaultGraceSec?: number;
   /** The node's directory of Localhost seccomp profiles; default /var/lib/kubelet/seccomp. */
   seccompProfileRoot?: string;
+  /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
+  allowedUnsafeSysctls?: string[];
 }
 
 /** Per pod: what runs in the background for it. */
@@ -87,6 +90,7 @@ export class VicProvider implements Provider {
       node: () => this.nodeFacts(),
       podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
       seccompProfileRoot: o.seccompProfileRoot,
+      allowedUnsafeSysctls: o.allowedUnsafeSysctls,
     });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
@@ -124,6 +128,8 @@ export class VicProvider implements Provider {
   async createPod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
     validatePod(pod);
+    // Admission, as the kubelet's: a sysctl the node does not allow rejects the pod.
+    podSysctls(pod, this.o.allowedUnsafeSysctls ?? []);
     const { namespace, name, uid } = pod.metadata!;
     const existing = this.cache.get(namespace!, name!);
     if (existing) {

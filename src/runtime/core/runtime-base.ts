@@ -2,6 +2,7 @@
 // around a copy-on-write rootfs, stop (signal, grace, SIGKILL), kill, wait, state, settling an
 // exit once and waking its waiters, and loading the records once. A backend adds how a process
 // is started and signalled, how its start and exit reach the host, and its sandboxes.
+import { checkSysctls } from '../sysctls.js';
 import { mkdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
@@ -225,6 +226,7 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
     if (!validId(spec.id)) throw invalidInput(`invalid sandbox id ${JSON.stringify(spec.id)}`);
     if (!validHostname(spec.hostname))
       throw invalidInput(`invalid hostname ${JSON.stringify(spec.hostname)}`);
+    checkSysctls(spec.sysctls);
   }
 
   protected get(id: string): R {

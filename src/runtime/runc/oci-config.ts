@@ -75,6 +75,8 @@ export interface SandboxConfigInput {
   hostname: string;
   rootfs: string;
   tether: string;
+  /** The pod's sysctls, set by runc in the pause's new namespaces, which containers join. */
+  sysctls?: Record<string, string>;
 }
 
 /** The pause process: holds the pod's network, IPC, UTS (and maybe PID) namespaces. */
@@ -96,6 +98,7 @@ export function sandboxConfig(s: SandboxConfigInput): object {
     linux: {
       namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
       cgroupsPath: `/vic-kubelet/pod-${s.id}`,
+      ...(s.sysctls && Object.keys(s.sysctls).length > 0 && { sysctl: s.sysctls }),
       resources: { devices: [{ allow: false, access: 'rwm' }] },
       maskedPaths: MASKED,
       readonlyPaths: READONLY,

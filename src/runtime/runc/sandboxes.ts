@@ -12,6 +12,7 @@ import type { KeyedLock } from '../core/keyed-lock.js';
 import { bootId, identify, isAlive, type ProcessIdentity } from '../core/proc.js';
 import { isMounted } from '../core/rootfs.js';
 import { sleep } from '../core/time.js';
+import { checkSysctls } from '../sysctls.js';
 import type { SandboxSpec } from '../runtime.js';
 import { pauseId, type Layout } from './layout.js';
 import { hostsFile, sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
@@ -136,6 +137,7 @@ export class RuncSandboxes {
         hostname: rec.spec.hostname,
         rootfs: dirs.rootfs,
         tether: this.tether,
+        sysctls: checkSysctls(rec.spec.sysctls),
       }),
     );
     const rid = pauseId(rec.id);

@@ -12,6 +12,7 @@ import type { SandboxSpec } from '../runtime.js';
 import { ControlChannel, type AgentMessage } from './control.js';
 import type { Guest } from './guest-build.js';
 import type { VmLayout } from './layout.js';
+import { checkSysctls } from '../sysctls.js';
 import { Qmp } from './qmp.js';
 import { hostTscKhz, launchQemu, SERIAL_BUS, type Accel } from './qemu.js';
 
@@ -86,6 +87,7 @@ export class PodVm {
         memoryMiB: this.rec.memoryMiB,
         cpus: this.rec.cpus,
         tscKhz: this.rec.accel === 'tcg' ? hostTscKhz() : undefined,
+        sysctls: checkSysctls(this.rec.spec.sysctls),
         paths: {
           cwd: dirs.dir,
           pidFile: dirs.pidFile,

@@ -45,6 +45,9 @@ describe('qemu launch', () => {
     expect(kernelCmdline(launch)).toContain('tsc_early_khz=2500000');
     expect(kernelCmdline({ accel: 'kvm' })).not.toContain('tsc_early_khz');
     expect(kernelCmdline({ accel: 'kvm' })).toContain('panic=-1');
+    expect(
+      kernelCmdline({ accel: 'kvm', sysctls: { 'net.ipv4.ip_local_port_range': '2000 3000' } }),
+    ).toMatch(/ sysctl\.net\.ipv4\.ip_local_port_range="2000 3000"$/);
   });
 
   it('sizes the VM from the pod limits, with floors and defaults', () => {

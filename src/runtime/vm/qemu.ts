@@ -32,6 +32,8 @@ export interface VmLaunch {
   paths: VmPaths;
   /** TCG only: the guest cannot measure its TSC against anything on microvm; told instead. */
   tscKhz?: number;
+  /** The pod's sysctls: the kernel sets them at boot (`sysctl.NAME="VALUE"`, Linux ≥ 5.8). */
+  sysctls?: Record<string, string>;
 }
 
 export const CONTROL_PORT = 'vic.control';
@@ -77,7 +79,7 @@ export function vmSize(
 }
 
 /** The kernel command line: every option here saves boot time under TCG or is needed. */
-export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz'>): string {
+export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz' | 'sysctls'>): string {
   const args = [
     'console=ttyS0',
     'panic=-1', // a dead agent powers the VM off (with -no-reboot) instead of hanging
@@ -100,6 +102,9 @@ export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz'>): string {
     const khz = l.tscKhz ?? 2_000_000;
     args.push(`tsc_early_khz=${khz}`, `lpj=${Math.round(khz / 1000) * 1000}`, 'tsc=reliable');
   }
+  // Names and values were checked (sysctls.ts): no quote, no control character.
+  for (const [name, value] of Object.entries(l.sysctls ?? {}))
+    args.push(`sysctl.${name}="${value}"`);
   return args.join(' ');
 }
 

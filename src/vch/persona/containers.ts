@@ -90,6 +90,12 @@ export function parseCreateBody(
   const hostname = optString(body.Hostname, 'Hostname');
   const security = securityOf(host);
   const groupAdd = strSlice(host.GroupAdd, 'HostConfig.GroupAdd');
+  let sysctls: Record<string, string> | undefined;
+  if (host.Sysctls !== undefined && host.Sysctls !== null) {
+    if (!isObject(host.Sysctls) || !Object.values(host.Sysctls).every((v) => typeof v === 'string'))
+      throw invalidInput('invalid HostConfig.Sysctls: want an object of strings');
+    sysctls = host.Sysctls as Record<string, string>;
+  }
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -111,6 +117,7 @@ export function parseCreateBody(
     ...(runtime && { runtime }),
     ...(security && { security }),
     ...(groupAdd?.length && { groupAdd }),
+    ...(sysctls && Object.keys(sysctls).length > 0 && { sysctls }),
   };
 }
 

@@ -148,6 +148,7 @@ export function containerInspect(
       CapAdd: c.config.security?.capAdd ?? null,
       CapDrop: c.config.security?.capDrop ?? null,
       SecurityOpt: securityOpts(c.config.security),
+      Sysctls: c.config.sysctls ?? null,
     },
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],

@@ -109,6 +109,8 @@ export class Committer {
       labels,
       ...(c.memoryMB && { memoryLimitBytes: c.memoryMB * 2 ** 20 }),
       ...(c.numCPUs && { cpuMillis: c.numCPUs * 1000 }),
+      ...(c.shareProcessNamespace && { shareProcessNamespace: true }),
+      ...(c.sysctls && { sysctls: c.sysctls }),
     });
   }
 

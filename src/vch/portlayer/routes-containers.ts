@@ -8,12 +8,14 @@ import {
   type ContainerGetStateResponse,
   ROUTES,
 } from '../../api/portlayer/index.js';
+import { checkSysctls } from '../../runtime/sysctls.js';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import type { Committer } from './commit.js';
 import { type Directory, podPlId } from './directory.js';
 import type { HandleStore } from './handles.js';
 import {
+  optBool,
   optNumber,
   optString,
   queryBool,
@@ -68,12 +70,24 @@ export function addContainerRoutes(
       throw invalidInput(
         `invalid container name ${JSON.stringify(name)}: [a-zA-Z0-9][a-zA-Z0-9_.-]+`,
       );
+    const sysctls = body.sysctls ?? {};
+    if (
+      typeof sysctls !== 'object' ||
+      sysctls === null ||
+      Object.values(sysctls).some((v) => typeof v !== 'string')
+    )
+      throw invalidInput('sysctls must be an object of strings');
     const config: ContainerCreateConfig = {
       name,
       hostname: optString(body, 'hostname') || undefined,
       numCPUs: optNumber(body, 'numCPUs', 1),
       memoryMB: optNumber(body, 'memoryMB', 1),
       annotations: annotations as Record<string, string>,
+      ...(optBool(body, 'shareProcessNamespace') && { shareProcessNamespace: true }),
+      // Checked now, so a bad one is this request's 400, not a failed commit.
+      ...(Object.keys(sysctls).length > 0 && {
+        sysctls: checkSysctls(sysctls as Record<string, string>),
+      }),
     };
     const id = randomBytes(32).toString('hex');
     const created: ContainerCreatedInfo = { id, handle: handles.forNew(id, config) };

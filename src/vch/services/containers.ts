@@ -3,7 +3,7 @@
 // serialized; the database write of a state change happens before its event is emitted.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { type ContainerRow, type PodRow, stateOf } from '../db.js';
-import { conflict, errorKind } from '../errors.js';
+import { conflict, errorKind, invalidInput } from '../errors.js';
 import { checkName, generateName, newId } from '../names.js';
 import { mergeProcess, processSpec } from '../process.js';
 import { matchesFilter } from '../container-filter.js';
@@ -45,6 +45,8 @@ export class ContainerService {
         ? checkName(req.name)
         : generateName((n) => db.containerByName(n) !== undefined);
     checkNameFree(db, name);
+    if (req.podId !== undefined && req.sysctls && Object.keys(req.sysctls).length > 0)
+      throw invalidInput("sysctls are the pod's: give them when the pod is created");
     const pod: PodRow =
       req.podId !== undefined ? findPod(db, req.podId) : implicitPod(runtime, id, req);
     const row: ContainerRow = {

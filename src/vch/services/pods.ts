@@ -38,6 +38,7 @@ export function implicitPod(
     labels: {},
     implicit: true,
     spec: {
+      ...(req.sysctls && Object.keys(req.sysctls).length > 0 && { sysctls: req.sysctls }),
       ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
       ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
     },
@@ -87,6 +88,7 @@ export class PodService {
         ...(req.shareProcessNamespace !== undefined && {
           shareProcessNamespace: req.shareProcessNamespace,
         }),
+        ...(req.sysctls && Object.keys(req.sysctls).length > 0 && { sysctls: req.sysctls }),
         ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
       },

@@ -24,11 +24,12 @@ import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
 import { DEFAULT_SECCOMP_PROFILE_ROOT, taskSeccomp } from './seccomp-profile.js';
+import { podSysctls } from './sysctl-policy.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
 export type SecretSource = (namespace: string, name: string) => Promise<k8s.V1Secret | undefined>;
 
-/** Where containers' environments come from beyond the pod itself. */
+/** Where containers' environments come from beyond the pod itself, and the node's policies. */
 export interface EnvContext {
   /** ConfigMaps, Secrets, Services; without them a pod that references one cannot start. */
   sources?: EnvSources;
@@ -38,6 +39,8 @@ export interface EnvContext {
   podIPs?: (pod: k8s.V1Pod) => string[];
   /** The node's directory of Localhost seccomp profiles (--seccomp-profile-root). */
   seccompProfileRoot?: string;
+  /** Sysctls allowed beyond the safe set (--allowed-unsafe-sysctls). */
+  allowedUnsafeSysctls?: string[];
 }
 
 export interface CreatedPod {
@@ -132,6 +135,10 @@ export class PodCreator {
         }),
       },
       ...podResources(pod),
+      ...(pod.spec!.shareProcessNamespace && { shareProcessNamespace: true }),
+      ...(pod.spec!.securityContext?.sysctls?.length && {
+        sysctls: podSysctls(pod, this.env.allowedUnsafeSysctls ?? []),
+      }),
     });
     let h = created.handle;
     const ids = new Map<string, string>();

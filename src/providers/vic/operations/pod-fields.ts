@@ -154,9 +154,9 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     unless: only(false),
   },
   shareProcessNamespace: {
-    refused:
-      "shareProcessNamespace is not passed to the VCH on the Kubernetes path yet: the containers would not see each other's processes; remove it",
-    unless: only(false),
+    applied:
+      "pod-creator.ts → the portlayer's shareProcessNamespace: one PID namespace for the pod's containers (runc: the pause's; vm: the guest's)",
+    test: 'test/integration/node-pod-security.test.ts',
   },
   subdomain: {
     controlPlane:

@@ -102,6 +102,10 @@ export const POD_SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
       "supplementalGroupsPolicy Strict is not supported by this node: the groups of the user in the image's /etc/group are always added (Merge)",
     unless: only('Merge'),
   },
-  sysctls: { refused: 'sysctls are not applied by this node; remove them' },
+  sysctls: {
+    applied:
+      "sysctl-policy.ts: the kubelet's safe set and --allowed-unsafe-sysctls (else Failed, SysctlForbidden); runc sets them in the pause's namespaces, a pod VM on its kernel command line",
+    test: 'test/integration/node-pod-security.test.ts',
+  },
   windowsOptions: WINDOWS,
 };
