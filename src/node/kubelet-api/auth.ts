@@ -1,10 +1,19 @@
 // Who is calling, and may they: the kubelet's authentication (a client certificate signed by
 // --client-ca-file, or a bearer token checked with a TokenReview) and authorization (a
-// SubjectAccessReview on the node's subresource the path belongs to).
+// SubjectAccessReview on the node's subresource the path belongs to). Review answers are
+// cached as the kubelet's webhook caches them (review-cache.ts); a review that fails is not,
+// and its error text stays in the node's log, never in the reply.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { forbidden, unauthorized } from '../../errdefs.js';
 import { apiErrorMessage, type Kube } from '../kube.js';
+import { ReviewCache } from './review-cache.js';
+
+/** The kubelet's defaults: --authentication-token-webhook-cache-ttl and the authorization ones. */
+export const TOKEN_TTL_MS = 120_000;
+export const ALLOWED_TTL_MS = 120_000;
+export const DENIED_TTL_MS = 30_000;
 
 export interface Caller {
   user: string;
@@ -34,10 +43,20 @@ const VERBS: Record<string, string> = {
 };
 
 export class Authenticator {
+  private readonly tokens: ReviewCache<Caller | undefined>;
+  private readonly access: ReviewCache<boolean>;
+
   constructor(
     private readonly kube: Kube,
     private readonly nodeName: string,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.tokens = new ReviewCache({ ttlMs: () => TOKEN_TTL_MS, now });
+    this.access = new ReviewCache({
+      ttlMs: (allowed) => (allowed ? ALLOWED_TTL_MS : DENIED_TTL_MS),
+      now,
+    });
+  }
 
   async authenticate(req: IncomingMessage): Promise<Caller | undefined> {
     const socket = req.socket as TLSSocket;
@@ -56,12 +75,18 @@ export class Authenticator {
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!m) return undefined;
+    // Keyed by the token's hash: the cache holds no credential.
+    const key = createHash('sha256').update(m[1]).digest('hex');
+    return this.tokens.get(key, () => this.reviewToken(m[1]));
+  }
+
+  private async reviewToken(token: string): Promise<Caller | undefined> {
     const review = await this.kube.call(() =>
       this.kube.authentication.createTokenReview({
         body: {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenReview',
-          spec: { token: m[1] },
+          spec: { token },
         },
       }),
     );
@@ -71,6 +96,20 @@ export class Authenticator {
   }
 
   async authorize(caller: Caller, method: string, path: string): Promise<boolean> {
+    const verb = VERBS[method] ?? method.toLowerCase();
+    const subresource = subresourceOf(path);
+    const key = JSON.stringify([
+      caller.user,
+      caller.groups,
+      caller.uid,
+      caller.extra,
+      verb,
+      subresource,
+    ]);
+    return this.access.get(key, () => this.reviewAccess(caller, verb, subresource));
+  }
+
+  private async reviewAccess(caller: Caller, verb: string, subresource: string): Promise<boolean> {
     const review = await this.kube.call(() =>
       this.kube.authorization.createSubjectAccessReview({
         body: {
@@ -82,9 +121,9 @@ export class Authenticator {
             uid: caller.uid,
             extra: caller.extra,
             resourceAttributes: {
-              verb: VERBS[method] ?? method.toLowerCase(),
+              verb,
               resource: 'nodes',
-              subresource: subresourceOf(path),
+              subresource,
               name: this.nodeName,
             },
           },
@@ -100,14 +139,20 @@ export class Authenticator {
     try {
       caller = await this.authenticate(req);
     } catch (err) {
-      return { ok: false, error: new Error(`authentication failed: ${apiErrorMessage(err)}`) };
+      return {
+        ok: false,
+        error: new Error('authentication could not be checked', { cause: apiErrorMessage(err) }),
+      };
     }
     if (!caller) return { ok: false, error: unauthorized('Unauthorized') };
     let allowed: boolean;
     try {
       allowed = await this.authorize(caller, req.method ?? 'GET', path);
     } catch (err) {
-      return { ok: false, error: new Error(`authorization failed: ${apiErrorMessage(err)}`) };
+      return {
+        ok: false,
+        error: new Error('authorization could not be checked', { cause: apiErrorMessage(err) }),
+      };
     }
     if (!allowed) {
       return {

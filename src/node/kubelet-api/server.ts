@@ -70,7 +70,11 @@ export class KubeletServer {
     }
     const verdict = await this.auth.check(req, path);
     if (!verdict.ok) {
-      this.log.info({ path, status: httpStatusOf(verdict.error) }, 'kubelet API request refused');
+      const { cause } = verdict.error;
+      this.log.info(
+        { path, status: httpStatusOf(verdict.error), ...(cause !== undefined && { cause }) },
+        'kubelet API request refused',
+      );
       return this.fail(res, verdict.error);
     }
     try {
