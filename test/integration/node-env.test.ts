@@ -4,29 +4,22 @@
 // (valueFrom and envFrom), the downward API and the Services, and reads what they printed; a
 // pod whose ConfigMap does not exist yet waits with CreateContainerConfigError and an Event,
 // and starts by itself once the ConfigMap is created.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import { ensureBuilt } from './docker-cli.js';
 import {
-  kubeConfigOf,
-  nodeKubeconfig,
-  servingCert,
-  until,
   createTestNamespace,
-  nodeFlags,
+  kubeConfigOf,
+  startVicNode,
+  until,
+  type VicNode,
 } from './node-harness.js';
-import {
-  buildBusyboxLayout,
-  freePort,
-  pushImage,
-  type Registry,
-  startRegistry,
-} from './registry.js';
+import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 const cluster = inject('cluster');
 const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
@@ -37,8 +30,7 @@ const nodeName = `vk-env-${suffix}`;
 let work: string;
 let registry: Registry;
 let image: string;
-let node: ChildProcess | undefined;
-let nodeOutput = '';
+let node: VicNode | undefined;
 
 beforeAll(async () => {
   ensureBuilt();
@@ -47,36 +39,7 @@ beforeAll(async () => {
   image = `${registry.host}/busybox:1`;
   await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
   await createTestNamespace(core, namespace);
-  const tls = await servingCert(cluster, nodeName);
-  node = spawn(
-    process.execPath,
-    [
-      main,
-      'node',
-      ...nodeFlags(
-        nodeKubeconfig(cluster, nodeName, join(work, 'pki')),
-        nodeName,
-        tls,
-        await freePort(),
-      ),
-      '--state-dir',
-      join(work, 'vch'),
-      '--insecure-registry',
-      registry.host,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  await until(
-    `${nodeName} to be Ready`,
-    async () =>
-      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
-        ?.status === 'True',
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
-  });
+  node = await startVicNode(cluster, core, { name: nodeName, work, registryHost: registry.host });
 }, 180_000);
 
 afterAll(async () => {
@@ -86,16 +49,8 @@ afterAll(async () => {
     async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
     30_000,
   ).catch(() => {});
-  if (node && node.exitCode === null && node.signalCode === null) {
-    const exited = new Promise((r) => node!.once('exit', r));
-    node.kill('SIGTERM');
-    await exited;
-  }
-  await core.deleteNode({ name: nodeName }).catch(() => {});
-  if (work) {
-    await cleanupVch(join(work, 'vch'));
-    spawnSync('rm', ['-rf', work]);
-  }
+  await node?.stop();
+  if (work) spawnSync('rm', ['-rf', work]);
   await registry?.stop();
 }, 120_000);
 
