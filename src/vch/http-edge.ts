@@ -54,6 +54,28 @@ export interface Edge {
 }
 
 /**
+ * A request a web browser made: it carries `Origin`, as every cross-site POST, every CORS
+ * preflight and every fetch from a page does. Neither the docker CLI nor the provider sends it,
+ * so such a request is a page trying to drive the VCH (CSRF: a page on any site can POST to a
+ * loopback port), and is refused before it is read.
+ */
+export function fromBrowser(req: IncomingMessage): string | undefined {
+  const origin = req.headers.origin;
+  return origin === undefined ? undefined : `Origin ${JSON.stringify(origin)}`;
+}
+
+/** A body that must be JSON comes as application/json (a browser form cannot send that). */
+export function checkJsonType(req: IncomingMessage, body: Buffer): void {
+  if (body.length === 0) return;
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json')
+    throw new HttpError(
+      415,
+      `request body must be JSON sent as Content-Type: application/json (got ${type === '' ? 'none' : JSON.stringify(type)})`,
+    );
+}
+
+/**
  * Handles one request on an edge: `handle` gets a signal that aborts when the client goes
  * away; an error it throws is answered with the edge's error body and logged when it is the
  * server's fault (5xx); every request is logged at debug with its status and time.
@@ -71,6 +93,8 @@ export function serveRequest(
   const started = Date.now();
   void (async () => {
     try {
+      const browser = fromBrowser(req);
+      if (browser) throw new HttpError(403, `requests from a web browser are refused (${browser})`);
       await handle(ac.signal);
     } catch (e) {
       if (httpStatusOf(e) >= 500)

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { type LogChunk, stdcopyHeader } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
-import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
+import { answerMessage, checkJsonType, readBody, sendJson, statusOf } from '../http-edge.js';
 
 export { HttpError, oneLine, readBody, sendJson, serveRequest, statusOf } from '../http-edge.js';
 
@@ -26,6 +26,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
 /** A JSON object body; an empty body is `{}`. 400 with a clear message otherwise. */
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const body = await readBody(req);
+  checkJsonType(req, body);
   if (body.length === 0) return {};
   let doc: unknown;
   try {

@@ -113,6 +113,25 @@ describe('routing and versions', () => {
 });
 
 describe('containers', () => {
+  it('refuses what a web page could send: an Origin (403), a body that is not JSON (415)', async () => {
+    const page = await fetch(`${base}/containers/create`, {
+      method: 'POST',
+      headers: { Origin: 'http://127.0.0.1:9', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ Image: 'example.test/app:1' }),
+    });
+    expect(page.status).toBe(403);
+    expect(((await page.json()) as { message: string }).message).toBe(
+      'requests from a web browser are refused (Origin "http://127.0.0.1:9")',
+    );
+    const form = await fetch(`${base}/containers/create`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ Image: 'example.test/app:1' }),
+    });
+    expect(form.status).toBe(415);
+    expect(fake.containers.size).toBe(0);
+  });
+
   it('maps bad bodies to 400 with one clear message', async () => {
     expect(await call('POST', '/containers/create', '{"Image": ')).toMatchObject({
       status: 400,

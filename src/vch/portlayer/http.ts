@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PortlayerError } from '../../api/portlayer/index.js';
 import { invalidInput } from '../errors.js';
-import { answerMessage, readBody, sendJson, statusOf } from '../http-edge.js';
+import { answerMessage, checkJsonType, readBody, sendJson, statusOf } from '../http-edge.js';
 
 export { HttpError, oneLine, sendJson, serveRequest, statusOf } from '../http-edge.js';
 
@@ -19,7 +19,9 @@ export function sendError(res: ServerResponse, err: unknown): void {
 }
 
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const text = (await readBody(req)).toString('utf8').trim();
+  const body = await readBody(req);
+  checkJsonType(req, body);
+  const text = body.toString('utf8').trim();
   if (text === '') return undefined;
   try {
     return JSON.parse(text);

@@ -69,10 +69,17 @@ async function makePod(names: string[], state?: 'RUNNING') {
   return { id: created.id, tasks };
 }
 
-function raw(method: string, path: string, body?: string) {
+function raw(method: string, path: string, body?: string, extra: Record<string, string> = {}) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     // A length, so that a GET's body (VIC's /tasks) is sent as one: Node does not chunk a GET.
-    const headers = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) };
+    const headers =
+      body === undefined
+        ? { ...extra }
+        : {
+            'content-length': Buffer.byteLength(body),
+            'content-type': 'application/json',
+            ...extra,
+          };
     const req = request({ socketPath: socket, method, path, headers }, async (res) => {
       let text = '';
       for await (const c of res) text += c;
@@ -339,6 +346,16 @@ describe('portlayer', () => {
       expect([method, path, r.status]).toEqual([method, path, status]);
       expect(JSON.parse(r.body).message).toMatch(message);
     }
+    // What a web page could send (CSRF): refused before anything is read or done.
+    const form = await raw('POST', '/containers', '{}', { 'content-type': 'text/plain' });
+    expect(form.status).toBe(415);
+    expect(JSON.parse(form.body).message).toMatch(/Content-Type: application\/json/);
+    const page = await raw('POST', '/containers', '{}', { origin: 'https://evil.example' });
+    expect(page.status).toBe(403);
+    expect(JSON.parse(page.body).message).toBe(
+      'requests from a web browser are refused (Origin "https://evil.example")',
+    );
+    expect((await pl.list()).length).toBe(0);
     // Junk of every shape: always a 4xx with one line, never a 500, and the server goes on.
     const h = (await pl.createHandle({})).handle;
     const junk: [string, string, string | undefined][] = [
