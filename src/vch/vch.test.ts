@@ -272,16 +272,21 @@ describe('restart of the VCH', () => {
 });
 
 describe('the state directory', () => {
-  it('is held by one VCH at a time; a lock left by a dead process is taken over', async () => {
+  it('is held by one VCH at a time, and free again once the holder has gone', async () => {
     await expect(open()).rejects.toMatchObject({
       kind: 'Conflict',
       message: expect.stringContaining(`in use by process ${process.pid}`),
     });
     await vch.close();
-    // A VCH killed with SIGKILL leaves its lock: a pid that no longer runs.
+    vch = await open();
+    expect(readFileSync(join(dir, 'state', 'vch.pid'), 'utf8')).toBe(`${process.pid}\n`);
+  });
+
+  it('takes over the pid lock file an older VCH left when its process is gone', async () => {
+    await vch.close();
     writeFileSync(join(dir, 'state', 'vch.lock'), '2147483646\n');
     vch = await open();
-    expect(readFileSync(join(dir, 'state', 'vch.lock'), 'utf8')).toBe(`${process.pid}\n`);
+    await expect(open()).rejects.toMatchObject({ kind: 'Conflict' });
   });
 });
 
@@ -297,8 +302,10 @@ describe('the database', () => {
       message: `cannot open the VCH database ${join(bad, 'vch.db')}: file is not a database`,
     });
     expect(readFileSync(join(bad, 'vch.db'), 'utf8')).toMatch(/^this is not sqlite/);
-    // The failed open let go of the state directory.
-    expect(existsSync(join(bad, 'vch.lock'))).toBe(false);
+    // The failed open let go of the state directory: it opens once the file is a database.
+    rmSync(join(bad, 'vch.db'));
+    const again = await Vch.open({ stateDir: bad, runtime: () => new FakeRuntime() });
+    await again.close();
   });
 });
 
