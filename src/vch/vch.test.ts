@@ -1,5 +1,13 @@
 // The VCH core over a Runtime double: state in the database, lookups, lifecycle, logs, restart.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -272,6 +280,10 @@ describe('restart of the VCH', () => {
 });
 
 describe('the state directory', () => {
+  it("is the VCH's alone: mode 0700", () => {
+    expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
+  });
+
   it('is held by one VCH at a time, and free again once the holder has gone', async () => {
     await expect(open()).rejects.toMatchObject({
       kind: 'Conflict',

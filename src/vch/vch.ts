@@ -10,7 +10,7 @@
 // answer comes from the database, refreshed by the runtime: the watchers record each running
 // container's exit, and on open the runtime's recovery is reconciled with the database.
 import { EventEmitter } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -105,6 +105,10 @@ export class Vch extends EventEmitter<VchEvents> {
   /** Opens (or creates) the VCH at `options.stateDir` and reconciles it with the runtime. */
   static async open(options: VchOptions): Promise<Vch> {
     const dir = options.stateDir;
+    // The VCH's alone: no local user may reach its layers (setuid files planted by an image),
+    // rootfs, logs or database.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
     await mkdir(join(dir, 'containers'), { recursive: true });
     await mkdir(join(dir, 'runtime'), { recursive: true });
     const lock = await StateLock.acquire(dir);

@@ -2,7 +2,9 @@
 // removed; a live one is refused) and optionally a TCP address, loopback only unless allowed.
 import type { Server } from 'node:http';
 import { connect, isIP } from 'node:net';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { chmod, lstat, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { conflict, invalidInput } from '../errors.js';
 
 /** `unix:///path` or `/path` → the socket path; InvalidInput for anything else. */
@@ -56,14 +58,32 @@ export async function listenUnix(server: Server, path: string): Promise<void> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
+  // Bound inside a fresh 0700 directory, given its mode, then moved into place: the socket is
+  // never reachable with the mode the umask gave it (a chmod after listen leaves a window).
+  const priv = await mkdtemp(join(dirname(path), '.vch-socket-'));
+  try {
+    const tmp = join(priv, 's');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tmp, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  await chmod(path, 0o660);
+    await chmod(tmp, 0o660);
+    await rename(tmp, path);
+    // libuv removes the path it bound on close, which is gone: remove ours, if still ours.
+    const { ino } = await lstat(path);
+    server.once('close', () => {
+      try {
+        if (lstatSync(path).ino === ino) unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    });
+  } finally {
+    await rm(priv, { recursive: true, force: true });
+  }
 }
 
 export async function listenTcp(server: Server, host: string, port: number): Promise<void> {
