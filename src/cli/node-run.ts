@@ -32,6 +32,7 @@ export interface NodeOptions {
   vch?: string;
   insecureRegistry: string[];
   runtime?: string;
+  bridgeNetwork?: string;
   logLevel: string;
 }
 
@@ -156,10 +157,11 @@ async function makeProvider(
       o.vch !== undefined ||
       o.stateDir !== undefined ||
       o.runtime !== undefined ||
+      o.bridgeNetwork !== undefined ||
       registries.length > 0
     )
       throw new UsageError(
-        '--provider-module runs its own provider: --vch, --state-dir, --runtime and --insecure-registry do not go with it',
+        '--provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it',
       );
     const provider = await loadProviderModule(o.providerModule, {
       nodeName: o.nodeName,
@@ -172,6 +174,10 @@ async function makeProvider(
   if (o.vch !== undefined) {
     if (o.runtime !== undefined)
       throw new UsageError("--runtime is the VCH's setting: give it to the VCH that --vch names");
+    if (o.bridgeNetwork !== undefined)
+      throw new UsageError(
+        "--bridge-network is the VCH's setting: give it to the VCH that --vch names",
+      );
     if (registries.length > 0)
       throw new UsageError(
         "--insecure-registry is the VCH's setting: give it to the VCH that --vch names",
@@ -200,6 +206,7 @@ async function makeProvider(
     insecureRegistries: registries,
     logger: log,
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
+    ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),

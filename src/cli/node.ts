@@ -48,6 +48,10 @@ export function addNodeCommand(program: Command): void {
       "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works; the default)",
     )
     .option(
+      '--bridge-network <cidr|none>',
+      "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
+    )
+    .option(
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )

@@ -86,6 +86,24 @@ export interface SandboxSpec {
   runtime?: 'runc' | 'vm';
 }
 
+/**
+ * The VCH's network, as a backend sees it: a sandbox's network namespace gets an interface and
+ * an address on the VCH's bridge when the sandbox (re)starts, and loses them when it goes. The
+ * VCH implements it (src/vch/network/) and hands it to the backends that can use it.
+ */
+export interface SandboxNetwork {
+  /** Attaches the namespace at `netnsPath` (replacing an earlier attachment of the sandbox). */
+  attach(sandboxId: string, netnsPath: string): Promise<SandboxAddress>;
+  /** Detaches the sandbox: address released, veth and rules gone. Nothing to do is fine. */
+  detach(sandboxId: string): Promise<void>;
+}
+
+export interface SandboxAddress {
+  /** "10.88.0.2/16" */
+  address: string;
+  gateway: string;
+}
+
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
 export interface ContainerState {

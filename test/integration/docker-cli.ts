@@ -79,7 +79,19 @@ export async function startVch(
 ): Promise<VchProcess> {
   const child = spawn(
     process.execPath,
-    [main, 'vch', 'serve', '--state-dir', stateDir, '--docker-host', `unix://${socket}`, ...extra],
+    [
+      main,
+      'vch',
+      'serve',
+      '--state-dir',
+      stateDir,
+      '--docker-host',
+      `unix://${socket}`,
+      // In the host's network namespace a test's pods keep to loopback (no bridge on the host);
+      // the bridge is tested in a namespace of its own (vch-network.test.ts).
+      ...(extra.includes('--bridge-network') ? [] : ['--bridge-network', 'none']),
+      ...extra,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -61,6 +61,8 @@ beforeAll(async () => {
       ),
       '--state-dir',
       join(work, 'vch'),
+      '--bridge-network',
+      'none',
       '--insecure-registry',
       registry.host,
     ],

@@ -46,7 +46,8 @@ function vk(
   onStderr?: (soFar: string, child: ReturnType<typeof spawn>) => void,
 ): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, 'run', ...args], {
+    // Pods keep to loopback: no bridge in the host's network namespace.
+    const child = spawn(process.execPath, [main, 'run', ...args, '--bridge-network', 'none'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

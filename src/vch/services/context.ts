@@ -5,6 +5,7 @@ import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { VchDb } from '../db.js';
+import type { BridgeNetwork } from '../network/bridge-network.js';
 import { conflict } from '../errors.js';
 import type { VchEvent } from '../types.js';
 
@@ -43,6 +44,8 @@ export class VchContext {
     readonly log: VchLogger,
     /** Where events go, and where waiters listen for them (the Vch itself). */
     readonly events: EventEmitter<VchEvents>,
+    /** The bridge network pods are attached to; absent, pods have loopback only. */
+    readonly network?: BridgeNetwork,
   ) {}
 
   get closed(): boolean {
