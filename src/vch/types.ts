@@ -86,6 +86,8 @@ export interface ContainerInfo {
   logPath: string;
   /** The backend its pod runs on. */
   runtime: 'runc' | 'vm';
+  /** Its pod's address on the VCH's bridge network, once attached. */
+  network?: PodNetworkInfo;
 }
 
 export interface CreatePodRequest {
@@ -112,6 +114,27 @@ export interface PodInfo {
   containerIds: string[];
   /** The backend its sandbox runs on. */
   runtime: 'runc' | 'vm';
+  /** Its address on the VCH's bridge network, once its sandbox is attached. */
+  network?: PodNetworkInfo;
+}
+
+/** A pod's place on the VCH's bridge network (VIC's endpoint in the bridge scope). */
+export interface PodNetworkInfo {
+  /** The scope's name: "bridge". */
+  scope: string;
+  /** "10.88.0.2/16" */
+  address: string;
+  gateway: string;
+  mac?: string;
+}
+
+/** The VCH's bridge network (VIC's bridge scope). */
+export interface NetworkInfo {
+  scope: string;
+  /** The Linux bridge. */
+  bridge: string;
+  subnet: string;
+  gateway: string;
 }
 
 export interface ImageInfo {

@@ -44,6 +44,7 @@ import type {
   ImageInfo,
   LoadResult,
   LogsRequest,
+  NetworkInfo,
   PodInfo,
   PullOutcome,
   PullRequest,
@@ -296,6 +297,11 @@ export class Vch extends EventEmitter<VchEvents> {
 
   capacity(): Promise<Capacity> {
     return this.#host.capacity();
+  }
+
+  /** The VCH's bridge network; undefined when its pods have loopback only. */
+  network(): NetworkInfo | undefined {
+    return this.#ctx.network?.info();
   }
 
   info(): Promise<VchInfo> {

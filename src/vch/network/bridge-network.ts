@@ -14,12 +14,23 @@ import { isMounted } from '../../runtime/core/rootfs.js';
 import type { SandboxAddress, SandboxNetwork } from '../../runtime/runtime.js';
 import { invalidInput, unavailable } from '../errors.js';
 import type { VchLogger } from '../services/context.js';
-import { type Cidr, chooseBridgeCidr, formatCidr, type Route, routedRanges } from './cidr.js';
+import type { NetworkInfo, PodNetworkInfo } from '../types.js';
+import {
+  type Cidr,
+  chooseBridgeCidr,
+  formatCidr,
+  gatewayOf,
+  type Route,
+  routedRanges,
+} from './cidr.js';
 import { Cni, DEFAULT_CNI_PATH } from './cni.js';
 import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
 import { buildConflist, type NetworkConf, type PortMapping } from './conflist.js';
 
 const run = promisify(execFile);
+
+/** The name of the bridge scope, as VIC and Docker call it. */
+export const BRIDGE_SCOPE = 'bridge';
 
 /** The interface a pod sees: eth0, as on Docker and Kubernetes. */
 export const POD_IFNAME = 'eth0';
@@ -110,6 +121,28 @@ export class BridgeNetwork implements SandboxNetwork {
   endpoint(sandboxId: string): Endpoint | undefined {
     const a = this.#attachments.get(sandboxId);
     return a?.result ? endpointOf(a.result, POD_IFNAME) : undefined;
+  }
+
+  /** The pod's place on the network, for its info. */
+  podInfo(sandboxId: string): PodNetworkInfo | undefined {
+    const ep = this.endpoint(sandboxId);
+    return (
+      ep && {
+        scope: BRIDGE_SCOPE,
+        address: ep.address,
+        gateway: ep.gateway,
+        ...(ep.mac && { mac: ep.mac }),
+      }
+    );
+  }
+
+  info(): NetworkInfo {
+    return {
+      scope: BRIDGE_SCOPE,
+      bridge: this.bridge,
+      subnet: formatCidr(this.subnet),
+      gateway: gatewayOf(this.subnet),
+    };
   }
 
   async attach(sandboxId: string, netnsPath: string): Promise<SandboxAddress> {

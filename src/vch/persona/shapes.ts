@@ -59,8 +59,8 @@ export function containerSummary(c: ContainerInfo, now = Date.now()): Record<str
     Labels: c.config.labels ?? {},
     State: c.status,
     Status: statusText(c, now),
-    HostConfig: { NetworkMode: 'default' },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: c.network ? c.network.scope : 'default' },
+    NetworkSettings: { Networks: networkSettings(c).Networks },
     Mounts: [],
   };
 }
@@ -135,7 +135,7 @@ export function containerInspect(
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: {
-      NetworkMode: 'default',
+      NetworkMode: c.network ? c.network.scope : 'default',
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: c.config.autoRemove ?? false,
       LogConfig: { Type: 'vic-iolog', Config: {} },
@@ -151,7 +151,33 @@ export function containerInspect(
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],
     Config: configSection(c, image),
-    NetworkSettings: { Networks: {}, Ports: {} },
+    NetworkSettings: { ...networkSettings(c), Ports: {} },
+  };
+}
+
+/**
+ * NetworkSettings as dockerd fills them: the container's address on the bridge, at the top and
+ * under Networks.bridge; empty for a pod with loopback only.
+ */
+export function networkSettings(c: ContainerInfo): Record<string, unknown> {
+  const n = c.network;
+  if (!n) return { Networks: {} };
+  const [ip, prefix] = n.address.split('/');
+  const fields = {
+    IPAddress: ip,
+    IPPrefixLen: Number(prefix),
+    Gateway: n.gateway,
+    MacAddress: n.mac ?? '',
+  };
+  return {
+    ...fields,
+    Networks: {
+      [n.scope]: {
+        NetworkID: n.scope,
+        EndpointID: `${c.podId.slice(0, 12)}-${n.scope}`,
+        ...fields,
+      },
+    },
   };
 }
 

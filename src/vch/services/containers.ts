@@ -287,6 +287,7 @@ export class ContainerService {
       restartCount: r.restartCount,
       logPath: this.ctx.logPath(r.id),
       runtime: pod?.runtime ?? 'runc',
+      ...this.ctx.networkOf(r.podId),
     };
   }
 }

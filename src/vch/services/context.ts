@@ -7,7 +7,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { VchDb } from '../db.js';
 import type { BridgeNetwork } from '../network/bridge-network.js';
 import { conflict } from '../errors.js';
-import type { VchEvent } from '../types.js';
+import type { PodNetworkInfo, VchEvent } from '../types.js';
 
 /** What the core logs; a pino logger fits. */
 export interface VchLogger {
@@ -61,6 +61,12 @@ export class VchContext {
   /** Refuses new work once the VCH is shutting down. */
   ensureOpen(): void {
     if (this.#closed) throw conflict('the VCH is shutting down');
+  }
+
+  /** A pod's `network` field for its info, when it is on the bridge. */
+  networkOf(podId: string): { network?: PodNetworkInfo } {
+    const network = this.network?.podInfo(podId);
+    return network ? { network } : {};
   }
 
   containerDir(id: string): string {

@@ -137,6 +137,7 @@ export class PodService {
       created: p.created,
       containerIds: this.ctx.db.containersOfPod(p.id).map((c) => c.id),
       runtime: p.runtime,
+      ...this.ctx.networkOf(p.id),
     };
   }
 }
