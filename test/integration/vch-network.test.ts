@@ -13,6 +13,7 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,6 +255,62 @@ describe('the bridge network', () => {
     await ok(vch, ['rm', '-f', 'dflt']);
     expect(veths()).toEqual([]);
     await stopVch(vch);
+  }, 180_000);
+});
+
+describe('a pod through the VIC provider (vic-kubelet run)', () => {
+  it('has its IP in env (fieldRef status.podIP) and in /etc/hosts, and releases it at the end', async () => {
+    const dir = join(work, 'run');
+    mkdirSync(dir, { recursive: true });
+    const pod = join(dir, 'pod.json');
+    writeFileSync(
+      pod,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'ipenv' },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'a',
+              image: IMAGE,
+              command: [
+                'sh',
+                '-c',
+                'echo "env=$MY_IP"; busybox ip -4 -o addr show eth0; busybox tail -1 /etc/hosts',
+              ],
+              env: [{ name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+            },
+          ],
+        },
+      }),
+    );
+    const state = join(dir, 'state');
+    const [cmd, ...args] = [
+      ...netns.prefix,
+      process.execPath,
+      main,
+      'run',
+      pod,
+      '--state-dir',
+      state,
+      '--load',
+      archive,
+      '--runtime',
+      'runc',
+      '--bridge-network',
+      SUBNET,
+    ];
+    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const ip = /^env=(10\.123\.0\.\d+)$/m.exec(r.stdout)?.[1];
+    expect(ip, r.stdout).toBeDefined();
+    expect(r.stdout).toContain(`inet ${ip}/24`);
+    expect(r.stdout).toMatch(new RegExp(`^${ip!.replace(/\./g, '\\.')}\tipenv$`, 'm'));
+    expect(leases(state)).toEqual([]);
+    expect(veths()).toEqual([]);
+    await cleanupVch(state);
   }, 180_000);
 });
 

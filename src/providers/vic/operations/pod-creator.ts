@@ -20,6 +20,7 @@ import { splitReference } from '../proxy/reference.js';
 import type { PodEvent } from '../../../node/provider.js';
 import { taskConfig } from './container-config.js';
 import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.js';
+import { commitSandboxFirst, needsPodAddress } from './pod-address.js';
 import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
@@ -89,15 +90,57 @@ export class PodCreator {
     onEvent?: (e: PodEvent) => void,
   ): Promise<CreatedPod> {
     const m = pod.metadata!;
+    const sources = this.env.sources && memoizedSources(this.env.sources);
+    const node = (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] };
+    // Configs first: a spec that cannot run fails before anything is asked of the VCH — but
+    // for a pod whose env takes its IP, after its sandbox exists (pod-address.ts).
+    const sandboxFirst = needsPodAddress(pod);
+    const early = sandboxFirst
+      ? undefined
+      : await this.taskConfigs(pod, images, sources, node, this.env.podIPs?.(pod) ?? [], onEvent);
+    const created = await this.isolation.createHandle({
+      name: `${m.namespace}_${m.name}`,
+      hostname: podHostname(pod),
+      annotations: {
+        [ANNOTATION_NAMESPACE]: m.namespace!,
+        [ANNOTATION_NAME]: m.name!,
+        [ANNOTATION_UID]: m.uid ?? '',
+        [ANNOTATION_POD]: podForAnnotation(pod),
+        ...(m.annotations?.[ANNOTATION_RUNTIME] !== undefined && {
+          [ANNOTATION_RUNTIME]: m.annotations[ANNOTATION_RUNTIME],
+        }),
+      },
+      ...podResources(pod),
+    });
+    if (!sandboxFirst)
+      return this.joinAndCommit(pod, images, created, created.handle, early!, true);
+    const first = await commitSandboxFirst(this.isolation, created.id, created.handle);
+    try {
+      const tasks = await this.taskConfigs(pod, images, sources, node, first.podIPs, onEvent);
+      return await this.joinAndCommit(pod, images, created, first.handle, tasks, false);
+    } catch (err) {
+      // The pod is on the VCH entirely or not at all: its sandbox goes again.
+      await this.isolation
+        .remove(created.id, true)
+        .catch((e: unknown) =>
+          this.log.warn({ id: created.id, err: errorMessage(e) }, 'cannot remove a half-made pod'),
+        );
+      throw err;
+    }
+  }
+
+  /** Each container's task config; ContainerConfigError or ContainerCreateError for one that cannot be made. */
+  private async taskConfigs(
+    pod: k8s.V1Pod,
+    images: Map<string, ImageConfig>,
+    sources: EnvSources | undefined,
+    node: NodeFacts,
+    podIPs: string[],
+    onEvent?: (e: PodEvent) => void,
+  ): Promise<{ c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[]> {
     // One read of each referenced object for this attempt, for all containers.
-    const inputs = await gatherEnvInputs(
-      pod,
-      this.env.sources && memoizedSources(this.env.sources),
-      (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
-      this.env.podIPs?.(pod) ?? [],
-    );
-    // Configs first: a spec that cannot run fails before anything is asked of the VCH.
-    const tasks = pod.spec!.containers.map((c) => {
+    const inputs = await gatherEnvInputs(pod, sources, node, podIPs);
+    return pod.spec!.containers.map((c) => {
       const image = images.get(c.name)!;
       const resolved = containerEnv(pod, c, image, inputs);
       for (const e of resolved.events) onEvent?.(e);
@@ -113,21 +156,19 @@ export class PodCreator {
         );
       }
     });
-    const created = await this.isolation.createHandle({
-      name: `${m.namespace}_${m.name}`,
-      hostname: podHostname(pod),
-      annotations: {
-        [ANNOTATION_NAMESPACE]: m.namespace!,
-        [ANNOTATION_NAME]: m.name!,
-        [ANNOTATION_UID]: m.uid ?? '',
-        [ANNOTATION_POD]: podForAnnotation(pod),
-        ...(m.annotations?.[ANNOTATION_RUNTIME] !== undefined && {
-          [ANNOTATION_RUNTIME]: m.annotations[ANNOTATION_RUNTIME],
-        }),
-      },
-      ...podResources(pod),
-    });
-    let h = created.handle;
+  }
+
+  /** Joins the containers on `handle` (and the pod-level joins when `podJoins`) and commits. */
+  private async joinAndCommit(
+    pod: k8s.V1Pod,
+    images: Map<string, ImageConfig>,
+    created: { id: string },
+    handle: string,
+    tasks: { c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[],
+    podJoins: boolean,
+  ): Promise<CreatedPod> {
+    const m = pod.metadata!;
+    let h = handle;
     const ids = new Map<string, string>();
     for (const { c, task } of tasks) {
       const image = images.get(c.name)!;
@@ -145,8 +186,10 @@ export class PodCreator {
         throw new ContainerCreateError(c.name, kind, errorMessage(err));
       }
     }
-    h = await this.isolation.addInteractionToHandle(h);
-    h = await this.isolation.addLoggingToHandle(h);
+    if (podJoins) {
+      h = await this.isolation.addInteractionToHandle(h);
+      h = await this.isolation.addLoggingToHandle(h);
+    }
     await this.isolation.commitHandle(h);
     this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
     return { id: created.id, tasks: ids };
