@@ -84,6 +84,17 @@ export interface SandboxSpec {
   cpuMillis?: number;
   /** Which backend runs the pod, where several are on offer (router.ts); default its default. */
   runtime?: 'runc' | 'vm';
+  /** Ports published on the VCH's addresses (Docker's -p), through the VCH's network. */
+  ports?: PublishedPort[];
+}
+
+/** A port published on the host (Docker's -p HOST:CONTAINER, a pod's hostPort). */
+export interface PublishedPort {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** The host address it is published on; all of the VCH's when absent. */
+  hostIP?: string;
 }
 
 /**
@@ -93,7 +104,7 @@ export interface SandboxSpec {
  */
 export interface SandboxNetwork {
   /** Attaches the namespace at `netnsPath` (replacing an earlier attachment of the sandbox). */
-  attach(sandboxId: string, netnsPath: string): Promise<SandboxAddress>;
+  attach(sandboxId: string, netnsPath: string, ports?: PublishedPort[]): Promise<SandboxAddress>;
   /** Detaches the sandbox: address released, veth and rules gone. Nothing to do is fine. */
   detach(sandboxId: string): Promise<void>;
 }

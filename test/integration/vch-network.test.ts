@@ -258,6 +258,59 @@ describe('the bridge network', () => {
   }, 180_000);
 });
 
+describe('published ports (docker run -p)', () => {
+  it('answers on the published port, shows it in docker port and inspect, refuses a taken one', async () => {
+    const vch = await startNetVch('p', ['--runtime', 'runc', '--bridge-network', SUBNET]);
+    await ok(vch, ['load', '-i', archive]);
+    const script = 'busybox hostname > /www/hostname && exec busybox httpd -f -p 80 -h /www';
+    const run = (name: string, publish: string) =>
+      vch.docker([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--hostname',
+        name,
+        '-p',
+        publish,
+        IMAGE,
+        'sh',
+        '-c',
+        script,
+      ]);
+    expect((await run('pub', '127.0.0.1:8080:80')).code).toBe(0);
+    expect((await ok(vch, ['port', 'pub'])).trim()).toBe('80/tcp -> 127.0.0.1:8080');
+    const inspect = JSON.parse(await ok(vch, ['inspect', 'pub']))[0];
+    expect(inspect.NetworkSettings.Ports).toEqual({
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }],
+    });
+    // From the namespace's own loopback, as a client on the VCH's host would.
+    let answer = '';
+    for (let i = 0; i < 50 && answer === ''; i++) {
+      try {
+        answer = netns.run('busybox', ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/hostname']);
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(answer).toBe('pub\n');
+
+    // The same host port again: one clear error, nothing made.
+    const taken = await run('pub2', '127.0.0.1:8080:80');
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toContain('Bind for 127.0.0.1:8080/tcp failed: port is already allocated');
+    expect((await vch.docker(['inspect', 'pub2'])).code).not.toBe(0);
+    const range = await run('pub3', '127.0.0.1:70000:80');
+    expect(range.code).not.toBe(0);
+    expect(veths()).toHaveLength(1);
+
+    await ok(vch, ['rm', '-f', 'pub']);
+    expect(netns.run('iptables-save', ['-t', 'nat']).includes('8080')).toBe(false);
+    expect(veths()).toEqual([]);
+    await stopVch(vch);
+  }, 180_000);
+});
+
 describe('a pod through the VIC provider (vic-kubelet run)', () => {
   it('has its IP in env (fieldRef status.podIP) and in /etc/hosts, and releases it at the end', async () => {
     const dir = join(work, 'run');

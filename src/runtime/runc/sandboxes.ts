@@ -153,7 +153,7 @@ export class RuncSandboxes {
     if (!pause || !(await becomes(pause, TETHER_IN_CONTAINER)))
       throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
     // New namespaces: attached to the VCH's network afresh (an earlier attachment goes first).
-    const address = await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`);
+    const address = await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
     if (address) await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, podIp(address)));
     rec.pause = pause;
     rec.bootId = this.boot;

@@ -3,6 +3,7 @@
 // for published ports, firewall for the forward rules, loopback — and the config each plugin
 // reads on stdin: the plugin's own entry with the list's name and version, the previous result,
 // and the runtime's values for the capabilities the plugin declares.
+import type { PublishedPort } from '../../runtime/runtime.js';
 import { type Cidr, formatCidr, gatewayOf } from './cidr.js';
 
 export const CNI_VERSION = '1.0.0';
@@ -57,14 +58,8 @@ export function buildConflist(o: ConflistOptions): NetworkConf {
   };
 }
 
-/** A port published on the host (Docker's -p, a pod's hostPort), as portmap takes it. */
-export interface PortMapping {
-  hostPort: number;
-  containerPort: number;
-  protocol: 'tcp' | 'udp' | 'sctp';
-  /** The host address it is published on; all of the VCH's when absent. */
-  hostIP?: string;
-}
+/** A port published on the host (Docker's -p, a pod's hostPort): portmap takes it as is. */
+export type PortMapping = PublishedPort;
 
 /** What the runtime hands the plugins that declare a capability for it. */
 export interface RuntimeArgs {

@@ -2,6 +2,7 @@
 // inspect document, the image summary and inspect document. Field names and zero values are
 // Docker's, so the docker CLI's formatting (ps, inspect, images) works unchanged.
 import type { ContainerInfo, ImageInfo } from '../types.js';
+import { portList, portMap } from './ports.js';
 
 /** Go's zero time, which Docker prints for a time that has not happened. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -55,7 +56,7 @@ export function containerSummary(c: ContainerInfo, now = Date.now()): Record<str
     ImageID: c.imageId,
     Command: commandText(c),
     Created: unixSeconds(c.created),
-    Ports: [],
+    Ports: portList(c.config.ports ?? []),
     Labels: c.config.labels ?? {},
     State: c.status,
     Status: statusText(c, now),
@@ -136,6 +137,7 @@ export function containerInspect(
     ExecIDs: null,
     HostConfig: {
       NetworkMode: c.network ? c.network.scope : 'default',
+      PortBindings: portMap(c.config.ports ?? []),
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: c.config.autoRemove ?? false,
       LogConfig: { Type: 'vic-iolog', Config: {} },
@@ -151,7 +153,7 @@ export function containerInspect(
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],
     Config: configSection(c, image),
-    NetworkSettings: { ...networkSettings(c), Ports: {} },
+    NetworkSettings: { ...networkSettings(c), Ports: portMap(c.network?.ports ?? []) },
   };
 }
 

@@ -40,6 +40,7 @@ export function implicitPod(
     spec: {
       ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
       ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
+      ...(req.ports?.length && { ports: req.ports }),
     },
     created: nowIso(),
     runtime: backendFor(runtime, req.runtime, req.labels),
