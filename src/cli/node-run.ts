@@ -35,6 +35,7 @@ export interface NodeOptions {
   runtime?: string;
   seccompProfileRoot?: string;
   allowedUnsafeSysctls?: string;
+  bridgeNetwork?: string;
   logLevel: string;
 }
 
@@ -160,10 +161,11 @@ async function makeProvider(
       o.vch !== undefined ||
       o.stateDir !== undefined ||
       o.runtime !== undefined ||
+      o.bridgeNetwork !== undefined ||
       registries.length > 0
     )
       throw new UsageError(
-        '--provider-module runs its own provider: --vch, --state-dir, --runtime and --insecure-registry do not go with it',
+        '--provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it',
       );
     const provider = await loadProviderModule(o.providerModule, {
       nodeName: o.nodeName,
@@ -176,6 +178,10 @@ async function makeProvider(
   if (o.vch !== undefined) {
     if (o.runtime !== undefined)
       throw new UsageError("--runtime is the VCH's setting: give it to the VCH that --vch names");
+    if (o.bridgeNetwork !== undefined)
+      throw new UsageError(
+        "--bridge-network is the VCH's setting: give it to the VCH that --vch names",
+      );
     if (registries.length > 0)
       throw new UsageError(
         "--insecure-registry is the VCH's setting: give it to the VCH that --vch names",
@@ -211,6 +217,7 @@ async function makeProvider(
     insecureRegistries: registries,
     logger: log,
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
+    ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),

@@ -57,6 +57,10 @@ export function addNodeCommand(program: Command): void {
       "sysctls pods may set beyond the safe set: names or prefixes with *, comma-separated (the kubelet's flag)",
     )
     .option(
+      '--bridge-network <cidr|none>',
+      "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
+    )
+    .option(
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )

@@ -18,6 +18,7 @@ export interface RunOptions {
   insecureRegistry: string[];
   load: string[];
   runtime: string;
+  bridgeNetwork?: string;
   logLevel: string;
 }
 
@@ -56,6 +57,7 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
     insecureRegistries: registries,
     logger: log,
     runtime,
+    ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   const provider = createVicProvider({
     persona: vch.url,

@@ -32,6 +32,10 @@ export function addRunCommand(program: Command): void {
       "pods' default isolation in the embedded VCH: runc sandboxes, qemu pod VMs, or auto (vm where KVM works)",
       'auto',
     )
+    .option(
+      '--bridge-network <cidr|none>',
+      "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
+    )
     .option('--log-level <level>', "the VCH's log on stderr: debug, info, warn or error", 'error')
     .action(async (file: string, o: RunOptions) => {
       const { runPodCommand } = await import('./run-pod.js');

@@ -28,6 +28,10 @@ export function addVchCommand(program: Command): void {
       "pods' default isolation: runc sandboxes, qemu pod VMs, or auto (vm where KVM works); a pod may ask with the label vic-kubelet.io/runtime",
       'auto',
     )
+    .option(
+      '--bridge-network <cidr|none>',
+      "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: import('../vch/serve.js').ServeOptions) => {
       const { serveVch } = await import('../vch/serve.js');

@@ -96,6 +96,35 @@ export interface SandboxSpec {
   cpuMillis?: number;
   /** Which backend runs the pod, where several are on offer (router.ts); default its default. */
   runtime?: 'runc' | 'vm';
+  /** Ports published on the VCH's addresses (Docker's -p), through the VCH's network. */
+  ports?: PublishedPort[];
+}
+
+/** A port published on the host (Docker's -p HOST:CONTAINER, a pod's hostPort). */
+export interface PublishedPort {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** The host address it is published on; all of the VCH's when absent. */
+  hostIP?: string;
+}
+
+/**
+ * The VCH's network, as a backend sees it: a sandbox's network namespace gets an interface and
+ * an address on the VCH's bridge when the sandbox (re)starts, and loses them when it goes. The
+ * VCH implements it (src/vch/network/) and hands it to the backends that can use it.
+ */
+export interface SandboxNetwork {
+  /** Attaches the namespace at `netnsPath` (replacing an earlier attachment of the sandbox). */
+  attach(sandboxId: string, netnsPath: string, ports?: PublishedPort[]): Promise<SandboxAddress>;
+  /** Detaches the sandbox: address released, veth and rules gone. Nothing to do is fine. */
+  detach(sandboxId: string): Promise<void>;
+}
+
+export interface SandboxAddress {
+  /** "10.88.0.2/16" */
+  address: string;
+  gateway: string;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';

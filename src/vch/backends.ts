@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { RouterRuntime, type BackendName } from '../runtime/router.js';
 import { createRuncRuntime } from '../runtime/runc/index.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime, SandboxNetwork } from '../runtime/runtime.js';
 import { autoBackend, createVmRuntime } from '../runtime/vm/index.js';
 import { invalidInput } from './errors.js';
 
@@ -69,7 +69,7 @@ export interface Backends {
   /** The default backend, resolved (`auto` made concrete). */
   default: BackendName;
   /** For Vch.open's `runtime`. */
-  runtime: (runtimeStateDir: string) => Runtime;
+  runtime: (runtimeStateDir: string, network?: SandboxNetwork) => Runtime;
   boots: BootStats;
 }
 
@@ -86,7 +86,7 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
   return {
     default: backend,
     boots,
-    runtime: (dir) =>
+    runtime: (dir, network) =>
       new RouterRuntime({
         default: backend,
         backends: {
@@ -95,6 +95,7 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
             logger: log,
             ...(o.runc && { runcPath: o.runc }),
             ...(o.tether && { tetherPath: o.tether }),
+            ...(network && { network }),
           }),
           vm: createVmRuntime({
             stateDir: dir,

@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import type { ImageRecord } from '../image/index.js';
 import { errorKind, unavailable } from './errors.js';
+import type { PublishedPort } from '../runtime/runtime.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
 export const SCHEMA_VERSION = 2;
@@ -69,6 +70,8 @@ export interface ProcessRecord {
 export interface PodSpecRecord {
   shareProcessNamespace?: boolean;
   sysctls?: Record<string, string>;
+  /** Ports published to the pod (Docker's -p). */
+  ports?: PublishedPort[];
   memoryLimitBytes?: number;
   cpuMillis?: number;
 }

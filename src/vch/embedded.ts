@@ -9,6 +9,8 @@ import { type Logger, silentLogger } from '../logging/logger.js';
 import { PORTLAYER_PATH } from './address.js';
 import { type Backends, chooseBackends, type RuntimeChoice } from './backends.js';
 import { invalidInput } from './errors.js';
+import { BridgeNetwork } from './network/bridge-network.js';
+import { parseBridgeCidr } from './network/cidr.js';
 import { listenUnix } from './persona/listen.js';
 import { Vch } from './vch.js';
 import { closeVchServer, createVchServer } from './vch-server.js';
@@ -29,6 +31,16 @@ export interface HostVchOptions {
   tether?: string;
   /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default auto. */
   runtime?: RuntimeChoice;
+  /**
+   * `--bridge-network`: the range of the VCH's bridge (CIDR), "none" for pods with loopback
+   * only; absent, the range chosen before, else the first default that overlaps no route.
+   */
+  bridgeNetwork?: string;
+}
+
+/** `--bridge-network`'s value checked (the overlap is checked when the VCH opens). */
+export function checkBridgeNetworkFlag(value: string | undefined): void {
+  if (value !== undefined && value !== 'none') parseBridgeCidr(value);
 }
 
 /** Where uploaded image archives are spooled. */
@@ -39,9 +51,11 @@ export function spoolDir(stateDir: string): string {
 /** Opens the VCH at `stateDir` with both backends (`runtime` the default). */
 export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backends: Backends }> {
   const stateDir = resolve(o.stateDir);
+  checkBridgeNetworkFlag(o.bridgeNetwork);
+  const logger = o.logger ?? silentLogger();
   const backends = await chooseBackends({
     choice: o.runtime ?? 'auto',
-    logger: o.logger ?? silentLogger(),
+    logger,
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),
   });
@@ -50,6 +64,14 @@ export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backen
     insecureRegistries: o.insecureRegistries ?? [],
     ...(o.logger && { logger: o.logger }),
     runtime: backends.runtime,
+    ...(o.bridgeNetwork !== 'none' && {
+      network: (dir: string) =>
+        BridgeNetwork.open({
+          stateDir: dir,
+          logger,
+          ...(o.bridgeNetwork !== undefined && { cidr: o.bridgeNetwork }),
+        }),
+    }),
     vmBoots: () => backends.boots.snapshot(),
   });
   try {

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createLogger } from '../logging/logger.js';
 import { parseRuntimeChoice } from './backends.js';
-import { openHostVch, spoolDir } from './embedded.js';
+import { checkBridgeNetworkFlag, openHostVch, spoolDir } from './embedded.js';
 import { invalidInput } from './errors.js';
 import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
 import type { Vch } from './vch.js';
@@ -24,6 +24,8 @@ export interface ServeOptions {
   tether?: string;
   /** runc, vm or auto: the default backend of pods (`vic-kubelet.io/runtime` overrides). */
   runtime: string;
+  /** CIDR of the VCH's bridge, or "none" (embedded.ts). */
+  bridgeNetwork?: string;
   logLevel: string;
 }
 
@@ -35,6 +37,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
       `--log-level ${JSON.stringify(o.logLevel)}: want debug, info, warn or error`,
     );
   const choice = parseRuntimeChoice(o.runtime);
+  checkBridgeNetworkFlag(o.bridgeNetwork);
   const socketPath = unixSocketPath(o.dockerHost);
   const tcp = o.dockerTcp
     ? parseTcpAddress(o.dockerTcp, o.dockerTcpAllowRemote ?? false)
@@ -59,6 +62,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     logger: log,
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),
+    ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   // State changes as log lines, for the operator (docker events, in effect).
   vch.on('event', (e) =>

@@ -2,13 +2,15 @@
 // server ask of the core and what it answers. Plain data, no HTTP, no Docker JSON.
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
-import type { SecuritySpec } from '../runtime/runtime.js';
+import type { PublishedPort, SecuritySpec } from '../runtime/runtime.js';
 
 /** Lifecycle of a container as the VCH records it. */
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
 /** What a container runs, as requested (before merging with the image's config). */
 export interface ContainerConfig {
+  /** Ports published on the VCH's addresses (Docker's -p); only for a container's own pod. */
+  ports?: PublishedPort[];
   /** The image as the caller named it (reference, id or id prefix). */
   image: string;
   /** Overrides the image's Entrypoint when given ([] clears it). */
@@ -88,6 +90,8 @@ export interface ContainerInfo {
   logPath: string;
   /** The backend its pod runs on. */
   runtime: 'runc' | 'vm';
+  /** Its pod's address on the VCH's bridge network, once attached. */
+  network?: PodNetworkInfo;
 }
 
 export interface CreatePodRequest {
@@ -116,6 +120,29 @@ export interface PodInfo {
   containerIds: string[];
   /** The backend its sandbox runs on. */
   runtime: 'runc' | 'vm';
+  /** Its address on the VCH's bridge network, once its sandbox is attached. */
+  network?: PodNetworkInfo;
+}
+
+/** A pod's place on the VCH's bridge network (VIC's endpoint in the bridge scope). */
+export interface PodNetworkInfo {
+  /** The scope's name: "bridge". */
+  scope: string;
+  /** "10.88.0.2/16" */
+  address: string;
+  gateway: string;
+  mac?: string;
+  /** Ports published to it (Docker's -p). */
+  ports?: PublishedPort[];
+}
+
+/** The VCH's bridge network (VIC's bridge scope). */
+export interface NetworkInfo {
+  scope: string;
+  /** The Linux bridge. */
+  bridge: string;
+  subnet: string;
+  gateway: string;
 }
 
 export interface ImageInfo {

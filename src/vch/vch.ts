@@ -16,7 +16,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import type { StreamSelection } from '../iolog/index.js';
-import type { ExecOptions, ExecResult, ExecSpec, Runtime } from '../runtime/runtime.js';
+import type {
+  ExecOptions,
+  ExecResult,
+  ExecSpec,
+  Runtime,
+  SandboxNetwork,
+} from '../runtime/runtime.js';
+import type { BridgeNetwork } from './network/bridge-network.js';
 import { VchDb } from './db.js';
 import { ContainerService } from './services/containers.js';
 import { ExecService } from './services/exec.js';
@@ -37,6 +44,7 @@ import type {
   ImageInfo,
   LoadResult,
   LogsRequest,
+  NetworkInfo,
   PodInfo,
   PullOutcome,
   PullRequest,
@@ -53,8 +61,13 @@ export type { VchEvents, VchLogger } from './services/context.js';
 
 export interface VchOptions {
   stateDir: string;
-  /** The runtime, made for its state directory (`<stateDir>/runtime/<name>`). */
-  runtime: (runtimeStateDir: string) => Runtime;
+  /**
+   * The runtime, made for its state directory (`<stateDir>/runtime/<name>`) and the VCH's
+   * network (when it has one).
+   */
+  runtime: (runtimeStateDir: string, network?: SandboxNetwork) => Runtime;
+  /** The VCH's bridge network, opened once the state is the VCH's; absent: loopback only. */
+  network?: (stateDir: string) => Promise<BridgeNetwork>;
   /** Registries spoken to over plain HTTP (loopback ones always are). */
   insecureRegistries?: readonly string[];
   /** The VCH's name in /info; default the host name. */
@@ -83,10 +96,11 @@ export class Vch extends EventEmitter<VchEvents> {
     runtime: Runtime,
     lock: StateLock,
     options: VchOptions,
+    network: BridgeNetwork | undefined,
   ) {
     super();
     this.#lock = lock;
-    const ctx = new VchContext(stateDir, db, runtime, options.logger ?? quietLogger, this);
+    const ctx = new VchContext(stateDir, db, runtime, options.logger ?? quietLogger, this, network);
     this.#ctx = ctx;
     this.images = new ImageStore(stateDir, {
       insecureRegistries: options.insecureRegistries ?? [],
@@ -116,8 +130,9 @@ export class Vch extends EventEmitter<VchEvents> {
     let runtime: Runtime | undefined;
     try {
       db = new VchDb(join(dir, 'vch.db'));
-      runtime = options.runtime(join(dir, 'runtime'));
-      const vch = new Vch(dir, db, runtime, lock, options);
+      const network = await options.network?.(dir);
+      runtime = options.runtime(join(dir, 'runtime'), network);
+      const vch = new Vch(dir, db, runtime, lock, options, network);
       await reconcile(vch.#ctx, vch.#watchers);
       return vch;
     } catch (e) {
@@ -286,6 +301,11 @@ export class Vch extends EventEmitter<VchEvents> {
 
   capacity(): Promise<Capacity> {
     return this.#host.capacity();
+  }
+
+  /** The VCH's bridge network; undefined when its pods have loopback only. */
+  network(): NetworkInfo | undefined {
+    return this.#ctx.network?.info();
   }
 
   info(): Promise<VchInfo> {

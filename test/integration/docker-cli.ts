@@ -76,12 +76,25 @@ export async function startVch(
   stateDir: string,
   socket: string,
   extra: string[] = [],
+  /** An argv prefix the daemon runs under (`nsenter --net=…`: a namespace of the test's). */
+  wrap: string[] = [],
 ): Promise<VchProcess> {
-  const child = spawn(
+  const argv = [
     process.execPath,
-    [main, 'vch', 'serve', '--state-dir', stateDir, '--docker-host', `unix://${socket}`, ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    main,
+    'vch',
+    'serve',
+    '--state-dir',
+    stateDir,
+    '--docker-host',
+    `unix://${socket}`,
+    // In the host's network namespace a test's pods keep to loopback (no bridge on the host);
+    // the bridge is tested in a namespace of its own (vch-network.test.ts).
+    ...(extra.includes('--bridge-network') || wrap.length > 0 ? [] : ['--bridge-network', 'none']),
+    ...extra,
+  ];
+  const [cmd, ...args] = [...wrap, ...argv];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -142,7 +142,7 @@ export async function createTestNamespace(core: k8s.CoreV1Api, namespace: string
 /**
  * The flags of `vic-kubelet node` that every node test passes: its kubeconfig, name, the
  * loopback address and port of its kubelet API, and the serving certificate with the
- * cluster's client CA. A test adds its own (state dir, registry, runtime).
+ * cluster's client CA, and no bridge network. A test adds its own (state dir, registry, runtime).
  */
 export function nodeFlags(
   kubeconfig: string,
@@ -167,6 +167,10 @@ export function nodeFlags(
     tls.files.key,
     '--client-ca-file',
     tls.files.clientCa,
+    // Node tests run in the host's network namespace: no bridge there (a test that wants pod
+    // networking runs in a namespace of its own and passes --bridge-network again).
+    '--bridge-network',
+    'none',
   ];
 }
 

@@ -41,6 +41,8 @@ let image: string;
 let remote: VchProcess | undefined;
 const nodes = new Set<NodeProcess>();
 const nodeNames: string[] = [];
+/** Pods keep to loopback: no bridge in the host's network namespace. */
+const NO_BRIDGE = ['--bridge-network', 'none'];
 
 interface NodeProcess {
   child: ChildProcess;
@@ -186,7 +188,7 @@ describe('vic-kubelet node with an embedded VCH (--state-dir)', () => {
     const tls = await servingCert(cluster, nodeName);
     const port = await freePort();
     const stateDir = join(work, 'embedded');
-    const flags = [...nodeFlags(nodeName, tls, port), '--state-dir', stateDir];
+    const flags = [...nodeFlags(nodeName, tls, port), '--state-dir', stateDir, ...NO_BRIDGE];
     let node = startNode(flags);
     const first = await ready(nodeName);
     // The embedded VCH answers on its state directory's socket, the portlayer under /portlayer.
@@ -195,7 +197,7 @@ describe('vic-kubelet node with an embedded VCH (--state-dir)', () => {
     // A second node on the same state directory is refused in one line: one VCH per state.
     const second = spawnSync(
       process.execPath,
-      [main, 'node', ...nodeFlags(`${nodeName}-2`, tls, 0), '--state-dir', stateDir],
+      [main, 'node', ...nodeFlags(`${nodeName}-2`, tls, 0), '--state-dir', stateDir, ...NO_BRIDGE],
       { encoding: 'utf8', timeout: 30_000 },
     );
     // (Structured log lines may come first, e.g. which backend `--runtime auto` chose.)
@@ -330,7 +332,7 @@ describe("vic-kubelet node with a node's own credentials", () => {
     const tls = await servingCert(cluster, nodeName);
     const flags = nodeFlags(nodeName, tls, await freePort());
     flags[flags.indexOf('--kubeconfig') + 1] = kubeconfig;
-    startNode([...flags, '--state-dir', join(work, 'ident')]);
+    startNode([...flags, '--state-dir', join(work, 'ident'), ...NO_BRIDGE]);
     await ready(nodeName);
     await core.createNamespacedSecret({
       namespace,
@@ -392,7 +394,7 @@ describe('vic-kubelet node flags', () => {
       ],
       [
         [...base, '--state-dir', join(work, 'x'), '--provider-module', 'm.mjs'],
-        'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir, --runtime and --insecure-registry do not go with it\n',
+        'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it\n',
       ],
       [
         [...base, '--state-dir', `/tmp/${'d'.repeat(120)}`],

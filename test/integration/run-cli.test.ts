@@ -46,7 +46,8 @@ function vk(
   onStderr?: (soFar: string, child: ReturnType<typeof spawn>) => void,
 ): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, 'run', ...args], {
+    // Pods keep to loopback: no bridge in the host's network namespace.
+    const child = spawn(process.execPath, [main, 'run', ...args, '--bridge-network', 'none'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -153,7 +154,8 @@ describe('vic-kubelet run', () => {
     ]);
     const r = await run('bash', [
       '-c',
-      `"$0" "$1" run "$2" --state-dir "$3" | head -3; echo "status \${PIPESTATUS[0]}" >&2`,
+      // --bridge-network none: pods keep to loopback (no bridge in the host's namespace).
+      `"$0" "$1" run "$2" --state-dir "$3" --bridge-network none | head -3; echo "status \${PIPESTATUS[0]}" >&2`,
       process.execPath,
       main,
       file,

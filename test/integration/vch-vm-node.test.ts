@@ -102,6 +102,8 @@ describe('a pod annotated vic-kubelet.io/runtime: vm on vic-kubelet node', () =>
         stateDir,
         '--runtime',
         'runc',
+        '--bridge-network',
+        'none',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -74,6 +74,8 @@ export class FakeIsolationProxy implements IsolationProxy {
   ignoreTerm = new Set<string>();
   info_: VCHInfo = { cpuMhz: 4000, memory: 8192, numCPUs: 4, maxPods: 50, hostOS: 'Debian' };
   logText = new Map<string, string>();
+  /** The address each committed pod gets on the bridge scope ("10.88.0.N/16"); none if unset. */
+  bridgeAddress: ((id: string) => string) | undefined;
 
   /** A call (as written in `calls`) that fails with InvalidInput. */
   failOn: string | undefined;
@@ -296,6 +298,21 @@ export class FakeIsolationProxy implements IsolationProxy {
       tasks,
       logging: c.logging,
       interaction: c.interaction,
+      ...(this.bridgeAddress && {
+        endpoints: [
+          {
+            id: `${c.id.slice(0, 12)}-bridge`,
+            name: c.config.name ?? c.id,
+            scope: 'bridge',
+            address: this.bridgeAddress(c.id),
+            gateway: '10.88.0.1',
+            container: c.id,
+            ports: [],
+            aliases: [],
+            nameservers: [],
+          },
+        ],
+      }),
     };
   }
 

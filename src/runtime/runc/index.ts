@@ -1,6 +1,6 @@
 // The runc backend of the runtime (Debian's runc): see runc-runtime.ts.
 import type { Logger } from 'pino';
-import type { Runtime } from '../runtime.js';
+import type { Runtime, SandboxNetwork } from '../runtime.js';
 import { defaultTetherPath } from '../paths.js';
 import { RuncRuntime } from './runc-runtime.js';
 
@@ -11,6 +11,7 @@ export function createRuncRuntime(options: {
   tetherPath?: string;
   runcPath?: string;
   logger?: Logger;
+  network?: SandboxNetwork;
 }): Runtime {
   return new RuncRuntime({ ...options, tetherPath: options.tetherPath ?? defaultTetherPath() });
 }

@@ -148,6 +148,12 @@ describe('hostsFile', () => {
     expect(hostsFile('web-0')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
     expect(hostsFile('web-0')).toMatch(/\n127\.0\.1\.1\tweb-0\n$/);
   });
+
+  it("maps the hostname to the pod's IP once it has one", () => {
+    expect(hostsFile('web-0', '10.88.0.7')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
+    expect(hostsFile('web-0', '10.88.0.7')).toMatch(/\n10\.88\.0\.7\tweb-0\n$/);
+    expect(hostsFile('web-0', '10.88.0.7')).not.toContain('127.0.1.1');
+  });
 });
 
 describe('execProcessConfig', () => {

@@ -233,8 +233,11 @@ export function execProcessConfig(p: ExecProcess, security: SecuritySpec = {}): 
   };
 }
 
-/** /etc/hosts as Docker writes it for a container whose only network is loopback. */
-export function hostsFile(hostname: string): string {
+/**
+ * /etc/hosts as Docker writes it: localhost, and the hostname on the pod's IP (on 127.0.1.1
+ * when the pod's only network is loopback).
+ */
+export function hostsFile(hostname: string, podIp?: string): string {
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -242,7 +245,7 @@ export function hostsFile(hostname: string): string {
     'ff00::0\tip6-mcastprefix',
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
-    `127.0.1.1\t${hostname}`,
+    `${podIp ?? '127.0.1.1'}\t${hostname}`,
     '',
   ].join('\n');
 }

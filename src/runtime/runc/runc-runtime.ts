@@ -18,7 +18,7 @@ import { prepareRootfs, removeRootfs } from '../core/rootfs.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
-import type { Runtime, SandboxSpec } from '../runtime.js';
+import type { Runtime, SandboxNetwork, SandboxSpec } from '../runtime.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
@@ -35,6 +35,8 @@ export interface RuncRuntimeOptions {
   logger?: Logger;
   /** How long start() waits for the process to run. Default 10 s. */
   startTimeoutMs?: number;
+  /** The VCH's network: each sandbox's namespace is attached to it; absent, loopback only. */
+  network?: SandboxNetwork;
 }
 
 interface RuncContainer extends ContainerRecord {
@@ -58,7 +60,14 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     this.runc = new Runc(options.runcPath ?? 'runc', this.layout.runcRoot);
     this.tether = options.tetherPath;
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
-    this.sandboxes = new RuncSandboxes(this.layout, this.runc, this.tether, this.lock, this.log);
+    this.sandboxes = new RuncSandboxes(
+      this.layout,
+      this.runc,
+      this.tether,
+      this.lock,
+      this.log,
+      options.network,
+    );
   }
 
   // --- sandboxes ------------------------------------------------------------------------------

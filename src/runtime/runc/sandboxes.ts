@@ -13,7 +13,7 @@ import { bootId, identify, isAlive, type ProcessIdentity } from '../core/proc.js
 import { isMounted } from '../core/rootfs.js';
 import { sleep } from '../core/time.js';
 import { checkSysctls } from '../sysctls.js';
-import type { SandboxSpec } from '../runtime.js';
+import type { SandboxAddress, SandboxNetwork, SandboxSpec } from '../runtime.js';
 import { pauseId, type Layout } from './layout.js';
 import { hostsFile, sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
 import type { Runc } from './runc-cli.js';
@@ -37,6 +37,8 @@ export class RuncSandboxes {
     private readonly tether: string,
     private readonly lock: KeyedLock,
     private readonly log: Logger,
+    /** The VCH's network; absent, a sandbox has loopback only. */
+    private readonly network?: SandboxNetwork,
   ) {}
 
   get ids(): string[] {
@@ -77,6 +79,8 @@ export class RuncSandboxes {
   /** Kills the pause process, unmounts the pod's shm, deletes the sandbox's directory. */
   async teardown(id: string): Promise<void> {
     const dirs = this.layout.sandbox(id);
+    // First, while the namespace is there: the address, veth and rules go with it.
+    await this.network?.detach(id);
     await this.runc.run(['delete', '--force', pauseId(id)]).catch(() => undefined);
     if (isMounted(dirs.shm))
       await run('umount', [dirs.shm]).catch(() => run('umount', ['-l', dirs.shm]));
@@ -150,11 +154,19 @@ export class RuncSandboxes {
     // (a broken tether) shows only as an init that dies instead of becoming the tether.
     if (!pause || !(await becomes(pause, TETHER_IN_CONTAINER)))
       throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
+    // New namespaces: attached to the VCH's network afresh (an earlier attachment goes first).
+    const address = await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
+    if (address) await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, podIp(address)));
     rec.pause = pause;
     rec.bootId = this.boot;
     await writeJsonAtomic(dirs.record, rec);
     this.log.info({ sandbox: rec.id, pid: pause.pid }, 'sandbox started');
   }
+}
+
+/** The pod's IP, without its prefix. */
+function podIp(a: SandboxAddress): string {
+  return a.address.split('/')[0];
 }
 
 /** The pid runc wrote to its --pid-file; Unavailable when it wrote none. */

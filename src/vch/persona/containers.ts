@@ -1,4 +1,5 @@
 // Container routes: create, start, stop, kill, wait, delete, list, inspect and logs.
+import { parsePortBindings } from './ports.js';
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
@@ -72,10 +73,6 @@ export function parseCreateBody(
   const unsupported: [string, boolean][] = [
     ['Binds (volumes)', Array.isArray(host.Binds) && host.Binds.length > 0],
     ['Mounts', Array.isArray(host.Mounts) && host.Mounts.length > 0],
-    [
-      'PortBindings (published ports)',
-      isObject(host.PortBindings) && Object.keys(host.PortBindings).length > 0,
-    ],
     ['Privileged', host.Privileged === true],
   ];
   for (const [what, used] of unsupported) if (used) throw invalidInput(`${what} not supported yet`);
@@ -96,6 +93,7 @@ export function parseCreateBody(
       throw invalidInput('invalid HostConfig.Sysctls: want an object of strings');
     sysctls = host.Sysctls as Record<string, string>;
   }
+  const ports = parsePortBindings(host);
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -118,6 +116,7 @@ export function parseCreateBody(
     ...(security && { security }),
     ...(groupAdd?.length && { groupAdd }),
     ...(sysctls && Object.keys(sysctls).length > 0 && { sysctls }),
+    ...(ports.length > 0 && { ports }),
   };
 }
 

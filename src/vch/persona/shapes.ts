@@ -3,6 +3,7 @@
 // Docker's, so the docker CLI's formatting (ps, inspect, images) works unchanged.
 import type { ContainerInfo, ImageInfo } from '../types.js';
 import { securityOpts } from './security-opts.js';
+import { portList, portMap } from './ports.js';
 
 /** Go's zero time, which Docker prints for a time that has not happened. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -56,12 +57,12 @@ export function containerSummary(c: ContainerInfo, now = Date.now()): Record<str
     ImageID: c.imageId,
     Command: commandText(c),
     Created: unixSeconds(c.created),
-    Ports: [],
+    Ports: portList(c.config.ports ?? []),
     Labels: c.config.labels ?? {},
     State: c.status,
     Status: statusText(c, now),
-    HostConfig: { NetworkMode: 'default' },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: c.network ? c.network.scope : 'default' },
+    NetworkSettings: { Networks: networkSettings(c).Networks },
     Mounts: [],
   };
 }
@@ -136,7 +137,8 @@ export function containerInspect(
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: {
-      NetworkMode: 'default',
+      NetworkMode: c.network ? c.network.scope : 'default',
+      PortBindings: portMap(c.config.ports ?? []),
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: c.config.autoRemove ?? false,
       LogConfig: { Type: 'vic-iolog', Config: {} },
@@ -153,7 +155,33 @@ export function containerInspect(
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],
     Config: configSection(c, image),
-    NetworkSettings: { Networks: {}, Ports: {} },
+    NetworkSettings: { ...networkSettings(c), Ports: portMap(c.network?.ports ?? []) },
+  };
+}
+
+/**
+ * NetworkSettings as dockerd fills them: the container's address on the bridge, at the top and
+ * under Networks.bridge; empty for a pod with loopback only.
+ */
+export function networkSettings(c: ContainerInfo): Record<string, unknown> {
+  const n = c.network;
+  if (!n) return { Networks: {} };
+  const [ip, prefix] = n.address.split('/');
+  const fields = {
+    IPAddress: ip,
+    IPPrefixLen: Number(prefix),
+    Gateway: n.gateway,
+    MacAddress: n.mac ?? '',
+  };
+  return {
+    ...fields,
+    Networks: {
+      [n.scope]: {
+        NetworkID: n.scope,
+        EndpointID: `${c.podId.slice(0, 12)}-${n.scope}`,
+        ...fields,
+      },
+    },
   };
 }
 

@@ -61,21 +61,29 @@ export function podState(tasks: CoreContainer[]): string {
   return 'Stopped';
 }
 
-/** The pod's endpoint in each scope it joined: its own network namespace has no address. */
+/**
+ * The pod's endpoints: in the bridge scope once its sandbox is attached (every pod of a VCH with
+ * a bridge network is), with its address; in each other scope it joined, without one (its own
+ * network namespace).
+ */
 export function endpointsOf(pod: PodInfo): EndpointConfig[] {
   const scopes = pod.labels[LABEL_SCOPES]?.split(',').filter(Boolean) ?? [];
-  return scopes.map((scope) => ({
+  const net = pod.network;
+  const endpoint = (scope: string): EndpointConfig => ({
     id: `${podPlId(pod).slice(0, 12)}-${scope}`,
     name: pod.name,
     scope,
-    address: '',
-    gateway: '',
+    address: net?.scope === scope ? net.address : '',
+    gateway: net?.scope === scope ? net.gateway : '',
     container: podPlId(pod),
     ports: [],
     aliases: [],
     nameservers: [],
     direct: false,
-  }));
+    ...(net?.scope === scope && net.mac && { macaddress: net.mac }),
+  });
+  const all = net && !scopes.includes(net.scope) ? [net.scope, ...scopes] : scopes;
+  return all.map(endpoint);
 }
 
 export function containerInfoOf(

@@ -37,7 +37,7 @@ import type { Router } from './router.js';
 const TASK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const ID = /^[0-9a-f]{64}$/;
 
-/** The one network scope: each pod's own network namespace (loopback only; no address). */
+/** The scope every VCH has: each pod's own network namespace (loopback; no address). */
 export const DEFAULT_SCOPE: ScopeConfig = {
   id: 'default',
   name: 'default',
@@ -141,12 +141,35 @@ export function addJoinRoutes(
     });
   }
 
-  // ---- scopes: one, the pod's own network namespace ----
+  // ---- scopes: the pod's own network namespace, and the VCH's bridge network if it has one ----
 
-  router.add(ROUTES.listScopes, async ({ res }) => sendJson(res, 200, [DEFAULT_SCOPE]));
+  /** The scopes: "default" always, "bridge" where the VCH has a bridge network. */
+  function scopes(): ScopeConfig[] {
+    const net = vch.network();
+    if (!net) return [DEFAULT_SCOPE];
+    const bridge: ScopeConfig = {
+      id: net.scope,
+      name: net.scope,
+      scopeType: 'bridge',
+      subnet: net.subnet,
+      gateway: net.gateway,
+      dns: [],
+      internal: false,
+      annotations: { bridge: net.bridge },
+    };
+    return [bridge, DEFAULT_SCOPE];
+  }
+
+  function scope(idName: string): ScopeConfig {
+    const s = scopes().find((x) => x.name === idName || x.id === idName);
+    if (!s) throw notFound(`no scope ${JSON.stringify(idName)}`);
+    return s;
+  }
+
+  router.add(ROUTES.listScopes, async ({ res }) => sendJson(res, 200, scopes()));
 
   router.add(ROUTES.addContainer, async ({ req, res, params }) => {
-    if (params[0] !== DEFAULT_SCOPE.name) throw notFound(`no scope ${JSON.stringify(params[0])}`);
+    scope(params[0]);
     const body = await readObject<HandleRequest>(req, ['handle']);
     const handle = handles.derive(body.handle as string, (s) => ({
       scopes: s.scopes.includes(params[0]) ? s.scopes : [...s.scopes, params[0]],
@@ -167,8 +190,7 @@ export function addJoinRoutes(
     });
 
   router.add(ROUTES.listScope, async ({ res, params }) => {
-    if (params[0] !== DEFAULT_SCOPE.name) throw notFound(`no scope ${JSON.stringify(params[0])}`);
-    sendJson(res, 200, [DEFAULT_SCOPE]);
+    sendJson(res, 200, [scope(params[0])]);
   });
 
   async function endpointsFor(handleOrId: string): Promise<EndpointConfig[]> {

@@ -23,6 +23,7 @@ import type { ImageService } from './images.js';
 import { checkNameFree, findContainer, findPod } from './lookup.js';
 import { createSandbox, implicitPod, removeSandbox } from './pods.js';
 import type { Watchers } from './watchers.js';
+import { checkPublishedPorts } from '../network/ports.js';
 
 export class ContainerService {
   constructor(
@@ -49,6 +50,14 @@ export class ContainerService {
       throw invalidInput("sysctls are the pod's: give them when the pod is created");
     const pod: PodRow =
       req.podId !== undefined ? findPod(db, req.podId) : implicitPod(runtime, id, req);
+    const checkPorts = () =>
+      checkPublishedPorts(req.ports ?? [], {
+        network: ctx.network !== undefined,
+        runtime: pod.runtime,
+        joinsPod: !pod.implicit,
+        taken: db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] })),
+      });
+    checkPorts();
     const row: ContainerRow = {
       id,
       name,
@@ -66,6 +75,8 @@ export class ContainerService {
     // next start marks exited ("Lost"), never a container the VCH does not know.
     db.transaction(() => {
       checkNameFree(db, name);
+      // Again here, where no other create can come between the check and the record.
+      checkPorts();
       if (pod.implicit) db.insertPod(pod);
       db.insertContainer(row);
     });
@@ -289,6 +300,7 @@ export class ContainerService {
       restartCount: r.restartCount,
       logPath: this.ctx.logPath(r.id),
       runtime: pod?.runtime ?? 'runc',
+      ...this.ctx.networkOf(r.podId),
     };
   }
 }

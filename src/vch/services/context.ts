@@ -5,8 +5,9 @@ import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { VchDb } from '../db.js';
+import type { BridgeNetwork } from '../network/bridge-network.js';
 import { conflict } from '../errors.js';
-import type { VchEvent } from '../types.js';
+import type { PodNetworkInfo, VchEvent } from '../types.js';
 
 /** What the core logs; a pino logger fits. */
 export interface VchLogger {
@@ -43,6 +44,8 @@ export class VchContext {
     readonly log: VchLogger,
     /** Where events go, and where waiters listen for them (the Vch itself). */
     readonly events: EventEmitter<VchEvents>,
+    /** The bridge network pods are attached to; absent, pods have loopback only. */
+    readonly network?: BridgeNetwork,
   ) {}
 
   get closed(): boolean {
@@ -58,6 +61,12 @@ export class VchContext {
   /** Refuses new work once the VCH is shutting down. */
   ensureOpen(): void {
     if (this.#closed) throw conflict('the VCH is shutting down');
+  }
+
+  /** A pod's `network` field for its info, when it is on the bridge. */
+  networkOf(podId: string): { network?: PodNetworkInfo } {
+    const network = this.network?.podInfo(podId);
+    return network ? { network } : {};
   }
 
   containerDir(id: string): string {

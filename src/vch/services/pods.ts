@@ -41,6 +41,7 @@ export function implicitPod(
       ...(req.sysctls && Object.keys(req.sysctls).length > 0 && { sysctls: req.sysctls }),
       ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
       ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
+      ...(req.ports?.length && { ports: req.ports }),
     },
     created: nowIso(),
     runtime: backendFor(runtime, req.runtime, req.labels),
@@ -139,6 +140,7 @@ export class PodService {
       created: p.created,
       containerIds: this.ctx.db.containersOfPod(p.id).map((c) => c.id),
       runtime: p.runtime,
+      ...this.ctx.networkOf(p.id),
     };
   }
 }

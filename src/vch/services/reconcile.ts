@@ -8,6 +8,8 @@ import { LOST_EXIT_CODE, type Watchers } from './watchers.js';
 export async function reconcile(ctx: VchContext, watchers: Watchers): Promise<void> {
   const { db, log } = ctx;
   const recovered = await ctx.runtime.recover();
+  // Attachments of sandboxes that are gone (a crash cut their removal short) are released.
+  await ctx.network?.reconcile(new Set(recovered.sandboxes));
   const states = new Map(recovered.containers.map((c) => [c.id, c]));
   for (const row of db.containers()) {
     const st = states.get(row.id);

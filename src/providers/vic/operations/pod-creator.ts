@@ -20,6 +20,7 @@ import { splitReference } from '../proxy/reference.js';
 import type { PodEvent } from '../../../node/provider.js';
 import { taskConfig } from './container-config.js';
 import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.js';
+import { commitSandboxFirst, needsPodAddress } from './pod-address.js';
 import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
@@ -95,33 +96,14 @@ export class PodCreator {
     onEvent?: (e: PodEvent) => void,
   ): Promise<CreatedPod> {
     const m = pod.metadata!;
-    // One read of each referenced object for this attempt, for all containers.
-    const inputs = await gatherEnvInputs(
-      pod,
-      this.env.sources && memoizedSources(this.env.sources),
-      (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
-      this.env.podIPs?.(pod) ?? [],
-    );
-    // Localhost seccomp profiles are the node's files: read now, sent with the task.
-    const root = this.env.seccompProfileRoot ?? DEFAULT_SECCOMP_PROFILE_ROOT;
-    const seccomp = await Promise.all(pod.spec!.containers.map((c) => taskSeccomp(pod, c, root)));
-    // Configs first: a spec that cannot run fails before anything is asked of the VCH.
-    const tasks = pod.spec!.containers.map((c, i) => {
-      const image = images.get(c.name)!;
-      const resolved = containerEnv(pod, c, image, inputs);
-      for (const e of resolved.events) onEvent?.(e);
-      try {
-        return { c, task: { ...taskConfig(pod, c, image, resolved), ...seccomp[i] } };
-      } catch (err) {
-        // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
-        if (err instanceof ContainerConfigError) throw err;
-        throw new ContainerCreateError(
-          c.name,
-          errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
-          errorMessage(err),
-        );
-      }
-    });
+    const sources = this.env.sources && memoizedSources(this.env.sources);
+    const node = (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] };
+    // Configs first: a spec that cannot run fails before anything is asked of the VCH — but
+    // for a pod whose env takes its IP, after its sandbox exists (pod-address.ts).
+    const sandboxFirst = needsPodAddress(pod);
+    const early = sandboxFirst
+      ? undefined
+      : await this.taskConfigs(pod, images, sources, node, this.env.podIPs?.(pod) ?? [], onEvent);
     const created = await this.isolation.createHandle({
       name: `${m.namespace}_${m.name}`,
       hostname: podHostname(pod),
@@ -140,7 +122,66 @@ export class PodCreator {
         sysctls: podSysctls(pod, this.env.allowedUnsafeSysctls ?? []),
       }),
     });
-    let h = created.handle;
+    if (!sandboxFirst)
+      return this.joinAndCommit(pod, images, created, created.handle, early!, true);
+    const first = await commitSandboxFirst(this.isolation, created.id, created.handle);
+    try {
+      const tasks = await this.taskConfigs(pod, images, sources, node, first.podIPs, onEvent);
+      return await this.joinAndCommit(pod, images, created, first.handle, tasks, false);
+    } catch (err) {
+      // The pod is on the VCH entirely or not at all: its sandbox goes again.
+      await this.isolation
+        .remove(created.id, true)
+        .catch((e: unknown) =>
+          this.log.warn({ id: created.id, err: errorMessage(e) }, 'cannot remove a half-made pod'),
+        );
+      throw err;
+    }
+  }
+
+  /** Each container's task config; ContainerConfigError or ContainerCreateError for one that cannot be made. */
+  private async taskConfigs(
+    pod: k8s.V1Pod,
+    images: Map<string, ImageConfig>,
+    sources: EnvSources | undefined,
+    node: NodeFacts,
+    podIPs: string[],
+    onEvent?: (e: PodEvent) => void,
+  ): Promise<{ c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[]> {
+    // One read of each referenced object for this attempt, for all containers.
+    const inputs = await gatherEnvInputs(pod, sources, node, podIPs);
+    // Localhost seccomp profiles are the node's files: read now, sent with the task.
+    const root = this.env.seccompProfileRoot ?? DEFAULT_SECCOMP_PROFILE_ROOT;
+    const seccomp = await Promise.all(pod.spec!.containers.map((c) => taskSeccomp(pod, c, root)));
+    return pod.spec!.containers.map((c, i) => {
+      const image = images.get(c.name)!;
+      const resolved = containerEnv(pod, c, image, inputs);
+      for (const e of resolved.events) onEvent?.(e);
+      try {
+        return { c, task: { ...taskConfig(pod, c, image, resolved), ...seccomp[i] } };
+      } catch (err) {
+        // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
+        if (err instanceof ContainerConfigError) throw err;
+        throw new ContainerCreateError(
+          c.name,
+          errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
+          errorMessage(err),
+        );
+      }
+    });
+  }
+
+  /** Joins the containers on `handle` (and the pod-level joins when `podJoins`) and commits. */
+  private async joinAndCommit(
+    pod: k8s.V1Pod,
+    images: Map<string, ImageConfig>,
+    created: { id: string },
+    handle: string,
+    tasks: { c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[],
+    podJoins: boolean,
+  ): Promise<CreatedPod> {
+    const m = pod.metadata!;
+    let h = handle;
     const ids = new Map<string, string>();
     for (const { c, task } of tasks) {
       const image = images.get(c.name)!;
@@ -158,8 +199,10 @@ export class PodCreator {
         throw new ContainerCreateError(c.name, kind, errorMessage(err));
       }
     }
-    h = await this.isolation.addInteractionToHandle(h);
-    h = await this.isolation.addLoggingToHandle(h);
+    if (podJoins) {
+      h = await this.isolation.addInteractionToHandle(h);
+      h = await this.isolation.addLoggingToHandle(h);
+    }
     await this.isolation.commitHandle(h);
     this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
     return { id: created.id, tasks: ids };

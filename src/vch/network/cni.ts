@@ -1,0 +1,103 @@
+// Runs a network configuration list as the CNI spec says a runtime does: ADD through the
+// plugins in order, each given the result of the one before; CHECK in order and DEL in reverse,
+// each given the result of the last ADD. A plugin is an executable in CNI_PATH, run with the
+// CNI_* variables and its config on stdin; what it prints is its result or its error.
+import { execFile } from 'node:child_process';
+import { invalidInput, unavailable } from '../errors.js';
+import { type CniResult, failureMessage, parseResult } from './cni-result.js';
+import { type NetworkConf, pluginInput, type RuntimeArgs } from './conflist.js';
+
+/** Where Debian's containernetworking-plugins puts the plugins. */
+export const DEFAULT_CNI_PATH = '/usr/lib/cni';
+
+export interface CniCall {
+  containerId: string;
+  /** The sandbox's network namespace (a path); "" on DEL when it is gone. */
+  netns: string;
+  ifname: string;
+  args?: RuntimeArgs;
+}
+
+export class Cni {
+  constructor(
+    private readonly list: NetworkConf,
+    private readonly cniPath = DEFAULT_CNI_PATH,
+  ) {}
+
+  async add(call: CniCall): Promise<CniResult> {
+    let prev: CniResult | undefined;
+    for (const plugin of this.list.plugins) {
+      const out = await this.exec(
+        'ADD',
+        plugin.type,
+        call,
+        pluginInput(this.list, plugin, prev, call.args ?? {}),
+      );
+      prev = parseResult(out, plugin.type);
+    }
+    if (!prev) throw invalidInput(`the network ${this.list.name} has no plugins`);
+    return prev;
+  }
+
+  async check(call: CniCall, prevResult: CniResult): Promise<void> {
+    for (const plugin of this.list.plugins)
+      await this.exec(
+        'CHECK',
+        plugin.type,
+        call,
+        pluginInput(this.list, plugin, prevResult, call.args ?? {}),
+      );
+  }
+
+  /** DEL through every plugin, in reverse; each failure is kept and the first thrown after. */
+  async del(call: CniCall, prevResult: CniResult | undefined): Promise<void> {
+    const errors: Error[] = [];
+    for (const plugin of [...this.list.plugins].reverse())
+      await this.exec(
+        'DEL',
+        plugin.type,
+        call,
+        pluginInput(this.list, plugin, prevResult, call.args ?? {}),
+      ).catch((e: Error) => errors.push(e));
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private exec(
+    command: 'ADD' | 'DEL' | 'CHECK',
+    type: string,
+    call: CniCall,
+    input: Record<string, unknown>,
+  ): Promise<string> {
+    if (!/^[a-z0-9-]+$/.test(type)) throw invalidInput(`CNI plugin type ${JSON.stringify(type)}`);
+    const bin = `${this.cniPath}/${type}`;
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        bin,
+        [],
+        {
+          env: {
+            PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+            CNI_COMMAND: command,
+            CNI_CONTAINERID: call.containerId,
+            CNI_NETNS: call.netns,
+            CNI_IFNAME: call.ifname,
+            CNI_PATH: this.cniPath,
+          },
+          timeout: 60_000,
+          maxBuffer: 1 << 20,
+        },
+        (err, stdout, stderr) => {
+          if (!err) return resolve(stdout);
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+            return reject(
+              unavailable(
+                `CNI plugin ${bin} is missing: install Debian's containernetworking-plugins`,
+              ),
+            );
+          reject(unavailable(`${command}: ${failureMessage(type, stdout, stderr)}`));
+        },
+      );
+      child.stdin?.end(JSON.stringify(input));
+    });
+  }
+}

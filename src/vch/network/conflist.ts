@@ -1,0 +1,88 @@
+// The VCH's network as a CNI network configuration list (CNI spec 1.0): Debian's reference
+// plugins in order — bridge with host-local IPAM (its lease files under the VCH's state), portmap
+// for published ports, firewall for the forward rules, loopback — and the config each plugin
+// reads on stdin: the plugin's own entry with the list's name and version, the previous result,
+// and the runtime's values for the capabilities the plugin declares.
+import type { PublishedPort } from '../../runtime/runtime.js';
+import { type Cidr, formatCidr, gatewayOf } from './cidr.js';
+
+export const CNI_VERSION = '1.0.0';
+
+export interface NetworkConf {
+  cniVersion: string;
+  name: string;
+  plugins: PluginConf[];
+}
+
+export interface PluginConf {
+  type: string;
+  capabilities?: Record<string, boolean>;
+  [key: string]: unknown;
+}
+
+export interface ConflistOptions {
+  /** The network's name (also the key host-local files its leases under). */
+  name: string;
+  /** The Linux bridge (at most 15 bytes). */
+  bridge: string;
+  subnet: Cidr;
+  /** host-local's lease directory: part of the VCH's state. */
+  ipamDir: string;
+}
+
+export function buildConflist(o: ConflistOptions): NetworkConf {
+  return {
+    cniVersion: CNI_VERSION,
+    name: o.name,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: o.bridge,
+        isGateway: true,
+        // Egress leaves masqueraded behind the VCH's address, as a node's pods do.
+        ipMasq: true,
+        // A pod reaches itself through a published port of its own.
+        hairpinMode: true,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: formatCidr(o.subnet), gateway: gatewayOf(o.subnet) }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: o.ipamDir,
+        },
+      },
+      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      { type: 'firewall' },
+      // Passes the result through; brings up lo where the runtime has not.
+      { type: 'loopback' },
+    ],
+  };
+}
+
+/** A port published on the host (Docker's -p, a pod's hostPort): portmap takes it as is. */
+export type PortMapping = PublishedPort;
+
+/** What the runtime hands the plugins that declare a capability for it. */
+export interface RuntimeArgs {
+  portMappings?: PortMapping[];
+}
+
+/** The config a plugin reads on stdin. */
+export function pluginInput(
+  list: NetworkConf,
+  plugin: PluginConf,
+  prevResult: unknown,
+  args: RuntimeArgs,
+): Record<string, unknown> {
+  const { capabilities, ...own } = plugin;
+  const runtimeConfig: Record<string, unknown> = {};
+  for (const [cap, on] of Object.entries(capabilities ?? {}))
+    if (on && args[cap as keyof RuntimeArgs] !== undefined)
+      runtimeConfig[cap] = args[cap as keyof RuntimeArgs];
+  return {
+    ...own,
+    cniVersion: list.cniVersion,
+    name: list.name,
+    ...(Object.keys(runtimeConfig).length > 0 && { runtimeConfig }),
+    ...(prevResult !== undefined && { prevResult }),
+  };
+}
