@@ -27,6 +27,12 @@ export class PodMonitor {
     private readonly starter: PodStarter,
     private readonly onChange: (vp: VicPod) => void,
     private readonly log: Logger,
+    /** Runs once a task has started (its postStart hook), before anything else of the pod. */
+    private readonly afterStart?: (
+      vp: VicPod,
+      task: TaskInfo,
+      signal: AbortSignal,
+    ) => Promise<void>,
   ) {}
 
   start(): void {
@@ -80,7 +86,7 @@ export class PodMonitor {
         if (!c) continue;
         if (p.status === 'created' && !startFailed(p)) {
           // Committed, not started yet (or vic-kubelet stopped in between): start it.
-          await this.attempt(() => this.starter.startTask(id, task.id), 'start');
+          await this.startTask(id, task, 'start');
           acted = true;
           break;
         }
@@ -91,7 +97,7 @@ export class PodMonitor {
           c.waiting = undefined;
           c.restartDueAt = undefined;
           this.log.info({ pod: this.name, container: c.name }, 'restarting container');
-          await this.attempt(() => this.starter.startTask(id, task.id), 'restart');
+          await this.startTask(id, task, 'restart');
           acted = true;
           break; // look again before anything else
         }
@@ -125,19 +131,32 @@ export class PodMonitor {
     return true;
   }
 
+  /** Starts (or restarts) the task; once it runs, its afterStart work (postStart hook). */
+  private async startTask(id: string, task: TaskInfo, what: string): Promise<void> {
+    if (!(await this.attempt(() => this.starter.startTask(id, task.id), what))) return;
+    if (!this.afterStart || this.abort.signal.aborted) return;
+    try {
+      await this.afterStart(this.vp, task, this.abort.signal);
+    } catch (err) {
+      this.log.warn({ pod: this.name, err: errorMessage(err) }, `after ${what}`);
+    }
+  }
+
   /**
    * A start the VCH refused for the container itself (InvalidInput: exec failed, no such user)
    * is recorded on the task and handled as its run ending; anything else is asked again.
    */
-  private async attempt(action: () => Promise<void>, what: string): Promise<void> {
+  private async attempt(action: () => Promise<void>, what: string): Promise<boolean> {
     try {
       await action();
+      return true;
     } catch (err) {
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted) return false;
       this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed`);
       // A refused start is looked at again soon (its task now says why); anything else later.
       const pause = errorKind(err) === 'InvalidInput' ? REFUSED_MS : RETRY_MS;
       await sleep(pause, this.abort.signal);
+      return false;
     }
   }
 

@@ -64,10 +64,14 @@ function containerStatus(
     lastState,
     state: {},
   };
-  if (p?.status === 'running') {
+  if (p?.status === 'running' && c.postStartRunning) {
+    // As the kubelet: not Running until its postStart hook has returned.
+    status.state = { waiting: { reason: 'ContainerCreating' } };
+  } else if (p?.status === 'running') {
     status.state = { running: { startedAt: date(p.startedAt, p.startTime) } };
-    status.ready = vp.stage !== 'deleting';
-    status.started = true;
+    // Probes (prober.ts) decide where the container has them; else running is ready.
+    status.started = vp.probes?.started(spec.name) ?? true;
+    status.ready = vp.stage !== 'deleting' && (vp.probes?.ready(spec.name) ?? true);
   } else if ((p?.status === 'exited' || startFailed(p)) && task) {
     if (c.waiting && vp.stage !== 'deleting') {
       // Exited and waiting out its back-off: the run that ended is its last state.
