@@ -280,15 +280,14 @@ export class VicProvider implements Provider {
     if (!c || !spec?.lifecycle?.postStart) return;
     c.postStartRunning = true;
     this.changed(vp);
-    let ok: boolean;
     try {
-      ok = await this.hooks.postStart(vp, task, signal);
+      if ((await this.hooks.postStart(vp, task, signal)) || signal.aborted) return;
+      // Killed without ever counting as running.
+      this.event(vp, { type: 'Normal', reason: 'Killing', message: 'FailedPostStartHook' });
+      await this.killContainer(vp, task.name, vp.pod.spec?.terminationGracePeriodSeconds ?? 30);
     } finally {
       c.postStartRunning = false;
     }
-    if (ok || signal.aborted) return;
-    this.event(vp, { type: 'Normal', reason: 'Killing', message: 'FailedPostStartHook' });
-    await this.killContainer(vp, task.name, vp.pod.spec?.terminationGracePeriodSeconds ?? 30);
   }
 
   /** Stops one container of a running pod (preStop, stop signal, grace, SIGKILL). */

@@ -33,11 +33,13 @@ export interface ProbeWorkerDeps {
   now(): number;
 }
 
-const initialResult = (kind: ProbeKind) => kind === 'liveness';
+/** Liveness starts succeeded, readiness failed, startup undecided (the kubelet's). */
+const initialResult = (kind: ProbeKind) =>
+  kind === 'liveness' ? true : kind === 'readiness' ? false : undefined;
 
 export class ProbeWorker {
-  /** The current result. */
-  ok: boolean;
+  /** The current result; undefined: none yet (a startup probe). */
+  private result: boolean | undefined;
   private runKey: string | undefined;
   private lastOk: boolean | undefined;
   private streak = 0;
@@ -55,7 +57,7 @@ export class ProbeWorker {
     probe: k8s.V1Probe,
     private readonly deps: ProbeWorkerDeps,
   ) {
-    this.ok = initialResult(kind);
+    this.result = initialResult(kind);
     // The API server's defaults, for a pod that did not come through it (vic-kubelet run).
     this.periodMs = Math.max(1, probe.periodSeconds ?? 10) * 1000;
     this.timeoutSec = Math.max(1, probe.timeoutSeconds ?? 1);
@@ -63,6 +65,11 @@ export class ProbeWorker {
     this.successThreshold = kind === 'readiness' ? Math.max(1, probe.successThreshold ?? 1) : 1;
     this.failureThreshold = Math.max(1, probe.failureThreshold ?? 3);
     this.initialDelayMs = Math.max(0, probe.initialDelaySeconds ?? 0) * 1000;
+  }
+
+  /** The current result: succeeded (ready, alive, started) or not. */
+  get ok(): boolean {
+    return this.result === true;
   }
 
   /** Starts probing: at once, then every period. */
@@ -109,8 +116,8 @@ export class ProbeWorker {
     this.streak = outcome.ok === this.lastOk ? this.streak + 1 : 1;
     this.lastOk = outcome.ok;
     const threshold = outcome.ok ? this.successThreshold : this.failureThreshold;
-    if (this.streak < threshold || this.ok === outcome.ok) return;
-    this.ok = outcome.ok;
+    if (this.streak < threshold || this.result === outcome.ok) return;
+    this.result = outcome.ok;
     this.deps.changed(this.kind);
     if (!outcome.ok && this.kind !== 'readiness') {
       this.onHold = true;
@@ -120,13 +127,13 @@ export class ProbeWorker {
 
   /** A new run (or none): the result starts over. */
   private reset(key: string | undefined): void {
-    const before = this.ok;
+    const before = this.result;
     this.runKey = key;
-    this.ok = initialResult(this.kind);
+    this.result = initialResult(this.kind);
     this.lastOk = undefined;
     this.streak = 0;
     this.onHold = false;
-    if (before !== this.ok) this.deps.changed(this.kind);
+    if (before !== this.result) this.deps.changed(this.kind);
   }
 }
 
