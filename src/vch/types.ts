@@ -41,6 +41,8 @@ export interface ContainerConfig {
   groupAdd?: string[];
   /** Read-only root, capabilities, no_new_privs (Docker's --read-only, --cap-*, --security-opt). */
   security?: SecuritySpec;
+  /** Kubernetes' terminationMessagePath: its content (4 KiB at most) is read at each exit. */
+  terminationMessagePath?: string;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {
@@ -81,6 +83,8 @@ export interface ContainerInfo {
   exitCode?: number;
   /** Why it ended if not a plain exit ("OOMKilled", "Killed", "Lost"), or a start failure. */
   error?: string;
+  /** What the last run wrote to its terminationMessagePath, when it has exited. */
+  terminationMessage?: string;
   /** Starts after the first. */
   restartCount: number;
   logPath: string;

@@ -3,6 +3,8 @@
 // failing restarts the container with the kubelet's Unhealthy and Killing Events and a rising
 // restartCount; a readiness probe holds Ready False until it passes; a preStop hook runs (and
 // its effect shows in the log) before the stop signal; a postStart hook holds Running back.
+// (The test image has /bin/busybox, sh, ls and echo, and no /tmp: commands go through sh, and
+// the apps make /tmp first.)
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,9 +136,9 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     await core.createNamespacedPod({
       namespace,
       body: pod('liveness', {
-        command: sh('touch /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 600'),
+        command: sh('mkdir -p /tmp; echo ok > /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 600'),
         livenessProbe: {
-          exec: { command: ['cat', '/tmp/healthy'] },
+          exec: { command: sh('cat /tmp/healthy') },
           periodSeconds: 1,
           failureThreshold: 2,
           timeoutSeconds: 5,
@@ -156,7 +158,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     expect(restarted.lastState?.terminated?.exitCode).toBeGreaterThan(128);
     const unhealthy = await events('liveness', 'Unhealthy');
     expect(unhealthy[0]).toMatchObject({ type: 'Warning', source: { component: 'vic-kubelet' } });
-    expect(unhealthy[0].message).toMatch(
+    expect(unhealthy[0].message, JSON.stringify(unhealthy.map((e) => e.message))).toMatch(
       /^Liveness probe failed: cat: can't open '\/tmp\/healthy'/,
     );
     const killing = await events('liveness', 'Killing');
@@ -170,8 +172,8 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     await core.createNamespacedPod({
       namespace,
       body: pod('readiness', {
-        command: sh('sleep 6; touch /tmp/ready; sleep 600'),
-        readinessProbe: { exec: { command: ['cat', '/tmp/ready'] }, periodSeconds: 1 },
+        command: sh('mkdir -p /tmp; sleep 6; echo ok > /tmp/ready; sleep 600'),
+        readinessProbe: { exec: { command: sh('cat /tmp/ready') }, periodSeconds: 1 },
       }),
     });
     const running = await until('the pod to run', async () => {
@@ -182,7 +184,12 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     expect(ready(running)).toBe('False');
     expect(running.status?.containerStatuses?.[0].ready).toBe(false);
     const t0 = Date.now();
-    await until('Ready', async () => ready(await read('readiness')) === 'True', 60_000);
+    await until('Ready', async () => ready(await read('readiness')) === 'True', 60_000).catch(
+      async (e: Error) => {
+        const seen = (await events('readiness', 'Unhealthy')).map((x) => x.message);
+        throw new Error(`${e.message}: ${JSON.stringify(seen)}\n${nodeOutput.slice(-3000)}`);
+      },
+    );
     // Not before the file exists (6 s after the start), give or take the pod's start.
     expect(Date.now() - t0).toBeGreaterThan(1000);
     const p = await read('readiness');
@@ -196,7 +203,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
       body: {
         ...pod('prestop', {
           command: sh(
-            'trap "echo got-TERM; exit 0" TERM; echo started; ' +
+            'mkdir -p /tmp; trap "echo got-TERM; exit 0" TERM; echo started; ' +
               'while :; do if [ -f /tmp/hook ]; then cat /tmp/hook; rm /tmp/hook; fi; sleep 0.2; done',
           ),
           lifecycle: {
@@ -251,5 +258,68 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     const s = (await read('poststart')).status?.containerStatuses?.[0];
     // It never counted as running: each run ended while its hook was failing.
     expect(s?.state?.running).toBeUndefined();
+  }, 120_000);
+});
+
+describe('termination messages on vic-kubelet node (runc)', () => {
+  const terminated = async (name: string) =>
+    until(
+      `${name} to end`,
+      async () => {
+        const t = (await read(name)).status?.containerStatuses?.[0]?.state?.terminated;
+        return t ?? false;
+      },
+      90_000,
+    );
+
+  it('what the container wrote to /dev/termination-log is state.terminated.message', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'message',
+        { command: sh('echo -n "bye from app" > /dev/termination-log; exit 3') },
+        'Never',
+      ),
+    });
+    expect(await terminated('message')).toMatchObject({
+      exitCode: 3,
+      reason: 'Error',
+      message: 'bye from app',
+    });
+  }, 120_000);
+
+  it('a terminationMessagePath of its own; at most 4 KiB of it', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'message-path',
+        {
+          command: sh(
+            'mkdir -p /tmp; i=0; while [ $i -lt 600 ]; do echo -n "0123456789"; i=$((i+1)); done > /var/msg',
+          ),
+          terminationMessagePath: '/var/msg',
+        },
+        'Never',
+      ),
+    });
+    const t = await terminated('message-path');
+    expect(t.exitCode).toBe(0);
+    expect(t.message).toBe('0123456789'.repeat(600).slice(0, 4096));
+  }, 120_000);
+
+  it('FallbackToLogsOnError: the end of the log when a failed run left no message', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'fallback',
+        {
+          command: sh('echo first; echo "last words" >&2; exit 2'),
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+        },
+        'Never',
+      ),
+    });
+    const t = await terminated('fallback');
+    expect(t).toMatchObject({ exitCode: 2, message: 'first\nlast words\n' });
   }, 120_000);
 });

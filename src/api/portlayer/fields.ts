@@ -132,6 +132,7 @@ export const MODELS = {
     noNewPrivileges: ext('boolean'),
     execIn: ext('string'),
     timeoutSeconds: ext('integer'),
+    terminationMessagePath: ext('string'),
   }),
   TaskInspectConfig: model<M.TaskInspectConfig>(['TaskInspectConfig', 'TaskWaitConfig'], {
     handle: str,
@@ -167,6 +168,7 @@ export const MODELS = {
     startedAt: ext('string'),
     finishedAt: ext('string'),
     reason: ext('string'),
+    terminationMessage: ext('string'),
   }),
   TaskInfo: model<M.TaskInfo>([], {
     id: ext('string'),

@@ -116,6 +116,8 @@ export interface ContainerConfigInput {
   cpuMillis?: number;
   labels?: Record<string, string>;
   security?: SecuritySpec;
+  /** A host file mounted at the container's terminationMessagePath. */
+  terminationLog?: { source: string; destination: string };
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -188,6 +190,9 @@ export function containerConfig(c: ContainerConfigInput): object {
       bind(c.sandbox.hosts, '/etc/hosts', false),
       bind(c.sandbox.resolvConf, '/etc/resolv.conf', false),
       bind(c.tether, TETHER_IN_CONTAINER, true),
+      ...(c.terminationLog
+        ? [bind(c.terminationLog.source, c.terminationLog.destination, false)]
+        : []),
     ],
     annotations: c.labels ?? {},
     linux: {

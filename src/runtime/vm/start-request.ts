@@ -22,6 +22,9 @@ export function startRequest(rec: ContainerRecord, sharePid: boolean): (string |
   opts += `,caps=${capMask(effectiveCaps(sec.capAdd, sec.capDrop))}`;
   if (sec.noNewPrivileges) opts += ',nnp';
   if (sec.readOnlyRootfs) opts += ',ro';
+  // Hex: a path may hold commas. The agent binds the share's termination-log there.
+  const tlog = rec.spec.terminationMessagePath;
+  if (tlog) opts += `,tlog=${Buffer.from(tlog).toString('hex')}`;
   return [
     'start',
     rec.id,

@@ -109,6 +109,7 @@ export function addJoinRoutes(
       cpuMillis: optNumber(body, 'cpuMillis', 1),
       security: taskSecurity(body),
       groupAdd: optStrings(body, 'groupAdd'),
+      terminationMessagePath: messagePath(body),
     };
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);
@@ -192,6 +193,15 @@ export function addJoinRoutes(
       }))
       .concat(known);
   }
+}
+
+/** The task's terminationMessagePath: an absolute path, or undefined. */
+function messagePath(body: Body<TaskJoinConfig>): string | undefined {
+  const p = optString(body, 'terminationMessagePath');
+  if (!p) return undefined;
+  if (!p.startsWith('/') || p.includes('\0') || p.split('/').includes('..'))
+    throw invalidInput(`terminationMessagePath ${JSON.stringify(p)}: want an absolute path`);
+  return p;
 }
 
 /** The task's security extension fields, or undefined when it asks nothing. */

@@ -24,6 +24,8 @@ export interface Waiting {
 export interface LastTermination {
   exitCode: number;
   reason: string;
+  /** Its termination message (termination-message.ts). */
+  message?: string;
   startedAt?: Date;
   finishedAt?: Date;
 }

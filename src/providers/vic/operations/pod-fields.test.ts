@@ -96,8 +96,6 @@ const TYPES: {
       startupProbe: { grpc: { port: 8080 } },
       stdin: true,
       stdinOnce: true,
-      terminationMessagePath: '/tmp/message',
-      terminationMessagePolicy: 'FallbackToLogsOnError',
       tty: true,
       volumeDevices: [{ name: 'block', devicePath: '/dev/xvdb' }],
       volumeMounts: [{ name: 'data', mountPath: '/data' }],

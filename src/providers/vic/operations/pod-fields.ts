@@ -22,6 +22,7 @@ const POD_CREATOR_TEST = `${UNIT}/pod-creator.test.ts`;
 const POD_FIELDS_TEST = `${UNIT}/pod-fields.test.ts`;
 const PROVIDER_TEST = 'src/providers/vic/vic-provider.test.ts';
 const PROVIDER_IT = 'test/integration/provider-vic.test.ts';
+const TERMINATION_MESSAGE_TEST = `${UNIT}/termination-message.test.ts`;
 
 /** Where the API server's ServiceAccount admission mounts the token volume in each container. */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -252,12 +253,13 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     unless: only(false),
   },
   terminationMessagePath: {
-    gap: 'termination messages are not read by this node yet; leave terminationMessagePath at its default',
-    unless: only('/dev/termination-log'),
+    applied:
+      'the VCH binds a file of its own there and reads it (4 KiB, safe-read) at each exit: state.terminated.message',
+    test: TERMINATION_MESSAGE_TEST,
   },
   terminationMessagePolicy: {
-    gap: 'termination messages (and FallbackToLogsOnError) are not read by this node yet; leave terminationMessagePolicy at its default (File)',
-    unless: only('File'),
+    applied: 'termination-message.ts: File, FallbackToLogsOnError (the last 80 lines, 2 KiB)',
+    test: TERMINATION_MESSAGE_TEST,
   },
   tty: {
     refused: 'this node does not give a container a terminal yet; remove tty',

@@ -8,6 +8,7 @@ import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
 import type { PodStarter } from './pod-starter.js';
 import { startFailed, terminatedState } from './pod-status.js';
 import { nextAttempt, shouldRestart } from './restart-policy.js';
+import { readFallbacks } from './termination-message.js';
 
 /** How long one `wait` long-poll lasts before it is asked again (s). */
 const WAIT_SEC = 30;
@@ -57,6 +58,7 @@ export class PodMonitor {
     while (!signal.aborted) {
       try {
         this.vp.info = await this.isolation.info(id);
+        await readFallbacks(this.vp, this.isolation);
       } catch (err) {
         if (signal.aborted) return;
         if (errorKind(err) === 'NotFound') {
@@ -93,7 +95,7 @@ export class PodMonitor {
         if (p.status !== 'exited' && !startFailed(p)) continue;
         if (c.restartDueAt === undefined && !this.scheduleRestart(c, task, now)) continue;
         if (c.restartDueAt! <= now) {
-          c.lastTermination = lastTermination(task);
+          c.lastTermination = lastTermination(task, this.vp);
           c.waiting = undefined;
           c.restartDueAt = undefined;
           this.log.info({ pod: this.name, container: c.name }, 'restarting container');
@@ -179,11 +181,12 @@ export class PodMonitor {
   }
 }
 
-function lastTermination(task: TaskInfo) {
-  const t = terminatedState(task);
+function lastTermination(task: TaskInfo, vp: VicPod) {
+  const t = terminatedState(task, vp);
   return {
     exitCode: t.exitCode,
     reason: t.reason ?? 'Error',
+    message: t.message,
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
   };
