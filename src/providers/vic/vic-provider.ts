@@ -22,18 +22,18 @@ import type { NodeFacts } from './operations/container-env.js';
 import type { EnvSources } from './operations/env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
-import { HookRunner } from './operations/hook-runner.js';
+import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
-import { hasProbes, PodProber } from './operations/prober.js';
+import type { PodProber } from './operations/prober.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { validatePod } from './operations/validate.js';
 import { nextAttempt } from './operations/restart-policy.js';
 import { sleep } from './operations/retry.js';
 import type { ImageConfig, ImageStore } from './proxy/image-store.js';
-import type { IsolationProxy, TaskInfo } from './proxy/isolation-proxy.js';
+import type { IsolationProxy } from './proxy/isolation-proxy.js';
 
 /** How long a failed pull shows as ErrImagePull before ImagePullBackOff (ms). */
 const ERR_IMAGE_PULL_SHOWN_MS = 2000;
@@ -75,7 +75,7 @@ export class VicProvider implements Provider {
   private readonly starter: PodStarter;
   private readonly stopper: PodStopper;
   private readonly deleter: PodDeleter;
-  private readonly hooks: HookRunner;
+  private readonly lifecycle: ContainerLifecycle;
   private readonly work = new Map<VicPod, Work>();
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
   private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
@@ -92,14 +92,15 @@ export class VicProvider implements Provider {
     });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
-    this.hooks = new HookRunner({
+    this.lifecycle = new ContainerLifecycle({
       isolation: o.isolation,
-      podIP: (vp) => podIPsOf(vp)[0],
+      stopper: this.stopper,
       event: (vp, e) => this.event(vp, e),
+      changed: (vp) => this.changed(vp),
       log: o.log,
     });
     this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache, (vp) =>
-      this.hooks.preStop(vp),
+      this.lifecycle.preStop(vp),
     );
     this.ready = this.rehydrate();
   }
@@ -257,46 +258,10 @@ export class VicProvider implements Provider {
       this.starter,
       (p) => this.changed(p),
       this.o.log,
-      (p, task, signal) => this.postStart(p, task, signal),
+      (p, task, signal) => this.lifecycle.postStart(p, task, signal),
     );
     w.monitor.start();
-    if (!w.prober && hasProbes(vp.pod)) {
-      w.prober = new PodProber(vp, {
-        isolation: this.o.isolation,
-        podIP: (p) => podIPsOf(p)[0],
-        event: (p, e) => this.event(p, e),
-        changed: (p) => this.changed(p),
-        kill: (p, name, graceSec) => this.killContainer(p, name, graceSec),
-        log: this.o.log,
-      });
-      w.prober.start();
-    }
-  }
-
-  /** A task just started: its postStart hook; a failed one kills the container. */
-  private async postStart(vp: VicPod, task: TaskInfo, signal: AbortSignal): Promise<void> {
-    const c = vp.containers.get(task.name);
-    const spec = vp.pod.spec?.containers.find((x) => x.name === task.name);
-    if (!c || !spec?.lifecycle?.postStart) return;
-    c.postStartRunning = true;
-    this.changed(vp);
-    try {
-      if ((await this.hooks.postStart(vp, task, signal)) || signal.aborted) return;
-      // Killed without ever counting as running.
-      this.event(vp, { type: 'Normal', reason: 'Killing', message: 'FailedPostStartHook' });
-      await this.killContainer(vp, task.name, vp.pod.spec?.terminationGracePeriodSeconds ?? 30);
-    } finally {
-      c.postStartRunning = false;
-    }
-  }
-
-  /** Stops one container of a running pod (preStop, stop signal, grace, SIGKILL). */
-  private async killContainer(vp: VicPod, name: string, graceSec: number): Promise<void> {
-    if (!vp.id || vp.stage === 'deleting') return;
-    const info = await this.o.isolation.info(vp.id);
-    const task = info.tasks?.find((t) => t.name === name);
-    if (!task) return;
-    await this.stopper.stopTask(task, graceSec, this.hooks.preStop(vp));
+    w.prober ??= this.lifecycle.startProber(vp);
   }
 
   /**
