@@ -15,6 +15,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   symlinkSync,
   copyFileSync,
 } from 'node:fs';
@@ -57,6 +58,14 @@ function busyboxLayout() {
     '--config.env',
     'PATH=/bin',
   );
+  // A name the VCH can load it under (a bare ref.name is a tag without a repository).
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+  for (const m of index.manifests)
+    m.annotations = {
+      ...m.annotations,
+      'org.opencontainers.image.ref.name': 'bench/busybox:probes',
+    };
+  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
   return layout;
 }
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
+import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
 import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
 import {
   createTestNamespace,
@@ -43,6 +44,7 @@ let nodeOutput = '';
 
 beforeAll(async () => {
   ensureBuilt();
+  ensureAgent(); // the vm case's guest
   work = mkdtempSync(join(tmpdir(), 'vk-node-probes-'));
   registry = await startRegistry();
   image = `${registry.host}/busybox:1`;
@@ -94,6 +96,8 @@ afterAll(async () => {
   }
   await core.deleteNode({ name: nodeName }).catch(() => {});
   if (work) {
+    killQemus(work);
+    waitNoQemu(work);
     await cleanupVch(join(work, 'vch'));
     spawnSync('rm', ['-rf', work]);
   }
@@ -322,4 +326,43 @@ describe('termination messages on vic-kubelet node (runc)', () => {
     const t = await terminated('fallback');
     expect(t).toMatchObject({ exitCode: 2, message: 'first\nlast words\n' });
   }, 120_000);
+});
+
+describe('probes and termination messages in a pod VM (vm)', () => {
+  it('readiness holds Ready False until it passes; the termination message reaches the status', async () => {
+    const body = pod(
+      'vm-probed',
+      {
+        command: sh(
+          'mkdir -p /tmp; sleep 4; echo ok > /tmp/ready; sleep 4; echo -n vm-bye > /dev/termination-log; exit 4',
+        ),
+        readinessProbe: {
+          exec: { command: sh('cat /tmp/ready') },
+          periodSeconds: 1,
+          timeoutSeconds: 10,
+        },
+      },
+      'Never',
+    );
+    body.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+    await core.createNamespacedPod({ namespace, body });
+    const ready = (p: k8s.V1Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    const running = await until(
+      'the VM pod to run',
+      async () => {
+        const p = await read('vm-probed');
+        return p.status?.phase === 'Running' && p;
+      },
+      120_000,
+    );
+    expect(ready(running)).toBe('False');
+    await until('Ready', async () => ready(await read('vm-probed')) === 'True', 60_000);
+    const t = await until(
+      'the VM pod to end',
+      async () =>
+        (await read('vm-probed')).status?.containerStatuses?.[0]?.state?.terminated ?? false,
+      60_000,
+    );
+    expect(t).toMatchObject({ exitCode: 4, message: 'vm-bye' });
+  }, 240_000);
 });

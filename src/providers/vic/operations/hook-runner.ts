@@ -9,6 +9,7 @@ import type { PodEvent } from '../../../node/provider.js';
 import type { VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
 import { type ActionHandler, runAction } from './container-actions.js';
+import type { ProbeOutcome } from './probe-handlers.js';
 import type { PreStop } from './pod-stopper.js';
 
 /** A postStart hook has no time limit on a kubelet; this bounds one that never returns (s). */
@@ -59,13 +60,13 @@ export class HookRunner {
     };
   }
 
-  private run(
+  private async run(
     vp: VicPod,
     container: k8s.V1Container,
     hook: ActionHandler,
     timeoutSec: number,
     signal: AbortSignal,
-  ) {
+  ): Promise<ProbeOutcome> {
     const target = {
       isolation: this.d.isolation,
       podId: vp.id!,
@@ -73,14 +74,17 @@ export class HookRunner {
       podIP: () => this.d.podIP(vp),
     };
     // The deadline (or the pod going away) ends a hook that runs on.
-    return Promise.race([
-      runAction(hook, target, timeoutSec, signal),
-      new Promise<{ ok: false; output: string }>((resolve) => {
-        const done = () => resolve({ ok: false, output: 'hook cancelled' });
-        if (signal.aborted) done();
-        else signal.addEventListener('abort', done, { once: true });
-      }),
-    ]);
+    let onAbort = () => {};
+    const cancelled = new Promise<ProbeOutcome>((resolve) => {
+      onAbort = () => resolve({ ok: false, output: 'hook cancelled' });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([runAction(hook, target, timeoutSec, signal), cancelled]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 }
 
