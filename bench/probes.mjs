@@ -154,7 +154,14 @@ try {
   while (Date.now() < deadline && (await provider.getPods()).length > 0)
     await new Promise((r) => setTimeout(r, 500));
   await vch.close();
-  spawnSync('bash', ['-c', `umount -R ${work}/vch/runtime/*/rootfs 2>/dev/null; true`]);
+  // Whatever is still mounted under the work directory (rootfs overlays, /dev/shm) goes.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m?.startsWith(work))
+    .sort()
+    .reverse();
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
   rmSync(work, { recursive: true, force: true });
 }
 
