@@ -72,12 +72,17 @@ export class ProbeWorker {
     return this.result === true;
   }
 
-  /** Starts probing: at once, then every period. */
+  /**
+   * Starts probing: at once, then every period, as the kubelet's ticker: a probe that ran long
+   * shortens the wait for the next (never two at once).
+   */
   start(): void {
     const loop = async () => {
       if (this.abort.signal.aborted) return;
+      const began = Date.now();
       await this.tick();
-      if (!this.abort.signal.aborted) this.timer = setTimeout(() => void loop(), this.periodMs);
+      const wait = Math.max(0, this.periodMs - (Date.now() - began));
+      if (!this.abort.signal.aborted) this.timer = setTimeout(() => void loop(), wait);
     };
     void loop();
   }
