@@ -125,6 +125,29 @@ static int has_opt(const char *opts, const char *name) {
     return 0;
 }
 
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* ",tlog=HEX": the terminationMessagePath, hex (a path may hold commas). 0, or -1 when bad. */
+static int parse_tlog(const char *opts, struct start_req *r) {
+    const char *t = strstr(opts, ",tlog=");
+    if (!t) return 0;
+    size_t n = 0;
+    for (t += 6; *t && *t != ','; t += 2) {
+        int hi = hexval(t[0]), lo = hi < 0 ? -1 : hexval(t[1]);
+        if (lo < 0 || n + 1 >= sizeof r->tlog) return -1;
+        char c = (char)(hi << 4 | lo);
+        if (c == 0) return -1;
+        r->tlog[n++] = c;
+    }
+    r->tlog[n] = 0;
+    return r->tlog[0] == '/' ? 0 : -1;
+}
+
+
 /* ",seccomp=HEX" of a start's OPTS, if any, into a buffer of its own: 0, or -1 when bad. */
 static int parse_seccomp(const char *opts, struct proc_req *p) {
     const char *s = strstr(opts, ",seccomp=");
@@ -149,7 +172,7 @@ static int parse_seccomp(const char *opts, struct proc_req *p) {
     return 0;
 }
 
-/* The security items of a start's OPTS: ",caps=HEX", ",nnp", ",ro", ",seccomp=HEX". 0, or -1
+/* The items of a start's OPTS past its limits: ",caps=HEX", ",nnp", ",ro", ",tlog=HEX", ",seccomp=HEX". 0, or -1
  * when bad. */
 static int parse_security(const char *opts, struct start_req *r) {
     const char *caps = strstr(opts, ",caps=");
@@ -162,6 +185,7 @@ static int parse_security(const char *opts, struct start_req *r) {
     }
     r->p.no_new_privs = has_opt(opts, "nnp");
     r->readonly_root = has_opt(opts, "ro");
+    if (parse_tlog(opts, r) < 0) return -1;
     return parse_seccomp(opts, &r->p);
 }
 

@@ -150,6 +150,26 @@ static void forward_and_wait(pid_t pid, int wstatus_fd) {
     }
 }
 
+/* Kubernetes' terminationMessagePath: the host's file for it (on the share, beside the
+ * rootfs, where the host reads it when the container has exited) bound at that path in the
+ * container's root, made if missing. */
+static int mount_termination_log(const char *root, const struct start_req *r) {
+    if (!r->tlog[0]) return 0;
+    char src[512], dst[1024], dir[1024];
+    snprintf(src, sizeof src, "%s/%s/termination-log", SHARE_DIR, r->id);
+    snprintf(dst, sizeof dst, "%s%s", root, r->tlog);
+    snprintf(dir, sizeof dir, "%s", dst);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash > dir) {
+        *slash = 0;
+        mkdir_p(dir);
+    }
+    int fd = open(dst, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return -1;
+    close(fd);
+    return mount(src, dst, NULL, MS_BIND, NULL);
+}
+
 /* The container's init (PID 1 of its namespace, or a subreaper): forwards signals to the
  * process, reaps orphans, and when the process exits reports its wait status and exits. */
 void container_init(const struct start_req *r, int out, int err, int report, int wstatus_fd) {
@@ -159,6 +179,7 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     /* Into the container's cgroup before the process is forked. */
     if (cgroup_enter(r->id) < 0) sup_child_fail(report, "cgroup", NULL);
     if (prepare_root(root) < 0) sup_child_fail(report, "container rootfs", NULL);
+    if (mount_termination_log(root, r) < 0) sup_child_fail(report, "termination message", NULL);
     if (pivot(root) < 0) sup_child_fail(report, "pivot_root", NULL);
     if (r->readonly_root) {
         /* As Docker's --read-only: the root alone; /dev, /dev/shm, /proc stay as they are. The

@@ -43,6 +43,7 @@ struct start_req {
     long long memory_max; /* bytes; 0: none */
     long long cpu_millis; /* 0: none */
     int readonly_root;    /* the container's root is mounted read-only */
+    char tlog[256];       /* Kubernetes' terminationMessagePath, or "" */
 };
 
 /* A request to run a process in a running container (an exec, a "task" as VIC calls it). */

@@ -17,6 +17,9 @@ export type EventReason =
   // The kubelet's reasons for what a provider reports on a pod (kubelet pkg/kubelet/events).
   | 'Failed'
   | 'InvalidEnvironmentVariableNames'
+  | 'Unhealthy'
+  | 'FailedPostStartHook'
+  | 'FailedPreStopHook'
   // Admission: a pod rejected before it runs (lifecycle.PodAdmitResult reasons).
   | 'SysctlForbidden';
 

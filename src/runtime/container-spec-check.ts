@@ -19,6 +19,9 @@ export async function checkContainerSpec(spec: ContainerSpec): Promise<void> {
     throw invalidInput(`working dir ${JSON.stringify(spec.process.cwd)} is not absolute`);
   if (!isAbsolute(spec.logPath)) throw invalidInput(`log path ${spec.logPath} is not absolute`);
   if (spec.stopSignal !== undefined) parseSignal(spec.stopSignal);
+  const tlog = spec.terminationMessagePath;
+  if (tlog !== undefined && (!tlog.startsWith('/') || tlog.includes('\0') || tlog.length > 255))
+    throw invalidInput(`terminationMessagePath ${JSON.stringify(tlog)} is not an absolute path`);
   if (
     spec.memoryLimitBytes !== undefined &&
     !(Number.isSafeInteger(spec.memoryLimitBytes) && spec.memoryLimitBytes >= MIN_MEMORY_BYTES)

@@ -55,7 +55,15 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
   /** What the container's processes (and its execs) may do; absent: Docker's defaults. */
   security?: SecuritySpec;
+  /**
+   * Kubernetes' terminationMessagePath: a file at this absolute path in the container, empty at
+   * each start, whose first TERMINATION_MESSAGE_LIMIT bytes the exit state carries (message).
+   */
+  terminationMessagePath?: string;
 }
+
+/** The most of a termination message that is kept (the kubelet's 4 KiB). */
+export const TERMINATION_MESSAGE_LIMIT = 4096;
 
 /** Docker's --read-only, --cap-add, --cap-drop and --security-opt no-new-privileges. */
 export interface SecuritySpec {
@@ -144,6 +152,8 @@ export interface ContainerState {
    * "Lost" (the container vanished while the VCH was away and left no status).
    */
   reason?: string;
+  /** When exited: what it wrote to its terminationMessagePath (at most 4 KiB), if anything. */
+  message?: string;
 }
 
 export interface StopOptions {

@@ -8,7 +8,7 @@ import { errorKind, unavailable } from './errors.js';
 import type { PublishedPort } from '../runtime/runtime.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE pods (
@@ -36,7 +36,8 @@ CREATE TABLE containers (
   finished_at TEXT,
   exit_code INTEGER,
   error TEXT,
-  restart_count INTEGER NOT NULL DEFAULT 0
+  restart_count INTEGER NOT NULL DEFAULT 0,
+  termination_message TEXT
 );
 CREATE INDEX containers_pod ON containers(pod_id);
 CREATE TABLE images (
@@ -54,6 +55,8 @@ CREATE INDEX images_id ON images(image_id);
 const MIGRATIONS: Record<number, string> = {
   // 1 → 2: the backend each pod runs on (runc or vm); pods from before ran on runc.
   1: "ALTER TABLE pods ADD COLUMN runtime TEXT; UPDATE pods SET runtime = 'runc';",
+  // 2 → 3: what a container's last run left at its terminationMessagePath.
+  2: 'ALTER TABLE containers ADD COLUMN termination_message TEXT;',
 };
 
 /** The merged process of a container, kept as the container was created. */
@@ -104,6 +107,7 @@ export interface ContainerRow {
   exitCode?: number;
   error?: string;
   restartCount: number;
+  terminationMessage?: string;
 }
 
 /** The parts of a container's state that change as it runs. */
@@ -114,6 +118,7 @@ export interface ContainerStateUpdate {
   exitCode?: number;
   error?: string;
   restartCount?: number;
+  terminationMessage?: string;
 }
 
 /** A container row's state as it stands, to write back with a change. */
@@ -124,6 +129,7 @@ export function stateOf(r: ContainerRow): ContainerStateUpdate {
     ...(r.finishedAt !== undefined && { finishedAt: r.finishedAt }),
     ...(r.exitCode !== undefined && { exitCode: r.exitCode }),
     ...(r.error !== undefined && { error: r.error }),
+    ...(r.terminationMessage !== undefined && { terminationMessage: r.terminationMessage }),
   };
 }
 
@@ -154,6 +160,7 @@ interface RawContainer {
   exit_code: number | null;
   error: string | null;
   restart_count: number;
+  termination_message: string | null;
 }
 
 function podFromRaw(r: RawPod): PodRow {
@@ -185,6 +192,7 @@ function containerFromRaw(r: RawContainer): ContainerRow {
     ...(r.finished_at !== null && { finishedAt: r.finished_at }),
     ...(r.exit_code !== null && { exitCode: r.exit_code }),
     ...(r.error !== null && { error: r.error }),
+    ...(r.termination_message !== null && { terminationMessage: r.termination_message }),
     restartCount: r.restart_count,
   };
 }
@@ -244,7 +252,7 @@ export class VchDb {
       ),
       updateState: db.prepare(
         `UPDATE containers SET status = ?, started_at = ?, finished_at = ?, exit_code = ?,
-           error = ?, restart_count = ? WHERE id = ?`,
+           error = ?, restart_count = ?, termination_message = ? WHERE id = ?`,
       ),
       deleteContainer: db.prepare('DELETE FROM containers WHERE id = ?'),
       container: db.prepare('SELECT * FROM containers WHERE id = ?'),
@@ -323,6 +331,7 @@ export class VchDb {
       s.exitCode ?? null,
       s.error ?? null,
       s.restartCount ?? restartCount,
+      s.terminationMessage ?? null,
       id,
     );
   }

@@ -45,6 +45,8 @@ export interface ContainerConfig {
   security?: SecuritySpec;
   /** Namespaced sysctls of the container's own sandbox (Docker's --sysctl). */
   sysctls?: Record<string, string>;
+  /** Kubernetes' terminationMessagePath: its content (4 KiB at most) is read at each exit. */
+  terminationMessagePath?: string;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {
@@ -85,6 +87,8 @@ export interface ContainerInfo {
   exitCode?: number;
   /** Why it ended if not a plain exit ("OOMKilled", "Killed", "Lost"), or a start failure. */
   error?: string;
+  /** What the last run wrote to its terminationMessagePath, when it has exited. */
+  terminationMessage?: string;
   /** Starts after the first. */
   restartCount: number;
   logPath: string;

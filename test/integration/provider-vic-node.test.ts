@@ -255,14 +255,14 @@ describe('VIC provider under kubectl', () => {
     expect(await kubectlLogs('once')).toBe('done\n');
   });
 
-  it('a pod with a field the node does not apply (a readinessProbe) is Failed at once, saying which and why', async () => {
+  it('a pod with a field the node does not apply (an httpGet readinessProbe) is Failed at once, saying which and why', async () => {
     await apply(
       podYaml('probed', [
         {
           name: 'web',
           image,
           command: ['sleep', '60'],
-          readinessProbe: { exec: { command: ['true'] } },
+          readinessProbe: { httpGet: { port: 8080, path: '/healthz' } },
         },
       ]),
     );
@@ -276,7 +276,7 @@ describe('VIC provider under kubectl', () => {
     );
     expect(p.status).toMatchObject({ reason: 'ProviderCreateFailed' });
     expect(p.status!.message).toMatch(
-      /^spec\.containers\["web"\]\.readinessProbe: probes are not run by this node yet/,
+      /^spec\.containers\["web"\]\.readinessProbe: httpGet and tcpSocket probes need a pod IP; this node has no pod network yet/,
     );
     const events = await core.listNamespacedEvent({
       namespace,

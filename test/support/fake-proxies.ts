@@ -12,6 +12,7 @@ import type {
 import type {
   ContainerCreateConfig,
   ContainerInfo,
+  ExecTaskResult,
   IsolationProxy,
   LogsOptions,
   TaskInfo,
@@ -76,6 +77,8 @@ export class FakeIsolationProxy implements IsolationProxy {
   logText = new Map<string, string>();
   /** The address each committed pod gets on the bridge scope ("10.88.0.N/16"); none if unset. */
   bridgeAddress: ((id: string) => string) | undefined;
+  /** What an exec in a task answers, by task name; without one, exit 0 and no output. */
+  execs = new Map<string, (argv: string[]) => ExecTaskResult | Promise<ExecTaskResult>>();
 
   /** A call (as written in `calls`) that fails with InvalidInput. */
   failOn: string | undefined;
@@ -370,6 +373,17 @@ export class FakeIsolationProxy implements IsolationProxy {
     }
     if (signal?.aborted) throw new Error('aborted');
     return this.infoOf(containerOf());
+  }
+
+  async execInTask(podId: string, taskName: string, argv: string[], _timeoutSec: number) {
+    this.check(`exec ${taskName} ${argv.join(' ')}`);
+    const c = this.containers.get(podId);
+    const t = c?.tasks.find((x) => x.name === taskName);
+    if (!t) throw new NodeError('NotFound', `no task ${taskName} in container ${podId}`);
+    if (t.status !== 'running') throw new NodeError('Conflict', `task ${taskName} is not running`);
+    const run = this.execs.get(taskName);
+    if (run) return run(argv);
+    return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), timedOut: false };
   }
 
   async logs(id: string, o: LogsOptions) {

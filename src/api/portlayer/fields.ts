@@ -136,6 +136,7 @@ export const MODELS = {
     seccompLocalhostProfile: ext('string'),
     execIn: ext('string'),
     timeoutSeconds: ext('integer'),
+    terminationMessagePath: ext('string'),
   }),
   TaskInspectConfig: model<M.TaskInspectConfig>(['TaskInspectConfig', 'TaskWaitConfig'], {
     handle: str,
@@ -171,6 +172,7 @@ export const MODELS = {
     startedAt: ext('string'),
     finishedAt: ext('string'),
     reason: ext('string'),
+    terminationMessage: ext('string'),
   }),
   TaskInfo: model<M.TaskInfo>([], {
     id: ext('string'),

@@ -123,6 +123,11 @@ export interface TaskJoinConfig {
   execIn?: string;
   /** extension: an exec's time limit in seconds; past it the process is killed (SIGKILL). */
   timeoutSeconds?: number;
+  /**
+   * extension: Kubernetes' terminationMessagePath; at each exit its content (4 KiB at most) is
+   * the task's ProcessConfig.terminationMessage.
+   */
+  terminationMessagePath?: string;
 }
 
 /** Names an exec task (`GET /tasks`, `GET /tasks/wait`); the handle is one of its pod. */
@@ -184,6 +189,8 @@ export interface ProcessConfig {
   finishedAt?: string;
   /** extension: why it exited if not a plain exit: OOMKilled, Killed, Lost. */
   reason?: string;
+  /** extension: what the exited run left at its terminationMessagePath (4 KiB at most). */
+  terminationMessage?: string;
 }
 
 /** extension: one task of a container (pod). */

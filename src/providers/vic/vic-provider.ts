@@ -22,10 +22,12 @@ import type { NodeFacts } from './operations/container-env.js';
 import type { EnvSources } from './operations/env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
+import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
+import type { PodProber } from './operations/prober.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
@@ -67,6 +69,8 @@ interface Work {
   /** Settles when creation has ended (created, given up, or aborted). */
   creating: Promise<void>;
   monitor?: PodMonitor;
+  /** Its containers' probes, when it has any. */
+  prober?: PodProber;
   lastPushed?: string;
 }
 
@@ -76,6 +80,7 @@ export class VicProvider implements Provider {
   private readonly starter: PodStarter;
   private readonly stopper: PodStopper;
   private readonly deleter: PodDeleter;
+  private readonly lifecycle: ContainerLifecycle;
   private readonly work = new Map<VicPod, Work>();
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
   private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
@@ -94,7 +99,16 @@ export class VicProvider implements Provider {
     });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
-    this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache);
+    this.lifecycle = new ContainerLifecycle({
+      isolation: o.isolation,
+      stopper: this.stopper,
+      event: (vp, e) => this.event(vp, e),
+      changed: (vp) => this.changed(vp),
+      log: o.log,
+    });
+    this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache, (vp) =>
+      this.lifecycle.preStop(vp),
+    );
     this.ready = this.rehydrate();
   }
 
@@ -119,7 +133,10 @@ export class VicProvider implements Provider {
   /** Stops watching pods; they keep running on the VCH. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.work.values()) w.abort.abort();
+    for (const w of this.work.values()) {
+      w.abort.abort();
+      w.prober?.stop();
+    }
     await Promise.all([...this.work.values()].map((w) => w.monitor?.stop()));
   }
 
@@ -250,8 +267,10 @@ export class VicProvider implements Provider {
       this.starter,
       (p) => this.changed(p),
       this.o.log,
+      (p, task, signal) => this.lifecycle.postStart(p, task, signal),
     );
     w.monitor.start();
+    w.prober ??= this.lifecycle.startProber(vp);
   }
 
   /**
@@ -288,6 +307,7 @@ export class VicProvider implements Provider {
     vp.stage = 'deleting';
     const w = this.work.get(vp);
     w?.abort.abort();
+    w?.prober?.stop();
     if (!created && !vp.id) {
       // Not (yet) on the VCH: a creation in flight may still commit, so wait for it to end.
       void w?.creating.then(() => this.deleteInBackground(vp, graceSec));

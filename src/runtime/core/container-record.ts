@@ -22,6 +22,8 @@ export interface ContainerRecord {
   finishedAt?: string;
   exitCode?: number;
   reason?: string;
+  /** The run's termination message, read when it exited. */
+  message?: string;
 }
 
 export function toState(rec: ContainerRecord): ContainerState {
@@ -32,6 +34,7 @@ export function toState(rec: ContainerRecord): ContainerState {
     if (rec.finishedAt) s.finishedAt = rec.finishedAt;
     if (rec.exitCode !== undefined) s.exitCode = rec.exitCode;
     if (rec.reason) s.reason = rec.reason;
+    if (rec.message) s.message = rec.message;
   }
   return s;
 }
@@ -41,7 +44,7 @@ export function markRunning(rec: ContainerRecord, started?: StartedRecord): void
   rec.status = 'running';
   rec.startedNs = started ? started.startedNs.toString() : undefined;
   rec.startedAt = started ? nsToTime(started.startedNs) : now();
-  rec.finishedAt = rec.exitCode = rec.reason = undefined;
+  rec.finishedAt = rec.exitCode = rec.reason = rec.message = undefined;
 }
 
 /** How a run ended, as settle() records it. */

@@ -78,6 +78,13 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
   protected async prepare(_rec: R): Promise<void> {}
   /** Backend work before a removed container's directories go. */
   protected async onRemove(_rec: R): Promise<void> {}
+  /**
+   * The run's termination message (ContainerSpec.terminationMessagePath), read when it exits
+   * (with safe-read.ts: the container wrote it). Undefined: none.
+   */
+  protected async terminationMessage(_rec: R): Promise<string | undefined> {
+    return undefined;
+  }
   /** Backend work after an exit is recorded (runc: its state in runc goes). */
   protected async onExited(_rec: R): Promise<void> {}
 
@@ -263,6 +270,9 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
     rec.exitCode = outcome.exitCode;
     rec.finishedAt = outcome.finishedAt;
     rec.reason = outcome.reason;
+    rec.message = rec.spec.terminationMessagePath
+      ? await this.terminationMessage(rec).catch(() => undefined)
+      : undefined;
     rec.init = undefined;
     await writeJsonAtomic(this.containerDirs(rec.sandboxId, rec.id).record, rec);
     await this.onExited(rec).catch((e: Error) =>

@@ -9,7 +9,8 @@
 //                                     mount point, or the copy), upper/, work/, status (the
 //                                     tether's started/exited records, written through the fd
 //                                     the VCH hands it; the container cannot reach this
-//                                     directory), runc.log
+//                                     directory), runc.log, termination-log (bind-mounted
+//                                     as the container's terminationMessagePath)
 import { join } from 'node:path';
 
 export class Layout {
@@ -49,6 +50,7 @@ export class Layout {
       work: join(dir, 'work'),
       status: join(dir, 'status'),
       runcLog: join(dir, 'runc.log'),
+      terminationLog: join(dir, 'termination-log'),
     };
   }
 }

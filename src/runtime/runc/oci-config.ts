@@ -122,6 +122,8 @@ export interface ContainerConfigInput {
   security?: SecuritySpec;
   /** Its seccomp filter (runc's execs get it too); none: Unconfined. */
   seccomp?: ResolvedProfile;
+  /** A host file mounted at the container's terminationMessagePath. */
+  terminationLog?: { source: string; destination: string };
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -194,6 +196,9 @@ export function containerConfig(c: ContainerConfigInput): object {
       bind(c.sandbox.hosts, '/etc/hosts', false),
       bind(c.sandbox.resolvConf, '/etc/resolv.conf', false),
       bind(c.tether, TETHER_IN_CONTAINER, true),
+      ...(c.terminationLog
+        ? [bind(c.terminationLog.source, c.terminationLog.destination, false)]
+        : []),
     ],
     annotations: c.labels ?? {},
     linux: {

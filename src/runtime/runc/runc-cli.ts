@@ -143,8 +143,15 @@ export function runcExec(runc: Runc, o: ExecRun): Promise<number> {
       // look again.
       if (exited) return;
       const pid = readPidFile(o.pidFile);
-      if (pid) process.kill(pid, 'SIGKILL');
-      else poll = setTimeout(kill, 10);
+      if (!pid) {
+        poll = setTimeout(kill, 10);
+        return;
+      }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already (it ended as its time ran out): nothing to kill.
+      }
     };
     o.io.kill.addEventListener('abort', kill, { once: true });
     child.on('error', (err) => {

@@ -15,6 +15,7 @@ import { readJson, writeJsonAtomic } from '../core/files.js';
 import { bootId, identify, isAlive } from '../core/proc.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { prepareRootfs, removeRootfs } from '../core/rootfs.js';
+import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
@@ -108,6 +109,8 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
       await mkdir(dirs.bundle, { recursive: true });
       const seccomp = await containerSeccomp(rec.spec.security);
+      const messagePath = rec.spec.terminationMessagePath;
+      if (messagePath) await freshTerminationLog(dirs.terminationLog);
       await writeJsonAtomic(
         `${dirs.bundle}/config.json`,
         containerConfig({
@@ -124,6 +127,9 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           labels: rec.spec.labels,
           security: rec.spec.security,
           seccomp,
+          ...(messagePath && {
+            terminationLog: { source: dirs.terminationLog, destination: messagePath },
+          }),
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
@@ -237,6 +243,10 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
 
   protected override async onRemove(rec: RuncContainer): Promise<void> {
     await this.runc.run(['delete', '--force', rec.id]).catch(() => undefined);
+  }
+
+  protected override async terminationMessage(rec: RuncContainer): Promise<string | undefined> {
+    return readTerminationLog(this.layout.container(rec.id).terminationLog);
   }
 
   protected override async onExited(rec: RuncContainer): Promise<void> {

@@ -49,6 +49,8 @@ export class VmLayout {
       work: join(dir, 'work'),
       shared,
       rootfs: join(shared, 'rootfs'),
+      /** Behind the container's terminationMessagePath (the guest binds it there). */
+      terminationLog: join(shared, 'termination-log'),
     };
   }
 }

@@ -30,6 +30,9 @@ export function startRequest(
   if (sec.readOnlyRootfs) opts += ',ro';
   // The guest has no libseccomp: the host compiles the filter, the agent installs it.
   if (seccomp) opts += `,seccomp=${compileBpf(seccomp).toString('hex')}`;
+  // Hex: a path may hold commas. The agent binds the share's termination-log there.
+  const tlog = rec.spec.terminationMessagePath;
+  if (tlog) opts += `,tlog=${Buffer.from(tlog).toString('hex')}`;
   return [
     'start',
     rec.id,

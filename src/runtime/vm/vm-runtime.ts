@@ -16,6 +16,7 @@ import type { ExecIo, ExecProcess } from '../core/exec.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { isMounted, prepareRootfs } from '../core/rootfs.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
+import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
 import type { Runtime, SandboxSpec } from '../runtime.js';
 import type { AgentMessage } from './control.js';
 import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js';
@@ -167,6 +168,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       await vm.ready;
       const dirs = this.layout.container(rec.sandboxId, id);
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
+      if (rec.spec.terminationMessagePath) await freshTerminationLog(dirs.terminationLog);
       await vm.addPort(id, rec.spec.logPath);
       const control = vm.control;
       if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
@@ -202,6 +204,11 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   protected containerDirs(sandboxId: string, id: string): ContainerDirs {
     const dirs = this.layout.container(sandboxId, id);
     return { ...dirs, owned: [dirs.dir, dirs.shared] };
+  }
+
+  protected override async terminationMessage(rec: ContainerRecord): Promise<string | undefined> {
+    // On the share: the guest may have put anything there (termination-log.ts).
+    return readTerminationLog(this.layout.container(rec.sandboxId, rec.id).terminationLog);
   }
 
   protected override async prepare(rec: ContainerRecord): Promise<void> {

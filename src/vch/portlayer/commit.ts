@@ -147,6 +147,9 @@ export class Committer {
         ...(task.cpuMillis !== undefined && { cpuMillis: task.cpuMillis }),
         ...(task.security && { security: task.security }),
         ...(task.groupAdd?.length && { groupAdd: task.groupAdd }),
+        ...(task.terminationMessagePath && {
+          terminationMessagePath: task.terminationMessagePath,
+        }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

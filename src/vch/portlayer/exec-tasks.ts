@@ -47,6 +47,11 @@ export class ExecTasks {
   async start(pod: PodInfo, podId: string, spec: ExecTaskSpec): Promise<void> {
     this.sweep();
     if (this.entries.has(spec.id)) throw conflict(`exec task ${spec.id} exists already`);
+    // Full: finished execs make room, oldest first (probes run many); running ones never do.
+    for (const [id, e] of this.entries) {
+      if (this.entries.size < this.max) break;
+      if (e.expires !== undefined) this.entries.delete(id);
+    }
     if (this.entries.size >= this.max) throw unavailable('too many exec tasks; try again later');
     const target = (await this.dir.tasksOf(pod)).find((t) => t.nameInPod === spec.execIn);
     if (!target) throw notFound(`no task ${spec.execIn} in container ${podId}`);

@@ -23,6 +23,8 @@ export interface TaskSpec {
   cpuMillis?: number;
   security?: SecuritySpec;
   groupAdd?: string[];
+  /** Kubernetes' terminationMessagePath (absolute), read at each exit. */
+  terminationMessagePath?: string;
 }
 
 /** An exec joined to a running pod (TaskJoinConfig.execIn): it runs when bound and committed. */

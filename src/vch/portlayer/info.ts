@@ -39,6 +39,7 @@ export function processConfigOf(c: CoreContainer): ProcessConfig {
     startedAt: c.startedAt,
     finishedAt: c.status === 'exited' ? c.finishedAt : undefined,
     reason,
+    terminationMessage: c.status === 'exited' ? c.terminationMessage : undefined,
   };
 }
 

@@ -109,6 +109,7 @@ export function addJoinRoutes(
       cpuMillis: optNumber(body, 'cpuMillis', 1),
       security: taskSecurity(body),
       groupAdd: optStrings(body, 'groupAdd'),
+      terminationMessagePath: messagePath(body),
     };
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);
@@ -231,6 +232,15 @@ function taskSeccomp(body: Body<TaskJoinConfig>): SeccompSpec | undefined {
   throw invalidInput(
     `seccompProfile ${JSON.stringify(type)} is not RuntimeDefault, Unconfined or Localhost`,
   );
+}
+
+/** The task's terminationMessagePath: an absolute path, or undefined. */
+function messagePath(body: Body<TaskJoinConfig>): string | undefined {
+  const p = optString(body, 'terminationMessagePath');
+  if (!p) return undefined;
+  if (!p.startsWith('/') || p.includes('\0') || p.split('/').includes('..'))
+    throw invalidInput(`terminationMessagePath ${JSON.stringify(p)}: want an absolute path`);
+  return p;
 }
 
 /** The task's security extension fields, or undefined when it asks nothing. */

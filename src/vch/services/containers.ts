@@ -96,6 +96,7 @@ export class ContainerService {
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
         ...(req.labels && { labels: req.labels }),
         ...(req.security && { security: req.security }),
+        ...(req.terminationMessagePath && { terminationMessagePath: req.terminationMessagePath }),
       });
     } catch (e) {
       db.transaction(() => {
@@ -297,6 +298,7 @@ export class ContainerService {
       ...(r.finishedAt !== undefined && { finishedAt: r.finishedAt }),
       ...(r.exitCode !== undefined && { exitCode: r.exitCode }),
       ...(r.error !== undefined && { error: r.error }),
+      ...(r.terminationMessage !== undefined && { terminationMessage: r.terminationMessage }),
       restartCount: r.restartCount,
       logPath: this.ctx.logPath(r.id),
       runtime: pod?.runtime ?? 'runc',

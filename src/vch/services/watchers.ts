@@ -76,6 +76,7 @@ export class Watchers {
         finishedAt: st.finishedAt ?? nowIso(),
         exitCode: st.exitCode ?? LOST_EXIT_CODE,
         ...(st.reason !== undefined && { error: st.reason }),
+        ...(st.message !== undefined && { terminationMessage: st.message }),
       },
       row.restartCount,
     );

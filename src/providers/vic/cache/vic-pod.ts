@@ -24,6 +24,8 @@ export interface Waiting {
 export interface LastTermination {
   exitCode: number;
   reason: string;
+  /** Its termination message (termination-message.ts). */
+  message?: string;
   startedAt?: Date;
   finishedAt?: Date;
 }
@@ -42,6 +44,16 @@ export interface ContainerRecord {
   restartDueAt?: number;
   /** The restart count the VCH had when the last run's end was recorded. */
   recordedRestarts?: number;
+  /** Its postStart hook runs: it is not Running (nor ready) until the hook returns. */
+  postStartRunning?: boolean;
+}
+
+/** What the pod's probes say of its containers (prober.ts); undefined: no such probe. */
+export interface ProbeState {
+  /** The readiness result (false until the startup probe has succeeded). */
+  ready(container: string): boolean | undefined;
+  /** Whether the startup probe has succeeded. */
+  started(container: string): boolean | undefined;
 }
 
 export type Stage =
@@ -64,6 +76,8 @@ export interface VicPod {
   startTime: Date;
   /** When each pod condition last changed, by type. */
   transitions: Map<string, { status: string; at: Date }>;
+  /** Its probes, while they run. */
+  probes?: ProbeState;
 }
 
 export const podKey = (namespace: string, name: string) => `${namespace}/${name}`;

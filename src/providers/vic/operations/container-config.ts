@@ -6,6 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { NodeError } from '../../../node/errors.js';
 import type { ImageConfig } from '../proxy/image-store.js';
 import type { TaskJoinConfig } from '../proxy/isolation-proxy.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from './termination-message.js';
 import { containerEnv, expand, NO_ENV_INPUTS, type ContainerEnv } from './container-env.js';
 import { parseQuantity } from './quantity.js';
 import { taskSecurity } from './security-config.js';
@@ -55,5 +56,6 @@ export function taskConfig(
     tty: c.tty ?? false,
     memoryLimitBytes: memory === undefined ? undefined : Math.ceil(memory),
     cpuMillis: cpu === undefined ? undefined : Math.ceil(cpu * 1000),
+    terminationMessagePath: c.terminationMessagePath || DEFAULT_TERMINATION_MESSAGE_PATH,
   };
 }

@@ -4,20 +4,22 @@ import { errorKind } from '../../../node/errors.js';
 import type { PodCache } from '../cache/pod-cache.js';
 import type { VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
-import type { PodStopper } from './pod-stopper.js';
+import type { PodStopper, PreStop } from './pod-stopper.js';
 
 export class PodDeleter {
   constructor(
     private readonly isolation: IsolationProxy,
     private readonly stopper: PodStopper,
     private readonly cache: PodCache,
+    /** The preStop hooks of a pod's containers (hook-runner.ts). */
+    private readonly preStop?: (vp: VicPod) => PreStop,
   ) {}
 
   /** `onStopped` sees the pod's info once its tasks have stopped, before it is removed. */
   async delete(vp: VicPod, graceSec: number, onStopped?: () => void): Promise<void> {
     if (vp.id) {
       try {
-        vp.info = await this.stopper.stop(vp.id, graceSec);
+        vp.info = await this.stopper.stop(vp.id, graceSec, this.preStop?.(vp));
         onStopped?.();
         await this.isolation.remove(vp.id, true);
       } catch (err) {

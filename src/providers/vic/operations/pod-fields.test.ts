@@ -44,7 +44,7 @@ const onPodSc: Place = (pod, v) => {
 };
 
 // A value each refused field may not have: the test sets it and expects the field's reason.
-const exec = { exec: { command: ['true'] } };
+const httpGet = { httpGet: { port: 8080, path: '/healthz' } };
 const TYPES: {
   type: { getAttributeTypeMap(): { name: string }[] };
   name: string;
@@ -84,19 +84,17 @@ const TYPES: {
     table: CONTAINER_FIELDS,
     place: onContainer,
     refusedValues: {
-      lifecycle: { preStop: exec },
-      livenessProbe: exec,
+      lifecycle: { preStop: httpGet },
+      livenessProbe: httpGet,
       ports: [{ containerPort: 80, hostPort: 8080 }],
-      readinessProbe: exec,
+      readinessProbe: { tcpSocket: { port: 8080 } },
       resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
       resources: { limits: { 'ephemeral-storage': '1Gi' } },
       restartPolicy: 'Always',
       restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }],
-      startupProbe: exec,
+      startupProbe: { grpc: { port: 8080 } },
       stdin: true,
       stdinOnce: true,
-      terminationMessagePath: '/tmp/message',
-      terminationMessagePolicy: 'FallbackToLogsOnError',
       tty: true,
       volumeDevices: [{ name: 'block', devicePath: '/dev/xvdb' }],
       volumeMounts: [{ name: 'data', mountPath: '/data' }],
@@ -222,6 +220,29 @@ describe('validatePod', () => {
       },
     });
     expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('accepts exec probes and exec and sleep hooks (prober.ts, hook-runner.ts)', () => {
+    const pod = appPod();
+    const exec = { exec: { command: ['true'] } };
+    Object.assign(pod.spec!.containers[0], {
+      livenessProbe: { ...exec, periodSeconds: 1 },
+      readinessProbe: exec,
+      startupProbe: exec,
+      lifecycle: { postStart: exec, preStop: { sleep: { seconds: 1 } } },
+    });
+    expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('refuses network probes and hooks with the reason: no pod IP yet', () => {
+    const pod = appPod();
+    pod.spec!.containers[0].readinessProbe = { httpGet: { port: 'http' as unknown as number } };
+    expect(() => validatePod(pod)).toThrow(
+      /probes need a pod IP; this node has no pod network yet/,
+    );
+    pod.spec!.containers[0].readinessProbe = undefined;
+    pod.spec!.containers[0].lifecycle = { postStart: { tcpSocket: { port: 80 } as never } };
+    expect(() => validatePod(pod)).toThrow(/lifecycle: .*tcpSocket is no lifecycle handler/);
   });
 
   it('runAsNonRoot is no reason to refuse a pod: the task checks it (security-config.ts)', () => {

@@ -4,6 +4,12 @@
 // every pod — a gap listed in the README. pod-fields.test.ts holds the tables to the client
 // library's fields, so a field Kubernetes adds fails the test until it is decided here.
 import type * as k8s from '@kubernetes/client-node';
+import {
+  LIFECYCLE_REFUSED,
+  PROBE_REFUSED,
+  runnableLifecycle,
+  runnableProbe,
+} from './action-support.js';
 import { type Allowed, type FieldRule, only } from './field-rules.js';
 
 export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
@@ -16,6 +22,7 @@ const POD_CREATOR_TEST = `${UNIT}/pod-creator.test.ts`;
 const POD_FIELDS_TEST = `${UNIT}/pod-fields.test.ts`;
 const PROVIDER_TEST = 'src/providers/vic/vic-provider.test.ts';
 const PROVIDER_IT = 'test/integration/provider-vic.test.ts';
+const TERMINATION_MESSAGE_TEST = `${UNIT}/termination-message.test.ts`;
 
 /** Where the API server's ServiceAccount admission mounts the token volume in each container. */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -63,9 +70,8 @@ const hostNamespace = (ns: string): FieldRule => ({
   unless: only(false),
 });
 
-const PROBES_REFUSED =
-  'probes are not run by this node yet: the container would be reported ready (and never ' +
-  'restarted) whatever the probe says; remove the probe';
+/** Probes run by prober.ts (exec now; the network handlers as action-support.ts decides). */
+const probe: FieldRule = { refused: PROBE_REFUSED, unless: runnableProbe };
 
 export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   activeDeadlineSeconds: {
@@ -194,11 +200,8 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     applied: 'pod-creator.ts: Always, IfNotPresent, Never',
     test: POD_CREATOR_TEST,
   },
-  lifecycle: {
-    refused:
-      "lifecycle hooks (postStart, preStop) are not run by this node yet; remove them (a preStop sleep can go in the process's own SIGTERM handling)",
-  },
-  livenessProbe: { refused: PROBES_REFUSED },
+  lifecycle: { refused: LIFECYCLE_REFUSED, unless: runnableLifecycle },
+  livenessProbe: probe,
   name: { applied: 'the task name and the status name', test: CONTAINER_CONFIG_TEST },
   ports: {
     refused:
@@ -209,7 +212,7 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
         Array.isArray(v) && (v as k8s.V1ContainerPort[]).every((p) => !p.hostPort && !p.hostIP),
     },
   },
-  readinessProbe: { refused: PROBES_REFUSED },
+  readinessProbe: probe,
   resizePolicy: {
     refused:
       "in-place resize is not done by this node: a resize would leave the container's resources as they were; remove resizePolicy",
@@ -239,7 +242,7 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     applied: 'each field as the security context table says',
     test: POD_FIELDS_TEST,
   },
-  startupProbe: { refused: PROBES_REFUSED },
+  startupProbe: probe,
   stdin: {
     refused:
       'stdin is not wired to a container by this node yet: its stdin would be closed; remove stdin (and kubectl attach -i)',
@@ -250,12 +253,13 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     unless: only(false),
   },
   terminationMessagePath: {
-    gap: 'termination messages are not read by this node yet; leave terminationMessagePath at its default',
-    unless: only('/dev/termination-log'),
+    applied:
+      'the VCH binds a file of its own there and reads it (4 KiB, safe-read) at each exit: state.terminated.message',
+    test: TERMINATION_MESSAGE_TEST,
   },
   terminationMessagePolicy: {
-    gap: 'termination messages (and FallbackToLogsOnError) are not read by this node yet; leave terminationMessagePolicy at its default (File)',
-    unless: only('File'),
+    applied: 'termination-message.ts: File, FallbackToLogsOnError (the last 80 lines, 2 KiB)',
+    test: TERMINATION_MESSAGE_TEST,
   },
   tty: {
     refused: 'this node does not give a container a terminal yet; remove tty',

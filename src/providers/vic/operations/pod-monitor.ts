@@ -8,6 +8,7 @@ import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
 import type { PodStarter } from './pod-starter.js';
 import { startFailed, terminatedState } from './pod-status.js';
 import { nextAttempt, shouldRestart } from './restart-policy.js';
+import { readFallbacks } from './termination-message.js';
 
 /** How long one `wait` long-poll lasts before it is asked again (s). */
 const WAIT_SEC = 30;
@@ -27,6 +28,12 @@ export class PodMonitor {
     private readonly starter: PodStarter,
     private readonly onChange: (vp: VicPod) => void,
     private readonly log: Logger,
+    /** Runs once a task has started (its postStart hook), before anything else of the pod. */
+    private readonly afterStart?: (
+      vp: VicPod,
+      task: TaskInfo,
+      signal: AbortSignal,
+    ) => Promise<void>,
   ) {}
 
   start(): void {
@@ -51,6 +58,7 @@ export class PodMonitor {
     while (!signal.aborted) {
       try {
         this.vp.info = await this.isolation.info(id);
+        await readFallbacks(this.vp, this.isolation);
       } catch (err) {
         if (signal.aborted) return;
         if (errorKind(err) === 'NotFound') {
@@ -80,18 +88,18 @@ export class PodMonitor {
         if (!c) continue;
         if (p.status === 'created' && !startFailed(p)) {
           // Committed, not started yet (or vic-kubelet stopped in between): start it.
-          await this.attempt(() => this.starter.startTask(id, task.id), 'start');
+          await this.startTask(id, task, 'start');
           acted = true;
           break;
         }
         if (p.status !== 'exited' && !startFailed(p)) continue;
         if (c.restartDueAt === undefined && !this.scheduleRestart(c, task, now)) continue;
         if (c.restartDueAt! <= now) {
-          c.lastTermination = lastTermination(task);
+          c.lastTermination = lastTermination(task, this.vp);
           c.waiting = undefined;
           c.restartDueAt = undefined;
           this.log.info({ pod: this.name, container: c.name }, 'restarting container');
-          await this.attempt(() => this.starter.startTask(id, task.id), 'restart');
+          await this.startTask(id, task, 'restart');
           acted = true;
           break; // look again before anything else
         }
@@ -125,19 +133,32 @@ export class PodMonitor {
     return true;
   }
 
+  /** Starts (or restarts) the task; once it runs, its afterStart work (postStart hook). */
+  private async startTask(id: string, task: TaskInfo, what: string): Promise<void> {
+    if (!(await this.attempt(() => this.starter.startTask(id, task.id), what))) return;
+    if (!this.afterStart || this.abort.signal.aborted) return;
+    try {
+      await this.afterStart(this.vp, task, this.abort.signal);
+    } catch (err) {
+      this.log.warn({ pod: this.name, err: errorMessage(err) }, `after ${what}`);
+    }
+  }
+
   /**
    * A start the VCH refused for the container itself (InvalidInput: exec failed, no such user)
    * is recorded on the task and handled as its run ending; anything else is asked again.
    */
-  private async attempt(action: () => Promise<void>, what: string): Promise<void> {
+  private async attempt(action: () => Promise<void>, what: string): Promise<boolean> {
     try {
       await action();
+      return true;
     } catch (err) {
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted) return false;
       this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed`);
       // A refused start is looked at again soon (its task now says why); anything else later.
       const pause = errorKind(err) === 'InvalidInput' ? REFUSED_MS : RETRY_MS;
       await sleep(pause, this.abort.signal);
+      return false;
     }
   }
 
@@ -160,11 +181,12 @@ export class PodMonitor {
   }
 }
 
-function lastTermination(task: TaskInfo) {
-  const t = terminatedState(task);
+function lastTermination(task: TaskInfo, vp: VicPod) {
+  const t = terminatedState(task, vp);
   return {
     exitCode: t.exitCode,
     reason: t.reason ?? 'Error',
+    message: t.message,
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
   };

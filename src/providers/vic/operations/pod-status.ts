@@ -5,6 +5,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ContainerRecord, VicPod } from '../cache/vic-pod.js';
 import type { ProcessConfig, TaskInfo } from '../proxy/isolation-proxy.js';
+import { terminationMessageOf } from './termination-message.js';
 
 export const containerIdOf = (taskId: string) => `vic://${taskId}`;
 
@@ -23,12 +24,13 @@ export function terminationReason(p: ProcessConfig): string {
   return (p.exitCode ?? 0) === 0 ? 'Completed' : 'Error';
 }
 
-export function terminatedState(task: TaskInfo): k8s.V1ContainerStateTerminated {
+/** `vp`: the pod, whose log tails termination-message.ts read (FallbackToLogsOnError). */
+export function terminatedState(task: TaskInfo, vp?: VicPod): k8s.V1ContainerStateTerminated {
   const p = task.processConfig;
   return {
     exitCode: p.exitCode ?? (startFailed(p) ? 128 : 0),
     reason: terminationReason(p),
-    message: p.errorMsg || undefined,
+    message: terminationMessageOf(vp, task) ?? (p.errorMsg || undefined),
     startedAt: date(p.startedAt, p.startTime),
     finishedAt: date(p.finishedAt, p.stopTime) ?? new Date(0),
     containerID: containerIdOf(task.id),
@@ -47,6 +49,7 @@ function containerStatus(
         terminated: {
           exitCode: c.lastTermination.exitCode,
           reason: c.lastTermination.reason,
+          message: c.lastTermination.message,
           startedAt: c.lastTermination.startedAt,
           finishedAt: c.lastTermination.finishedAt ?? new Date(0),
           containerID: task ? containerIdOf(task.id) : undefined,
@@ -64,16 +67,20 @@ function containerStatus(
     lastState,
     state: {},
   };
-  if (p?.status === 'running') {
+  if (p?.status === 'running' && c.postStartRunning) {
+    // As the kubelet: not Running until its postStart hook has returned.
+    status.state = { waiting: { reason: 'ContainerCreating' } };
+  } else if (p?.status === 'running') {
     status.state = { running: { startedAt: date(p.startedAt, p.startTime) } };
-    status.ready = vp.stage !== 'deleting';
-    status.started = true;
+    // Probes (prober.ts) decide where the container has them; else running is ready.
+    status.started = vp.probes?.started(spec.name) ?? true;
+    status.ready = vp.stage !== 'deleting' && (vp.probes?.ready(spec.name) ?? true);
   } else if ((p?.status === 'exited' || startFailed(p)) && task) {
     if (c.waiting && vp.stage !== 'deleting') {
       // Exited and waiting out its back-off: the run that ended is its last state.
       status.state = { waiting: { ...c.waiting } };
-      status.lastState = { terminated: terminatedState(task) };
-    } else status.state = { terminated: terminatedState(task) };
+      status.lastState = { terminated: terminatedState(task, vp) };
+    } else status.state = { terminated: terminatedState(task, vp) };
   } else {
     status.state = { waiting: c.waiting ? { ...c.waiting } : { reason: 'ContainerCreating' } };
   }

@@ -34,6 +34,16 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
+/** How an exec in a running task (execInTask) ended. */
+export interface ExecTaskResult {
+  exitCode: number;
+  /** The first MiB of each stream. */
+  stdout: Buffer;
+  stderr: Buffer;
+  /** It was killed at its time limit. */
+  timedOut: boolean;
+}
+
 export interface IsolationProxy {
   ping(): Promise<void>;
   vchInfo(): Promise<VCHInfo>;
@@ -63,6 +73,18 @@ export interface IsolationProxy {
    * `timeoutSec`; resolves with its info either way.
    */
   wait(id: string, timeoutSec: number, signal?: AbortSignal): Promise<ContainerInfo>;
+  /**
+   * Runs `argv` in the running task `taskName` of pod `podId` (an exec task: join with
+   * execIn, bind, commit, wait, inspect) and resolves once it has ended. Past `timeoutSec` the
+   * VCH kills it (timedOut). Conflict: the task does not run.
+   */
+  execInTask(
+    podId: string,
+    taskName: string,
+    argv: string[],
+    timeoutSec: number,
+    signal?: AbortSignal,
+  ): Promise<ExecTaskResult>;
   /** A task's log as text (kubectl logs): both streams in order, unless `stream` says. */
   logs(id: string, options: LogsOptions): Promise<Readable>;
 }

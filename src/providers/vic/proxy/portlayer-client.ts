@@ -11,12 +11,13 @@ import {
   type Route,
   ROUTES,
   routePath,
+  type TaskInspectResponse,
   type TaskJoinConfig,
   type TaskJoinResponse,
   type VCHInfo,
 } from '../../../api/portlayer/index.js';
 import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
-import type { IsolationProxy, LogsOptions } from './isolation-proxy.js';
+import type { ExecTaskResult, IsolationProxy, LogsOptions } from './isolation-proxy.js';
 
 export class PortlayerClient implements IsolationProxy {
   private readonly http: HttpClient;
@@ -113,6 +114,36 @@ export class PortlayerClient implements IsolationProxy {
       signal,
       timeoutMs: (timeoutSec + 30) * 1000,
     });
+  }
+
+  async execInTask(
+    podId: string,
+    taskName: string,
+    argv: string[],
+    timeoutSec: number,
+    signal?: AbortSignal,
+  ): Promise<ExecTaskResult> {
+    // A commit of execs alone is never stale: no retry on Conflict is needed.
+    const [path, ...args] = argv;
+    const h = await this.handle(podId);
+    const joined = await this.createHandleTask(h, {
+      execIn: taskName,
+      path,
+      args,
+      timeoutSeconds: Math.max(1, Math.ceil(timeoutSec)),
+    });
+    await this.commitHandle(await this.bindTask(joined.handle, joined.id));
+    const body = { handle: joined.handle, id: joined.id };
+    // The VCH kills it at its limit; the wait gets that long and a margin.
+    const timeoutMs = (timeoutSec + 30) * 1000;
+    await this.call(ROUTES.taskWait, [], { body, signal, timeoutMs });
+    const r = await this.call<TaskInspectResponse>(ROUTES.taskInspect, [], { body, signal });
+    return {
+      exitCode: r.exitCode ?? -1,
+      stdout: Buffer.from(r.stdout ?? '', 'base64'),
+      stderr: Buffer.from(r.stderr ?? '', 'base64'),
+      timedOut: r.timedOut ?? false,
+    };
   }
 
   logs(id: string, o: LogsOptions): Promise<Readable> {

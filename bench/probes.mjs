@@ -1,0 +1,182 @@
+// Benchmark of exec probes: N pods (runc), each with an exec liveness probe every second, run
+// by the VIC provider against an embedded VCH in this one process, as `vic-kubelet node` runs
+// them. Measured over a window once every pod runs: the CPU of this process (node + VCH) and of
+// its reaped children (each probe is a `runc exec`), in CPU seconds per second, and the probes
+// that ran per second (N a second when they keep up).
+//
+//   npm run bench:probes     (VIC_BENCH_PODS=100, VIC_BENCH_SECONDS=60; root, runc, umoci)
+//
+// Prints a table with the issue's target (under half a core). Not a test: nothing passes or
+// fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  symlinkSync,
+  copyFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../dist/logging/logger.js';
+import { PersonaClient, PortlayerClient, VicProvider } from '../dist/providers/vic/index.js';
+import { openEmbeddedVch } from '../dist/vch/embedded.js';
+
+const pods = Number(process.env.VIC_BENCH_PODS ?? 100);
+const seconds = Number(process.env.VIC_BENCH_SECONDS ?? 60);
+const work = mkdtempSync(join(tmpdir(), 'vic-bench-probes-'));
+let image = '';
+
+/** An OCI layout of a busybox image with every applet. */
+function busyboxLayout() {
+  const src = join(work, 'src');
+  mkdirSync(join(src, 'bin'), { recursive: true });
+  mkdirSync(join(src, 'tmp'), { recursive: true });
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (!busybox) throw new Error('busybox-static is not installed');
+  copyFileSync(busybox, join(src, 'bin/busybox'));
+  for (const a of spawnSync(busybox, ['--list'], { encoding: 'utf8' }).stdout.split('\n'))
+    if (a && a !== 'busybox') symlinkSync('busybox', join(src, 'bin', a));
+  const layout = join(work, 'oci');
+  const umoci = (...args) => execFileSync('umoci', args);
+  umoci('init', '--layout', layout);
+  umoci('new', '--image', `${layout}:probes`);
+  umoci('insert', '--image', `${layout}:probes`, src, '/');
+  umoci(
+    'config',
+    '--image',
+    `${layout}:probes`,
+    '--os',
+    'linux',
+    '--architecture',
+    'amd64',
+    '--config.cmd',
+    '/bin/sh',
+    '--config.env',
+    'PATH=/bin',
+  );
+  // A name the VCH can load it under (a bare ref.name is a tag without a repository).
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+  for (const m of index.manifests)
+    m.annotations = {
+      ...m.annotations,
+      'org.opencontainers.image.ref.name': 'bench/busybox:probes',
+    };
+  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+  return layout;
+}
+
+/** CPU seconds of this process and of its reaped children (/proc/self/stat, clock ticks). */
+function cpuSeconds() {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  const tick = 100;
+  const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]].map(Number);
+  return { self: (utime + stime) / tick, children: (cutime + cstime) / tick };
+}
+
+const pod = (i) => ({
+  metadata: { name: `probe-${i}`, namespace: 'bench', uid: `uid-${i}` },
+  spec: {
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 1,
+    containers: [
+      {
+        name: 'app',
+        image,
+        imagePullPolicy: 'Never',
+        command: ['sleep', '3600'],
+        livenessProbe: { exec: { command: ['true'] }, periodSeconds: 1, timeoutSeconds: 5 },
+      },
+    ],
+  },
+});
+
+const vch = await openEmbeddedVch({
+  stateDir: join(work, 'vch'),
+  runtime: 'runc',
+  maxPods: pods + 10,
+});
+let probes = 0;
+let failures = 0;
+const isolation = new PortlayerClient(vch.portlayerUrl);
+const exec = isolation.execInTask.bind(isolation);
+isolation.execInTask = async (...args) => {
+  const r = await exec(...args);
+  probes++;
+  if (r.exitCode !== 0) failures++;
+  return r;
+};
+const provider = new VicProvider({
+  isolation,
+  imageStore: new PersonaClient(vch.url),
+  nodeIP: '127.0.0.1',
+  log: silentLogger(),
+});
+const restarts = [];
+let table;
+try {
+  [image] = (await vch.vch.loadImages(busyboxLayout())).references;
+  const t0 = performance.now();
+  for (let i = 0; i < pods; i++) await provider.createPod(pod(i));
+  for (;;) {
+    const statuses = await Promise.all(
+      Array.from({ length: pods }, (_, i) => provider.getPodStatus('bench', `probe-${i}`)),
+    );
+    const running = statuses.filter((s) => s?.containerStatuses?.[0]?.state?.running).length;
+    if (running === pods) break;
+    if (performance.now() - t0 > 15 * 60_000) throw new Error(`only ${running}/${pods} running`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const startup = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 5000)); // settle
+  const c0 = cpuSeconds();
+  const p0 = probes;
+  const w0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const c1 = cpuSeconds();
+  const wall = (performance.now() - w0) / 1000;
+  const ran = probes - p0;
+  for (let i = 0; i < pods; i++)
+    restarts.push(
+      (await provider.getPodStatus('bench', `probe-${i}`))?.containerStatuses?.[0]?.restartCount ??
+        0,
+    );
+  const self = (c1.self - c0.self) / wall;
+  const children = (c1.children - c0.children) / wall;
+  table = { startup, wall, ran, self, children };
+} finally {
+  await provider.close();
+  for (let i = 0; i < pods; i++) await provider.deletePod(pod(i)).catch(() => {});
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && (await provider.getPods()).length > 0)
+    await new Promise((r) => setTimeout(r, 500));
+  await vch.close();
+  // Whatever is still mounted under the work directory (rootfs overlays, /dev/shm) goes.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m?.startsWith(work))
+    .sort()
+    .reverse();
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  rmSync(work, { recursive: true, force: true });
+}
+
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+const { startup, wall, ran, self, children } = table;
+console.log(
+  `\nexec liveness probes: ${pods} pods (runc), period 1 s, ${wall.toFixed(0)} s window; ${pods} pods Running after ${startup.toFixed(0)} s; host load ${load}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores\n`,
+);
+console.log(
+  '| pods | probes/s (want ' +
+    pods +
+    ') | failed probes | restarts | node+VCH process CPU s/s | runc exec (children) CPU s/s | total CPU s/s | target |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
+console.log(
+  `| ${pods} | ${(ran / wall).toFixed(1)} | ${failures} | ${restarts.reduce((a, b) => a + b, 0)} | ${self.toFixed(3)} | ${children.toFixed(3)} | ${(self + children).toFixed(3)} | < 0.5 |`,
+);
+process.exit(0);

@@ -1,0 +1,368 @@
+// Probes, lifecycle hooks and termination messages end to end: `vic-kubelet node` with an
+// embedded VCH (runc), pods applied through the API server. An exec liveness probe that starts
+// failing restarts the container with the kubelet's Unhealthy and Killing Events and a rising
+// restartCount; a readiness probe holds Ready False until it passes; a preStop hook runs (and
+// its effect shows in the log) before the stop signal; a postStart hook holds Running back.
+// (The test image has /bin/busybox, sh, ls and echo, and no /tmp: commands go through sh, and
+// the apps make /tmp first.)
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { kubectl } from './cluster.js';
+import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
+import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import {
+  createTestNamespace,
+  kubeConfigOf,
+  nodeFlags,
+  nodeKubeconfig,
+  servingCert,
+  until,
+} from './node-harness.js';
+import {
+  buildBusyboxLayout,
+  freePort,
+  pushImage,
+  type Registry,
+  startRegistry,
+} from './registry.js';
+
+const cluster = inject('cluster');
+const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
+const suffix = Math.random().toString(36).slice(2, 8);
+const namespace = `vk-probe-${suffix}`;
+const nodeName = `vk-probe-${suffix}`;
+
+let work: string;
+let registry: Registry;
+let image: string;
+let node: ChildProcess | undefined;
+let nodeOutput = '';
+
+beforeAll(async () => {
+  ensureBuilt();
+  ensureAgent(); // the vm case's guest
+  work = mkdtempSync(join(tmpdir(), 'vk-node-probes-'));
+  registry = await startRegistry();
+  image = `${registry.host}/busybox:1`;
+  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
+  await createTestNamespace(core, namespace);
+  const tls = await servingCert(cluster, nodeName);
+  node = spawn(
+    process.execPath,
+    [
+      main,
+      'node',
+      ...nodeFlags(
+        nodeKubeconfig(cluster, nodeName, join(work, 'pki')),
+        nodeName,
+        tls,
+        await freePort(),
+      ),
+      '--state-dir',
+      join(work, 'vch'),
+      '--insecure-registry',
+      registry.host,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
+  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
+  await until(
+    `${nodeName} to be Ready`,
+    async () =>
+      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
+        ?.status === 'True',
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await core.deleteNamespace({ name: namespace }).catch(() => {});
+  await until(
+    'the test pods to be gone',
+    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
+    30_000,
+  ).catch(() => {});
+  if (node && node.exitCode === null && node.signalCode === null) {
+    const exited = new Promise((r) => node!.once('exit', r));
+    node.kill('SIGTERM');
+    await exited;
+  }
+  await core.deleteNode({ name: nodeName }).catch(() => {});
+  if (work) {
+    killQemus(work);
+    waitNoQemu(work);
+    await cleanupVch(join(work, 'vch'));
+    spawnSync('rm', ['-rf', work]);
+  }
+  await registry?.stop();
+}, 120_000);
+
+function pod(
+  name: string,
+  container: Partial<k8s.V1Container>,
+  restartPolicy = 'Always',
+): k8s.V1Pod {
+  return {
+    metadata: { name, namespace },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': nodeName },
+      tolerations: [
+        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
+      ],
+      restartPolicy,
+      terminationGracePeriodSeconds: 2,
+      containers: [{ name: 'app', image, ...container }],
+    },
+  };
+}
+
+const read = (name: string) => core.readNamespacedPod({ name, namespace });
+const sh = (script: string) => ['sh', '-c', script];
+
+async function events(name: string, reason: string): Promise<k8s.CoreV1Event[]> {
+  return (
+    await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.name=${name},reason=${reason}`,
+    })
+  ).items;
+}
+
+describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
+  it('a failing exec liveness probe: Unhealthy, Killing, a restart, a rising restartCount', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('liveness', {
+        command: sh('mkdir -p /tmp; echo ok > /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 600'),
+        livenessProbe: {
+          exec: { command: sh('cat /tmp/healthy') },
+          periodSeconds: 1,
+          failureThreshold: 2,
+          timeoutSeconds: 5,
+        },
+      }),
+    });
+    const restarted = await until(
+      'restartCount to reach 2',
+      async () => {
+        const s = (await read('liveness')).status?.containerStatuses?.[0];
+        return (s?.restartCount ?? 0) >= 2 && s;
+      },
+      120_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${nodeOutput.slice(-3000)}`);
+    });
+    expect(restarted.lastState?.terminated?.exitCode).toBeGreaterThan(128);
+    const unhealthy = await events('liveness', 'Unhealthy');
+    expect(unhealthy[0]).toMatchObject({ type: 'Warning', source: { component: 'vic-kubelet' } });
+    expect(unhealthy[0].message, JSON.stringify(unhealthy.map((e) => e.message))).toMatch(
+      /^Liveness probe failed: cat: can't open '\/tmp\/healthy'/,
+    );
+    const killing = await events('liveness', 'Killing');
+    expect(killing.map((e) => e.message)).toContain(
+      'Container app failed liveness probe, will be restarted',
+    );
+    expect(killing.reduce((n, e) => n + (e.count ?? 1), 0)).toBeGreaterThanOrEqual(2);
+  }, 150_000);
+
+  it('a readiness probe holds Ready False until it passes', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('readiness', {
+        command: sh('mkdir -p /tmp; sleep 6; echo ok > /tmp/ready; sleep 600'),
+        readinessProbe: { exec: { command: sh('cat /tmp/ready') }, periodSeconds: 1 },
+      }),
+    });
+    const running = await until('the pod to run', async () => {
+      const p = await read('readiness');
+      return p.status?.phase === 'Running' && p;
+    });
+    const ready = (p: k8s.V1Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    expect(ready(running)).toBe('False');
+    expect(running.status?.containerStatuses?.[0].ready).toBe(false);
+    const t0 = Date.now();
+    await until('Ready', async () => ready(await read('readiness')) === 'True', 60_000).catch(
+      async (e: Error) => {
+        const seen = (await events('readiness', 'Unhealthy')).map((x) => x.message);
+        throw new Error(`${e.message}: ${JSON.stringify(seen)}\n${nodeOutput.slice(-3000)}`);
+      },
+    );
+    // Not before the file exists (6 s after the start), give or take the pod's start.
+    expect(Date.now() - t0).toBeGreaterThan(1000);
+    const p = await read('readiness');
+    expect(p.status?.conditions?.find((c) => c.type === 'ContainersReady')?.status).toBe('True');
+    expect(p.status?.containerStatuses?.[0].restartCount).toBe(0);
+  }, 120_000);
+
+  it("a preStop hook runs before the stop signal: its effect is in the log before the app's TERM", async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        ...pod('prestop', {
+          command: sh(
+            'mkdir -p /tmp; trap "echo got-TERM; exit 0" TERM; echo started; ' +
+              'while :; do if [ -f /tmp/hook ]; then cat /tmp/hook; rm /tmp/hook; fi; sleep 0.2; done',
+          ),
+          lifecycle: {
+            preStop: { exec: { command: sh('echo prestop-ran > /tmp/hook; sleep 2') } },
+          },
+        }),
+      },
+    });
+    await until('the pod to run', async () => (await read('prestop')).status?.phase === 'Running');
+    await until('its first line', async () =>
+      (await kubectl(cluster, 'logs', '-n', namespace, 'prestop')).includes('started'),
+    );
+    const follow = spawn(
+      'kubectl',
+      ['--kubeconfig', cluster.kubeconfig, 'logs', '-f', '-n', namespace, 'prestop'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until('the log to be followed', async () => out.includes('started'));
+    await core.deleteNamespacedPod({ name: 'prestop', namespace, gracePeriodSeconds: 10 });
+    await until('got-TERM in the log', async () => out.includes('got-TERM'), 30_000).finally(() =>
+      follow.kill(),
+    );
+    expect(out).toBe('started\nprestop-ran\ngot-TERM\n');
+  }, 120_000);
+
+  it('a postStart hook runs before the container counts as Running; a failing one restarts it', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('poststart', {
+        command: sh('sleep 600'),
+        lifecycle: { postStart: { exec: { command: sh('sleep 1; exit 3') } } },
+      }),
+    });
+    const failed = await until(
+      'FailedPostStartHook',
+      async () => {
+        const e = await events('poststart', 'FailedPostStartHook');
+        return e.length > 0 && e[0];
+      },
+      60_000,
+    );
+    expect(failed.message).toMatch(
+      /^Exec lifecycle hook \(\[sh -c sleep 1; exit 3\]\) for Container "app"/,
+    );
+    await until(
+      'a restart',
+      async () => ((await read('poststart')).status?.containerStatuses?.[0].restartCount ?? 0) >= 1,
+      60_000,
+    );
+    const s = (await read('poststart')).status?.containerStatuses?.[0];
+    // It never counted as running: each run ended while its hook was failing.
+    expect(s?.state?.running).toBeUndefined();
+  }, 120_000);
+});
+
+describe('termination messages on vic-kubelet node (runc)', () => {
+  const terminated = async (name: string) =>
+    until(
+      `${name} to end`,
+      async () => {
+        const t = (await read(name)).status?.containerStatuses?.[0]?.state?.terminated;
+        return t ?? false;
+      },
+      90_000,
+    );
+
+  it('what the container wrote to /dev/termination-log is state.terminated.message', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'message',
+        { command: sh('echo -n "bye from app" > /dev/termination-log; exit 3') },
+        'Never',
+      ),
+    });
+    expect(await terminated('message')).toMatchObject({
+      exitCode: 3,
+      reason: 'Error',
+      message: 'bye from app',
+    });
+  }, 120_000);
+
+  it('a terminationMessagePath of its own; at most 4 KiB of it', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'message-path',
+        {
+          command: sh(
+            'mkdir -p /tmp; i=0; while [ $i -lt 600 ]; do echo -n "0123456789"; i=$((i+1)); done > /var/msg',
+          ),
+          terminationMessagePath: '/var/msg',
+        },
+        'Never',
+      ),
+    });
+    const t = await terminated('message-path');
+    expect(t.exitCode).toBe(0);
+    expect(t.message).toBe('0123456789'.repeat(600).slice(0, 4096));
+  }, 120_000);
+
+  it('FallbackToLogsOnError: the end of the log when a failed run left no message', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'fallback',
+        {
+          command: sh('echo first; echo "last words" >&2; exit 2'),
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+        },
+        'Never',
+      ),
+    });
+    const t = await terminated('fallback');
+    expect(t).toMatchObject({ exitCode: 2, message: 'first\nlast words\n' });
+  }, 120_000);
+});
+
+describe('probes and termination messages in a pod VM (vm)', () => {
+  it('readiness holds Ready False until it passes; the termination message reaches the status', async () => {
+    const body = pod(
+      'vm-probed',
+      {
+        command: sh(
+          'mkdir -p /tmp; sleep 4; echo ok > /tmp/ready; sleep 4; echo -n vm-bye > /dev/termination-log; exit 4',
+        ),
+        readinessProbe: {
+          exec: { command: sh('cat /tmp/ready') },
+          periodSeconds: 1,
+          timeoutSeconds: 10,
+        },
+      },
+      'Never',
+    );
+    body.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+    await core.createNamespacedPod({ namespace, body });
+    const ready = (p: k8s.V1Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    const running = await until(
+      'the VM pod to run',
+      async () => {
+        const p = await read('vm-probed');
+        return p.status?.phase === 'Running' && p;
+      },
+      120_000,
+    );
+    expect(ready(running)).toBe('False');
+    await until('Ready', async () => ready(await read('vm-probed')) === 'True', 60_000);
+    const t = await until(
+      'the VM pod to end',
+      async () =>
+        (await read('vm-probed')).status?.containerStatuses?.[0]?.state?.terminated ?? false,
+      60_000,
+    );
+    expect(t).toMatchObject({ exitCode: 4, message: 'vm-bye' });
+  }, 240_000);
+});
