@@ -146,7 +146,9 @@ export class VicProvider implements Provider {
       try {
         if (!images) {
           images = await this.creator.pullImages(vp.pod, signal);
-          for (const c of vp.containers.values()) c.waiting = { reason: 'ContainerCreating' };
+          // Back to the default waiting reason (ContainerCreating; PodInitializing with init
+          // containers, as kubectl's Init:0/N needs), from a failed pull's.
+          for (const c of vp.containers.values()) c.waiting = undefined;
           this.changed(vp);
         }
         if (signal.aborted) return;
@@ -206,8 +208,7 @@ export class VicProvider implements Provider {
       // sync tries again. The pod is committed whole, so its other containers wait too (as
       // ContainerCreating), where the kubelet would have started those before it.
       for (const other of vp.containers.values())
-        if (other.waiting?.reason === 'CreateContainerConfigError')
-          other.waiting = { reason: 'ContainerCreating' };
+        if (other.waiting?.reason === 'CreateContainerConfigError') other.waiting = undefined;
       const c = vp.containers.get(err.container)!;
       c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
       this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'container config');
@@ -241,6 +242,7 @@ export class VicProvider implements Provider {
       this.starter,
       (p) => this.changed(p),
       this.o.log,
+      (e) => this.event(vp, e),
     );
     w.monitor.start();
   }

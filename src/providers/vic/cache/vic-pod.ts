@@ -64,6 +64,8 @@ export interface VicPod {
   startTime: Date;
   /** When each pod condition last changed, by type. */
   transitions: Map<string, { status: string; at: Date }>;
+  /** Why the pod failed as a whole (DeadlineExceeded), beyond what its containers say. */
+  failure?: Waiting;
 }
 
 export const podKey = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -75,7 +77,8 @@ export function newVicPod(pod: k8s.V1Pod, now = new Date()): VicPod {
     startTime: now,
     transitions: new Map(),
     containers: new Map(
-      (pod.spec?.containers ?? []).map((c) => [
+      // Init containers too: each is a task of the pod, with a status and a log of its own.
+      [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => [
         c.name,
         { name: c.name, image: c.image ?? '', backoffMs: 0 },
       ]),
