@@ -22,6 +22,7 @@ import { taskConfig } from './container-config.js';
 import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.js';
 import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
+import { allContainers, isSidecar } from './init-sequence.js';
 import { parseQuantity } from './quantity.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
@@ -59,7 +60,7 @@ export class PodCreator {
     // One pull per image and policy, however many containers run it.
     const pulls = new Map<string, Promise<ImageConfig>>();
     const results = await Promise.allSettled(
-      pod.spec!.containers.map(async (c) => {
+      allContainers(pod.spec).map(async (c) => {
         const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
         let pull = pulls.get(key);
         if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
@@ -97,7 +98,8 @@ export class PodCreator {
       this.env.podIPs?.(pod) ?? [],
     );
     // Configs first: a spec that cannot run fails before anything is asked of the VCH.
-    const tasks = pod.spec!.containers.map((c) => {
+    // Init containers first: the monitor starts tasks in join order (init-sequence.ts).
+    const tasks = allContainers(pod.spec).map((c) => {
       const image = images.get(c.name)!;
       const resolved = containerEnv(pod, c, image, inputs);
       for (const e of resolved.events) onEvent?.(e);
@@ -217,15 +219,33 @@ export function podHostname(pod: k8s.V1Pod): string {
   return (pod.spec?.hostname || pod.metadata!.name!).slice(0, 63);
 }
 
-/** The pod's size for a pod VM: the sum of its containers' limits (requests if none). */
+/**
+ * The pod's size for a pod VM, as the scheduler counts a pod: its app containers and sidecars
+ * together, or an init container with the sidecars started before it, whichever is more; each
+ * container's limits (requests if none).
+ */
 function podResources(pod: k8s.V1Pod): { numCPUs?: number; memoryMB?: number } {
-  let cpu = 0;
-  let mem = 0;
-  for (const c of pod.spec!.containers) {
+  const size = (c: k8s.V1Container) => {
     const r = { ...c.resources?.requests, ...c.resources?.limits };
-    if (r.cpu !== undefined) cpu += parseQuantity(r.cpu, `container ${c.name}: cpu`);
-    if (r.memory !== undefined) mem += parseQuantity(r.memory, `container ${c.name}: memory`);
+    return {
+      cpu: r.cpu !== undefined ? parseQuantity(r.cpu, `container ${c.name}: cpu`) : 0,
+      mem: r.memory !== undefined ? parseQuantity(r.memory, `container ${c.name}: memory`) : 0,
+    };
+  };
+  let sidecars = { cpu: 0, mem: 0 };
+  let most = { cpu: 0, mem: 0 };
+  for (const c of pod.spec!.initContainers ?? []) {
+    const s = size(c);
+    if (isSidecar(c)) sidecars = { cpu: sidecars.cpu + s.cpu, mem: sidecars.mem + s.mem };
+    else
+      most = {
+        cpu: Math.max(most.cpu, sidecars.cpu + s.cpu),
+        mem: Math.max(most.mem, sidecars.mem + s.mem),
+      };
   }
+  const apps = pod.spec!.containers.map(size);
+  const cpu = Math.max(most.cpu, sidecars.cpu + apps.reduce((n, s) => n + s.cpu, 0));
+  const mem = Math.max(most.mem, sidecars.mem + apps.reduce((n, s) => n + s.mem, 0));
   return {
     numCPUs: cpu > 0 ? Math.ceil(cpu) : undefined,
     memoryMB: mem > 0 ? Math.ceil(mem / 2 ** 20) : undefined,
