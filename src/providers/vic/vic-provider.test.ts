@@ -212,8 +212,8 @@ describe('VicProvider', () => {
 
   it('refuses a pod it can never run (InvalidInput), so the node fails it', async () => {
     const { provider } = setup();
-    const pod = testPod('init', [{ name: 'a' }], {
-      initContainers: [{ name: 'i', image: 'busybox:1' }],
+    const pod = testPod('eph', [{ name: 'a' }], {
+      ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
     });
     await expect(provider.createPod(pod)).rejects.toMatchObject({ kind: 'InvalidInput' });
     await expect(
