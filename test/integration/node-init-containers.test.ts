@@ -129,6 +129,22 @@ function pod(
 const read = (name: string) => core.readNamespacedPod({ name, namespace });
 const logs = (name: string, container: string) =>
   kubectl(cluster, 'logs', '-n', namespace, name, '-c', container);
+/** Unix ns of an RFC 3339 timestamp with up to nine fractional digits. */
+function nanos(ts: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(ts);
+  if (!m) throw new Error(`not a timestamp: ${ts}`);
+  return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+/**
+ * When a container wrote `what` (a whole line), in ns: the log's own timestamp, which the
+ * container's tether stamps as the line is written (a busybox date has no %N).
+ */
+async function loggedAt(pod: string, container: string, what: string): Promise<bigint> {
+  const out = await kubectl(cluster, 'logs', '-n', namespace, pod, '-c', container, '--timestamps');
+  const line = out.split('\n').find((l) => l.slice(l.indexOf(' ') + 1) === what);
+  if (!line) throw new Error(`${pod}/${container} did not log ${JSON.stringify(what)}:\n${out}`);
+  return nanos(line.slice(0, line.indexOf(' ')));
+}
 /** kubectl's STATUS column for the pod (Init:N/M, Init:CrashLoopBackOff, Completed, …). */
 async function kubectlStatus(name: string): Promise<string> {
   const out = await kubectl(cluster, 'get', 'pod', '-n', namespace, name, '--no-headers');
@@ -139,8 +155,8 @@ const started = (s: k8s.V1ContainerStatus | undefined) =>
   s?.state?.running?.startedAt ?? s?.state?.terminated?.startedAt;
 const ms = (d: Date | string | undefined) => new Date(d!).getTime();
 
-/** Prints "<what> <unix ns>" — when something happened, in the container's own words. */
-const stamp = (what: string) => `echo "${what} $(date +%s%N)"`;
+/** Logs a line saying what happened; its log timestamp says when (loggedAt). */
+const stamp = (what: string) => `echo "${what}"`;
 // A sidecar that says when it started, ticks, and says when its stop signal came.
 const sidecarScript = `trap '${stamp('sidecar stopping')}; exit 0' TERM; ${stamp('sidecar up')}; while :; do sleep 0.2; done`;
 
@@ -197,12 +213,11 @@ describe('init containers', () => {
     expect(ms(started(app))).toBeGreaterThanOrEqual(ms(finished(second)));
     expect(done.conditions!.find((c) => c.type === 'Initialized')!.status).toBe('True');
     // In the containers' own words: three attempts, then the second init, then the app.
-    const attempts = [...(await logs('ordered', 'flaky')).matchAll(/^attempt (\d) (\d+)$/gm)];
-    expect(attempts.map((m) => m[1])).toEqual(['1', '2', '3']);
-    const at = (text: string) => BigInt(/ (\d+)$/m.exec(text)![1]);
-    const secondAt = at(await logs('ordered', 'second'));
-    const appAt = at(await logs('ordered', 'app'));
-    expect(secondAt).toBeGreaterThan(BigInt(attempts[2][2]));
+    expect(await logs('ordered', 'flaky')).toBe('attempt 1\nattempt 2\nattempt 3\n');
+    const thirdAt = await loggedAt('ordered', 'flaky', 'attempt 3');
+    const secondAt = await loggedAt('ordered', 'second', 'second');
+    const appAt = await loggedAt('ordered', 'app', 'app');
+    expect(secondAt).toBeGreaterThan(thirdAt);
     expect(appAt).toBeGreaterThan(secondAt + 900_000_000n); // after second's 1 s sleep
     expect(seen.has('Init:CrashLoopBackOff')).toBe(true);
     expect([...seen].some((s) => /^Init:[01]\/2$/.test(s)) || seen.has('Completed')).toBe(true);
@@ -260,12 +275,9 @@ describe('native sidecars', () => {
     expect(proxy.state!.terminated).toMatchObject({ exitCode: 0 });
     expect(proxy.restartCount).toBe(0);
     expect(ms(finished(proxy))).toBeGreaterThanOrEqual(ms(finished(app)));
-    const proxyLog = await logs('sidecar', 'proxy');
-    const appLog = await logs('sidecar', 'app');
-    const at = (text: string, what: string) =>
-      BigInt(new RegExp(`^${what} (\\d+)$`, 'm').exec(text)![1]);
-    expect(at(proxyLog, 'sidecar up')).toBeLessThan(at(appLog, 'app'));
-    expect(at(proxyLog, 'sidecar stopping')).toBeGreaterThan(at(appLog, 'app done'));
+    const at = (c: string, what: string) => loggedAt('sidecar', c, what);
+    expect(await at('proxy', 'sidecar up')).toBeLessThan(await at('app', 'app'));
+    expect(await at('proxy', 'sidecar stopping')).toBeGreaterThan(await at('app', 'app done'));
   }, 120_000);
 
   it('vm: init container, sidecar and app in one pod VM, in order; the sidecar stops after the app', async () => {
@@ -297,14 +309,12 @@ describe('native sidecars', () => {
     ).catch(async (e: Error) => {
       throw new Error(`${e.message}\n${JSON.stringify((await read('vmpod')).status)}`);
     });
-    const at = (text: string, what: string) =>
-      BigInt(new RegExp(`^${what} (\\d+)$`, 'm').exec(text)![1]);
-    const setupLog = await logs('vmpod', 'setup');
-    const proxyLog = await logs('vmpod', 'proxy');
-    const appLog = await logs('vmpod', 'app');
-    expect(at(proxyLog, 'sidecar up')).toBeGreaterThan(at(setupLog, 'setup') + 900_000_000n);
-    expect(at(appLog, 'app')).toBeGreaterThan(at(proxyLog, 'sidecar up'));
-    expect(at(proxyLog, 'sidecar stopping')).toBeGreaterThan(at(appLog, 'app done'));
+    const at = (c: string, what: string) => loggedAt('vmpod', c, what);
+    expect(await at('proxy', 'sidecar up')).toBeGreaterThan(
+      (await at('setup', 'setup')) + 900_000_000n,
+    );
+    expect(await at('app', 'app')).toBeGreaterThan(await at('proxy', 'sidecar up'));
+    expect(await at('proxy', 'sidecar stopping')).toBeGreaterThan(await at('app', 'app done'));
     const s = (await read('vmpod')).status!;
     expect(s.initContainerStatuses!.map((c) => c.state?.terminated?.exitCode)).toEqual([0, 0]);
     expect(s.containerStatuses![0].state!.terminated!.exitCode).toBe(0);

@@ -264,6 +264,8 @@ export class VicProvider implements Provider {
         );
     }
     vp.pod = structuredClone(pod);
+    // A new activeDeadlineSeconds counts at once.
+    this.work.get(vp)?.monitor?.poke();
     this.changed(vp);
   }
 

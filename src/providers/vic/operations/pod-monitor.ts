@@ -201,9 +201,16 @@ export class PodMonitor {
     }
   }
 
-  /** Until a running task exits, a restart falls due, or the monitor stops. */
+  /** Looks again at once (the pod's spec changed: a new activeDeadlineSeconds). */
+  poke(): void {
+    this.round?.abort();
+  }
+
+  private round: AbortController | undefined;
+
+  /** Until a running task exits, a restart or the deadline falls due, or the monitor stops. */
   private async waitForChange(running: TaskInfo[], dueInMs: number | undefined): Promise<void> {
-    const round = new AbortController();
+    const round = (this.round = new AbortController());
     const signal = AbortSignal.any([this.abort.signal, round.signal]);
     const waits: Promise<unknown>[] = running.map((t) =>
       this.isolation.wait(t.id, WAIT_SEC, signal).catch(async (err) => {
