@@ -23,6 +23,7 @@ import type { EnvSources } from './operations/env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { PodDeleter } from './operations/pod-deleter.js';
+import { changedImages, ImageUpdater } from './operations/image-update.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
@@ -63,6 +64,8 @@ interface Work {
   creating: Promise<void>;
   monitor?: PodMonitor;
   lastPushed?: string;
+  /** Image changes of the pod's containers, one after the other. */
+  updating?: Promise<void>;
 }
 
 export class VicProvider implements Provider {
@@ -71,6 +74,7 @@ export class VicProvider implements Provider {
   private readonly starter: PodStarter;
   private readonly stopper: PodStopper;
   private readonly deleter: PodDeleter;
+  private readonly imageUpdater: ImageUpdater;
   private readonly work = new Map<VicPod, Work>();
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
   private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
@@ -88,6 +92,7 @@ export class VicProvider implements Provider {
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
     this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache);
+    this.imageUpdater = new ImageUpdater(this.creator, o.isolation, o.log);
     this.ready = this.rehydrate();
   }
 
@@ -248,22 +253,30 @@ export class VicProvider implements Provider {
   }
 
   /**
-   * Takes the API's pod as it is now. A changed image is not applied (the VCH has no way yet to
-   * replace one container of a pod): the container keeps running its image, which its status
-   * says (status.containerStatuses[].image), and a warning is logged.
+   * Takes the API's pod as it is now. A container whose image changed is recreated from the new
+   * image (image-update.ts), in the background, tried again with back-off until it is done or
+   * the pod goes; one not created yet simply gets it.
    */
   async updatePod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
     const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
-    for (const c of pod.spec?.containers ?? []) {
-      const running = vp.containers.get(c.name);
-      if (running && running.image !== c.image)
-        this.o.log.warn(
-          { pod: podKey(pod.metadata!.namespace!, pod.metadata!.name!), container: c.name },
-          `image change to ${c.image} not applied: the container keeps running ${running.image}; delete and recreate the pod`,
+    const changed = changedImages(vp, pod);
+    vp.pod = structuredClone(pod);
+    const w = this.work.get(vp);
+    for (const c of changed) {
+      const rec = vp.containers.get(c.name)!;
+      if (!rec.taskId || !w || vp.stage !== 'created') rec.image = c.image ?? '';
+      else
+        w.updating = (w.updating ?? Promise.resolve()).then(() =>
+          this.imageUpdater.replaceUntilDone(vp, c, w.abort.signal, {
+            event: (e) => this.event(vp, e),
+            changed: () => {
+              w.monitor?.poke();
+              this.changed(vp);
+            },
+          }),
         );
     }
-    vp.pod = structuredClone(pod);
     // A new activeDeadlineSeconds counts at once.
     this.work.get(vp)?.monitor?.poke();
     this.changed(vp);

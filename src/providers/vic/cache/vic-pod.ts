@@ -40,6 +40,10 @@ export interface ContainerRecord {
   /** Restart back-off: the next delay (ms) and when a pending restart is due (epoch ms). */
   backoffMs: number;
   restartDueAt?: number;
+  /** Being recreated with a new image (image-update.ts): the monitor leaves it alone. */
+  replacing?: boolean;
+  /** Restarts of the tasks it replaced (a changed image): its restartCount goes on from them. */
+  restartsBefore?: number;
   /** The restart count the VCH had when the last run's end was recorded. */
   recordedRestarts?: number;
 }

@@ -54,26 +54,33 @@ export class PodCreator {
   ) {}
 
   /** Pulls the pod's images; throws ImagePullError naming the first container that failed. */
-  async pullImages(pod: k8s.V1Pod, signal?: AbortSignal): Promise<Map<string, ImageConfig>> {
+  async pullImages(
+    pod: k8s.V1Pod,
+    signal?: AbortSignal,
+    /** Only these containers' images (a pod update that changed them). */
+    only?: string[],
+  ): Promise<Map<string, ImageConfig>> {
     const secrets = await this.pullSecrets(pod);
     const images = new Map<string, ImageConfig>();
     // One pull per image and policy, however many containers run it.
     const pulls = new Map<string, Promise<ImageConfig>>();
     const results = await Promise.allSettled(
-      allContainers(pod.spec).map(async (c) => {
-        const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
-        let pull = pulls.get(key);
-        if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
-        try {
-          images.set(c.name, await pull);
-        } catch (err) {
-          // The error names the container it is reported on.
-          if (err instanceof ImagePullError && err.container !== c.name)
-            throw new ImagePullError(c.name, err.image, err.message, err.kind, err.neverPull);
-          throw err;
-        }
-        signal?.throwIfAborted();
-      }),
+      allContainers(pod.spec)
+        .filter((c) => !only || only.includes(c.name))
+        .map(async (c) => {
+          const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
+          let pull = pulls.get(key);
+          if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
+          try {
+            images.set(c.name, await pull);
+          } catch (err) {
+            // The error names the container it is reported on.
+            if (err instanceof ImagePullError && err.container !== c.name)
+              throw new ImagePullError(c.name, err.image, err.message, err.kind, err.neverPull);
+            throw err;
+          }
+          signal?.throwIfAborted();
+        }),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -99,22 +106,10 @@ export class PodCreator {
     );
     // Configs first: a spec that cannot run fails before anything is asked of the VCH.
     // Init containers first: the monitor starts tasks in join order (init-sequence.ts).
-    const tasks = allContainers(pod.spec).map((c) => {
-      const image = images.get(c.name)!;
-      const resolved = containerEnv(pod, c, image, inputs);
-      for (const e of resolved.events) onEvent?.(e);
-      try {
-        return { c, task: taskConfig(pod, c, image, resolved) };
-      } catch (err) {
-        // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
-        if (err instanceof ContainerConfigError) throw err;
-        throw new ContainerCreateError(
-          c.name,
-          errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
-          errorMessage(err),
-        );
-      }
-    });
+    const tasks = allContainers(pod.spec).map((c) => ({
+      c,
+      task: this.configOf(pod, c, images.get(c.name)!, inputs, onEvent),
+    }));
     const created = await this.isolation.createHandle({
       name: `${m.namespace}_${m.name}`,
       hostname: podHostname(pod),
@@ -152,6 +147,44 @@ export class PodCreator {
     await this.isolation.commitHandle(h);
     this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
     return { id: created.id, tasks: ids };
+  }
+
+  /** The task config of one container of the pod (a container recreated with a new image). */
+  async taskConfigFor(
+    pod: k8s.V1Pod,
+    c: k8s.V1Container,
+    image: ImageConfig,
+    onEvent?: (e: PodEvent) => void,
+  ): Promise<ReturnType<typeof taskConfig>> {
+    const inputs = await gatherEnvInputs(
+      pod,
+      this.env.sources && memoizedSources(this.env.sources),
+      (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
+      this.env.podIPs?.(pod) ?? [],
+    );
+    return this.configOf(pod, c, image, inputs, onEvent);
+  }
+
+  private configOf(
+    pod: k8s.V1Pod,
+    c: k8s.V1Container,
+    image: ImageConfig,
+    inputs: Awaited<ReturnType<typeof gatherEnvInputs>>,
+    onEvent?: (e: PodEvent) => void,
+  ): ReturnType<typeof taskConfig> {
+    const resolved = containerEnv(pod, c, image, inputs);
+    for (const e of resolved.events) onEvent?.(e);
+    try {
+      return taskConfig(pod, c, image, resolved);
+    } catch (err) {
+      // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
+      if (err instanceof ContainerConfigError) throw err;
+      throw new ContainerCreateError(
+        c.name,
+        errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
+        errorMessage(err),
+      );
+    }
   }
 
   private async pullSecrets(pod: k8s.V1Pod): Promise<k8s.V1Secret[]> {

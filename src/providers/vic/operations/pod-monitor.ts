@@ -101,7 +101,9 @@ export class PodMonitor {
         this.log.info({ pod: this.name }, DEADLINE_MESSAGE);
         this.onEvent?.({ type: 'Normal', reason: DEADLINE_REASON, message: DEADLINE_MESSAGE });
       }
-      if (this.vp.failure || podFinished(spec, tasks)) {
+      // A container being recreated with a new image has ended only for now.
+      const replacing = [...this.vp.containers.values()].some((c) => c.replacing);
+      if (!replacing && (this.vp.failure || podFinished(spec, tasks))) {
         // Finished for good: nothing starts again, and what still runs (sidecars; everything
         // past the deadline) is stopped — app containers first, then sidecars in reverse.
         for (const c of this.vp.containers.values()) {
@@ -120,7 +122,7 @@ export class PodMonitor {
       for (const task of this.vp.info.tasks ?? []) {
         const c = this.vp.containers.get(task.name);
         const p = task.processConfig;
-        if (!c) continue;
+        if (!c || c.replacing) continue;
         if (p.status === 'created' && !startFailed(p)) {
           // Its turn yet? Init containers go one by one, app containers after them.
           if (!mayStart(spec, task.name, tasks)) continue;
@@ -149,7 +151,7 @@ export class PodMonitor {
       const dues = [...this.vp.containers.values()]
         .map((c) => c.restartDueAt)
         .filter((d): d is number => d !== undefined);
-      if (running.length === 0 && dues.length === 0) return; // finished for good
+      if (running.length === 0 && dues.length === 0 && !replacing) return; // finished for good
       const deadline = deadlineAt(this.vp);
       if (deadline !== undefined) dues.push(deadline);
       await this.waitForChange(running, dues.length ? Math.min(...dues) - Date.now() : undefined);
@@ -219,6 +221,8 @@ export class PodMonitor {
       }),
     );
     if (dueInMs !== undefined) waits.push(sleep(Math.max(0, dueInMs), signal));
+    // poke() ends the round too, even with nothing running.
+    waits.push(new Promise((r) => signal.addEventListener('abort', r, { once: true })));
     try {
       await Promise.race(waits);
     } finally {

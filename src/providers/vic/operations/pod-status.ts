@@ -65,7 +65,7 @@ function containerStatus(
     containerID: task ? containerIdOf(task.id) : undefined,
     ready: false,
     started: false,
-    restartCount: task?.restartCount ?? 0,
+    restartCount: (task?.restartCount ?? 0) + (c.restartsBefore ?? 0),
     lastState,
     state: {},
   };
