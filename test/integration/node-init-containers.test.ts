@@ -40,6 +40,8 @@ const nodeName = `vk-init-${suffix}`;
 let work: string;
 let registry: Registry;
 let image: string;
+/** The same busybox under a second tag: an update to it is an image change. */
+let image2: string;
 let node: ChildProcess | undefined;
 let nodeOutput = '';
 
@@ -49,7 +51,10 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'vk-node-init-'));
   registry = await startRegistry();
   image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
+  const layout = await buildBusyboxLayout(join(work, 'image'));
+  await pushImage(layout, 'busybox', image);
+  image2 = `${registry.host}/busybox:2`;
+  await pushImage(layout, 'busybox', image2);
   await createTestNamespace(core, namespace);
   const tls = await servingCert(cluster, nodeName);
   node = spawn(
@@ -354,4 +359,51 @@ describe('activeDeadlineSeconds', () => {
     });
     expect(events.items.map((e) => e.reason)).toContain('DeadlineExceeded');
   }, 90_000);
+});
+
+describe('a changed image on a pod update', () => {
+  it('recreates that container from the new image; the other container runs on', async () => {
+    const loop = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done'];
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('upd', {
+        terminationGracePeriodSeconds: 2,
+        containers: [
+          { name: 'app', image, command: loop },
+          { name: 'other', image, command: loop },
+        ],
+      }),
+    });
+    const before = await until(
+      'upd running',
+      async () => {
+        const p = await read('upd');
+        return p.status?.containerStatuses?.every((c) => c.state?.running) && p;
+      },
+      60_000,
+    );
+    const [app0, other0] = before.status!.containerStatuses!;
+    await kubectl(cluster, 'set', 'image', '-n', namespace, 'pod/upd', `app=${image2}`);
+    const after = await until(
+      'app recreated from the new image',
+      async () => {
+        const p = await read('upd');
+        const app = p.status?.containerStatuses?.[0];
+        return app?.image === image2 && app.state?.running && p;
+      },
+      60_000,
+    );
+    const [app, other] = after.status!.containerStatuses!;
+    expect(app.containerID).not.toBe(app0.containerID);
+    expect(app).toMatchObject({ restartCount: 1, lastState: { terminated: { exitCode: 0 } } });
+    expect(other).toMatchObject({ containerID: other0.containerID, restartCount: 0 });
+    expect(other.state!.running!.startedAt).toEqual(other0.state!.running!.startedAt);
+    const events = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: 'involvedObject.name=upd',
+    });
+    expect(events.items.map((e) => `${e.reason}: ${e.message}`)).toContain(
+      'Killing: Container app definition changed, will be restarted',
+    );
+  }, 120_000);
 });
