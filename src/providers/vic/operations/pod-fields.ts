@@ -195,7 +195,11 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     applied: 'container-env.ts: ConfigMaps and Secrets, prefix, optional',
     test: CONTAINER_ENV_TEST,
   },
-  image: { applied: 'pulled through the persona, run by the task', test: POD_CREATOR_TEST },
+  image: {
+    applied:
+      'pulled through the persona, run by the task; changed on an update, the container is recreated from it (image-update.ts)',
+    test: PROVIDER_TEST,
+  },
   imagePullPolicy: {
     applied: 'pod-creator.ts: Always, IfNotPresent, Never',
     test: POD_CREATOR_TEST,
