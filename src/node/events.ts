@@ -20,6 +20,7 @@ export type EventReason =
   | 'Unhealthy'
   | 'FailedPostStartHook'
   | 'FailedPreStopHook'
+  | 'DeadlineExceeded'
   // Admission: a pod rejected before it runs (lifecycle.PodAdmitResult reasons).
   | 'SysctlForbidden';
 

@@ -174,6 +174,16 @@ export class FakeIsolationProxy implements IsolationProxy {
     return this.derive(handle, (cs) => cs.bind.push(id));
   }
 
+  async removeTask(handle: string, id: string) {
+    this.check(`remove task ${id}`);
+    return this.derive(handle, (cs) => {
+      const t = cs.container.tasks.find((x) => x.id === id);
+      if (!t) throw new NodeError('NotFound', `no task ${id}`);
+      if (t.status === 'running') throw new NodeError('Conflict', `task ${id} is running`);
+      cs.container.tasks = cs.container.tasks.filter((x) => x !== t);
+    });
+  }
+
   async addLoggingToHandle(handle: string) {
     this.check('logging');
     return this.derive(handle, (cs) => (cs.container.logging = true));

@@ -156,6 +156,7 @@ export const MODELS = {
   }),
   TaskJoinResponse: model<M.TaskJoinResponse>(['TaskJoinResponse'], { handle: str, id: str }),
   TaskBindConfig: model<M.TaskBindConfig>(['TaskBindConfig'], { handle: str, id: str }),
+  TaskRemoveConfig: model<M.TaskRemoveConfig>(['TaskRemoveConfig'], { handle: str, id: str }),
   Image: model<M.Image>(['Image'], { ID: str, Store: str, Metadata: map }),
   ProcessConfig: model<M.ProcessConfig>(['ProcessConfig'], {
     pid: int,

@@ -163,6 +163,12 @@ export interface TaskBindConfig {
   id: string;
 }
 
+/** VIC's task remove: the task (not running) leaves the container at commit. */
+export interface TaskRemoveConfig {
+  handle: string;
+  id: string;
+}
+
 /** An image of the store (`GET /storage/{store_name}/info/{id}`). */
 export interface Image {
   ID: string;

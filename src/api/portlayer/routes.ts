@@ -41,6 +41,7 @@ export const ROUTES = {
   getImage: route('GET', '/storage/{store_name}/info/{id}', 'GetImage'),
   taskJoin: route('POST', '/tasks', 'Join'),
   taskBind: route('POST', '/tasks/binding', 'Bind'),
+  taskRemove: route('DELETE', '/tasks', 'Remove'),
   taskInspect: route('GET', '/tasks', 'Inspect'),
   taskWait: route('GET', '/tasks/wait', 'Wait'),
   loggingJoin: route('POST', '/logging', 'LoggingJoin'),

@@ -195,25 +195,56 @@ describe('VicProvider', () => {
     expect(isolation.containers.size).toBe(1);
   });
 
-  it('updatePod takes the new pod; a changed image is not applied and the status says which runs', async () => {
-    const { provider, last } = setup();
-    const pod = testPod('upd', [{ name: 'a', image: 'busybox:1' }]);
+  it('updatePod with a changed image recreates that container from it; the other runs on', async () => {
+    const { provider, last, isolation, images, taskId } = setup();
+    images.addToRegistry('busybox:2', { cmd: ['sh', '-c', 'new'] });
+    const pod = testPod('upd', [
+      { name: 'a', image: 'busybox:1' },
+      { name: 'b', image: 'busybox:1' },
+    ]);
     await provider.createPod(pod);
     await eventually(() => last()?.phase === 'Running');
+    const [oldA, oldB] = [taskId('upd', 'a'), taskId('upd', 'b')];
     const changed = structuredClone(pod);
     changed.metadata!.labels = { tier: 'front' };
     changed.spec!.containers[0].image = 'busybox:2';
     await provider.updatePod(changed);
     expect((await provider.getPod('default', 'upd'))!.metadata!.labels).toEqual({ tier: 'front' });
-    expect((await provider.getPodStatus('default', 'upd'))!.containerStatuses![0].image).toBe(
-      'busybox:1',
-    );
+    await eventually(() => last()?.containerStatuses?.[0].image === 'busybox:2');
+    await eventually(() => last()?.containerStatuses?.[0].state?.running);
+    const [a, b] = last()!.containerStatuses!;
+    // A new task from the new image; the old one got its stop signal and was removed.
+    expect(taskId('upd', 'a')).not.toBe(oldA);
+    expect(isolation.task(taskId('upd', 'a')).imageId).toBe(images.registry.get('busybox:2')!.id);
+    expect(() => isolation.task(oldA)).toThrow();
+    expect(a).toMatchObject({ restartCount: 1, lastState: { terminated: { exitCode: 143 } } });
+    expect(isolation.calls).toContain(`remove task ${oldA}`);
+    // The other container ran on untouched.
+    expect(taskId('upd', 'b')).toBe(oldB);
+    expect(b).toMatchObject({ image: 'busybox:1', restartCount: 0, state: { running: {} } });
+  });
+
+  it('updatePod with an image that cannot be pulled leaves the container running its old one', async () => {
+    const { provider, last, taskId } = setup();
+    const pod = testPod('nopull', [{ name: 'a', image: 'busybox:1' }]);
+    await provider.createPod(pod);
+    await eventually(() => last()?.phase === 'Running');
+    const old = taskId('nopull', 'a');
+    const changed = structuredClone(pod);
+    changed.spec!.containers[0].image = 'busybox:nope';
+    await provider.updatePod(changed);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(taskId('nopull', 'a')).toBe(old);
+    expect(last()!.containerStatuses![0]).toMatchObject({
+      image: 'busybox:1',
+      state: { running: {} },
+    });
   });
 
   it('refuses a pod it can never run (InvalidInput), so the node fails it', async () => {
     const { provider } = setup();
-    const pod = testPod('init', [{ name: 'a' }], {
-      initContainers: [{ name: 'i', image: 'busybox:1' }],
+    const pod = testPod('eph', [{ name: 'a' }], {
+      ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
     });
     await expect(provider.createPod(pod)).rejects.toMatchObject({ kind: 'InvalidInput' });
     await expect(

@@ -24,6 +24,7 @@ import { ContainerConfigError, ContainerCreateError, ImagePullError } from './op
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
+import { changedImages, ImageUpdater } from './operations/image-update.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
@@ -72,6 +73,8 @@ interface Work {
   /** Its containers' probes, when it has any. */
   prober?: PodProber;
   lastPushed?: string;
+  /** Image changes of the pod's containers, one after the other. */
+  updating?: Promise<void>;
 }
 
 export class VicProvider implements Provider {
@@ -81,6 +84,7 @@ export class VicProvider implements Provider {
   private readonly stopper: PodStopper;
   private readonly deleter: PodDeleter;
   private readonly lifecycle: ContainerLifecycle;
+  private readonly imageUpdater: ImageUpdater;
   private readonly work = new Map<VicPod, Work>();
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
   private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
@@ -109,6 +113,7 @@ export class VicProvider implements Provider {
     this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache, (vp) =>
       this.lifecycle.preStop(vp),
     );
+    this.imageUpdater = new ImageUpdater(this.creator, o.isolation, o.log);
     this.ready = this.rehydrate();
   }
 
@@ -172,7 +177,9 @@ export class VicProvider implements Provider {
       try {
         if (!images) {
           images = await this.creator.pullImages(vp.pod, signal);
-          for (const c of vp.containers.values()) c.waiting = { reason: 'ContainerCreating' };
+          // Back to the default waiting reason (ContainerCreating; PodInitializing with init
+          // containers, as kubectl's Init:0/N needs), from a failed pull's.
+          for (const c of vp.containers.values()) c.waiting = undefined;
           this.changed(vp);
         }
         if (signal.aborted) return;
@@ -232,8 +239,7 @@ export class VicProvider implements Provider {
       // sync tries again. The pod is committed whole, so its other containers wait too (as
       // ContainerCreating), where the kubelet would have started those before it.
       for (const other of vp.containers.values())
-        if (other.waiting?.reason === 'CreateContainerConfigError')
-          other.waiting = { reason: 'ContainerCreating' };
+        if (other.waiting?.reason === 'CreateContainerConfigError') other.waiting = undefined;
       const c = vp.containers.get(err.container)!;
       c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
       this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'container config');
@@ -268,28 +274,39 @@ export class VicProvider implements Provider {
       (p) => this.changed(p),
       this.o.log,
       (p, task, signal) => this.lifecycle.postStart(p, task, signal),
+      (e) => this.event(vp, e),
     );
     w.monitor.start();
     w.prober ??= this.lifecycle.startProber(vp);
   }
 
   /**
-   * Takes the API's pod as it is now. A changed image is not applied (the VCH has no way yet to
-   * replace one container of a pod): the container keeps running its image, which its status
-   * says (status.containerStatuses[].image), and a warning is logged.
+   * Takes the API's pod as it is now. A container whose image changed is recreated from the new
+   * image (image-update.ts), in the background, tried again with back-off until it is done or
+   * the pod goes; one not created yet simply gets it.
    */
   async updatePod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
     const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
-    for (const c of pod.spec?.containers ?? []) {
-      const running = vp.containers.get(c.name);
-      if (running && running.image !== c.image)
-        this.o.log.warn(
-          { pod: podKey(pod.metadata!.namespace!, pod.metadata!.name!), container: c.name },
-          `image change to ${c.image} not applied: the container keeps running ${running.image}; delete and recreate the pod`,
+    const changed = changedImages(vp, pod);
+    vp.pod = structuredClone(pod);
+    const w = this.work.get(vp);
+    for (const c of changed) {
+      const rec = vp.containers.get(c.name)!;
+      if (!rec.taskId || !w || vp.stage !== 'created') rec.image = c.image ?? '';
+      else
+        w.updating = (w.updating ?? Promise.resolve()).then(() =>
+          this.imageUpdater.replaceUntilDone(vp, c, w.abort.signal, {
+            event: (e) => this.event(vp, e),
+            changed: () => {
+              w.monitor?.poke();
+              this.changed(vp);
+            },
+          }),
         );
     }
-    vp.pod = structuredClone(pod);
+    // A new activeDeadlineSeconds counts at once.
+    this.work.get(vp)?.monitor?.poke();
     this.changed(vp);
   }
 

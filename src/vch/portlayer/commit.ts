@@ -3,7 +3,7 @@
 // (RUNNING starts every task, STOPPED stops the running ones within `wait_time`) and bound tasks
 // are started. If any step fails, what this commit did is undone (containers it started are
 // stopped, containers and a pod it created are removed) and the error is the commit's answer.
-import { errorKind, invalidInput } from '../errors.js';
+import { conflict, errorKind, invalidInput } from '../errors.js';
 import type { ContainerInfo as CoreContainer, PodInfo } from '../types.js';
 import type { Vch, VchLogger } from '../vch.js';
 import {
@@ -41,6 +41,14 @@ export class Committer {
         if (!found) throw invalidInput(`container ${set.containerId} is gone`);
         pod = found;
         this.checkPodLevelJoins(set, pod);
+      }
+      // A removed task goes first: a task joined in the same commit may take its name (a
+      // container whose image changed). Removal is not undone if a later step fails.
+      for (const id of set.remove ?? []) {
+        const t = (await this.dir.tasksOf(pod)).find((x) => taskPlId(x) === id);
+        if (!t) throw invalidInput(`task ${id} is not in container ${set.containerId}`);
+        if (t.status === 'running') throw conflict(`task ${id} is running: stop it first`);
+        await this.vch.removeContainer(t.id, { force: true });
       }
       for (const task of set.tasks) {
         const c = await this.createTask(set, pod, task);

@@ -58,6 +58,8 @@ export interface ChangeSet {
   readonly tasks: readonly TaskSpec[];
   readonly execs: readonly ExecTaskSpec[];
   readonly bind: readonly string[];
+  /** Tasks (portlayer ids) removed at commit, before new ones are joined (VIC's task remove). */
+  readonly remove?: readonly string[];
   readonly state?: 'RUNNING' | 'STOPPED';
   readonly logging: boolean;
   readonly interaction: boolean;
@@ -160,6 +162,7 @@ export class HandleStore {
       s.execs.length > 0 &&
       s.images.size === 0 &&
       s.tasks.length === 0 &&
+      !s.remove?.length &&
       s.state === undefined &&
       !s.logging &&
       !s.interaction &&

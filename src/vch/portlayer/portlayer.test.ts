@@ -278,6 +278,29 @@ describe('portlayer', () => {
     });
   });
 
+  it('replaces a task: remove (refused while it runs) and a new join of the same name, one commit', async () => {
+    const { id, tasks } = await makePod(['a', 'b'], 'RUNNING');
+    // Running: the commit refuses the removal, and nothing changes.
+    const h0 = await pl.removeTask(await pl.handle(id), tasks.a);
+    await expect(pl.commitHandle(h0)).rejects.toMatchObject({ kind: 'Conflict' });
+    const coreA = (await vch.listContainers({ all: true })).find((c) => c.nameInPod === 'a')!;
+    fake.exit(coreA.id, 0);
+    await pl.wait(tasks.a, 5);
+    let h = await pl.removeTask(await pl.handle(id), tasks.a);
+    h = await pl.addImageToHandle(h, { deltaID: 'a', imageID: imageId, repoName: 'x/app:2' });
+    const joined = await pl.createHandleTask(h, { name: 'a', path: '/bin/app', args: ['v2'] });
+    await pl.commitHandle(joined.handle);
+    const info = await pl.info(id);
+    expect(info.tasks!.map((t) => [t.name, t.id, t.processConfig.status])).toEqual([
+      ['b', tasks.b, 'running'],
+      ['a', joined.id, 'created'],
+    ]);
+    // A task the container does not have cannot be removed.
+    await expect(pl.removeTask(await pl.handle(id), tasks.a)).rejects.toMatchObject({
+      kind: 'NotFound',
+    });
+  });
+
   it('signals tasks, stops a pod with STOPPED, and removes it', async () => {
     const { id, tasks } = await makePod(['a', 'b'], 'RUNNING');
     await pl.signal(tasks.a, 9);

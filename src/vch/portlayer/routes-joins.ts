@@ -14,6 +14,7 @@ import {
   type TaskBindConfig,
   type TaskJoinConfig,
   type TaskJoinResponse,
+  type TaskRemoveConfig,
 } from '../../api/portlayer/index.js';
 import { invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
@@ -93,7 +94,8 @@ export function addJoinRoutes(
     if (set.tasks.some((t) => t.name === name || t.id === id))
       throw invalidInput(`the handle has a task named ${name} (or with id ${id}) already`);
     const existing = set.base === 'new' ? undefined : await dir.resolve(set.containerId);
-    if (existing?.tasks.some((t) => t.nameInPod === name))
+    // A task removed in this handle leaves its name free (a container whose image changed).
+    if (existing?.tasks.some((t) => t.nameInPod === name && !set.remove?.includes(taskPlId(t))))
       throw invalidInput(`container ${set.containerId} has a task named ${name} already`);
     const task: TaskSpec = {
       id,
@@ -128,6 +130,18 @@ export function addJoinRoutes(
         (await dir.resolve(set.containerId))?.tasks.some((t) => taskPlId(t) === id));
     if (!known) throw notFound(`no task ${id} in container ${set.containerId}`);
     const handle = handles.derive(set.handle, (s) => ({ bind: [...s.bind, id] }));
+    sendJson(res, 200, { handle } satisfies HandleResponse);
+  });
+
+  router.add(ROUTES.taskRemove, async ({ req, res }) => {
+    const body = await readObject<TaskRemoveConfig>(req, ['handle', 'id']);
+    const set = handles.get(body.handle as string);
+    const id = body.id as string;
+    const known =
+      set.base !== 'new' &&
+      (await dir.resolve(set.containerId))?.tasks.some((t) => taskPlId(t) === id);
+    if (!known) throw notFound(`no task ${id} in container ${set.containerId}`);
+    const handle = handles.derive(set.handle, (s) => ({ remove: [...(s.remove ?? []), id] }));
     sendJson(res, 200, { handle } satisfies HandleResponse);
   });
 

@@ -42,6 +42,10 @@ export interface ContainerRecord {
   /** Restart back-off: the next delay (ms) and when a pending restart is due (epoch ms). */
   backoffMs: number;
   restartDueAt?: number;
+  /** Being recreated with a new image (image-update.ts): the monitor leaves it alone. */
+  replacing?: boolean;
+  /** Restarts of the tasks it replaced (a changed image): its restartCount goes on from them. */
+  restartsBefore?: number;
   /** The restart count the VCH had when the last run's end was recorded. */
   recordedRestarts?: number;
   /** Its postStart hook runs: it is not Running (nor ready) until the hook returns. */
@@ -78,6 +82,8 @@ export interface VicPod {
   transitions: Map<string, { status: string; at: Date }>;
   /** Its probes, while they run. */
   probes?: ProbeState;
+  /** Why the pod failed as a whole (DeadlineExceeded), beyond what its containers say. */
+  failure?: Waiting;
 }
 
 export const podKey = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -89,7 +95,8 @@ export function newVicPod(pod: k8s.V1Pod, now = new Date()): VicPod {
     startTime: now,
     transitions: new Map(),
     containers: new Map(
-      (pod.spec?.containers ?? []).map((c) => [
+      // Init containers too: each is a task of the pod, with a status and a log of its own.
+      [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => [
         c.name,
         { name: c.name, image: c.image ?? '', backoffMs: 0 },
       ]),

@@ -80,7 +80,7 @@ export async function gatherEnvInputs(
   const ns = pod.metadata!.namespace!;
   const cmNames = new Set<string>();
   const secretNames = new Set<string>();
-  for (const c of pod.spec?.containers ?? []) {
+  for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     for (const f of c.envFrom ?? []) {
       if (f.configMapRef) cmNames.add(f.configMapRef.name ?? '');
       if (f.secretRef) secretNames.add(f.secretRef.name ?? '');
@@ -301,7 +301,9 @@ function resourceValue(
   fail: Fail,
 ): string {
   const target = ref.containerName
-    ? pod.spec?.containers.find((x) => x.name === ref.containerName)
+    ? [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+        (x) => x.name === ref.containerName,
+      )
     : c;
   if (!target) throw fail(`container ${ref.containerName} not found`, 'InvalidInput');
   const m = /^(limits|requests)\.(cpu|memory|ephemeral-storage|hugepages-.+)$/.exec(ref.resource);

@@ -9,6 +9,8 @@ import type * as k8s from '@kubernetes/client-node';
 export interface FieldContext {
   pod: k8s.V1Pod;
   container?: k8s.V1Container;
+  /** The container is one of spec.initContainers. */
+  init?: boolean;
 }
 
 /** Values of a field that ask nothing this node does not do, with their words for the README. */

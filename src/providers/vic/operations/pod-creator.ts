@@ -23,6 +23,7 @@ import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.j
 import { commitSandboxFirst, needsPodAddress } from './pod-address.js';
 import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
+import { allContainers, isSidecar } from './init-sequence.js';
 import { parseQuantity } from './quantity.js';
 import { DEFAULT_SECCOMP_PROFILE_ROOT, taskSeccomp } from './seccomp-profile.js';
 import { podSysctls } from './sysctl-policy.js';
@@ -60,26 +61,33 @@ export class PodCreator {
   ) {}
 
   /** Pulls the pod's images; throws ImagePullError naming the first container that failed. */
-  async pullImages(pod: k8s.V1Pod, signal?: AbortSignal): Promise<Map<string, ImageConfig>> {
+  async pullImages(
+    pod: k8s.V1Pod,
+    signal?: AbortSignal,
+    /** Only these containers' images (a pod update that changed them). */
+    only?: string[],
+  ): Promise<Map<string, ImageConfig>> {
     const secrets = await this.pullSecrets(pod);
     const images = new Map<string, ImageConfig>();
     // One pull per image and policy, however many containers run it.
     const pulls = new Map<string, Promise<ImageConfig>>();
     const results = await Promise.allSettled(
-      pod.spec!.containers.map(async (c) => {
-        const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
-        let pull = pulls.get(key);
-        if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
-        try {
-          images.set(c.name, await pull);
-        } catch (err) {
-          // The error names the container it is reported on.
-          if (err instanceof ImagePullError && err.container !== c.name)
-            throw new ImagePullError(c.name, err.image, err.message, err.kind, err.neverPull);
-          throw err;
-        }
-        signal?.throwIfAborted();
-      }),
+      allContainers(pod.spec)
+        .filter((c) => !only || only.includes(c.name))
+        .map(async (c) => {
+          const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
+          let pull = pulls.get(key);
+          if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
+          try {
+            images.set(c.name, await pull);
+          } catch (err) {
+            // The error names the container it is reported on.
+            if (err instanceof ImagePullError && err.container !== c.name)
+              throw new ImagePullError(c.name, err.image, err.message, err.kind, err.neverPull);
+            throw err;
+          }
+          signal?.throwIfAborted();
+        }),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -150,25 +158,18 @@ export class PodCreator {
   ): Promise<{ c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[]> {
     // One read of each referenced object for this attempt, for all containers.
     const inputs = await gatherEnvInputs(pod, sources, node, podIPs);
-    // Localhost seccomp profiles are the node's files: read now, sent with the task.
-    const root = this.env.seccompProfileRoot ?? DEFAULT_SECCOMP_PROFILE_ROOT;
-    const seccomp = await Promise.all(pod.spec!.containers.map((c) => taskSeccomp(pod, c, root)));
-    return pod.spec!.containers.map((c, i) => {
-      const image = images.get(c.name)!;
-      const resolved = containerEnv(pod, c, image, inputs);
-      for (const e of resolved.events) onEvent?.(e);
-      try {
-        return { c, task: { ...taskConfig(pod, c, image, resolved), ...seccomp[i] } };
-      } catch (err) {
-        // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
-        if (err instanceof ContainerConfigError) throw err;
-        throw new ContainerCreateError(
-          c.name,
-          errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
-          errorMessage(err),
-        );
-      }
-    });
+    // Init containers first: the monitor starts tasks in join order (init-sequence.ts).
+    const containers = allContainers(pod.spec);
+    const seccomp = await Promise.all(containers.map((c) => this.seccompOf(pod, c)));
+    return containers.map((c, i) => ({
+      c,
+      task: { ...this.configOf(pod, c, images.get(c.name)!, inputs, onEvent), ...seccomp[i] },
+    }));
+  }
+
+  /** Localhost seccomp profiles are the node's files: read now, sent with the task. */
+  private seccompOf(pod: k8s.V1Pod, c: k8s.V1Container) {
+    return taskSeccomp(pod, c, this.env.seccompProfileRoot ?? DEFAULT_SECCOMP_PROFILE_ROOT);
   }
 
   /** Joins the containers on `handle` (and the pod-level joins when `podJoins`) and commits. */
@@ -206,6 +207,44 @@ export class PodCreator {
     await this.isolation.commitHandle(h);
     this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
     return { id: created.id, tasks: ids };
+  }
+
+  /** The task config of one container of the pod (a container recreated with a new image). */
+  async taskConfigFor(
+    pod: k8s.V1Pod,
+    c: k8s.V1Container,
+    image: ImageConfig,
+    onEvent?: (e: PodEvent) => void,
+  ): Promise<ReturnType<typeof taskConfig>> {
+    const inputs = await gatherEnvInputs(
+      pod,
+      this.env.sources && memoizedSources(this.env.sources),
+      (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
+      this.env.podIPs?.(pod) ?? [],
+    );
+    return { ...this.configOf(pod, c, image, inputs, onEvent), ...(await this.seccompOf(pod, c)) };
+  }
+
+  private configOf(
+    pod: k8s.V1Pod,
+    c: k8s.V1Container,
+    image: ImageConfig,
+    inputs: Awaited<ReturnType<typeof gatherEnvInputs>>,
+    onEvent?: (e: PodEvent) => void,
+  ): ReturnType<typeof taskConfig> {
+    const resolved = containerEnv(pod, c, image, inputs);
+    for (const e of resolved.events) onEvent?.(e);
+    try {
+      return taskConfig(pod, c, image, resolved);
+    } catch (err) {
+      // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
+      if (err instanceof ContainerConfigError) throw err;
+      throw new ContainerCreateError(
+        c.name,
+        errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable',
+        errorMessage(err),
+      );
+    }
   }
 
   private async pullSecrets(pod: k8s.V1Pod): Promise<k8s.V1Secret[]> {
@@ -273,15 +312,33 @@ export function podHostname(pod: k8s.V1Pod): string {
   return (pod.spec?.hostname || pod.metadata!.name!).slice(0, 63);
 }
 
-/** The pod's size for a pod VM: the sum of its containers' limits (requests if none). */
+/**
+ * The pod's size for a pod VM, as the scheduler counts a pod: its app containers and sidecars
+ * together, or an init container with the sidecars started before it, whichever is more; each
+ * container's limits (requests if none).
+ */
 function podResources(pod: k8s.V1Pod): { numCPUs?: number; memoryMB?: number } {
-  let cpu = 0;
-  let mem = 0;
-  for (const c of pod.spec!.containers) {
+  const size = (c: k8s.V1Container) => {
     const r = { ...c.resources?.requests, ...c.resources?.limits };
-    if (r.cpu !== undefined) cpu += parseQuantity(r.cpu, `container ${c.name}: cpu`);
-    if (r.memory !== undefined) mem += parseQuantity(r.memory, `container ${c.name}: memory`);
+    return {
+      cpu: r.cpu !== undefined ? parseQuantity(r.cpu, `container ${c.name}: cpu`) : 0,
+      mem: r.memory !== undefined ? parseQuantity(r.memory, `container ${c.name}: memory`) : 0,
+    };
+  };
+  let sidecars = { cpu: 0, mem: 0 };
+  let most = { cpu: 0, mem: 0 };
+  for (const c of pod.spec!.initContainers ?? []) {
+    const s = size(c);
+    if (isSidecar(c)) sidecars = { cpu: sidecars.cpu + s.cpu, mem: sidecars.mem + s.mem };
+    else
+      most = {
+        cpu: Math.max(most.cpu, sidecars.cpu + s.cpu),
+        mem: Math.max(most.mem, sidecars.mem + s.mem),
+      };
   }
+  const apps = pod.spec!.containers.map(size);
+  const cpu = Math.max(most.cpu, sidecars.cpu + apps.reduce((n, s) => n + s.cpu, 0));
+  const mem = Math.max(most.mem, sidecars.mem + apps.reduce((n, s) => n + s.mem, 0));
   return {
     numCPUs: cpu > 0 ? Math.ceil(cpu) : undefined,
     memoryMB: mem > 0 ? Math.ceil(mem / 2 ** 20) : undefined,

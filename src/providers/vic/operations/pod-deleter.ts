@@ -4,6 +4,7 @@ import { errorKind } from '../../../node/errors.js';
 import type { PodCache } from '../cache/pod-cache.js';
 import type { VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
+import { stopOrder } from './init-sequence.js';
 import type { PodStopper, PreStop } from './pod-stopper.js';
 
 export class PodDeleter {
@@ -19,7 +20,11 @@ export class PodDeleter {
   async delete(vp: VicPod, graceSec: number, onStopped?: () => void): Promise<void> {
     if (vp.id) {
       try {
-        vp.info = await this.stopper.stop(vp.id, graceSec, this.preStop?.(vp));
+        // App containers first, then the sidecars in reverse (init-sequence.ts stopOrder).
+        vp.info = await this.stopper.stop(vp.id, graceSec, {
+          preStop: this.preStop?.(vp),
+          order: stopOrder(vp.pod.spec),
+        });
         onStopped?.();
         await this.isolation.remove(vp.id, true);
       } catch (err) {

@@ -58,7 +58,6 @@ const TYPES: {
     table: POD_SPEC_FIELDS,
     place: onSpec,
     refusedValues: {
-      activeDeadlineSeconds: 60,
       dnsConfig: { nameservers: ['192.0.2.53'] },
       dnsPolicy: 'None',
       ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
@@ -68,7 +67,6 @@ const TYPES: {
       hostPID: true,
       hostUsers: false,
       hostnameOverride: 'other',
-      initContainers: [{ name: 'init', image: 'busybox:1' }],
       os: { name: 'windows' },
       readinessGates: [{ conditionType: 'example.com/ready' }],
       resourceClaims: [{ name: 'gpu', resourceClaimName: 'gpu' }],

@@ -23,6 +23,7 @@ const POD_FIELDS_TEST = `${UNIT}/pod-fields.test.ts`;
 const PROVIDER_TEST = 'src/providers/vic/vic-provider.test.ts';
 const PROVIDER_IT = 'test/integration/provider-vic.test.ts';
 const TERMINATION_MESSAGE_TEST = `${UNIT}/termination-message.test.ts`;
+const INIT_TEST = 'src/providers/vic/vic-provider-init.test.ts';
 
 /** Where the API server's ServiceAccount admission mounts the token volume in each container. */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -75,8 +76,9 @@ const probe: FieldRule = { refused: PROBE_REFUSED, unless: runnableProbe };
 
 export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   activeDeadlineSeconds: {
-    refused:
-      "activeDeadlineSeconds is not enforced by this node yet: the pod would run past its deadline; remove it (a Job's own activeDeadlineSeconds is enforced by the Job controller)",
+    applied:
+      'active-deadline.ts: from status.startTime; then Failed (DeadlineExceeded) and its containers stopped',
+    test: INIT_TEST,
   },
   affinity: { controlPlane: 'the scheduler places the pod' },
   automountServiceAccountToken: {
@@ -119,7 +121,11 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     applied: 'the pull credentials of each image (pod-creator.ts, proxy/pull-secrets.ts)',
     test: POD_CREATOR_TEST,
   },
-  initContainers: { refused: 'init containers are not supported by this node yet' },
+  initContainers: {
+    applied:
+      'init-sequence.ts: one by one, each to completion, before the app containers; sidecars (restartPolicy Always) beside them',
+    test: INIT_TEST,
+  },
   nodeName: { controlPlane: 'the scheduler binds the pod; the node watches the pods bound to it' },
   nodeSelector: { controlPlane: 'the scheduler places the pod' },
   os: {
@@ -195,7 +201,11 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     applied: 'container-env.ts: ConfigMaps and Secrets, prefix, optional',
     test: CONTAINER_ENV_TEST,
   },
-  image: { applied: 'pulled through the persona, run by the task', test: POD_CREATOR_TEST },
+  image: {
+    applied:
+      'pulled through the persona, run by the task; changed on an update, the container is recreated from it (image-update.ts)',
+    test: PROVIDER_TEST,
+  },
   imagePullPolicy: {
     applied: 'pod-creator.ts: Always, IfNotPresent, Never',
     test: POD_CREATOR_TEST,
@@ -233,7 +243,11 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
   },
   restartPolicy: {
     refused:
-      "a container's own restartPolicy (sidecars) is not supported by this node yet; remove it",
+      "a container's own restartPolicy is supported only as Always on an init container (a native sidecar); remove it",
+    unless: {
+      values: '`Always` on an init container (a native sidecar, init-sequence.ts)',
+      allows: (v, { init }) => init === true && v === 'Always',
+    },
   },
   restartPolicyRules: {
     refused: "a container's restartPolicyRules are not supported by this node yet; remove them",

@@ -1,5 +1,7 @@
 // PodMonitor: watches one created pod on the VCH — long-polls `wait` on its running tasks —
-// and applies its restartPolicy with back-off when a task exits. Every change of what it sees
+// starts its containers in the kubelet's order (init-sequence.ts), applies its restartPolicy
+// with back-off when a task exits, and stops what still runs once the pod has finished
+// (sidecars after the app containers) or run past its activeDeadlineSeconds. Every change of what it sees
 // goes to `onChange` (the provider pushes the pod's status from there).
 import { errorKind, errorMessage } from '../../../node/errors.js';
 import type { Logger } from '../../../logging/logger.js';
@@ -7,8 +9,17 @@ import type { ContainerRecord, VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy, TaskInfo } from '../proxy/isolation-proxy.js';
 import type { PodStarter } from './pod-starter.js';
 import { startFailed, terminatedState } from './pod-status.js';
-import { nextAttempt, shouldRestart } from './restart-policy.js';
+import { nextAttempt } from './restart-policy.js';
 import { readFallbacks } from './termination-message.js';
+import type { PodEvent } from '../../../node/provider.js';
+import {
+  DEADLINE_MESSAGE,
+  DEADLINE_REASON,
+  deadlineAt,
+  deadlinePassed,
+} from './active-deadline.js';
+import { mayStart, podFinished, restartsAfter, stopOrder, type Tasks } from './init-sequence.js';
+import { PodStopper, SIGKILL } from './pod-stopper.js';
 
 /** How long one `wait` long-poll lasts before it is asked again (s). */
 const WAIT_SEC = 30;
@@ -16,6 +27,11 @@ const WAIT_SEC = 30;
 const RETRY_MS = 1000;
 /** Pause after the VCH refused a start (ms): never a hot loop, whatever the VCH says. */
 const REFUSED_MS = 100;
+/** The pod's grace period when its spec does not say (s), as the API server defaults it. */
+const DEFAULT_GRACE_SEC = 30;
+
+const anyTaskRunning = (tasks: TaskInfo[] | undefined) =>
+  (tasks ?? []).some((t) => t.processConfig.status === 'running');
 
 export class PodMonitor {
   private readonly abort = new AbortController();
@@ -34,7 +50,13 @@ export class PodMonitor {
       task: TaskInfo,
       signal: AbortSignal,
     ) => Promise<void>,
-  ) {}
+    /** Where the pod's Events go (DeadlineExceeded). */
+    private readonly onEvent?: (e: PodEvent) => void,
+  ) {
+    this.stopper = new PodStopper(isolation);
+  }
+
+  private readonly stopper: PodStopper;
 
   start(): void {
     this.done = this.loop().catch((err) =>
@@ -81,19 +103,44 @@ export class PodMonitor {
       }
       if (signal.aborted) return;
       const now = Date.now();
+      const spec = this.vp.pod.spec;
+      const tasks = new Map((this.vp.info.tasks ?? []).map((t) => [t.name, t]));
+      if (!this.vp.failure && !podFinished(spec, tasks) && deadlinePassed(this.vp, now)) {
+        this.log.info({ pod: this.name }, DEADLINE_MESSAGE);
+        this.onEvent?.({ type: 'Normal', reason: DEADLINE_REASON, message: DEADLINE_MESSAGE });
+      }
+      // A container being recreated with a new image has ended only for now.
+      const replacing = [...this.vp.containers.values()].some((c) => c.replacing);
+      if (!replacing && (this.vp.failure || podFinished(spec, tasks))) {
+        // Finished for good: nothing starts again, and what still runs (sidecars; everything
+        // past the deadline) is stopped — app containers first, then sidecars in reverse.
+        for (const c of this.vp.containers.values()) {
+          c.restartDueAt = undefined;
+          if (c.waiting?.reason === 'CrashLoopBackOff') c.waiting = undefined;
+        }
+        if (anyTaskRunning(this.vp.info.tasks)) {
+          this.onChange(this.vp);
+          await this.attempt(() => this.stopRunning(), 'stop');
+          continue;
+        }
+        this.onChange(this.vp);
+        return;
+      }
       let acted = false;
       for (const task of this.vp.info.tasks ?? []) {
         const c = this.vp.containers.get(task.name);
         const p = task.processConfig;
-        if (!c) continue;
+        if (!c || c.replacing) continue;
         if (p.status === 'created' && !startFailed(p)) {
+          // Its turn yet? Init containers go one by one, app containers after them.
+          if (!mayStart(spec, task.name, tasks)) continue;
           // Committed, not started yet (or vic-kubelet stopped in between): start it.
           await this.startTask(id, task, 'start');
           acted = true;
           break;
         }
         if (p.status !== 'exited' && !startFailed(p)) continue;
-        if (c.restartDueAt === undefined && !this.scheduleRestart(c, task, now)) continue;
+        if (c.restartDueAt === undefined && !this.scheduleRestart(c, task, now, tasks)) continue;
         if (c.restartDueAt! <= now) {
           c.lastTermination = lastTermination(task, this.vp);
           c.waiting = undefined;
@@ -112,15 +159,30 @@ export class PodMonitor {
       const dues = [...this.vp.containers.values()]
         .map((c) => c.restartDueAt)
         .filter((d): d is number => d !== undefined);
-      if (running.length === 0 && dues.length === 0) return; // finished for good
+      if (running.length === 0 && dues.length === 0 && !replacing) return; // finished for good
+      const deadline = deadlineAt(this.vp);
+      if (deadline !== undefined) dues.push(deadline);
       await this.waitForChange(running, dues.length ? Math.min(...dues) - Date.now() : undefined);
     }
   }
 
+  /** Stops the pod's running tasks in the kubelet's order, within its grace period. */
+  private async stopRunning(): Promise<void> {
+    const spec = this.vp.pod.spec;
+    const grace = spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SEC;
+    const tasks = this.vp.info?.tasks ?? [];
+    await this.stopper.stopTasks(this.vp.id!, tasks, grace, stopOrder(spec));
+    const now = new Map((await this.isolation.info(this.vp.id!)).tasks?.map((t) => [t.id, t]));
+    // The last group is only signalled: what outlived the grace period is killed.
+    for (const t of tasks)
+      if (now.get(t.id)?.processConfig.status === 'running')
+        await this.isolation.signal(t.id, SIGKILL).catch(() => undefined);
+  }
+
   /** Decides on an exit just seen; false when the policy leaves the container stopped. */
-  private scheduleRestart(c: ContainerRecord, task: TaskInfo, now: number): boolean {
+  private scheduleRestart(c: ContainerRecord, task: TaskInfo, now: number, tasks: Tasks): boolean {
     const p = task.processConfig;
-    if (!shouldRestart(this.vp.pod.spec?.restartPolicy, p.exitCode ?? 0)) return false;
+    if (!restartsAfter(this.vp.pod.spec, task.name, p.exitCode ?? 0, tasks)) return false;
     const started = p.startedAt ? Date.parse(p.startedAt) : (p.startTime ?? 0) * 1000;
     const finished = p.finishedAt ? Date.parse(p.finishedAt) : (p.stopTime ?? 0) * 1000;
     const delay = c.backoffMs;
@@ -162,9 +224,16 @@ export class PodMonitor {
     }
   }
 
-  /** Until a running task exits, a restart falls due, or the monitor stops. */
+  /** Looks again at once (the pod's spec changed: a new activeDeadlineSeconds). */
+  poke(): void {
+    this.round?.abort();
+  }
+
+  private round: AbortController | undefined;
+
+  /** Until a running task exits, a restart or the deadline falls due, or the monitor stops. */
   private async waitForChange(running: TaskInfo[], dueInMs: number | undefined): Promise<void> {
-    const round = new AbortController();
+    const round = (this.round = new AbortController());
     const signal = AbortSignal.any([this.abort.signal, round.signal]);
     const waits: Promise<unknown>[] = running.map((t) =>
       this.isolation.wait(t.id, WAIT_SEC, signal).catch(async (err) => {
@@ -173,6 +242,8 @@ export class PodMonitor {
       }),
     );
     if (dueInMs !== undefined) waits.push(sleep(Math.max(0, dueInMs), signal));
+    // poke() ends the round too, even with nothing running.
+    waits.push(new Promise((r) => signal.addEventListener('abort', r, { once: true })));
     try {
       await Promise.race(waits);
     } finally {

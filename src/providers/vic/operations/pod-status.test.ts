@@ -35,6 +35,7 @@ function statusOf(policy: string, tasks: TaskInfo[], names = tasks.map((t) => t.
     new Date('2026-01-01T00:00:00Z'),
   );
   vp.stage = 'created';
+  vp.id = 'pod-id';
   vp.info = { tasks };
   return { vp, status: podStatus(vp, '10.0.0.1', new Date('2026-01-01T00:01:00Z')) };
 }
@@ -48,6 +49,7 @@ describe('podStatus', () => {
     expect(status.hostIP).toBe('10.0.0.1');
     expect(status.conditions!.map((c) => [c.type, c.status])).toEqual([
       ['PodScheduled', 'True'],
+      ['PodReadyToStartContainers', 'True'],
       ['Initialized', 'True'],
       ['ContainersReady', 'True'],
       ['Ready', 'True'],

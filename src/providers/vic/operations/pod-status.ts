@@ -6,6 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { ContainerRecord, VicPod } from '../cache/vic-pod.js';
 import type { ProcessConfig, TaskInfo } from '../proxy/isolation-proxy.js';
 import { terminationMessageOf } from './termination-message.js';
+import { initProgress, isSidecar } from './init-sequence.js';
 
 export const containerIdOf = (taskId: string) => `vic://${taskId}`;
 
@@ -43,6 +44,10 @@ function containerStatus(
   c: ContainerRecord,
   task: TaskInfo | undefined,
 ): k8s.V1ContainerStatus {
+  // With init containers the kubelet's default is PodInitializing (kubectl's Init:N/M).
+  const defaultReason = vp.pod.spec?.initContainers?.length
+    ? 'PodInitializing'
+    : 'ContainerCreating';
   const p = task?.processConfig;
   const lastState: k8s.V1ContainerState = c.lastTermination
     ? {
@@ -63,7 +68,7 @@ function containerStatus(
     containerID: task ? containerIdOf(task.id) : undefined,
     ready: false,
     started: false,
-    restartCount: task?.restartCount ?? 0,
+    restartCount: (task?.restartCount ?? 0) + (c.restartsBefore ?? 0),
     lastState,
     state: {},
   };
@@ -82,20 +87,37 @@ function containerStatus(
       status.lastState = { terminated: terminatedState(task, vp) };
     } else status.state = { terminated: terminatedState(task, vp) };
   } else {
-    status.state = { waiting: c.waiting ? { ...c.waiting } : { reason: 'ContainerCreating' } };
+    status.state = { waiting: c.waiting ? { ...c.waiting } : { reason: defaultReason } };
   }
   return status;
 }
 
-/** The kubelet's phase rules (pkg/kubelet getPhase) over the containers' states. */
+/**
+ * The kubelet's phase rules (pkg/kubelet getPhase) over the containers' states; `init` are
+ * the init containers' statuses, each with whether it is a sidecar.
+ */
 export function podPhase(
   restartPolicy: string,
   statuses: k8s.V1ContainerStatus[],
+  init: { status: k8s.V1ContainerStatus; sidecar: boolean }[] = [],
 ): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
   let waiting = 0;
   let running = 0;
   let stopped = 0;
   let succeeded = 0;
+  let pendingInit = 0;
+  let failedInit = 0;
+  for (const { status: s, sidecar } of init) {
+    const last = s.state?.terminated ?? (s.state?.waiting && s.lastState?.terminated);
+    if (sidecar) {
+      // A sidecar counts while it runs; one that ended counts for nothing.
+      if (s.state?.running) running++;
+      else if (!last) pendingInit++;
+    } else if (s.state?.running || !last) pendingInit++;
+    else if (last.exitCode !== 0) failedInit++;
+  }
+  if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
+  if (pendingInit > 0) return 'Pending';
   for (const s of statuses) {
     if (s.state?.running) running++;
     else if (s.state?.terminated) {
@@ -116,14 +138,21 @@ export function podPhase(
   return 'Pending';
 }
 
-function condition(vp: VicPod, type: string, ok: boolean, now: Date): k8s.V1PodCondition {
+function condition(
+  vp: VicPod,
+  type: string,
+  ok: boolean,
+  now: Date,
+  /** The kubelet's reason and message while the condition is False. */
+  why?: { reason: string; message: string },
+): k8s.V1PodCondition {
   const status = ok ? 'True' : 'False';
   let t = vp.transitions.get(type);
   if (!t || t.status !== status) {
     t = { status, at: t ? now : vp.startTime };
     vp.transitions.set(type, t);
   }
-  return { type, status, lastTransitionTime: t.at };
+  return { type, status, lastTransitionTime: t.at, ...(!ok && why) };
 }
 
 /** The pod's IPs as its status reports them: its endpoints' addresses (none yet: no network). */
@@ -135,14 +164,27 @@ export function podIPsOf(vp: VicPod | undefined): string[] {
 export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1PodStatus {
   const spec = vp.pod.spec!;
   const tasks = new Map((vp.info?.tasks ?? []).map((t) => [t.name, t]));
-  const statuses = spec.containers.map((c) =>
-    containerStatus(vp, c, vp.containers.get(c.name)!, tasks.get(c.name)),
-  );
-  const phase = podPhase(spec.restartPolicy ?? 'Always', statuses);
-  const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
+  const statusOf = (c: k8s.V1Container) =>
+    containerStatus(vp, c, vp.containers.get(c.name)!, tasks.get(c.name));
+  const statuses = spec.containers.map(statusOf);
+  const init = (spec.initContainers ?? []).map((c) => ({
+    status: initContainerStatus(statusOf(c), isSidecar(c)),
+    sidecar: isSidecar(c),
+  }));
+  const phase = vp.failure ? 'Failed' : podPhase(spec.restartPolicy ?? 'Always', statuses, init);
+  // Sidecars count towards the pod's readiness as app containers do.
+  const readiness = [...init.filter((i) => i.sidecar).map((i) => i.status), ...statuses];
+  const unready = readiness.filter((s) => !s.ready).map((s) => s.name);
+  const allReady = readiness.length > 0 && unready.length === 0;
+  const progress = initProgress(spec, tasks);
   const [address] = podIPsOf(vp);
+  const notReady = {
+    reason: 'ContainersNotReady',
+    message: `containers with unready status: [${unready.join(' ')}]`,
+  };
   return {
     phase,
+    ...(vp.failure && { reason: vp.failure.reason, message: vp.failure.message }),
     hostIP,
     hostIPs: [{ ip: hostIP }],
     podIP: address,
@@ -150,10 +192,25 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
     startTime: vp.startTime,
     conditions: [
       condition(vp, 'PodScheduled', true, now),
-      condition(vp, 'Initialized', true, now),
-      condition(vp, 'ContainersReady', allReady, now),
-      condition(vp, 'Ready', allReady, now),
+      // The sandbox (the pod on the VCH) is there to start containers in.
+      condition(vp, 'PodReadyToStartContainers', vp.id !== undefined, now),
+      condition(vp, 'Initialized', progress.initialized, now, {
+        reason: 'ContainersNotInitialized',
+        message: `containers with incomplete status: [${progress.incomplete.join(' ')}]`,
+      }),
+      condition(vp, 'ContainersReady', allReady, now, notReady),
+      condition(vp, 'Ready', allReady, now, notReady),
     ],
+    ...(init.length > 0 && { initContainerStatuses: init.map((i) => i.status) }),
     containerStatuses: statuses,
   };
+}
+
+/**
+ * An init container's status: a sidecar's is an app container's; a regular one is ready once
+ * it has succeeded (the kubelet's rule), and started only while it runs.
+ */
+function initContainerStatus(s: k8s.V1ContainerStatus, sidecar: boolean): k8s.V1ContainerStatus {
+  if (sidecar) return s;
+  return { ...s, ready: s.state?.terminated?.exitCode === 0, started: !!s.state?.running };
 }

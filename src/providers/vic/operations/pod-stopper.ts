@@ -8,6 +8,8 @@ import { retryOnConflict } from './retry.js';
 
 export const SIGTERM = 15;
 export const SIGKILL = 9;
+/** The least grace a sidecar gets once the app containers have stopped (the kubelet's 2 s). */
+const MIN_GRACE_MS = 2000;
 
 // Linux's numbers of the signals an image may name as its STOPSIGNAL.
 const SIGNALS: Record<string, number> = {
@@ -63,16 +65,24 @@ async function runPreStop(
 export class PodStopper {
   constructor(private readonly isolation: IsolationProxy) {}
 
-  /** Resolves with the pod's info once none of its tasks runs. */
-  async stop(id: string, graceSec: number, preStop?: PreStop): Promise<ContainerInfo> {
+  /**
+   * Resolves with the pod's info once none of its tasks runs. `order` groups task names to
+   * stop one group after the other (app containers, then each sidecar: init-sequence.ts
+   * stopOrder); the grace period is shared, and a group still running when its share is up is
+   * killed before the next is signalled. Tasks it does not name are stopped with the first.
+   * Each group's preStop hooks run right before its stop signal, inside the grace period.
+   */
+  async stop(
+    id: string,
+    graceSec: number,
+    o: { preStop?: PreStop; order?: string[][] } = {},
+  ): Promise<ContainerInfo> {
     let info = await this.isolation.info(id);
     if (anyRunning(info)) {
-      const running = (info.tasks ?? []).filter((t) => t.processConfig.status === 'running');
-      graceSec = await runPreStop(preStop, running, graceSec);
-      if (running.length === 0) await this.signal(id, SIGTERM);
-      for (const t of running) await this.signal(t.id, signalNumber(t.stopSignal));
-      if (graceSec > 0) info = await this.isolation.wait(id, graceSec);
-      else info = await this.isolation.info(id);
+      if (!(info.tasks ?? []).some((t) => t.processConfig.status === 'running'))
+        await this.signal(id, SIGTERM);
+      else await this.stopTasks(id, info.tasks!, graceSec, o.order, o.preStop);
+      info = await this.isolation.info(id);
       if (anyRunning(info)) {
         await this.signal(id, SIGKILL);
         info = await this.isolation.wait(id, 30);
@@ -83,6 +93,46 @@ export class PodStopper {
       await this.isolation.commitHandle(await this.isolation.setState(h, 'STOPPED'), 0);
     });
     return this.isolation.info(id);
+  }
+
+  /**
+   * Signals the running ones of `tasks` (of pod `id`), group by group, each after its preStop
+   * hooks, and waits for each group within what is left of the grace period. The last group is
+   * left to the caller's SIGKILL.
+   */
+  async stopTasks(
+    id: string,
+    tasks: TaskInfo[],
+    graceSec: number,
+    order?: string[][],
+    preStop?: PreStop,
+  ): Promise<void> {
+    let end = Date.now() + graceSec * 1000;
+    const running = tasks.filter((t) => t.processConfig.status === 'running');
+    const named = new Set(order?.flat());
+    const groups = (order ?? [[]]).map((names, i) =>
+      running.filter((t) => names.includes(t.name) || (i === 0 && !named.has(t.name))),
+    );
+    const nonEmpty = groups.filter((g) => g.length > 0);
+    for (const [i, group] of nonEmpty.entries()) {
+      const left = Math.ceil((end - Date.now()) / 1000);
+      if (left > 0 && preStop) {
+        const after = await runPreStop(preStop, group, left);
+        end = Math.max(end, Date.now() + after * 1000);
+      }
+      for (const t of group) await this.signal(t.id, signalNumber(t.stopSignal));
+      // A later group gets at least the kubelet's minimum grace (2 s) once the ones before end.
+      const floor = i > 0 && graceSec > 0 ? Date.now() + MIN_GRACE_MS : 0;
+      for (const t of group) {
+        const wait = Math.max(end, floor) - Date.now();
+        if (wait > 0) await this.isolation.wait(t.id, Math.ceil(wait / 1000));
+      }
+      if (i === nonEmpty.length - 1) return;
+      // Still running when its share is up: killed, so the next group stops after it.
+      const now = new Map((await this.isolation.info(id)).tasks?.map((t) => [t.id, t]));
+      for (const t of group)
+        if (now.get(t.id)?.processConfig.status === 'running') await this.signal(t.id, SIGKILL);
+    }
   }
 
   /**

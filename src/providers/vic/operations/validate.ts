@@ -43,17 +43,16 @@ export function validatePod(pod: k8s.V1Pod): void {
   checkFields(POD_SPEC_FIELDS, spec, { pod }, 'spec');
   checkFields(POD_SECURITY_CONTEXT_FIELDS, spec.securityContext, { pod }, 'spec.securityContext');
   const names = new Set<string>();
-  for (const c of spec.containers) {
+  const inits = new Set(spec.initContainers ?? []);
+  // Init containers are held to the same tables: each runs as a task as an app container does.
+  for (const c of [...inits, ...spec.containers]) {
     if (names.has(c.name)) throw refuse(`two containers are named ${JSON.stringify(c.name)}`);
     names.add(c.name);
-    const at = `spec.containers[${JSON.stringify(c.name)}]`;
-    checkFields(CONTAINER_FIELDS, c, { pod, container: c }, at);
-    checkFields(
-      SECURITY_CONTEXT_FIELDS,
-      c.securityContext,
-      { pod, container: c },
-      `${at}.securityContext`,
-    );
+    const list = inits.has(c) ? 'initContainers' : 'containers';
+    const at = `spec.${list}[${JSON.stringify(c.name)}]`;
+    const ctx = { pod, container: c, init: inits.has(c) };
+    checkFields(CONTAINER_FIELDS, c, ctx, at);
+    checkFields(SECURITY_CONTEXT_FIELDS, c.securityContext, ctx, `${at}.securityContext`);
     if (!c.image) throw refuse(`container ${c.name} has no image`);
     splitReference(c.image);
     // Sources the kubelet has behind feature gates this node does not (fileKeyRef): refused

@@ -57,6 +57,8 @@ export interface IsolationProxy {
   createHandleTask(handle: string, task: Omit<TaskJoinConfig, 'handle'>): Promise<TaskJoinResponse>;
   /** Marks a task to be started at commit (a restart, when its container runs). */
   bindTask(handle: string, id: string): Promise<string>;
+  /** Removes a task (not running) at commit; a task joined after it may take its name. */
+  removeTask(handle: string, id: string): Promise<string>;
   addLoggingToHandle(handle: string): Promise<string>;
   addInteractionToHandle(handle: string): Promise<string>;
   setState(handle: string, state: ContainerStateName): Promise<string>;

@@ -69,6 +69,11 @@ export class PortlayerClient implements IsolationProxy {
     return (await this.call<HandleResponse>(ROUTES.taskBind, [], { body: { handle, id } })).handle;
   }
 
+  async removeTask(handle: string, id: string): Promise<string> {
+    return (await this.call<HandleResponse>(ROUTES.taskRemove, [], { body: { handle, id } }))
+      .handle;
+  }
+
   async addLoggingToHandle(handle: string): Promise<string> {
     return (await this.call<HandleResponse>(ROUTES.loggingJoin, [], { body: { handle } })).handle;
   }
