@@ -11,6 +11,8 @@ import { errorMessage, NodeError } from '../../node/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ContainerLogOptions,
+  ExecIO,
+  ExecResult,
   NodeConditionsAndAddresses,
   PodEvent,
   Provider,
@@ -23,6 +25,7 @@ import type { EnvSources } from './operations/env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { PodDeleter } from './operations/pod-deleter.js';
+import { execInPod } from './operations/pod-exec.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
@@ -401,6 +404,17 @@ export class VicProvider implements Provider {
       limitBytes: o.limitBytes,
       signal: o.signal,
     });
+  }
+
+  async runInContainer(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: string[],
+    io: ExecIO,
+  ): Promise<ExecResult> {
+    await this.ready;
+    return execInPod(this.o.isolation, this.entry(namespace, pod), container, command, io);
   }
 
   private entry(namespace: string, name: string): VicPod {

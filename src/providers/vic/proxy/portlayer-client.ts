@@ -11,6 +11,7 @@ import {
   type Route,
   ROUTES,
   routePath,
+  type TaskInspectResponse,
   type TaskJoinConfig,
   type TaskJoinResponse,
   type VCHInfo,
@@ -112,6 +113,19 @@ export class PortlayerClient implements IsolationProxy {
       query: { timeout: timeoutSec },
       signal,
       timeoutMs: (timeoutSec + 30) * 1000,
+    });
+  }
+
+  inspectTask(handle: string, id: string): Promise<TaskInspectResponse> {
+    return this.call(ROUTES.taskInspect, [], { body: { handle, id } });
+  }
+
+  async waitTask(handle: string, id: string, signal?: AbortSignal): Promise<void> {
+    // An exec may run as long as it likes (kubectl exec has no deadline): no whole-call timeout.
+    await this.call(ROUTES.taskWait, [], {
+      body: { handle, id },
+      signal,
+      timeoutMs: 2 ** 31 - 1,
     });
   }
 
