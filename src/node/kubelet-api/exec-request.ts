@@ -1,6 +1,8 @@
 // What an exec request asks for, from its path and query, as the kubelet reads them:
-// `/exec/{namespace}/{pod}/{container}?command=a&command=b&stdin=1&stdout=1&stderr=1&tty=1`
-// (with a TTY there is no separate stderr, as on the kubelet).
+// `/exec/{namespace}/{pod}/{container}?command=a&command=b&input=1&output=1&error=1&tty=1`
+// (core/v1's ExecStdinParam "input", ExecStdoutParam "output", ExecStderrParam "error": what
+// the apiserver sends). `stdin`, `stdout` and `stderr` are taken too, for direct clients that
+// use the ExecOptions field names. With a TTY there is no separate stderr, as on the kubelet.
 import { HttpError } from '../../errdefs.js';
 
 export interface ExecRequest {
@@ -26,7 +28,8 @@ export function podContainerOf(parts: string[], head: string): [string, string, 
 }
 
 // The apiserver sends "1"; direct clients often "true".
-const flag = (q: URLSearchParams, name: string) => ['1', 'true'].includes(q.get(name) ?? '');
+const flag = (q: URLSearchParams, ...names: string[]) =>
+  names.some((n) => ['1', 'true'].includes(q.get(n) ?? ''));
 
 export function parseExecRequest(parts: string[], query: URLSearchParams): ExecRequest {
   const [namespace, pod, container] = podContainerOf(parts, 'exec');
@@ -34,10 +37,10 @@ export function parseExecRequest(parts: string[], query: URLSearchParams): ExecR
   if (command.length === 0 || command[0] === '')
     throw new HttpError(400, 'exec needs a command (the `command` query parameter)');
   const tty = flag(query, 'tty');
-  const stdin = flag(query, 'stdin');
-  const stdout = flag(query, 'stdout');
+  const stdin = flag(query, 'input', 'stdin');
+  const stdout = flag(query, 'output', 'stdout');
   // With a TTY, stderr goes to the terminal too: the kubelet drops the separate stream.
-  const stderr = flag(query, 'stderr') && !tty;
+  const stderr = flag(query, 'error', 'stderr') && !tty;
   if (!stdin && !stdout && !stderr)
     throw new HttpError(400, 'you must specify at least 1 of stdin, stdout, stderr');
   return { namespace, pod, container, command, stdin, stdout, stderr, tty };

@@ -116,7 +116,7 @@ async function request(path: string, headers: Record<string, string | string[]>,
 
 const V = 'X-Stream-Protocol-Version';
 const execPath = (...cmd: string[]) =>
-  `/exec/ns/web/app?${cmd.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&stdout=1&stderr=1`;
+  `/exec/ns/web/app?${cmd.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&output=1&error=1`;
 const upgrade = { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', Authorization: 'Bearer good' };
 
 async function readAll(s: SpdyStream): Promise<string> {
@@ -168,7 +168,7 @@ describe('kubelet API exec over SPDY/3.1', () => {
   });
 
   it('tells a provider refusal on the error stream', async () => {
-    const path = '/exec/ns/web/app?command=sh&stdin=1&stdout=1&stderr=1';
+    const path = '/exec/ns/web/app?command=sh&input=1&output=1&error=1';
     const r = await spdyExec(path, ['v4.channel.k8s.io'], ['error', 'stdout', 'stderr', 'stdin']);
     expect(JSON.parse(r.error)).toMatchObject({
       status: 'Failure',
@@ -212,9 +212,9 @@ describe('kubelet API exec over SPDY/3.1', () => {
       400,
       /Upgrade request required/,
     ],
-    ['no command', '/exec/ns/web/app?stdout=1', upgrade, 400, /needs a command/],
+    ['no command', '/exec/ns/web/app?output=1', upgrade, 400, /needs a command/],
     ['no stream', '/exec/ns/web/app?command=x', upgrade, 400, /at least 1 of stdin/],
-    ['a pod not on this node', '/exec/ns/other/app?command=x&stdout=1', upgrade, 404, /not on/],
+    ['a pod not on this node', '/exec/ns/other/app?command=x&output=1', upgrade, 404, /not on/],
     ['a WebSocket upgrade', execPath('x'), { ...upgrade, Upgrade: 'websocket' }, 400, /SPDY/],
   ])('refuses %s', async (_what, path, h, status, body) => {
     const r = await request(path, { Authorization: 'Bearer good', [V]: 'v4.channel.k8s.io', ...h });

@@ -62,8 +62,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> implements Stre
     this.nextPingId = o.server ? 2 : 1;
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('error', () => this.shutdown(undefined));
-    socket.on('close', () => this.shutdown(undefined));
-    socket.on('end', () => this.shutdown(undefined));
+    // The frames that came before the end are handled first (their header blocks may still
+    // be in zlib): a FIN just before the connection closes is not lost.
+    const ended = () => void this.inbound.then(() => this.shutdown(undefined));
+    socket.on('close', ended);
+    socket.on('end', ended);
   }
 
   get isClosed(): boolean {
@@ -281,7 +284,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> implements Stre
   private shutdown(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.streams.values()) s.destroy();
+    // A stream the peer finished keeps what it received for its reader; the others end now.
+    for (const s of this.streams.values()) if (!s.remoteClosed || err) s.destroy();
     this.streams.clear();
     for (const p of this.pings.values()) p.reject(new Error('the SPDY session closed'));
     this.pings.clear();
