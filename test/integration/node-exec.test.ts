@@ -114,7 +114,18 @@ beforeAll(async () => {
           { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
         ],
         terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'app', image, command: ['sleep', '3600'] }],
+        containers: [
+          {
+            name: 'app',
+            image,
+            // The test image links only sh, ls and echo: the applets the tests use are added.
+            command: [
+              'sh',
+              '-c',
+              'for a in cat sleep true; do busybox ln -s busybox /bin/$a; done; exec sleep 3600',
+            ],
+          },
+        ],
       },
     },
   });
@@ -129,6 +140,9 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  await core
+    .deleteNamespacedPod({ name: 'shell', namespace, gracePeriodSeconds: 0 })
+    .catch(() => {});
   await core.deleteNamespace({ name: namespace }).catch(() => {});
   await until(
     'the test pods to be gone',
@@ -146,7 +160,7 @@ afterAll(async () => {
     spawnSync('rm', ['-rf', work]);
   }
   await registry?.stop();
-}, 120_000);
+}, 180_000);
 
 describe('kubectl exec on a vic-kubelet node (runc)', () => {
   it('prints the output and exits with the command’s exit code', async () => {
@@ -158,10 +172,36 @@ describe('kubectl exec on a vic-kubelet node (runc)', () => {
 
   it('reads a file of the container', async () => {
     const r = await exec('shell', ['cat', '/etc/hostname']);
-    expect(r).toMatchObject({ code: 0, stdout: 'shell\n' });
+    const st = (await core.readNamespacedPod({ name: 'shell', namespace })).status;
+    expect(r, `${JSON.stringify(st?.containerStatuses)}\n${nodeOutput.slice(-3000)}`).toEqual({
+      code: 0,
+      stdout: 'shell\n',
+      stderr: '',
+    });
   }, 60_000);
 
   it('a user without RBAC for pods/exec is refused by the apiserver', async () => {
+    // jane may read pods (kubectl exec reads the pod first) but not exec into them.
+    const rbac = kubeConfigOf(cluster).makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'pod-reader' },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'jane-reads-pods' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'jane' }],
+      },
+    });
+    await until('jane to read pods', async () => {
+      const r = await kubectl(['get', 'pod', '-n', namespace, 'shell', '--as', 'jane']);
+      return r.code === 0;
+    });
     const r = await exec('shell', ['true'], ['--as', 'jane']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/forbidden.*jane.*pods\/exec/i);
