@@ -4,7 +4,7 @@
 // Errors: throw NodeError (or anything with a `kind`): NotFound when the pod or container is
 // not there, InvalidInput when the pod can never be run as asked (no retry), anything else is
 // retried with backoff.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import type { EventReason } from './events.js';
 
@@ -30,6 +30,29 @@ export interface PodEvent {
   type: 'Normal' | 'Warning';
   reason: EventReason;
   message: string;
+}
+
+/** A terminal's size (kubectl's resize messages). */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/** The client's ends of an exec (virtual-kubelet's AttachIO): only the streams it asked for. */
+export interface ExecIO {
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Absent with a TTY: the terminal carries both. */
+  stderr?: Writable;
+  tty: boolean;
+  /** Sizes as the client's terminal changes (with a TTY). */
+  resize?: AsyncIterable<TerminalSize>;
+  /** Aborts when the client goes away; the command is to be ended then. */
+  signal: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
 }
 
 export interface NodeConditionsAndAddresses {
@@ -81,6 +104,19 @@ export interface Provider {
     container: string,
     options: ContainerLogOptions,
   ): Promise<Readable>;
+  /**
+   * Optional (virtual-kubelet's RunInContainer): runs `command` in a running container with the
+   * client's streams; resolves with its exit code once it is over and its output written.
+   * NotFound: no such pod or container; NotImplemented: the node cannot do what was asked
+   * (say, stdin or a TTY).
+   */
+  runInContainer?(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: string[],
+    io: ExecIO,
+  ): Promise<ExecResult>;
   /** Optional: the kubelet's /stats/summary document. */
   getStatsSummary?(): Promise<unknown>;
 }

@@ -1,16 +1,22 @@
 // The kubelet's HTTPS API, as much of it as a virtual node serves: container logs (what
-// `kubectl logs` reaches through the apiserver), the pod list, health and stats. Every request
+// `kubectl logs` reaches through the apiserver), exec (SPDY/3.1 upgrade) and /run, the pod
+// list, health and stats. Every request
 // is authenticated and authorized first; no credentials → 401, not allowed → 403.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { HttpError, httpStatusOf } from '../../errdefs.js';
 import { errorMessage, notFound } from '../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Provider } from '../provider.js';
 import type { Authenticator } from './auth.js';
+import { parseExecRequest, podContainerOf } from './exec-request.js';
 import { parseLogQuery } from './log-options.js';
+import { runCommand } from './run.js';
+import { isSpdyUpgrade, serveSpdyExec } from './spdy-exec.js';
+import { rejectUpgrade } from './upgrade.js';
 
 export interface KubeletServerOptions {
   /** PEM serving certificate and key. */
@@ -45,6 +51,15 @@ export class KubeletServer {
       },
       (req, res) => void this.handle(req, res),
     );
+    // exec's SPDY upgrade: authenticated and authorized as every request is.
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      void this.upgrade(req, socket, head).catch((err: unknown) => {
+        if (httpStatusOf(err) === 500)
+          this.log.error({ err: errorMessage(err) }, 'kubelet API upgrade failed');
+        rejectUpgrade(socket, httpStatusOf(err), errorMessage(err));
+      });
+    });
     this.server = server;
     server.listen(this.o.port, this.o.host ?? '0.0.0.0');
     await once(server, 'listening');
@@ -92,7 +107,14 @@ export class KubeletServer {
   ): Promise<void> {
     const parts = path.split('/').slice(1);
     const head = parts[0];
-    if (['exec', 'attach', 'portForward', 'run'].includes(head ?? ''))
+    if (head === 'exec')
+      // The kubelet's answer to an exec that is not an upgrade.
+      throw new HttpError(400, 'Upgrade request required');
+    if (head === 'run') {
+      if (req.method !== 'POST') throw new HttpError(405, '/run answers POST only');
+      return runCommand(this.provider, res, parts, query);
+    }
+    if (['attach', 'portForward'].includes(head ?? ''))
       throw new HttpError(501, `/${head} is not implemented by this node's provider`);
     const get = (what: string) => {
       if (req.method !== 'GET' && req.method !== 'HEAD')
@@ -128,18 +150,45 @@ export class KubeletServer {
     }
     if (head === 'containerLogs') {
       get('/containerLogs');
-      if (parts.length !== 4 || parts.slice(1).some((p) => p === ''))
-        throw new HttpError(400, 'want /containerLogs/{namespace}/{pod}/{container}');
-      let names: string[];
-      try {
-        names = parts.slice(1).map((p) => decodeURIComponent(p));
-      } catch {
-        throw new HttpError(400, 'malformed escape in the path');
-      }
-      const [namespace, pod, container] = names as [string, string, string];
+      const [namespace, pod, container] = podContainerOf(parts, 'containerLogs');
       return this.containerLogs(req, res, namespace, pod, container, query);
     }
     throw new HttpError(404, `no such path: ${path}`);
+  }
+
+  /** An upgrade request: exec over SPDY/3.1; anything else is refused with a status. */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'https://kubelet');
+    } catch {
+      throw new HttpError(400, 'malformed request URL');
+    }
+    const verdict = await this.auth.check(req, url.pathname);
+    if (!verdict.ok) {
+      this.log.info(
+        { path: url.pathname, status: httpStatusOf(verdict.error) },
+        'kubelet API request refused',
+      );
+      throw verdict.error;
+    }
+    const parts = url.pathname.split('/').slice(1);
+    if (parts[0] !== 'exec')
+      throw new HttpError(
+        parts[0] === 'attach' || parts[0] === 'portForward' ? 501 : 404,
+        `no upgrade is served at ${url.pathname}`,
+      );
+    if (req.method !== 'POST' && req.method !== 'GET')
+      throw new HttpError(405, '/exec answers GET and POST only');
+    const exec = parseExecRequest(parts, url.searchParams);
+    if (!isSpdyUpgrade(req))
+      throw new HttpError(
+        400,
+        `unsupported upgrade ${JSON.stringify(req.headers.upgrade ?? '')}: want SPDY/3.1`,
+      );
+    if (!(await this.provider.getPod(exec.namespace, exec.pod)))
+      throw notFound(`pod ${exec.namespace}/${exec.pod} is not on this node`);
+    await serveSpdyExec(req, socket, head, this.provider, exec, this.log);
   }
 
   private async containerLogs(

@@ -11,6 +11,8 @@ import { errorMessage, NodeError } from '../../node/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type {
   ContainerLogOptions,
+  ExecIO,
+  ExecResult,
   NodeConditionsAndAddresses,
   PodEvent,
   Provider,
@@ -25,6 +27,7 @@ import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { changedImages, ImageUpdater } from './operations/image-update.js';
+import { execInPod } from './operations/pod-exec.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
@@ -447,6 +450,17 @@ export class VicProvider implements Provider {
       limitBytes: o.limitBytes,
       signal: o.signal,
     });
+  }
+
+  async runInContainer(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: string[],
+    io: ExecIO,
+  ): Promise<ExecResult> {
+    await this.ready;
+    return execInPod(this.o.isolation, this.entry(namespace, pod), container, command, io);
   }
 
   private entry(namespace: string, name: string): VicPod {

@@ -9,6 +9,7 @@ import type {
   ContainerInfo,
   ContainerStateName,
   ImageJoinConfig,
+  TaskInspectResponse,
   TaskJoinConfig,
   TaskJoinResponse,
   VCHInfo,
@@ -89,4 +90,8 @@ export interface IsolationProxy {
   ): Promise<ExecTaskResult>;
   /** A task's log as text (kubectl logs): both streams in order, unless `stream` says. */
   logs(id: string, options: LogsOptions): Promise<Readable>;
+  /** An exec task's state, exit code and output (`handle`: one of its pod's). */
+  inspectTask(handle: string, id: string): Promise<TaskInspectResponse>;
+  /** Resolves once the exec task is over; `signal` gives up waiting (the exec goes on). */
+  waitTask(handle: string, id: string, signal?: AbortSignal): Promise<void>;
 }

@@ -151,6 +151,19 @@ export class PortlayerClient implements IsolationProxy {
     };
   }
 
+  inspectTask(handle: string, id: string): Promise<TaskInspectResponse> {
+    return this.call(ROUTES.taskInspect, [], { body: { handle, id } });
+  }
+
+  async waitTask(handle: string, id: string, signal?: AbortSignal): Promise<void> {
+    // An exec may run as long as it likes (kubectl exec has no deadline): no whole-call timeout.
+    await this.call(ROUTES.taskWait, [], {
+      body: { handle, id },
+      signal,
+      timeoutMs: 2 ** 31 - 1,
+    });
+  }
+
   logs(id: string, o: LogsOptions): Promise<Readable> {
     const r = ROUTES.containerLogs;
     return this.http.stream(r.method, routePath(r, id), {

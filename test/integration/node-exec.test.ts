@@ -1,0 +1,247 @@
+// kubectl exec end to end: the real kubectl 1.34 against the real apiserver, which reaches
+// `vic-kubelet node` (an embedded VCH on runc) over SPDY/3.1 for exec, as it reaches a kubelet.
+// A command's output and exit code come back through kubectl; a user without RBAC for
+// pods/exec is refused by the apiserver; a request straight to the kubelet API without
+// credentials gets 401; `kubectl exec -i` gets the node's clear refusal instead of hanging.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import {
+  createTestNamespace,
+  kubeConfigOf,
+  nodeFlags,
+  nodeKubeconfig,
+  servingCert,
+  until,
+} from './node-harness.js';
+import {
+  buildBusyboxLayout,
+  freePort,
+  pushImage,
+  type Registry,
+  startRegistry,
+} from './registry.js';
+
+const cluster = inject('cluster');
+const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
+const suffix = Math.random().toString(36).slice(2, 8);
+const namespace = `vk-exec-${suffix}`;
+const nodeName = `vk-exec-${suffix}`;
+
+let work: string;
+let registry: Registry;
+let image: string;
+let port: number;
+let node: ChildProcess | undefined;
+let nodeOutput = '';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The cluster's kubectl with its exit code and both streams; `input` is its stdin. */
+function kubectl(args: string[], input?: string): Promise<Run> {
+  const child = spawn(
+    join(cluster.bin, 'kubectl'),
+    [
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--cache-dir',
+      join(cluster.dir, 'kubectl-cache'),
+      ...args,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  if (input !== undefined) child.stdin.end(input);
+  else child.stdin.end();
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const exec = (pod: string, command: string[], flags: string[] = [], input?: string) =>
+  kubectl(['exec', '-n', namespace, ...flags, pod, '--', ...command], input);
+
+beforeAll(async () => {
+  ensureBuilt();
+  work = mkdtempSync(join(tmpdir(), 'vk-node-exec-'));
+  registry = await startRegistry();
+  image = `${registry.host}/busybox:1`;
+  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
+  await createTestNamespace(core, namespace);
+  const tls = await servingCert(cluster, nodeName);
+  port = await freePort();
+  node = spawn(
+    process.execPath,
+    [
+      main,
+      'node',
+      ...nodeFlags(nodeKubeconfig(cluster, nodeName, join(work, 'pki')), nodeName, tls, port),
+      '--state-dir',
+      join(work, 'vch'),
+      '--insecure-registry',
+      registry.host,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
+  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
+  await until(
+    `${nodeName} to be Ready`,
+    async () =>
+      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
+        ?.status === 'True',
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+  });
+  await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name: 'shell', namespace },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': nodeName },
+        tolerations: [
+          { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
+        ],
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'app',
+            image,
+            // The test image links only sh, ls and echo: the applets the tests use are added.
+            command: [
+              'sh',
+              '-c',
+              'for a in cat sleep true; do busybox ln -s busybox /bin/$a; done; exec sleep 3600',
+            ],
+          },
+        ],
+      },
+    },
+  });
+  await until(
+    'the pod to run',
+    async () =>
+      (await core.readNamespacedPod({ name: 'shell', namespace })).status?.phase === 'Running',
+    90_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await core
+    .deleteNamespacedPod({ name: 'shell', namespace, gracePeriodSeconds: 0 })
+    .catch(() => {});
+  await core.deleteNamespace({ name: namespace }).catch(() => {});
+  await until(
+    'the test pods to be gone',
+    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
+    30_000,
+  ).catch(() => {});
+  if (node && node.exitCode === null && node.signalCode === null) {
+    const exited = new Promise((r) => node!.once('exit', r));
+    node.kill('SIGTERM');
+    await exited;
+  }
+  await core.deleteNode({ name: nodeName }).catch(() => {});
+  if (work) {
+    await cleanupVch(join(work, 'vch'));
+    spawnSync('rm', ['-rf', work]);
+  }
+  await registry?.stop();
+}, 180_000);
+
+describe('kubectl exec on a vic-kubelet node (runc)', () => {
+  it('prints the output and exits with the command’s exit code', async () => {
+    const r = await exec('shell', ['sh', '-c', 'echo hi; echo oops >&2; exit 7']);
+    expect(r.stdout).toBe('hi\n');
+    expect(r.stderr).toContain('oops\n');
+    expect(r.code).toBe(7);
+  }, 60_000);
+
+  it('reads a file of the container', async () => {
+    const r = await exec('shell', ['cat', '/etc/hostname']);
+    const st = (await core.readNamespacedPod({ name: 'shell', namespace })).status;
+    expect(r, `${JSON.stringify(st?.containerStatuses)}\n${nodeOutput.slice(-3000)}`).toEqual({
+      code: 0,
+      stdout: 'shell\n',
+      stderr: '',
+    });
+  }, 60_000);
+
+  it('a user without RBAC for pods/exec is refused by the apiserver', async () => {
+    // jane may read pods (kubectl exec reads the pod first) but not exec into them.
+    const rbac = kubeConfigOf(cluster).makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'pod-reader' },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'jane-reads-pods' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'jane' }],
+      },
+    });
+    await until('jane to read pods', async () => {
+      const r = await kubectl(['get', 'pod', '-n', namespace, 'shell', '--as', 'jane']);
+      return r.code === 0;
+    });
+    const r = await exec('shell', ['true'], ['--as', 'jane']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/forbidden.*jane.*pods\/exec/i);
+  }, 60_000);
+
+  it('a request straight to the kubelet API without credentials gets 401', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: `/exec/${namespace}/shell/app?command=true&stdout=1`,
+          headers: {
+            Connection: 'Upgrade',
+            Upgrade: 'SPDY/3.1',
+            'X-Stream-Protocol-Version': 'v4.channel.k8s.io',
+          },
+          rejectUnauthorized: false,
+        },
+        (res) => resolve(res.statusCode!),
+      );
+      req.on('upgrade', () => reject(new Error('upgraded without credentials')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(401);
+  }, 30_000);
+
+  it('kubectl exec -i gets the node’s clear refusal, not a hang', async () => {
+    const t0 = Date.now();
+    const r = await exec('shell', ['cat'], ['-i'], 'some input\n');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('interactive exec is not supported by this node yet');
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  }, 60_000);
+
+  it('an unknown container is refused with its name', async () => {
+    const r = await exec('shell', ['true'], ['-c', 'nope']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/nope/);
+  }, 60_000);
+});
