@@ -54,6 +54,16 @@ afterAll(async () => {
 describe('docker volumes on the VCH', () => {
   it('docker run -v data:/d twice sees the same data; the volume is made on first use', async () => {
     await sh(['-v', 'data:/d'], 'echo kept > /d/file');
+    const id = (await ok(['create', '-v', 'data:/d:ro', '--tmpfs', '/t', image, 'true'])).trim();
+    expect(
+      await ok([
+        'inspect',
+        '-f',
+        '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}',
+        id,
+      ]),
+    ).toBe('volume data /d false;\n');
+    await ok(['rm', id]);
     expect(await sh(['-v', 'data:/d'], 'cat /d/file')).toBe('kept\n');
     const vols = await ok(['volume', 'ls', '--format', '{{.Name}} {{.Driver}}']);
     expect(vols.split('\n')).toContain('data local');

@@ -16,7 +16,7 @@ import {
 } from './http.js';
 import { compareVersions, type Router } from './router.js';
 import { securityOf } from './security-opts.js';
-import { mountsOf } from './mounts.js';
+import { mountPoints, mountsOf } from './mounts.js';
 import { containerInspect, containerSummary } from './shapes.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -255,7 +255,7 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
   router.add('GET', '/containers/{id}/json', async ({ res, params }) => {
     const c = await vch.inspectContainer(params[0]);
     const image = await vch.inspectImage(c.imageId).catch(() => undefined);
-    sendJson(res, 200, containerInspect(c, image));
+    sendJson(res, 200, { ...containerInspect(c, image), Mounts: mountPoints(vch, c) });
   });
 
   router.add('GET', '/containers/{id}/logs', async ({ res, params, query, signal, apiVersion }) => {

@@ -3,7 +3,8 @@
 // tmpfs are applied; anything else (volume drivers, propagation, SELinux labels, anonymous
 // volumes, tmpfs modes) is refused in one line, never ignored.
 import { invalidInput } from '../errors.js';
-import type { ContainerMount } from '../types.js';
+import type { ContainerInfo, ContainerMount } from '../types.js';
+import type { Vch } from '../vch.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -166,6 +167,34 @@ export function mountsOf(
   if (host.Tmpfs !== undefined && host.Tmpfs !== null) {
     if (!isObject(host.Tmpfs)) throw invalidInput('invalid HostConfig.Tmpfs: want an object');
     for (const [p, o] of Object.entries(host.Tmpfs)) out.push(parseTmpfs(p, o));
+  }
+  return out;
+}
+
+/** Docker's inspect Mounts: a container's volumes and host paths (tmpfs are not listed). */
+export function mountPoints(vch: Vch, c: ContainerInfo): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const m of c.config.mounts ?? []) {
+    const common = { Destination: m.destination, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly };
+    if (m.type === 'bind') {
+      out.push({ Type: 'bind', Source: m.source, ...common, Propagation: 'rprivate' });
+      continue;
+    }
+    let v;
+    try {
+      v = vch.volumes.get(m.source ?? '');
+    } catch {
+      continue; // a volume removed meanwhile
+    }
+    if (v.ephemeral && v.owner === c.podId) continue; // --tmpfs
+    out.push({
+      Type: 'volume',
+      Name: v.name,
+      Source: v.path,
+      Driver: 'local',
+      ...common,
+      Propagation: '',
+    });
   }
   return out;
 }
