@@ -61,12 +61,15 @@
 /* Runs container ID. OPTS: "private" or "shared" (its PID namespace), then optionally ",mem=BYTES"
  * and ",cpu=MILLIS" (the limits of its cgroup in the guest), ",caps=HEX" (the capabilities its
  * processes may hold, bit N for capability N: the bounding set; without it, every one), ",nnp"
- * (no_new_privs for its processes), ",ro" (its root mounted read-only) and ",seccomp=HEX" (a
- * seccomp BPF program, struct sock_filter[] in hex, installed before exec); its execs get the
- * same capabilities, no_new_privs and seccomp filter. GIDS: a comma list, or "-" for
- * none. CWD: "-" for "/". Answered by started, or by exited (it could not exec), or by error. */
+ * (no_new_privs for its processes), ",ro" (its root mounted read-only), ",tlog=HEX" (the
+ * terminationMessagePath) and ",seccomp=HEX" (a seccomp BPF program, struct sock_filter[] in
+ * hex, installed before exec); its execs get the same capabilities, no_new_privs and seccomp
+ * filter. GIDS: a comma list, or "-" for none. CWD: "-" for "/". Then, optionally, its volumes:
+ * MOUNTC and per volume NAME (bound by the host at the share's ID/mounts/NAME), DEST (absolute,
+ * in the container) and FLAGS ("ro" or "rw", then ",dir" or ",file"). Answered by started, or by
+ * exited (it could not exec), or by error. */
 #define VIC_TO_GUEST_START "start"
-#define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV..."
+#define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... [MOUNTC (NAME DEST FLAGS)...]"
 #define VIC_TO_GUEST_START_NFIELDS 8
 
 /* Sends signal SIGNO to container ID's process (through its init). */

@@ -7,6 +7,7 @@ import { invalidInput } from './errors.js';
 import type { ContainerSpec } from './runtime.js';
 import { containerSeccomp } from './seccomp/container.js';
 import { parseSignal } from './signals.js';
+import { checkVolumeMount } from './core/volume-mounts.js';
 
 /** Smallest memory limit a container may have (runc's own floor is lower; a shell needs this). */
 const MIN_MEMORY_BYTES = 4 << 20;
@@ -34,6 +35,7 @@ export async function checkContainerSpec(spec: ContainerSpec): Promise<void> {
   if (spec.security) effectiveCaps(spec.security.capAdd, spec.security.capDrop);
   // A Localhost profile is checked now, not at start; the default one must be there too.
   await containerSeccomp(spec.security);
+  for (const m of spec.mounts ?? []) checkVolumeMount(m);
   const lowerOk = await stat(spec.imageRootfs).then(
     (s) => s.isDirectory(),
     () => false,

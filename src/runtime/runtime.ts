@@ -60,6 +60,22 @@ export interface ContainerSpec {
    * each start, whose first TERMINATION_MESSAGE_LIMIT bytes the exit state carries (message).
    */
   terminationMessagePath?: string;
+  /** Volumes bound into the container (core/volume-mounts.ts), in order. */
+  mounts?: VolumeMount[];
+}
+
+/**
+ * A host directory or file bound into a container: a volume's, or a path inside it (subPath,
+ * resolved at each start without following links). Mounted nosuid, nodev; read-only when asked.
+ */
+export interface VolumeMount {
+  /** Absolute host path: the volume's root (a bind volume's host path). */
+  source: string;
+  /** Absolute path in the container. */
+  destination: string;
+  readOnly?: boolean;
+  /** Relative path inside source, no `..`; created as a directory if missing. */
+  subPath?: string;
 }
 
 /** The most of a termination message that is kept (the kubelet's 4 KiB). */

@@ -8,7 +8,17 @@ import { errorKind, unavailable } from './errors.js';
 import type { PublishedPort } from '../runtime/runtime.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/** Volumes (volumes/volume-db.ts reads and writes them). */
+const VOLUMES_SCHEMA = `
+CREATE TABLE volumes (
+  name TEXT PRIMARY KEY,
+  record TEXT NOT NULL,
+  owner TEXT
+);
+CREATE INDEX volumes_owner ON volumes(owner);
+`;
 
 const SCHEMA = `
 CREATE TABLE pods (
@@ -46,6 +56,7 @@ CREATE TABLE images (
   record TEXT NOT NULL
 );
 CREATE INDEX images_id ON images(image_id);
+${VOLUMES_SCHEMA}
 `;
 
 /**
@@ -57,6 +68,8 @@ const MIGRATIONS: Record<number, string> = {
   1: "ALTER TABLE pods ADD COLUMN runtime TEXT; UPDATE pods SET runtime = 'runc';",
   // 2 → 3: what a container's last run left at its terminationMessagePath.
   2: 'ALTER TABLE containers ADD COLUMN termination_message TEXT;',
+  // 3 → 4: volumes.
+  3: VOLUMES_SCHEMA,
 };
 
 /** The merged process of a container, kept as the container was created. */
@@ -271,6 +284,11 @@ export class VchDb {
       imagesById: db.prepare('SELECT * FROM images WHERE image_id = ?'),
       images: db.prepare('SELECT * FROM images ORDER BY reference'),
     };
+  }
+
+  /** A prepared statement over the database, for a service that keeps a table of its own. */
+  statement(sql: string): Database.Statement {
+    return this.#db.prepare(sql);
   }
 
   transaction<T>(fn: () => T): T {

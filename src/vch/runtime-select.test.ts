@@ -174,11 +174,12 @@ describe('the database', () => {
   it('migrates a schema-1 database: its pods ran on runc', () => {
     const file = join(dir, 'old.db');
     // A schema-1 database: today's less the columns of schema 2 (runtime) and 3 (termination
-    // message), with a pod from before: both migrations run.
+    // message) and the volumes of 4, with a pod from before: every migration runs.
     new VchDb(file).close();
     const old = new Database(file);
     old.exec('ALTER TABLE pods DROP COLUMN runtime');
     old.exec('ALTER TABLE containers DROP COLUMN termination_message');
+    old.exec('DROP TABLE volumes');
     old.exec(`INSERT INTO pods VALUES ('${'d'.repeat(64)}', 'p', 'p', '{}', 0, '{}', 'now')`);
     old.pragma('user_version = 1');
     old.close();

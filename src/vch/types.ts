@@ -3,6 +3,9 @@
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
 import type { PublishedPort, SecuritySpec } from '../runtime/runtime.js';
+import type { ContainerMount } from './volumes/volume-types.js';
+
+export type * from './volumes/volume-types.js';
 
 /** Lifecycle of a container as the VCH records it. */
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -47,6 +50,8 @@ export interface ContainerConfig {
   sysctls?: Record<string, string>;
   /** Kubernetes' terminationMessagePath: its content (4 KiB at most) is read at each exit. */
   terminationMessagePath?: string;
+  /** Volumes, host paths and tmpfs mounted in the container (volumes/container-mounts.ts). */
+  mounts?: ContainerMount[];
 }
 
 export interface CreateContainerRequest extends ContainerConfig {

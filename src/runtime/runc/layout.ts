@@ -10,7 +10,9 @@
 //                                     tether's started/exited records, written through the fd
 //                                     the VCH hands it; the container cannot reach this
 //                                     directory), runc.log, termination-log (bind-mounted
-//                                     as the container's terminationMessagePath)
+//                                     as the container's terminationMessagePath),
+//                                     directory), runc.log, mounts/<i> (its volumes,
+//                                     bound here and from here into the container)
 import { join } from 'node:path';
 
 export class Layout {
@@ -49,6 +51,7 @@ export class Layout {
       upper: join(dir, 'upper'),
       work: join(dir, 'work'),
       status: join(dir, 'status'),
+      mounts: join(dir, 'mounts'),
       runcLog: join(dir, 'runc.log'),
       terminationLog: join(dir, 'termination-log'),
     };

@@ -124,6 +124,8 @@ export interface ContainerConfigInput {
   seccomp?: ResolvedProfile;
   /** A host file mounted at the container's terminationMessagePath. */
   terminationLog?: { source: string; destination: string };
+  /** Volumes, already bound on the host (core/volume-mounts.ts): bound in after the rest. */
+  volumes?: { source: string; destination: string; readOnly: boolean }[];
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -196,6 +198,8 @@ export function containerConfig(c: ContainerConfigInput): object {
       bind(c.sandbox.hosts, '/etc/hosts', false),
       bind(c.sandbox.resolvConf, '/etc/resolv.conf', false),
       bind(c.tether, TETHER_IN_CONTAINER, true),
+      ...(c.volumes ?? []).map((v) => bind(v.source, v.destination, v.readOnly)),
+      // After the volumes, as the kubelet orders it: the path may lie in one.
       ...(c.terminationLog
         ? [bind(c.terminationLog.source, c.terminationLog.destination, false)]
         : []),

@@ -16,6 +16,7 @@ import { bootId, identify, isAlive } from '../core/proc.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { prepareRootfs, removeRootfs } from '../core/rootfs.js';
 import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
+import { prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
@@ -107,6 +108,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       await this.runc.run(['delete', '--force', id]).catch(() => undefined);
       await rm(dirs.status, { recursive: true, force: true });
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
+      const volumes = await prepareMounts(rec.spec.mounts ?? [], dirs.mounts);
       await mkdir(dirs.bundle, { recursive: true });
       const seccomp = await containerSeccomp(rec.spec.security);
       const messagePath = rec.spec.terminationMessagePath;
@@ -130,6 +132,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           ...(messagePath && {
             terminationLog: { source: dirs.terminationLog, destination: messagePath },
           }),
+          volumes: volumes.map((v) => ({ ...v, source: v.hostPath })),
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });

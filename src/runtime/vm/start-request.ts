@@ -5,13 +5,18 @@ import { unavailable } from '../errors.js';
 import { compileBpf } from '../seccomp/bpf.js';
 import type { ResolvedProfile } from '../seccomp/profile.js';
 import type { ContainerRecord } from '../core/container-record.js';
+import type { PreparedMount } from '../core/volume-mounts.js';
 import type { ExitedRecord, StartedRecord } from '../core/protocol.js';
 import type { AgentMessage, ControlChannel } from './control.js';
 
-/** The start request's tokens for the container's process, user and limits. */
+/**
+ * The start request's tokens for the container's process, user, limits and volumes (bound on
+ * the host under the container's share directory, `mounts/<name>`: the agent binds each in).
+ */
 export function startRequest(
   rec: ContainerRecord,
   sharePid: boolean,
+  volumes: readonly PreparedMount[] = [],
   seccomp?: ResolvedProfile,
 ): (string | number)[] {
   const p = rec.spec.process;
@@ -45,6 +50,12 @@ export function startRequest(
     ...p.args,
     env.length,
     ...env,
+    volumes.length,
+    ...volumes.flatMap((v) => [
+      v.name,
+      v.destination,
+      `${v.readOnly ? 'ro' : 'rw'},${v.isDir ? 'dir' : 'file'}`,
+    ]),
   ];
 }
 

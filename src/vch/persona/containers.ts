@@ -2,7 +2,7 @@
 import { parsePortBindings } from './ports.js';
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
-import { invalidInput } from '../errors.js';
+import { errorKind, invalidInput } from '../errors.js';
 import { checkBackend } from '../runtime-label.js';
 import type { ContainerStatus, CreateContainerRequest, WaitCondition } from '../types.js';
 import type { Vch } from '../vch.js';
@@ -17,6 +17,7 @@ import {
 } from './http.js';
 import { compareVersions, type Router } from './router.js';
 import { securityOf } from './security-opts.js';
+import { mountPoints, mountsOf } from './mounts.js';
 import { containerInspect, containerSummary } from './shapes.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -70,11 +71,7 @@ export function parseCreateBody(
   }
   const host = body.HostConfig ?? {};
   if (!isObject(host)) throw invalidInput('invalid HostConfig: want an object');
-  const unsupported: [string, boolean][] = [
-    ['Binds (volumes)', Array.isArray(host.Binds) && host.Binds.length > 0],
-    ['Mounts', Array.isArray(host.Mounts) && host.Mounts.length > 0],
-    ['Privileged', host.Privileged === true],
-  ];
+  const unsupported: [string, boolean][] = [['Privileged', host.Privileged === true]];
   for (const [what, used] of unsupported) if (used) throw invalidInput(`${what} not supported yet`);
   const runtime = checkBackend(optString(host.Runtime, 'HostConfig.Runtime'), '--runtime');
   const memory = optInt(host.Memory, 'HostConfig.Memory');
@@ -94,6 +91,7 @@ export function parseCreateBody(
     sysctls = host.Sysctls as Record<string, string>;
   }
   const ports = parsePortBindings(host);
+  const mounts = mountsOf(body, host);
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -117,6 +115,7 @@ export function parseCreateBody(
     ...(groupAdd?.length && { groupAdd }),
     ...(sysctls && Object.keys(sysctls).length > 0 && { sysctls }),
     ...(ports.length > 0 && { ports }),
+    ...(mounts.length > 0 && { mounts }),
   };
 }
 
@@ -147,7 +146,14 @@ function parseLogTime(v: string | null, what: string): bigint | undefined {
 export function addContainerRoutes(router: Router, vch: Vch): void {
   router.add('POST', '/containers/create', async ({ req, res, query }) => {
     const body = await readJson(req);
-    const c = await vch.createContainer(parseCreateBody(body, query.get('name')));
+    const create = parseCreateBody(body, query.get('name'));
+    // As Docker: a named volume that does not exist yet is made (local, on disk).
+    for (const m of create.mounts ?? [])
+      if (m.type === 'volume' && m.source)
+        await vch.volumes.create({ name: m.source, driver: 'local' }).catch((e: unknown) => {
+          if (errorKind(e) !== 'Conflict') throw e;
+        });
+    const c = await vch.createContainer(create);
     sendJson(res, 201, { Id: c.id, Warnings: [] });
   });
 
@@ -253,7 +259,7 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
   router.add('GET', '/containers/{id}/json', async ({ res, params }) => {
     const c = await vch.inspectContainer(params[0]);
     const image = await vch.inspectImage(c.imageId).catch(() => undefined);
-    sendJson(res, 200, containerInspect(c, image));
+    sendJson(res, 200, { ...containerInspect(c, image), Mounts: mountPoints(vch, c) });
   });
 
   router.add('GET', '/containers/{id}/logs', async ({ res, params, query, signal, apiVersion }) => {

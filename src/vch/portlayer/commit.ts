@@ -158,6 +158,7 @@ export class Committer {
         ...(task.terminationMessagePath && {
           terminationMessagePath: task.terminationMessagePath,
         }),
+        ...(task.mounts?.length && { mounts: task.mounts }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {
