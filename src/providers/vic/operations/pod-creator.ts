@@ -23,6 +23,7 @@ import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.j
 import { memoizedSources, type EnvSources } from './env-sources.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { parseQuantity } from './quantity.js';
+import { PodVolumes, type VolumeContext } from './volumes/pod-volumes.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
 export type SecretSource = (namespace: string, name: string) => Promise<k8s.V1Secret | undefined>;
@@ -35,6 +36,8 @@ export interface EnvContext {
   node?: () => Promise<NodeFacts>;
   /** status.podIP(s) of the pod: what its status will report. */
   podIPs?: (pod: k8s.V1Pod) => string[];
+  /** The VCH's volumes and service-account tokens, for the pod's volumes. */
+  volumes?: VolumeContext;
 }
 
 export interface CreatedPod {
@@ -89,20 +92,17 @@ export class PodCreator {
     onEvent?: (e: PodEvent) => void,
   ): Promise<CreatedPod> {
     const m = pod.metadata!;
-    // One read of each referenced object for this attempt, for all containers.
-    const inputs = await gatherEnvInputs(
-      pod,
-      this.env.sources && memoizedSources(this.env.sources),
-      (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
-      this.env.podIPs?.(pod) ?? [],
-    );
+    // One read of each referenced object for this attempt, for all containers and volumes.
+    const sources = this.env.sources && memoizedSources(this.env.sources);
+    const node = (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] };
+    const inputs = await gatherEnvInputs(pod, sources, node, this.env.podIPs?.(pod) ?? []);
     // Configs first: a spec that cannot run fails before anything is asked of the VCH.
     const tasks = pod.spec!.containers.map((c) => {
       const image = images.get(c.name)!;
       const resolved = containerEnv(pod, c, image, inputs);
       for (const e of resolved.events) onEvent?.(e);
       try {
-        return { c, task: taskConfig(pod, c, image, resolved) };
+        return { c, vars: resolved.vars, task: taskConfig(pod, c, image, resolved) };
       } catch (err) {
         // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
         if (err instanceof ContainerConfigError) throw err;
@@ -113,6 +113,8 @@ export class PodCreator {
         );
       }
     });
+    // Volume content next, for the same reason (a missing ConfigMap waits, nothing is made).
+    const volumes = await PodVolumes.prepare(pod, this.env.volumes ?? {}, sources, node, this.log);
     const created = await this.isolation.createHandle({
       name: `${m.namespace}_${m.name}`,
       hostname: podHostname(pod),
@@ -129,7 +131,30 @@ export class PodCreator {
     });
     let h = created.handle;
     const ids = new Map<string, string>();
-    for (const { c, task } of tasks) {
+    try {
+      await volumes.create(created.id);
+      h = await this.joinTasks(h, tasks, images, ids, volumes);
+      h = await this.isolation.addInteractionToHandle(h);
+      h = await this.isolation.addLoggingToHandle(h);
+      await this.isolation.commitHandle(h);
+    } catch (err) {
+      await volumes.discard();
+      throw err;
+    }
+    this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
+    return { id: created.id, tasks: ids };
+  }
+
+  /** Each container's image, task and volume mounts joined to the handle; the last handle. */
+  private async joinTasks(
+    handle: string,
+    tasks: { c: k8s.V1Container; vars: Map<string, string>; task: ReturnType<typeof taskConfig> }[],
+    images: Map<string, ImageConfig>,
+    ids: Map<string, string>,
+    volumes: PodVolumes,
+  ): Promise<string> {
+    let h = handle;
+    for (const { c, vars, task } of tasks) {
       const image = images.get(c.name)!;
       try {
         h = await this.isolation.addImageToHandle(h, {
@@ -144,12 +169,9 @@ export class PodCreator {
         const kind = errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable';
         throw new ContainerCreateError(c.name, kind, errorMessage(err));
       }
+      h = await volumes.join(h, c, vars);
     }
-    h = await this.isolation.addInteractionToHandle(h);
-    h = await this.isolation.addLoggingToHandle(h);
-    await this.isolation.commitHandle(h);
-    this.log.info({ pod: `${m.namespace}/${m.name}`, id: created.id }, 'pod created on the VCH');
-    return { id: created.id, tasks: ids };
+    return h;
   }
 
   private async pullSecrets(pod: k8s.V1Pod): Promise<k8s.V1Secret[]> {

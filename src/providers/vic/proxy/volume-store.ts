@@ -1,0 +1,61 @@
+// VolumeStore: the VCH's volumes as the provider asks for them (VIC's portlayer /storage/volumes
+// routes, with the extensions of /work/notes/volumes-contract.md: DriverArgs medium/sizeLimit/
+// pod/ephemeral/uid/gid, GetVolume's usageBytes, WriteVolumeFiles). A pod's volume is created
+// for that pod (removed with it), filled with WriteVolumeFiles when its content is computed
+// here (configMap, secret, downwardAPI, projected), and joined to each task that mounts it.
+
+/** CreateVolume's body (VIC's VolumeRequest, PascalCase as in VIC's swagger). */
+export interface VolumeRequest {
+  Name: string;
+  Store: string;
+  /** "local": a directory of the VCH; "bind": a host path (hostPath). */
+  Driver: 'local' | 'bind';
+  /** Bytes; -1 for none. */
+  Capacity: number;
+  DriverArgs?: Record<string, string>;
+  Metadata?: Record<string, string>;
+}
+
+export interface VolumeResponse {
+  Name: string;
+  Label?: string;
+  Store?: string;
+  Driver: string;
+  Metadata?: Record<string, string>;
+  /** Extension: bytes used, for local volumes. */
+  usageBytes?: number;
+}
+
+/** VolumeJoin's body: one mount of the volume into one task of the handle's pod. */
+export interface VolumeJoinConfig {
+  Handle: string;
+  /** Absolute path in the task's container. */
+  MountPath: string;
+  /** `task`, `readOnly` ("true"/"false"), `subPath`. */
+  Flags: Record<string, string>;
+}
+
+/** One file of WriteVolumeFiles: a relative path, its bytes and mode (0..0o777). */
+export interface VolumeFile {
+  path: string;
+  data: Buffer;
+  mode: number;
+}
+
+export interface VolumeStore {
+  /** Conflict when the name exists; InvalidInput for a bad request (a hostPath type check). */
+  createVolume(request: VolumeRequest): Promise<VolumeResponse>;
+  /** NotFound when there is none. */
+  getVolume(name: string): Promise<VolumeResponse>;
+  listVolumes(): Promise<VolumeResponse[]>;
+  /** Conflict while a pod that is not removed has it joined. */
+  removeVolume(name: string): Promise<void>;
+  /** Joins the volume to a task of the handle; answers the new handle. */
+  joinVolume(name: string, join: VolumeJoinConfig): Promise<string>;
+  /** Replaces the volume's whole content atomically (the kubelet's ..data swap). */
+  writeVolumeFiles(
+    name: string,
+    files: VolumeFile[],
+    owner?: { uid?: number; gid?: number },
+  ): Promise<void>;
+}
