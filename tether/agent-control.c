@@ -86,9 +86,9 @@ static int valid_id(const char *id) {
 }
 
 /* The process fields start and exec share, from tok[3] on: UID GID GIDS CWD ARGC ARG... ENVC
- * ENV... (nt tokens in all). NULL, or what is wrong. argv and envp are static: a request is
- * done with them before the next is read. */
-static const char *parse_proc(char **tok, int nt, struct proc_req *p) {
+ * ENV... (nt tokens in all; *end: the index after them). NULL, or what is wrong. argv and envp
+ * are static: a request is done with them before the next is read. */
+static const char *parse_proc(char **tok, int nt, struct proc_req *p, int *end) {
     long long uid, gid, argc, envc;
     if (token_parse_ll(tok[3], &uid) < 0 || token_parse_ll(tok[4], &gid) < 0 || uid < 0 ||
         gid < 0 || uid > 0xfffffffeLL || gid > 0xfffffffeLL)
@@ -101,8 +101,9 @@ static const char *parse_proc(char **tok, int nt, struct proc_req *p) {
         p->gids[p->ngids++] = (gid_t)atoll(g);
     p->cwd = *tok[6] ? tok[6] : "/";
     if (token_parse_ll(tok[7], &argc) < 0 || argc < 1 || 8 + argc >= nt) return "bad argv";
-    if (token_parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc != nt)
+    if (token_parse_ll(tok[8 + argc], &envc) < 0 || envc < 0 || 9 + argc + envc > nt)
         return "bad env";
+    *end = (int)(9 + argc + envc);
     static char *argv[MAX_ARGS], *envp[MAX_ARGS];
     if (argc >= MAX_ARGS || envc >= MAX_ARGS) return "too many arguments";
     for (long long i = 0; i < argc; i++) argv[i] = tok[8 + i];
@@ -139,7 +140,29 @@ static int parse_security(const char *opts, struct start_req *r) {
     return 0;
 }
 
-/* start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... (tok[0] is "start"; nt tokens). */
+/* A start's volumes from tok[i]: MOUNTC (NAME DEST FLAGS)..., FLAGS "ro|rw,dir|file". NULL, or
+ * what is wrong. */
+static const char *parse_mounts(char **tok, int i, int nt, struct start_req *r) {
+    if (i == nt) return NULL; /* a host from before volumes */
+    long long n;
+    if (token_parse_ll(tok[i], &n) < 0 || n < 0 || n > MAX_MOUNTS || i + 1 + 3 * n != nt)
+        return "bad mounts";
+    r->nmounts = (int)n;
+    for (int m = 0; m < n; m++) {
+        char *name = tok[i + 1 + 3 * m], *dest = tok[i + 2 + 3 * m], *flags = tok[i + 3 + 3 * m];
+        if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
+            dest[0] != '/')
+            return "bad mount";
+        r->mounts[m].name = name;
+        r->mounts[m].dest = dest;
+        r->mounts[m].readonly = has_opt(flags, "ro");
+        r->mounts[m].is_dir = has_opt(flags, "dir");
+    }
+    return NULL;
+}
+
+/* start ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... [MOUNTC (NAME DEST FLAGS)...]
+ * (tok[0] is "start"; nt tokens). */
 static void handle_start(char **tok, int nt) {
     struct start_req r = {0};
     r.id = tok[1];
@@ -148,7 +171,9 @@ static void handle_start(char **tok, int nt) {
     char *mem = strstr(tok[2], ",mem="), *cpu = strstr(tok[2], ",cpu=");
     if (mem) r.memory_max = atoll(mem + 5);
     if (cpu) r.cpu_millis = atoll(cpu + 5);
-    const char *bad = parse_proc(tok, nt, &r.p);
+    int end;
+    const char *bad = parse_proc(tok, nt, &r.p, &end);
+    if (!bad) bad = parse_mounts(tok, end, nt, &r);
     if (bad) return send_error(r.id, bad);
     if (parse_security(tok[2], &r) < 0) return send_error(r.id, "bad options");
     container_start(&r);
@@ -160,7 +185,9 @@ static void handle_exec(char **tok, int nt) {
     r.id = tok[1];
     r.exec_id = tok[2];
     if (!valid_id(r.id)) return send_error("", "bad container id");
-    const char *bad = parse_proc(tok, nt, &r.p);
+    int end;
+    const char *bad = parse_proc(tok, nt, &r.p, &end);
+    if (!bad && end != nt) bad = "bad env";
     if (bad) return task_refuse(r.id, r.exec_id, bad);
     container_privileges(r.id, &r.p);
     task_start(&r);

@@ -87,6 +87,45 @@ static void mkdir_p(const char *path) {
     mkdir(p, 0755);
 }
 
+/* Opens each volume the host bound on the share (O_PATH), before the pivot detaches it. */
+static void open_volumes(const struct start_req *r, int *fds, int report) {
+    char p[512];
+    for (int i = 0; i < r->nmounts; i++) {
+        snprintf(p, sizeof p, "%s/%s/mounts/%s", SHARE_DIR, r->id, r->mounts[i].name);
+        fds[i] = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fds[i] < 0) sup_child_fail(report, "volume", r->mounts[i].dest);
+    }
+}
+
+/* After the pivot: binds each volume at its destination. The destination is resolved in the
+ * container's root (it is /), so a link in the image cannot point the mount elsewhere in the
+ * guest; the source is the fd opened before. nosuid and nodev always, read-only when asked. */
+static void bind_volumes(const struct start_req *r, const int *fds, int report) {
+    char src[64];
+    for (int i = 0; i < r->nmounts; i++) {
+        const char *dest = r->mounts[i].dest;
+        if (r->mounts[i].is_dir) {
+            mkdir_p(dest);
+        } else {
+            char parent[4096];
+            snprintf(parent, sizeof parent, "%s", dest);
+            char *slash = strrchr(parent, '/');
+            if (slash && slash != parent) {
+                *slash = 0;
+                mkdir_p(parent);
+            }
+            int f = open(dest, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (f >= 0) close(f);
+        }
+        snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+        unsigned long ro = r->mounts[i].readonly ? MS_RDONLY : 0;
+        if (mount(src, dest, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, dest, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | ro, NULL) < 0)
+            sup_child_fail(report, "volume mount", dest);
+        close(fds[i]);
+    }
+}
+
 /* The container's process (its init has pivoted into its root), or an exec's (in the
  * container's namespaces): working directory (created when `make_cwd`, as Docker does for a
  * container's), user, stdio, exec. */
@@ -149,7 +188,10 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     /* Into the container's cgroup before the process is forked. */
     if (cgroup_enter(r->id) < 0) sup_child_fail(report, "cgroup", NULL);
     if (prepare_root(root) < 0) sup_child_fail(report, "container rootfs", NULL);
+    int volume_fds[MAX_MOUNTS];
+    open_volumes(r, volume_fds, report);
     if (pivot(root) < 0) sup_child_fail(report, "pivot_root", NULL);
+    bind_volumes(r, volume_fds, report);
     if (r->readonly_root) {
         /* As Docker's --read-only: the root alone; /dev, /dev/shm, /proc stay as they are. The
          * working dir is made first, as for a writable root. */

@@ -11,6 +11,7 @@
 #endif
 #define MAX_CONTAINERS 64
 #define MAX_TASKS 16 /* execs running at once in the VM */
+#define MAX_MOUNTS 64 /* volumes of one container */
 #define PORT_WAIT_MS 5000
 
 /* A process to run: the fields start and exec share (UID GID GIDS CWD ARGC ARG... ENVC ENV...),
@@ -38,6 +39,12 @@ struct start_req {
     long long memory_max; /* bytes; 0: none */
     long long cpu_millis; /* 0: none */
     int readonly_root;    /* the container's root is mounted read-only */
+    /* Volumes: each bound by the host at SHARE_DIR/ID/mounts/NAME, bound in at dest. */
+    int nmounts;
+    struct {
+        char *name, *dest;
+        int readonly, is_dir;
+    } mounts[MAX_MOUNTS];
 };
 
 /* A request to run a process in a running container (an exec, a "task" as VIC calls it). */

@@ -63,9 +63,12 @@
  * processes may hold, bit N for capability N: the bounding set; without it, every one), ",nnp"
  * (no_new_privs for its processes) and ",ro" (its root mounted read-only); its execs get the
  * same capabilities and no_new_privs. GIDS: a comma list, or "-" for
- * none. CWD: "-" for "/". Answered by started, or by exited (it could not exec), or by error. */
+ * none. CWD: "-" for "/". Then, optionally, its volumes: MOUNTC and per volume NAME (bound by the
+ * host at the share's ID/mounts/NAME), DEST (absolute, in the container) and FLAGS ("ro" or
+ * "rw", then ",dir" or ",file"). Answered by started, or by exited (it could not exec), or by
+ * error. */
 #define VIC_TO_GUEST_START "start"
-#define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV..."
+#define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... [MOUNTC (NAME DEST FLAGS)...]"
 #define VIC_TO_GUEST_START_NFIELDS 8
 
 /* Sends signal SIGNO to container ID's process (through its init). */

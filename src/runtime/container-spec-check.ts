@@ -6,6 +6,7 @@ import { effectiveCaps } from './capabilities.js';
 import { invalidInput } from './errors.js';
 import type { ContainerSpec } from './runtime.js';
 import { parseSignal } from './signals.js';
+import { checkVolumeMount } from './core/volume-mounts.js';
 
 /** Smallest memory limit a container may have (runc's own floor is lower; a shell needs this). */
 const MIN_MEMORY_BYTES = 4 << 20;
@@ -28,6 +29,7 @@ export async function checkContainerSpec(spec: ContainerSpec): Promise<void> {
   if (spec.cpuMillis !== undefined && !(spec.cpuMillis > 0 && Number.isFinite(spec.cpuMillis)))
     throw invalidInput(`cpu limit ${spec.cpuMillis} is not a positive number of millicores`);
   if (spec.security) effectiveCaps(spec.security.capAdd, spec.security.capDrop);
+  for (const m of spec.mounts ?? []) checkVolumeMount(m);
   const lowerOk = await stat(spec.imageRootfs).then(
     (s) => s.isDirectory(),
     () => false,

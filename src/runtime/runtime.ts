@@ -55,6 +55,22 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
   /** What the container's processes (and its execs) may do; absent: Docker's defaults. */
   security?: SecuritySpec;
+  /** Volumes bound into the container (core/volume-mounts.ts), in order. */
+  mounts?: VolumeMount[];
+}
+
+/**
+ * A host directory or file bound into a container: a volume's, or a path inside it (subPath,
+ * resolved at each start without following links). Mounted nosuid, nodev; read-only when asked.
+ */
+export interface VolumeMount {
+  /** Absolute host path: the volume's root (a bind volume's host path). */
+  source: string;
+  /** Absolute path in the container. */
+  destination: string;
+  readOnly?: boolean;
+  /** Relative path inside source, no `..`; created as a directory if missing. */
+  subPath?: string;
 }
 
 /** Docker's --read-only, --cap-add, --cap-drop and --security-opt no-new-privileges. */

@@ -41,6 +41,11 @@ function routeProblems(swagger: Swagger, routes: Record<string, Route>): string[
       .filter(([path]) => shape(path) === shape(r.path))
       .map(([path, ops]) => ({ path, op: ops[r.method.toLowerCase()] }))
       .find((x) => x.op !== undefined);
+    if (r.extension) {
+      if (found)
+        problems.push(`route ${name}: marked an extension, but VIC has ${r.method} ${r.path}`);
+      continue;
+    }
     if (!found) problems.push(`route ${name}: VIC has no ${r.method} ${r.path}`);
     else if (found.op.operationId !== r.operationId)
       problems.push(
@@ -145,6 +150,11 @@ describe('the portlayer contract with VIC', () => {
     // Parameter names do not matter: VIC's {store_name} is our {store}.
     const renamedParam = { imageJoin: { ...ROUTES.imageJoin, path: '/storage/{store}/info/{x}' } };
     expect(routeProblems(swagger, renamedParam)).toEqual([]);
+    // An extension route must be ours alone.
+    const mislabeled = { getVolume: { ...ROUTES.getVolume, extension: true as const } };
+    expect(routeProblems(swagger, mislabeled)).toEqual([
+      'route getVolume: marked an extension, but VIC has GET /storage/volumes/{name}',
+    ]);
   });
 
   it('catches a renamed field, a changed type, an unmarked extension, a mislabeled one', () => {

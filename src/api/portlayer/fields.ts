@@ -229,4 +229,35 @@ export const MODELS = {
     annotations: map,
     internal: bool,
   }),
+  VolumeRequest: model<M.VolumeRequest>(['VolumeRequest'], {
+    Name: str,
+    Store: str,
+    Driver: str,
+    Capacity: int,
+    DriverArgs: map,
+    Metadata: map,
+  }),
+  VolumeResponse: model<M.VolumeResponse>(['VolumeResponse'], {
+    Name: str,
+    Label: str,
+    Store: str,
+    Driver: str,
+    Metadata: map,
+    usageBytes: ext('integer'),
+  }),
+  VolumeJoinConfig: model<M.VolumeJoinConfig>(['VolumeJoinConfig'], {
+    Handle: str,
+    MountPath: str,
+    Flags: map,
+  }),
+  VolumeFile: model<M.VolumeFile>([], {
+    path: ext('string'),
+    data: ext('string'),
+    mode: ext('integer'),
+  }),
+  WriteVolumeFilesRequest: model<M.WriteVolumeFilesRequest>([], {
+    files: ext({ list: 'VolumeFile' }),
+    uid: ext('integer'),
+    gid: ext('integer'),
+  }),
 } satisfies Record<string, ModelSpec>;

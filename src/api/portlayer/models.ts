@@ -250,3 +250,62 @@ export interface ScopeConfig {
   annotations?: Record<string, string>;
   internal?: boolean;
 }
+
+/**
+ * `POST /storage/volumes` (CreateVolume). Driver "local": a directory the VCH owns; "bind": a
+ * host path. DriverArgs (extension keys, all strings): local — `medium` ("disk" | "memory"),
+ * `sizeLimit` (bytes), `uid`, `gid`; bind — `path`, `type` (the hostPath type); both — `pod`
+ * (the owning portlayer container id) and `ephemeral` ("true": removed with that pod).
+ */
+export interface VolumeRequest {
+  Name: string;
+  /** Always "default". */
+  Store: string;
+  Driver: string;
+  /** Bytes; -1 for none. */
+  Capacity: number;
+  DriverArgs?: Record<string, string>;
+  Metadata?: Record<string, string>;
+}
+
+export interface VolumeResponse {
+  Name: string;
+  Label: string;
+  Store: string;
+  Driver: string;
+  Metadata?: Record<string, string>;
+  /** extension (GetVolume, local volumes): bytes the volume's content takes. */
+  usageBytes?: number;
+}
+
+/**
+ * `POST /storage/volumes/{name}` (VolumeJoin): one mount of the volume into one task; answers
+ * a HandleResponse. Flags: `task` (the task's name in the pod), `readOnly` ("true"/"false"),
+ * `subPath` (relative, no `..` element, resolved safely inside the volume at start).
+ */
+export interface VolumeJoinConfig {
+  Handle: string;
+  /** Absolute path in the task's container. */
+  MountPath: string;
+  Flags: Record<string, string>;
+}
+
+/** extension: one file of a WriteVolumeFiles. */
+export interface VolumeFile {
+  /** Relative, no `..` or empty element, not starting with `..`. */
+  path: string;
+  /** base64. */
+  data: string;
+  /** 0..0o777. */
+  mode: number;
+}
+
+/**
+ * extension: `PUT /storage/volumes/{name}/files` (WriteVolumeFiles): replaces the volume's whole
+ * content atomically (the kubelet's AtomicWriter `..data` symlink scheme); 204.
+ */
+export interface WriteVolumeFilesRequest {
+  files: VolumeFile[];
+  uid?: number;
+  gid?: number;
+}

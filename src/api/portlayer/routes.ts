@@ -9,14 +9,21 @@ export interface Route {
   method: Method;
   /** VIC's path template: `{name}` for each path parameter, in order. */
   path: string;
-  /** The swagger operation's id. */
+  /** The swagger operation's id (ours for an extension). */
   operationId: string;
+  /** Ours, not VIC's: the contract test holds that VIC has no such route. */
+  extension?: true;
 }
 
 const route = (method: Method, path: string, operationId: string): Route => ({
   method,
   path,
   operationId,
+});
+
+const extensionRoute = (method: Method, path: string, operationId: string): Route => ({
+  ...route(method, path, operationId),
+  extension: true,
 });
 
 export const ROUTES = {
@@ -53,6 +60,14 @@ export const ROUTES = {
   bindContainer: route('POST', '/scopes/containers/{handle}/binding', 'BindContainer'),
   unbindContainer: route('DELETE', '/scopes/containers/{handle}/binding', 'UnbindContainer'),
   listScope: route('GET', '/scopes/{idName}', 'List'),
+
+  // Volumes (VIC's storage model): a volume joins a handle once per mount into a task.
+  createVolume: route('POST', '/storage/volumes', 'CreateVolume'),
+  listVolumes: route('GET', '/storage/volumes', 'ListVolumes'),
+  getVolume: route('GET', '/storage/volumes/{name}', 'GetVolume'),
+  removeVolume: route('DELETE', '/storage/volumes/{name}', 'RemoveVolume'),
+  volumeJoin: route('POST', '/storage/volumes/{name}', 'VolumeJoin'),
+  writeVolumeFiles: extensionRoute('PUT', '/storage/volumes/{name}/files', 'WriteVolumeFiles'),
 } as const satisfies Record<string, Route>;
 
 /** The path of a request: the template with each parameter, in order, URI-encoded. */

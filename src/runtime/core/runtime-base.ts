@@ -30,6 +30,7 @@ import { writeJsonAtomic } from './files.js';
 import { validHostname, validId } from './ids.js';
 import { KeyedLock } from './keyed-lock.js';
 import { prepareRootfs, removeRootfs } from './rootfs.js';
+import { releaseMounts } from './volume-mounts.js';
 import { Waiters } from './waiters.js';
 
 export interface Recovered {
@@ -45,6 +46,8 @@ export interface ContainerDirs {
   work: string;
   /** The directories that are the container's alone (removed with it), the record's first. */
   owned: string[];
+  /** Where its volumes are bound on the host (volume-mounts.ts): unmounted before removal. */
+  mounts: string;
 }
 
 export abstract class RuntimeBase<R extends ContainerRecord> {
@@ -303,6 +306,8 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
     await removeRootfs(dirs).catch((e: Error) => {
       if (!bestEffort) throw e;
     });
+    // Never a recursive removal through a volume: if one stays mounted, this throws.
+    await releaseMounts(dirs.mounts);
     for (const d of dirs.owned) await rm(d, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,8 @@
 //                                     mount point, or the copy), upper/, work/, status (the
 //                                     tether's started/exited records, written through the fd
 //                                     the VCH hands it; the container cannot reach this
-//                                     directory), runc.log
+//                                     directory), runc.log, mounts/<i> (its volumes,
+//                                     bound here and from here into the container)
 import { join } from 'node:path';
 
 export class Layout {
@@ -48,6 +49,7 @@ export class Layout {
       upper: join(dir, 'upper'),
       work: join(dir, 'work'),
       status: join(dir, 'status'),
+      mounts: join(dir, 'mounts'),
       runcLog: join(dir, 'runc.log'),
     };
   }

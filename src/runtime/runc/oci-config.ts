@@ -116,6 +116,8 @@ export interface ContainerConfigInput {
   cpuMillis?: number;
   labels?: Record<string, string>;
   security?: SecuritySpec;
+  /** Volumes, already bound on the host (core/volume-mounts.ts): bound in after the rest. */
+  volumes?: { source: string; destination: string; readOnly: boolean }[];
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -188,6 +190,7 @@ export function containerConfig(c: ContainerConfigInput): object {
       bind(c.sandbox.hosts, '/etc/hosts', false),
       bind(c.sandbox.resolvConf, '/etc/resolv.conf', false),
       bind(c.tether, TETHER_IN_CONTAINER, true),
+      ...(c.volumes ?? []).map((v) => bind(v.source, v.destination, v.readOnly)),
     ],
     annotations: c.labels ?? {},
     linux: {

@@ -14,6 +14,7 @@ import { readJson, writeJsonAtomic } from '../core/files.js';
 import { bootId, identify, isAlive } from '../core/proc.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { prepareRootfs, removeRootfs } from '../core/rootfs.js';
+import { prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
@@ -96,6 +97,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       await this.runc.run(['delete', '--force', id]).catch(() => undefined);
       await rm(dirs.status, { recursive: true, force: true });
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
+      const volumes = await prepareMounts(rec.spec.mounts ?? [], dirs.mounts);
       await mkdir(dirs.bundle, { recursive: true });
       await writeJsonAtomic(
         `${dirs.bundle}/config.json`,
@@ -112,6 +114,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           cpuMillis: rec.spec.cpuMillis,
           labels: rec.spec.labels,
           security: rec.spec.security,
+          volumes: volumes.map((v) => ({ ...v, source: v.hostPath })),
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });

@@ -7,6 +7,8 @@
 //   <state>/vm/sandboxes/<id>/share/                 the 9p export "vic.containers":
 //                               <cid>/rootfs         the container's overlay (its root in the guest;
 //                                                    nothing else of the container is shared)
+//                               <cid>/mounts/<i>     its volumes, bound here on the host; the agent
+//                                                    binds each into the container
 //   <state>/vm/containers/<cid>/    container.json, upper/ and work/ of the overlay
 import { join } from 'node:path';
 
@@ -49,6 +51,7 @@ export class VmLayout {
       work: join(dir, 'work'),
       shared,
       rootfs: join(shared, 'rootfs'),
+      mounts: join(shared, 'mounts'),
     };
   }
 }

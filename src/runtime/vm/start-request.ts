@@ -3,11 +3,19 @@
 import { capMask, effectiveCaps } from '../capabilities.js';
 import { unavailable } from '../errors.js';
 import type { ContainerRecord } from '../core/container-record.js';
+import type { PreparedMount } from '../core/volume-mounts.js';
 import type { ExitedRecord, StartedRecord } from '../core/protocol.js';
 import type { AgentMessage, ControlChannel } from './control.js';
 
-/** The start request's tokens for the container's process, user and limits. */
-export function startRequest(rec: ContainerRecord, sharePid: boolean): (string | number)[] {
+/**
+ * The start request's tokens for the container's process, user, limits and volumes (bound on
+ * the host under the container's share directory, `mounts/<name>`: the agent binds each in).
+ */
+export function startRequest(
+  rec: ContainerRecord,
+  sharePid: boolean,
+  volumes: readonly PreparedMount[] = [],
+): (string | number)[] {
   const p = rec.spec.process;
   const env = p.env.some((kv) => kv.startsWith('HOME='))
     ? p.env
@@ -34,6 +42,12 @@ export function startRequest(rec: ContainerRecord, sharePid: boolean): (string |
     ...p.args,
     env.length,
     ...env,
+    volumes.length,
+    ...volumes.flatMap((v) => [
+      v.name,
+      v.destination,
+      `${v.readOnly ? 'ro' : 'rw'},${v.isDir ? 'dir' : 'file'}`,
+    ]),
   ];
 }
 

@@ -14,6 +14,7 @@ import { readJson, writeJsonAtomic } from '../core/files.js';
 import type { ExecIo, ExecProcess } from '../core/exec.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { isMounted, prepareRootfs } from '../core/rootfs.js';
+import { mountedUnder, prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import type { Runtime, SandboxSpec } from '../runtime.js';
 import type { AgentMessage } from './control.js';
@@ -141,7 +142,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       await vm.powerOff();
       const dirs = this.layout.sandbox(id);
       for (const entry of await readdir(dirs.share).catch(() => [] as string[]))
-        if (isMounted(join(dirs.share, entry, 'rootfs')))
+        if (isMounted(join(dirs.share, entry, 'rootfs')) || mountedUnder(join(dirs.share, entry)))
           throw unavailable(`a container rootfs is still mounted in ${dirs.share}`);
       await rm(dirs.dir, { recursive: true, force: true });
       this.vms.delete(id);
@@ -166,10 +167,11 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       await vm.ready;
       const dirs = this.layout.container(rec.sandboxId, id);
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
+      const volumes = await prepareMounts(rec.spec.mounts ?? [], dirs.mounts);
       await vm.addPort(id, rec.spec.logPath);
       const control = vm.control;
       if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
-      const request = startRequest(rec, vm.rec.spec.shareProcessNamespace === true);
+      const request = startRequest(rec, vm.rec.spec.shareProcessNamespace === true, volumes);
       const previous = rec.startedNs !== undefined ? BigInt(rec.startedNs) : -1n;
       const answer = await requestStart(control, request, previous, START_TIMEOUT_MS);
       if (answer.type === 'exited') {
