@@ -4,7 +4,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { NodeError } from '../../src/node/errors.js';
 import type {
-  VolumeFile,
+  FileContent,
   VolumeJoinConfig,
   VolumeRequest,
   VolumeResponse,
@@ -33,13 +33,19 @@ export class FakeVolumeStore implements VolumeStore {
     if (this.volumes.has(request.Name))
       throw new NodeError('Conflict', `volume ${request.Name} exists`);
     this.volumes.set(request.Name, { request, writes: 0, usageBytes: 0 });
-    return { Name: request.Name, Driver: request.Driver };
+    return { Name: request.Name, Label: '', Store: 'default', Driver: request.Driver };
   }
 
   async getVolume(name: string): Promise<VolumeResponse> {
     const v = this.volumes.get(name);
     if (!v) throw new NodeError('NotFound', `no volume ${name}`);
-    return { Name: name, Driver: v.request.Driver, usageBytes: v.usageBytes };
+    return {
+      Name: name,
+      Label: '',
+      Store: 'default',
+      Driver: v.request.Driver,
+      usageBytes: v.usageBytes,
+    };
   }
 
   async listVolumes(): Promise<VolumeResponse[]> {
@@ -60,7 +66,7 @@ export class FakeVolumeStore implements VolumeStore {
 
   async writeVolumeFiles(
     name: string,
-    files: VolumeFile[],
+    files: FileContent[],
     owner?: { uid?: number; gid?: number },
   ): Promise<void> {
     this.calls.push(`write ${name}`);

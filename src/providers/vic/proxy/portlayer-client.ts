@@ -14,11 +14,12 @@ import {
   type TaskJoinConfig,
   type TaskJoinResponse,
   type VCHInfo,
+  type WriteVolumeFilesRequest,
 } from '../../../api/portlayer/index.js';
 import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
 import type { IsolationProxy, LogsOptions } from './isolation-proxy.js';
 import type {
-  VolumeFile,
+  FileContent,
   VolumeJoinConfig,
   VolumeRequest,
   VolumeResponse,
@@ -125,36 +126,35 @@ export class PortlayerClient implements IsolationProxy, VolumeStore {
   // ---- volumes ----
 
   createVolume(request: VolumeRequest): Promise<VolumeResponse> {
-    return this.call(VOLUME_ROUTES.createVolume, [], { body: request });
+    return this.call(ROUTES.createVolume, [], { body: request });
   }
 
   getVolume(name: string): Promise<VolumeResponse> {
-    return this.call(VOLUME_ROUTES.getVolume, [name], { timeoutMs: 30_000 });
+    return this.call(ROUTES.getVolume, [name], { timeoutMs: 30_000 });
   }
 
   listVolumes(): Promise<VolumeResponse[]> {
-    return this.call(VOLUME_ROUTES.listVolumes, []);
+    return this.call(ROUTES.listVolumes, []);
   }
 
   async removeVolume(name: string): Promise<void> {
-    await this.call(VOLUME_ROUTES.removeVolume, [name]);
+    await this.call(ROUTES.removeVolume, [name]);
   }
 
   async joinVolume(name: string, join: VolumeJoinConfig): Promise<string> {
-    return (await this.call<HandleResponse>(VOLUME_ROUTES.volumeJoin, [name], { body: join }))
-      .handle;
+    return (await this.call<HandleResponse>(ROUTES.volumeJoin, [name], { body: join })).handle;
   }
 
   async writeVolumeFiles(
     name: string,
-    files: VolumeFile[],
+    files: FileContent[],
     owner: { uid?: number; gid?: number } = {},
   ): Promise<void> {
-    const body = {
+    const body: WriteVolumeFilesRequest = {
       files: files.map((f) => ({ path: f.path, data: f.data.toString('base64'), mode: f.mode })),
       ...owner,
     };
-    await this.call(VOLUME_ROUTES.writeVolumeFiles, [name], { body });
+    await this.call(ROUTES.writeVolumeFiles, [name], { body });
   }
 
   logs(id: string, o: LogsOptions): Promise<Readable> {
@@ -180,17 +180,3 @@ export function formatUnixNanos(ns: bigint): string {
   const frac = (abs % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
   return `${neg ? '-' : ''}${abs / 1_000_000_000n}${frac ? `.${frac}` : ''}`;
 }
-
-/** The volume routes of the contract (VIC's storage routes and the WriteVolumeFiles extension). */
-const VOLUME_ROUTES = {
-  createVolume: { method: 'POST', path: '/storage/volumes', operationId: 'CreateVolume' },
-  listVolumes: { method: 'GET', path: '/storage/volumes', operationId: 'ListVolumes' },
-  getVolume: { method: 'GET', path: '/storage/volumes/{name}', operationId: 'GetVolume' },
-  removeVolume: { method: 'DELETE', path: '/storage/volumes/{name}', operationId: 'RemoveVolume' },
-  volumeJoin: { method: 'POST', path: '/storage/volumes/{name}', operationId: 'VolumeJoin' },
-  writeVolumeFiles: {
-    method: 'PUT',
-    path: '/storage/volumes/{name}/files',
-    operationId: 'WriteVolumeFiles',
-  },
-} as const satisfies Record<string, Route>;

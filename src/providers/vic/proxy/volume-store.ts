@@ -4,39 +4,16 @@
 // for that pod (removed with it), filled with WriteVolumeFiles when its content is computed
 // here (configMap, secret, downwardAPI, projected), and joined to each task that mounts it.
 
-/** CreateVolume's body (VIC's VolumeRequest, PascalCase as in VIC's swagger). */
-export interface VolumeRequest {
-  Name: string;
-  Store: string;
-  /** "local": a directory of the VCH; "bind": a host path (hostPath). */
-  Driver: 'local' | 'bind';
-  /** Bytes; -1 for none. */
-  Capacity: number;
-  DriverArgs?: Record<string, string>;
-  Metadata?: Record<string, string>;
-}
+import type {
+  VolumeJoinConfig,
+  VolumeRequest,
+  VolumeResponse,
+} from '../../../api/portlayer/index.js';
 
-export interface VolumeResponse {
-  Name: string;
-  Label?: string;
-  Store?: string;
-  Driver: string;
-  Metadata?: Record<string, string>;
-  /** Extension: bytes used, for local volumes. */
-  usageBytes?: number;
-}
-
-/** VolumeJoin's body: one mount of the volume into one task of the handle's pod. */
-export interface VolumeJoinConfig {
-  Handle: string;
-  /** Absolute path in the task's container. */
-  MountPath: string;
-  /** `task`, `readOnly` ("true"/"false"), `subPath`. */
-  Flags: Record<string, string>;
-}
+export type { VolumeJoinConfig, VolumeRequest, VolumeResponse };
 
 /** One file of WriteVolumeFiles: a relative path, its bytes and mode (0..0o777). */
-export interface VolumeFile {
+export interface FileContent {
   path: string;
   data: Buffer;
   mode: number;
@@ -55,7 +32,7 @@ export interface VolumeStore {
   /** Replaces the volume's whole content atomically (the kubelet's ..data swap). */
   writeVolumeFiles(
     name: string,
-    files: VolumeFile[],
+    files: FileContent[],
     owner?: { uid?: number; gid?: number },
   ): Promise<void>;
 }

@@ -7,14 +7,14 @@
 // Pure: what it needs was read beforehand (inputs.ts).
 import type * as k8s from '@kubernetes/client-node';
 import { resourceValue, type Fail, type Lookup } from '../container-env.js';
-import type { VolumeFile } from '../../proxy/volume-store.js';
+import type { FileContent } from '../../proxy/volume-store.js';
 import { badFileMode, badFilePath } from './file-paths.js';
 import { tokenKey, type VolumeInputs } from './inputs.js';
 
 const DEFAULT_MODE = 0o644;
 
 export interface VolumeContent {
-  files: VolumeFile[];
+  files: FileContent[];
   /** The owner of the files: fsGroup as their group. */
   owner: { gid?: number };
 }
@@ -78,7 +78,7 @@ function keyFiles(
   optional: boolean | undefined,
   defaultMode: number,
   fail: Fail,
-): VolumeFile[] {
+): FileContent[] {
   if (!looked) throw fail(`${what} ${JSON.stringify(name)} was not read`);
   if ('error' in looked) throw fail(looked.error);
   if ('missing' in looked) {
@@ -88,7 +88,7 @@ function keyFiles(
   const data = looked.object;
   if (!items?.length)
     return [...data].map(([key, bytes]) => ({ path: key, data: bytes, mode: defaultMode }));
-  const files: VolumeFile[] = [];
+  const files: FileContent[] = [];
   for (const it of items) {
     const bytes = data.get(it.key);
     if (!bytes) {
@@ -122,7 +122,7 @@ function downwardFiles(
   defaultMode: number,
   inputs: VolumeInputs,
   fail: Fail,
-): VolumeFile[] {
+): FileContent[] {
   return (items ?? []).map((it) => {
     let text: string;
     if (it.fieldRef) text = fieldFile(pod, it.fieldRef.fieldPath, fail);
@@ -145,7 +145,7 @@ export function volumeContent(
   inputs: VolumeInputs,
   fail: Fail,
 ): VolumeContent {
-  let files: VolumeFile[] = [];
+  let files: FileContent[] = [];
   if (v.configMap) {
     const { name = '', items, optional, defaultMode = DEFAULT_MODE } = v.configMap;
     files = keyFiles(
