@@ -16,7 +16,8 @@ export type EventReason =
   | 'Killing'
   // The kubelet's reasons for what a provider reports on a pod (kubelet pkg/kubelet/events).
   | 'Failed'
-  | 'InvalidEnvironmentVariableNames';
+  | 'InvalidEnvironmentVariableNames'
+  | 'Evicted';
 
 export class EventRecorder {
   /** The last Event written per pod UID, reason and message, to count repeats on. */

@@ -23,8 +23,8 @@ export interface FakeVolume {
 export class FakeVolumeStore implements VolumeStore {
   readonly volumes = new Map<string, FakeVolume>();
   readonly joins: { name: string; join: VolumeJoinConfig }[] = [];
-  readonly calls: string[] = [];
-  private n = 0;
+  /** What was asked, in order: `create NAME`, `write NAME`, `join NAME /path`, `remove NAME`. */
+  constructor(readonly calls: string[] = []) {}
 
   async createVolume(request: VolumeRequest): Promise<VolumeResponse> {
     this.calls.push(`create ${request.Name}`);
@@ -61,7 +61,8 @@ export class FakeVolumeStore implements VolumeStore {
     this.calls.push(`join ${name} ${join.MountPath}`);
     if (!this.volumes.has(name)) throw new NodeError('NotFound', `no volume ${name}`);
     this.joins.push({ name, join });
-    return `${join.Handle}+v${++this.n}`;
+    // The same handle: the isolation double knows it (the change lives in this double).
+    return join.Handle;
   }
 
   async writeVolumeFiles(

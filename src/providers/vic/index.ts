@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../logging/logger.js';
 import { kubeEnvSources } from './operations/env-sources.js';
+import { kubeTokenRequester, TokenManager } from './operations/volumes/service-account-token.js';
 import { PersonaClient } from './proxy/persona-client.js';
 import { PortlayerClient } from './proxy/portlayer-client.js';
 import { VicProvider } from './vic-provider.js';
@@ -34,8 +35,14 @@ export interface VicProviderConfig {
 export function createVicProvider(c: VicProviderConfig): VicProvider {
   // The node's reads of the API: Secrets (imagePullSecrets, env), ConfigMaps, Services.
   const sources = c.kubeConfig && kubeEnvSources(c.kubeConfig);
+  const portlayer = new PortlayerClient(c.portlayer, c.storeName);
   return new VicProvider({
-    isolation: new PortlayerClient(c.portlayer, c.storeName),
+    isolation: portlayer,
+    // The pod's volumes on the VCH; tokens from the TokenRequest API with the node's identity.
+    volumes: {
+      store: portlayer,
+      tokens: c.kubeConfig && new TokenManager(kubeTokenRequester(c.kubeConfig)),
+    },
     imageStore: new PersonaClient(c.persona),
     nodeIP: c.nodeIP,
     log: c.log,

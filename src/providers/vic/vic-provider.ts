@@ -28,6 +28,8 @@ import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { validatePod } from './operations/validate.js';
+import type { VolumeContext } from './operations/volumes/pod-volumes.js';
+import { needsUpdater, VolumeUpdater } from './operations/volumes/volume-updater.js';
 import { nextAttempt } from './operations/restart-policy.js';
 import { sleep } from './operations/retry.js';
 import type { ImageConfig, ImageStore } from './proxy/image-store.js';
@@ -54,6 +56,10 @@ export interface VicProviderOptions {
   configRetryMs?: number;
   /** Default grace period of a deletion that does not say (s). */
   defaultGraceSec?: number;
+  /** The VCH's volumes and service-account tokens; without a store, a pod with volumes waits. */
+  volumes?: VolumeContext;
+  /** How often running pods' volumes are brought up to date (ms). */
+  volumeSyncMs?: number;
 }
 
 /** Per pod: what runs in the background for it. */
@@ -62,6 +68,8 @@ interface Work {
   /** Settles when creation has ended (created, given up, or aborted). */
   creating: Promise<void>;
   monitor?: PodMonitor;
+  /** Keeps the pod's computed volumes up to date and its emptyDirs to their sizeLimit. */
+  volumes?: VolumeUpdater;
   lastPushed?: string;
 }
 
@@ -84,6 +92,7 @@ export class VicProvider implements Provider {
       sources: o.envSources,
       node: () => this.nodeFacts(),
       podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
+      volumes: o.volumes,
     });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
@@ -114,6 +123,7 @@ export class VicProvider implements Provider {
     this.closed = true;
     for (const w of this.work.values()) w.abort.abort();
     await Promise.all([...this.work.values()].map((w) => w.monitor?.stop()));
+    await Promise.all([...this.work.values()].map((w) => w.volumes?.stop()));
   }
 
   // ---- pod lifecycle ----
@@ -243,6 +253,40 @@ export class VicProvider implements Provider {
       this.o.log,
     );
     w.monitor.start();
+    const store = this.o.volumes?.store;
+    if (store && needsUpdater(vp.pod) && !w.volumes) {
+      w.volumes = new VolumeUpdater({
+        pod: () => vp.pod,
+        store,
+        sources: this.o.envSources,
+        tokens: this.o.volumes?.tokens,
+        node: () => this.nodeFacts(),
+        log: this.o.log,
+        intervalMs: this.o.volumeSyncMs,
+        onEvict: (message) => void this.evict(vp, message),
+      });
+      w.volumes.start();
+    }
+  }
+
+  /**
+   * Evicts the pod as the kubelet's eviction manager does: its containers are stopped (within
+   * the pod's grace period) and not restarted, and it is Failed with reason Evicted.
+   */
+  private async evict(vp: VicPod, message: string): Promise<void> {
+    if (vp.stage !== 'created' || vp.evicted) return;
+    const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
+    vp.evicted = { message };
+    this.o.log.warn({ pod: key, reason: message }, 'pod evicted');
+    this.event(vp, { type: 'Warning', reason: 'Evicted', message });
+    await this.work.get(vp)?.monitor?.stop();
+    const grace = vp.pod.spec?.terminationGracePeriodSeconds ?? this.o.defaultGraceSec ?? 30;
+    try {
+      vp.info = await this.stopper.stop(vp.id!, grace);
+    } catch (err) {
+      this.o.log.warn({ pod: key, err: errorMessage(err) }, 'evicted pod not stopped');
+    }
+    this.changed(vp);
   }
 
   /**
@@ -290,6 +334,8 @@ export class VicProvider implements Provider {
   private async deleteInBackground(vp: VicPod, graceSec: number): Promise<void> {
     const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
     await this.work.get(vp)?.monitor?.stop();
+    await this.work.get(vp)?.volumes?.stop();
+    this.o.volumes?.tokens?.forget(vp.pod.metadata?.uid ?? '');
     for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
       try {
         await this.deleter.delete(vp, graceSec, () => this.changed(vp));

@@ -64,6 +64,8 @@ export interface VicPod {
   startTime: Date;
   /** When each pod condition last changed, by type. */
   transitions: Map<string, { status: string; at: Date }>;
+  /** Why the node evicted the pod (an emptyDir over its sizeLimit): it is Failed, Evicted. */
+  evicted?: { message: string };
 }
 
 export const podKey = (namespace: string, name: string) => `${namespace}/${name}`;

@@ -131,11 +131,12 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
   const statuses = spec.containers.map((c) =>
     containerStatus(vp, c, vp.containers.get(c.name)!, tasks.get(c.name)),
   );
-  const phase = podPhase(spec.restartPolicy ?? 'Always', statuses);
+  const phase = vp.evicted ? 'Failed' : podPhase(spec.restartPolicy ?? 'Always', statuses);
   const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
   const [address] = podIPsOf(vp);
   return {
     phase,
+    ...(vp.evicted && { reason: 'Evicted', message: vp.evicted.message }),
     hostIP,
     hostIPs: [{ ip: hostIP }],
     podIP: address,

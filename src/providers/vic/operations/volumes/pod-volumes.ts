@@ -29,6 +29,17 @@ export function containerOf(pod: k8s.V1Pod, volume: string): string {
   return (cs.find((c) => c.volumeMounts?.some((m) => m.name === volume)) ?? cs[0]).name;
 }
 
+/** How a volume's content fails: the ContainerConfigError of the first container mounting it. */
+export function volumeFail(pod: k8s.V1Pod, volume: string) {
+  const container = containerOf(pod, volume);
+  return (message: string, kind?: 'InvalidInput') =>
+    new ContainerConfigError(
+      container,
+      `MountVolume.SetUp failed for volume "${volume}": ${message}`,
+      kind,
+    );
+}
+
 /** Every computed volume's content, read fresh: throws the container's ContainerConfigError. */
 export async function computeContents(
   pod: k8s.V1Pod,
@@ -40,14 +51,7 @@ export async function computeContents(
   const contents = new Map<string, VolumeContent>();
   for (const v of pod.spec?.volumes ?? []) {
     if (!isComputed(v)) continue;
-    const container = containerOf(pod, v.name);
-    const fail = (message: string, kind?: 'InvalidInput') =>
-      new ContainerConfigError(
-        container,
-        `MountVolume.SetUp failed for volume "${v.name}": ${message}`,
-        kind,
-      );
-    contents.set(v.name, volumeContent(pod, v, inputs, fail));
+    contents.set(v.name, volumeContent(pod, v, inputs, volumeFail(pod, v.name)));
   }
   return contents;
 }
