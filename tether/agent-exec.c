@@ -87,21 +87,32 @@ static void mkdir_p(const char *path) {
     mkdir(p, 0755);
 }
 
-/* Opens each volume the host bound on the share (O_PATH), before the pivot detaches it. */
-static void open_volumes(const struct start_req *r, int *fds, int report) {
-    char p[512];
+/* Where a volume waits between the share and its destination: the container's fresh /dev
+ * (a tmpfs made just now, so nothing in it is the container's). */
+#define VOLUME_STAGE "/dev/.vic-volumes"
+
+/* Before the pivot: binds each volume the host put on the share at the stage in the new root
+ * (the share is detached by the pivot, and a bind must come from a mount of this namespace). */
+static void stage_volumes(const struct start_req *r, const char *root, int report) {
+    char src[512], stage[512];
+    if (r->nmounts == 0) return;
+    snprintf(stage, sizeof stage, "%s" VOLUME_STAGE, root);
+    if (mkdir(stage, 0700) < 0) sup_child_fail(report, "volume stage", NULL);
     for (int i = 0; i < r->nmounts; i++) {
-        snprintf(p, sizeof p, "%s/%s/mounts/%s", SHARE_DIR, r->id, r->mounts[i].name);
-        fds[i] = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fds[i] < 0) sup_child_fail(report, "volume", r->mounts[i].dest);
+        snprintf(src, sizeof src, "%s/%s/mounts/%s", SHARE_DIR, r->id, r->mounts[i].name);
+        snprintf(stage, sizeof stage, "%s" VOLUME_STAGE "/%d", root, i);
+        int made = r->mounts[i].is_dir ? mkdir(stage, 0700)
+                                       : close(open(stage, O_WRONLY | O_CREAT | O_EXCL, 0600));
+        if (made < 0 || mount(src, stage, NULL, MS_BIND | MS_REC, NULL) < 0)
+            sup_child_fail(report, "volume", r->mounts[i].dest);
     }
 }
 
-/* After the pivot: binds each volume at its destination. The destination is resolved in the
- * container's root (it is /), so a link in the image cannot point the mount elsewhere in the
- * guest; the source is the fd opened before. nosuid and nodev always, read-only when asked. */
-static void bind_volumes(const struct start_req *r, const int *fds, int report) {
-    char src[64];
+/* After the pivot: binds each staged volume at its destination, resolved in the container's
+ * root (it is / now, so a link in the image cannot aim the mount elsewhere in the guest);
+ * nosuid and nodev always, read-only when asked. The stage goes afterwards. */
+static void bind_volumes(const struct start_req *r, int report) {
+    char stage[64];
     for (int i = 0; i < r->nmounts; i++) {
         const char *dest = r->mounts[i].dest;
         if (r->mounts[i].is_dir) {
@@ -117,13 +128,16 @@ static void bind_volumes(const struct start_req *r, const int *fds, int report) 
             int f = open(dest, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
             if (f >= 0) close(f);
         }
-        snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+        snprintf(stage, sizeof stage, VOLUME_STAGE "/%d", i);
         unsigned long ro = r->mounts[i].readonly ? MS_RDONLY : 0;
-        if (mount(src, dest, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+        if (mount(stage, dest, NULL, MS_BIND | MS_REC, NULL) < 0 ||
             mount(NULL, dest, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | ro, NULL) < 0)
             sup_child_fail(report, "volume mount", dest);
-        close(fds[i]);
+        umount2(stage, MNT_DETACH);
+        if (r->mounts[i].is_dir) rmdir(stage);
+        else unlink(stage);
     }
+    if (r->nmounts > 0) rmdir(VOLUME_STAGE);
 }
 
 /* The container's process (its init has pivoted into its root), or an exec's (in the
@@ -188,10 +202,9 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     /* Into the container's cgroup before the process is forked. */
     if (cgroup_enter(r->id) < 0) sup_child_fail(report, "cgroup", NULL);
     if (prepare_root(root) < 0) sup_child_fail(report, "container rootfs", NULL);
-    int volume_fds[MAX_MOUNTS];
-    open_volumes(r, volume_fds, report);
+    stage_volumes(r, root, report);
     if (pivot(root) < 0) sup_child_fail(report, "pivot_root", NULL);
-    bind_volumes(r, volume_fds, report);
+    bind_volumes(r, report);
     if (r->readonly_root) {
         /* As Docker's --read-only: the root alone; /dev, /dev/shm, /proc stay as they are. The
          * working dir is made first, as for a writable root. */

@@ -7,7 +7,17 @@ import type { ImageRecord } from '../image/index.js';
 import { errorKind, unavailable } from './errors.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** Volumes (volumes/volume-db.ts reads and writes them). */
+const VOLUMES_SCHEMA = `
+CREATE TABLE volumes (
+  name TEXT PRIMARY KEY,
+  record TEXT NOT NULL,
+  owner TEXT
+);
+CREATE INDEX volumes_owner ON volumes(owner);
+`;
 
 const SCHEMA = `
 CREATE TABLE pods (
@@ -44,6 +54,7 @@ CREATE TABLE images (
   record TEXT NOT NULL
 );
 CREATE INDEX images_id ON images(image_id);
+${VOLUMES_SCHEMA}
 `;
 
 /**
@@ -53,6 +64,8 @@ CREATE INDEX images_id ON images(image_id);
 const MIGRATIONS: Record<number, string> = {
   // 1 → 2: the backend each pod runs on (runc or vm); pods from before ran on runc.
   1: "ALTER TABLE pods ADD COLUMN runtime TEXT; UPDATE pods SET runtime = 'runc';",
+  // 2 → 3: volumes.
+  2: VOLUMES_SCHEMA,
 };
 
 /** The merged process of a container, kept as the container was created. */
@@ -259,6 +272,11 @@ export class VchDb {
       imagesById: db.prepare('SELECT * FROM images WHERE image_id = ?'),
       images: db.prepare('SELECT * FROM images ORDER BY reference'),
     };
+  }
+
+  /** A prepared statement over the database, for a service that keeps a table of its own. */
+  statement(sql: string): Database.Statement {
+    return this.#db.prepare(sql);
   }
 
   transaction<T>(fn: () => T): T {

@@ -173,10 +173,11 @@ describe('through the portlayer', () => {
 describe('the database', () => {
   it('migrates a schema-1 database: its pods ran on runc', () => {
     const file = join(dir, 'old.db');
-    // A schema-1 database: today's less the column, with a pod from before.
+    // A schema-1 database: today's less the column and the volumes, with a pod from before.
     new VchDb(file).close();
     const old = new Database(file);
     old.exec('ALTER TABLE pods DROP COLUMN runtime');
+    old.exec('DROP TABLE volumes');
     old.exec(`INSERT INTO pods VALUES ('${'d'.repeat(64)}', 'p', 'p', '{}', 0, '{}', 'now')`);
     old.pragma('user_version = 1');
     old.close();

@@ -3,6 +3,9 @@
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
 import type { SecuritySpec } from '../runtime/runtime.js';
+import type { ContainerMount } from './volumes/volume-types.js';
+
+export type * from './volumes/volume-types.js';
 
 /** Lifecycle of a container as the VCH records it. */
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -41,6 +44,8 @@ export interface ContainerConfig {
   groupAdd?: string[];
   /** Read-only root, capabilities, no_new_privs (Docker's --read-only, --cap-*, --security-opt). */
   security?: SecuritySpec;
+  /** Volumes, host paths and tmpfs mounted in the container (volumes/container-mounts.ts). */
+  mounts?: ContainerMount[];
 }
 
 export interface CreateContainerRequest extends ContainerConfig {

@@ -28,6 +28,7 @@ import { PodService } from './services/pods.js';
 import { reconcile } from './services/reconcile.js';
 import { Watchers } from './services/watchers.js';
 import { StateLock } from './state-lock.js';
+import { VolumeService } from './volumes/volume-service.js';
 import type {
   Capacity,
   ContainerFilter,
@@ -76,6 +77,8 @@ export class Vch extends EventEmitter<VchEvents> {
   readonly #pods: PodService;
   readonly #images: ImageService;
   readonly #host: HostService;
+  /** Volumes (docker volume, the portlayer's /storage/volumes). */
+  readonly volumes: VolumeService;
 
   private constructor(
     readonly stateDir: string,
@@ -95,10 +98,15 @@ export class Vch extends EventEmitter<VchEvents> {
     // The watchers remove `--rm` containers, and pods their containers, through the container
     // service, which is made after the watchers (it records exits through them).
     this.#watchers = new Watchers(ctx, (id) => this.#containers.remove(id));
-    this.#containers = new ContainerService(ctx, this.#images, this.#watchers);
+    this.volumes = new VolumeService(ctx);
+    this.#containers = new ContainerService(ctx, this.#images, this.#watchers, this.volumes);
     this.#logs = new LogService(ctx, this.#containers);
     this.#exec = new ExecService(ctx);
-    this.#pods = new PodService(ctx, (id) => this.#containers.remove(id, { force: true }));
+    this.#pods = new PodService(
+      ctx,
+      (id) => this.#containers.remove(id, { force: true }),
+      this.volumes,
+    );
     this.#host = new HostService(ctx, options.name ?? osHostname(), options.vmBoots);
   }
 
@@ -114,6 +122,7 @@ export class Vch extends EventEmitter<VchEvents> {
       db = new VchDb(join(dir, 'vch.db'));
       runtime = options.runtime(join(dir, 'runtime'));
       const vch = new Vch(dir, db, runtime, lock, options);
+      await vch.volumes.reconcile();
       await reconcile(vch.#ctx, vch.#watchers);
       return vch;
     } catch (e) {

@@ -1,7 +1,7 @@
 // Container routes: create, start, stop, kill, wait, delete, list, inspect and logs.
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
-import { invalidInput } from '../errors.js';
+import { errorKind, invalidInput } from '../errors.js';
 import { checkBackend } from '../runtime-label.js';
 import type { ContainerStatus, CreateContainerRequest, WaitCondition } from '../types.js';
 import type { Vch } from '../vch.js';
@@ -16,6 +16,7 @@ import {
 } from './http.js';
 import { compareVersions, type Router } from './router.js';
 import { securityOf } from './security-opts.js';
+import { mountsOf } from './mounts.js';
 import { containerInspect, containerSummary } from './shapes.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -70,8 +71,6 @@ export function parseCreateBody(
   const host = body.HostConfig ?? {};
   if (!isObject(host)) throw invalidInput('invalid HostConfig: want an object');
   const unsupported: [string, boolean][] = [
-    ['Binds (volumes)', Array.isArray(host.Binds) && host.Binds.length > 0],
-    ['Mounts', Array.isArray(host.Mounts) && host.Mounts.length > 0],
     [
       'PortBindings (published ports)',
       isObject(host.PortBindings) && Object.keys(host.PortBindings).length > 0,
@@ -90,6 +89,7 @@ export function parseCreateBody(
   const hostname = optString(body.Hostname, 'Hostname');
   const security = securityOf(host);
   const groupAdd = strSlice(host.GroupAdd, 'HostConfig.GroupAdd');
+  const mounts = mountsOf(body, host);
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -111,6 +111,7 @@ export function parseCreateBody(
     ...(runtime && { runtime }),
     ...(security && { security }),
     ...(groupAdd?.length && { groupAdd }),
+    ...(mounts.length > 0 && { mounts }),
   };
 }
 
@@ -141,7 +142,14 @@ function parseLogTime(v: string | null, what: string): bigint | undefined {
 export function addContainerRoutes(router: Router, vch: Vch): void {
   router.add('POST', '/containers/create', async ({ req, res, query }) => {
     const body = await readJson(req);
-    const c = await vch.createContainer(parseCreateBody(body, query.get('name')));
+    const create = parseCreateBody(body, query.get('name'));
+    // As Docker: a named volume that does not exist yet is made (local, on disk).
+    for (const m of create.mounts ?? [])
+      if (m.type === 'volume' && m.source)
+        await vch.volumes.create({ name: m.source, driver: 'local' }).catch((e: unknown) => {
+          if (errorKind(e) !== 'Conflict') throw e;
+        });
+    const c = await vch.createContainer(create);
     sendJson(res, 201, { Id: c.id, Warnings: [] });
   });
 

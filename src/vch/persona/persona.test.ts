@@ -137,9 +137,32 @@ describe('containers', () => {
     expect(
       await call('POST', '/containers/create', {
         Image: 'example.test/app:1',
-        HostConfig: { Binds: ['/:/host'] },
+        HostConfig: { Binds: ['/tmp:/host:rshared'] },
       }),
-    ).toMatchObject({ status: 400, json: { message: 'Binds (volumes) not supported yet' } });
+    ).toMatchObject({
+      status: 400,
+      json: {
+        message: 'volume option "rshared" of /tmp:/host:rshared is not supported (only ro, rw)',
+      },
+    });
+    expect(
+      await call('POST', '/containers/create', {
+        Image: 'example.test/app:1',
+        HostConfig: {
+          Mounts: [
+            {
+              Type: 'volume',
+              Source: 'v',
+              Target: '/v',
+              VolumeOptions: { DriverConfig: { Name: 'nfs' } },
+            },
+          ],
+        },
+      }),
+    ).toMatchObject({
+      status: 400,
+      json: { message: 'volume driver "nfs" is not supported (only local)' },
+    });
     expect(
       await call('POST', '/containers/create?name=bad%20name', { Image: 'example.test/app:1' }),
     ).toMatchObject({

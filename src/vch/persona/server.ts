@@ -13,6 +13,7 @@ import { sendError, serveRequest } from './http.js';
 import { addImageRoutes } from './images.js';
 import { MAX_API_VERSION, Router } from './router.js';
 import { addSystemRoutes } from './system.js';
+import { addVolumeRoutes } from './volumes.js';
 
 export interface PersonaOptions {
   logger?: VchLogger;
@@ -26,6 +27,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addSystemRoutes(router, vch, options.insecureRegistries ?? []);
   addImageRoutes(router, vch, options.tmpDir);
   addContainerRoutes(router, vch);
+  addVolumeRoutes(router, vch);
   addEventRoutes(router, vch);
   return router;
 }

@@ -145,6 +145,7 @@ export class Committer {
         ...(task.cpuMillis !== undefined && { cpuMillis: task.cpuMillis }),
         ...(task.security && { security: task.security }),
         ...(task.groupAdd?.length && { groupAdd: task.groupAdd }),
+        ...(task.mounts?.length && { mounts: task.mounts }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../errors.js';
 import type { ContainerCreateConfig } from '../../api/portlayer/index.js';
 import type { SecuritySpec } from '../../runtime/runtime.js';
+import type { ContainerMount } from '../types.js';
 
 export interface TaskSpec {
   /** The portlayer's task id (64 hex), fixed at join time. */
@@ -23,6 +24,8 @@ export interface TaskSpec {
   cpuMillis?: number;
   security?: SecuritySpec;
   groupAdd?: string[];
+  /** Its volumes (VolumeJoin), in join order. */
+  mounts?: ContainerMount[];
 }
 
 /** An exec joined to a running pod (TaskJoinConfig.execIn): it runs when bound and committed. */

@@ -15,6 +15,7 @@ import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
 import { addExecRoutes } from './routes-exec.js';
 import { addJoinRoutes } from './routes-joins.js';
+import { addVolumeRoutes } from './routes-volumes.js';
 
 export interface PortlayerOptions {
   logger?: VchLogger;
@@ -58,6 +59,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
     sendJson(res, 200, body);
   });
   addContainerRoutes(router, vch, handles, dir, committer);
+  addVolumeRoutes(router, vch, handles, 'default');
   addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default', execs);
   addExecRoutes(router, handles, execs);
   return router;

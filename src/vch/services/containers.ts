@@ -23,12 +23,15 @@ import type { ImageService } from './images.js';
 import { checkNameFree, findContainer, findPod } from './lookup.js';
 import { createSandbox, implicitPod, removeSandbox } from './pods.js';
 import type { Watchers } from './watchers.js';
+import { resolveMounts } from '../volumes/container-mounts.js';
+import type { VolumeService } from '../volumes/volume-service.js';
 
 export class ContainerService {
   constructor(
     private readonly ctx: VchContext,
     private readonly images: ImageService,
     private readonly watchers: Watchers,
+    private readonly volumes: VolumeService,
   ) {}
 
   /** Creates a container (and, without `podId`, a sandbox of its own). Not started. */
@@ -47,12 +50,16 @@ export class ContainerService {
     checkNameFree(db, name);
     const pod: PodRow =
       req.podId !== undefined ? findPod(db, req.podId) : implicitPod(runtime, id, req);
+    const mounts = await resolveMounts(this.volumes, req.mounts ?? [], pod.id, id);
     const row: ContainerRow = {
       id,
       name,
       nameInPod: req.nameInPod ?? name,
       podId: pod.id,
-      config: containerConfigOf(req),
+      config: {
+        ...containerConfigOf(req),
+        ...(mounts.stored.length > 0 && { mounts: mounts.stored }),
+      },
       imageReference: image.reference,
       imageId: image.configDigest,
       process: proc,
@@ -62,11 +69,16 @@ export class ContainerService {
     };
     // The database first: a crash before the runtime has the container leaves a row that the
     // next start marks exited ("Lost"), never a container the VCH does not know.
-    db.transaction(() => {
-      checkNameFree(db, name);
-      if (pod.implicit) db.insertPod(pod);
-      db.insertContainer(row);
-    });
+    try {
+      db.transaction(() => {
+        checkNameFree(db, name);
+        if (pod.implicit) db.insertPod(pod);
+        db.insertContainer(row);
+      });
+    } catch (e) {
+      for (const v of mounts.created) await this.volumes.remove(v).catch(() => {});
+      throw e;
+    }
     const logPath = ctx.logPath(id);
     try {
       await mkdir(ctx.containerDir(id), { recursive: true });
@@ -83,12 +95,14 @@ export class ContainerService {
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
         ...(req.labels && { labels: req.labels }),
         ...(req.security && { security: req.security }),
+        ...(mounts.runtime.length > 0 && { mounts: mounts.runtime }),
       });
     } catch (e) {
       db.transaction(() => {
         db.deleteContainer(id);
         if (pod.implicit) db.deletePod(pod.id);
       });
+      for (const v of mounts.created) await this.volumes.remove(v).catch(() => {});
       if (pod.implicit) await runtime.removeSandbox(pod.id).catch(() => {});
       await rm(ctx.containerDir(id), { recursive: true, force: true });
       throw e;
@@ -241,6 +255,7 @@ export class ContainerService {
       if (pod?.implicit) {
         await removeSandbox(runtime, pod.id);
         db.deletePod(pod.id);
+        await this.volumes.removeOwnedBy(pod);
       }
       await rm(ctx.containerDir(id), { recursive: true, force: true });
       ctx.emit('container', 'destroy', id, { name: row.name });

@@ -2,6 +2,7 @@
 // for a container created without one (`docker run`: the container is the whole pod, and its
 // pod goes with it). A new pod's backend is asked for by the request, else by its labels, else
 // the runtime's default.
+import type { VolumeService } from '../volumes/volume-service.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { PodRow } from '../db.js';
 import { conflict, errorKind } from '../errors.js';
@@ -68,6 +69,7 @@ export class PodService {
     private readonly ctx: VchContext,
     /** Removes a container (forced): the container service's remove. */
     private readonly removeContainer: (id: string) => Promise<void>,
+    private readonly volumes: VolumeService,
   ) {}
 
   async create(req: CreatePodRequest = {}): Promise<PodInfo> {
@@ -116,6 +118,7 @@ export class PodService {
     if (!db.pod(pod.id)) return; // an implicit pod went with its container
     await removeSandbox(ctx.runtime, pod.id);
     db.deletePod(pod.id);
+    await this.volumes.removeOwnedBy(pod);
     ctx.emit('pod', 'destroy', pod.id, { name: pod.name });
   }
 
