@@ -36,7 +36,13 @@ function goQuote(s: string): string {
     '\f': '\\f',
     '\v': '\\v',
   };
-  return `"${s.replace(/[\\"\x00-\x1f\x7f]/g, (c) => esc[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
+  let out = '"';
+  for (const c of s) {
+    const code = c.charCodeAt(0);
+    out +=
+      esc[c] ?? (code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : c);
+  }
+  return `${out}"`;
 }
 
 /** The kubelet's FormatMap: `key="value"` lines in key order. */
