@@ -1,6 +1,6 @@
 // Pods' volumes from the API, end to end: `vic-kubelet node` with a node's own credentials
 // (system:node:NAME: the Node authorizer lets it read exactly the ConfigMaps and Secrets its pods
-// reference and ask tokens for their service accounts) and an embedded VCH (runc). A pod mounts a
+// reference and ask tokens for their service accounts) and an embedded VCH. On runc and in a pod VM, a pod mounts a
 // ConfigMap, a Secret and an emptyDir, takes env from both, and prints its projected token, CA
 // and namespace (the kube-api-access-* volume the API server adds); the token passes a
 // TokenReview naming the pod's service account and bound to the pod's uid; an edit of the
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
+import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
 import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
 import {
   kubeConfigOf,
@@ -44,6 +45,7 @@ let nodeOutput = '';
 
 beforeAll(async () => {
   ensureBuilt();
+  ensureAgent();
   work = mkdtempSync(join(tmpdir(), 'vk-node-vol-'));
   registry = await startRegistry();
   image = `${registry.host}/busybox:1`;
@@ -95,6 +97,8 @@ afterAll(async () => {
   }
   await core.deleteNode({ name: nodeName }).catch(() => {});
   if (work) {
+    killQemus(work);
+    waitNoQemu(work);
     await cleanupVch(join(work, 'vch'));
     spawnSync('rm', ['-rf', work]);
   }
@@ -129,31 +133,37 @@ const logsOf = (name: string) => kubectl(cluster, 'logs', '-n', namespace, name)
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 describe('volumes: ConfigMap, Secret, emptyDir and the service-account token', () => {
-  it('a pod reads its volumes and env; its token is bound to it; a ConfigMap edit reaches it', async () => {
-    await core.createNamespacedConfigMap({
-      namespace,
-      body: { metadata: { name: 'settings' }, data: { mode: 'blue', GREETING: 'hello' } },
-    });
-    await core.createNamespacedSecret({
-      namespace,
-      body: { metadata: { name: 'creds' }, stringData: { password: 's3cret' } },
-    });
-    const script = [
-      'echo "env=$GREETING/$PASSWORD"',
-      'echo "secret=$(cat /sec/pw)"',
-      'echo data > /scratch/f && echo "scratch=$(cat /scratch/f)"',
-      `echo "ns=$(cat ${SA_DIR}/namespace)"`,
-      `echo "token=$(cat ${SA_DIR}/token)"`,
-      `echo "ca=$(cat ${SA_DIR}/ca.crt | tr '\\n' '|')"`,
-      'while true; do echo "mode=$(cat /cfg/mode)"; sleep 2; done',
-    ].join('; ');
-    const created = await core.createNamespacedPod({
-      namespace,
-      body: pod(
-        'vols',
+  it.each(['runc', 'vm'])(
+    '%s: a pod reads its volumes and env; its token is bound to it; a ConfigMap edit reaches it',
+    async (runtime) => {
+      const settingsName = `settings-${runtime}`;
+      const podName = `vols-${runtime}`;
+      await core.createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: settingsName }, data: { mode: 'blue', GREETING: 'hello' } },
+      });
+      await core
+        .createNamespacedSecret({
+          namespace,
+          body: { metadata: { name: 'creds' }, stringData: { password: 's3cret' } },
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
+        });
+      const script = [
+        'echo "env=$GREETING/$PASSWORD"',
+        'echo "secret=$(cat /sec/pw)"',
+        'echo data > /scratch/f && echo "scratch=$(cat /scratch/f)"',
+        `echo "ns=$(cat ${SA_DIR}/namespace)"`,
+        `echo "token=$(cat ${SA_DIR}/token)"`,
+        `echo "ca=$(cat ${SA_DIR}/ca.crt | tr '\\n' '|')"`,
+        'while true; do echo "mode=$(cat /cfg/mode)"; sleep 2; done',
+      ].join('; ');
+      const body = pod(
+        podName,
         {
           command: ['sh', '-c', script],
-          envFrom: [{ configMapRef: { name: 'settings' } }],
+          envFrom: [{ configMapRef: { name: settingsName } }],
           env: [
             { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } },
           ],
@@ -164,57 +174,62 @@ describe('volumes: ConfigMap, Secret, emptyDir and the service-account token', (
           ],
         },
         [
-          { name: 'cfg', configMap: { name: 'settings' } },
+          { name: 'cfg', configMap: { name: settingsName } },
           {
             name: 'sec',
             secret: { secretName: 'creds', items: [{ key: 'password', path: 'pw' }] },
           },
           { name: 'scratch', emptyDir: {} },
         ],
-      ),
-    });
-    // The API server added the token volume and its mount.
-    expect(created.spec!.volumes!.some((v) => v.name.startsWith('kube-api-access-'))).toBe(true);
-    const lines = await until(
-      'the pod to print its volumes',
-      async () => {
-        const out = await logsOf('vols').catch(() => '');
-        return out.includes('mode=') && out.split('\n');
-      },
-      120_000,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${nodeOutput.slice(-3000)}`);
-    });
-    const value = (key: string) =>
-      lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
-    expect(value('env')).toBe('hello/s3cret');
-    expect(value('secret')).toBe('s3cret');
-    expect(value('scratch')).toBe('data');
-    expect(value('ns')).toBe(namespace);
-    expect(value('mode')).toBe('blue');
-    const rootCA = await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace });
-    expect(value('ca')).toBe(rootCA.data!['ca.crt'].replace(/\n/g, '|'));
+      );
+      body.metadata!.annotations = { 'vic-kubelet.io/runtime': runtime };
+      const created = await core.createNamespacedPod({ namespace, body });
+      // The API server added the token volume and its mount.
+      expect(created.spec!.volumes!.some((v) => v.name.startsWith('kube-api-access-'))).toBe(true);
+      const lines = await until(
+        'the pod to print its volumes',
+        async () => {
+          const out = await logsOf(podName).catch(() => '');
+          return out.includes('mode=') && out.split('\n');
+        },
+        120_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n${nodeOutput.slice(-3000)}`);
+      });
+      const value = (key: string) =>
+        lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+      expect(value('env')).toBe('hello/s3cret');
+      expect(value('secret')).toBe('s3cret');
+      expect(value('scratch')).toBe('data');
+      expect(value('ns')).toBe(namespace);
+      expect(value('mode')).toBe('blue');
+      const rootCA = await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace });
+      expect(value('ca')).toBe(rootCA.data!['ca.crt'].replace(/\n/g, '|'));
 
-    const auth = kubeConfigOf(cluster).makeApiClient(k8s.AuthenticationV1Api);
-    const review = await auth.createTokenReview({ body: { spec: { token: value('token')! } } });
-    expect(review.status?.authenticated).toBe(true);
-    expect(review.status?.user?.username).toBe(`system:serviceaccount:${namespace}:default`);
-    expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-uid']).toEqual([
-      created.metadata!.uid,
-    ]);
-    expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name']).toEqual(['vols']);
+      const auth = kubeConfigOf(cluster).makeApiClient(k8s.AuthenticationV1Api);
+      const review = await auth.createTokenReview({ body: { spec: { token: value('token')! } } });
+      expect(review.status?.authenticated).toBe(true);
+      expect(review.status?.user?.username).toBe(`system:serviceaccount:${namespace}:default`);
+      expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-uid']).toEqual([
+        created.metadata!.uid,
+      ]);
+      expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name']).toEqual([
+        podName,
+      ]);
 
-    const settings = await core.readNamespacedConfigMap({ name: 'settings', namespace });
-    settings.data = { ...settings.data, mode: 'green' };
-    await core.replaceNamespacedConfigMap({ name: 'settings', namespace, body: settings });
-    const changedAt = Date.now();
-    await until(
-      'the edit to reach the file',
-      async () => (await logsOf('vols')).includes('mode=green'),
-      60_000,
-    );
-    expect(Date.now() - changedAt).toBeLessThan(60_000);
-  }, 240_000);
+      const settings = await core.readNamespacedConfigMap({ name: settingsName, namespace });
+      settings.data = { ...settings.data, mode: 'green' };
+      await core.replaceNamespacedConfigMap({ name: settingsName, namespace, body: settings });
+      const changedAt = Date.now();
+      await until(
+        'the edit to reach the file',
+        async () => (await logsOf(podName)).includes('mode=green'),
+        60_000,
+      );
+      expect(Date.now() - changedAt).toBeLessThan(60_000);
+    },
+    240_000,
+  );
 
   it('a missing ConfigMap volume: CreateContainerConfigError, then it starts once created', async () => {
     await core.createNamespacedPod({
