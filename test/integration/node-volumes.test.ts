@@ -1,8 +1,8 @@
 // Pods' volumes from the API, end to end: `vic-kubelet node` with a node's own credentials
 // (system:node:NAME: the Node authorizer lets it read exactly the ConfigMaps and Secrets its pods
-// reference and ask tokens for their service accounts) and an embedded VCH. On runc and in a pod VM, a pod mounts a
-// ConfigMap, a Secret and an emptyDir, takes env from both, and prints its projected token, CA
-// and namespace (the kube-api-access-* volume the API server adds); the token passes a
+// reference and ask tokens for their service accounts) and an embedded VCH. On runc and in a
+// pod VM, a pod mounts a ConfigMap, a Secret and an emptyDir, takes env from both, and prints its
+// projected token, CA and namespace (the kube-api-access-* volume the API server adds); the token passes a
 // TokenReview naming the pod's service account and bound to the pod's uid; an edit of the
 // ConfigMap reaches the running pod's file within 60 s; a pod whose ConfigMap volume does not
 // exist yet waits with CreateContainerConfigError and starts once it is created.
