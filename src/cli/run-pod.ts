@@ -7,7 +7,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../logging/logger.js';
 import { createVicProvider } from '../providers/vic/index.js';
-import { parsePodManifest, runPod } from '../providers/vic/run-pod.js';
+import { manifestSources } from '../providers/vic/run-manifest.js';
+import { parseRunManifest, runPod } from '../providers/vic/run-pod.js';
 import { parseRuntimeChoice } from '../vch/backends.js';
 import { openEmbeddedVch } from '../vch/embedded.js';
 import { UsageError } from './errors.js';
@@ -41,7 +42,7 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
     throw new UsageError(`${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   const runtime = parseRuntimeChoice(o.runtime);
-  const pod = parsePodManifest(text, file);
+  const { pod, objects } = parseRunManifest(text, file);
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
   try {
     await mkdir(stateDir, { recursive: true });
@@ -64,6 +65,8 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
     portlayer: vch.portlayerUrl,
     nodeIP: '127.0.0.1',
     log,
+    // The ConfigMaps and Secrets of the manifest, for the pod's volumes and env.
+    sources: manifestSources(objects),
   });
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

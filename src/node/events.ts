@@ -21,6 +21,7 @@ export type EventReason =
   | 'FailedPostStartHook'
   | 'FailedPreStopHook'
   | 'DeadlineExceeded'
+  | 'Evicted'
   // Admission: a pod rejected before it runs (lifecycle.PodAdmitResult reasons).
   | 'SysctlForbidden';
 

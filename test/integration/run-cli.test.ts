@@ -4,7 +4,14 @@
 // wrote; the exit code is the first non-zero one of the containers; Ctrl-C stops and removes
 // the pod; a bad manifest or a missing image gets one clear line.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync, symlinkSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+  copyFileSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -121,6 +128,37 @@ describe('vic-kubelet run', () => {
     const file = manifest('one', [{ name: 'c', image, command: ['sh', '-c', 'echo hello'] }]);
     const r = await vk([file, '--state-dir', state]);
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: 'hello\n' });
+  }, 120_000);
+
+  it('ConfigMaps and Secrets beside the pod serve its volumes and env', async () => {
+    const pod = readFileSync(
+      manifest(
+        'cfg',
+        [
+          {
+            name: 'c',
+            image,
+            command: ['sh', '-c', 'echo "$(cat /cfg/greeting) $PW"'],
+            env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'creds', key: 'pw' } } }],
+            volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }],
+          },
+        ],
+        { volumes: [{ name: 'cfg', configMap: { name: 'settings' } }] },
+      ),
+      'utf8',
+    );
+    const file = join(work, 'cfg-all.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hello}',
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {pw: s3cret}',
+        pod,
+      ].join('\n---\n'),
+    );
+    const r = await vk([file, '--state-dir', state]);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: 'hello s3cret\n' });
+    expect(await containersLeft()).toBe('');
   }, 120_000);
 
   it('Ctrl-C stops the pod and removes it', async () => {

@@ -4,7 +4,8 @@
 // Secrets and Services of containers' env.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../logging/logger.js';
-import { kubeEnvSources } from './operations/env-sources.js';
+import { kubeEnvSources, type EnvSources } from './operations/env-sources.js';
+import { kubeTokenRequester, TokenManager } from './operations/volumes/service-account-token.js';
 import { PersonaClient } from './proxy/persona-client.js';
 import { PortlayerClient } from './proxy/portlayer-client.js';
 import { VicProvider } from './vic-provider.js';
@@ -27,6 +28,8 @@ export interface VicProviderConfig {
   kubeConfig?: k8s.KubeConfig;
   /** How often a container waiting on a missing ConfigMap or Secret is tried again (ms). */
   configRetryMs?: number;
+  /** ConfigMaps and Secrets without a cluster (`run`'s manifest); over kubeConfig's. */
+  sources?: EnvSources;
   /** The portlayer's image store name (VIC: the VCH's UUID). Default "default". */
   storeName?: string;
   /** The node's directory of Localhost seccomp profiles; default /var/lib/kubelet/seccomp. */
@@ -37,9 +40,15 @@ export interface VicProviderConfig {
 
 export function createVicProvider(c: VicProviderConfig): VicProvider {
   // The node's reads of the API: Secrets (imagePullSecrets, env), ConfigMaps, Services.
-  const sources = c.kubeConfig && kubeEnvSources(c.kubeConfig);
+  const sources = c.sources ?? (c.kubeConfig && kubeEnvSources(c.kubeConfig));
+  const portlayer = new PortlayerClient(c.portlayer, c.storeName);
   return new VicProvider({
-    isolation: new PortlayerClient(c.portlayer, c.storeName),
+    isolation: portlayer,
+    // The pod's volumes on the VCH; tokens from the TokenRequest API with the node's identity.
+    volumes: {
+      store: portlayer,
+      tokens: c.kubeConfig && new TokenManager(kubeTokenRequester(c.kubeConfig)),
+    },
     imageStore: new PersonaClient(c.persona),
     nodeIP: c.nodeIP,
     log: c.log,

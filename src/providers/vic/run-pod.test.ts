@@ -63,7 +63,7 @@ describe('parsePodManifest', () => {
       'a.yaml: the pod needs metadata.name',
     );
     expect(() => parsePodManifest('kind: Pod\n---\nkind: Pod', 'a.yaml')).toThrow(
-      /want exactly one document, found 2/,
+      /want exactly one pod document, found 2/,
     );
     expect(() => parsePodManifest('', 'a.yaml')).toThrow(/found 0/);
   });

@@ -10,16 +10,33 @@ import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage, NodeError } from '../../node/errors.js';
+import { splitRunDocuments, type RunObjects } from './run-manifest.js';
 import type { VicProvider } from './vic-provider.js';
 
 /** Parses a pod manifest (YAML or JSON); InvalidInput with one clear line when it is not one. */
 export function parsePodManifest(text: string, source: string): k8s.V1Pod {
+  return parseRunManifest(text, source).pod;
+}
+
+/**
+ * Parses the manifest of `run`: one pod, and the ConfigMaps and Secrets beside it (YAML
+ * documents); InvalidInput with one clear line when it is not that.
+ */
+export function parseRunManifest(
+  text: string,
+  source: string,
+): { pod: k8s.V1Pod; objects: RunObjects } {
   let doc: unknown;
+  let objects: RunObjects;
   try {
-    const docs = k8s.loadAllYaml(text).filter((d) => d !== null && d !== undefined);
-    if (docs.length !== 1) throw new Error(`want exactly one document, found ${docs.length}`);
+    const all = k8s.loadAllYaml(text).filter((d) => d !== null && d !== undefined);
+    const split = splitRunDocuments(all, source);
+    const docs = split.pod;
+    objects = split.objects;
+    if (docs.length !== 1) throw new Error(`want exactly one pod document, found ${docs.length}`);
     doc = docs[0];
   } catch (e) {
+    if (e instanceof NodeError) throw e;
     throw new NodeError(
       'InvalidInput',
       `${source}: not a pod manifest: ${errorMessage(e).split('\n')[0]}`,
@@ -39,7 +56,7 @@ export function parsePodManifest(text: string, source: string): k8s.V1Pod {
   pod.metadata!.namespace ??= 'default';
   pod.metadata!.uid ??= randomUUID();
   pod.metadata!.creationTimestamp ??= new Date();
-  return pod;
+  return { pod, objects };
 }
 
 export interface RunPodOptions {

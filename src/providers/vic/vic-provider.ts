@@ -35,6 +35,8 @@ import type { PodProber } from './operations/prober.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
+import type { VolumeContext } from './operations/volumes/pod-volumes.js';
+import { needsUpdater, VolumeUpdater } from './operations/volumes/volume-updater.js';
 import { nextAttempt } from './operations/restart-policy.js';
 import { sleep } from './operations/retry.js';
 import type { ImageConfig, ImageStore } from './proxy/image-store.js';
@@ -65,6 +67,10 @@ export interface VicProviderOptions {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** The VCH's volumes and service-account tokens; without a store, a pod with volumes waits. */
+  volumes?: VolumeContext;
+  /** How often running pods' volumes are brought up to date (ms). */
+  volumeSyncMs?: number;
 }
 
 /** Per pod: what runs in the background for it. */
@@ -75,6 +81,8 @@ interface Work {
   monitor?: PodMonitor;
   /** Its containers' probes, when it has any. */
   prober?: PodProber;
+  /** Keeps the pod's computed volumes up to date and its emptyDirs to their sizeLimit. */
+  volumes?: VolumeUpdater;
   lastPushed?: string;
   /** Image changes of the pod's containers, one after the other. */
   updating?: Promise<void>;
@@ -103,6 +111,7 @@ export class VicProvider implements Provider {
       podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
       seccompProfileRoot: o.seccompProfileRoot,
       allowedUnsafeSysctls: o.allowedUnsafeSysctls,
+      volumes: o.volumes,
     });
     this.starter = new PodStarter(o.isolation);
     this.stopper = new PodStopper(o.isolation);
@@ -146,6 +155,7 @@ export class VicProvider implements Provider {
       w.prober?.stop();
     }
     await Promise.all([...this.work.values()].map((w) => w.monitor?.stop()));
+    await Promise.all([...this.work.values()].map((w) => w.volumes?.stop()));
   }
 
   // ---- pod lifecycle ----
@@ -281,6 +291,40 @@ export class VicProvider implements Provider {
     );
     w.monitor.start();
     w.prober ??= this.lifecycle.startProber(vp);
+    const store = this.o.volumes?.store;
+    if (store && needsUpdater(vp.pod) && !w.volumes) {
+      w.volumes = new VolumeUpdater({
+        pod: () => vp.pod,
+        store,
+        sources: this.o.envSources,
+        tokens: this.o.volumes?.tokens,
+        node: () => this.nodeFacts(),
+        log: this.o.log,
+        intervalMs: this.o.volumeSyncMs,
+        onEvict: (message) => void this.evict(vp, message),
+      });
+      w.volumes.start();
+    }
+  }
+
+  /**
+   * Evicts the pod as the kubelet's eviction manager does: its containers are stopped (within
+   * the pod's grace period) and not restarted, and it is Failed with reason Evicted.
+   */
+  private async evict(vp: VicPod, message: string): Promise<void> {
+    if (vp.stage !== 'created' || vp.evicted) return;
+    const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
+    vp.evicted = { message };
+    this.o.log.warn({ pod: key, reason: message }, 'pod evicted');
+    this.event(vp, { type: 'Warning', reason: 'Evicted', message });
+    await this.work.get(vp)?.monitor?.stop();
+    const grace = vp.pod.spec?.terminationGracePeriodSeconds ?? this.o.defaultGraceSec ?? 30;
+    try {
+      vp.info = await this.stopper.stop(vp.id!, grace);
+    } catch (err) {
+      this.o.log.warn({ pod: key, err: errorMessage(err) }, 'evicted pod not stopped');
+    }
+    this.changed(vp);
   }
 
   /**
@@ -339,6 +383,8 @@ export class VicProvider implements Provider {
   private async deleteInBackground(vp: VicPod, graceSec: number): Promise<void> {
     const key = podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!);
     await this.work.get(vp)?.monitor?.stop();
+    await this.work.get(vp)?.volumes?.stop();
+    this.o.volumes?.tokens?.forget(vp.pod.metadata?.uid ?? '');
     for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
       try {
         await this.deleter.delete(vp, graceSec, () => this.changed(vp));

@@ -84,6 +84,8 @@ export interface VicPod {
   probes?: ProbeState;
   /** Why the pod failed as a whole (DeadlineExceeded), beyond what its containers say. */
   failure?: Waiting;
+  /** Why the node evicted the pod (an emptyDir over its sizeLimit): it is Failed, Evicted. */
+  evicted?: { message: string };
 }
 
 export const podKey = (namespace: string, name: string) => `${namespace}/${name}`;

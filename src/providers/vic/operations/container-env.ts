@@ -256,7 +256,7 @@ export function containerEnv(
   return { env, vars, events };
 }
 
-type Fail = (message: string, kind?: 'InvalidInput') => ContainerConfigError;
+export type Fail = (message: string, kind?: 'InvalidInput') => ContainerConfigError;
 
 /** A downward-API fieldRef, as the kubelet answers it for env. */
 function fieldValue(pod: k8s.V1Pod, path: string, inputs: EnvInputs, fail: Fail): string {
@@ -293,7 +293,7 @@ const ceilScaled = (q: number, scale: number) => Math.ceil(Number((q * scale).to
 const DEFAULTED_LIMITS = ['cpu', 'memory', 'ephemeral-storage'];
 
 /** A resourceFieldRef: the container's request or limit over the divisor, rounded up. */
-function resourceValue(
+export function resourceValue(
   pod: k8s.V1Pod,
   c: k8s.V1Container,
   ref: k8s.V1ResourceFieldSelector,

@@ -88,7 +88,7 @@ export class ImageUpdater {
       }
       const ended = old && (await this.isolation.info(vp.id!)).tasks?.find((t) => t.id === old.id);
       const image = images.get(c.name)!;
-      const config = await this.creator.taskConfigFor(pod, c, image, onEvent);
+      const { task: config, vars } = await this.creator.taskConfigFor(pod, c, image, onEvent);
       const id = await retryOnConflict(async () => {
         let h = await this.isolation.handle(vp.id!);
         if (old) h = await this.isolation.removeTask(h, old.id);
@@ -98,7 +98,10 @@ export class ImageUpdater {
           repoName: c.image,
         });
         const joined = await this.isolation.createHandleTask(h, config);
-        await this.isolation.commitHandle(joined.handle);
+        // Its volumes again: a task made anew has none of the old one's mounts.
+        await this.isolation.commitHandle(
+          await this.creator.joinVolumes(joined.handle, pod, c, vars),
+        );
         return joined.id;
       });
       if (ended) {

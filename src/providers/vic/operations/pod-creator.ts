@@ -27,6 +27,7 @@ import { allContainers, isSidecar } from './init-sequence.js';
 import { parseQuantity } from './quantity.js';
 import { DEFAULT_SECCOMP_PROFILE_ROOT, taskSeccomp } from './seccomp-profile.js';
 import { podSysctls } from './sysctl-policy.js';
+import { PodVolumes, type VolumeContext } from './volumes/pod-volumes.js';
 
 /** Looks up a Secret for imagePullSecrets; undefined when there is none. */
 export type SecretSource = (namespace: string, name: string) => Promise<k8s.V1Secret | undefined>;
@@ -43,6 +44,15 @@ export interface EnvContext {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** The VCH's volumes and service-account tokens, for the pod's volumes. */
+  volumes?: VolumeContext;
+}
+
+/** A container of the pod, made into its task config, with its env for subPathExpr. */
+interface TaskPlan {
+  c: k8s.V1Container;
+  vars: Map<string, string>;
+  task: ReturnType<typeof taskConfig>;
 }
 
 export interface CreatedPod {
@@ -112,6 +122,8 @@ export class PodCreator {
     const early = sandboxFirst
       ? undefined
       : await this.taskConfigs(pod, images, sources, node, this.env.podIPs?.(pod) ?? [], onEvent);
+    // Volume content next, for the same reason (a missing ConfigMap waits, nothing is made).
+    const volumes = await PodVolumes.prepare(pod, this.env.volumes ?? {}, sources, node, this.log);
     const created = await this.isolation.createHandle({
       name: `${m.namespace}_${m.name}`,
       hostname: podHostname(pod),
@@ -130,13 +142,30 @@ export class PodCreator {
         sysctls: podSysctls(pod, this.env.allowedUnsafeSysctls ?? []),
       }),
     });
-    if (!sandboxFirst)
-      return this.joinAndCommit(pod, images, created, created.handle, early!, true);
+    if (!sandboxFirst) {
+      try {
+        await volumes.create(created.id);
+        return await this.joinAndCommit(
+          pod,
+          images,
+          created,
+          created.handle,
+          early!,
+          true,
+          volumes,
+        );
+      } catch (err) {
+        await volumes.discard();
+        throw err;
+      }
+    }
     const first = await commitSandboxFirst(this.isolation, created.id, created.handle);
     try {
+      await volumes.create(created.id);
       const tasks = await this.taskConfigs(pod, images, sources, node, first.podIPs, onEvent);
-      return await this.joinAndCommit(pod, images, created, first.handle, tasks, false);
+      return await this.joinAndCommit(pod, images, created, first.handle, tasks, false, volumes);
     } catch (err) {
+      await volumes.discard();
       // The pod is on the VCH entirely or not at all: its sandbox goes again.
       await this.isolation
         .remove(created.id, true)
@@ -155,16 +184,16 @@ export class PodCreator {
     node: NodeFacts,
     podIPs: string[],
     onEvent?: (e: PodEvent) => void,
-  ): Promise<{ c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[]> {
+  ): Promise<TaskPlan[]> {
     // One read of each referenced object for this attempt, for all containers.
     const inputs = await gatherEnvInputs(pod, sources, node, podIPs);
     // Init containers first: the monitor starts tasks in join order (init-sequence.ts).
     const containers = allContainers(pod.spec);
     const seccomp = await Promise.all(containers.map((c) => this.seccompOf(pod, c)));
-    return containers.map((c, i) => ({
-      c,
-      task: { ...this.configOf(pod, c, images.get(c.name)!, inputs, onEvent), ...seccomp[i] },
-    }));
+    return containers.map((c, i) => {
+      const { task, vars } = this.configOf(pod, c, images.get(c.name)!, inputs, onEvent);
+      return { c, vars, task: { ...task, ...seccomp[i] } };
+    });
   }
 
   /** Localhost seccomp profiles are the node's files: read now, sent with the task. */
@@ -178,13 +207,14 @@ export class PodCreator {
     images: Map<string, ImageConfig>,
     created: { id: string },
     handle: string,
-    tasks: { c: k8s.V1Container; task: ReturnType<typeof taskConfig> }[],
+    tasks: TaskPlan[],
     podJoins: boolean,
+    volumes: PodVolumes,
   ): Promise<CreatedPod> {
     const m = pod.metadata!;
     let h = handle;
     const ids = new Map<string, string>();
-    for (const { c, task } of tasks) {
+    for (const { c, vars, task } of tasks) {
       const image = images.get(c.name)!;
       try {
         h = await this.isolation.addImageToHandle(h, {
@@ -199,6 +229,8 @@ export class PodCreator {
         const kind = errorKind(err) === 'InvalidInput' ? 'InvalidInput' : 'Unavailable';
         throw new ContainerCreateError(c.name, kind, errorMessage(err));
       }
+      // Its volume mounts, right after its task join (subPathExpr takes its env).
+      h = await volumes.join(h, c, vars);
     }
     if (podJoins) {
       h = await this.isolation.addInteractionToHandle(h);
@@ -215,14 +247,26 @@ export class PodCreator {
     c: k8s.V1Container,
     image: ImageConfig,
     onEvent?: (e: PodEvent) => void,
-  ): Promise<ReturnType<typeof taskConfig>> {
+  ): Promise<{ task: ReturnType<typeof taskConfig>; vars: Map<string, string> }> {
     const inputs = await gatherEnvInputs(
       pod,
       this.env.sources && memoizedSources(this.env.sources),
       (await this.env.node?.()) ?? { allocatable: {}, hostIPs: [] },
       this.env.podIPs?.(pod) ?? [],
     );
-    return { ...this.configOf(pod, c, image, inputs, onEvent), ...(await this.seccompOf(pod, c)) };
+    const { task, vars } = this.configOf(pod, c, image, inputs, onEvent);
+    return { task: { ...task, ...(await this.seccompOf(pod, c)) }, vars };
+  }
+
+  /** A recreated container's volume mounts, joined on `handle` after its task. */
+  joinVolumes(
+    handle: string,
+    pod: k8s.V1Pod,
+    c: k8s.V1Container,
+    vars: Map<string, string>,
+  ): Promise<string> {
+    if (!c.volumeMounts?.length) return Promise.resolve(handle);
+    return PodVolumes.joinMounts(this.env.volumes?.store, pod, handle, c, vars);
   }
 
   private configOf(
@@ -231,11 +275,11 @@ export class PodCreator {
     image: ImageConfig,
     inputs: Awaited<ReturnType<typeof gatherEnvInputs>>,
     onEvent?: (e: PodEvent) => void,
-  ): ReturnType<typeof taskConfig> {
+  ): { task: ReturnType<typeof taskConfig>; vars: Map<string, string> } {
     const resolved = containerEnv(pod, c, image, inputs);
     for (const e of resolved.events) onEvent?.(e);
     try {
-      return taskConfig(pod, c, image, resolved);
+      return { task: taskConfig(pod, c, image, resolved), vars: resolved.vars };
     } catch (err) {
       // A config the kubelet would not make (runAsNonRoot and a root image) waits as such.
       if (err instanceof ContainerConfigError) throw err;

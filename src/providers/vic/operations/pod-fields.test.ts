@@ -73,7 +73,6 @@ const TYPES: {
       resources: { limits: { cpu: '1' } },
       runtimeClassName: 'kata',
       setHostnameAsFQDN: true,
-      volumes: [{ name: 'data', emptyDir: {} }],
     },
   },
   {
@@ -95,7 +94,6 @@ const TYPES: {
       stdinOnce: true,
       tty: true,
       volumeDevices: [{ name: 'block', devicePath: '/dev/xvdb' }],
-      volumeMounts: [{ name: 'data', mountPath: '/data' }],
     },
   },
   {
@@ -118,8 +116,6 @@ const TYPES: {
     place: onPodSc,
     refusedValues: {
       appArmorProfile: { type: 'Localhost', localhostProfile: 'p' },
-      fsGroup: 2000,
-      fsGroupChangePolicy: 'OnRootMismatch',
       seLinuxChangePolicy: 'MountOption',
       seLinuxOptions: { level: 's0:c1' },
       supplementalGroupsPolicy: 'Strict',
@@ -249,10 +245,12 @@ describe('validatePod', () => {
     expect(() => validatePod(pod)).not.toThrow();
   });
 
-  it('refuses a projected volume that is not the service-account token volume', () => {
+  it('refuses a volume source this node does not mount, with the reason', () => {
     const pod = appPod();
-    pod.spec!.volumes = [{ name: 'mine', projected: { sources: [{ secret: { name: 'creds' } }] } }];
-    expect(() => validatePod(pod)).toThrow(/spec\.volumes: volumes are not supported/);
+    pod.spec!.volumes = [{ name: 'db', persistentVolumeClaim: { claimName: 'pg' } }];
+    expect(() => validatePod(pod)).toThrow(
+      /spec\.volumes\["db"\]: persistentVolumeClaim volumes are not supported by this node/,
+    );
   });
 
   it('refuses a field this node does not know (a newer API server)', () => {

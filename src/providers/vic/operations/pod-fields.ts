@@ -10,7 +10,7 @@ import {
   runnableLifecycle,
   runnableProbe,
 } from './action-support.js';
-import { type Allowed, type FieldRule, only } from './field-rules.js';
+import { type FieldRule, only } from './field-rules.js';
 
 export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
 
@@ -24,47 +24,9 @@ const PROVIDER_TEST = 'src/providers/vic/vic-provider.test.ts';
 const PROVIDER_IT = 'test/integration/provider-vic.test.ts';
 const TERMINATION_MESSAGE_TEST = `${UNIT}/termination-message.test.ts`;
 const INIT_TEST = 'src/providers/vic/vic-provider-init.test.ts';
-
-/** Where the API server's ServiceAccount admission mounts the token volume in each container. */
-export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-/**
- * The volume the ServiceAccount admission adds to every pod (kube-api-access-*): a projected
- * volume of the account's token, the cluster's CA (configMap kube-root-ca.crt) and the
- * namespace (downward API). Any other volume is a user's, and refused.
- */
-export function isTokenVolume(v: k8s.V1Volume): boolean {
-  const { projected, ...rest } = v;
-  if (!projected?.sources?.length) return false;
-  if (Object.entries(rest).some(([k, val]) => k !== 'name' && val !== undefined)) return false;
-  return projected.sources.every(
-    (s) =>
-      (s.serviceAccountToken && !s.configMap && !s.downwardAPI && !s.secret) ||
-      (s.configMap?.name === 'kube-root-ca.crt' && !s.downwardAPI && !s.secret) ||
-      (s.downwardAPI &&
-        !s.secret &&
-        s.downwardAPI.items?.every((i) => i.fieldRef?.fieldPath === 'metadata.namespace')),
-  );
-}
-
-const TOKEN_NOT_MOUNTED =
-  'volumes are not supported by this node yet: only the service-account token volume the API ' +
-  'server adds to every pod is accepted, and it is not mounted yet (issue 12); remove the ' +
-  'volume, or run the pod on a node that mounts it';
-
-const tokenVolumesOnly: Allowed = {
-  values: 'the service-account token volume the API server adds (kube-api-access-*)',
-  allows: (v) => Array.isArray(v) && (v as k8s.V1Volume[]).every(isTokenVolume),
-};
-
-const tokenMountsOnly: Allowed = {
-  values: `the token volume's mount at ${TOKEN_MOUNT_PATH}`,
-  allows: (v, { pod }) =>
-    Array.isArray(v) &&
-    (v as k8s.V1VolumeMount[]).every((m) =>
-      pod.spec?.volumes?.some((vol) => vol.name === m.name && isTokenVolume(vol)),
-    ),
-};
+const VOLUME_PLAN_TEST = `${UNIT}/volumes/plan.test.ts`;
+const VOLUMES_APPLIED =
+  'volumes/: emptyDir (disk, Memory, sizeLimit evicts), configMap, secret, downwardAPI, projected (with the bound service-account token), hostPath; any other source is refused (validate-volumes.ts)';
 
 const hostNamespace = (ns: string): FieldRule => ({
   refused: `a pod here never shares the node's ${ns} namespace: each pod has its own sandbox (or VM); remove the field`,
@@ -82,7 +44,8 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   },
   affinity: { controlPlane: 'the scheduler places the pod' },
   automountServiceAccountToken: {
-    controlPlane: 'the ServiceAccount admission adds the token volume or not (see volumes)',
+    controlPlane:
+      'the ServiceAccount admission adds the token volume (kube-api-access-*) or not; the node mounts what the pod has (see volumes)',
   },
   containers: { applied: 'each field as the container table says', test: CONTAINER_CONFIG_TEST },
   dnsConfig: {
@@ -180,7 +143,7 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   },
   tolerations: { controlPlane: 'the scheduler and the taint-eviction controller' },
   topologySpreadConstraints: { controlPlane: 'the scheduler places the pod' },
-  volumes: { gap: TOKEN_NOT_MOUNTED, unless: tokenVolumesOnly },
+  volumes: { applied: VOLUMES_APPLIED, test: VOLUME_PLAN_TEST },
 };
 
 export const CONTAINER_FIELDS: Record<string, FieldRule> = {
@@ -280,6 +243,10 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     unless: only(false),
   },
   volumeDevices: { refused: 'block volumes (volumeDevices) are not supported by this node' },
-  volumeMounts: { gap: TOKEN_NOT_MOUNTED, unless: tokenMountsOnly },
+  volumeMounts: {
+    applied:
+      'volumes/plan.ts: one VolumeJoin per mount, readOnly, subPath, subPathExpr; mountPropagation other than None is refused',
+    test: VOLUME_PLAN_TEST,
+  },
   workingDir: { applied: "container-config.ts: over the image's", test: CONTAINER_CONFIG_TEST },
 };

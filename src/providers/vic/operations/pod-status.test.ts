@@ -177,3 +177,16 @@ describe('podPhase', () => {
     expect(podPhase('Always', [])).toBe('Pending');
   });
 });
+
+describe('an evicted pod', () => {
+  it('is Failed with reason Evicted and the eviction message, whatever its restartPolicy', () => {
+    const { vp } = statusOf('Always', [exited('app', 137)]);
+    vp.evicted = { message: 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ' };
+    const status = podStatus(vp, '10.0.0.1', new Date('2026-01-01T00:01:00Z'));
+    expect(status).toMatchObject({
+      phase: 'Failed',
+      reason: 'Evicted',
+      message: 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ',
+    });
+  });
+});

@@ -171,7 +171,8 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
     status: initContainerStatus(statusOf(c), isSidecar(c)),
     sidecar: isSidecar(c),
   }));
-  const phase = vp.failure ? 'Failed' : podPhase(spec.restartPolicy ?? 'Always', statuses, init);
+  const phase =
+    vp.failure || vp.evicted ? 'Failed' : podPhase(spec.restartPolicy ?? 'Always', statuses, init);
   // Sidecars count towards the pod's readiness as app containers do.
   const readiness = [...init.filter((i) => i.sidecar).map((i) => i.status), ...statuses];
   const unready = readiness.filter((s) => !s.ready).map((s) => s.name);
@@ -185,6 +186,7 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
   return {
     phase,
     ...(vp.failure && { reason: vp.failure.reason, message: vp.failure.message }),
+    ...(vp.evicted && { reason: 'Evicted', message: vp.evicted.message }),
     hostIP,
     hostIPs: [{ ip: hostIP }],
     podIP: address,

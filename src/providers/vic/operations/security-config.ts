@@ -60,7 +60,11 @@ export function taskSecurity(pod: k8s.V1Pod, c: k8s.V1Container, imageUser: stri
   const name = uid !== undefined ? String(uid) : userPart(imageUser) || '0';
   const user = gid !== undefined ? `${name}:${gid}` : uid !== undefined ? String(uid) : imageUser;
   const caps = sc.capabilities ?? {};
-  const groups = psc.supplementalGroups ?? [];
+  // fsGroup is one of the groups too, as the kubelet adds it (the group of the pod's volumes).
+  const groups = [
+    ...(psc.supplementalGroups ?? []),
+    ...(psc.fsGroup !== undefined ? [psc.fsGroup] : []),
+  ];
   return {
     user,
     ...(groups.length > 0 && { groupAdd: groups.map(String) }),

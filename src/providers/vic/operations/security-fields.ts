@@ -16,6 +16,7 @@ const unconfined: Allowed = {
 const SECURITY_CONFIG = 'src/providers/vic/operations/security-config.ts';
 const RUNTIME_TEST = 'test/integration/runtime-security.test.ts';
 const SECURITY_CONFIG_TEST = 'src/providers/vic/operations/security-config.test.ts';
+const VOLUME_CONTENT_TEST = 'src/providers/vic/operations/volumes/content.test.ts';
 const RUN_AS_GROUP: FieldRule = {
   applied: `${SECURITY_CONFIG}: the task's group, with runAsUser or the image's user`,
   test: SECURITY_CONFIG_TEST,
@@ -79,11 +80,14 @@ export const SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
 export const POD_SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
   appArmorProfile: APPARMOR,
   fsGroup: {
-    refused:
-      'fsGroup is not applied by this node yet (neither to volumes nor as a supplementary group); remove it',
+    applied:
+      "security-config.ts: a supplementary group of every container's processes; volumes/content.ts and plan.ts: the group of the pod's volumes (emptyDir, configMap, secret, downwardAPI, projected)",
+    test: VOLUME_CONTENT_TEST,
   },
   fsGroupChangePolicy: {
-    refused: 'fsGroupChangePolicy goes with fsGroup, which this node does not apply; remove it',
+    applied:
+      "the pod's volumes are made new for it, so Always and OnRootMismatch give the same ownership",
+    test: VOLUME_CONTENT_TEST,
   },
   runAsGroup: RUN_AS_GROUP,
   runAsNonRoot: RUN_AS_NON_ROOT,

@@ -13,6 +13,7 @@ import {
   SECURITY_CONTEXT_FIELDS,
 } from './pod-fields.js';
 import { parseQuantity } from './quantity.js';
+import { validateVolumes } from './volumes/validate-volumes.js';
 
 const refuse = (message: string) => new NodeError('InvalidInput', message);
 
@@ -42,6 +43,7 @@ export function validatePod(pod: k8s.V1Pod): void {
   if (!spec?.containers?.length) throw refuse(`pod ${m.namespace}/${m.name} has no containers`);
   checkFields(POD_SPEC_FIELDS, spec, { pod }, 'spec');
   checkFields(POD_SECURITY_CONTEXT_FIELDS, spec.securityContext, { pod }, 'spec.securityContext');
+  validateVolumes(pod);
   const names = new Set<string>();
   const inits = new Set(spec.initContainers ?? []);
   // Init containers are held to the same tables: each runs as a task as an app container does.

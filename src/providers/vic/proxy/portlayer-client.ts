@@ -15,11 +15,19 @@ import {
   type TaskJoinConfig,
   type TaskJoinResponse,
   type VCHInfo,
+  type WriteVolumeFilesRequest,
 } from '../../../api/portlayer/index.js';
 import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
 import type { ExecTaskResult, IsolationProxy, LogsOptions } from './isolation-proxy.js';
+import type {
+  FileContent,
+  VolumeJoinConfig,
+  VolumeRequest,
+  VolumeResponse,
+  VolumeStore,
+} from './volume-store.js';
 
-export class PortlayerClient implements IsolationProxy {
+export class PortlayerClient implements IsolationProxy, VolumeStore {
   private readonly http: HttpClient;
 
   constructor(
@@ -162,6 +170,40 @@ export class PortlayerClient implements IsolationProxy {
       signal,
       timeoutMs: 2 ** 31 - 1,
     });
+  }
+
+  // ---- volumes ----
+
+  createVolume(request: VolumeRequest): Promise<VolumeResponse> {
+    return this.call(ROUTES.createVolume, [], { body: request });
+  }
+
+  getVolume(name: string): Promise<VolumeResponse> {
+    return this.call(ROUTES.getVolume, [name], { timeoutMs: 30_000 });
+  }
+
+  listVolumes(): Promise<VolumeResponse[]> {
+    return this.call(ROUTES.listVolumes, []);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.call(ROUTES.removeVolume, [name]);
+  }
+
+  async joinVolume(name: string, join: VolumeJoinConfig): Promise<string> {
+    return (await this.call<HandleResponse>(ROUTES.volumeJoin, [name], { body: join })).handle;
+  }
+
+  async writeVolumeFiles(
+    name: string,
+    files: FileContent[],
+    owner: { uid?: number; gid?: number } = {},
+  ): Promise<void> {
+    const body: WriteVolumeFilesRequest = {
+      files: files.map((f) => ({ path: f.path, data: f.data.toString('base64'), mode: f.mode })),
+      ...owner,
+    };
+    await this.call(ROUTES.writeVolumeFiles, [name], { body });
   }
 
   logs(id: string, o: LogsOptions): Promise<Readable> {

@@ -1,0 +1,263 @@
+// Pods' volumes from the API, end to end: `vic-kubelet node` with a node's own credentials
+// (system:node:NAME: the Node authorizer lets it read exactly the ConfigMaps and Secrets its pods
+// reference and ask tokens for their service accounts) and an embedded VCH. On runc and in a
+// pod VM, a pod mounts a ConfigMap, a Secret and an emptyDir, takes env from both, and prints its
+// projected token, CA and namespace (the kube-api-access-* volume the API server adds); the token passes a
+// TokenReview naming the pod's service account and bound to the pod's uid; an edit of the
+// ConfigMap reaches the running pod's file within 60 s; a pod whose ConfigMap volume does not
+// exist yet waits with CreateContainerConfigError and starts once it is created.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { kubectl } from './cluster.js';
+import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
+import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import {
+  kubeConfigOf,
+  nodeKubeconfig,
+  servingCert,
+  until,
+  createTestNamespace,
+  nodeFlags,
+} from './node-harness.js';
+import {
+  buildBusyboxLayout,
+  freePort,
+  pushImage,
+  type Registry,
+  startRegistry,
+} from './registry.js';
+
+const cluster = inject('cluster');
+const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
+const suffix = Math.random().toString(36).slice(2, 8);
+const namespace = `vk-vol-${suffix}`;
+const nodeName = `vk-vol-${suffix}`;
+
+let work: string;
+let registry: Registry;
+let image: string;
+let node: ChildProcess | undefined;
+let nodeOutput = '';
+
+beforeAll(async () => {
+  ensureBuilt();
+  ensureAgent();
+  work = mkdtempSync(join(tmpdir(), 'vk-node-vol-'));
+  registry = await startRegistry();
+  image = `${registry.host}/busybox:1`;
+  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
+  await createTestNamespace(core, namespace);
+  const tls = await servingCert(cluster, nodeName);
+  node = spawn(
+    process.execPath,
+    [
+      main,
+      'node',
+      ...nodeFlags(
+        nodeKubeconfig(cluster, nodeName, join(work, 'pki')),
+        nodeName,
+        tls,
+        await freePort(),
+      ),
+      '--state-dir',
+      join(work, 'vch'),
+      '--insecure-registry',
+      registry.host,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
+  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
+  await until(
+    `${nodeName} to be Ready`,
+    async () =>
+      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
+        ?.status === 'True',
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await core.deleteNamespace({ name: namespace }).catch(() => {});
+  await until(
+    'the test pods to be gone',
+    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
+    30_000,
+  ).catch(() => {});
+  if (node && node.exitCode === null && node.signalCode === null) {
+    const exited = new Promise((r) => node!.once('exit', r));
+    node.kill('SIGTERM');
+    await exited;
+  }
+  await core.deleteNode({ name: nodeName }).catch(() => {});
+  if (work) {
+    killQemus(work);
+    waitNoQemu(work);
+    await cleanupVch(join(work, 'vch'));
+    spawnSync('rm', ['-rf', work]);
+  }
+  await registry?.stop();
+}, 120_000);
+
+function pod(
+  name: string,
+  container: Partial<k8s.V1Container>,
+  volumes: k8s.V1Volume[],
+): k8s.V1Pod {
+  return {
+    metadata: { name, namespace },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': nodeName },
+      tolerations: [
+        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
+      ],
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 2,
+      containers: [{ name: 'app', image, ...container }],
+      volumes,
+    },
+  };
+}
+
+const phaseOf = async (name: string) =>
+  (await core.readNamespacedPod({ name, namespace })).status?.phase;
+
+const logsOf = (name: string) => kubectl(cluster, 'logs', '-n', namespace, name);
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+describe('volumes: ConfigMap, Secret, emptyDir and the service-account token', () => {
+  it.each(['runc', 'vm'])(
+    '%s: a pod reads its volumes and env; its token is bound to it; a ConfigMap edit reaches it',
+    async (runtime) => {
+      const settingsName = `settings-${runtime}`;
+      const podName = `vols-${runtime}`;
+      await core.createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: settingsName }, data: { mode: 'blue', GREETING: 'hello' } },
+      });
+      await core
+        .createNamespacedSecret({
+          namespace,
+          body: { metadata: { name: 'creds' }, stringData: { password: 's3cret' } },
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof k8s.ApiException && e.code === 409)) throw e;
+        });
+      const script = [
+        'echo "env=$GREETING/$PASSWORD"',
+        'echo "secret=$(cat /sec/pw)"',
+        'echo data > /scratch/f && echo "scratch=$(cat /scratch/f)"',
+        `echo "ns=$(cat ${SA_DIR}/namespace)"`,
+        `echo "token=$(cat ${SA_DIR}/token)"`,
+        `echo "ca=$(cat ${SA_DIR}/ca.crt | tr '\\n' '|')"`,
+        'while true; do echo "mode=$(cat /cfg/mode)"; sleep 2; done',
+      ].join('; ');
+      const body = pod(
+        podName,
+        {
+          command: ['sh', '-c', script],
+          envFrom: [{ configMapRef: { name: settingsName } }],
+          env: [
+            { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } },
+          ],
+          volumeMounts: [
+            { name: 'cfg', mountPath: '/cfg' },
+            { name: 'sec', mountPath: '/sec' },
+            { name: 'scratch', mountPath: '/scratch' },
+          ],
+        },
+        [
+          { name: 'cfg', configMap: { name: settingsName } },
+          {
+            name: 'sec',
+            secret: { secretName: 'creds', items: [{ key: 'password', path: 'pw' }] },
+          },
+          { name: 'scratch', emptyDir: {} },
+        ],
+      );
+      body.metadata!.annotations = { 'vic-kubelet.io/runtime': runtime };
+      const created = await core.createNamespacedPod({ namespace, body });
+      // The API server added the token volume and its mount.
+      expect(created.spec!.volumes!.some((v) => v.name.startsWith('kube-api-access-'))).toBe(true);
+      const lines = await until(
+        'the pod to print its volumes',
+        async () => {
+          const out = await logsOf(podName).catch(() => '');
+          return out.includes('mode=') && out.split('\n');
+        },
+        120_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n${nodeOutput.slice(-3000)}`);
+      });
+      const value = (key: string) =>
+        lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+      expect(value('env')).toBe('hello/s3cret');
+      expect(value('secret')).toBe('s3cret');
+      expect(value('scratch')).toBe('data');
+      expect(value('ns')).toBe(namespace);
+      expect(value('mode')).toBe('blue');
+      const rootCA = await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace });
+      expect(value('ca')).toBe(rootCA.data!['ca.crt'].replace(/\n/g, '|'));
+
+      const auth = kubeConfigOf(cluster).makeApiClient(k8s.AuthenticationV1Api);
+      const review = await auth.createTokenReview({ body: { spec: { token: value('token')! } } });
+      expect(review.status?.authenticated).toBe(true);
+      expect(review.status?.user?.username).toBe(`system:serviceaccount:${namespace}:default`);
+      expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-uid']).toEqual([
+        created.metadata!.uid,
+      ]);
+      expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name']).toEqual([
+        podName,
+      ]);
+
+      const settings = await core.readNamespacedConfigMap({ name: settingsName, namespace });
+      settings.data = { ...settings.data, mode: 'green' };
+      await core.replaceNamespacedConfigMap({ name: settingsName, namespace, body: settings });
+      const changedAt = Date.now();
+      await until(
+        'the edit to reach the file',
+        async () => (await logsOf(podName)).includes('mode=green'),
+        60_000,
+      );
+      expect(Date.now() - changedAt).toBeLessThan(60_000);
+    },
+    240_000,
+  );
+
+  it('a missing ConfigMap volume: CreateContainerConfigError, then it starts once created', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'waits',
+        {
+          command: ['sh', '-c', 'cat /later/k; echo; while true; do sleep 5; done'],
+          volumeMounts: [{ name: 'later', mountPath: '/later' }],
+        },
+        [{ name: 'later', configMap: { name: 'later' } }],
+      ),
+    });
+    const waiting = await until(
+      'the container to wait on its config',
+      async () => {
+        const p = await core.readNamespacedPod({ name: 'waits', namespace });
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        return w?.reason === 'CreateContainerConfigError' && w;
+      },
+      90_000,
+    );
+    expect(waiting.message).toMatch(/volume "later": configmap "later" not found/);
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'later' }, data: { k: 'arrived' } },
+    });
+    await until('the pod to start', async () => (await phaseOf('waits')) === 'Running', 90_000);
+    await until('it to print', async () => (await logsOf('waits')) === 'arrived\n', 30_000);
+  }, 200_000);
+});
