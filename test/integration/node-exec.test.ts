@@ -88,6 +88,9 @@ beforeAll(async () => {
       ...nodeFlags(nodeKubeconfig(cluster, nodeName, join(work, 'pki')), nodeName, tls, port),
       '--state-dir',
       join(work, 'vch'),
+      // The host's network namespace: no bridge here.
+      '--bridge-network',
+      'none',
       '--insecure-registry',
       registry.host,
     ],

@@ -142,7 +142,8 @@ export async function createTestNamespace(core: k8s.CoreV1Api, namespace: string
 /**
  * The flags of `vic-kubelet node` that every node test passes: its kubeconfig, name, the
  * loopback address and port of its kubelet API, and the serving certificate with the
- * cluster's client CA, and no bridge network. A test adds its own (state dir, registry, runtime).
+ * cluster's client CA. A test adds its own (state dir, registry, runtime); with an embedded
+ * VCH, `--bridge-network none` too, since node tests run in the host's network namespace.
  */
 export function nodeFlags(
   kubeconfig: string,
@@ -167,10 +168,6 @@ export function nodeFlags(
     tls.files.key,
     '--client-ca-file',
     tls.files.clientCa,
-    // Node tests run in the host's network namespace: no bridge there (a test that wants pod
-    // networking runs in a namespace of its own and passes --bridge-network again).
-    '--bridge-network',
-    'none',
   ];
 }
 
@@ -212,6 +209,9 @@ export async function startVicNode(
       join(o.work, 'vch'),
       '--insecure-registry',
       o.registryHost,
+      // The host's network namespace: no bridge here.
+      '--bridge-network',
+      'none',
       ...(o.extra ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

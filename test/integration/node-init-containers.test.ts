@@ -70,6 +70,9 @@ beforeAll(async () => {
       ),
       '--state-dir',
       join(work, 'vch'),
+      // The host's network namespace: no bridge here.
+      '--bridge-network',
+      'none',
       '--runtime',
       'runc',
       '--insecure-registry',

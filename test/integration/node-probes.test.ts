@@ -64,6 +64,9 @@ beforeAll(async () => {
       ),
       '--state-dir',
       join(work, 'vch'),
+      // The host's network namespace: no bridge here.
+      '--bridge-network',
+      'none',
       '--insecure-registry',
       registry.host,
     ],

@@ -182,7 +182,10 @@ describe('portlayer on a real VCH', () => {
             socketPath: vch.portlayerSocket,
             method,
             path,
-            headers: { 'content-length': Buffer.byteLength(data) },
+            headers: {
+              'content-length': Buffer.byteLength(data),
+              'content-type': 'application/json',
+            },
           },
           async (res) => {
             let t = '';
