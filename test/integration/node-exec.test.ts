@@ -3,29 +3,22 @@
 // A command's output and exit code come back through kubectl; a user without RBAC for
 // pods/exec is refused by the apiserver; a request straight to the kubelet API without
 // credentials gets 401; `kubectl exec -i` gets the node's clear refusal instead of hanging.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import { ensureBuilt } from './docker-cli.js';
 import {
   createTestNamespace,
   kubeConfigOf,
-  nodeFlags,
-  nodeKubeconfig,
-  servingCert,
   until,
+  startVicNode,
+  type VicNode,
 } from './node-harness.js';
-import {
-  buildBusyboxLayout,
-  freePort,
-  pushImage,
-  type Registry,
-  startRegistry,
-} from './registry.js';
+import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 const cluster = inject('cluster');
 const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
@@ -37,8 +30,7 @@ let work: string;
 let registry: Registry;
 let image: string;
 let port: number;
-let node: ChildProcess | undefined;
-let nodeOutput = '';
+let node: VicNode | undefined;
 
 interface Run {
   code: number | null;
@@ -78,35 +70,8 @@ beforeAll(async () => {
   image = `${registry.host}/busybox:1`;
   await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
   await createTestNamespace(core, namespace);
-  const tls = await servingCert(cluster, nodeName);
-  port = await freePort();
-  node = spawn(
-    process.execPath,
-    [
-      main,
-      'node',
-      ...nodeFlags(nodeKubeconfig(cluster, nodeName, join(work, 'pki')), nodeName, tls, port),
-      '--state-dir',
-      join(work, 'vch'),
-      // The host's network namespace: no bridge here.
-      '--bridge-network',
-      'none',
-      '--insecure-registry',
-      registry.host,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  await until(
-    `${nodeName} to be Ready`,
-    async () =>
-      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
-        ?.status === 'True',
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
-  });
+  node = await startVicNode(cluster, core, { name: nodeName, work, registryHost: registry.host });
+  port = node.port;
   await core.createNamespacedPod({
     namespace,
     body: {
@@ -138,7 +103,7 @@ beforeAll(async () => {
       (await core.readNamespacedPod({ name: 'shell', namespace })).status?.phase === 'Running',
     90_000,
   ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+    throw new Error(`${e.message}\n${node!.output().slice(-2000)}`);
   });
 }, 240_000);
 
@@ -152,14 +117,8 @@ afterAll(async () => {
     async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
     30_000,
   ).catch(() => {});
-  if (node && node.exitCode === null && node.signalCode === null) {
-    const exited = new Promise((r) => node!.once('exit', r));
-    node.kill('SIGTERM');
-    await exited;
-  }
-  await core.deleteNode({ name: nodeName }).catch(() => {});
+  await node?.stop();
   if (work) {
-    await cleanupVch(join(work, 'vch'));
     spawnSync('rm', ['-rf', work]);
   }
   await registry?.stop();

@@ -10,6 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { silentLogger } from '../../src/logging/logger.js';
 import { VirtualKubelet, type VirtualKubeletOptions } from '../../src/node/virtual-kubelet.js';
 import { MemoryProvider } from '../doubles/memory-provider.js';
+import { killQemus, waitNoQemu } from '../support/vm.js';
 import type { ClusterInfo } from './cluster.js';
 
 const run = promisify(execFile);
@@ -174,9 +175,11 @@ export function nodeFlags(
 /** A `vic-kubelet node` process with an embedded VCH, Ready in the cluster. */
 export interface VicNode {
   name: string;
+  /** The loopback port of its kubelet API. */
+  port: number;
   /** Everything it printed so far. */
   output(): string;
-  /** SIGTERM, wait for it to exit, delete the Node and the VCH's state. */
+  /** SIGTERM, wait for it to exit, delete the Node, its pod VMs and the VCH's state. */
   stop(): Promise<void>;
 }
 
@@ -221,6 +224,7 @@ export async function startVicNode(
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const node: VicNode = {
     name: o.name,
+    port,
     output: () => out,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -229,6 +233,9 @@ export async function startVicNode(
         await exited;
       }
       await core.deleteNode({ name: o.name }).catch(() => {});
+      // Pod VMs outlive the node: gone before their state is.
+      killQemus(o.work);
+      waitNoQemu(o.work);
       await cleanupVch(join(o.work, 'vch'));
     },
   };

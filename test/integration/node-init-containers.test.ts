@@ -6,7 +6,7 @@
 // back-off, kubectl shows Init:CrashLoopBackOff meanwhile, and the app container starts only
 // after its third run succeeded; a sidecar starts before the app, runs beside it, and gets its
 // stop signal only once the app has ended; a pod past its deadline fails with DeadlineExceeded.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,22 +14,15 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
 import { kubectl } from './cluster.js';
-import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import { ensureBuilt } from './docker-cli.js';
 import {
   createTestNamespace,
   kubeConfigOf,
-  nodeFlags,
-  nodeKubeconfig,
-  servingCert,
   until,
+  startVicNode,
+  type VicNode,
 } from './node-harness.js';
-import {
-  buildBusyboxLayout,
-  freePort,
-  pushImage,
-  type Registry,
-  startRegistry,
-} from './registry.js';
+import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 const cluster = inject('cluster');
 const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
@@ -42,8 +35,7 @@ let registry: Registry;
 let image: string;
 /** The same busybox under a second tag: an update to it is an image change. */
 let image2: string;
-let node: ChildProcess | undefined;
-let nodeOutput = '';
+let node: VicNode | undefined;
 
 beforeAll(async () => {
   ensureBuilt();
@@ -56,40 +48,11 @@ beforeAll(async () => {
   image2 = `${registry.host}/busybox:2`;
   await pushImage(layout, 'busybox', image2);
   await createTestNamespace(core, namespace);
-  const tls = await servingCert(cluster, nodeName);
-  node = spawn(
-    process.execPath,
-    [
-      main,
-      'node',
-      ...nodeFlags(
-        nodeKubeconfig(cluster, nodeName, join(work, 'pki')),
-        nodeName,
-        tls,
-        await freePort(),
-      ),
-      '--state-dir',
-      join(work, 'vch'),
-      // The host's network namespace: no bridge here.
-      '--bridge-network',
-      'none',
-      '--runtime',
-      'runc',
-      '--insecure-registry',
-      registry.host,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  await until(
-    `${nodeName} to be Ready`,
-    async () =>
-      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
-        ?.status === 'True',
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+  node = await startVicNode(cluster, core, {
+    name: nodeName,
+    work,
+    registryHost: registry.host,
+    extra: ['--runtime', 'runc'],
   });
 }, 180_000);
 
@@ -100,16 +63,10 @@ afterAll(async () => {
     async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
     60_000,
   ).catch(() => {});
-  if (node && node.exitCode === null && node.signalCode === null) {
-    const exited = new Promise((r) => node!.once('exit', r));
-    node.kill('SIGTERM');
-    await exited;
-  }
-  await core.deleteNode({ name: nodeName }).catch(() => {});
+  await node?.stop();
   if (work) {
     killQemus(work);
     waitNoQemu(work);
-    await cleanupVch(join(work, 'vch'));
     spawnSync('rm', ['-rf', work]);
   }
   await registry?.stop();

@@ -5,7 +5,7 @@
 // its effect shows in the log) before the stop signal; a postStart hook holds Running back.
 // (The test image has /bin/busybox, sh, ls and echo, and no /tmp: commands go through sh, and
 // the apps make /tmp first.)
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +13,15 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
 import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
-import { cleanupVch, ensureBuilt, main } from './docker-cli.js';
+import { ensureBuilt } from './docker-cli.js';
 import {
   createTestNamespace,
   kubeConfigOf,
-  nodeFlags,
-  nodeKubeconfig,
-  servingCert,
   until,
+  startVicNode,
+  type VicNode,
 } from './node-harness.js';
-import {
-  buildBusyboxLayout,
-  freePort,
-  pushImage,
-  type Registry,
-  startRegistry,
-} from './registry.js';
+import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
 const cluster = inject('cluster');
 const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
@@ -39,8 +32,7 @@ const nodeName = `vk-probe-${suffix}`;
 let work: string;
 let registry: Registry;
 let image: string;
-let node: ChildProcess | undefined;
-let nodeOutput = '';
+let node: VicNode | undefined;
 
 beforeAll(async () => {
   ensureBuilt();
@@ -50,38 +42,10 @@ beforeAll(async () => {
   image = `${registry.host}/busybox:1`;
   await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
   await createTestNamespace(core, namespace);
-  const tls = await servingCert(cluster, nodeName);
-  node = spawn(
-    process.execPath,
-    [
-      main,
-      'node',
-      ...nodeFlags(
-        nodeKubeconfig(cluster, nodeName, join(work, 'pki')),
-        nodeName,
-        tls,
-        await freePort(),
-      ),
-      '--state-dir',
-      join(work, 'vch'),
-      // The host's network namespace: no bridge here.
-      '--bridge-network',
-      'none',
-      '--insecure-registry',
-      registry.host,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  node.stdout!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  node.stderr!.on('data', (d: Buffer) => (nodeOutput += d.toString()));
-  await until(
-    `${nodeName} to be Ready`,
-    async () =>
-      (await core.readNode({ name: nodeName })).status?.conditions?.find((c) => c.type === 'Ready')
-        ?.status === 'True',
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${nodeOutput.slice(-2000)}`);
+  node = await startVicNode(cluster, core, {
+    name: nodeName,
+    work,
+    registryHost: registry.host,
   });
 }, 180_000);
 
@@ -92,16 +56,10 @@ afterAll(async () => {
     async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
     30_000,
   ).catch(() => {});
-  if (node && node.exitCode === null && node.signalCode === null) {
-    const exited = new Promise((r) => node!.once('exit', r));
-    node.kill('SIGTERM');
-    await exited;
-  }
-  await core.deleteNode({ name: nodeName }).catch(() => {});
+  await node?.stop();
   if (work) {
     killQemus(work);
     waitNoQemu(work);
-    await cleanupVch(join(work, 'vch'));
     spawnSync('rm', ['-rf', work]);
   }
   await registry?.stop();
