@@ -135,7 +135,7 @@ describe('kubectl exec on a vic-kubelet node (runc)', () => {
   it('reads a file of the container', async () => {
     const r = await exec('shell', ['cat', '/etc/hostname']);
     const st = (await core.readNamespacedPod({ name: 'shell', namespace })).status;
-    expect(r, `${JSON.stringify(st?.containerStatuses)}\n${nodeOutput.slice(-3000)}`).toEqual({
+    expect(r, `${JSON.stringify(st?.containerStatuses)}\n${node!.output().slice(-3000)}`).toEqual({
       code: 0,
       stdout: 'shell\n',
       stderr: '',

@@ -197,17 +197,13 @@ export async function startVicNode(
   const { cleanupVch, main } = await import('./docker-cli.js');
   const { freePort } = await import('./registry.js');
   const tls = await servingCert(cluster, o.name);
+  const port = await freePort();
   const child = spawn(
     process.execPath,
     [
       main,
       'node',
-      ...nodeFlags(
-        nodeKubeconfig(cluster, o.name, join(o.work, 'pki')),
-        o.name,
-        tls,
-        await freePort(),
-      ),
+      ...nodeFlags(nodeKubeconfig(cluster, o.name, join(o.work, 'pki')), o.name, tls, port),
       '--state-dir',
       join(o.work, 'vch'),
       '--insecure-registry',

@@ -118,7 +118,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
       },
       120_000,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${nodeOutput.slice(-3000)}`);
+      throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
     });
     expect(restarted.lastState?.terminated?.exitCode).toBeGreaterThan(128);
     const unhealthy = await events('liveness', 'Unhealthy');
@@ -152,7 +152,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     await until('Ready', async () => ready(await read('readiness')) === 'True', 60_000).catch(
       async (e: Error) => {
         const seen = (await events('readiness', 'Unhealthy')).map((x) => x.message);
-        throw new Error(`${e.message}: ${JSON.stringify(seen)}\n${nodeOutput.slice(-3000)}`);
+        throw new Error(`${e.message}: ${JSON.stringify(seen)}\n${node!.output().slice(-3000)}`);
       },
     );
     // Not before the file exists (6 s after the start), give or take the pod's start.

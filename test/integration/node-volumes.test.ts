@@ -155,7 +155,7 @@ describe('volumes: ConfigMap, Secret, emptyDir and the service-account token', (
         },
         120_000,
       ).catch((e: Error) => {
-        throw new Error(`${e.message}\n${nodeOutput.slice(-3000)}`);
+        throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
       });
       const value = (key: string) =>
         lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
