@@ -142,6 +142,12 @@ describe('containers', () => {
       status: 400,
       json: { message: 'Image is required' },
     });
+    const sysctls = (Sysctls: unknown) =>
+      call('POST', '/containers/create', { Image: 'example.test/app:1', HostConfig: { Sysctls } });
+    expect(await sysctls(['net.ipv4.x=1'])).toMatchObject({
+      status: 400,
+      json: { message: 'invalid HostConfig.Sysctls: want an object of strings' },
+    });
     expect(
       await call('POST', '/containers/create', { Image: 'example.test/app:1', Tty: true }),
     ).toMatchObject({

@@ -361,6 +361,8 @@ describe('portlayer', () => {
       ['GET', `/containers/info/${'a'.repeat(64)}`, undefined, 404, /no such container/],
       ['GET', '/containers/x/logs?since=yesterday', undefined, 400, /Unix seconds/],
       ['POST', '/storage/other/info/x', '{}', 404, /no image store/],
+      ['POST', '/containers', '{"sysctls":{"kernel.panic":"1"}}', 400, /not namespaced/],
+      ['POST', '/containers', '{"sysctls":{"net.ipv4.x":1}}', 400, /an object of strings/],
       ['GET', '/nothing', undefined, 404, /no such route/],
       ['DELETE', '/_ping', undefined, 405, /not allowed/],
     ];
@@ -418,6 +420,13 @@ describe('portlayer', () => {
     await expect(pl.createHandleTask(created.handle, { name: 'a', path: '/x' })).rejects.toThrow(
       /join an image as "a" first/,
     );
+    // The task's seccomp extension, checked before anything else of the task.
+    await expect(
+      pl.createHandleTask(created.handle, { name: 'a', path: '/x', seccompProfile: 'Fly' }),
+    ).rejects.toThrow(/"Fly" is not RuntimeDefault, Unconfined or Localhost/);
+    await expect(
+      pl.createHandleTask(created.handle, { name: 'a', path: '/x', seccompProfile: 'Localhost' }),
+    ).rejects.toThrow(/Localhost needs seccompLocalhostProfile/);
   });
 
   it('serves under a path prefix, to share a listener with the persona', async () => {
