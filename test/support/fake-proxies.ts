@@ -385,7 +385,7 @@ export class FakeIsolationProxy implements IsolationProxy {
     return this.infoOf(containerOf());
   }
 
-  async execInTask(podId: string, taskName: string, argv: string[], _timeoutSec: number) {
+  async execInTask(podId: string, taskName: string, argv: string[], _timeoutSec?: number) {
     this.check(`exec ${taskName} ${argv.join(' ')}`);
     const c = this.containers.get(podId);
     const t = c?.tasks.find((x) => x.name === taskName);
@@ -393,7 +393,14 @@ export class FakeIsolationProxy implements IsolationProxy {
     if (t.status !== 'running') throw new NodeError('Conflict', `task ${taskName} is not running`);
     const run = this.execs.get(taskName);
     if (run) return run(argv);
-    return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), timedOut: false };
+    return {
+      exitCode: 0,
+      stdout: Buffer.alloc(0),
+      stderr: Buffer.alloc(0),
+      timedOut: false,
+      stdoutTruncated: false,
+      stderrTruncated: false,
+    };
   }
 
   async logs(id: string, o: LogsOptions) {

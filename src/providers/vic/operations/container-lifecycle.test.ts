@@ -19,6 +19,8 @@ const result = (exitCode: number, out = '') => ({
   stdout: Buffer.from(out),
   stderr: Buffer.alloc(0),
   timedOut: false,
+  stdoutTruncated: false,
+  stderrTruncated: false,
 });
 
 function setup() {

@@ -1,38 +1,35 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { TaskInspectResponse, TaskJoinConfig } from '../../../api/portlayer/index.js';
 import { newVicPod, type VicPod } from '../cache/vic-pod.js';
+import type { ExecTaskResult } from '../proxy/isolation-proxy.js';
 import { type ExecProxy, execInPod } from './pod-exec.js';
 
-/** The portlayer's exec task calls, recorded; each exec answers `answer`. */
+/** The exec task calls, recorded; each exec answers `answer`. */
 class ExecDouble implements ExecProxy {
-  calls: string[] = [];
-  joined: Omit<TaskJoinConfig, 'handle'>[] = [];
-  answer: TaskInspectResponse = { id: 'x', state: 'exited', exitCode: 0 };
-  private n = 0;
-  async handle(id: string) {
-    this.calls.push(`handle ${id}`);
-    return `h${++this.n}`;
-  }
-  async createHandleTask(handle: string, task: Omit<TaskJoinConfig, 'handle'>) {
-    this.calls.push(`join ${handle}`);
-    this.joined.push(task);
-    return { handle: `${handle}+exec`, id: 'e1' };
-  }
-  async bindTask(handle: string, id: string) {
-    this.calls.push(`bind ${handle} ${id}`);
-    return `${handle}+bound`;
-  }
-  async commitHandle(handle: string) {
-    this.calls.push(`commit ${handle}`);
-  }
-  async waitTask(handle: string, id: string) {
-    this.calls.push(`wait ${handle} ${id}`);
-  }
-  async inspectTask(handle: string, id: string) {
-    this.calls.push(`inspect ${handle} ${id}`);
+  calls: unknown[][] = [];
+  answer: ExecTaskResult = result(0);
+  async execInTask(
+    podId: string,
+    taskName: string,
+    argv: string[],
+    timeoutSec?: number,
+    signal?: AbortSignal,
+  ) {
+    this.calls.push([podId, taskName, argv, timeoutSec, signal !== undefined]);
     return this.answer;
   }
+}
+
+function result(exitCode: number, o: Partial<ExecTaskResult> = {}): ExecTaskResult {
+  return {
+    exitCode,
+    stdout: Buffer.alloc(0),
+    stderr: Buffer.alloc(0),
+    timedOut: false,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    ...o,
+  };
 }
 
 function runningPod(): VicPod {
@@ -53,15 +50,9 @@ const text = async (s: PassThrough) => {
 };
 
 describe('execInPod', () => {
-  it('joins, binds and commits an exec task, waits, and writes its output and exit code', async () => {
+  it('runs an exec task with no time limit and writes its output and exit code', async () => {
     const pl = new ExecDouble();
-    pl.answer = {
-      id: 'e1',
-      state: 'exited',
-      exitCode: 7,
-      stdout: Buffer.from('hi\n').toString('base64'),
-      stderr: Buffer.from('oops\n').toString('base64'),
-    };
+    pl.answer = result(7, { stdout: Buffer.from('hi\n'), stderr: Buffer.from('oops\n') });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     const signal = new AbortController().signal;
@@ -74,24 +65,12 @@ describe('execInPod', () => {
     expect(r).toEqual({ exitCode: 7 });
     expect(await text(stdout)).toBe('hi\n');
     expect(await text(stderr)).toBe('oops\n');
-    expect(pl.joined).toEqual([
-      { execIn: 'app', path: 'sh', args: ['-c', 'echo hi; exit 7'], env: [] },
-    ]);
-    expect(pl.calls).toEqual([
-      'handle pod1',
-      'join h1',
-      'bind h1+exec e1',
-      'commit h1+exec+bound',
-      'handle pod1',
-      'wait h2 e1',
-      'handle pod1',
-      'inspect h3 e1',
-    ]);
+    expect(pl.calls).toEqual([['pod1', 'app', ['sh', '-c', 'echo hi; exit 7'], undefined, true]]);
   });
 
   it('drops the streams the client did not ask for', async () => {
     const pl = new ExecDouble();
-    pl.answer = { id: 'e1', exitCode: 0, stderr: Buffer.from('x').toString('base64') };
+    pl.answer = result(0, { stderr: Buffer.from('x') });
     const stdout = new PassThrough();
     const r = await execInPod(pl, runningPod(), 'app', ['true'], {
       stdout,
@@ -142,7 +121,7 @@ describe('execInPod', () => {
 
   it('fails an exec whose output was cut, after writing what there is', async () => {
     const pl = new ExecDouble();
-    pl.answer = { id: 'e1', exitCode: 0, stdout: 'YQ==', stdoutTruncated: true };
+    pl.answer = result(0, { stdout: Buffer.from('a'), stdoutTruncated: true });
     const stdout = new PassThrough();
     await expect(
       execInPod(pl, runningPod(), 'app', ['yes'], {

@@ -1,7 +1,6 @@
 // kubectl exec on a VIC pod (virtual-kubelet's RunInContainer), over the portlayer's exec
-// task as VIC's persona drives it: a task join with `execIn` on the pod's handle, bound and
-// committed (which starts it), `GET /tasks/wait`, then `GET /tasks` for the exit code and the
-// output. That primitive has no stdin and no terminal, and answers the output (its first MiB
+// task as VIC's persona drives it (IsolationProxy.execInTask, which probes and hooks use too).
+// That primitive has no stdin and no terminal, and answers the output (its first MiB
 // of each stream) at the end: an exec that asks for stdin or a TTY is refused with a clear
 // error instead of hanging, and output cut at that MiB fails the exec rather than pass as whole.
 import type { Writable } from 'node:stream';
@@ -10,10 +9,7 @@ import type { ExecIO, ExecResult } from '../../../node/provider.js';
 import type { VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
 
-export type ExecProxy = Pick<
-  IsolationProxy,
-  'handle' | 'createHandleTask' | 'bindTask' | 'commitHandle' | 'inspectTask' | 'waitTask'
->;
+export type ExecProxy = Pick<IsolationProxy, 'execInTask'>;
 
 export const INTERACTIVE_REFUSED = 'interactive exec is not supported by this node yet';
 
@@ -40,19 +36,7 @@ export async function execInPod(
       `container ${container} in ${where} is not running: ${c.waiting?.reason ?? 'ContainerCreating'}`,
     );
 
-  const handle = await isolation.handle(vp.id);
-  const joined = await isolation.createHandleTask(handle, {
-    execIn: container,
-    path: command[0]!,
-    args: command.slice(1),
-    env: [],
-  });
-  await isolation.commitHandle(await isolation.bindTask(joined.handle, joined.id));
-  // Inspect and wait name the exec by a handle of its pod; handles expire, so fresh ones.
-  await isolation.waitTask(await isolation.handle(vp.id), joined.id, io.signal);
-  const r = await isolation.inspectTask(await isolation.handle(vp.id), joined.id);
-  if (r.exitCode === undefined)
-    throw new NodeError('Unavailable', `exec ${joined.id} ended without an exit code`);
+  const r = await isolation.execInTask(vp.id, container, command, undefined, io.signal);
   await Promise.all([write(io.stdout, r.stdout), write(io.stderr, r.stderr)]);
   const cut = [r.stdoutTruncated && 'stdout', r.stderrTruncated && 'stderr'].filter(Boolean);
   if (cut.length > 0)
@@ -63,8 +47,7 @@ export async function execInPod(
   return { exitCode: r.exitCode };
 }
 
-function write(to: Writable | undefined, base64: string | undefined): Promise<void> {
-  const data = Buffer.from(base64 ?? '', 'base64');
+function write(to: Writable | undefined, data: Buffer): Promise<void> {
   if (!to || data.length === 0) return Promise.resolve();
   return new Promise((resolve, reject) => to.write(data, (err) => (err ? reject(err) : resolve())));
 }

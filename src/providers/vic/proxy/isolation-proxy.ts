@@ -9,7 +9,6 @@ import type {
   ContainerInfo,
   ContainerStateName,
   ImageJoinConfig,
-  TaskInspectResponse,
   TaskJoinConfig,
   TaskJoinResponse,
   VCHInfo,
@@ -43,6 +42,9 @@ export interface ExecTaskResult {
   stderr: Buffer;
   /** It was killed at its time limit. */
   timedOut: boolean;
+  /** Which streams were cut at that MiB. */
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
 }
 
 export interface IsolationProxy {
@@ -78,20 +80,17 @@ export interface IsolationProxy {
   wait(id: string, timeoutSec: number, signal?: AbortSignal): Promise<ContainerInfo>;
   /**
    * Runs `argv` in the running task `taskName` of pod `podId` (an exec task: join with
-   * execIn, bind, commit, wait, inspect) and resolves once it has ended. Past `timeoutSec` the
-   * VCH kills it (timedOut). Conflict: the task does not run.
+   * execIn, bind, commit, wait, inspect) and resolves once it has ended: probes and hooks, and
+   * kubectl exec. Past `timeoutSec` the VCH kills it (timedOut); without it, it runs as long as
+   * it likes. `signal` gives up waiting (the exec goes on). Conflict: the task does not run.
    */
   execInTask(
     podId: string,
     taskName: string,
     argv: string[],
-    timeoutSec: number,
+    timeoutSec?: number,
     signal?: AbortSignal,
   ): Promise<ExecTaskResult>;
   /** A task's log as text (kubectl logs): both streams in order, unless `stream` says. */
   logs(id: string, options: LogsOptions): Promise<Readable>;
-  /** An exec task's state, exit code and output (`handle`: one of its pod's). */
-  inspectTask(handle: string, id: string): Promise<TaskInspectResponse>;
-  /** Resolves once the exec task is over; `signal` gives up waiting (the exec goes on). */
-  waitTask(handle: string, id: string, signal?: AbortSignal): Promise<void>;
 }

@@ -17,6 +17,7 @@ import {
   type VCHInfo,
   type WriteVolumeFilesRequest,
 } from '../../../api/portlayer/index.js';
+import { NodeError } from '../../../node/errors.js';
 import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
 import type { ExecTaskResult, IsolationProxy, LogsOptions } from './isolation-proxy.js';
 import type {
@@ -133,43 +134,41 @@ export class PortlayerClient implements IsolationProxy, VolumeStore {
     podId: string,
     taskName: string,
     argv: string[],
-    timeoutSec: number,
+    timeoutSec?: number,
     signal?: AbortSignal,
   ): Promise<ExecTaskResult> {
     // A commit of execs alone is never stale: no retry on Conflict is needed.
     const [path, ...args] = argv;
-    const h = await this.handle(podId);
-    const joined = await this.createHandleTask(h, {
+    const joined = await this.createHandleTask(await this.handle(podId), {
       execIn: taskName,
       path,
       args,
-      timeoutSeconds: Math.max(1, Math.ceil(timeoutSec)),
+      ...(timeoutSec !== undefined && { timeoutSeconds: Math.max(1, Math.ceil(timeoutSec)) }),
     });
     await this.commitHandle(await this.bindTask(joined.handle, joined.id));
-    const body = { handle: joined.handle, id: joined.id };
-    // The VCH kills it at its limit; the wait gets that long and a margin.
-    const timeoutMs = (timeoutSec + 30) * 1000;
-    await this.call(ROUTES.taskWait, [], { body, signal, timeoutMs });
-    const r = await this.call<TaskInspectResponse>(ROUTES.taskInspect, [], { body, signal });
+    // The VCH kills it at its limit: the wait gets that long and a margin; without a limit
+    // (kubectl exec has none) no whole-call timeout. Handles expire: fresh ones name the exec.
+    const timeoutMs = timeoutSec !== undefined ? (timeoutSec + 30) * 1000 : 2 ** 31 - 1;
+    const id = joined.id;
+    await this.call(ROUTES.taskWait, [], {
+      body: { handle: await this.handle(podId), id },
+      signal,
+      timeoutMs,
+    });
+    const r = await this.call<TaskInspectResponse>(ROUTES.taskInspect, [], {
+      body: { handle: await this.handle(podId), id },
+      signal,
+    });
+    if (r.exitCode === undefined)
+      throw new NodeError('Unavailable', `exec ${id} ended without an exit code`);
     return {
-      exitCode: r.exitCode ?? -1,
+      exitCode: r.exitCode,
       stdout: Buffer.from(r.stdout ?? '', 'base64'),
       stderr: Buffer.from(r.stderr ?? '', 'base64'),
       timedOut: r.timedOut ?? false,
+      stdoutTruncated: r.stdoutTruncated ?? false,
+      stderrTruncated: r.stderrTruncated ?? false,
     };
-  }
-
-  inspectTask(handle: string, id: string): Promise<TaskInspectResponse> {
-    return this.call(ROUTES.taskInspect, [], { body: { handle, id } });
-  }
-
-  async waitTask(handle: string, id: string, signal?: AbortSignal): Promise<void> {
-    // An exec may run as long as it likes (kubectl exec has no deadline): no whole-call timeout.
-    await this.call(ROUTES.taskWait, [], {
-      body: { handle, id },
-      signal,
-      timeoutMs: 2 ** 31 - 1,
-    });
   }
 
   // ---- volumes ----
