@@ -1,10 +1,12 @@
 // The VCH's API on one listener: the persona (Docker Engine API) and, under /portlayer, the
 // portlayer — each an API's handlers, composed here. One listener means one address for a VCH,
 // embedded or remote: `unix:///DIR/docker.sock` or `http://127.0.0.1:PORT`, the portlayer at
-// the same address plus /portlayer (what `vic-kubelet node --vch URL` takes). `vch serve`,
+// the same address plus /portlayer (what `vic-kubelet node --vch URL` takes); the read-only admin
+// page under /admin (admin/). `vch serve`,
 // `node` and `run` all serve a VCH with createVchServer.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PORTLAYER_PATH } from './address.js';
+import { adminHandler, isAdminPath } from './admin/admin-routes.js';
 import { closeApiServer, createApiServer } from './listener.js';
 import { personaHandlers } from './persona/server.js';
 import { portlayerHandler } from './portlayer/server.js';
@@ -27,11 +29,13 @@ export function createVchServer(vch: Vch, o: VchServerOptions): Server {
     ...(o.logger && { logger: o.logger }),
     ...(o.maxPods !== undefined && { maxPods: o.maxPods }),
   });
+  const admin = adminHandler(vch, { ...(o.logger && { logger: o.logger }) });
   // Upgrades (docker attach) are the persona's alone.
   return createApiServer({
     request: (req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
+      else if (isAdminPath(path)) admin(req, res);
       else persona.request(req, res);
     },
     upgrade: persona.upgrade,
