@@ -2,6 +2,7 @@
 // embedded VCH (--state-dir) or a remote one (--vch), or a provider module (tests, other
 // providers) — and runs the virtual kubelet until SIGTERM or SIGINT. Stopping leaves the pods
 // running in the VCH; the next start finds them again (the command's definition is in node.ts).
+import { parseDnsFlags } from './dns-flags.js';
 import { parseAllowedUnsafeSysctls } from './sysctl-flags.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -35,6 +36,9 @@ export interface NodeOptions {
   runtime?: string;
   seccompProfileRoot?: string;
   allowedUnsafeSysctls?: string;
+  clusterDns?: string;
+  clusterDomain: string;
+  resolvConf: string;
   bridgeNetwork?: string;
   logLevel: string;
 }
@@ -156,6 +160,7 @@ async function makeProvider(
 ): Promise<ProviderSetup> {
   const registries = checkRegistries(o.insecureRegistry);
   const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
+  const dns = parseDnsFlags(o);
   if (o.providerModule !== undefined) {
     if (
       o.vch !== undefined ||
@@ -195,6 +200,7 @@ async function makeProvider(
       kubeConfig,
       seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
       allowedUnsafeSysctls,
+      dns,
     });
     log.info({ vch: o.vch }, 'driving a remote VCH');
     return { provider, close: () => provider.close() };
@@ -231,6 +237,7 @@ async function makeProvider(
     kubeConfig,
     seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
     allowedUnsafeSysctls,
+    dns,
   });
   return {
     provider,

@@ -57,6 +57,20 @@ export function addNodeCommand(program: Command): void {
       "sysctls pods may set beyond the safe set: names or prefixes with *, comma-separated (the kubelet's flag)",
     )
     .option(
+      '--cluster-dns <ips>',
+      "the cluster DNS Service's IPs, comma-separated, for ClusterFirst pods (the kubelet's flag); without it they get the node's resolv.conf",
+    )
+    .option(
+      '--cluster-domain <domain>',
+      "the cluster's DNS domain (the kubelet's flag)",
+      'cluster.local',
+    )
+    .option(
+      '--resolv-conf <file>',
+      "the resolv.conf Default pods get (the kubelet's flag); '' for none",
+      '/etc/resolv.conf',
+    )
+    .option(
       '--bridge-network <cidr|none>',
       "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
     )

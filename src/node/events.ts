@@ -22,6 +22,9 @@ export type EventReason =
   | 'FailedPreStopHook'
   | 'DeadlineExceeded'
   | 'Evicted'
+  // DNS (kubelet pkg/kubelet/network/dns).
+  | 'MissingClusterDNS'
+  | 'DNSConfigForming'
   // Admission: a pod rejected before it runs (lifecycle.PodAdmitResult reasons).
   | 'SysctlForbidden';
 

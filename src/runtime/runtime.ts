@@ -14,6 +14,8 @@
 // one), InvalidInput (a spec that can never run: no such user in the image, empty command),
 // Unavailable (the backend cannot work here: runc missing, no overlayfs and no room to copy).
 
+import type { DnsConfig } from '../api/resolv-conf.js';
+
 /** The process a container runs, already merged from the image config and the request. */
 export interface ProcessSpec {
   /** argv; args[0] is looked up in the container's PATH (from env) when it has no slash. */
@@ -122,6 +124,25 @@ export interface SandboxSpec {
   runtime?: 'runc' | 'vm';
   /** Ports published on the VCH's addresses (Docker's -p), through the VCH's network. */
   ports?: PublishedPort[];
+  /** The pod's resolv.conf and /etc/hosts beyond the defaults (core/etc-files.ts). */
+  names?: SandboxNames;
+}
+
+/** The names a pod's containers resolve by: what goes into its resolv.conf and /etc/hosts. */
+export interface SandboxNames {
+  /** resolv.conf's parts; a part left out is the VCH host's (Docker's rule for --dns & co). */
+  dns?: Partial<DnsConfig>;
+  /** The pod's domain: /etc/hosts names the pod `hostname.domain` before `hostname`. */
+  domain?: string;
+  /** More /etc/hosts lines (Kubernetes' hostAliases, Docker's --add-host). */
+  hostAliases?: HostAlias[];
+  /** A comment line opening /etc/hosts ("# Kubernetes-managed hosts file."). */
+  hostsHeader?: string;
+}
+
+export interface HostAlias {
+  ip: string;
+  hostnames: string[];
 }
 
 /** A port published on the host (Docker's -p HOST:CONTAINER, a pod's hostPort). */

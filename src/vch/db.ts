@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import type { ImageRecord } from '../image/index.js';
 import { errorKind, unavailable } from './errors.js';
-import type { PublishedPort } from '../runtime/runtime.js';
+import type { PublishedPort, SandboxNames } from '../runtime/runtime.js';
 import type { ContainerConfig, ContainerStatus } from './types.js';
 
 export const SCHEMA_VERSION = 4;
@@ -88,6 +88,7 @@ export interface PodSpecRecord {
   sysctls?: Record<string, string>;
   /** Ports published to the pod (Docker's -p). */
   ports?: PublishedPort[];
+  names?: SandboxNames;
   memoryLimitBytes?: number;
   cpuMillis?: number;
 }

@@ -2,7 +2,7 @@
 // server ask of the core and what it answers. Plain data, no HTTP, no Docker JSON.
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
-import type { PublishedPort, SecuritySpec } from '../runtime/runtime.js';
+import type { PublishedPort, SandboxNames, SecuritySpec } from '../runtime/runtime.js';
 import type { ContainerMount } from './volumes/volume-types.js';
 
 export type * from './volumes/volume-types.js';
@@ -48,6 +48,8 @@ export interface ContainerConfig {
   security?: SecuritySpec;
   /** Namespaced sysctls of the container's own sandbox (Docker's --sysctl). */
   sysctls?: Record<string, string>;
+  /** Its own sandbox's resolv.conf and /etc/hosts (Docker's --dns*, --add-host, --domainname). */
+  names?: SandboxNames;
   /** Kubernetes' terminationMessagePath: its content (4 KiB at most) is read at each exit. */
   terminationMessagePath?: string;
   /** Volumes, host paths and tmpfs mounted in the container (volumes/container-mounts.ts). */
@@ -111,6 +113,8 @@ export interface CreatePodRequest {
   shareProcessNamespace?: boolean;
   /** Namespaced sysctls of the pod (Kubernetes securityContext.sysctls). */
   sysctls?: Record<string, string>;
+  /** The pod's resolv.conf and /etc/hosts (Kubernetes' dnsPolicy, dnsConfig, hostAliases). */
+  names?: SandboxNames;
   /** The pod's size (its VM's, on the vm backend). */
   memoryLimitBytes?: number;
   cpuMillis?: number;

@@ -88,7 +88,16 @@ export const MODELS = {
     domainname: str,
     shareProcessNamespace: ext('boolean'),
     sysctls: ext('map'),
+    dns: ext({ model: 'PodDnsConfig' }),
+    hostAliases: ext({ list: 'HostAlias' }),
+    hostsHeader: ext('string'),
   }),
+  PodDnsConfig: model<M.PodDnsConfig>([], {
+    nameservers: ext('string[]'),
+    searches: ext('string[]'),
+    options: ext('string[]'),
+  }),
+  HostAlias: model<M.HostAlias>([], { ip: ext('string'), hostnames: ext('string[]') }),
   ContainerCreatedInfo: model<M.ContainerCreatedInfo>(['ContainerCreatedInfo'], {
     handle: str,
     id: str,

@@ -49,6 +49,25 @@ export interface ContainerCreateConfig {
   shareProcessNamespace?: boolean;
   /** extension: the pod's namespaced sysctls, name → value. */
   sysctls?: Record<string, string>;
+  /** extension: the pod's resolv.conf (Kubernetes' dnsPolicy and dnsConfig made concrete). */
+  dns?: PodDnsConfig;
+  /** extension: more /etc/hosts lines (Kubernetes' hostAliases). */
+  hostAliases?: HostAlias[];
+  /** extension: a comment line opening /etc/hosts ("# Kubernetes-managed hosts file."). */
+  hostsHeader?: string;
+}
+
+/** Ours: resolv.conf's parts; a part left out is the VCH host's. */
+export interface PodDnsConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: string[];
+}
+
+/** Ours: one /etc/hosts line. */
+export interface HostAlias {
+  ip: string;
+  hostnames: string[];
 }
 
 export interface ContainerCreatedInfo {

@@ -2,6 +2,7 @@
 // (unix:///path or http://127.0.0.1:port, an embedded VCH's sockets or a remote VCH) and, with
 // a kubeconfig, what pods reference in the API server: imagePullSecrets, and the ConfigMaps,
 // Secrets and Services of containers' env.
+import type { NodeDns } from './operations/pod-dns.js';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../logging/logger.js';
 import { kubeEnvSources, type EnvSources } from './operations/env-sources.js';
@@ -36,6 +37,8 @@ export interface VicProviderConfig {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** --cluster-dns, --cluster-domain, --resolv-conf. */
+  dns?: NodeDns;
 }
 
 export function createVicProvider(c: VicProviderConfig): VicProvider {
@@ -57,5 +60,6 @@ export function createVicProvider(c: VicProviderConfig): VicProvider {
     configRetryMs: c.configRetryMs,
     seccompProfileRoot: c.seccompProfileRoot,
     allowedUnsafeSysctls: c.allowedUnsafeSysctls,
+    ...(c.dns && { dns: c.dns }),
   });
 }

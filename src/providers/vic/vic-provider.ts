@@ -5,6 +5,7 @@
 // one and keeps them to the restartPolicy with back-off; each change of the pod's status is
 // pushed through notifyPods. The PodCache is rebuilt from the VCH
 // when the provider starts, so pods keep running across a restart of vic-kubelet.
+import type { NodeDns } from './operations/pod-dns.js';
 import type { Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, NodeError } from '../../node/errors.js';
@@ -67,6 +68,8 @@ export interface VicProviderOptions {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** --cluster-dns, --cluster-domain, --resolv-conf (operations/pod-dns.ts). */
+  dns?: NodeDns;
   /** The VCH's volumes and service-account tokens; without a store, a pod with volumes waits. */
   volumes?: VolumeContext;
   /** How often running pods' volumes are brought up to date (ms). */
@@ -111,6 +114,7 @@ export class VicProvider implements Provider {
       podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
       seccompProfileRoot: o.seccompProfileRoot,
       allowedUnsafeSysctls: o.allowedUnsafeSysctls,
+      ...(o.dns && { dns: o.dns }),
       volumes: o.volumes,
     });
     this.starter = new PodStarter(o.isolation);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerConfig, execProcessConfig, hostsFile, sandboxConfig } from './oci-config.js';
+import { containerConfig, execProcessConfig, sandboxConfig } from './oci-config.js';
 
 const sandbox = {
   shm: '/s/shm',
@@ -140,19 +140,6 @@ describe('sandboxConfig', () => {
       'pid',
       'uts',
     ]);
-  });
-});
-
-describe('hostsFile', () => {
-  it('maps localhost and the pod hostname to loopback', () => {
-    expect(hostsFile('web-0')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
-    expect(hostsFile('web-0')).toMatch(/\n127\.0\.1\.1\tweb-0\n$/);
-  });
-
-  it("maps the hostname to the pod's IP once it has one", () => {
-    expect(hostsFile('web-0', '10.88.0.7')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
-    expect(hostsFile('web-0', '10.88.0.7')).toMatch(/\n10\.88\.0\.7\tweb-0\n$/);
-    expect(hostsFile('web-0', '10.88.0.7')).not.toContain('127.0.1.1');
   });
 });
 

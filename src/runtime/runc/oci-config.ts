@@ -241,20 +241,3 @@ export function execProcessConfig(p: ExecProcess, security: SecuritySpec = {}): 
     noNewPrivileges: security.noNewPrivileges === true,
   };
 }
-
-/**
- * /etc/hosts as Docker writes it: localhost, and the hostname on the pod's IP (on 127.0.1.1
- * when the pod's only network is loopback).
- */
-export function hostsFile(hostname: string, podIp?: string): string {
-  return [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    `${podIp ?? '127.0.1.1'}\t${hostname}`,
-    '',
-  ].join('\n');
-}

@@ -3,7 +3,7 @@
 // /dev/shm (a tmpfs) beside it. Containers join its namespaces (runc-runtime.ts).
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { notFound, unavailable } from '../errors.js';
@@ -15,7 +15,8 @@ import { sleep } from '../core/time.js';
 import { checkSysctls } from '../sysctls.js';
 import type { SandboxAddress, SandboxNetwork, SandboxSpec } from '../runtime.js';
 import { pauseId, type Layout } from './layout.js';
-import { hostsFile, sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
+import { hostsFile, resolvConfFile } from '../core/etc-files.js';
+import { sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
 import type { Runc } from './runc-cli.js';
 
 const run = promisify(execFile);
@@ -132,8 +133,9 @@ export class RuncSandboxes {
       });
     }
     await writeFile(dirs.hostname, rec.spec.hostname + '\n');
-    await writeFile(dirs.hosts, hostsFile(rec.spec.hostname));
-    await copyFile('/etc/resolv.conf', dirs.resolvConf).catch(() => writeFile(dirs.resolvConf, ''));
+    const names = rec.spec.names;
+    await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, undefined, names));
+    await writeFile(dirs.resolvConf, await resolvConfFile(names?.dns));
     await writeJsonAtomic(
       `${dirs.bundle}/config.json`,
       sandboxConfig({
@@ -156,7 +158,7 @@ export class RuncSandboxes {
       throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
     // New namespaces: attached to the VCH's network afresh (an earlier attachment goes first).
     const address = await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
-    if (address) await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, podIp(address)));
+    if (address) await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, podIp(address), names));
     rec.pause = pause;
     rec.bootId = this.boot;
     await writeJsonAtomic(dirs.record, rec);

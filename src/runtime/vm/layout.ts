@@ -4,6 +4,7 @@
 //
 //   <state>/vm/sandboxes/<id>/      sandbox.json, qemu.pid, control.sock and qmp.sock (qemu's
 //                                   unix sockets), console.log (the guest's serial console),
+//   <state>/vm/sandboxes/<id>/hosts, resolv.conf   the pod's, bound into each container (as volumes)
 //   <state>/vm/sandboxes/<id>/share/                 the 9p export "vic.containers":
 //                               <cid>/rootfs         the container's overlay (its root in the guest;
 //                                                    nothing else of the container is shared)
@@ -37,6 +38,8 @@ export class VmLayout {
       controlSocketName: 'control.sock',
       qmpSocketName: 'qmp.sock',
       consoleLog: join(dir, 'console.log'),
+      hosts: join(dir, 'hosts'),
+      resolvConf: join(dir, 'resolv.conf'),
       share: join(dir, 'share'),
     };
   }

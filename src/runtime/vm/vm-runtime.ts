@@ -6,8 +6,8 @@
 // host only over the control channel (control.ts): nothing the guest can write on the share is
 // read back.
 import { containerSeccomp } from '../seccomp/container.js';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
 import { exitOutcome, markRunning, type ContainerRecord } from '../core/container-record.js';
@@ -18,7 +18,8 @@ import { isMounted, prepareRootfs } from '../core/rootfs.js';
 import { mountedUnder, prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
-import type { Runtime, SandboxSpec } from '../runtime.js';
+import type { Runtime, SandboxSpec, VolumeMount } from '../runtime.js';
+import { hostsFile, resolvConfFile } from '../core/etc-files.js';
 import type { AgentMessage } from './control.js';
 import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js';
 import { VmLayout } from './layout.js';
@@ -170,7 +171,8 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       const dirs = this.layout.container(rec.sandboxId, id);
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
       if (rec.spec.terminationMessagePath) await freshTerminationLog(dirs.terminationLog);
-      const volumes = await prepareMounts(rec.spec.mounts ?? [], dirs.mounts);
+      const etc = await this.etcFiles(vm.rec.id, vm.rec.spec);
+      const volumes = await prepareMounts([...etc, ...(rec.spec.mounts ?? [])], dirs.mounts);
       await vm.addPort(id, rec.spec.logPath);
       const control = vm.control;
       if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
@@ -194,6 +196,21 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       await this.writeRecord(rec);
       this.log.info({ container: id, sandbox: rec.sandboxId }, 'container started');
     });
+  }
+
+  /**
+   * The pod's /etc/hosts and resolv.conf, written beside the VM and bound into the container
+   * like volumes (first, so that a volume of the pod's own at the same path wins, as on runc).
+   * A pod VM has loopback only: its name is on 127.0.1.1.
+   */
+  private async etcFiles(sandboxId: string, spec: SandboxSpec): Promise<VolumeMount[]> {
+    const s = this.layout.sandbox(sandboxId);
+    await writeFile(s.hosts, hostsFile(spec.hostname, undefined, spec.names));
+    await writeFile(s.resolvConf, await resolvConfFile(spec.names?.dns));
+    return [
+      { source: s.dir, subPath: basename(s.hosts), destination: '/etc/hosts' },
+      { source: s.dir, subPath: basename(s.resolvConf), destination: '/etc/resolv.conf' },
+    ];
   }
 
   override async close(): Promise<void> {

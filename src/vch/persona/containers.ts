@@ -18,6 +18,7 @@ import {
 import { compareVersions, type Router } from './router.js';
 import { securityOf } from './security-opts.js';
 import { mountPoints, mountsOf } from './mounts.js';
+import { namesOf } from './names.js';
 import { containerInspect, containerSummary } from './shapes.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -92,6 +93,7 @@ export function parseCreateBody(
   }
   const ports = parsePortBindings(host);
   const mounts = mountsOf(body, host);
+  const names = namesOf(body, host);
   return {
     image,
     ...(name !== null && name !== '' && { name }),
@@ -116,6 +118,7 @@ export function parseCreateBody(
     ...(sysctls && Object.keys(sysctls).length > 0 && { sysctls }),
     ...(ports.length > 0 && { ports }),
     ...(mounts.length > 0 && { mounts }),
+    ...(names && { names }),
   };
 }
 

@@ -148,6 +148,18 @@ describe('containers', () => {
       status: 400,
       json: { message: 'invalid HostConfig.Sysctls: want an object of strings' },
     });
+    const host = (HostConfig: unknown) =>
+      call('POST', '/containers/create', { Image: 'example.test/app:1', HostConfig });
+    expect(await host({ Dns: '10.0.0.1' })).toMatchObject({
+      status: 400,
+      json: { message: 'invalid HostConfig.Dns: want a list of strings' },
+    });
+    expect(await host({ ExtraHosts: ['nocolon'] })).toMatchObject({
+      status: 400,
+      json: { message: 'invalid --add-host "nocolon": want name:ip' },
+    });
+    expect(await host({ ExtraHosts: ['gw:host-gateway'] })).toMatchObject({ status: 400 });
+    expect(await host({ DnsOptions: ['ndots:5 rotate'] })).toMatchObject({ status: 400 });
     expect(
       await call('POST', '/containers/create', { Image: 'example.test/app:1', Tty: true }),
     ).toMatchObject({

@@ -1,6 +1,7 @@
 // Docker Engine API JSON shapes made from the core's records: the container list entry and
 // inspect document, the image summary and inspect document. Field names and zero values are
 // Docker's, so the docker CLI's formatting (ps, inspect, images) works unchanged.
+import { dockerNames } from './names.js';
 import type { ContainerInfo, ImageInfo } from '../types.js';
 import { securityOpts } from './security-opts.js';
 import { portList, portMap } from './ports.js';
@@ -75,7 +76,7 @@ function configSection(c: ContainerInfo, image: ImageInfo | undefined): Record<s
     c.config.cmd ?? (c.config.entrypoint === undefined ? (ic.Cmd as string[] | undefined) : null);
   return {
     Hostname: c.config.hostname ?? c.id.slice(0, 12),
-    Domainname: '',
+    Domainname: c.config.names?.domain ?? '',
     User: c.user,
     AttachStdin: false,
     AttachStdout: false,
@@ -151,6 +152,7 @@ export function containerInspect(
       CapDrop: c.config.security?.capDrop ?? null,
       SecurityOpt: securityOpts(c.config.security),
       Sysctls: c.config.sysctls ?? null,
+      ...dockerNames(c.config.names),
     },
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],

@@ -15,6 +15,7 @@ import {
   LABEL_TASK,
   taskPlId,
 } from './directory.js';
+import { namesOf } from './create-names.js';
 import type { ExecTasks } from './exec-tasks.js';
 import type { ChangeSet, TaskSpec } from './handles.js';
 
@@ -107,6 +108,7 @@ export class Committer {
 
   private async createPod(set: ChangeSet): Promise<PodInfo> {
     const c = set.create ?? {};
+    const names = namesOf(c);
     const labels: Record<string, string> = { ...c.annotations, [LABEL_ID]: set.containerId };
     if (set.logging) labels[LABEL_LOGGING] = 'true';
     if (set.interaction) labels[LABEL_INTERACTION] = 'true';
@@ -119,6 +121,7 @@ export class Committer {
       ...(c.numCPUs && { cpuMillis: c.numCPUs * 1000 }),
       ...(c.shareProcessNamespace && { shareProcessNamespace: true }),
       ...(c.sysctls && { sysctls: c.sysctls }),
+      ...(names && { names }),
     });
   }
 

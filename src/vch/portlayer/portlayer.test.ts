@@ -363,6 +363,13 @@ describe('portlayer', () => {
       ['POST', '/storage/other/info/x', '{}', 404, /no image store/],
       ['POST', '/containers', '{"sysctls":{"kernel.panic":"1"}}', 400, /not namespaced/],
       ['POST', '/containers', '{"sysctls":{"net.ipv4.x":1}}', 400, /an object of strings/],
+      ['POST', '/containers', '{"dns":["10.0.0.1"]}', 400, /dns must be an object/],
+      ['POST', '/containers', '{"dns":{"nameservers":"10.0.0.1"}}', 400, /list of strings/],
+      ['POST', '/containers', '{"dns":{"searches":["a b"]}}', 400, /invalid search domain "a b"/],
+      ['POST', '/containers', '{"hostAliases":{}}', 400, /hostAliases must be a list/],
+      ['POST', '/containers', '{"hostAliases":[{"hostnames":["x"]}]}', 400, /needs an ip/],
+      ['POST', '/containers', '{"hostsHeader":"no hash"}', 400, /invalid hosts header/],
+      ['POST', '/containers', '{"domainname":"a\\nb"}', 400, /invalid domain/],
       ['GET', '/nothing', undefined, 404, /no such route/],
       ['DELETE', '/_ping', undefined, 405, /not allowed/],
     ];

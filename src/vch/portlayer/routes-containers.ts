@@ -9,6 +9,7 @@ import {
   ROUTES,
 } from '../../api/portlayer/index.js';
 import { checkSysctls } from '../../runtime/sysctls.js';
+import { createNamesConfig } from './create-names.js';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import type { Committer } from './commit.js';
@@ -89,6 +90,7 @@ export function addContainerRoutes(
         sysctls: checkSysctls(sysctls as Record<string, string>),
       }),
     };
+    Object.assign(config, createNamesConfig(body));
     const id = randomBytes(32).toString('hex');
     const created: ContainerCreatedInfo = { id, handle: handles.forNew(id, config) };
     sendJson(res, 200, created);

@@ -51,6 +51,10 @@ export class ContainerService {
     checkNameFree(db, name);
     if (req.podId !== undefined && req.sysctls && Object.keys(req.sysctls).length > 0)
       throw invalidInput("sysctls are the pod's: give them when the pod is created");
+    if (req.podId !== undefined && req.names)
+      throw invalidInput(
+        "DNS and /etc/hosts settings are the pod's: give them when the pod is created",
+      );
     const pod: PodRow =
       req.podId !== undefined ? findPod(db, req.podId) : implicitPod(runtime, id, req);
     const checkPorts = () =>

@@ -32,6 +32,8 @@ function setup() {
     imageStore: images,
     nodeIP: '10.0.0.9',
     log: silentLogger(),
+    // A cluster DNS, so that pods get no MissingClusterDNS warning among the probes' Events.
+    dns: { clusterDns: ['10.96.0.10'], clusterDomain: 'cluster.local', resolvConf: '' },
   });
   providers.push(provider);
   const pushed: k8s.V1Pod[] = [];

@@ -2,6 +2,7 @@
 // is pulled through the persona (all at once, credentials from the pod's imagePullSecrets);
 // then one handle carries the whole pod — image join and task join per container, logging and
 // interaction joins — and one commit creates it, so a pod is on the VCH entirely or not at all.
+import { DEFAULT_NODE_DNS, podNames, type NodeDns } from './pod-dns.js';
 import type * as k8s from '@kubernetes/client-node';
 import { errorKind, errorMessage } from '../../../node/errors.js';
 import type { Logger } from '../../../logging/logger.js';
@@ -44,6 +45,8 @@ export interface EnvContext {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** --cluster-dns, --cluster-domain, --resolv-conf (pod-dns.ts). */
+  dns?: NodeDns;
   /** The VCH's volumes and service-account tokens, for the pod's volumes. */
   volumes?: VolumeContext;
 }
@@ -124,9 +127,11 @@ export class PodCreator {
       : await this.taskConfigs(pod, images, sources, node, this.env.podIPs?.(pod) ?? [], onEvent);
     // Volume content next, for the same reason (a missing ConfigMap waits, nothing is made).
     const volumes = await PodVolumes.prepare(pod, this.env.volumes ?? {}, sources, node, this.log);
+    const names = podNames(pod, this.env.dns ?? DEFAULT_NODE_DNS);
+    for (const e of names.events) onEvent?.(e);
     const created = await this.isolation.createHandle({
       name: `${m.namespace}_${m.name}`,
-      hostname: podHostname(pod),
+      ...names.config,
       annotations: {
         [ANNOTATION_NAMESPACE]: m.namespace!,
         [ANNOTATION_NAME]: m.name!,
@@ -349,11 +354,6 @@ export function defaultPullPolicy(image: string): string {
   if (image.includes('@')) return 'IfNotPresent';
   const last = image.slice(image.lastIndexOf('/') + 1);
   return !last.includes(':') || last.endsWith(':latest') ? 'Always' : 'IfNotPresent';
-}
-
-/** The pod's hostname, as the kubelet sets it: spec.hostname, else the pod name (≤ 63). */
-export function podHostname(pod: k8s.V1Pod): string {
-  return (pod.spec?.hostname || pod.metadata!.name!).slice(0, 63);
 }
 
 /**

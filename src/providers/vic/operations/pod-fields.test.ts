@@ -58,10 +58,7 @@ const TYPES: {
     table: POD_SPEC_FIELDS,
     place: onSpec,
     refusedValues: {
-      dnsConfig: { nameservers: ['192.0.2.53'] },
-      dnsPolicy: 'None',
       ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
-      hostAliases: [{ ip: '192.0.2.1', hostnames: ['db'] }],
       hostIPC: true,
       hostNetwork: true,
       hostPID: true,
@@ -72,7 +69,6 @@ const TYPES: {
       resourceClaims: [{ name: 'gpu', resourceClaimName: 'gpu' }],
       resources: { limits: { cpu: '1' } },
       runtimeClassName: 'kata',
-      setHostnameAsFQDN: true,
     },
   },
   {

@@ -14,6 +14,7 @@ import { type FieldRule, only } from './field-rules.js';
 
 export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
 
+const POD_DNS_TEST = 'test/integration/node-pod-dns.test.ts';
 const UNIT = 'src/providers/vic/operations';
 const CONTAINER_CONFIG_TEST = `${UNIT}/container-config.test.ts`;
 const CONTAINER_ENV_TEST = `${UNIT}/container-env.test.ts`;
@@ -49,13 +50,14 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   },
   containers: { applied: 'each field as the container table says', test: CONTAINER_CONFIG_TEST },
   dnsConfig: {
-    refused:
-      "dnsConfig is not written into the pod's resolv.conf by this node; remove it (the pod gets the node's resolv.conf)",
+    applied:
+      "pod-dns.ts: nameservers and searches appended, options merged by name, as the kubelet does; the VCH writes the pod's resolv.conf",
+    test: POD_DNS_TEST,
   },
   dnsPolicy: {
-    refused:
-      "only dnsPolicy ClusterFirst, ClusterFirstWithHostNet and Default are supported: the node has no cluster DNS, so, as a kubelet without --cluster-dns, every pod gets the node's resolv.conf",
-    unless: only('ClusterFirst', 'ClusterFirstWithHostNet', 'Default'),
+    applied:
+      "pod-dns.ts: ClusterFirst from --cluster-dns/--cluster-domain (without --cluster-dns the node's resolv.conf and a MissingClusterDNS event, as the kubelet), Default the node's --resolv-conf, None only dnsConfig",
+    test: POD_DNS_TEST,
   },
   enableServiceLinks: {
     applied: "service-env.ts: the namespace's Service variables unless false",
@@ -65,7 +67,9 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     refused: 'ephemeral containers (kubectl debug) are not supported by this node yet',
   },
   hostAliases: {
-    refused: "hostAliases are not written into the pod's /etc/hosts by this node yet; remove them",
+    applied:
+      "pod-dns.ts → the pod's /etc/hosts, under the kubelet's '# Entries added by HostAliases.'",
+    test: POD_DNS_TEST,
   },
   hostIPC: hostNamespace('IPC'),
   hostNetwork: hostNamespace('network'),
@@ -76,7 +80,7 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     unless: only(true),
   },
   hostname: {
-    applied: "the pod sandbox's hostname (pod-creator.ts podHostname)",
+    applied: "the pod sandbox's hostname (pod-dns.ts podHostname)",
     test: POD_CREATOR_TEST,
   },
   hostnameOverride: { refused: 'hostnameOverride is not applied by this node yet; remove it' },
@@ -125,8 +129,9 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   serviceAccount: { controlPlane: 'the ServiceAccount admission (token volume: see volumes)' },
   serviceAccountName: { controlPlane: 'the ServiceAccount admission (token volume: see volumes)' },
   setHostnameAsFQDN: {
-    refused: 'setHostnameAsFQDN is not applied: the node has no cluster domain; remove it',
-    unless: only(false),
+    applied:
+      'pod-dns.ts: the hostname is hostname.subdomain.namespace.svc.<cluster domain> (64 characters at most, as the kubelet)',
+    test: POD_DNS_TEST,
   },
   shareProcessNamespace: {
     applied:
@@ -134,8 +139,9 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     test: 'test/integration/node-pod-security.test.ts',
   },
   subdomain: {
-    controlPlane:
-      'the cluster DNS serves its records (a headless Service); a kubelet without --cluster-domain, as this node is, adds nothing to the pod',
+    applied:
+      "pod-dns.ts: the pod's domain, subdomain.namespace.svc.<cluster domain>, in its /etc/hosts (the cluster DNS serves the records)",
+    test: POD_DNS_TEST,
   },
   terminationGracePeriodSeconds: {
     applied: 'vic-provider.ts deletePod → pod-stopper.ts: the stop signal, then SIGKILL after it',
