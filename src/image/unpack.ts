@@ -1,10 +1,11 @@
-// Applies one layer (a tar stream, gzip or not) onto a rootfs directory, the way a container
-// runtime's snapshotter does: files, directories, symlinks, hard links, whiteouts
-// (`.wh.<name>` deletes <name> of the layers below, `.wh..wh..opq` hides everything a
-// directory had from the layers below), owners, modes (setuid/setgid/sticky exactly as in the
-// layer) and times.
+// Unpacks one layer (a tar stream, gzip or not) into an empty directory as that layer's diff,
+// the way containerd's overlay snapshotter does: files, directories, symlinks, hard links,
+// owners, modes (setuid/setgid/sticky exactly as in the layer) and times, and its whiteouts in
+// overlayfs's format (overlay-diff.ts): `.wh.<name>` becomes a whiteout device, `.wh..wh..opq`
+// an opaque directory. The layers below are only read: a parent directory the tar does not
+// list takes its owner, mode and time from them, and a hard link to a file of theirs copies it.
 //
-// Nothing is ever written outside the rootfs. Every entry's parent path is resolved here, one
+// Nothing is ever written outside the layer's directory (named the rootfs below). Every entry's parent path is resolved here, one
 // component at a time with lstat, instead of letting the kernel follow links:
 // - entry names with a `..` component are refused; absolute names are taken relative to the
 //   rootfs (a leading `/` is the rootfs, as Docker and containerd read it);
@@ -15,8 +16,10 @@
 // - the entry itself replaces whatever is at its path (a symlink there is removed, not
 //   followed), and files are created with O_EXCL;
 // - hard links must name a path inside the rootfs, resolved by the same rules.
+// Symlinks of the layers below are not followed: as in containerd, a path is the layer's own.
 // Device nodes are created only when running as root (with mknod(1)); otherwise they are
-// skipped with a note, as are extended attributes, which Node cannot set.
+// skipped with a note, as are extended attributes, which Node cannot set. A character device
+// 0:0 in the tar is skipped too: in a layer directory it would read as a whiteout.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -27,7 +30,6 @@ import {
   lutimes,
   mkdir,
   open,
-  readdir,
   readlink,
   rm,
   symlink,
@@ -41,6 +43,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { Digest } from './digest.js';
 import { zstdDecompressor } from './zstd.js';
 import { InvalidInputError } from './errors.js';
+import { lowerEntry, makeWhiteout, markOpaque } from './overlay-diff.js';
 
 export interface ApplyLayerOptions {
   /** How the stream is compressed. */
@@ -55,6 +58,8 @@ export interface ApplyLayerOptions {
   onNote?: (note: string) => void;
   /** Whether to set owners from the layer; default: when running as root. */
   chown?: boolean;
+  /** The diff directories of the layers below, top first (read only, never written). */
+  lowers?: readonly string[];
 }
 
 export interface ApplyLayerResult {
@@ -98,8 +103,6 @@ async function lstatOrUndefined(path: string) {
 
 /** State of one layer application. */
 class LayerWriter {
-  /** Paths (absolute) this layer wrote, and their ancestors: what an opaque marker keeps. */
-  readonly touched = new Set<string>();
   /** Directories whose times are set at the end (writing children changes them). */
   readonly dirTimes: { path: string; mtime: Date }[] = [];
   entries = 0;
@@ -109,6 +112,7 @@ class LayerWriter {
     readonly label: string,
     readonly doChown: boolean,
     readonly note: (s: string) => void,
+    readonly lowers: readonly string[],
   ) {}
 
   refuse(entry: string, why: string): EscapeError {
@@ -141,8 +145,7 @@ class LayerWriter {
       const here = join(this.root, ...done, part);
       const st = await lstatOrUndefined(here);
       if (st === undefined) {
-        await mkdir(here, { mode: 0o755 });
-        this.touched.add(here);
+        await this.makeParent(here, [...done, part]);
         done.push(part);
       } else if (st.isDirectory()) {
         done.push(part);
@@ -164,9 +167,19 @@ class LayerWriter {
     return join(this.root, ...done);
   }
 
-  markTouched(path: string): void {
-    for (let p = path; p.length > this.root.length; p = p.slice(0, p.lastIndexOf('/')))
-      this.touched.add(p);
+  /**
+   * Creates a parent directory the tar does not list. In the merged view the upper layer's
+   * directory is the one shown, so it takes the owner, mode and time of the directory the
+   * layers below have there (0755 root when they have none), as containerd's mkparent does.
+   */
+  async makeParent(path: string, parts: string[]): Promise<void> {
+    const below = await lowerEntry(this.lowers, parts);
+    const st = below?.stat.isDirectory() ? below.stat : undefined;
+    await mkdir(path, { mode: 0o755 });
+    if (!st) return;
+    if (this.doChown) await lchown(path, st.uid, st.gid);
+    await chmod(path, st.mode & 0o7777);
+    this.dirTimes.push({ path, mtime: st.mtime });
   }
 
   /** Removes whatever is at `path` (a symlink itself, never its target). */
@@ -175,15 +188,6 @@ class LayerWriter {
     if (!st) return;
     if (keepDirectory && st.isDirectory()) return;
     await rm(path, { recursive: true, force: true });
-  }
-
-  /** Removes everything under `dir` that this layer did not write (opaque directory). */
-  async hideLower(dir: string): Promise<void> {
-    for (const name of await readdir(dir)) {
-      const p = join(dir, name);
-      if (!this.touched.has(p)) await rm(p, { recursive: true, force: true });
-      else if ((await lstat(p)).isDirectory()) await this.hideLower(p);
-    }
   }
 
   async setMetadata(path: string, entry: ReadEntry, isSymlink: boolean): Promise<void> {
@@ -212,12 +216,13 @@ class LayerWriter {
     if (base.startsWith(whiteoutPrefix)) {
       entry.resume();
       if (base === opaqueMarker) {
-        await this.hideLower(parent);
+        await markOpaque(parent);
       } else if (!base.startsWith(`${whiteoutPrefix}${whiteoutPrefix}`)) {
         const hidden = base.slice(whiteoutPrefix.length);
-        if (hidden === '' || hidden === '.' || hidden === '..')
+        if (hidden === '' || hidden === '.' || hidden === '..' || hidden.includes('/'))
           throw this.refuse(name, 'whiteout of an invalid name');
-        await rm(join(parent, hidden), { recursive: true, force: true });
+        await this.clear(join(parent, hidden), false);
+        await makeWhiteout(join(parent, hidden));
       }
       return;
     }
@@ -228,7 +233,6 @@ class LayerWriter {
         entry.resume();
         await this.clear(target, true);
         if (!(await lstatOrUndefined(target))) await mkdir(target, { mode: 0o700 });
-        this.markTouched(target);
         if (this.doChown) await lchown(target, entry.uid ?? 0, entry.gid ?? 0);
         await chmod(target, (entry.mode ?? 0o755) & 0o7777);
         this.dirTimes.push({ path: target, mtime: entry.mtime ?? new Date(0) });
@@ -244,7 +248,6 @@ class LayerWriter {
         } finally {
           await fh.close();
         }
-        this.markTouched(target);
         await this.setMetadata(target, entry, false);
         return;
       }
@@ -252,7 +255,6 @@ class LayerWriter {
         entry.resume();
         await this.clear(target, false);
         await symlink(entry.linkpath ?? '', target);
-        this.markTouched(target);
         await this.setMetadata(target, entry, true);
         return;
       }
@@ -266,13 +268,21 @@ class LayerWriter {
         const linkParent = await this.resolveDir(linkParts.slice(0, -1), name);
         const source = join(linkParent, linkParts[linkParts.length - 1]);
         const st = await lstatOrUndefined(source);
-        if (!st)
-          throw this.refuse(name, `hard link target ${JSON.stringify(linkName)} does not exist`);
+        if (!st) {
+          // A file of a layer below: overlay cannot link across layers, so this one gets a copy.
+          const below = await lowerEntry(this.lowers, linkParts);
+          if (!below)
+            throw this.refuse(name, `hard link target ${JSON.stringify(linkName)} does not exist`);
+          if (below.stat.isDirectory()) throw this.refuse(name, 'hard link to a directory');
+          await this.clear(target, false);
+          await run('cp', ['-a', '--reflink=auto', below.path, target]);
+          this.note(`${name}: hard link to a lower layer's file, copied`);
+          return;
+        }
         if (st.isDirectory()) throw this.refuse(name, 'hard link to a directory');
         if (source === target) return;
         await this.clear(target, false);
         await link(source, target);
-        this.markTouched(target);
         return;
       }
       case 'CharacterDevice':
@@ -292,6 +302,10 @@ class LayerWriter {
                 String(entry.header.devmaj ?? 0),
                 String(entry.header.devmin ?? 0),
               ];
+        if (entry.type === 'CharacterDevice' && !entry.header.devmaj && !entry.header.devmin) {
+          this.note(`${name}: character device 0:0 skipped (it would be an overlay whiteout)`);
+          return;
+        }
         if (entry.type !== 'FIFO' && process.getuid?.() !== 0) {
           this.note(`${name}: device node skipped (not running as root)`);
           return;
@@ -302,7 +316,6 @@ class LayerWriter {
           this.note(`${name}: ${entry.type} skipped (${(e as Error).message.split('\n')[0]})`);
           return;
         }
-        this.markTouched(target);
         await this.setMetadata(target, entry, false);
         return;
       }
@@ -314,8 +327,9 @@ class LayerWriter {
 }
 
 /**
- * Applies the layer read from `input` onto `root` (an existing directory). On error the
- * rootfs is left half-written: callers apply layers into a snapshot they discard on failure.
+ * Unpacks the layer read from `input` into `root` (an existing, empty directory) as its
+ * overlay diff. On error the directory is left half-written: callers unpack into a snapshot
+ * they discard on failure.
  */
 export async function applyLayer(
   root: string,
@@ -328,6 +342,7 @@ export async function applyLayer(
     label,
     options.chown ?? process.getuid?.() === 0,
     options.onNote ?? (() => {}),
+    options.lowers ?? [],
   );
   const parser = new Parser();
   const hash = createHash('sha256');
