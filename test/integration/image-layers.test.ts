@@ -110,7 +110,7 @@ describe('a 10-layer image on layer-sharing snapshots', () => {
     const layers = layerBlobBytes();
     const used = du(join(stateDir, 'images', 'layers'));
     // One copy of each layer (plus directories and block rounding), where whole copies per
-    // snapshot took about seven times the data here (layer k holds the data of layers 2..k).
+    // snapshot took about six times the data here (snapshot k held the data of layers 1..k).
     expect(used).toBeGreaterThan(0.9 * layers);
     expect(used).toBeLessThan(1.3 * layers);
   }, 180_000);
