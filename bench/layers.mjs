@@ -56,7 +56,7 @@ async function startRegistry() {
   const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
   for (let i = 0; i < 150; i++) {
     try {
-      const res = await fetch(`http://${host}/v2/`);
+      const res = await globalThis.fetch(`http://${host}/v2/`);
       await res.body?.cancel();
       if (res.status === 200) return { host, child };
     } catch {}
