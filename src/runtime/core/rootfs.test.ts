@@ -1,5 +1,17 @@
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { overlayOptions } from './rootfs.js';
+import { overlayOptions, prepareRootfs, removeRootfs } from './rootfs.js';
 
 const dirs = { upper: '/state/c/upper', work: '/state/c/work' };
 const layer = (i: number) =>
@@ -31,5 +43,38 @@ describe('overlayOptions', () => {
     expect(overlayOptions(['/a,b'], dirs)).toBeUndefined();
     expect(overlayOptions(['/a:b'], dirs)).toBeUndefined();
     expect(overlayOptions([], dirs)).toBeUndefined();
+  });
+});
+
+describe('prepareRootfs where overlay cannot be used', () => {
+  it('copies the layers merged as overlay shows them (whiteouts, opaque directories)', async () => {
+    // A comma in the path: overlay's options cannot name it, so the rootfs is a copy.
+    const dir = mkdtempSync(join(tmpdir(), 'vic-rootfs-a,b-'));
+    try {
+      const [bottom, top] = [join(dir, 'bottom'), join(dir, 'top')];
+      mkdirSync(join(bottom, 'etc'), { recursive: true });
+      mkdirSync(join(bottom, 'data'), { recursive: true });
+      writeFileSync(join(bottom, 'etc/gone'), 'x');
+      writeFileSync(join(bottom, 'etc/kept'), 'k');
+      writeFileSync(join(bottom, 'data/old'), 'o');
+      mkdirSync(join(top, 'etc'), { recursive: true });
+      mkdirSync(join(top, 'data'), { recursive: true });
+      execFileSync('mknod', [join(top, 'etc/gone'), 'c', '0', '0']);
+      execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(top, 'data')]);
+      writeFileSync(join(top, 'data/new'), 'n');
+      const dirs = {
+        rootfs: join(dir, 'rootfs'),
+        upper: join(dir, 'upper'),
+        work: join(dir, 'work'),
+      };
+      expect(await prepareRootfs([top, bottom], dirs)).toBe('copy');
+      expect(readdirSync(join(dirs.rootfs, 'etc'))).toEqual(['kept']);
+      expect(readdirSync(join(dirs.rootfs, 'data'))).toEqual(['new']);
+      expect(readFileSync(join(dirs.rootfs, 'data/new'), 'utf8')).toBe('n');
+      await removeRootfs(dirs);
+      expect(existsSync(dirs.rootfs)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
