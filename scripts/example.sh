@@ -15,10 +15,12 @@ state=${VIC_KUBELET_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/vic-kubelet
 # Containers run under Debian's runc with the project's tether as their init, built with gcc
 # against glibc (libc6-dev); the image is busybox-static's busybox, packed by umoci. The pod gets
 # its address on the VCH's bridge from the CNI plugins (containernetworking-plugins, iptables)
-# and its seccomp filter from Debian's default profile (golang-github-containers-common).
+# and its seccomp filter from Debian's default profile (golang-github-containers-common); image
+# layers are overlay diffs, whose opaque directories setfattr marks (attr).
 source scripts/debian-packages.sh
 install_missing_packages runc:runc umoci:umoci gcc:gcc dpkg:libc6-dev dpkg:busybox-static \
-  dpkg:containernetworking-plugins iptables:iptables dpkg:golang-github-containers-common
+  dpkg:containernetworking-plugins iptables:iptables dpkg:golang-github-containers-common \
+  setfattr:attr
 
 # Dependencies once (again when the lock file changes), then the build (tsc and the tether).
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then

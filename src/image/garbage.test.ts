@@ -60,8 +60,15 @@ const top = (s: string) => tarArchive([{ name: `etc/${s}`, body: s }]);
 function blobNames(): string[] {
   return readdirSync(join(dir, 'state/images/blobs/sha256')).sort();
 }
+/** The layer snapshots (the store's short-name directory `l` left out). */
 function snapshotNames(): string[] {
-  return readdirSync(join(dir, 'state/images/snapshots')).sort();
+  return readdirSync(join(dir, 'state/images/layers'))
+    .filter((n) => n !== 'l')
+    .sort();
+}
+/** The snapshots' short names, which go with them. */
+function linkNames(): string[] {
+  return readdirSync(join(dir, 'state/images/layers/l')).sort();
 }
 
 describe('ImageStore removal and garbage collection', () => {
@@ -86,22 +93,26 @@ describe('ImageStore removal and garbage collection', () => {
     expect(blobNames()).toEqual(
       [b.image.manifestDigest, b.image.configDigest, ...b.image.layers].map(digestHex).sort(),
     );
-    expect(existsSync(join(b.rootfs, 'etc/b'))).toBe(true);
+    expect(existsSync(join(b.layers[0], 'etc/b'))).toBe(true);
+    expect(existsSync(join(b.layers[1], 'bin/sh'))).toBe(true);
+    expect(linkNames()).toEqual([baseChain, bTop].map((c) => digestHex(c).slice(0, 20)).sort());
     // A second collection finds nothing more.
     expect(await store.collectGarbage()).toMatchObject({ removedBlobs: 0, removedSnapshots: 0 });
   });
 
-  it('keeps the config and rootfs of an image a container uses, until it no longer does', async () => {
+  it('keeps the config and layers of an image a container uses, until it no longer does', async () => {
     const a = await loadImage('reg.local/a:1', [base, top('a')]);
+    const stack = chainIds(a.diffIds).map(digestHex).sort();
     await store.removeReference('reg.local/a:1');
     const inUse = { imageIds: [a.image.configDigest] };
     await store.collectGarbage({ inUse: () => inUse });
-    expect(snapshotNames()).toEqual([digestHex(a.image.chainId)]);
+    // The container's overlay stacks both layers: both stay.
+    expect(snapshotNames()).toEqual(stack);
     expect(blobNames()).toEqual([digestHex(a.image.configDigest)]);
-    expect(existsSync(join(a.rootfs, 'bin/sh'))).toBe(true);
-    // Named by chain id instead, the snapshot stays too.
+    expect(existsSync(join(a.layers[1], 'bin/sh'))).toBe(true);
+    // Named by chain id instead (the top one), the stack stays too.
     await store.collectGarbage({ inUse: () => ({ chainIds: [a.image.chainId] }) });
-    expect(snapshotNames()).toEqual([digestHex(a.image.chainId)]);
+    expect(snapshotNames()).toEqual(stack);
     expect(blobNames()).toEqual([]);
     await store.collectGarbage({ inUse: () => ({}) });
     expect(snapshotNames()).toEqual([]);
@@ -127,10 +138,42 @@ describe('ImageStore removal and garbage collection', () => {
   it('removes what interrupted ingests and snapshot builds left', async () => {
     await loadImage('reg.local/a:1', [base]);
     writeFileSync(join(dir, 'state/images/blobs/ingest/half'), 'x');
-    mkdirSync(join(dir, 'state/images/snapshots/.tmp-abc/rootfs'), { recursive: true });
+    mkdirSync(join(dir, 'state/images/layers/.tmp-abc/diff'), { recursive: true });
     await store.collectGarbage();
     expect(readdirSync(join(dir, 'state/images/blobs/ingest'))).toEqual([]);
     expect(snapshotNames()).toHaveLength(1);
+  });
+
+  it('a layer shared by two images is one snapshot, gone only with the last image', async () => {
+    const a = await loadImage('reg.local/a:1', [base, top('a')]);
+    const b = await loadImage('reg.local/b:1', [base, top('b')]);
+    expect(a.layers[1]).toBe(b.layers[1]);
+    await store.removeReference('reg.local/a:1');
+    await store.collectGarbage();
+    expect(existsSync(join(b.layers[1], 'bin/sh'))).toBe(true);
+    await store.removeReference('reg.local/b:1');
+    expect(await store.collectGarbage()).toMatchObject({ removedSnapshots: 2 });
+    expect(snapshotNames()).toEqual([]);
+    expect(linkNames()).toEqual([]);
+  });
+
+  it("an older version's whole-rootfs snapshots: unpacked again as layers, kept while a container uses them", async () => {
+    const a = await loadImage('reg.local/a:1', [base, top('a')]);
+    // What an older version left: its snapshots dir, one whole rootfs per chain id.
+    const legacy = join(dir, 'state/images/snapshots');
+    for (const c of chainIds(a.diffIds))
+      mkdirSync(join(legacy, digestHex(c), 'rootfs'), { recursive: true });
+    rmSync(join(dir, 'state/images/layers'), { recursive: true });
+    // The image's layers come back from its blobs when a container needs them.
+    const layers = await store.layerDirs(a.image);
+    expect(layers).toEqual(a.layers);
+    expect(existsSync(join(layers[0], 'etc/a'))).toBe(true);
+    // A container created by the older version runs on the legacy top rootfs: it stays.
+    await store.collectGarbage({ inUse: () => ({ imageIds: [a.image.configDigest] }) });
+    expect(readdirSync(legacy)).toEqual([digestHex(a.image.chainId)]);
+    await store.collectGarbage({ inUse: () => ({}) });
+    expect(existsSync(legacy)).toBe(false);
+    expect(snapshotNames()).toEqual(chainIds(a.diffIds).map(digestHex).sort());
   });
 
   it('answers NotFound for a reference the index does not hold', async () => {

@@ -1,13 +1,17 @@
 // Garbage collection of the image store: what no image reference reaches — blobs (index,
 // manifest, config, layers) and snapshots — is removed, as containerd's GC does from its
-// roots. A snapshot reached from a reference keeps its parents too (they are the cache a pull
-// of an image sharing its base layers builds on; the blobs to rebuild them stay anyway). What
-// containers use is the caller's to say: their image's config blob and rootfs snapshot stay,
-// reference or not, because the rootfs is the read-only lower layer of their overlays.
+// roots. A snapshot holds one layer and is shared by every image whose chain has it, so it goes
+// only when no image and no container reaches it: a snapshot reached keeps its parents too
+// (they are the lower layers of a rootfs on it). What containers use is the caller's to say:
+// their image's config blob and its whole stack of snapshots stay, reference or not, because
+// those are the read-only lower layers of their overlays. Snapshots an older version made
+// (legacy-snapshots.ts) stay only for the containers that use them.
 import type { ContentStore } from './content-store.js';
 import { type Digest, chainIds } from './digest.js';
+import { NotFoundError } from './errors.js';
 import type { ImageRecord } from './image-index.js';
 import { parseImageConfig } from './manifest.js';
+import type { LegacySnapshots } from './legacy-snapshots.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 /** What containers use; asked for once the collection holds the store alone. */
@@ -35,6 +39,7 @@ export interface CollectResult {
   removedBlobs: number;
   /** Bytes of the blobs removed (snapshots are not counted: they would need a walk). */
   removedBlobBytes: number;
+  /** Layer snapshots removed, and whole-rootfs snapshots of an older version. */
   removedSnapshots: number;
 }
 
@@ -44,9 +49,12 @@ export async function collectGarbage(
   snapshots: SnapshotStore,
   indexed: readonly ImageRecord[],
   options: CollectOptions,
+  legacy?: LegacySnapshots,
 ): Promise<CollectResult> {
   const liveBlobs = new Set<string>();
   const liveSnapshots = new Set<string>();
+  /** Old whole-rootfs snapshots containers run on (a container names its image's top one). */
+  const liveLegacy = new Set<string>();
   const chainOf = async (configDigest: Digest, layerCount?: number): Promise<Digest[]> => {
     try {
       const bytes = await blobs.read(configDigest);
@@ -58,10 +66,24 @@ export async function collectGarbage(
     }
   };
 
+  /** A snapshot and those below it, as far as the store has them. */
+  const keepStack = async (c: Digest) => {
+    for (let x: Digest | undefined = c; x !== undefined;) {
+      liveSnapshots.add(x);
+      try {
+        x = await snapshots.parent(x);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        x = undefined;
+      }
+      if (x !== undefined && liveSnapshots.has(x)) break; // the rest is kept already
+    }
+  };
+
   for (const r of [...indexed, ...(options.keep?.() ?? [])]) {
     for (const d of [r.indexDigest, r.manifestDigest, r.configDigest, ...r.layers])
       if (d) liveBlobs.add(d);
-    liveSnapshots.add(r.chainId);
+    await keepStack(r.chainId);
     for (const c of await chainOf(r.configDigest, r.layers.length)) liveSnapshots.add(c);
   }
   const used = options.inUse ? await options.inUse() : {};
@@ -69,14 +91,21 @@ export async function collectGarbage(
     if (!/^sha256:[0-9a-f]{64}$/.test(id)) continue;
     liveBlobs.add(id);
     const chain = await chainOf(id as Digest);
-    liveSnapshots.add(chain[chain.length - 1] ?? emptyChainId);
+    for (const c of chain) liveSnapshots.add(c);
+    const top = chain[chain.length - 1] ?? emptyChainId;
+    liveSnapshots.add(top);
+    liveLegacy.add(top);
   }
-  for (const c of used.chainIds ?? []) liveSnapshots.add(c);
+  for (const c of used.chainIds ?? []) {
+    liveLegacy.add(c);
+    if (/^sha256:[0-9a-f]{64}$/.test(c)) await keepStack(c as Digest);
+  }
 
   const result: CollectResult = { removedBlobs: 0, removedBlobBytes: 0, removedSnapshots: 0 };
   for (const c of await snapshots.list())
     if (!liveSnapshots.has(c) && (await snapshots.remove(c))) result.removedSnapshots++;
   await snapshots.removeLeftovers();
+  if (legacy) result.removedSnapshots += await legacy.removeAllBut(liveLegacy);
   for (const d of await blobs.list()) {
     if (liveBlobs.has(d)) continue;
     const size = await blobs.remove(d);

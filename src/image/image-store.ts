@@ -1,6 +1,7 @@
 // The image store: pulls images from registries into the content store, unpacks their layers
-// into snapshots and records references in the image index. Its state lives under the
-// directory the caller gives: <state>/images/{blobs,snapshots,index.json}. Removing a
+// into snapshots, one per layer (snapshot-store.ts), and records references in the image
+// index. Its state lives under the directory the caller gives: <state>/images/{blobs,layers,
+// index.json} (and snapshots/, whole-rootfs snapshots of an older version: legacy-snapshots.ts). Removing a
 // reference and collecting what no reference reaches any more frees the space (garbage.ts).
 import { join } from 'node:path';
 import { loadArchive } from './archive.js';
@@ -22,6 +23,7 @@ import {
 import { layerCompression } from './media-types.js';
 import { type ImageReference, formatReference, parseReference } from './reference.js';
 import { RegistryClient, type RegistryOptions } from './registry-client.js';
+import { LegacySnapshots } from './legacy-snapshots.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { StoreLock } from './store-lock.js';
 import {
@@ -65,8 +67,11 @@ export interface PullOptions {
 
 export interface PullResult {
   image: ImageRecord;
-  /** The image's rootfs (read-only by convention: copy or overlay it for a container). */
-  rootfs: string;
+  /**
+   * The image's layer directories, top first: overlay lower directories (read only; a
+   * container's rootfs stacks them). One directory for a one-layer image, its whole rootfs.
+   */
+  layers: string[];
   /** Blobs (manifests, config, layers) fetched from the registry by this pull. */
   fetchedBlobs: number;
 }
@@ -80,6 +85,7 @@ export interface ImageStoreOptions extends RegistryOptions {
 export class ImageStore {
   readonly blobs: ContentStore;
   readonly snapshots: SnapshotStore;
+  readonly legacySnapshots: LegacySnapshots;
   readonly index: ReferenceIndex;
   readonly registry: RegistryClient;
   readonly #platform: Platform;
@@ -93,7 +99,8 @@ export class ImageStore {
   ) {
     const root = join(stateDir, 'images');
     this.blobs = new ContentStore(join(root, 'blobs'));
-    this.snapshots = new SnapshotStore(join(root, 'snapshots'));
+    this.snapshots = new SnapshotStore(join(root, 'layers'));
+    this.legacySnapshots = new LegacySnapshots(join(root, 'snapshots'));
     this.index = new ReferenceIndex(join(root, 'index.json'));
     this.registry = new RegistryClient(options);
     this.#platform = options.platform ?? defaultPlatform;
@@ -108,9 +115,26 @@ export class ImageStore {
     return record;
   }
 
-  /** The rootfs of an image that is in the store. */
-  rootfs(image: ImageRecord): string {
-    return this.snapshots.rootfs(image.chainId);
+  /**
+   * The layer directories of an image of the store, top first, for a container's overlay (as
+   * short names: links in one directory, see snapshot-store.ts). Snapshots that are missing —
+   * an image recorded by an older version, whose snapshots were whole copies — are unpacked
+   * again from the blobs first.
+   */
+  async layerDirs(image: ImageRecord): Promise<string[]> {
+    return this.#lock.shared(async () => {
+      if (!(await this.snapshots.has(image.chainId))) {
+        const doc = parseManifestDocument(await this.blobs.read(image.manifestDigest));
+        if (doc.kind !== 'manifest')
+          throw new InvalidInputError(`${image.reference}: its manifest is an index`);
+        await this.#unpack(doc, {});
+      }
+      return this.#layerDirs(image.chainId);
+    });
+  }
+
+  async #layerDirs(top: Digest): Promise<string[]> {
+    return (await this.snapshots.stack(top)).map((c) => this.snapshots.link(c));
   }
 
   /**
@@ -172,7 +196,7 @@ export class ImageStore {
     parseImageConfig(await this.blobs.read(manifest.config.digest), manifest.layers.length);
     fetched += await this.#downloadLayers(ref, manifest.layers, creds, emit);
     const image = await this.#unpackAndRecord(name, manifest, manifestDigest, indexDigest, options);
-    return { image, rootfs: this.rootfs(image), fetchedBlobs: fetched };
+    return { image, layers: await this.#layerDirs(image.chainId), fetchedBlobs: fetched };
   }
 
   /**
@@ -225,7 +249,7 @@ export class ImageStore {
           indexDigest,
           options,
         );
-        results.push({ image, rootfs: this.rootfs(image), fetchedBlobs: 0 });
+        results.push({ image, layers: await this.#layerDirs(image.chainId), fetchedBlobs: 0 });
       }
     }
     return results;
@@ -239,6 +263,28 @@ export class ImageStore {
     indexDigest: Digest | undefined,
     options: PullOptions,
   ): Promise<ImageRecord> {
+    const chainId = await this.#unpack(manifest, options);
+    const slash = name.lastIndexOf('/');
+    const image: ImageRecord = {
+      reference: name,
+      repository: name.slice(0, slash) + name.slice(slash).replace(/[:@].*$/, ''),
+      manifestDigest,
+      ...(indexDigest && { indexDigest }),
+      configDigest: manifest.config.digest,
+      layers: manifest.layers.map((l) => l.digest),
+      chainId,
+      size: manifest.layers.reduce((n, l) => n + l.size, 0),
+      created: new Date().toISOString(),
+    };
+    await this.index.put(image);
+    return image;
+  }
+
+  /**
+   * Unpacks the layers of a manifest whose blobs are all in the store, each into its own
+   * snapshot (those there already are kept); resolves the top snapshot's chain id.
+   */
+  async #unpack(manifest: ImageManifest, options: PullOptions): Promise<Digest> {
     const emit = options.onProgress ?? (() => {});
     const config: ImageConfig = parseImageConfig(
       await this.blobs.read(manifest.config.digest),
@@ -248,32 +294,20 @@ export class ImageStore {
     for (let i = 0; i < manifest.layers.length; i++) {
       const layer = manifest.layers[i];
       const id = shortId(layer.digest);
-      await this.snapshots.ensure(chain[i], chain[i - 1], async (rootfs) => {
+      await this.snapshots.ensure(chain[i], chain[i - 1], async (diff, lowers) => {
         emit({ id, status: 'Extracting', current: 0, total: layer.size });
-        await applyLayer(rootfs, await this.blobs.open(layer.digest), {
+        await applyLayer(diff, await this.blobs.open(layer.digest), {
           compression: layerCompression(layer.mediaType) ?? 'none',
           name: layer.digest,
           diffId: config.diffIds[i],
+          lowers,
           onProgress: (n) => emit({ id, status: 'Extracting', current: n, total: layer.size }),
           ...(options.onNote && { onNote: options.onNote }),
         });
       });
       emit({ id, status: 'Pull complete' });
     }
-    const slash = name.lastIndexOf('/');
-    const image: ImageRecord = {
-      reference: name,
-      repository: name.slice(0, slash) + name.slice(slash).replace(/[:@].*$/, ''),
-      manifestDigest,
-      ...(indexDigest && { indexDigest }),
-      configDigest: manifest.config.digest,
-      layers: manifest.layers.map((l) => l.digest),
-      chainId: chain[chain.length - 1] ?? (await this.#emptySnapshot()),
-      size: manifest.layers.reduce((n, l) => n + l.size, 0),
-      created: new Date().toISOString(),
-    };
-    await this.index.put(image);
-    return image;
+    return chain[chain.length - 1] ?? (await this.#emptySnapshot());
   }
 
   /** A manifest by digest: from the content store if there, else fetched and stored. */
@@ -361,7 +395,13 @@ export class ImageStore {
    */
   async collectGarbage(options: CollectOptions = {}): Promise<CollectResult> {
     return this.#lock.exclusive(async () =>
-      collectGarbage(this.blobs, this.snapshots, await this.index.list(), options),
+      collectGarbage(
+        this.blobs,
+        this.snapshots,
+        await this.index.list(),
+        options,
+        this.legacySnapshots,
+      ),
     );
   }
 
@@ -375,7 +415,13 @@ export class ImageStore {
   ): Promise<CollectResult | undefined> {
     return this.#lock.whenIdle(async () => {
       try {
-        return await collectGarbage(this.blobs, this.snapshots, await this.index.list(), options);
+        return await collectGarbage(
+          this.blobs,
+          this.snapshots,
+          await this.index.list(),
+          options,
+          this.legacySnapshots,
+        );
       } catch (e) {
         options.onError?.(e);
         throw e;

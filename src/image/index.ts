@@ -13,3 +13,5 @@ export * from './image-index.js';
 export * from './image-store.js';
 export * from './garbage.js';
 export * from './archive.js';
+export * from './legacy-snapshots.js';
+export * from './overlay-diff.js';

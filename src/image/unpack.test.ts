@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer } from './unpack.js';
+import { copyLayers } from '../runtime/core/layer-copy.js';
 import { chunked, type TarSpec, tarArchive } from '../../test/support/tar.js';
 
 let dir: string;
@@ -312,58 +313,164 @@ describe('applyLayer refuses escapes', () => {
   });
 });
 
+/**
+ * Unpacks `layers` (bottom first) each into its own directory, given those below, as the
+ * snapshot store does; returns the layer directories, top first.
+ */
+async function unpackStack(layers: TarSpec[][], notes?: string[]): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const [i, entries] of layers.entries()) {
+    const d = join(dir, `layer${i}`);
+    mkdirSync(d);
+    await applyLayer(d, chunked(tarArchive(entries)), {
+      compression: 'none',
+      name: `sha256:layer${i}`,
+      lowers: [...dirs],
+      onNote: (n) => notes?.push(n),
+    });
+    dirs.unshift(d);
+  }
+  return dirs;
+}
+
+/** What overlay shows of a stack of layer directories (top first), merged into a copy. */
+async function merged(layers: string[]): Promise<string> {
+  const out = join(dir, `merged-${readdirSync(dir).length}`);
+  mkdirSync(out);
+  await copyLayers(layers, out);
+  return out;
+}
+
+const opaqueOf = (path: string) =>
+  execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', path], {
+    encoding: 'utf8',
+  });
+
 describe('applyLayer whiteouts and layer order', () => {
-  it('a whiteout file removes the lower entry, file or directory', async () => {
-    await apply([
-      { name: 'a/x', body: 'x' },
-      { name: 'a/y', body: 'y' },
-      { name: 'b/deep/file', body: 'z' },
+  it('a whiteout file becomes an overlay whiteout: the lower entry, file or directory, is gone', async () => {
+    const layers = await unpackStack([
+      [
+        { name: 'a/x', body: 'x' },
+        { name: 'a/y', body: 'y' },
+        { name: 'b/deep/file', body: 'z' },
+      ],
+      [
+        { name: 'a/.wh.x', body: '' },
+        { name: '.wh.b', body: '' },
+      ],
     ]);
-    await apply([
-      { name: 'a/.wh.x', body: '' },
-      { name: '.wh.b', body: '' },
-    ]);
-    expect(readdirSync(join(root, 'a'))).toEqual(['y']);
-    expect(existsSync(join(root, 'b'))).toBe(false);
-    expect(existsSync(join(root, 'a/.wh.x'))).toBe(false);
+    // The upper layer holds only its diff: two whiteouts, character devices 0:0.
+    for (const w of ['a/x', 'b']) {
+      const st = lstatSync(join(layers[0], w));
+      expect(st.isCharacterDevice() && st.rdev === 0).toBe(true);
+    }
+    expect(existsSync(join(layers[0], 'a/y'))).toBe(false);
+    expect(existsSync(join(layers[0], 'a/.wh.x'))).toBe(false);
+    const view = await merged(layers);
+    expect(readdirSync(join(view, 'a'))).toEqual(['y']);
+    expect(existsSync(join(view, 'b'))).toBe(false);
   });
 
   it('an opaque directory hides everything the lower layers had in it', async () => {
-    await apply([
-      { name: 'd/old', body: 'old' },
-      { name: 'd/sub/old2', body: 'old2' },
-      { name: 'keep', body: 'k' },
+    const layers = await unpackStack([
+      [
+        { name: 'd/old', body: 'old' },
+        { name: 'd/sub/old2', body: 'old2' },
+        { name: 'keep', body: 'k' },
+      ],
+      [
+        { name: 'd/', type: '5' },
+        { name: 'd/new', body: 'new' },
+        { name: 'd/.wh..wh..opq', body: '' },
+        { name: 'd/sub/new2', body: 'new2' },
+      ],
     ]);
-    await apply([
-      { name: 'd/', type: '5' },
-      { name: 'd/new', body: 'new' },
-      { name: 'd/.wh..wh..opq', body: '' },
-      { name: 'd/sub/new2', body: 'new2' },
+    expect(opaqueOf(join(layers[0], 'd'))).toBe('y');
+    expect(readdirSync(join(layers[0], 'd')).sort()).toEqual(['new', 'sub']);
+    const view = await merged(layers);
+    expect(readdirSync(join(view, 'd')).sort()).toEqual(['new', 'sub']);
+    expect(readdirSync(join(view, 'd/sub'))).toEqual(['new2']);
+    expect(readFileSync(join(view, 'keep'), 'utf8')).toBe('k');
+  });
+
+  it('each layer directory holds only its own diff', async () => {
+    const layers = await unpackStack([
+      [{ name: 'bin/sh', body: 'shell' }],
+      [{ name: 'etc/hostname', body: 'h' }],
     ]);
-    expect(readdirSync(join(root, 'd')).sort()).toEqual(['new', 'sub']);
-    expect(readdirSync(join(root, 'd/sub'))).toEqual(['new2']);
-    expect(readFileSync(join(root, 'keep'), 'utf8')).toBe('k');
+    expect(readdirSync(layers[0])).toEqual(['etc']);
+    expect(readdirSync(layers[1])).toEqual(['bin']);
+    const view = await merged(layers);
+    expect(readdirSync(view).sort()).toEqual(['bin', 'etc']);
   });
 
   it('later layers replace earlier ones: dir → file → symlink → dir', async () => {
-    await apply([{ name: 'p/inner', body: '1' }]);
-    await apply([{ name: 'p', body: 'file now' }]);
-    expect(readFileSync(join(root, 'p'), 'utf8')).toBe('file now');
-    await apply([{ name: 'p', type: '2', linkname: 'target' }]);
-    expect(readlinkSync(join(root, 'p'))).toBe('target');
-    await apply([
-      { name: 'p/', type: '5' },
-      { name: 'p/again', body: '2' },
+    const layers = await unpackStack([
+      [{ name: 'p/inner', body: '1' }],
+      [{ name: 'p', body: 'file now' }],
+      [{ name: 'p', type: '2', linkname: 'target' }],
+      [
+        { name: 'p/', type: '5' },
+        { name: 'p/again', body: '2' },
+      ],
     ]);
-    expect(readdirSync(join(root, 'p'))).toEqual(['again']);
+    expect(readFileSync(join(await merged(layers.slice(2)), 'p'), 'utf8')).toBe('file now');
+    expect(readlinkSync(join(await merged(layers.slice(1)), 'p'))).toBe('target');
+    expect(readdirSync(join(await merged(layers), 'p'))).toEqual(['again']);
   });
 
   it('a later file replaces content and mode, dropping a setuid bit it does not have', async () => {
-    await apply([{ name: 'bin/tool', body: 'v1', mode: 0o4755 }]);
-    await apply([{ name: 'bin/tool', body: 'v2', mode: 0o755 }]);
-    const st = statSync(join(root, 'bin/tool'));
-    expect(readFileSync(join(root, 'bin/tool'), 'utf8')).toBe('v2');
+    const layers = await unpackStack([
+      [{ name: 'bin/tool', body: 'v1', mode: 0o4755 }],
+      [{ name: 'bin/tool', body: 'v2', mode: 0o755 }],
+    ]);
+    const view = await merged(layers);
+    const st = statSync(join(view, 'bin/tool'));
+    expect(readFileSync(join(view, 'bin/tool'), 'utf8')).toBe('v2');
     expect(st.mode & 0o7777).toBe(0o755);
+  });
+
+  it('a parent the tar does not list takes the mode and owner the lower layers give it', async () => {
+    const layers = await unpackStack([
+      [{ name: 'srv/', mode: 0o750, uid: 7, gid: 8 }],
+      [{ name: 'srv/file', body: 'f' }],
+    ]);
+    const st = statSync(join(layers[0], 'srv'));
+    expect(st.mode & 0o7777).toBe(0o750);
+    if (process.getuid?.() === 0) expect([st.uid, st.gid]).toEqual([7, 8]);
+  });
+
+  it("a hard link to a lower layer's file gets a copy (overlay cannot link across layers)", async () => {
+    const notes: string[] = [];
+    const layers = await unpackStack(
+      [
+        [{ name: 'bin/busybox', body: 'bb', mode: 0o755 }],
+        [{ name: 'bin/ls', type: '1', linkname: 'bin/busybox' }],
+      ],
+      notes,
+    );
+    expect(readFileSync(join(layers[0], 'bin/ls'), 'utf8')).toBe('bb');
+    expect(notes).toContain("bin/ls: hard link to a lower layer's file, copied");
+  });
+
+  it("a lower layer's symlink is not followed: the path is the layer's own", async () => {
+    const layers = await unpackStack([
+      [{ name: 'etc', type: '2', linkname: outside }],
+      [{ name: 'etc/secret', body: 'mine' }],
+    ]);
+    expect(readFileSync(join(layers[0], 'etc/secret'), 'utf8')).toBe('mine');
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('host file\n');
+  });
+
+  it('a character device 0:0 in the tar is skipped: it would read as a whiteout', async () => {
+    const notes: string[] = [];
+    const layers = await unpackStack(
+      [[{ name: 'f', body: 'below' }], [{ name: 'f', type: '3', devmajor: 0, devminor: 0 }]],
+      notes,
+    );
+    expect(existsSync(join(layers[0], 'f'))).toBe(false);
+    expect(notes).toContain('f: character device 0:0 skipped (it would be an overlay whiteout)');
+    expect(readFileSync(join(await merged(layers), 'f'), 'utf8')).toBe('below');
   });
 
   it('reads a gzip layer in small chunks with many entries', async () => {

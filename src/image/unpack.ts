@@ -1,46 +1,21 @@
-// Applies one layer (a tar stream, gzip or not) onto a rootfs directory, the way a container
-// runtime's snapshotter does: files, directories, symlinks, hard links, whiteouts
-// (`.wh.<name>` deletes <name> of the layers below, `.wh..wh..opq` hides everything a
-// directory had from the layers below), owners, modes (setuid/setgid/sticky exactly as in the
-// layer) and times.
-//
-// Nothing is ever written outside the rootfs. Every entry's parent path is resolved here, one
-// component at a time with lstat, instead of letting the kernel follow links:
-// - entry names with a `..` component are refused; absolute names are taken relative to the
-//   rootfs (a leading `/` is the rootfs, as Docker and containerd read it);
-// - a parent that is a symlink is followed only if its target is relative and stays inside the
-//   rootfs; an absolute target (`evil -> /etc`) or one that climbs out (`../../..`) is refused
-//   when an entry is written through it (creating such a symlink is fine: inside a container
-//   it means a path of the container);
-// - the entry itself replaces whatever is at its path (a symlink there is removed, not
-//   followed), and files are created with O_EXCL;
-// - hard links must name a path inside the rootfs, resolved by the same rules.
-// Device nodes are created only when running as root (with mknod(1)); otherwise they are
-// skipped with a note, as are extended attributes, which Node cannot set.
-import { execFile } from 'node:child_process';
+// Unpacks one layer (a tar stream, gzip or not) into an empty directory as that layer's diff,
+// the way containerd's overlay snapshotter does: files, directories, symlinks, hard links,
+// owners, modes (setuid/setgid/sticky exactly as in the layer) and times, and its whiteouts in
+// overlayfs's format (overlay-diff.ts): `.wh.<name>` becomes a whiteout device, `.wh..wh..opq`
+// an opaque directory. The layers below are only read: a parent directory the tar does not
+// list takes its owner, mode and time from them, and a hard link to a file of theirs copies it.
+// What may be written where (never outside the layer's directory) is layer-writer.ts's.
 import { createHash } from 'node:crypto';
-import {
-  chmod,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  open,
-  readdir,
-  readlink,
-  rm,
-  symlink,
-  utimes,
-} from 'node:fs/promises';
-import { join } from 'node:path';
+import { utimes } from 'node:fs/promises';
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import type { Digest } from './digest.js';
 import { zstdDecompressor } from './zstd.js';
 import { InvalidInputError } from './errors.js';
+import { LayerWriter } from './layer-writer.js';
+
+export { entryComponents } from './layer-writer.js';
 
 export interface ApplyLayerOptions {
   /** How the stream is compressed. */
@@ -55,6 +30,8 @@ export interface ApplyLayerOptions {
   onNote?: (note: string) => void;
   /** Whether to set owners from the layer; default: when running as root. */
   chown?: boolean;
+  /** The diff directories of the layers below, top first (read only, never written). */
+  lowers?: readonly string[];
 }
 
 export interface ApplyLayerResult {
@@ -63,259 +40,10 @@ export interface ApplyLayerResult {
   entries: number;
 }
 
-const whiteoutPrefix = '.wh.';
-const opaqueMarker = '.wh..wh..opq';
-const maxSymlinkHops = 40;
-const run = promisify(execFile);
-
-class EscapeError extends InvalidInputError {
-  override name = 'EscapeError';
-}
-
 /**
- * Splits an entry name into components, refusing `..`. A leading `/` means the rootfs, as in
- * Docker and containerd (umoci writes the root as `/`), so absolute names stay inside too.
- */
-export function entryComponents(name: string, refuse: (why: string) => Error): string[] {
-  if (name.includes('\0')) throw refuse('NUL byte in name');
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw refuse('".." component');
-  return parts;
-}
-
-function isErrno(e: unknown, code: string): boolean {
-  return (e as NodeJS.ErrnoException)?.code === code;
-}
-
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return undefined;
-    throw e;
-  }
-}
-
-/** State of one layer application. */
-class LayerWriter {
-  /** Paths (absolute) this layer wrote, and their ancestors: what an opaque marker keeps. */
-  readonly touched = new Set<string>();
-  /** Directories whose times are set at the end (writing children changes them). */
-  readonly dirTimes: { path: string; mtime: Date }[] = [];
-  entries = 0;
-
-  constructor(
-    readonly root: string,
-    readonly label: string,
-    readonly doChown: boolean,
-    readonly note: (s: string) => void,
-  ) {}
-
-  refuse(entry: string, why: string): EscapeError {
-    return new EscapeError(`${this.label}: entry ${JSON.stringify(entry)} refused: ${why}`);
-  }
-
-  /**
-   * Resolves the directory made of `parts` inside the rootfs, creating missing directories
-   * (mode 0755) and following only symlinks that stay inside. Returns its absolute path and
-   * its components relative to the rootfs.
-   */
-  async resolveDir(parts: string[], entry: string): Promise<string> {
-    const done: string[] = [];
-    const todo = [...parts];
-    let hops = 0;
-    let lastLink = '';
-    while (todo.length > 0) {
-      const part = todo.shift()!;
-      if (part === '.' || part === '') continue;
-      if (part === '..') {
-        // Only reachable through a symlink's target: climbing above the root is an escape.
-        if (done.length === 0)
-          throw this.refuse(
-            entry,
-            `it would be written through symlink ${lastLink}, which leads out of the rootfs`,
-          );
-        done.pop();
-        continue;
-      }
-      const here = join(this.root, ...done, part);
-      const st = await lstatOrUndefined(here);
-      if (st === undefined) {
-        await mkdir(here, { mode: 0o755 });
-        this.touched.add(here);
-        done.push(part);
-      } else if (st.isDirectory()) {
-        done.push(part);
-      } else if (st.isSymbolicLink()) {
-        if (++hops > maxSymlinkHops) throw this.refuse(entry, 'too many levels of symlinks');
-        const target = await readlink(here);
-        const shown = `${JSON.stringify([...done, part].join('/'))} -> ${JSON.stringify(target)}`;
-        if (target.startsWith('/'))
-          throw this.refuse(
-            entry,
-            `it would be written through symlink ${shown}, which points to an absolute path outside the rootfs`,
-          );
-        lastLink = shown;
-        todo.unshift(...target.split('/'));
-      } else {
-        throw this.refuse(entry, `${JSON.stringify([...done, part].join('/'))} is not a directory`);
-      }
-    }
-    return join(this.root, ...done);
-  }
-
-  markTouched(path: string): void {
-    for (let p = path; p.length > this.root.length; p = p.slice(0, p.lastIndexOf('/')))
-      this.touched.add(p);
-  }
-
-  /** Removes whatever is at `path` (a symlink itself, never its target). */
-  async clear(path: string, keepDirectory: boolean): Promise<void> {
-    const st = await lstatOrUndefined(path);
-    if (!st) return;
-    if (keepDirectory && st.isDirectory()) return;
-    await rm(path, { recursive: true, force: true });
-  }
-
-  /** Removes everything under `dir` that this layer did not write (opaque directory). */
-  async hideLower(dir: string): Promise<void> {
-    for (const name of await readdir(dir)) {
-      const p = join(dir, name);
-      if (!this.touched.has(p)) await rm(p, { recursive: true, force: true });
-      else if ((await lstat(p)).isDirectory()) await this.hideLower(p);
-    }
-  }
-
-  async setMetadata(path: string, entry: ReadEntry, isSymlink: boolean): Promise<void> {
-    if (this.doChown) await lchown(path, entry.uid ?? 0, entry.gid ?? 0);
-    // After chown, which clears setuid/setgid: the mode is exactly the layer's.
-    if (!isSymlink) await chmod(path, (entry.mode ?? 0o644) & 0o7777);
-    const mtime = entry.mtime ?? new Date(0);
-    await lutimes(path, entry.atime ?? mtime, mtime);
-  }
-
-  async apply(entry: ReadEntry): Promise<void> {
-    this.entries++;
-    const name = entry.path;
-    const parts = entryComponents(name, (why) => this.refuse(name, why));
-    if (parts.length === 0) {
-      // The rootfs itself (`./`): its mode and owner belong to the runtime, not the layer.
-      entry.resume();
-      return;
-    }
-    const base = parts[parts.length - 1];
-    const parent = await this.resolveDir(parts.slice(0, -1), name);
-    const target = join(parent, base);
-    if (entry.extended && Object.keys(entry.extended).some((k) => k.startsWith('SCHILY.xattr')))
-      this.note(`${name}: extended attributes not applied`);
-
-    if (base.startsWith(whiteoutPrefix)) {
-      entry.resume();
-      if (base === opaqueMarker) {
-        await this.hideLower(parent);
-      } else if (!base.startsWith(`${whiteoutPrefix}${whiteoutPrefix}`)) {
-        const hidden = base.slice(whiteoutPrefix.length);
-        if (hidden === '' || hidden === '.' || hidden === '..')
-          throw this.refuse(name, 'whiteout of an invalid name');
-        await rm(join(parent, hidden), { recursive: true, force: true });
-      }
-      return;
-    }
-
-    switch (entry.type) {
-      case 'Directory':
-      case 'GNUDumpDir': {
-        entry.resume();
-        await this.clear(target, true);
-        if (!(await lstatOrUndefined(target))) await mkdir(target, { mode: 0o700 });
-        this.markTouched(target);
-        if (this.doChown) await lchown(target, entry.uid ?? 0, entry.gid ?? 0);
-        await chmod(target, (entry.mode ?? 0o755) & 0o7777);
-        this.dirTimes.push({ path: target, mtime: entry.mtime ?? new Date(0) });
-        return;
-      }
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile': {
-        await this.clear(target, false);
-        const fh = await open(target, 'wx', 0o600);
-        try {
-          for await (const chunk of entry) await fh.write(chunk as Buffer);
-        } finally {
-          await fh.close();
-        }
-        this.markTouched(target);
-        await this.setMetadata(target, entry, false);
-        return;
-      }
-      case 'SymbolicLink': {
-        entry.resume();
-        await this.clear(target, false);
-        await symlink(entry.linkpath ?? '', target);
-        this.markTouched(target);
-        await this.setMetadata(target, entry, true);
-        return;
-      }
-      case 'Link': {
-        entry.resume();
-        const linkName = entry.linkpath ?? '';
-        const linkParts = entryComponents(linkName, (why) =>
-          this.refuse(name, `hard link target ${JSON.stringify(linkName)}: ${why}`),
-        );
-        if (linkParts.length === 0) throw this.refuse(name, 'hard link to the rootfs itself');
-        const linkParent = await this.resolveDir(linkParts.slice(0, -1), name);
-        const source = join(linkParent, linkParts[linkParts.length - 1]);
-        const st = await lstatOrUndefined(source);
-        if (!st)
-          throw this.refuse(name, `hard link target ${JSON.stringify(linkName)} does not exist`);
-        if (st.isDirectory()) throw this.refuse(name, 'hard link to a directory');
-        if (source === target) return;
-        await this.clear(target, false);
-        await link(source, target);
-        this.markTouched(target);
-        return;
-      }
-      case 'CharacterDevice':
-      case 'BlockDevice':
-      case 'FIFO': {
-        entry.resume();
-        await this.clear(target, false);
-        const mode = ((entry.mode ?? 0o644) & 0o7777).toString(8);
-        const args =
-          entry.type === 'FIFO'
-            ? ['-m', mode, target, 'p']
-            : [
-                '-m',
-                mode,
-                target,
-                entry.type === 'CharacterDevice' ? 'c' : 'b',
-                String(entry.header.devmaj ?? 0),
-                String(entry.header.devmin ?? 0),
-              ];
-        if (entry.type !== 'FIFO' && process.getuid?.() !== 0) {
-          this.note(`${name}: device node skipped (not running as root)`);
-          return;
-        }
-        try {
-          await run('mknod', args);
-        } catch (e) {
-          this.note(`${name}: ${entry.type} skipped (${(e as Error).message.split('\n')[0]})`);
-          return;
-        }
-        this.markTouched(target);
-        await this.setMetadata(target, entry, false);
-        return;
-      }
-      default:
-        entry.resume();
-        this.note(`${name}: entry of type ${entry.type} skipped`);
-    }
-  }
-}
-
-/**
- * Applies the layer read from `input` onto `root` (an existing directory). On error the
- * rootfs is left half-written: callers apply layers into a snapshot they discard on failure.
+ * Unpacks the layer read from `input` into `root` (an existing, empty directory) as its
+ * overlay diff. On error the directory is left half-written: callers unpack into a snapshot
+ * they discard on failure.
  */
 export async function applyLayer(
   root: string,
@@ -328,6 +56,7 @@ export async function applyLayer(
     label,
     options.chown ?? process.getuid?.() === 0,
     options.onNote ?? (() => {}),
+    options.lowers ?? [],
   );
   const parser = new Parser();
   const hash = createHash('sha256');

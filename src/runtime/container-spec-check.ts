@@ -36,9 +36,13 @@ export async function checkContainerSpec(spec: ContainerSpec): Promise<void> {
   // A Localhost profile is checked now, not at start; the default one must be there too.
   await containerSeccomp(spec.security);
   for (const m of spec.mounts ?? []) checkVolumeMount(m);
-  const lowerOk = await stat(spec.imageRootfs).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!lowerOk) throw invalidInput(`image rootfs ${spec.imageRootfs} is not a directory`);
+  const lowers = typeof spec.imageRootfs === 'string' ? [spec.imageRootfs] : spec.imageRootfs;
+  if (lowers.length === 0) throw invalidInput('the image has no rootfs directory');
+  for (const lower of lowers) {
+    const lowerOk = await stat(lower).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!lowerOk) throw invalidInput(`image rootfs ${lower} is not a directory`);
+  }
 }

@@ -42,8 +42,12 @@ export interface ContainerSpec {
   id: string;
   /** The container's name within its pod (Kubernetes container name / Docker name). */
   name: string;
-  /** The image's unpacked rootfs: read-only lower layer of the container's own rootfs. */
-  imageRootfs: string;
+  /**
+   * The image, read only, under the container's own rootfs: its layer directories top first
+   * (overlay diffs with overlay whiteouts, stacked as the overlay's lower directories), or one
+   * directory holding a whole rootfs (a record written by an older version, a test's rootfs).
+   */
+  imageRootfs: string | string[];
   process: ProcessSpec;
   /** Where the tether appends the container's iolog entries (created if missing). */
   logPath: string;

@@ -23,7 +23,9 @@ afterAll(() => {
 
 const newStore = () => new ImageStore(mkdtempSync(join(work, 'state-')));
 
-function expectBusybox(rootfs: string): void {
+function expectBusybox(layers: string[]): void {
+  expect(layers).toHaveLength(1); // busybox is one layer: its rootfs
+  const [rootfs] = layers;
   expect(readFileSync(join(rootfs, 'bin/busybox')).equals(readFileSync('/bin/busybox'))).toBe(true);
   expect(lstatSync(join(rootfs, 'bin/sh')).isSymbolicLink()).toBe(true);
 }
@@ -38,7 +40,7 @@ describe('load images from files', () => {
     await run('skopeo', ['copy', '-q', `oci:${layout}:busybox`, `oci:${single}:busybox`]);
     const [loaded] = await store.load(single, { reference: 'local/busybox:oci' });
     expect(loaded.image.reference).toBe('docker.io/local/busybox:oci');
-    expectBusybox(loaded.rootfs);
+    expectBusybox(loaded.layers);
     expect((await store.get('local/busybox:oci')).manifestDigest).toBe(loaded.image.manifestDigest);
   });
 
@@ -53,7 +55,7 @@ describe('load images from files', () => {
     const singleTar = join(work, 'single.tar');
     await run('tar', ['-C', single, '-cf', singleTar, '.']);
     const [loaded] = await store.load(singleTar, { reference: '127.0.0.1:5000/busybox:tar' });
-    expectBusybox(loaded.rootfs);
+    expectBusybox(loaded.layers);
   });
 
   it('a docker save archive, named by its RepoTags', async () => {
@@ -67,7 +69,7 @@ describe('load images from files', () => {
     const store = newStore();
     const [loaded] = await store.load(archive);
     expect(loaded.image.reference).toBe('example.com/team/busybox:saved');
-    expectBusybox(loaded.rootfs);
+    expectBusybox(loaded.layers);
   });
 
   it('refuses a file that is not an image archive, or a missing one', async () => {

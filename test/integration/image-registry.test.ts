@@ -57,9 +57,11 @@ describe('pull from a real registry', () => {
     const log: string[] = [];
     const store = newStore(log);
     const events: PullProgress[] = [];
-    const { image, rootfs, fetchedBlobs } = await store.pull(`${registry.host}/busybox:test`, {
+    const { image, layers, fetchedBlobs } = await store.pull(`${registry.host}/busybox:test`, {
       onProgress: (e) => events.push(e),
     });
+    expect(layers).toHaveLength(1); // busybox is one layer: its rootfs
+    const [rootfs] = layers;
     expect(image.reference).toBe(`${registry.host}/busybox:test`);
     expect(image.layers).toHaveLength(1);
     expect(fetchedBlobs).toBe(3); // manifest, config, layer
@@ -119,7 +121,9 @@ describe('pull from a real registry', () => {
       ]);
       const manifest = JSON.parse(raw.stdout) as { layers: { mediaType: string }[] };
       expect(manifest.layers.map((l) => l.mediaType)).toEqual([mediaTypes.ociLayerZstd]);
-      const { image, rootfs } = await newStore().pull(ref);
+      const { image, layers } = await newStore().pull(ref);
+      expect(layers).toHaveLength(1); // busybox is one layer: its rootfs
+      const [rootfs] = layers;
       expect(image.layers).toHaveLength(1);
       expect(readFileSync(join(rootfs, 'bin/busybox')).equals(readFileSync('/bin/busybox'))).toBe(
         true,
@@ -134,7 +138,9 @@ describe('pull from a real registry', () => {
     const digest = first.image.manifestDigest;
     const log: string[] = [];
     const store = newStore(log);
-    const { image, rootfs } = await store.pull(`${registry.host}/busybox@${digest}`);
+    const { image, layers } = await store.pull(`${registry.host}/busybox@${digest}`);
+    expect(layers).toHaveLength(1); // busybox is one layer: its rootfs
+    const [rootfs] = layers;
     expect(image.reference).toBe(`${registry.host}/busybox@${digest}`);
     expect(image.manifestDigest).toBe(digest);
     expect(manifestGets(log)).toEqual([`GET /v2/busybox/manifests/${digest}`]);
@@ -150,11 +156,11 @@ describe('pull from a real registry', () => {
     const store = newStore(log);
     const ref = `${registry.host}/busybox:test`;
     const [a, b] = await Promise.all([store.pull(ref), store.pull(ref)]);
-    expect(a.rootfs).toBe(b.rootfs);
+    expect(a.layers).toEqual(b.layers);
     const gets = blobGets(log);
     expect(gets).toHaveLength(2); // config and layer, once each
     expect(new Set(gets).size).toBe(2);
-    expect(lstatSync(join(a.rootfs, 'bin/busybox')).isFile()).toBe(true);
+    expect(lstatSync(join(a.layers[0], 'bin/busybox')).isFile()).toBe(true);
   });
 
   it('resolves an OCI image index to the linux/amd64 manifest', async () => {

@@ -1,11 +1,15 @@
-// A container's rootfs: a copy-on-write view of its image's unpacked rootfs. overlayfs when the
-// kernel allows it (lower = the image's rootfs, read-only; upper and work in the container's
-// directory), else a full copy (cp -a --reflink=auto, cheap on filesystems that share extents).
+// A container's rootfs: a copy-on-write view of its image. overlayfs when the kernel allows it
+// (lower = the image's layer directories, top first, read-only; upper and work in the
+// container's directory), else a full copy (layer-copy.ts: the layers merged as overlay would
+// show them, cp -a --reflink=auto, cheap on filesystems that share extents). The vm backend
+// takes the same path: the overlay is mounted on the host and shared into the guest over 9p.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute } from 'node:path';
 import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
+import { copyLayers } from './layer-copy.js';
 
 const run = promisify(execFile);
 
@@ -26,7 +30,7 @@ export function isMounted(path: string): boolean {
  * recovery) keeps to it: an overlay is mounted again if it is not, a copy is left as it is.
  */
 export async function prepareRootfs(
-  lower: string,
+  lower: string | readonly string[],
   dirs: { rootfs: string; upper: string; work: string },
   mode?: RootfsMode,
 ): Promise<RootfsMode> {
@@ -35,17 +39,13 @@ export async function prepareRootfs(
   if (isMounted(dirs.rootfs)) return 'overlay';
   await mkdir(dirs.upper, { recursive: true });
   await mkdir(dirs.work, { recursive: true });
-  // Commas and colons separate overlay options: such paths cannot be given to it.
-  if (!/[,:]/.test(lower + dirs.upper + dirs.work)) {
+  const lowers = typeof lower === 'string' ? [lower] : lower;
+  const how = overlayOptions(lowers, dirs);
+  if (how) {
     try {
-      await run('mount', [
-        '-t',
-        'overlay',
-        'overlay',
-        '-o',
-        `lowerdir=${lower},upperdir=${dirs.upper},workdir=${dirs.work}`,
-        dirs.rootfs,
-      ]);
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', how.options, dirs.rootfs], {
+        ...(how.cwd !== undefined && { cwd: how.cwd }),
+      });
       return 'overlay';
     } catch (e) {
       if (mode === 'overlay')
@@ -53,12 +53,40 @@ export async function prepareRootfs(
     }
   }
   try {
-    await run('cp', ['-a', '--reflink=auto', `${lower}/.`, dirs.rootfs]);
+    if (typeof lower === 'string')
+      await run('cp', ['-a', '--reflink=auto', `${lower}/.`, dirs.rootfs]);
+    else await copyLayers(lower, dirs.rootfs);
   } catch (e) {
     await rm(dirs.rootfs, { recursive: true, force: true });
     throw unavailable(`no overlayfs and cannot copy the image's rootfs: ${errText(e)}`, e);
   }
   return 'copy';
+}
+
+/** The kernel reads at most one page of mount options (the terminating NUL included). */
+const MOUNT_OPTIONS_MAX = 4095;
+
+/**
+ * The overlay's mount options, or undefined when they cannot be written: commas and colons
+ * separate them, so paths with those cannot be given. Layers that all live in one directory
+ * (the image store's short names) are named relative to it, the mount running there (as
+ * containerd and Docker do), when the absolute paths would not fit in a page.
+ */
+export function overlayOptions(
+  lowers: readonly string[],
+  dirs: { upper: string; work: string },
+): { options: string; cwd?: string } | undefined {
+  if (lowers.length === 0 || /[,:]/.test(lowers.join('') + dirs.upper + dirs.work))
+    return undefined;
+  const rest = `,upperdir=${dirs.upper},workdir=${dirs.work}`;
+  const absolute = `lowerdir=${lowers.join(':')}${rest}`;
+  if (absolute.length <= MOUNT_OPTIONS_MAX) return { options: absolute };
+  const cwd = dirname(lowers[0]);
+  if (!isAbsolute(dirs.upper) || !isAbsolute(dirs.work)) return undefined;
+  if (!lowers.every((l) => dirname(l) === cwd)) return undefined;
+  const relative = `lowerdir=${lowers.map((l) => basename(l)).join(':')}${rest}`;
+  // Still too many layers to name: the caller copies instead.
+  return relative.length <= MOUNT_OPTIONS_MAX ? { options: relative, cwd } : undefined;
 }
 
 /** Unmounts the overlay (if mounted) and removes the rootfs, upper and work directories. */

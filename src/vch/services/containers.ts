@@ -104,7 +104,7 @@ export class ContainerService {
       await runtime.createContainer(pod.id, {
         id,
         name: row.nameInPod,
-        imageRootfs: this.images.store.rootfs(image),
+        imageRootfs: await this.images.store.layerDirs(image),
         process: { ...processSpec(proc), ...(req.groupAdd?.length && { groups: req.groupAdd }) },
         logPath,
         stopSignal: proc.stopSignal,
