@@ -13,8 +13,18 @@ export function addVchCommand(program: Command): void {
     .description('run the VCH: its state, containers and the Docker Engine API on a unix socket')
     .requiredOption('--state-dir <dir>', 'where images, containers, logs and the database live')
     .requiredOption('--docker-host <unix:///path>', 'unix socket to serve the Docker API on')
-    .option('--docker-tcp <host:port>', 'also serve the Docker API on this TCP address (loopback)')
-    .option('--docker-tcp-allow-remote', 'allow --docker-tcp on a non-loopback address (no TLS!)')
+    .option(
+      '--docker-tcp <host:port>',
+      'also serve the Docker API on this TCP address (loopback, or any with --tlsverify)',
+    )
+    .option(
+      '--tlsverify',
+      "serve --docker-tcp over TLS, clients needing a certificate of --tlscacert's (dockerd's flag)",
+    )
+    .option('--tlscacert <file>', "the CA clients' certificates must be signed by")
+    .option('--tlscert <file>', "the server's certificate")
+    .option('--tlskey <file>', "the server's key")
+    .option('--tls', "dockerd's TLS without client certificates: refused (use --tlsverify)")
     .option(
       '--insecure-registry <host:port>',
       'registry spoken to over plain HTTP (repeatable; loopback ones always are)',

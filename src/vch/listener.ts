@@ -3,6 +3,7 @@
 // waiters, attached clients — so that a VCH shutting down is not held up by its clients. The
 // persona, the portlayer and the VCH's one listener for both (vch-server.ts) are built on it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -17,8 +18,24 @@ export interface ApiHandlers {
 /** Connections taken over by an upgrade: the HTTP server no longer tracks them. */
 const upgradedOf = new WeakMap<Server, Set<Duplex>>();
 
-export function createApiServer(handlers: ApiHandlers): Server {
-  const server = createServer(handlers.request);
+/**
+ * TLS with client certificates, as dockerd's --tlsverify: the server's key and certificate, and
+ * the CA whose certificates clients must present (a client without one is refused in the
+ * handshake, before any request is read).
+ */
+export interface ServerTls {
+  key: Buffer;
+  cert: Buffer;
+  ca: Buffer;
+}
+
+export function createApiServer(handlers: ApiHandlers, tls?: ServerTls): Server {
+  const server: Server = tls
+    ? createTlsServer(
+        { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+        handlers.request,
+      )
+    : createServer(handlers.request);
   const { upgrade } = handlers;
   if (upgrade) {
     const upgraded = new Set<Duplex>();

@@ -10,7 +10,13 @@ import { createLogger } from '../logging/logger.js';
 import { parseRuntimeChoice } from './backends.js';
 import { checkBridgeNetworkFlag, openHostVch, spoolDir } from './embedded.js';
 import { invalidInput } from './errors.js';
-import { listenTcp, listenUnix, parseTcpAddress, unixSocketPath } from './persona/listen.js';
+import {
+  listenTcp,
+  listenUnix,
+  loadServerTls,
+  parseTcpAddress,
+  unixSocketPath,
+} from './persona/listen.js';
 import type { Vch } from './vch.js';
 import { closeVchServer, createVchServer } from './vch-server.js';
 
@@ -18,7 +24,12 @@ export interface ServeOptions {
   stateDir: string;
   dockerHost: string;
   dockerTcp?: string;
-  dockerTcpAllowRemote?: boolean;
+  /** dockerd's TLS flags for --docker-tcp (persona/listen.ts loadServerTls). */
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
   insecureRegistry: string[];
   runc?: string;
   tether?: string;
@@ -39,9 +50,8 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   const choice = parseRuntimeChoice(o.runtime);
   checkBridgeNetworkFlag(o.bridgeNetwork);
   const socketPath = unixSocketPath(o.dockerHost);
-  const tcp = o.dockerTcp
-    ? parseTcpAddress(o.dockerTcp, o.dockerTcpAllowRemote ?? false)
-    : undefined;
+  const tls = await loadServerTls(o);
+  const tcp = o.dockerTcp ? parseTcpAddress(o.dockerTcp, tls !== undefined) : undefined;
   for (const r of o.insecureRegistry)
     if (!REGISTRY.test(r))
       throw invalidInput(`--insecure-registry ${JSON.stringify(r)}: want HOST[:PORT]`);
@@ -86,7 +96,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     servers.push(unix);
     await listenUnix(unix, socketPath);
     if (tcp) {
-      const t = createVchServer(vch, persona);
+      const t = createVchServer(vch, persona, tls);
       servers.push(t);
       await listenTcp(t, tcp.host, tcp.port);
     }
@@ -99,7 +109,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
       stateDir,
       runtime: backends.default,
       dockerHost: `unix://${socketPath}`,
-      ...(tcp && { dockerTcp: `${tcp.host}:${tcp.port}` }),
+      ...(tcp && { dockerTcp: `${tls ? 'https' : 'http'}://${tcp.host}:${tcp.port}` }),
     },
     'serving the Docker API',
   );

@@ -7,7 +7,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PORTLAYER_PATH } from './address.js';
 import { adminHandler, isAdminPath } from './admin/admin-routes.js';
-import { closeApiServer, createApiServer } from './listener.js';
+import { closeApiServer, createApiServer, type ServerTls } from './listener.js';
 import { personaHandlers } from './persona/server.js';
 import { portlayerHandler } from './portlayer/server.js';
 import type { Vch, VchLogger } from './vch.js';
@@ -22,7 +22,7 @@ export interface VchServerOptions {
 }
 
 /** The persona, with the portlayer's routes under /portlayer, on one HTTP server. */
-export function createVchServer(vch: Vch, o: VchServerOptions): Server {
+export function createVchServer(vch: Vch, o: VchServerOptions, tls?: ServerTls): Server {
   const persona = personaHandlers(vch, o);
   const portlayer = portlayerHandler(vch, {
     basePath: PORTLAYER_PATH,
@@ -31,15 +31,18 @@ export function createVchServer(vch: Vch, o: VchServerOptions): Server {
   });
   const admin = adminHandler(vch, { ...(o.logger && { logger: o.logger }) });
   // Upgrades (docker attach) are the persona's alone.
-  return createApiServer({
-    request: (req: IncomingMessage, res: ServerResponse) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
-      else if (isAdminPath(path)) admin(req, res);
-      else persona.request(req, res);
+  return createApiServer(
+    {
+      request: (req: IncomingMessage, res: ServerResponse) => {
+        const path = (req.url ?? '/').split('?')[0];
+        if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
+        else if (isAdminPath(path)) admin(req, res);
+        else persona.request(req, res);
+      },
+      upgrade: persona.upgrade,
     },
-    upgrade: persona.upgrade,
-  });
+    tls,
+  );
 }
 
 /** Stops serving: no new connections, and the open ones (followers, attached clients) ended. */

@@ -2,9 +2,10 @@
 // chromium-headless-shell) against a real `vch serve` running real runc containers: the page
 // lists the running pods, its script tails a container's output as text (a hostile line never
 // becomes markup), and the screenshot shows the running pods — checked by its pixels: the green
-// "running" badges are there while the pods run and gone once they have stopped.
+// "running" badges are there while the pods run and gone once they have stopped. And the other
+// side of a browser on the host: a page cannot drive the Docker API on loopback (CSRF).
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,9 @@ beforeAll(async () => {
   vch = await startVch(join(work, 'state'), join(work, 'docker.sock'), [
     '--docker-tcp',
     `127.0.0.1:${port}`,
+    // Each request's status in the log: the browser's attempts are seen refused.
+    '--log-level',
+    'debug',
   ]);
   base = `http://127.0.0.1:${port}`;
 }, 120_000);
@@ -115,6 +119,56 @@ it('shows the running pods and tails a container as text, in Chromium', async ()
   const stopped = await greenPixels(`${base}/admin`);
   expect(stopped.green).toBeLessThan(50);
 }, 180_000);
+
+it('a page in the browser cannot create a container through the Docker API on loopback', async () => {
+  // A page from another loopback port (any site can make a browser do the same) tries the ways
+  // a page has: a fetch without CORS and a text/plain JSON body, a fetch with
+  // application/json (preflighted), and a form post.
+  const vchUrl = `${base}/containers/create`;
+  const body = JSON.stringify({ Image: image, Cmd: ['true'] });
+  const page = `<!doctype html><html><body>
+<form id="f" method="POST" action="${vchUrl}?name=csrf-form" enctype="text/plain">
+<input name='{"Image":"${image}","x":"' value='"}'></form>
+<script>
+const body = ${JSON.stringify(body)};
+fetch(${JSON.stringify(vchUrl + '?name=csrf-fetch')}, { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body })
+  .catch(() => {})
+  .then(() => fetch(${JSON.stringify(vchUrl + '?name=csrf-json')}, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body }))
+  .catch(() => {})
+  .then(() => fetch('/tried', { method: 'POST' }))
+  .then(() => document.getElementById('f').submit());
+</script></body></html>`;
+  let tried = false;
+  const server = createServer((req, res) => {
+    if (req.url === '/tried') tried = true;
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(req.url === '/' ? page : '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as { port: number };
+    await chromium(['--dump-dom', `http://127.0.0.1:${port}/`]);
+  } finally {
+    server.close();
+  }
+  expect(tried).toBe(true);
+  const ps = await vch.docker(['ps', '-a', '--format', '{{.Names}}']);
+  expect(ps.stdout).not.toContain('csrf');
+  // Each attempt reached the VCH and was refused before it was read.
+  const refused = (name: string, method = 'POST') =>
+    vch
+      .output()
+      .split('\n')
+      .some(
+        (l) =>
+          l.includes(`"method":"${method}"`) &&
+          l.includes(`/containers/create?name=${name}`) &&
+          l.includes('"status":403'),
+      );
+  expect(refused('csrf-fetch')).toBe(true);
+  expect(refused('csrf-json', 'OPTIONS')).toBe(true);
+  expect(refused('csrf-form')).toBe(true);
+}, 120_000);
 
 it('answers bad requests with one line and the right status', async () => {
   const get = async (path: string, init?: RequestInit) => {

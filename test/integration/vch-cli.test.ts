@@ -1,7 +1,7 @@
 // `vic-kubelet vch serve` as an operator runs it: bad flags get one line and status 2; the
 // socket of a VCH that was killed is replaced, a live one is not; a second VCH on the same
-// state directory is refused; the optional TCP listener is loopback only and speaks the same
-// API to the docker CLI (-H tcp://…).
+// state directory is refused; the optional TCP listener is loopback only unless it has TLS with
+// client certificates (dockerd's --tlsverify), and speaks the same API to the docker CLI.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,7 +60,33 @@ describe('vch serve flags', () => {
           '--docker-tcp',
           '0.0.0.0:2375',
         ],
-        /only loopback addresses unless --docker-tcp-allow-remote/,
+        /plain TCP is for loopback addresses; elsewhere give --tlsverify/,
+      ],
+      [
+        ['--state-dir', state, '--docker-host', `unix://${work}/a.sock`, '--tlsverify'],
+        /--tlsverify secures --docker-tcp/,
+      ],
+      [
+        [
+          '--state-dir',
+          state,
+          '--docker-host',
+          `unix://${work}/a.sock`,
+          '--docker-tcp',
+          '127.0.0.1:2375',
+          '--tlsverify',
+          '--tlscert',
+          '/nonexistent.pem',
+        ],
+        /--tlsverify needs --tlscacert, --tlskey/,
+      ],
+      [
+        ['--state-dir', state, '--docker-host', `unix://${work}/a.sock`, '--tlscert', 'x.pem'],
+        /--tlscert without --tlsverify/,
+      ],
+      [
+        ['--state-dir', state, '--docker-host', `unix://${work}/a.sock`, '--tls'],
+        /--tls without --tlsverify would take any client/,
       ],
       [
         ['--state-dir', state, '--docker-host', `unix://${work}/a.sock`, '--docker-tcp', 'nope'],
@@ -143,6 +169,56 @@ describe('vch serve listening', () => {
     expect(vch.output()).toMatch(/"msg":"stopped"/);
   });
 
+  it('serves TCP with TLS: docker --tlsverify with a client certificate works, without one fails', async () => {
+    const pki = makePki(join(work, 'pki'));
+    const port = await freePort();
+    const vch = await startVch(join(work, 'tls'), join(work, 'tls.sock'), [
+      '--docker-tcp',
+      `127.0.0.1:${port}`,
+      '--tlsverify',
+      '--tlscacert',
+      pki.ca,
+      '--tlscert',
+      pki.serverCert,
+      '--tlskey',
+      pki.serverKey,
+    ]);
+    started.set(vch.stateDir, vch);
+    const version = (tls: string[]) =>
+      spawnSync(
+        DOCKER,
+        [...tls, '-H', `tcp://127.0.0.1:${port}`, 'version', '--format', '{{.Server.APIVersion}}'],
+        { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 20_000 },
+      );
+    const good = version([
+      '--tlsverify',
+      '--tlscacert',
+      pki.ca,
+      '--tlscert',
+      pki.clientCert,
+      '--tlskey',
+      pki.clientKey,
+    ]);
+    expect(good.stdout.trim(), good.stderr).toBe('1.43');
+    // No certificate; a certificate of another CA; plain HTTP: all refused.
+    const none = version(['--tlsverify', '--tlscacert', pki.ca]);
+    expect(none.stdout.trim()).not.toBe('1.43');
+    expect(none.stderr).toMatch(/certificate|tls|handshake/i);
+    const rogue = version([
+      '--tlsverify',
+      '--tlscacert',
+      pki.ca,
+      '--tlscert',
+      pki.rogueCert,
+      '--tlskey',
+      pki.rogueKey,
+    ]);
+    expect(rogue.stdout.trim()).not.toBe('1.43');
+    const plain = version([]);
+    expect(plain.stdout.trim()).not.toBe('1.43');
+    expect(await stopVch(vch)).toBe(0);
+  });
+
   it('SIGTERM ends attached clients and log followers at once; the container keeps running', async () => {
     const layout = await buildBusyboxLayout(join(work, 'img'));
     const archive = join(work, 'img', 'busybox.tar');
@@ -187,3 +263,75 @@ describe('vch serve listening', () => {
     );
   });
 });
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate it signed; a rogue client's of another CA. */
+function makePki(dir: string) {
+  spawnSync('mkdir', ['-p', dir]);
+  const ssl = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const ca = (name: string) =>
+    ssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+    ]);
+  const leaf = (name: string, issuer: string, ext: string) => {
+    ssl([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ]);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    ssl([
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${issuer}.pem`,
+      '-CAkey',
+      `${issuer}.key`,
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    ]);
+  };
+  ca('ca');
+  ca('rogue-ca');
+  leaf('server', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
+  const f = (n: string) => join(dir, n);
+  return {
+    ca: f('ca.pem'),
+    serverCert: f('server.pem'),
+    serverKey: f('server.key'),
+    clientCert: f('client.pem'),
+    clientKey: f('client.key'),
+    rogueCert: f('rogue.pem'),
+    rogueKey: f('rogue.key'),
+  };
+}

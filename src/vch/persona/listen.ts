@@ -3,7 +3,9 @@
 import type { Server } from 'node:http';
 import { connect, isIP } from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
-import { chmod, lstat, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import type { ServerTls } from '../listener.js';
 import { dirname, join } from 'node:path';
 import { conflict, invalidInput } from '../errors.js';
 
@@ -17,11 +19,11 @@ export function unixSocketPath(dockerHost: string): string {
   return path;
 }
 
-/** `HOST:PORT` (`[::1]:PORT` for IPv6) → host and port; InvalidInput otherwise. */
-export function parseTcpAddress(
-  text: string,
-  allowNonLoopback: boolean,
-): { host: string; port: number } {
+/**
+ * `HOST:PORT` (`[::1]:PORT` for IPv6) → host and port; InvalidInput otherwise. Off loopback only
+ * with TLS and client certificates: anyone who reaches the Docker API owns the VCH.
+ */
+export function parseTcpAddress(text: string, withTls: boolean): { host: string; port: number } {
   const m = /^(?:tcp:\/\/)?(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
@@ -31,9 +33,9 @@ export function parseTcpAddress(
     );
   const loopback =
     host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-  if (!loopback && !allowNonLoopback)
+  if (!loopback && !withTls)
     throw invalidInput(
-      `refusing to serve the Docker API without TLS on ${host}: only loopback addresses unless --docker-tcp-allow-remote`,
+      `refusing to serve the Docker API without TLS on ${host}: plain TCP is for loopback addresses; elsewhere give --tlsverify --tlscacert --tlscert --tlskey`,
     );
   return { host, port };
 }
@@ -94,4 +96,58 @@ export async function listenTcp(server: Server, host: string, port: number): Pro
       resolve();
     });
   });
+}
+
+/** dockerd's TLS flags, as `vch serve` takes them. */
+export interface TlsFlags {
+  dockerTcp?: string;
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/**
+ * The TCP listener's TLS from dockerd's flags: --tlsverify with all three files, or none of
+ * them. TLS without client certificates (dockerd's --tls alone) is refused: it would encrypt
+ * the way in for anyone.
+ */
+export async function loadServerTls(o: TlsFlags): Promise<ServerTls | undefined> {
+  const files = { '--tlscacert': o.tlscacert, '--tlscert': o.tlscert, '--tlskey': o.tlskey };
+  const given = Object.entries(files).filter(([, v]) => v !== undefined);
+  if (o.tls && !o.tlsverify)
+    throw invalidInput(
+      '--tls without --tlsverify would take any client: give --tlsverify with --tlscacert, --tlscert and --tlskey',
+    );
+  if (!o.tlsverify) {
+    if (given.length > 0)
+      throw invalidInput(
+        `${given.map(([k]) => k).join(', ')} without --tlsverify: give --tlsverify too`,
+      );
+    return undefined;
+  }
+  if (!o.dockerTcp)
+    throw invalidInput('--tlsverify secures --docker-tcp: give --docker-tcp HOST:PORT');
+  const missing = Object.entries(files).filter(([, v]) => v === undefined);
+  if (missing.length > 0)
+    throw invalidInput(`--tlsverify needs ${missing.map(([k]) => k).join(', ')}`);
+  const read = async (flag: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      throw invalidInput(`${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  };
+  const tls: ServerTls = {
+    ca: await read('--tlscacert', o.tlscacert!),
+    cert: await read('--tlscert', o.tlscert!),
+    key: await read('--tlskey', o.tlskey!),
+  };
+  try {
+    createSecureContext(tls);
+  } catch (e) {
+    throw invalidInput(`--tlscert/--tlskey/--tlscacert: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return tls;
 }

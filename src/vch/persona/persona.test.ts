@@ -416,10 +416,12 @@ describe('images', () => {
 });
 
 describe('listen addresses', () => {
-  it('accepts loopback TCP only unless allowed, and unix:// paths', () => {
+  it('accepts loopback TCP without TLS, any address with it, and unix:// paths', () => {
     expect(parseTcpAddress('127.0.0.1:2375', false)).toEqual({ host: '127.0.0.1', port: 2375 });
     expect(parseTcpAddress('[::1]:2375', false)).toEqual({ host: '::1', port: 2375 });
-    expect(() => parseTcpAddress('0.0.0.0:2375', false)).toThrow(/only loopback/);
+    expect(() => parseTcpAddress('0.0.0.0:2375', false)).toThrow(
+      /plain TCP is for loopback addresses/,
+    );
     expect(parseTcpAddress('0.0.0.0:2375', true).host).toBe('0.0.0.0');
     expect(() => parseTcpAddress('localhost', false)).toThrow(/HOST:PORT/);
     expect(unixSocketPath('unix:///run/vch.sock')).toBe('/run/vch.sock');
