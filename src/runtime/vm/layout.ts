@@ -3,7 +3,7 @@
 // containers again after a VCH restart is on disk.
 //
 //   <state>/vm/sandboxes/<id>/      sandbox.json, qemu.pid, control.sock and qmp.sock (qemu's
-//                                   unix sockets), console.log (the guest's serial console),
+//                                   unix sockets), console.log (the guest's serial console), qemu.log (qemu's stderr),
 //   <state>/vm/sandboxes/<id>/hosts, resolv.conf   the pod's, bound into each container (as volumes)
 //   <state>/vm/sandboxes/<id>/share/                 the 9p export "vic.containers":
 //                               <cid>/rootfs         the container's overlay (its root in the guest;
@@ -38,6 +38,7 @@ export class VmLayout {
       controlSocketName: 'control.sock',
       qmpSocketName: 'qmp.sock',
       consoleLog: join(dir, 'console.log'),
+      qemuLog: join(dir, 'qemu.log'),
       hosts: join(dir, 'hosts'),
       resolvConf: join(dir, 'resolv.conf'),
       share: join(dir, 'share'),

@@ -94,6 +94,7 @@ export class PodVm {
           controlSocket: dirs.controlSocketName,
           qmpSocket: dirs.qmpSocketName,
           consoleLog: dirs.consoleLog,
+          stderrLog: dirs.qemuLog,
           share: dirs.share,
         },
       },
@@ -315,7 +316,7 @@ async function inDir<T>(dir: string, name: string, fn: (path: string) => Promise
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     let last: unknown;
-    // qemu has bound its sockets once it daemonized; a retry covers a slow file system.
+    // qemu has bound its sockets once launchQemu returns; a retry covers a slow file system.
     for (let i = 0; i < 20; i++) {
       try {
         return await fn(`/proc/self/fd/${fd}/${name}`);

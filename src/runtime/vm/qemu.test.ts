@@ -15,17 +15,22 @@ const launch: VmLaunch = {
     controlSocket: 'control.sock',
     qmpSocket: 'qmp.sock',
     consoleLog: '/state/vm/sandboxes/x/console.log',
+    stderrLog: '/state/vm/sandboxes/x/qemu.log',
     share: '/state/with,comma/share',
   },
 };
 
 describe('qemu launch', () => {
-  it('builds a microvm with the share, the control port, and daemonizes', () => {
+  it("builds a microvm with the share and the control port, under qemu's sandbox", () => {
     const a = qemuArgs(launch);
     const after = (flag: string) => a.filter((_, i) => a[i - 1] === flag);
     expect(after('-M')[0]).toMatch(/^microvm/);
     expect(after('-accel')).toEqual(['tcg']);
-    expect(a).toContain('-daemonize');
+    // Its own seccomp filter; so no -daemonize (its fork and setsid are what the filter denies).
+    expect(after('-sandbox')).toEqual([
+      'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    ]);
+    expect(a).not.toContain('-daemonize');
     expect(a).toContain('-no-reboot');
     expect(after('-pidfile')).toEqual(['/state/vm/sandboxes/x/qemu.pid']);
     // qemu's ',' separator is escaped in paths.
@@ -45,6 +50,8 @@ describe('qemu launch', () => {
     expect(kernelCmdline(launch)).toContain('tsc_early_khz=2500000');
     expect(kernelCmdline({ accel: 'kvm' })).not.toContain('tsc_early_khz');
     expect(kernelCmdline({ accel: 'kvm' })).toContain('panic=-1');
+    // The guest kernel's speculation mitigations stay on: it runs a hostile pod.
+    expect(kernelCmdline({ accel: 'kvm' })).not.toContain('mitigations=off');
     expect(
       kernelCmdline({ accel: 'kvm', sysctls: { 'net.ipv4.ip_local_port_range': '2000 3000' } }),
     ).toMatch(/ sysctl\.net\.ipv4\.ip_local_port_range="2000 3000"$/);

@@ -2,10 +2,11 @@
 // the guest's kernel and initramfs, one virtio-9p share holding every container's rootfs and
 // status directory, a virtio-serial bus carrying the control port (a unix socket) and, added
 // while it runs, one port per container whose chardev appends to the container's output.log.
-// qemu daemonizes with a pid file, so it outlives the VCH; a new VCH finds it by that file and
-// reconnects to its sockets.
-import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+// qemu runs detached with a pid file, so it outlives the VCH; a new VCH finds it by that file and
+// reconnects to its sockets. qemu itself runs under its seccomp sandbox.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { unavailable } from '../errors.js';
 
@@ -18,6 +19,8 @@ export interface VmPaths {
   controlSocket: string;
   qmpSocket: string;
   consoleLog: string;
+  /** qemu's own messages (its stderr). */
+  stderrLog: string;
   /** The directory shared as 9p tag "vic.containers". */
   share: string;
 }
@@ -85,7 +88,8 @@ export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz' | 'sysctls'>)
     'panic=-1', // a dead agent powers the VM off (with -no-reboot) instead of hanging
     'quiet',
     'rodata=off', // skips write-protecting and checking the kernel's mappings
-    'mitigations=off',
+    // Speculation mitigations stay on: the guest runs a hostile pod's code, and its kernel is
+    // what keeps that code from the pod's other containers.
     'nokaslr',
     'audit=0',
     'lsm=',
@@ -127,6 +131,12 @@ export function qemuArgs(l: VmLaunch): string[] {
     String(l.cpus),
     '-nodefaults',
     '-no-user-config',
+    // qemu's own seccomp filter: no obsolete calls, no setuid/setgid/capset, no fork or exec, no
+    // scheduler or resource changes — what a guest that took over qemu could reach for first.
+    // (These deny the fork and setsid of -daemonize: qemu runs in the foreground, in a session
+    // of its own that launchQemu gives it, and outlives the VCH all the same.)
+    '-sandbox',
+    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
     '-display',
     'none',
     '-no-reboot',
@@ -150,42 +160,77 @@ export function qemuArgs(l: VmLaunch): string[] {
     `socket,id=control,path=${q(p.controlSocket)},server=on,wait=off`,
     '-device',
     `virtserialport,bus=${SERIAL_BUS},chardev=control,name=${CONTROL_PORT}`,
-    '-daemonize',
     '-pidfile',
     p.pidFile,
   ];
 }
 
+/** How long qemu may take to set up its sockets (it starts in well under a second). */
+const LAUNCH_TIMEOUT_MS = 30_000;
+
 /**
- * Starts qemu; resolves with its pid once it has daemonized (its sockets exist then). qemu's
- * own complaints (a bad option, no KVM) come back as one Unavailable error.
+ * Starts qemu in a session of its own (detached: it outlives the VCH, which finds it again by
+ * its pid file) and resolves with its pid once its pid file and sockets exist — the point at
+ * which -daemonize would have returned, without the fork and setsid the sandbox denies. qemu's
+ * own complaints (a bad option, no KVM) go to `stderrLog` and come back as one Unavailable
+ * error if it exits first.
  */
 export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<number> {
+  const p = l.paths;
+  const ready = () =>
+    [p.pidFile, join(p.cwd, p.controlSocket), join(p.cwd, p.qmpSocket)].every((f) => existsSync(f));
   return new Promise((resolve, reject) => {
-    let stderr = '';
-    const child = spawn(qemu, qemuArgs(l), {
-      cwd: l.paths.cwd,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const err = openSync(p.stderrLog, 'w', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(qemu, qemuArgs(l), {
+        cwd: p.cwd,
+        detached: true,
+        stdio: ['ignore', 'ignore', err],
+      });
+    } finally {
+      closeSync(err);
+    }
+    let settled = false;
+    const finish = (e?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(poll);
+      child.off('exit', onExit);
+      if (e) reject(e);
+      else {
+        child.unref();
+        resolve(child.pid!);
+      }
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      const why = lastLine(p.stderrLog) ?? (signal ? `killed by ${signal}` : `exit status ${code}`);
+      finish(unavailable(`qemu could not start the pod VM: ${why}`));
+    };
+    child.on('exit', onExit);
     child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
+      finish(
         unavailable(
           e.code === 'ENOENT' ? `${qemu} not found: install Debian's qemu-system-x86` : e.message,
           e,
         ),
       ),
     );
-    child.on('close', (code) => {
-      if (code !== 0) {
-        const why = stderr.trim().split('\n').filter(Boolean).pop() ?? `exit status ${code}`;
-        return reject(unavailable(`qemu could not start the pod VM: ${why}`));
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (ready()) finish();
+      else if (Date.now() - started > LAUNCH_TIMEOUT_MS) {
+        child.kill('SIGKILL');
+        finish(unavailable(`qemu did not set up its sockets in ${LAUNCH_TIMEOUT_MS / 1000} s`));
       }
-      try {
-        resolve(Number(readFileSync(l.paths.pidFile, 'utf8').trim()));
-      } catch (e) {
-        reject(unavailable(`qemu left no pid file ${l.paths.pidFile}`, e));
-      }
-    });
+    }, 10);
   });
+}
+
+function lastLine(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).pop();
+  } catch {
+    return undefined;
+  }
 }
