@@ -3,6 +3,7 @@
 // providers) — and runs the virtual kubelet until SIGTERM or SIGINT. Stopping leaves the pods
 // running in the VCH; the next start finds them again (the command's definition is in node.ts).
 import { parseAllowedUnsafeSysctls } from './sysctl-flags.js';
+import { parseLogRotation } from '../runtime/log-rotation.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -36,6 +37,8 @@ export interface NodeOptions {
   seccompProfileRoot?: string;
   allowedUnsafeSysctls?: string;
   bridgeNetwork?: string;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
   logLevel: string;
 }
 
@@ -156,6 +159,15 @@ async function makeProvider(
 ): Promise<ProviderSetup> {
   const registries = checkRegistries(o.insecureRegistry);
   const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
+  const rotationGiven = o.containerLogMaxSize !== undefined || o.containerLogMaxFiles !== undefined;
+  const logRotation = parseLogRotation({
+    maxSize: o.containerLogMaxSize,
+    maxFiles: o.containerLogMaxFiles,
+  });
+  if (rotationGiven && (o.providerModule !== undefined || o.vch !== undefined))
+    throw new UsageError(
+      "--container-log-max-size and --container-log-max-files are the VCH's settings: give them to the VCH (vch serve), not with --vch or --provider-module",
+    );
   if (o.providerModule !== undefined) {
     if (
       o.vch !== undefined ||
@@ -217,6 +229,7 @@ async function makeProvider(
     insecureRegistries: registries,
     logger: log,
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
+    logRotation,
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   embedded.vch.on('event', (e) =>

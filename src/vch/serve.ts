@@ -3,6 +3,7 @@
 // optionally on loopback TCP, until SIGTERM or SIGINT. Stopping closes the servers, the
 // runtime's watchers and the database; containers keep running and the next start picks them
 // up again.
+import { parseLogRotation } from '../runtime/log-rotation.js';
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -26,6 +27,8 @@ export interface ServeOptions {
   runtime: string;
   /** CIDR of the VCH's bridge, or "none" (embedded.ts). */
   bridgeNetwork?: string;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
   logLevel: string;
 }
 
@@ -38,6 +41,10 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     );
   const choice = parseRuntimeChoice(o.runtime);
   checkBridgeNetworkFlag(o.bridgeNetwork);
+  const logRotation = parseLogRotation({
+    maxSize: o.containerLogMaxSize,
+    maxFiles: o.containerLogMaxFiles,
+  });
   const socketPath = unixSocketPath(o.dockerHost);
   const tcp = o.dockerTcp
     ? parseTcpAddress(o.dockerTcp, o.dockerTcpAllowRemote ?? false)
@@ -58,6 +65,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   const { vch, backends } = await openHostVch({
     stateDir,
     runtime: choice,
+    logRotation,
     insecureRegistries: o.insecureRegistry,
     logger: log,
     ...(o.runc && { runc: o.runc }),
