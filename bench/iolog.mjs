@@ -118,6 +118,14 @@ const encodeMs = best(() => {
 const tetherLog = join(dir, 't.log');
 const tetherStartup = best(() => timeTether(empty, tetherLog), latencyRuns);
 const tetherMs = best(() => timeTether(lines, tetherLog));
+// What bounds it: the same bytes through a pipe into a file, with no encoding at all.
+const floorMs = best(() => {
+  const t = performance.now();
+  const r = spawnSync('sh', ['-c', 'cat "$1" | cat > "$2"', 'sh', lines, join(dir, 'floor')]);
+  if (r.status !== 0) throw new Error(`cat | cat failed: ${r.stderr}`);
+  return performance.now() - t;
+});
+rmSync(join(dir, 'floor'), { force: true });
 // Byte-compatible: the TypeScript reader decodes the tether's log back to the very lines.
 const tetherDecoded = join(dir, 't.decoded');
 time(['iolog', 'decode', tetherLog], { stdout: tetherDecoded });
@@ -172,6 +180,11 @@ const rows = [
     'tether write (container pipe > log)',
     `${(mibOf(messageBytes) / ((tetherMs - tetherStartup) / 1000)).toFixed(0)} MiB/s`,
     '≥ 1024 MiB/s',
+  ],
+  [
+    '  pipe floor (cat | cat > file)',
+    `${(mibOf(messageBytes) / (floorMs / 1000)).toFixed(0)} MiB/s`,
+    '',
   ],
   [
     'read (decode log > /dev/null)',
