@@ -6,7 +6,7 @@
 // latency of `--since` and `--tail 100` on the big log, each with the process start-up (the
 // same command on an empty input) subtracted. Targets from the issue are in the last column.
 // Not a test: numbers depend on the machine; nothing here passes or fails.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -133,6 +133,34 @@ if (spawnSync('cmp', ['-s', lines, tetherDecoded]).status !== 0)
   throw new Error(`the tether's log does not decode to the lines it was fed`);
 rmSync(tetherDecoded);
 
+// follow: the query engine following the tether's log while the tether writes it (what
+// `kubectl logs -f` and `docker logs -f` run), on the same two cores; the lag is how long after
+// the tether's exit the follower has every byte.
+const { queryLog: follow } = await import('../dist/iolog/index.js');
+async function followTether() {
+  rmSync(tetherLog, { force: true });
+  writeFileSync(tetherLog, '');
+  const logFd = openSync(tetherLog, 'a');
+  const child = spawn(tether, ['--log-fd', '3', '--', 'cat', lines], {
+    stdio: ['ignore', 'ignore', 'ignore', logFd],
+  });
+  closeSync(logFd);
+  let exitedAt = 0;
+  const exited = new Promise((r) => child.once('exit', () => r((exitedAt = performance.now()))));
+  const t = performance.now();
+  let got = 0;
+  for await (const c of follow(tetherLog, { follow: true, writerClosed: exited, recycle: true }))
+    got += c.data.length;
+  const end = performance.now();
+  if (got !== messageBytes) throw new Error(`followed ${got} bytes, want ${messageBytes}`);
+  return { ms: end - t, lag: end - exitedAt };
+}
+let followed = { ms: Infinity, lag: Infinity };
+for (let i = 0; i < runs; i++) {
+  const f = await followTether();
+  if (f.ms < followed.ms) followed = f;
+}
+
 // read: decode the whole log
 const decodeStartup = best(() => time(['iolog', 'decode', empty]), latencyRuns);
 const decodeMs = best(() => time(['iolog', 'decode', big]));
@@ -185,6 +213,11 @@ const rows = [
     '  pipe floor (cat | cat > file)',
     `${(mibOf(messageBytes) / (floorMs / 1000)).toFixed(0)} MiB/s`,
     '',
+  ],
+  [
+    '  follow while the tether writes',
+    `${(mibOf(messageBytes) / (followed.ms / 1000)).toFixed(0)} MiB/s, done ${followed.lag.toFixed(0)} ms after the tether`,
+    'keeps up',
   ],
   [
     'read (decode log > /dev/null)',
