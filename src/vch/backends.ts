@@ -84,6 +84,9 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
     backend = auto.backend;
     o.logger.info({ runtime: backend, reason: auto.reason }, `--runtime auto: ${backend}`);
   } else backend = o.choice;
+  if (backend === 'vm' && o.logRotation)
+    // Their output reaches output.log through a qemu chardev that no tether rotates.
+    o.logger.warn("pod VMs' logs are not rotated: --container-log-max-size applies to runc pods");
   const boots = new BootStats();
   const log = o.logger;
   return {

@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt } from './docker-cli.js';
+import { ensureBuilt, main } from './docker-cli.js';
 import {
   createTestNamespace,
   kubeConfigOf,
+  nodeFlags,
   podOn,
+  servingCert,
   startVicNode,
   until,
   type VicNode,
@@ -152,5 +154,37 @@ describe('kubectl logs across rotated files', () => {
     expect(files.length).toBeLessThanOrEqual(MAX_FILES);
     for (const f of files)
       expect(statSync(join(containers, dirs[0], f)).size).toBeLessThanOrEqual(MAX_SIZE);
+  });
+});
+
+describe('vic-kubelet node log rotation flags', () => {
+  it('answers mistakes with one line and status 2', async () => {
+    const tls = await servingCert(cluster, 'logrot-flags');
+    const base = nodeFlags(cluster.kubeconfig, 'logrot-flags', tls, 0);
+    const cases: [string[], string][] = [
+      [
+        [...base, '--state-dir', join(work, 'x'), '--container-log-max-size', '10MB'],
+        'vic-kubelet: --container-log-max-size "10MB": want a size of at least 4111 bytes, e.g. 10Mi, 512Ki or 1000000\n',
+      ],
+      [
+        [...base, '--state-dir', join(work, 'x'), '--container-log-max-files', '1'],
+        'vic-kubelet: --container-log-max-files "1": want a whole number from 2 to 1000\n',
+      ],
+      [
+        [...base, '--vch', 'unix:///run/vch.sock', '--container-log-max-files', '3'],
+        "vic-kubelet: --container-log-max-size and --container-log-max-files are the VCH's settings: give them to the VCH (vch serve), not with --vch or --provider-module\n",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, [main, 'node', ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect({ args, stderr: r.stderr, status: r.status }).toEqual({
+        args,
+        stderr: message,
+        status: 2,
+      });
+    }
   });
 });
