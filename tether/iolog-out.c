@@ -72,17 +72,28 @@ static int rotate(struct iolog_writer *w) {
     int fd = openat(w->dir_fd, from, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
                                          O_NOFOLLOW, 0640);
     if (fd < 0) return -1;
-    snprintf(to, sizeof to, "%s.%d", w->name, w->max_files - 1);
-    unlinkat(w->dir_fd, to, 0);
-    for (int k = w->max_files - 2; k >= 1; k--) {
-        snprintf(from, sizeof from, "%s.%d", w->name, k);
-        snprintf(to, sizeof to, "%s.%d", w->name, k + 1);
-        renameat(w->dir_fd, from, w->dir_fd, to); /* ENOENT: fewer files so far */
+    /* Shift the files only when the name is still our file: were it deleted or replaced under
+     * us, every try would delete another rotated file. Then the fresh file just takes the name. */
+    struct stat ours, named;
+    int shift = fstat(w->fd, &ours) == 0 &&
+                fstatat(w->dir_fd, w->name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+                ours.st_ino == named.st_ino && ours.st_dev == named.st_dev;
+    int ok = 1;
+    if (shift) {
+        snprintf(to, sizeof to, "%s.%d", w->name, w->max_files - 1);
+        unlinkat(w->dir_fd, to, 0);
+        for (int k = w->max_files - 2; k >= 1; k--) {
+            snprintf(from, sizeof from, "%s.%d", w->name, k);
+            snprintf(to, sizeof to, "%s.%d", w->name, k + 1);
+            renameat(w->dir_fd, from, w->dir_fd, to); /* ENOENT: fewer files so far */
+        }
+        snprintf(to, sizeof to, "%s.1", w->name);
+        ok = renameat(w->dir_fd, w->name, w->dir_fd, to) == 0;
     }
-    snprintf(to, sizeof to, "%s.1", w->name);
     snprintf(from, sizeof from, ".%s.next", w->name);
-    if (renameat(w->dir_fd, w->name, w->dir_fd, to) < 0 ||
-        renameat(w->dir_fd, from, w->dir_fd, w->name) < 0) {
+    /* Never over our own file: had it kept its name, the rename would delete it. */
+    if (!ok || renameat(w->dir_fd, from, w->dir_fd, w->name) < 0) {
+        unlinkat(w->dir_fd, from, 0);
         close(fd);
         return -1;
     }

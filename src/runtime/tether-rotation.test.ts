@@ -96,6 +96,22 @@ describe('tether log rotation', () => {
     expect(got.length).toBeGreaterThan(1000);
   });
 
+  it('goes on in a fresh file when its log was deleted under it, the rotated ones kept', async () => {
+    // (Here the process can reach the directory; in a container only the VCH could.)
+    const path = rotating(
+      'seq 1 20000; sleep 0.3; rm "$D/output.log"; seq 20001 40000',
+      64 * 1024,
+      40,
+    );
+    const got = (await text(path)).split('\n').slice(0, -1).map(Number);
+    // The oldest lines are all there, then one gap (what went to the deleted file), then the
+    // rest to the last.
+    expect(got[0]).toBe(1);
+    expect(got.at(-1)).toBe(40000);
+    const gaps = got.filter((v, i) => i > 0 && v !== got[i - 1] + 1);
+    expect(gaps).toHaveLength(1);
+  });
+
   it('rejects rotation arguments it cannot honour', () => {
     for (const bad of [
       ['--log-max-size', '100'], // below one whole entry
