@@ -37,6 +37,21 @@ void iolog_rotate_at(struct iolog_writer *w, int dir_fd, const char *name, int64
     w->max_files = max_files < 2 ? 2 : max_files;
 }
 
+void iolog_rotate_by(struct iolog_writer *w, int64_t max_size, int64_t size,
+                     int (*hook)(struct iolog_writer *w, void *ctx), void *ctx) {
+    w->max_size = max_size < IOLOG_MAX_ENTRY ? IOLOG_MAX_ENTRY : max_size;
+    w->file_size = size;
+    w->rotate_hook = hook;
+    w->rotate_ctx = ctx;
+}
+
+int iolog_resume(struct iolog_writer *w, int fd) {
+    w->fd = fd;
+    w->file_size = 0;
+    w->awaiting = 0;
+    return iolog_flush(w);
+}
+
 static int b64(unsigned char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -108,43 +123,55 @@ static void stall(struct iolog_writer *w, int err) {
     w->retry_at_ms = iolog_monotonic_ms() + IOLOG_RETRY_MS;
 }
 
+/* Writes the n bytes at p, which start at an entry boundary: all of them, as a serial port or
+ * pipe may take a write in parts (a pod VM's port takes at most 32 KiB at a time). On a full disk
+ * the file goes back to the last whole entry and the writer stalls. Returns the bytes written:
+ * whole entries, unless a write failed otherwise (w->error). */
+static size_t write_entries(struct iolog_writer *w, const unsigned char *p, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = write(w->fd, p + done, n - done);
+        if (r < 0 && errno == EINTR) continue;
+        int full = w->regular && ((r < 0 && (errno == ENOSPC || errno == EDQUOT)) ||
+                                  (r >= 0 && (size_t)r < n - done));
+        if (full) {
+            /* The disk filled partway through: back to the last whole entry; the rest waits. */
+            size_t keep = whole_entries(p, n, done + (r > 0 ? (size_t)r : 0));
+            if (keep != done + (r > 0 ? (size_t)r : 0) &&
+                ftruncate(w->fd, w->file_size + (off_t)keep) < 0) {
+                w->error = errno;
+                return done;
+            }
+            stall(w, r < 0 ? errno : ENOSPC);
+            return keep;
+        }
+        if (r < 0) {
+            w->error = errno;
+            return done;
+        }
+        done += (size_t)r;
+    }
+    return done;
+}
+
 int iolog_flush(struct iolog_writer *w) {
-    size_t off = 0;
+    size_t off = 0; /* an entry boundary */
     w->stalled = 0;
-    while (off < w->batch_len && !w->error) {
+    while (off < w->batch_len && !w->error && !w->awaiting && !w->stalled) {
         size_t n = w->batch_len - off;
-        if (w->dir_fd >= 0 && w->file_size + (int64_t)n > w->max_size) {
+        if (w->max_size > 0 && w->file_size + (int64_t)n > w->max_size) {
             size_t room = w->file_size < w->max_size ? (size_t)(w->max_size - w->file_size) : 0;
             size_t fit = whole_entries(w->batch + off, n, room);
-            if (fit == 0 && w->file_size > 0 && rotate(w) == 0) continue;
+            if (fit == 0 && w->file_size > 0 && w->rotate_hook) {
+                if (w->rotate_hook(w, w->rotate_ctx) == 0) w->awaiting = 1;
+                continue;
+            }
+            if (fit == 0 && w->file_size > 0 && w->dir_fd >= 0 && rotate(w) == 0) continue;
             if (fit > 0) n = fit; /* else: rotation failed; the file grows past max_size */
         }
-        ssize_t r = write(w->fd, w->batch + off, n);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            if (w->regular && (errno == ENOSPC || errno == EDQUOT)) {
-                stall(w, errno);
-                break;
-            }
-            w->error = errno;
-            break;
-        }
-        if (w->regular && (size_t)r < n) {
-            /* The disk filled partway through: back to the last whole entry, the rest waits. */
-            size_t keep = whole_entries(w->batch + off, n, (size_t)r);
-            if (ftruncate(w->fd, w->file_size + (off_t)keep) < 0) {
-                w->error = errno;
-                break;
-            }
-            w->file_size += (int64_t)keep;
-            off += keep;
-            stall(w, ENOSPC);
-            break;
-        }
-        /* A serial port or pipe may take part of a batch; the rest goes next (nobody else
-         * writes to those). */
-        off += (size_t)r;
-        if (w->regular) w->file_size += r;
+        size_t done = write_entries(w, w->batch + off, n);
+        off += done;
+        w->file_size += (int64_t)done;
     }
     if (w->error) {
         w->batch_len = 0;
@@ -157,7 +184,7 @@ int iolog_flush(struct iolog_writer *w) {
 }
 
 int iolog_reserve(struct iolog_writer *w, size_t n) {
-    if (!w->stalled && iolog_flush(w) < 0) return -1;
+    if (!iolog_stalled(w) && iolog_flush(w) < 0) return -1;
     if (w->batch_len + n <= w->batch_cap) return 0;
     /* Stalled: the input being encoded still needs room (the pump reads no more meanwhile). */
     size_t cap = w->batch_cap * 2 > w->batch_len + n ? w->batch_cap * 2 : w->batch_len + n;

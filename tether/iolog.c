@@ -250,7 +250,7 @@ int iolog_timeout_ms(const struct iolog_writer *w) {
 }
 
 int iolog_stalled(const struct iolog_writer *w) {
-    return w->stalled != 0;
+    return w->stalled != 0 || w->awaiting;
 }
 
 int iolog_tick(struct iolog_writer *w) {
@@ -280,6 +280,7 @@ int iolog_close(struct iolog_writer *w) {
     finish_line(w, first ^ 1);
     w->hold_since_ms = 0;
     iolog_flush(w);
+    if (w->awaiting) return 0; /* written once the fresh file is there (iolog_resume) */
     if (w->stalled) {
         /* Still no space: the whole entries left are dropped (the file ends at a boundary). */
         if (!w->error) w->error = w->stalled;

@@ -88,6 +88,12 @@ struct iolog_writer {
     const char *name;   /* its name there */
     int64_t max_size;
     int max_files;
+    /* Rotation by someone else (the pod VM's host): called when the file is full, at an entry
+     * boundary; it closes fd, asks for a fresh file and returns 0, and the writer awaits
+     * iolog_resume. */
+    int (*rotate_hook)(struct iolog_writer *w, void *ctx);
+    void *rotate_ctx;
+    int awaiting;        /* a fresh file asked for: nothing is written until iolog_resume */
     int stalled;         /* errno (ENOSPC, EDQUOT) while the disk is full; 0 otherwise */
     int64_t retry_at_ms; /* CLOCK_MONOTONIC ms of the next try while stalled */
 };
@@ -104,6 +110,12 @@ void iolog_free(struct iolog_writer *w);
  * max_size must be at least IOLOG_MAX_ENTRY, max_files at least 2. */
 void iolog_rotate_at(struct iolog_writer *w, int dir_fd, const char *name, int64_t max_size,
                      int max_files);
+/* Rotation of a log that is not ours to rename (a pod VM's log port): the file behind fd holds
+ * `size` bytes now; when it would pass max_size, hook is called (see rotate_hook). */
+void iolog_rotate_by(struct iolog_writer *w, int64_t max_size, int64_t size,
+                     int (*hook)(struct iolog_writer *w, void *ctx), void *ctx);
+/* The fresh file is there, written through fd: goes on with what waited. */
+int iolog_resume(struct iolog_writer *w, int fd);
 /* Appends output of stream 0 (stdout) or 1 (stderr). Returns 0, or -1 with w->error set. */
 int iolog_write(struct iolog_writer *w, int stream, const unsigned char *buf, size_t n);
 /* Milliseconds (CLOCK_MONOTONIC) until iolog_tick has work: held output to release or a stalled
@@ -116,7 +128,8 @@ int iolog_tick(struct iolog_writer *w);
 int iolog_stalled(const struct iolog_writer *w);
 /* Reads what the non-blocking pipe *fd holds now into stream's output; at EOF (or an error)
  * closes it and sets *fd to -1. Stops after 1 MiB so that other fds and signals get a turn, and
- * reads nothing while stalled. Returns the bytes read. */
+ * reads nothing while the disk is full (while awaiting a fresh file it does: the batch grows;
+ * callers poll no pipes while iolog_stalled). Returns the bytes read. */
 size_t iolog_pump(struct iolog_writer *w, int *fd, int stream);
 /* Ends both streams: writes unterminated remainders and held output. Does not close fd. */
 int iolog_close(struct iolog_writer *w);

@@ -66,7 +66,7 @@ export function addNodeCommand(program: Command): void {
     )
     .option(
       '--container-log-max-size <size>',
-      "a container's log file is rotated before it grows past this (the kubelet's flag, default 10Mi; e.g. 10Mi, 512Ki; runc containers: pod VMs' logs are not rotated yet)",
+      "a container's log file is rotated before it grows past this (the kubelet's flag, default 10Mi; e.g. 10Mi, 512Ki)",
     )
     .option(
       '--container-log-max-files <n>',

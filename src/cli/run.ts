@@ -38,7 +38,7 @@ export function addRunCommand(program: Command): void {
     )
     .option(
       '--container-log-max-size <size>',
-      "a container's log file is rotated before it grows past this (the kubelet's flag; e.g. 10Mi, 512Ki; runc containers: pod VMs' logs are not rotated yet)",
+      "a container's log file is rotated before it grows past this (the kubelet's flag; e.g. 10Mi, 512Ki)",
       '10Mi',
     )
     .option(

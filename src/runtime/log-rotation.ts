@@ -1,6 +1,7 @@
 // Rotation of containers' logs, as the kubelet's --container-log-max-size (default 10Mi) and
 // --container-log-max-files (default 5, the current file included). The tether rotates its own
 // output.log (tether/iolog-out.c); readers see the files as one log (src/iolog/rotated.ts).
+import { rename, unlink } from 'node:fs/promises';
 import { invalidInput } from './errors.js';
 
 export interface LogRotation {
@@ -50,4 +51,19 @@ export function parseLogRotation(o: { maxSize?: string; maxFiles?: string }): Lo
     maxFiles = Number(o.maxFiles);
   }
   return { maxSize, maxFiles };
+}
+
+/**
+ * Rotates the files of the log at `path` as the tether does (tether/iolog-out.c), for a writer
+ * that cannot itself (a pod VM's log port): the oldest beyond maxFiles - 1 goes, path.K becomes
+ * path.K+1, path becomes path.1. The caller then puts a fresh file at `path`.
+ */
+export async function shiftLogFiles(path: string, maxFiles: number): Promise<void> {
+  const missing = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  };
+  await unlink(`${path}.${maxFiles - 1}`).catch(missing);
+  for (let k = maxFiles - 2; k >= 1; k--)
+    await rename(`${path}.${k}`, `${path}.${k + 1}`).catch(missing);
+  await rename(path, `${path}.1`).catch(missing);
 }

@@ -64,7 +64,7 @@ export interface BackendOptions {
   runc?: string;
   /** The containers' init (default: the project's build). */
   tether?: string;
-  /** Rotation of runc containers' logs (their tether rotates); absent: never rotated. */
+  /** Rotation of containers' logs (runc: their tether; vm: the agent asks); absent: never. */
   logRotation?: LogRotation;
 }
 
@@ -84,9 +84,6 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
     backend = auto.backend;
     o.logger.info({ runtime: backend, reason: auto.reason }, `--runtime auto: ${backend}`);
   } else backend = o.choice;
-  if (backend === 'vm' && o.logRotation)
-    // Their output reaches output.log through a qemu chardev that no tether rotates.
-    o.logger.warn("pod VMs' logs are not rotated: --container-log-max-size applies to runc pods");
   const boots = new BootStats();
   const log = o.logger;
   return {
@@ -110,6 +107,7 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
             accel: 'auto',
             // The backend logs each boot ('pod VM booted', bootMs); here it feeds the metric.
             onBoot: ({ ms, accel }) => boots.record(ms, accel),
+            ...(o.logRotation && { logRotation: o.logRotation }),
           }),
         },
       }),
