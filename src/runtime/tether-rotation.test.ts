@@ -21,7 +21,7 @@ afterAll(() => {
 let n = 0;
 
 /** Runs `script` under the tether with its log rotated at maxSize bytes into maxFiles files. */
-function rotating(script: string, maxSize: number, maxFiles: number): string {
+function rotating(script: string, maxSize: number, maxFiles: number, wrap: string[] = []): string {
   const dir = join(tmp, `c${n++}`);
   mkdirSync(dir);
   const args = [
@@ -30,7 +30,7 @@ function rotating(script: string, maxSize: number, maxFiles: number): string {
   ]; // prettier-ignore
   const r = spawnSync(
     'bash',
-    ['-c', 'exec "$@" 3>>"$D/output.log" 4<"$D"', 'bash', tether, ...args],
+    ['-c', 'exec "$@" 3>>"$D/output.log" 4<"$D"', 'bash', ...wrap, tether, ...args],
     { env: { ...process.env, D: dir }, encoding: 'utf8' },
   );
   expect(r.status, r.stderr).toBe(0);
@@ -110,6 +110,20 @@ describe('tether log rotation', () => {
     expect(got.at(-1)).toBe(40000);
     const gaps = got.filter((v, i) => i > 0 && v !== got[i - 1] + 1);
     expect(gaps).toHaveLength(1);
+  });
+
+  it('keeps the log directory fd from the process, and /proc cannot reach it', async () => {
+    // As in a container: root without CAP_SYS_PTRACE (see tether.test.ts for the log fd).
+    const script =
+      'for f in 3 4; do [ -e /proc/$$/fd/$f ] && echo "holds $f"; done; ' +
+      'for f in 3 4; do readlink /proc/$PPID/fd/$f >/dev/null 2>&1 && echo "reads $f"; done; ' +
+      'echo checked';
+    const path = rotating(script, 64 * 1024, 3, [
+      'setpriv',
+      '--inh-caps=-sys_ptrace',
+      '--bounding-set=-sys_ptrace',
+    ]);
+    expect(await text(path)).toBe('checked\n');
   });
 
   it('rejects rotation arguments it cannot honour', () => {
