@@ -6,7 +6,7 @@
 // latency of `--since` and `--tail 100` on the big log, each with the process start-up (the
 // same command on an empty input) subtracted. Targets from the issue are in the last column.
 // Not a test: numbers depend on the machine; nothing here passes or fails.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const tether = fileURLToPath(new URL('../dist/tether/tether', import.meta.url));
 const mib = Number(process.env.IOLOG_BENCH_MIB ?? 1024);
 const runs = Number(process.env.IOLOG_BENCH_RUNS ?? 3);
 // Files live in memory (tmpfs) where there is one, so that the numbers are of this code and not
@@ -71,6 +72,24 @@ function time(args, { stdin = empty, stdout = '/dev/null' } = {}) {
   return ms;
 }
 
+/**
+ * Wall time of the tether running `cat FILE` as its container process: the lines go through the
+ * stdout pipe the tether made, as a container's output does, and land as entries in `log`
+ * (opened O_APPEND, handed in as fd 3, as the runc runtime hands it in).
+ */
+function timeTether(input, log) {
+  rmSync(log, { force: true });
+  const logFd = openSync(log, 'a');
+  const t = performance.now();
+  const r = spawnSync(tether, ['--log-fd', '3', '--', 'cat', input], {
+    stdio: ['ignore', 'ignore', 'pipe', logFd],
+  });
+  const ms = performance.now() - t;
+  closeSync(logFd);
+  if (r.status !== 0) throw new Error(`tether failed: ${r.stderr}`);
+  return ms;
+}
+
 /** Best of `n` runs: the least disturbed run, as benchmarks of whole processes usually report. */
 function best(f, n = runs) {
   let b = Infinity;
@@ -94,6 +113,53 @@ const encodeMs = best(() => {
   rmSync(big, { force: true });
   return time(['iolog', 'encode', big], { stdin: lines });
 });
+
+// write through the tether: a container's stdout pipe into its log
+const tetherLog = join(dir, 't.log');
+const tetherStartup = best(() => timeTether(empty, tetherLog), latencyRuns);
+const tetherMs = best(() => timeTether(lines, tetherLog));
+// What bounds it: the same bytes through a pipe into a file, with no encoding at all.
+const floorMs = best(() => {
+  const t = performance.now();
+  const r = spawnSync('sh', ['-c', 'cat "$1" | cat > "$2"', 'sh', lines, join(dir, 'floor')]);
+  if (r.status !== 0) throw new Error(`cat | cat failed: ${r.stderr}`);
+  return performance.now() - t;
+});
+rmSync(join(dir, 'floor'), { force: true });
+// Byte-compatible: the TypeScript reader decodes the tether's log back to the very lines.
+const tetherDecoded = join(dir, 't.decoded');
+time(['iolog', 'decode', tetherLog], { stdout: tetherDecoded });
+if (spawnSync('cmp', ['-s', lines, tetherDecoded]).status !== 0)
+  throw new Error(`the tether's log does not decode to the lines it was fed`);
+rmSync(tetherDecoded);
+
+// follow: the query engine following the tether's log while the tether writes it (what
+// `kubectl logs -f` and `docker logs -f` run), on the same two cores; the lag is how long after
+// the tether's exit the follower has every byte.
+const { queryLog: follow } = await import('../dist/iolog/index.js');
+async function followTether() {
+  rmSync(tetherLog, { force: true });
+  writeFileSync(tetherLog, '');
+  const logFd = openSync(tetherLog, 'a');
+  const child = spawn(tether, ['--log-fd', '3', '--', 'cat', lines], {
+    stdio: ['ignore', 'ignore', 'ignore', logFd],
+  });
+  closeSync(logFd);
+  let exitedAt = 0;
+  const exited = new Promise((r) => child.once('exit', () => r((exitedAt = performance.now()))));
+  const t = performance.now();
+  let got = 0;
+  for await (const c of follow(tetherLog, { follow: true, writerClosed: exited, recycle: true }))
+    got += c.data.length;
+  const end = performance.now();
+  if (got !== messageBytes) throw new Error(`followed ${got} bytes, want ${messageBytes}`);
+  return { ms: end - t, lag: end - exitedAt };
+}
+let followed = { ms: Infinity, lag: Infinity };
+for (let i = 0; i < runs; i++) {
+  const f = await followTether();
+  if (f.ms < followed.ms) followed = f;
+}
 
 // read: decode the whole log
 const decodeStartup = best(() => time(['iolog', 'decode', empty]), latencyRuns);
@@ -139,6 +205,21 @@ const rows = [
     '≥ 600 MiB/s',
   ],
   [
+    'tether write (container pipe > log)',
+    `${(mibOf(messageBytes) / ((tetherMs - tetherStartup) / 1000)).toFixed(0)} MiB/s`,
+    '≥ 1024 MiB/s',
+  ],
+  [
+    '  pipe floor (cat | cat > file)',
+    `${(mibOf(messageBytes) / (floorMs / 1000)).toFixed(0)} MiB/s`,
+    '',
+  ],
+  [
+    '  follow while the tether writes',
+    `${(mibOf(messageBytes) / (followed.ms / 1000)).toFixed(0)} MiB/s, done ${followed.lag.toFixed(0)} ms after the tether`,
+    'keeps up',
+  ],
+  [
     'read (decode log > /dev/null)',
     `${(mibOf(messageBytes) / ((decodeMs - decodeStartup) / 1000)).toFixed(0)} MiB/s`,
     '≥ 1000 MiB/s',
@@ -151,7 +232,7 @@ const rows = [
   ['--tail 100', `${beyond(tailMs)} (in a warm process ${tailWarm.toFixed(2)} ms)`, '< 10 ms'],
   [
     'start-up (subtracted above)',
-    `encode ${encodeStartup.toFixed(0)} ms, decode ${decodeStartup.toFixed(0)} ms`,
+    `encode ${encodeStartup.toFixed(0)} ms, decode ${decodeStartup.toFixed(0)} ms, tether ${tetherStartup.toFixed(1)} ms`,
     '',
   ],
 ];

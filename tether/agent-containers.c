@@ -66,12 +66,29 @@ static void send_exited(const struct container *c) {
     send_line("%s", line);
 }
 
+/* The writer's rotate_hook: everything written so far went through the port; ask the host for a
+ * fresh file behind it (protocol.h: rotate). */
+static int request_rotation(struct iolog_writer *w, void *ctx) {
+    struct container *c = ctx;
+    send_line(VIC_TO_HOST_ROTATE " %s %lld", c->id, (long long)w->file_size);
+    return 0;
+}
+
+void container_log_rotated(const char *id) {
+    struct container *c = find_container(id, 0);
+    if (!c || !c->writer || !c->writer->awaiting) return;
+    iolog_resume(c->writer, c->port_fd);
+}
+
 void containers_status(void) {
     for (int i = 0; i < MAX_CONTAINERS; i++) {
         const struct container *c = &containers[i];
         if (!c->used) continue;
         if (c->init) send_started(c);
         else if (c->has_exit) send_exited(c);
+        /* A host that connects while the log waits for its fresh file is asked again. */
+        if (c->writer && c->writer->awaiting)
+            send_line(VIC_TO_HOST_ROTATE " %s %lld", c->id, (long long)c->writer->file_size);
     }
 }
 
@@ -132,6 +149,8 @@ static pid_t clone_init(struct container *c, struct start_req *r, int *report_fd
     }
     errno = e;
     if (pid < 0) return -1;
+    iolog_grow_pipe(p[0][0]);
+    iolog_grow_pipe(p[1][0]);
     c->out = p[0][0];
     c->err = p[1][0];
     *report_fd = p[2][0];
@@ -152,9 +171,13 @@ void container_start(struct start_req *r) {
         c->port_fd = open_port(name, O_WRONLY, PORT_WAIT_MS);
         if (c->port_fd < 0) return send_error(r->id, "no log port for the container");
     }
-    if (!c->writer && !(c->writer = malloc(sizeof *c->writer)))
+    /* Zeroed the first time: iolog_init keeps the batch of an earlier run. */
+    if (!c->writer && !(c->writer = calloc(1, sizeof *c->writer)))
         return send_error(r->id, "out of memory");
-    iolog_init(c->writer, c->port_fd, iolog_realtime_ns, NULL);
+    if (iolog_init(c->writer, c->port_fd, iolog_realtime_ns, NULL) < 0)
+        return send_error(r->id, "out of memory");
+    c->writer->one_stamp = 1;
+    if (r->log_max > 0) iolog_rotate_by(c->writer, r->log_max, r->log_size, request_rotation, c);
     c->shared_pid = r->shared_pid;
     c->set_caps = r->p.set_caps;
     c->caps = r->p.caps;
@@ -223,6 +246,7 @@ void container_forget(const char *id) {
     if (!c) return;
     if (c->init) return send_error(id, "still running");
     if (c->port_fd >= 0) close(c->port_fd);
+    if (c->writer) iolog_free(c->writer);
     free(c->writer);
     free(c->seccomp);
     memset(c, 0, sizeof *c);
@@ -251,9 +275,12 @@ int containers_poll_fds(struct pollfd *p, int *timeout) {
     for (int i = 0; i < MAX_CONTAINERS; i++) {
         struct container *c = &containers[i];
         if (!c->used || !c->init) continue;
-        if (c->out >= 0) p[n++] = (struct pollfd){c->out, POLLIN, 0};
-        if (c->err >= 0) p[n++] = (struct pollfd){c->err, POLLIN, 0};
-        int t = iolog_hold_timeout_ms(c->writer);
+        /* While its log waits for a fresh file, the process's output waits in the pipes (what
+         * is there when it exits is still taken: finish). */
+        int take = !iolog_stalled(c->writer);
+        if (take && c->out >= 0) p[n++] = (struct pollfd){c->out, POLLIN, 0};
+        if (take && c->err >= 0) p[n++] = (struct pollfd){c->err, POLLIN, 0};
+        int t = iolog_timeout_ms(c->writer);
         if (t >= 0 && (*timeout < 0 || t < *timeout)) *timeout = t;
     }
     return n;
@@ -268,6 +295,6 @@ void containers_pump(const struct pollfd *p, int n) {
             if (p[j].fd == c->out) iolog_pump(c->writer, &c->out, 0);
             else if (p[j].fd == c->err) iolog_pump(c->writer, &c->err, 1);
         }
-        iolog_expire_hold(c->writer);
+        iolog_tick(c->writer);
     }
 }

@@ -173,7 +173,8 @@ static int parse_seccomp(const char *opts, struct proc_req *p) {
     return 0;
 }
 
-/* The items of a start's OPTS past its limits: ",caps=HEX", ",nnp", ",ro", ",tlog=HEX", ",seccomp=HEX". 0, or -1
+/* The items of a start's OPTS past its limits: ",caps=HEX", ",nnp", ",ro", ",log=MAX:FILES:SIZE",
+ * ",tlog=HEX", ",seccomp=HEX". 0, or -1
  * when bad. */
 static int parse_security(const char *opts, struct start_req *r) {
     const char *caps = strstr(opts, ",caps=");
@@ -186,6 +187,14 @@ static int parse_security(const char *opts, struct start_req *r) {
     }
     r->p.no_new_privs = has_opt(opts, "nnp");
     r->readonly_root = has_opt(opts, "ro");
+    const char *log = strstr(opts, ",log=");
+    if (log) {
+        long long files;
+        int used = 0;
+        if (sscanf(log + 5, "%lld:%lld:%lld%n", &r->log_max, &files, &r->log_size, &used) != 3 ||
+            (log[5 + used] && log[5 + used] != ',') || r->log_max < 1 || r->log_size < 0)
+            return -1;
+    }
     if (parse_tlog(opts, r) < 0) return -1;
     return parse_seccomp(opts, &r->p);
 }
@@ -278,6 +287,8 @@ static void handle_line(char *line) {
     } else if (IS(VIC_TO_GUEST_TIME, VIC_TO_GUEST_TIME_NFIELDS)) {
         if (token_parse_ll(tok[1], &n) < 0 || n <= 0) return send_error("", "bad time");
         follow_clock(n);
+    } else if (IS(VIC_TO_GUEST_ROTATED, VIC_TO_GUEST_ROTATED_NFIELDS)) {
+        container_log_rotated(tok[1]);
     } else if (IS(VIC_TO_GUEST_FORGET, VIC_TO_GUEST_FORGET_NFIELDS)) {
         container_forget(tok[1]);
     } else if (IS(VIC_TO_GUEST_STATUS, VIC_TO_GUEST_STATUS_NFIELDS)) {

@@ -45,6 +45,8 @@ struct start_req {
     long long cpu_millis; /* 0: none */
     int readonly_root;    /* the container's root is mounted read-only */
     char tlog[256];       /* Kubernetes' terminationMessagePath, or "" */
+    long long log_max;    /* its log rotated at this many bytes; 0: not rotated */
+    long long log_size;   /* what its current log file holds */
     /* Volumes: each bound by the host at SHARE_DIR/ID/mounts/NAME, bound in at dest. */
     int nmounts;
     struct {
@@ -106,6 +108,7 @@ void container_privileges(const char *id, struct proc_req *p);
 void container_start(struct start_req *r);
 void container_signal(const char *id, int sig);
 void container_forget(const char *id);
+void container_log_rotated(const char *id); /* answers `rotated`: the fresh log port */
 void containers_status(void);   /* answers `status` */
 void containers_reap(void); /* reaps exited children; finishes the containers they were inits of */
 void containers_kill_all(void);

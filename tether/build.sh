@@ -13,7 +13,7 @@ cc="${CC:-gcc}"
 flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Werror -O2 -static)
 # Both binaries: the iolog writer, running a process under an init, the status records and the
 # tokens they are written in (tether/protocol.h).
-shared=("${here}/iolog.c" "${here}/supervise.c" "${here}/status.c" "${here}/tokens.c")
+shared=("${here}/iolog.c" "${here}/iolog-out.c" "${here}/supervise.c" "${here}/status.c" "${here}/tokens.c")
 # The agent's own parts (tether/agent.c lists them).
 agent=("${here}"/agent*.c)
 case "${what}" in all | tether | agent) ;; *)

@@ -4,6 +4,7 @@
 #include "iolog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,70 +25,98 @@ int64_t iolog_stepping_ns(void *ctx) {
     return c->now;
 }
 
-static int64_t monotonic_ms(void) {
+int64_t iolog_monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void iolog_encode_header(unsigned char out[IOLOG_HEADER], int64_t ns, unsigned size, int stream) {
-    unsigned char b[12];
+/* Header characters 0..9 from the timestamp alone, and in chars[10] the high bits of character
+ * 10, which it shares with the size (as encodeTime in src/iolog/format.ts). */
+static void encode_time(int64_t ns, unsigned char chars[11]) {
+    unsigned char b[9];
     uint64_t u = (uint64_t)ns;
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(u >> (8 * i));
-    unsigned word = (size << 4) | ((unsigned)stream << 3);
-    b[8] = (unsigned char)(word & 0xff);
-    b[9] = (unsigned char)(word >> 8);
-    b[10] = b[11] = 0;
-    /* Padded base64 of 10 bytes: three groups of 3 bytes, then the last byte as 2 chars + "==". */
+    b[8] = 0;
     int o = 0;
     for (int i = 0; i < 9; i += 3) {
         unsigned v = ((unsigned)b[i] << 16) | ((unsigned)b[i + 1] << 8) | b[i + 2];
-        out[o++] = (unsigned char)B64[v >> 18];
-        out[o++] = (unsigned char)B64[(v >> 12) & 63];
-        out[o++] = (unsigned char)B64[(v >> 6) & 63];
-        out[o++] = (unsigned char)B64[v & 63];
+        chars[o++] = (unsigned char)B64[v >> 18];
+        chars[o++] = (unsigned char)B64[(v >> 12) & 63];
+        if (o == 10) break;
+        chars[o++] = (unsigned char)B64[(v >> 6) & 63];
+        chars[o++] = (unsigned char)B64[v & 63];
     }
-    unsigned v = (unsigned)b[9] << 16;
-    out[o++] = (unsigned char)B64[v >> 18];
-    out[o++] = (unsigned char)B64[(v >> 12) & 63];
-    out[o++] = '=';
-    out[o++] = '=';
+    chars[10] = (unsigned char)((b[7] & 15) << 2);
 }
 
-void iolog_init(struct iolog_writer *w, int fd, iolog_clock_fn clock, void *clock_ctx) {
+/* The 16 header bytes from encode_time's characters, the size and the stream. */
+static void put_header(unsigned char *out, const unsigned char chars[11], unsigned size,
+                       int stream) {
+    unsigned word = (size << 4) | ((unsigned)stream << 3);
+    unsigned b8 = word & 0xff, b9 = word >> 8;
+    memcpy(out, chars, 10);
+    out[10] = (unsigned char)B64[chars[10] | (b8 >> 6)];
+    out[11] = (unsigned char)B64[b8 & 63];
+    out[12] = (unsigned char)B64[b9 >> 2];
+    out[13] = (unsigned char)B64[(b9 & 3) << 4];
+    out[14] = '=';
+    out[15] = '=';
+}
+
+void iolog_encode_header(unsigned char out[IOLOG_HEADER], int64_t ns, unsigned size, int stream) {
+    unsigned char chars[11];
+    encode_time(ns, chars);
+    put_header(out, chars, size, stream);
+}
+
+int iolog_init(struct iolog_writer *w, int fd, iolog_clock_fn clock, void *clock_ctx) {
+    unsigned char *batch = w->batch;
+    size_t cap = w->batch_cap;
     memset(w, 0, sizeof *w);
+    if (!batch) {
+        cap = IOLOG_BATCH + IOLOG_MAX_ENTRY;
+        batch = malloc(cap);
+    }
+    w->batch = batch;
+    w->batch_cap = batch ? cap : 0;
     w->fd = fd;
     w->clock = clock ? clock : iolog_realtime_ns;
     w->clock_ctx = clock_ctx;
+    w->stamp_encoded = -1;
+    w->dir_fd = -1;
+    iolog_out_init(w);
+    if (!batch) w->error = ENOMEM;
+    return batch ? 0 : -1;
 }
 
-static int flush(struct iolog_writer *w) {
-    size_t off = 0;
-    /* A regular file opened O_APPEND takes the whole batch in one write; a serial port or pipe
-     * may take part of it, and then the rest goes next (nobody else writes to those). */
-    while (off < w->batch_len && !w->error) {
-        ssize_t n = write(w->fd, w->batch + off, w->batch_len - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            w->error = errno;
-            break;
-        }
-        off += (size_t)n;
-    }
-    w->batch_len = 0;
-    return w->error ? -1 : 0;
+void iolog_free(struct iolog_writer *w) {
+    free(w->batch);
+    w->batch = NULL;
+    w->batch_cap = 0;
 }
 
-/* One entry: header (one clock reading) and the message, which may come in two parts. */
+/* One entry: header and the message, which may come in two parts. */
 static void entry(struct iolog_writer *w, int stream, const unsigned char *a, size_t an,
                   const unsigned char *b, size_t bn) {
-    if (w->batch_len + IOLOG_MAX_ENTRY > sizeof w->batch) flush(w);
+    if (w->batch_len + IOLOG_MAX_ENTRY > w->batch_cap && iolog_reserve(w, IOLOG_MAX_ENTRY) < 0)
+        return; /* a write error (not a full disk): output is dropped from here on */
+    int64_t ns = w->one_stamp ? w->stamp : w->clock(w->clock_ctx);
+    if (ns != w->stamp_encoded) {
+        encode_time(ns, w->time_chars);
+        w->stamp_encoded = ns;
+    }
     unsigned char *p = w->batch + w->batch_len;
-    iolog_encode_header(p, w->clock(w->clock_ctx), (unsigned)(an + bn), stream);
+    put_header(p, w->time_chars, (unsigned)(an + bn), stream);
     p += IOLOG_HEADER;
     if (an) memcpy(p, a, an);
     if (bn) memcpy(p + an, b, bn);
     w->batch_len += IOLOG_HEADER + an + bn;
+}
+
+/* With one_stamp: the time of the output about to be encoded. */
+static void take_stamp(struct iolog_writer *w) {
+    if (w->one_stamp) w->stamp = w->clock(w->clock_ctx);
 }
 
 static void feed(struct iolog_writer *w, int s, const unsigned char *p, size_t n);
@@ -125,7 +154,7 @@ static void hold(struct iolog_writer *w, int s, const unsigned char *p, size_t n
     }
     memcpy(st->held + st->held_len, p, n);
     st->held_len += n;
-    if (!w->hold_since_ms) w->hold_since_ms = monotonic_ms();
+    if (!w->hold_since_ms) w->hold_since_ms = iolog_monotonic_ms();
 }
 
 /* Joins input onto the stream's unterminated remainder; returns how many bytes it took. */
@@ -197,22 +226,42 @@ static void feed(struct iolog_writer *w, int s, const unsigned char *p, size_t n
 }
 
 int iolog_write(struct iolog_writer *w, int stream, const unsigned char *buf, size_t n) {
+    take_stamp(w);
     if (n) feed(w, stream & 1, buf, n);
-    return flush(w);
+    return iolog_flush(w);
 }
 
-int iolog_hold_timeout_ms(const struct iolog_writer *w) {
+static int hold_timeout_ms(const struct iolog_writer *w, int64_t now) {
     if (!w->hold_since_ms) return -1;
-    int64_t left = w->hold_since_ms + IOLOG_HOLD_MS - monotonic_ms();
+    int64_t left = w->hold_since_ms + IOLOG_HOLD_MS - now;
     return left < 0 ? 0 : (int)left;
 }
 
-int iolog_expire_hold(struct iolog_writer *w) {
-    if (!w->hold_since_ms || iolog_hold_timeout_ms(w) > 0) return w->error ? -1 : 0;
+int iolog_timeout_ms(const struct iolog_writer *w) {
+    if (!w->hold_since_ms && !w->stalled) return -1;
+    int64_t now = iolog_monotonic_ms();
+    int t = hold_timeout_ms(w, now);
+    if (w->stalled) {
+        int64_t left = w->retry_at_ms - now;
+        int r = left < 0 ? 0 : (int)left;
+        if (t < 0 || r < t) t = r;
+    }
+    return t;
+}
+
+int iolog_stalled(const struct iolog_writer *w) {
+    return w->stalled != 0 || w->awaiting;
+}
+
+int iolog_tick(struct iolog_writer *w) {
+    int64_t now = iolog_monotonic_ms();
+    if (w->stalled && now >= w->retry_at_ms) iolog_flush(w);
+    if (!w->hold_since_ms || hold_timeout_ms(w, now) > 0) return w->error ? -1 : 0;
+    take_stamp(w);
     w->hold_since_ms = 0;
     if (w->streams[0].held_len) cut_open_line(w, 1);
     if (w->streams[1].held_len) cut_open_line(w, 0);
-    return flush(w);
+    return iolog_flush(w);
 }
 
 static void finish_line(struct iolog_writer *w, int s) {
@@ -223,19 +272,28 @@ static void finish_line(struct iolog_writer *w, int s) {
 }
 
 int iolog_close(struct iolog_writer *w) {
+    take_stamp(w);
     /* A stream in the middle of a long line finishes it before the other's held output. */
     int first = w->streams[1].open ? 1 : 0;
     finish_line(w, first);
     release_held(w, first ^ 1);
     finish_line(w, first ^ 1);
     w->hold_since_ms = 0;
-    return flush(w);
+    iolog_flush(w);
+    if (w->awaiting) return 0; /* written once the fresh file is there (iolog_resume) */
+    if (w->stalled) {
+        /* Still no space: the whole entries left are dropped (the file ends at a boundary). */
+        if (!w->error) w->error = w->stalled;
+        w->stalled = 0;
+        w->batch_len = 0;
+    }
+    return w->error ? -1 : 0;
 }
 
 size_t iolog_pump(struct iolog_writer *w, int *fd, int stream) {
-    static unsigned char buf[65536];
+    static unsigned char buf[IOLOG_READ];
     size_t total = 0;
-    while (*fd >= 0) {
+    while (*fd >= 0 && !w->stalled) {
         ssize_t n = read(*fd, buf, sizeof buf);
         if (n > 0) {
             iolog_write(w, stream, buf, (size_t)n);
@@ -249,4 +307,10 @@ size_t iolog_pump(struct iolog_writer *w, int *fd, int stream) {
         *fd = -1;
     }
     return total;
+}
+
+void iolog_grow_pipe(int fd) {
+    /* Best effort: past /proc/sys/fs/pipe-max-size (or the user's pipe quota) the pipe keeps
+     * its size, which is only slower. */
+    (void)fcntl(fd, F_SETPIPE_SZ, IOLOG_PIPE);
 }

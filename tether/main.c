@@ -7,12 +7,15 @@
  * CAP_SYS_PTRACE) can neither inherit them nor open them through /proc/1/fd.
  *
  *   tether [--log-fd N] [--status-fd N] [--user UID:GID[:G1,G2...]] [--caps HEX]
- *          [--no-new-privs] -- ARGV...                 run ARGV (log defaults to fd 1, no
+ *          [--no-new-privs] [--log-dir-fd N --log-name NAME --log-max-size BYTES
+ *          --log-max-files N] -- ARGV...              run ARGV (log defaults to fd 1, no
  *                                                       status records without --status-fd),
  *                                                       as that user and those groups if given,
  *                                                       with at most the capabilities of mask
  *                                                       HEX (bit N: capability N) and
- *                                                       no_new_privs if asked
+ *                                                       no_new_privs if asked; the log
+ *                                                       rotated in directory fd N where it
+ *                                                       is named NAME (iolog-out.c)
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -40,7 +43,8 @@ static struct iolog_writer writer; /* large: static storage */
 
 static void usage(void) {
     fprintf(stderr, "usage: tether [--log-fd N] [--status-fd N] [--user UID:GID[:G,...]] "
-                    "[--caps HEX] [--no-new-privs] -- ARGV...\n"
+                    "[--caps HEX] [--no-new-privs] [--log-dir-fd N --log-name NAME "
+                    "--log-max-size BYTES --log-max-files N] -- ARGV...\n"
                     "       tether --pause\n");
     exit(2);
 }
@@ -144,9 +148,23 @@ static void record(int status_fd, const char *line) {
     if (status_fd >= 0 && status_write_line(status_fd, line) < 0) perror("tether: status");
 }
 
-static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *opts) {
+struct rotation {
+    long long dir_fd; /* -1: none */
+    const char *name;
+    long long max_size;
+    long long max_files;
+};
+
+static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *opts,
+               const struct rotation *rot) {
     char line[STATUS_MAX_LINE];
-    iolog_init(&writer, log_fd, iolog_realtime_ns, NULL);
+    if (iolog_init(&writer, log_fd, iolog_realtime_ns, NULL) < 0) {
+        fprintf(stderr, "tether: log: out of memory\n");
+        return 1;
+    }
+    writer.one_stamp = 1;
+    if (rot->dir_fd >= 0)
+        iolog_rotate_at(&writer, (int)rot->dir_fd, rot->name, rot->max_size, (int)rot->max_files);
     int sfd = sup_signals_init();
     if (sfd < 0) {
         perror("tether: signalfd");
@@ -174,12 +192,18 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
 
     struct main_child mc = {child.pid, 0, 0};
     int out = child.out_fd, errfd = child.err_fd;
+    iolog_grow_pipe(out);
+    iolog_grow_pipe(errfd);
     long long exited_at = 0;
     for (;;) {
-        struct pollfd p[3] = {{sfd, POLLIN, 0}, {out, POLLIN, 0}, {errfd, POLLIN, 0}};
+        /* While the disk is full the pipes wait (poll ignores negative fds): the process
+         * blocks on its output until the log takes it again. */
+        int take = !iolog_stalled(&writer);
+        struct pollfd p[3] = {
+            {sfd, POLLIN, 0}, {take ? out : -1, POLLIN, 0}, {take ? errfd : -1, POLLIN, 0}};
         /* Once the process has exited, take what is already in the pipes and stop: orphans
          * that still hold them open do not keep the container alive. */
-        int timeout = mc.exited ? 0 : iolog_hold_timeout_ms(&writer);
+        int timeout = mc.exited ? 0 : iolog_timeout_ms(&writer);
         int r = poll(p, 3, timeout);
         if (r < 0 && errno != EINTR) {
             perror("tether: poll");
@@ -195,7 +219,7 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
             got += iolog_pump(&writer, &out, 0);
             got += iolog_pump(&writer, &errfd, 1);
         }
-        iolog_expire_hold(&writer);
+        iolog_tick(&writer);
         if (!mc.exited) {
             sup_reap(on_exit_of, &mc); /* SIGCHLD may be merged with one already read */
             continue;
@@ -232,6 +256,7 @@ int main(int argc, char **argv) {
      * CAP_SYS_PTRACE, which a container's process does not have. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     long long log_fd = 1, status_fd = -1;
+    struct rotation rot = {-1, NULL, 0, 0};
     struct sup_spawn_opts opts = {0};
     int i = 1;
     for (; i < argc; i++) {
@@ -253,6 +278,18 @@ int main(int argc, char **argv) {
             opts.caps = strtoull(argv[++i], &end, 16);
             if (errno || end == argv[i] || *end) usage();
             opts.set_caps = 1;
+        } else if (!strcmp(a, "--log-dir-fd") && i + 1 < argc) {
+            if (token_parse_ll(argv[++i], &rot.dir_fd) < 0 || rot.dir_fd < 0) usage();
+        } else if (!strcmp(a, "--log-name") && i + 1 < argc) {
+            rot.name = argv[++i];
+            if (!*rot.name || strchr(rot.name, '/') || strlen(rot.name) > 200) usage();
+        } else if (!strcmp(a, "--log-max-size") && i + 1 < argc) {
+            if (token_parse_ll(argv[++i], &rot.max_size) < 0 || rot.max_size < IOLOG_MAX_ENTRY)
+                usage();
+        } else if (!strcmp(a, "--log-max-files") && i + 1 < argc) {
+            if (token_parse_ll(argv[++i], &rot.max_files) < 0 || rot.max_files < 2 ||
+                rot.max_files > 1000)
+                usage();
         } else if (!strcmp(a, "--no-new-privs")) {
             opts.no_new_privs = 1;
         } else if (!strcmp(a, "--")) {
@@ -266,5 +303,9 @@ int main(int argc, char **argv) {
     int log = handed_fd(log_fd, "log", 0);
     int status = status_fd < 0 ? -1 : handed_fd(status_fd, "status", 1);
     if (log < 0 || (status_fd >= 0 && status < 0)) return 1;
-    return run(argv + i, log, status, &opts);
+    if (rot.dir_fd >= 0) {
+        if (!rot.name || !rot.max_size || !rot.max_files) usage();
+        if (handed_fd(rot.dir_fd, "log directory", 0) < 0) return 1;
+    }
+    return run(argv + i, log, status, &opts, &rot);
 }

@@ -62,8 +62,9 @@
  * and ",cpu=MILLIS" (the limits of its cgroup in the guest), ",caps=HEX" (the capabilities its
  * processes may hold, bit N for capability N: the bounding set; without it, every one), ",nnp"
  * (no_new_privs for its processes), ",ro" (its root mounted read-only), ",tlog=HEX" (the
- * terminationMessagePath) and ",seccomp=HEX" (a seccomp BPF program, struct sock_filter[] in
- * hex, installed before exec); its execs get the same capabilities, no_new_privs and seccomp
+ * terminationMessagePath), ",seccomp=HEX" (a seccomp BPF program, struct sock_filter[] in
+ * hex, installed before exec) and ",log=MAX:FILES:SIZE" (its log is rotated at MAX bytes into
+ * FILES files; its current file holds SIZE bytes: see rotate); its execs get the same capabilities, no_new_privs and seccomp
  * filter. GIDS: a comma list, or "-" for none. CWD: "-" for "/". Then, optionally, its volumes:
  * MOUNTC and per volume NAME (bound by the host at the share's ID/mounts/NAME), DEST (absolute,
  * in the container) and FLAGS ("ro" or "rw", then ",dir" or ",file"). Answered by started, or by
@@ -71,6 +72,12 @@
 #define VIC_TO_GUEST_START "start"
 #define VIC_TO_GUEST_START_FIELDS "ID OPTS UID GID GIDS CWD ARGC ARG... ENVC ENV... [MOUNTC (NAME DEST FLAGS)...]"
 #define VIC_TO_GUEST_START_NFIELDS 8
+
+/* Container ID's log port has a fresh file behind it (the answer to rotate): the agent goes on
+ * writing. */
+#define VIC_TO_GUEST_ROTATED "rotated"
+#define VIC_TO_GUEST_ROTATED_FIELDS "ID"
+#define VIC_TO_GUEST_ROTATED_NFIELDS 1
 
 /* Sends signal SIGNO to container ID's process (through its init). */
 #define VIC_TO_GUEST_SIGNAL "signal"
@@ -147,6 +154,15 @@
 #define VIC_TO_HOST_EXECEXIT "execexit"
 #define VIC_TO_HOST_EXECEXIT_FIELDS "ID EXECID CODE ERROR"
 #define VIC_TO_HOST_EXECEXIT_NFIELDS 4
+
+/* Container ID's log file is full: the agent has written SIZE bytes to it through the port, ends
+ * at an entry boundary and writes nothing more until rotated. The host, once the file holds
+ * SIZE bytes (bytes in flight through the port land first), rotates the files (output.log →
+ * output.log.1 …) and puts a fresh output.log behind the port (QMP chardev-change). Sent again
+ * when the host connects while it waits. */
+#define VIC_TO_HOST_ROTATE "rotate"
+#define VIC_TO_HOST_ROTATE_FIELDS "ID SIZE"
+#define VIC_TO_HOST_ROTATE_NFIELDS 2
 
 /* A request about ID ("-" for none) could not be done. */
 #define VIC_TO_HOST_ERROR "error"

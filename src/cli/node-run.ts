@@ -4,6 +4,7 @@
 // running in the VCH; the next start finds them again (the command's definition is in node.ts).
 import { parseDnsFlags } from './dns-flags.js';
 import { parseAllowedUnsafeSysctls } from './sysctl-flags.js';
+import { parseLogRotation } from '../runtime/log-rotation.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -40,6 +41,8 @@ export interface NodeOptions {
   clusterDomain: string;
   resolvConf: string;
   bridgeNetwork?: string;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
   logLevel: string;
 }
 
@@ -161,6 +164,15 @@ async function makeProvider(
   const registries = checkRegistries(o.insecureRegistry);
   const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
   const dns = parseDnsFlags(o);
+  const rotationGiven = o.containerLogMaxSize !== undefined || o.containerLogMaxFiles !== undefined;
+  const logRotation = parseLogRotation({
+    maxSize: o.containerLogMaxSize,
+    maxFiles: o.containerLogMaxFiles,
+  });
+  if (rotationGiven && (o.providerModule !== undefined || o.vch !== undefined))
+    throw new UsageError(
+      "--container-log-max-size and --container-log-max-files are the VCH's settings: give them to the VCH (vch serve), not with --vch or --provider-module",
+    );
   if (o.providerModule !== undefined) {
     if (
       o.vch !== undefined ||
@@ -223,6 +235,7 @@ async function makeProvider(
     insecureRegistries: registries,
     logger: log,
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
+    logRotation,
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   embedded.vch.on('event', (e) =>

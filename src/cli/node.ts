@@ -78,6 +78,14 @@ export function addNodeCommand(program: Command): void {
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )
+    .option(
+      '--container-log-max-size <size>',
+      "a container's log file is rotated before it grows past this (the kubelet's flag, default 10Mi; e.g. 10Mi, 512Ki)",
+    )
+    .option(
+      '--container-log-max-files <n>',
+      "log files kept per container, the current one included (the kubelet's flag, default 5)",
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: NodeOptions) => {
       const { runNode } = await import('./node-run.js');

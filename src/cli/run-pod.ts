@@ -9,6 +9,7 @@ import { createLogger } from '../logging/logger.js';
 import { createVicProvider } from '../providers/vic/index.js';
 import { manifestSources } from '../providers/vic/run-manifest.js';
 import { parseRunManifest, runPod } from '../providers/vic/run-pod.js';
+import { parseLogRotation } from '../runtime/log-rotation.js';
 import { parseRuntimeChoice } from '../vch/backends.js';
 import { openEmbeddedVch } from '../vch/embedded.js';
 import { UsageError } from './errors.js';
@@ -20,6 +21,8 @@ export interface RunOptions {
   load: string[];
   runtime: string;
   bridgeNetwork?: string;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
   logLevel: string;
 }
 
@@ -42,6 +45,10 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
     throw new UsageError(`${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   const runtime = parseRuntimeChoice(o.runtime);
+  const logRotation = parseLogRotation({
+    maxSize: o.containerLogMaxSize,
+    maxFiles: o.containerLogMaxFiles,
+  });
   const { pod, objects } = parseRunManifest(text, file);
   const stateDir = resolve(o.stateDir ?? defaultStateDir());
   try {
@@ -58,6 +65,7 @@ export async function runPodCommand(file: string, o: RunOptions): Promise<number
     insecureRegistries: registries,
     logger: log,
     runtime,
+    logRotation,
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
   });
   const provider = createVicProvider({

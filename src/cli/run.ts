@@ -36,6 +36,16 @@ export function addRunCommand(program: Command): void {
       '--bridge-network <cidr|none>',
       "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
     )
+    .option(
+      '--container-log-max-size <size>',
+      "a container's log file is rotated before it grows past this (the kubelet's flag; e.g. 10Mi, 512Ki)",
+      '10Mi',
+    )
+    .option(
+      '--container-log-max-files <n>',
+      "log files kept per container, the current one included (the kubelet's flag)",
+      '5',
+    )
     .option('--log-level <level>', "the VCH's log on stderr: debug, info, warn or error", 'error')
     .action(async (file: string, o: RunOptions) => {
       const { runPodCommand } = await import('./run-pod.js');

@@ -42,6 +42,16 @@ export function addVchCommand(program: Command): void {
       '--bridge-network <cidr|none>',
       "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
     )
+    .option(
+      '--container-log-max-size <size>',
+      "a container's log file is rotated before it grows past this (the kubelet's flag; e.g. 10Mi, 512Ki)",
+      '10Mi',
+    )
+    .option(
+      '--container-log-max-files <n>',
+      "log files kept per container, the current one included (the kubelet's flag)",
+      '5',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: import('../vch/serve.js').ServeOptions) => {
       const { serveVch } = await import('../vch/serve.js');

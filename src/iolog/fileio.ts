@@ -1,11 +1,16 @@
 // Opening log files with clear errors, and positioned reads that fill what they can.
-import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidInputError, NotFoundError } from './errors.js';
 
+/** What positioned reads need: one file, or a log with its rotated files (rotated.ts). */
+export interface PositionalReader {
+  read(buf: Uint8Array, off: number, len: number, pos: number): Promise<{ bytesRead: number }>;
+  readSync(buf: Uint8Array, off: number, len: number, pos: number): number;
+}
+
 /** Reads up to `len` bytes at file position `pos` into buf[off…]; fewer only at end of file. */
 export async function readAt(
-  fh: FileHandle,
+  fh: PositionalReader,
   buf: Uint8Array,
   off: number,
   len: number,
@@ -42,7 +47,7 @@ export async function openLog(path: string): Promise<FileHandle> {
 
 /** readAt, synchronously: for the few small reads of a seek. */
 export function readAtSync(
-  fh: FileHandle,
+  fh: PositionalReader,
   buf: Uint8Array,
   off: number,
   len: number,
@@ -50,7 +55,7 @@ export function readAtSync(
 ): number {
   let got = 0;
   while (got < len) {
-    const n = readSync(fh.fd, buf, off + got, len - got, pos + got);
+    const n = fh.readSync(buf, off + got, len - got, pos + got);
     if (n === 0) break;
     got += n;
   }

@@ -17,8 +17,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { FileHandle } from 'node:fs/promises';
-import { readAt } from './fileio.js';
+import { type PositionalReader, readAt } from './fileio.js';
 import { HEADER_LENGTH, MAX_ENTRY, MAX_MESSAGE, type StreamId } from './format.js';
 import { scanEntries } from './scan.js';
 import { type LogChunk, LineSelector } from './select.js';
@@ -151,7 +150,7 @@ export interface ParallelDecodeOptions {
  * the start of an unfinished entry at the end, or where the chain left the workers' blocks.
  */
 export async function* decodeParallel(
-  fh: FileHandle,
+  fh: PositionalReader,
   from: number,
   to: number,
   pool: WorkerPool,
@@ -211,7 +210,7 @@ export async function* decodeParallel(
  * when the chain lands where the worker began.
  */
 async function stitchTo(
-  fh: FileHandle,
+  fh: PositionalReader,
   from: number,
   to: number,
   fileEnd: number,

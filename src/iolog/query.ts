@@ -13,15 +13,16 @@
 // bytes move down over the headers with one copyWithin per entry, and each run of one stream's
 // bytes leaves as one chunk.
 
-import type { FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { InvalidInputError } from './errors.js';
 import { continuesLine, MAX_ENTRY, Timestamps } from './format.js';
 import { type LogChunk, LineSelector } from './select.js';
 import { type EntryHandler, findEntry, PROBE_BYTES, scanEntries } from './scan.js';
 import { TIMESTAMP_PREFIX_LENGTH } from './time.js';
 import { systemClock } from './clock.js';
-import { openLog, readAt, readAtSync } from './fileio.js';
+import { type PositionalReader, readAt, readAtSync } from './fileio.js';
+import { RotatedLog } from './rotated.js';
 import { decodeParallel, PARALLEL_MIN_BYTES, WorkerPool } from './parallel.js';
 
 export type { LogChunk };
@@ -72,13 +73,16 @@ export function validateQuery(q: LogQuery): void {
     );
 }
 
-/** Runs a query over the iolog file at `path`, yielding its output stream by stream. */
+/**
+ * Runs a query over the iolog file at `path` and its rotated files (path.N … path.1, path: one
+ * log, oldest first; rotated.ts), yielding its output stream by stream.
+ */
 export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<LogChunk> {
   validateQuery(q);
-  const fh = await openLog(path);
+  const fh = await RotatedLog.open(path);
   const watcher = q.follow ? new Growth(path, q) : undefined;
   try {
-    let size = (await fh.stat()).size;
+    let size = fh.size;
     let pos = 0;
     if (q.tail !== undefined && q.tail !== Infinity) pos = await seekTail(fh, size, q.tail);
     if (q.since !== undefined) pos = await seekSince(fh, pos, size, q.since);
@@ -163,7 +167,8 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
         const event = await watcher!.next();
         if (event === 'abort' || event === 'until') return;
         if (event === 'closed') closed = true;
-        size = (await fh.stat()).size;
+        // The newest file grew, or was rotated and newer files follow it.
+        size = await fh.refresh(pos - carry.length);
       }
     } finally {
       await pool?.close();
@@ -184,7 +189,7 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
  * entry there. What is left (under 64 KiB) the query's scan skips through.
  */
 async function seekSince(
-  fh: FileHandle,
+  fh: PositionalReader,
   from: number,
   size: number,
   since: bigint,
@@ -210,7 +215,7 @@ const SCAN_BYTES = 64 * 1024;
  * in blocks, each ending at the first entry of the block after it, so memory stays one block
  * and the cost is O(n) however large the file.
  */
-async function seekTail(fh: FileHandle, size: number, n: number): Promise<number> {
+async function seekTail(fh: PositionalReader, size: number, n: number): Promise<number> {
   if (n === 0) return size;
   let end = size; // an entry boundary: the end of the file or the first entry of a later block
   let laterStream = -1; // stream of the entry at `end`, whose line start depends on ours
@@ -289,9 +294,14 @@ class Growth {
       this.dirty = true;
       this.fire('grew');
     };
+    // The directory, not the file: after a rotation the output goes to a new file of that name.
+    const base = basename(path);
+    const ours = (name: string | null) => !name || name === base || name.startsWith(`${base}.`);
     try {
       // Persistent: a follower waiting for output is what keeps a `logs -f` process alive.
-      this.watcher = watch(path, { persistent: true }, grew);
+      this.watcher = watch(dirname(path), { persistent: true }, (_e, name) => {
+        if (ours(name)) grew();
+      });
       this.watcher.on('error', () => this.startPolling(grew));
     } catch {
       this.startPolling(grew);

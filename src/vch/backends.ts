@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { RouterRuntime, type BackendName } from '../runtime/router.js';
 import { createRuncRuntime } from '../runtime/runc/index.js';
+import type { LogRotation } from '../runtime/log-rotation.js';
 import type { Runtime, SandboxNetwork } from '../runtime/runtime.js';
 import { autoBackend, createVmRuntime } from '../runtime/vm/index.js';
 import { invalidInput } from './errors.js';
@@ -63,6 +64,8 @@ export interface BackendOptions {
   runc?: string;
   /** The containers' init (default: the project's build). */
   tether?: string;
+  /** Rotation of containers' logs (runc: their tether; vm: the agent asks); absent: never. */
+  logRotation?: LogRotation;
 }
 
 export interface Backends {
@@ -96,6 +99,7 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
             ...(o.runc && { runcPath: o.runc }),
             ...(o.tether && { tetherPath: o.tether }),
             ...(network && { network }),
+            ...(o.logRotation && { logRotation: o.logRotation }),
           }),
           vm: createVmRuntime({
             stateDir: dir,
@@ -103,6 +107,7 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
             accel: 'auto',
             // The backend logs each boot ('pod VM booted', bootMs); here it feeds the metric.
             onBoot: ({ ms, accel }) => boots.record(ms, accel),
+            ...(o.logRotation && { logRotation: o.logRotation }),
           }),
         },
       }),

@@ -3,6 +3,7 @@
 // the last VCH left behind cleared. `node` and `run` then serve it on a unix socket in the
 // state directory (openEmbeddedVch), `vch serve` where it is told (serve.ts); both on one
 // listener for the persona and the portlayer (vch-server.ts).
+import { DEFAULT_LOG_ROTATION, type LogRotation } from '../runtime/log-rotation.js';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Logger, silentLogger } from '../logging/logger.js';
@@ -31,6 +32,8 @@ export interface HostVchOptions {
   tether?: string;
   /** Default backend of pods (`vic-kubelet.io/runtime` overrides). Default auto. */
   runtime?: RuntimeChoice;
+  /** Rotation of containers' logs; default the kubelet's (10Mi, 5 files). */
+  logRotation?: LogRotation;
   /**
    * `--bridge-network`: the range of the VCH's bridge (CIDR), "none" for pods with loopback
    * only; absent, the range chosen before, else the first default that overlaps no route.
@@ -58,6 +61,7 @@ export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backen
     logger,
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),
+    logRotation: o.logRotation ?? DEFAULT_LOG_ROTATION,
   });
   const vch = await Vch.open({
     stateDir,

@@ -3,6 +3,7 @@
 // optionally on loopback TCP, until SIGTERM or SIGINT. Stopping closes the servers, the
 // runtime's watchers and the database; containers keep running and the next start picks them
 // up again.
+import { parseLogRotation } from '../runtime/log-rotation.js';
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -37,6 +38,8 @@ export interface ServeOptions {
   runtime: string;
   /** CIDR of the VCH's bridge, or "none" (embedded.ts). */
   bridgeNetwork?: string;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
   logLevel: string;
 }
 
@@ -49,6 +52,10 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     );
   const choice = parseRuntimeChoice(o.runtime);
   checkBridgeNetworkFlag(o.bridgeNetwork);
+  const logRotation = parseLogRotation({
+    maxSize: o.containerLogMaxSize,
+    maxFiles: o.containerLogMaxFiles,
+  });
   const socketPath = unixSocketPath(o.dockerHost);
   const tls = await loadServerTls(o);
   const tcp = o.dockerTcp ? parseTcpAddress(o.dockerTcp, tls !== undefined) : undefined;
@@ -68,6 +75,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
   const { vch, backends } = await openHostVch({
     stateDir,
     runtime: choice,
+    logRotation,
     insecureRegistries: o.insecureRegistry,
     logger: log,
     ...(o.runc && { runc: o.runc }),

@@ -1,6 +1,7 @@
 // The runc backend of the runtime (Debian's runc): see runc-runtime.ts.
 import type { Logger } from 'pino';
 import type { Runtime, SandboxNetwork } from '../runtime.js';
+import type { LogRotation } from '../log-rotation.js';
 import { defaultTetherPath } from '../paths.js';
 import { RuncRuntime } from './runc-runtime.js';
 
@@ -12,6 +13,7 @@ export function createRuncRuntime(options: {
   runcPath?: string;
   logger?: Logger;
   network?: SandboxNetwork;
+  logRotation?: LogRotation;
 }): Runtime {
   return new RuncRuntime({ ...options, tetherPath: options.tetherPath ?? defaultTetherPath() });
 }

@@ -1,5 +1,6 @@
 // The OCI runtime spec documents (bundle config.json) for a sandbox's pause process and for a
 // container. Pure functions of their inputs: unit-tested without runc.
+import type { LogRotation } from '../log-rotation.js';
 import { ociSeccomp, type ResolvedProfile } from '../seccomp/profile.js';
 import type { ExecProcess } from '../core/exec.js';
 import { CAP_NAMES, capMask, effectiveCaps } from '../capabilities.js';
@@ -16,6 +17,8 @@ export const TETHER_IN_CONTAINER = '/.vic/tether';
  */
 export const LOG_FD = 3;
 export const STATUS_FD = 4;
+/** The directory of the log, for the tether's rotation (tether/iolog-out.c). */
+export const LOG_DIR_FD = 5;
 
 /** OCI capability names: CAP_ and the name. */
 const oci = (caps: string[]) => caps.map((c) => `CAP_${c}`);
@@ -124,6 +127,8 @@ export interface ContainerConfigInput {
   seccomp?: ResolvedProfile;
   /** A host file mounted at the container's terminationMessagePath. */
   terminationLog?: { source: string; destination: string };
+  /** The log's rotation: the tether renames in the directory handed in as LOG_DIR_FD. */
+  logRotation?: LogRotation & { name: string };
   /** Volumes, already bound on the host (core/volume-mounts.ts): bound in after the rest. */
   volumes?: { source: string; destination: string; readOnly: boolean }[];
 }
@@ -158,6 +163,18 @@ export function containerConfig(c: ContainerConfigInput): object {
         '--caps',
         capMask(caps),
         ...(sec.noNewPrivileges ? ['--no-new-privs'] : []),
+        ...(c.logRotation
+          ? [
+              '--log-dir-fd',
+              String(LOG_DIR_FD),
+              '--log-name',
+              c.logRotation.name,
+              '--log-max-size',
+              String(c.logRotation.maxSize),
+              '--log-max-files',
+              String(c.logRotation.maxFiles),
+            ]
+          : []),
         '--',
         ...c.process.args,
       ],

@@ -5,7 +5,7 @@
 import { containerSeccomp } from '../seccomp/container.js';
 import { constants, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidInput, unavailable } from '../errors.js';
@@ -20,6 +20,7 @@ import { prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
+import type { LogRotation } from '../log-rotation.js';
 import type { Runtime, SandboxNetwork, SandboxSpec } from '../runtime.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
@@ -39,6 +40,8 @@ export interface RuncRuntimeOptions {
   startTimeoutMs?: number;
   /** The VCH's network: each sandbox's namespace is attached to it; absent, loopback only. */
   network?: SandboxNetwork;
+  /** Containers' logs rotated by their tether; absent: never rotated. */
+  logRotation?: LogRotation;
 }
 
 interface RuncContainer extends ContainerRecord {
@@ -51,6 +54,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
   private readonly layout: Layout;
   private readonly runc: Runc;
   private readonly tether: string;
+  private readonly logRotation: LogRotation | undefined;
   private readonly startTimeoutMs: number;
   private readonly boot = bootId();
   private readonly sandboxes: RuncSandboxes;
@@ -61,6 +65,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     this.layout = new Layout(options.stateDir);
     this.runc = new Runc(options.runcPath ?? 'runc', this.layout.runcRoot);
     this.tether = options.tetherPath;
+    this.logRotation = options.logRotation;
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.sandboxes = new RuncSandboxes(
       this.layout,
@@ -133,6 +138,9 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
             terminationLog: { source: dirs.terminationLog, destination: messagePath },
           }),
           volumes: volumes.map((v) => ({ ...v, source: v.hostPath })),
+          ...(this.logRotation && {
+            logRotation: { ...this.logRotation, name: basename(rec.spec.logPath) },
+          }),
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
@@ -144,6 +152,18 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           throw e;
         },
       );
+      // The log's directory, where the tether renames and creates the log's files as it rotates
+      // them: it cannot reach the host's path from inside the container. The container's
+      // process can reach none of the tether's fds (close-on-exec, the tether not dumpable).
+      const logDir = this.logRotation
+        ? await open(dirname(rec.spec.logPath), constants.O_RDONLY | constants.O_DIRECTORY).catch(
+            async (e) => {
+              await logFile.close();
+              await statusFile.close();
+              throw e;
+            },
+          )
+        : undefined;
       const pidFile = `${dirs.dir}/init.pid`;
       try {
         await this.runc.create({
@@ -151,11 +171,13 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           bundle: dirs.bundle,
           pidFile,
           consoleLog: dirs.runcLog,
-          extraFds: [logFile.fd, statusFile.fd], // LOG_FD, STATUS_FD
+          // LOG_FD, STATUS_FD, LOG_DIR_FD
+          extraFds: [logFile.fd, statusFile.fd, ...(logDir ? [logDir.fd] : [])],
         });
       } finally {
         await logFile.close();
         await statusFile.close();
+        await logDir?.close();
       }
       const init = identify(await readPid(pidFile, dirs.runcLog));
       await this.runc.run(['start', id]);

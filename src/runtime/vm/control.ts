@@ -20,6 +20,7 @@ export type AgentMessage =
   | StartedRecord
   | ExitedRecord
   | { type: 'error'; id: string; message: string }
+  | { type: 'rotate'; id: string; size: number }
   | ExecOutput
   | ExecExit;
 
@@ -70,6 +71,10 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
     case 'error':
       return t.length === TO_HOST.error + 1
         ? { type: 'error', id: t[1], message: t[2] }
+        : undefined;
+    case 'rotate':
+      return t.length === TO_HOST.rotate + 1 && /^\d{1,15}$/.test(t[2])
+        ? { type: 'rotate', id: t[1], size: Number(t[2]) }
         : undefined;
     case 'execout':
     case 'execexit':

@@ -215,6 +215,23 @@ export class PodVm {
     this.ports.add(id);
   }
 
+  /**
+   * Puts a fresh file behind the container's log port (QMP chardev-change: the guest keeps its
+   * port). False when this qemu cannot swap the chardev of a port in use.
+   */
+  async changePortFile(id: string, logPath: string): Promise<boolean> {
+    if (this.gone || !this.ports.has(id) || !this.qmp) return false;
+    return this.qmp
+      .execute('chardev-change', {
+        id: `log-${id}`,
+        backend: { type: 'file', data: { out: logPath, append: true } },
+      })
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
   async removePort(id: string): Promise<void> {
     if (this.gone || !this.ports.has(id) || !this.qmp) return;
     // The agent closes its end first (and frees the container's slot).

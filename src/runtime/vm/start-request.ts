@@ -4,6 +4,7 @@ import { capMask, effectiveCaps } from '../capabilities.js';
 import { unavailable } from '../errors.js';
 import { compileBpf } from '../seccomp/bpf.js';
 import type { ResolvedProfile } from '../seccomp/profile.js';
+import type { LogRotation } from '../log-rotation.js';
 import type { ContainerRecord } from '../core/container-record.js';
 import type { PreparedMount } from '../core/volume-mounts.js';
 import type { ExitedRecord, StartedRecord } from '../core/protocol.js';
@@ -18,6 +19,8 @@ export function startRequest(
   sharePid: boolean,
   volumes: readonly PreparedMount[] = [],
   seccomp?: ResolvedProfile,
+  /** Its log's rotation, and what the current file holds. */
+  log?: LogRotation & { size: number },
 ): (string | number)[] {
   const p = rec.spec.process;
   const env = p.env.some((kv) => kv.startsWith('HOME='))
@@ -38,6 +41,7 @@ export function startRequest(
   // Hex: a path may hold commas. The agent binds the share's termination-log there.
   const tlog = rec.spec.terminationMessagePath;
   if (tlog) opts += `,tlog=${Buffer.from(tlog).toString('hex')}`;
+  if (log) opts += `,log=${log.maxSize}:${log.maxFiles}:${log.size}`;
   return [
     'start',
     rec.id,

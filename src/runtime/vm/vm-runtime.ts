@@ -6,7 +6,7 @@
 // host only over the control channel (control.ts): nothing the guest can write on the share is
 // read back.
 import { containerSeccomp } from '../seccomp/container.js';
-import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
@@ -27,6 +27,8 @@ import { PodVm, type SandboxRecord } from './pod-vm.js';
 import { kvmUsable, vmSize, type Accel } from './qemu.js';
 import { requestExec } from './exec-request.js';
 import { requestStart, startRequest } from './start-request.js';
+import { LogPortRotation } from './log-port-rotation.js';
+import type { LogRotation } from '../log-rotation.js';
 
 export interface VmRuntimeOptions {
   /** Where the backend keeps everything (it uses `<stateDir>/vm/`). */
@@ -42,6 +44,8 @@ export interface VmRuntimeOptions {
   onBoot?: (boot: { sandboxId: string; ms: number; accel: Accel }) => void;
   /** qemu binary. Default qemu-system-x86_64. */
   qemuPath?: string;
+  /** Containers' logs rotated (at the agent's request: log-port-rotation.ts); absent: never. */
+  logRotation?: LogRotation;
 }
 
 /** Reason of containers whose VM went away under them (killed from outside, crashed). */
@@ -59,6 +63,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   private guest: Promise<Guest> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
+  private readonly logPorts: LogPortRotation | undefined;
 
   constructor(private readonly options: VmRuntimeOptions) {
     super(options.logger ?? pino({ level: 'silent' }));
@@ -66,6 +71,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     const accel = options.accel ?? 'auto';
     this.accel = accel === 'auto' ? (kvmUsable() ? 'kvm' : 'tcg') : accel;
     this.bootTimeoutMs = options.bootTimeoutMs ?? (this.accel === 'kvm' ? 20_000 : 60_000);
+    this.logPorts = options.logRotation && new LogPortRotation(options.logRotation, this.log);
   }
 
   /** The accelerator this runtime's VMs use. */
@@ -177,11 +183,13 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       const control = vm.control;
       if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
       const seccomp = await containerSeccomp(rec.spec.security);
+      const rotation = this.options.logRotation;
       const request = startRequest(
         rec,
         vm.rec.spec.shareProcessNamespace === true,
         volumes,
         seccomp,
+        rotation && { ...rotation, size: (await stat(rec.spec.logPath)).size },
       );
       const previous = rec.startedNs !== undefined ? BigInt(rec.startedNs) : -1n;
       const answer = await requestStart(control, request, previous, START_TIMEOUT_MS);
@@ -342,6 +350,13 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   private onMessage(sandboxId: string, m: AgentMessage): void {
     if (m.type === 'error') {
       this.log.warn({ sandbox: sandboxId, container: m.id, err: m.message }, 'pod VM agent');
+      return;
+    }
+    if (m.type === 'rotate') {
+      const rec = this.containers.get(m.id);
+      const vm = this.vms.get(sandboxId);
+      if (rec && vm && rec.sandboxId === sandboxId && this.logPorts)
+        void this.logPorts.rotate(vm, m.id, rec.spec.logPath, m.size);
       return;
     }
     if (m.type !== 'exited') return;

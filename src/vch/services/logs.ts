@@ -32,8 +32,10 @@ export class LogService {
     };
     // Check now, so that a bad query or a missing log fails the call itself, not the stream.
     validateQuery(query);
+    // output.log, or (for the moment in which the tether rotates it) output.log.1.
+    const log = this.ctx.logPath(row.id);
     try {
-      await access(this.ctx.logPath(row.id));
+      await access(log).catch(() => access(`${log}.1`));
     } catch {
       throw notFound(`container ${row.id} has no log`);
     }
