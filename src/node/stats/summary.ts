@@ -61,6 +61,32 @@ export interface Summary {
 
 const ms = (iso: string) => Date.parse(iso);
 
+/** Only the Summary's memory fields (a sample may carry more, such as a limit). */
+function memory(time: string, m: MemorySample): SummaryMemory {
+  return {
+    time,
+    ...(m.availableBytes !== undefined && { availableBytes: m.availableBytes }),
+    usageBytes: m.usageBytes,
+    workingSetBytes: m.workingSetBytes,
+    rssBytes: m.rssBytes,
+    pageFaults: m.pageFaults,
+    majorPageFaults: m.majorPageFaults,
+  };
+}
+
+/** Only the Summary's filesystem fields. */
+function fsOf(time: string, f: FsSample): SummaryFs {
+  return {
+    time,
+    availableBytes: f.availableBytes,
+    capacityBytes: f.capacityBytes,
+    usedBytes: f.usedBytes,
+    inodesFree: f.inodesFree,
+    inodes: f.inodes,
+    inodesUsed: f.inodesUsed,
+  };
+}
+
 /** Renders Summaries, keeping the previous CPU samples for the rates. */
 export class SummaryBuilder {
   readonly #rates = new CpuRates();
@@ -78,13 +104,13 @@ export class SummaryBuilder {
       };
     };
     const pods = u.pods.map((p) => this.#pod(p, cpu));
-    const fs = u.fs && { time: u.time, ...u.fs };
+    const fs = u.fs && fsOf(u.time, u.fs);
     const summary: Summary = {
       node: {
         nodeName: this.nodeName,
         startTime: u.startTime,
         cpu: cpu('node', u.cpu, u.time, u.startTime),
-        memory: { time: u.time, ...u.memory },
+        memory: memory(u.time, u.memory),
         ...(fs && { fs, runtime: { imageFs: fs, containerFs: fs } }),
       },
       pods,
@@ -125,7 +151,7 @@ export class SummaryBuilder {
       out.process_stats = { process_count: processes };
     }
     if (p.interfaces.length > 0) out.network = network(p.time, p.interfaces);
-    if (ephemeral) out['ephemeral-storage'] = { time: p.time, ...ephemeral };
+    if (ephemeral) out['ephemeral-storage'] = fsOf(p.time, ephemeral);
     return out;
   }
 }
@@ -138,9 +164,9 @@ function container(
     name: c.name,
     startTime: c.startTime,
     ...(c.cpu && { cpu: cpu(`${c.name}/${c.startTime}`, c.cpu) }),
-    ...(c.memory && { memory: { time: c.time, ...c.memory } }),
-    ...(c.rootfs && { rootfs: { time: c.time, ...c.rootfs } }),
-    ...(c.logs && { logs: { time: c.time, ...c.logs } }),
+    ...(c.memory && { memory: memory(c.time, c.memory) }),
+    ...(c.rootfs && { rootfs: fsOf(c.time, c.rootfs) }),
+    ...(c.logs && { logs: fsOf(c.time, c.logs) }),
   };
 }
 
