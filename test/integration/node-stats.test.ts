@@ -4,12 +4,11 @@
 // /metrics/resource passes `promtool check metrics`; a real metrics-server, registered as the
 // metrics.k8s.io APIService, scrapes the node, and `kubectl top node` and `kubectl top pod`
 // print non-zero CPU and memory.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubectl } from './cluster.js';
@@ -25,7 +24,6 @@ import {
 } from './node-harness.js';
 import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
 
-const run = promisify(execFile);
 const cluster = inject('cluster');
 const kc = kubeConfigOf(cluster);
 const core = kc.makeApiClient(k8s.CoreV1Api);
