@@ -65,14 +65,14 @@ afterAll(async () => {
   await registry?.stop();
 }, 120_000);
 
-/** A pod that spins a CPU and holds a few MiB (a 4 MB shell variable), so both read non-zero. */
+/** A pod that spins a CPU and holds a few MiB (an 8 MB shell variable), so both read non-zero. */
 function busyPod(name: string, annotations?: Record<string, string>): k8s.V1Pod {
   const pod = podOn(nodeName, namespace, name, {
     containers: [
       {
         name: 'spin',
         image,
-        command: ['sh', '-c', 'x=$(head -c 4000000 /dev/zero | tr "\\0" a); while :; do :; done'],
+        command: ['sh', '-c', 'x=$(head -c 8000000 /dev/zero | tr "\\0" a); while :; do :; done'],
       },
     ],
   });
@@ -121,6 +121,33 @@ function parseTop(line: string): { cpuMillis: number; memMiB: number } {
   const n = Number(/^\d+/.exec(mem)![0]);
   const memMiB = mem.endsWith('Gi') ? n * 1024 : mem.endsWith('Ki') ? n / 1024 : n;
   return { cpuMillis, memMiB };
+}
+
+/** The Summary's entry for pod `name`, read twice a few seconds apart (so with a rate). */
+async function summaryOf(name: string) {
+  await kubeletGet('/stats/summary');
+  await new Promise((r) => setTimeout(r, 3000));
+  const r = await kubeletGet('/stats/summary');
+  expect(r.status).toBe(200);
+  const check = spawnSync(metricsTool('summary-check'), { input: r.body, encoding: 'utf8' });
+  expect(check.stderr).toBe('');
+  return JSON.parse(r.body).pods.find((p: { podRef: { name: string } }) => p.podRef.name === name);
+}
+
+/** `kubectl top pod NAME`'s figures, once metrics-server has them. */
+async function topPod(name: string) {
+  const line = await until(
+    `kubectl top pod ${name} to answer`,
+    async () => {
+      if (metrics!.exited()) throw new Error('metrics-server exited');
+      const out = await kubectl(cluster, 'top', 'pod', '-n', namespace, name).catch(() => '');
+      return out.split('\n').find((l) => l.startsWith(`${name} `));
+    },
+    120_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${metrics!.output().slice(-3000)}`);
+  });
+  return parseTop(line);
 }
 
 describe('node stats (runc)', () => {
@@ -199,6 +226,26 @@ describe('node stats (runc)', () => {
       throw new Error(`${e.message}\n${metrics!.output().slice(-3000)}`);
     });
     const p = parseTop(podLine);
+    expect(p.cpuMillis).toBeGreaterThan(100);
+    expect(p.memMiB).toBeGreaterThanOrEqual(4);
+  }, 300_000);
+});
+
+describe('node stats (vm)', () => {
+  it('a pod VM’s container: figures from the guest’s cgroup, in the Summary and kubectl top', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: busyPod('spin-vm', { 'vic-kubelet.io/runtime': 'vm' }),
+    });
+    await running('spin-vm');
+    const pod = await summaryOf('spin-vm');
+    const c = pod.containers[0];
+    expect(c.cpu.usageNanoCores).toBeGreaterThan(100_000_000);
+    expect(c.memory.workingSetBytes).toBeGreaterThan(4_000_000);
+    expect(c.memory.rssBytes).toBeGreaterThan(4_000_000);
+    expect(c.logs.capacityBytes).toBeGreaterThan(0);
+    if (!metrics) throw new Error('metrics-server is started by the runc test before this one');
+    const p = await topPod('spin-vm');
     expect(p.cpuMillis).toBeGreaterThan(100);
     expect(p.memMiB).toBeGreaterThanOrEqual(4);
   }, 300_000);

@@ -13,6 +13,7 @@ export const TO_GUEST = {
   poweroff: 0,
   exec: 8,
   execsignal: 3,
+  stats: 1,
 } as const;
 
 /** Messages from the agent (and, for started/exited, from a runc tether's status fd). */
@@ -23,6 +24,7 @@ export const TO_HOST = {
   error: 2,
   execout: 4,
   execexit: 4,
+  stats: 8,
 } as const;
 
 /** VIC_MAX_LINE: the longest line the agent reads. */

@@ -4,7 +4,7 @@ import type { ContainerRecord } from '../core/container-record.js';
 import type { ProcessIdentity } from '../core/proc.js';
 import type { ContainerSample, SandboxUsage } from '../runtime.js';
 import { CgroupFiles, oomKillCount, readCgroupUsage } from '../stats/cgroup.js';
-import { fsUsage, treeUsage } from '../stats/disk-usage.js';
+import { layerUsage } from '../stats/layer.js';
 import { readNetDev } from '../stats/net-dev.js';
 
 /** The container's cgroup path (runc's cgroupsPath, cgroupfs driver). */
@@ -26,10 +26,7 @@ export async function containerSample(
     rec.status === 'running'
       ? await readCgroupUsage(new CgroupFiles(containerCgroupPath(rec.id)))
       : undefined;
-  // The overlay's upper directory is what the container wrote; a copy is all of it.
-  const layer = rec.rootfsMode === 'overlay' ? dirs.upper : dirs.rootfs;
-  const rootfs = await fsUsage(await treeUsage([layer]), layer);
-  return { ...(usage && { usage }), rootfs };
+  return { ...(usage && { usage }), rootfs: await layerUsage(rec.rootfsMode, dirs) };
 }
 
 export async function sandboxUsage(pause: ProcessIdentity | undefined): Promise<SandboxUsage> {
