@@ -18,6 +18,20 @@ export function parseProcStat(text: string): CpuUsage {
   return { usageNanoSeconds: ticks * (1e9 / TICKS_PER_SECOND) };
 }
 
+/**
+ * All CPUs' time, idle included, in nanoseconds: Docker's system_cpu_usage, against which
+ * `docker stats` sets a container's CPU time.
+ */
+export function parseProcStatTotal(text: string): number {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  const f = (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  return f.reduce((n, x) => n + (Number.isFinite(x) ? x : 0), 0) * (1e9 / TICKS_PER_SECOND);
+}
+
+export async function readSystemCpuNanoSeconds(): Promise<number> {
+  return parseProcStatTotal(await readFile('/proc/stat', 'utf8'));
+}
+
 /** meminfo's "Key:   123 kB" lines, in bytes. */
 function parseMeminfo(text: string): Map<string, number> {
   const out = new Map<string, number>();

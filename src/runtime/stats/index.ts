@@ -6,6 +6,8 @@ export {
   hostMemory,
   parseBootTime,
   parseProcStat,
+  parseProcStatTotal,
   readHostUsage,
+  readSystemCpuNanoSeconds,
   type HostMemory,
 } from './host.js';
