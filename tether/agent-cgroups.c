@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "protocol.h"
+#include "tokens.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 
@@ -57,4 +59,32 @@ int cgroup_oom_killed(const char *id) {
     if (read_text(p, buf, sizeof buf) < 0) return 0;
     char *k = strstr(buf, "oom_kill ");
     return k && atoll(k + 9) > 0;
+}
+
+/* The number after `key` at the start of a line of a "key value" file, or -1. */
+static long long stat_value(const char *text, const char *key) {
+    size_t n = strlen(key);
+    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, key, n) && l[n] == ' ') return atoll(l + n + 1);
+    return -1;
+}
+
+void cgroup_send_stats(const char *id, int running) {
+    char p[256], cpu[1024], cur[64], max[64], mem[8192], eid[200];
+    if (!cgroups_ok) return send_error(id, "no cgroups in the guest");
+    if (!running) return send_error(id, "not running");
+    cgroup_path(id, "cpu.stat", p, sizeof p);
+    if (read_text(p, cpu, sizeof cpu) < 0) return send_error(id, "no cpu.stat");
+    cgroup_path(id, "memory.current", p, sizeof p);
+    if (read_text(p, cur, sizeof cur) < 0) return send_error(id, "no memory.current");
+    cgroup_path(id, "memory.max", p, sizeof p);
+    if (read_text(p, max, sizeof max) < 0) snprintf(max, sizeof max, "max");
+    cgroup_path(id, "memory.stat", p, sizeof p);
+    if (read_text(p, mem, sizeof mem) < 0) return send_error(id, "no memory.stat");
+    max[strcspn(max, "\n")] = 0;
+    token_encode(id, eid, sizeof eid);
+    send_line(VIC_TO_HOST_STATS " %s %lld %lld %s %lld %lld %lld %lld", eid,
+              stat_value(cpu, "usage_usec"), atoll(cur), strcmp(max, "max") ? max : "max",
+              stat_value(mem, "inactive_file"), stat_value(mem, "anon"),
+              stat_value(mem, "pgfault"), stat_value(mem, "pgmajfault"));
 }

@@ -293,6 +293,8 @@ static void handle_line(char *line) {
         container_forget(tok[1]);
     } else if (IS(VIC_TO_GUEST_STATUS, VIC_TO_GUEST_STATUS_NFIELDS)) {
         containers_status();
+    } else if (IS(VIC_TO_GUEST_STATS, VIC_TO_GUEST_STATS_NFIELDS)) {
+        cgroup_send_stats(tok[1], container_init_pid(tok[1]) != 0);
     } else if (IS(VIC_TO_GUEST_POWEROFF, VIC_TO_GUEST_POWEROFF_NFIELDS)) {
         power_off();
     } else {

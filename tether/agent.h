@@ -91,6 +91,7 @@ void cgroups_init(void);
 void cgroup_prepare(const struct start_req *r); /* the container's cgroup, made afresh */
 int cgroup_enter(const char *id);               /* in its init: 0, or -1 with errno */
 int cgroup_oom_killed(const char *id);          /* whether the OOM killer struck in it */
+void cgroup_send_stats(const char *id, int running); /* answers a stats request */
 
 /* agent-exec.c: in the child the agent clones for a container: its init, then its process. */
 _Noreturn void container_init(const struct start_req *r, int out, int err, int report,

@@ -119,6 +119,12 @@
 #define VIC_TO_GUEST_EXECSIGNAL_FIELDS "ID EXECID SIGNO"
 #define VIC_TO_GUEST_EXECSIGNAL_NFIELDS 3
 
+/* Asks for container ID's usage figures from its cgroup in the guest: answered by stats, or by
+ * error when it does not run (or the guest has no cgroups). */
+#define VIC_TO_GUEST_STATS "stats"
+#define VIC_TO_GUEST_STATS_FIELDS "ID"
+#define VIC_TO_GUEST_STATS_NFIELDS 1
+
 /* Kills everything and powers the VM off. */
 #define VIC_TO_GUEST_POWEROFF "poweroff"
 #define VIC_TO_GUEST_POWEROFF_FIELDS ""
@@ -163,6 +169,12 @@
 #define VIC_TO_HOST_ROTATE "rotate"
 #define VIC_TO_HOST_ROTATE_FIELDS "ID SIZE"
 #define VIC_TO_HOST_ROTATE_NFIELDS 2
+
+/* Container ID's cgroup v2 figures, decimal: cpu.stat's usage_usec, memory.current, memory.max
+ * ("max" when none), and memory.stat's inactive_file, anon, pgfault and pgmajfault. */
+#define VIC_TO_HOST_STATS "stats"
+#define VIC_TO_HOST_STATS_FIELDS "ID USAGEUSEC CURRENT MAX INACTIVEFILE ANON PGFAULT PGMAJFAULT"
+#define VIC_TO_HOST_STATS_NFIELDS 8
 
 /* A request about ID ("-" for none) could not be done. */
 #define VIC_TO_HOST_ERROR "error"

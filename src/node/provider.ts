@@ -7,6 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import type { EventReason } from './events.js';
+import type { NodeUsage } from './stats/usage.js';
 
 export interface ContainerLogOptions {
   /** Only the last N lines. */
@@ -117,6 +118,9 @@ export interface Provider {
     command: string[],
     io: ExecIO,
   ): Promise<ExecResult>;
-  /** Optional: the kubelet's /stats/summary document. */
-  getStatsSummary?(): Promise<unknown>;
+  /**
+   * Optional: resource use of the node and its pods now (stats/usage.ts), what the kubelet
+   * API's /stats/summary and /metrics/resource are made of. Without it they answer 501.
+   */
+  getStats?(): Promise<NodeUsage>;
 }

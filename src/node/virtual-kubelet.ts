@@ -40,7 +40,7 @@ export class VirtualKubelet {
     this.server = new KubeletServer(
       o.provider,
       new Authenticator(this.kube, o.nodeName),
-      { ...o.listen },
+      { ...o.listen, nodeName: o.nodeName },
       o.log,
     );
   }

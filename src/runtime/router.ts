@@ -3,6 +3,7 @@
 // sandbox and container is, in memory, and learns it again on recover() from both backends' own
 // records — the VCH's database keeps each pod's choice for the user (pods.runtime).
 import type {
+  ContainerSample,
   ContainerSpec,
   ContainerState,
   ExecOptions,
@@ -10,6 +11,7 @@ import type {
   ExecSpec,
   Runtime,
   SandboxSpec,
+  SandboxUsage,
   StopOptions,
 } from './runtime.js';
 import { invalidInput, notFound } from './errors.js';
@@ -111,6 +113,15 @@ export class RouterRuntime implements Runtime {
 
   exec(id: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult> {
     return this.#call(id, (b) => b.exec(id, spec, options));
+  }
+
+  stats(id: string): Promise<ContainerSample> {
+    return this.#call(id, async (b) => (b.stats ? b.stats(id) : {}));
+  }
+
+  async sandboxStats(id: string): Promise<SandboxUsage> {
+    const b = this.#ofSandbox(id);
+    return b.sandboxStats ? b.sandboxStats(id) : { interfaces: [] };
   }
 
   /** Both backends' recoveries, merged; a backend that cannot recover fails the whole. */

@@ -15,6 +15,9 @@
 // Unavailable (the backend cannot work here: runc missing, no overlayfs and no room to copy).
 
 import type { DnsConfig } from '../api/resolv-conf.js';
+import type { ContainerSample, SandboxUsage } from './stats/types.js';
+
+export type { ContainerSample, SandboxUsage } from './stats/types.js';
 
 /** The process a container runs, already merged from the image config and the request. */
 export interface ProcessSpec {
@@ -284,6 +287,14 @@ export interface Runtime {
    * ones and settles the rest as exited (reason "Lost" when they left no exit status).
    */
   recover(): Promise<{ sandboxes: string[]; containers: ContainerState[] }>;
+
+  /**
+   * Optional: the container's usage now (stats/): CPU, memory and processes from its cgroup
+   * while it runs, and its writable layer. NotFound: no such container.
+   */
+  stats?(id: string): Promise<ContainerSample>;
+  /** Optional: the sandbox's network counters; no interfaces when it has none (or is down). */
+  sandboxStats?(id: string): Promise<SandboxUsage>;
 
   /** Stops watching containers (they keep running); called when the VCH shuts down. */
   close(): Promise<void>;

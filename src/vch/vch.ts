@@ -33,6 +33,12 @@ import { ImageService } from './services/images.js';
 import { LogService } from './services/logs.js';
 import { PodService } from './services/pods.js';
 import { reconcile } from './services/reconcile.js';
+import {
+  type ContainerStats,
+  type HostStats,
+  type PodStats,
+  StatsService,
+} from './services/stats.js';
 import { Watchers } from './services/watchers.js';
 import { StateLock } from './state-lock.js';
 import { VolumeService } from './volumes/volume-service.js';
@@ -59,6 +65,7 @@ import type {
 export { VCH_VERSION } from './services/host.js';
 export { LOST_EXIT_CODE } from './services/watchers.js';
 export type { VchEvents, VchLogger } from './services/context.js';
+export type { ContainerStats, HostStats, PodStats } from './services/stats.js';
 
 export interface VchOptions {
   stateDir: string;
@@ -90,6 +97,7 @@ export class Vch extends EventEmitter<VchEvents> {
   readonly #pods: PodService;
   readonly #images: ImageService;
   readonly #host: HostService;
+  readonly #stats: StatsService;
   /** Volumes (docker volume, the portlayer's /storage/volumes). */
   readonly volumes: VolumeService;
 
@@ -122,6 +130,7 @@ export class Vch extends EventEmitter<VchEvents> {
       this.volumes,
     );
     this.#host = new HostService(ctx, options.name ?? osHostname(), options.vmBoots);
+    this.#stats = new StatsService(ctx);
   }
 
   /** Opens (or creates) the VCH at `options.stateDir` and reconciles it with the runtime. */
@@ -319,5 +328,22 @@ export class Vch extends EventEmitter<VchEvents> {
 
   info(): Promise<VchInfo> {
     return this.#host.info();
+  }
+
+  // ---- usage: services/stats.ts ----
+
+  /** A container's usage now (CPU and memory while it runs, rootfs and log bytes). */
+  containerStats(ref: string): Promise<ContainerStats> {
+    return this.#stats.container(ref);
+  }
+
+  /** A pod's usage: its network and each of its containers'. */
+  podStats(ref: string): Promise<PodStats> {
+    return this.#stats.pod(ref);
+  }
+
+  /** The host's usage (the node's figures). */
+  hostStats(): Promise<HostStats> {
+    return this.#stats.host();
   }
 }

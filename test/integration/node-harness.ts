@@ -55,16 +55,24 @@ export async function servingCert(cluster: ClusterInfo, nodeName: string): Promi
  * authorizer lets it read only what the pods bound to that node reference. Written in `dir`.
  */
 export function nodeKubeconfig(cluster: ClusterInfo, nodeName: string, dir: string): string {
+  return userKubeconfig(cluster, `/O=system:nodes/CN=system:node:${nodeName}`, dir);
+}
+
+/**
+ * A kubeconfig whose client certificate (signed by the cluster's CA) has `subject`, e.g.
+ * "/CN=metrics-server": a user whose rights are only what RBAC grants it. Written in `dir`.
+ */
+export function userKubeconfig(cluster: ClusterInfo, subject: string, dir: string): string {
   const pki = join(cluster.dir, 'pki');
   mkdirSync(dir, { recursive: true });
   const r = spawnSync(
     'bash',
     [
       '-c',
-      'openssl ecparam -name prime256v1 -genkey -noout -out node.key && ' +
-        `openssl req -new -key node.key -subj "/O=system:nodes/CN=system:node:${nodeName}" -out node.csr && ` +
-        `openssl x509 -req -in node.csr -CA ${pki}/ca.crt -CAkey ${pki}/ca.key -CAcreateserial ` +
-        `-CAserial ca.srl -days 1 -extfile <(printf "extendedKeyUsage=clientAuth") -out node.crt`,
+      'openssl ecparam -name prime256v1 -genkey -noout -out user.key && ' +
+        `openssl req -new -key user.key -subj "${subject}" -out user.csr && ` +
+        `openssl x509 -req -in user.csr -CA ${pki}/ca.crt -CAkey ${pki}/ca.key -CAcreateserial ` +
+        `-CAserial ca.srl -days 1 -extfile <(printf "extendedKeyUsage=clientAuth") -out user.crt`,
     ],
     { encoding: 'utf8', cwd: dir },
   );
@@ -74,8 +82,8 @@ export function nodeKubeconfig(cluster: ClusterInfo, nodeName: string, dir: stri
   writeFileSync(
     file,
     readFileSync(cluster.kubeconfig, 'utf8')
-      .replace(/client-certificate-data: .*/, `client-certificate-data: ${b64('node.crt')}`)
-      .replace(/client-key-data: .*/, `client-key-data: ${b64('node.key')}`),
+      .replace(/client-certificate-data: .*/, `client-certificate-data: ${b64('user.crt')}`)
+      .replace(/client-key-data: .*/, `client-key-data: ${b64('user.key')}`),
   );
   return file;
 }

@@ -141,6 +141,9 @@ describe('the bridge network', () => {
     // Pod to pod, both ways, by address.
     expect(await fetchFrom(vch, ip1)).toBe('web1\n');
     expect(await fetchFrom(vch, ip2)).toBe('web2\n');
+    // Its interface's counters, as docker stats reads them from the pod's namespace.
+    const netIO = await ok(vch, ['stats', '--no-stream', '--format', '{{.NetIO}}', 'web1']);
+    expect(netIO.trim()).toMatch(/^[1-9][\d.]*[kMG]?B \/ [1-9][\d.]*[kMG]?B$/);
     // The pod's /etc/hosts maps its hostname to its address, as Docker's does.
     const hosts = await ok(vch, [
       'run',

@@ -7,6 +7,12 @@ import { PassThrough } from 'node:stream';
 import { tarArchive, type TarSpec } from './tar.js';
 import { type StreamId, LogWriter } from '../../src/iolog/index.js';
 import type {
+  ContainerSample,
+  ContainerUsage,
+  InterfaceUsage,
+  SandboxUsage,
+} from '../../src/runtime/stats/types.js';
+import type {
   ContainerSpec,
   ContainerState,
   ExecOptions,
@@ -160,6 +166,31 @@ export class FakeRuntime implements Runtime {
 
   async state(id: string): Promise<ContainerState> {
     return this.#get(id).state;
+  }
+
+  /** What stats() reports of a running container (and sandboxStats of every sandbox). */
+  usage: ContainerUsage = {
+    cpu: { usageNanoSeconds: 2_000_000_000 },
+    memory: {
+      usageBytes: 3 << 20,
+      workingSetBytes: 2 << 20,
+      rssBytes: 1 << 20,
+      pageFaults: 10,
+      majorPageFaults: 1,
+    },
+    processes: 2,
+  };
+  interfaces: InterfaceUsage[] = [
+    { name: 'eth0', rxBytes: 100, rxErrors: 0, txBytes: 200, txErrors: 0 },
+  ];
+
+  async stats(id: string): Promise<ContainerSample> {
+    const c = this.#get(id);
+    return c.state.status === 'running' ? { usage: this.usage } : {};
+  }
+
+  async sandboxStats(_id: string): Promise<SandboxUsage> {
+    return { interfaces: this.interfaces };
   }
 
   async recover(): Promise<{ sandboxes: string[]; containers: ContainerState[] }> {

@@ -62,6 +62,15 @@ const bool = { type: 'boolean' } as const;
 const strs = { type: 'string[]' } as const;
 const map = { type: 'map' } as const;
 
+const MEMORY = {
+  usageBytes: ext('integer'),
+  workingSetBytes: ext('integer'),
+  rssBytes: ext('integer'),
+  pageFaults: ext('integer'),
+  majorPageFaults: ext('integer'),
+  limitBytes: ext('integer'),
+};
+
 export const MODELS = {
   PortlayerError: model<M.PortlayerError>(['Error'], { code: int, message: str }),
   VCHInfo: model<M.VCHInfo>(['VCHInfo'], {
@@ -275,5 +284,49 @@ export const MODELS = {
     files: ext({ list: 'VolumeFile' }),
     uid: ext('integer'),
     gid: ext('integer'),
+  }),
+  CpuStats: model<M.CpuStats>([], { usageNanoSeconds: ext('integer') }),
+  MemoryStats: model<M.MemoryStats>([], MEMORY),
+  HostMemoryStats: model<M.HostMemoryStats>([], { ...MEMORY, availableBytes: ext('integer') }),
+  FsStats: model<M.FsStats>([], {
+    usedBytes: ext('integer'),
+    inodesUsed: ext('integer'),
+    capacityBytes: ext('integer'),
+    availableBytes: ext('integer'),
+    inodes: ext('integer'),
+    inodesFree: ext('integer'),
+  }),
+  InterfaceStats: model<M.InterfaceStats>([], {
+    name: ext('string'),
+    rxBytes: ext('integer'),
+    rxErrors: ext('integer'),
+    txBytes: ext('integer'),
+    txErrors: ext('integer'),
+  }),
+  TaskStats: model<M.TaskStats>([], {
+    id: ext('string'),
+    name: ext('string'),
+    status: ext('string'),
+    startedAt: ext('string'),
+    read: ext('string'),
+    cpu: ext({ model: 'CpuStats' }),
+    memory: ext({ model: 'MemoryStats' }),
+    processes: ext('integer'),
+    rootfs: ext({ model: 'FsStats' }),
+    logs: ext({ model: 'FsStats' }),
+  }),
+  ContainerStats: model<M.ContainerStats>([], {
+    id: ext('string'),
+    name: ext('string'),
+    read: ext('string'),
+    network: ext({ list: 'InterfaceStats' }),
+    tasks: ext({ list: 'TaskStats' }),
+  }),
+  VCHStats: model<M.VCHStats>([], {
+    read: ext('string'),
+    bootTime: ext('string'),
+    cpu: ext({ model: 'CpuStats' }),
+    memory: ext({ model: 'HostMemoryStats' }),
+    fs: ext({ model: 'FsStats' }),
   }),
 } satisfies Record<string, ModelSpec>;

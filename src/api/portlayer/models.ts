@@ -349,3 +349,80 @@ export interface WriteVolumeFilesRequest {
   uid?: number;
   gid?: number;
 }
+
+// ---- stats: `GET /containers/{id}/stats` (VIC's answer is a binary stream, with no model;
+// ours is this JSON, one object per line while `stream=true`) and `GET /vch/stats`. ----
+
+/** extension: CPU time used since the task started, in nanoseconds. */
+export interface CpuStats {
+  usageNanoSeconds: number;
+}
+
+/** extension: a cgroup's memory (working set = usage minus inactive file pages). */
+export interface MemoryStats {
+  usageBytes: number;
+  workingSetBytes: number;
+  rssBytes: number;
+  pageFaults: number;
+  majorPageFaults: number;
+  limitBytes?: number;
+}
+
+/** extension: bytes and inodes in use, and the room of the filesystem they are on. */
+export interface FsStats {
+  usedBytes: number;
+  inodesUsed: number;
+  capacityBytes: number;
+  availableBytes: number;
+  inodes: number;
+  inodesFree: number;
+}
+
+/** extension: one network interface of a container (pod). */
+export interface InterfaceStats {
+  name: string;
+  rxBytes: number;
+  rxErrors: number;
+  txBytes: number;
+  txErrors: number;
+}
+
+/** extension: one task's figures; cpu, memory and processes only while it runs. */
+export interface TaskStats {
+  id: string;
+  name: string;
+  /** "created", "running", "exited". */
+  status: string;
+  startedAt?: string;
+  /** When read: RFC 3339 with nanoseconds. */
+  read: string;
+  cpu?: CpuStats;
+  memory?: MemoryStats;
+  processes?: number;
+  rootfs?: FsStats;
+  logs?: FsStats;
+}
+
+/** extension: a container's (pod's) figures: its network and its tasks'. */
+export interface ContainerStats {
+  id: string;
+  name: string;
+  read: string;
+  network: InterfaceStats[];
+  tasks: TaskStats[];
+}
+
+/** extension: the VCH host's memory, with what is still available. */
+export interface HostMemoryStats extends MemoryStats {
+  availableBytes: number;
+}
+
+/** extension: `GET /vch/stats`: the VCH host's figures (a node's). */
+export interface VCHStats {
+  read: string;
+  /** When the host booted (RFC 3339). */
+  bootTime: string;
+  cpu: CpuStats;
+  memory: HostMemoryStats;
+  fs: FsStats;
+}

@@ -29,6 +29,7 @@ const extensionRoute = (method: Method, path: string, operationId: string): Rout
 export const ROUTES = {
   ping: route('GET', '/_ping', 'Ping'),
   vchInfo: route('GET', '/vch/info', 'GetVCHInfo'),
+  vchStats: extensionRoute('GET', '/vch/stats', 'GetVCHStats'),
 
   // Containers (a portlayer container is a pod) and their handles.
   create: route('POST', '/containers', 'Create'),
@@ -42,6 +43,7 @@ export const ROUTES = {
   containerSignal: route('POST', '/containers/{id}/signal', 'ContainerSignal'),
   containerWait: route('GET', '/containers/{id}/wait', 'ContainerWait'),
   containerLogs: route('GET', '/containers/{id}/logs', 'GetContainerLogs'),
+  containerStats: route('GET', '/containers/{id}/stats', 'GetContainerStats'),
 
   // Joins: each takes a handle and answers a new one.
   imageJoin: route('POST', '/storage/{store_name}/info/{id}', 'ImageJoin'),

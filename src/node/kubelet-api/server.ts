@@ -16,6 +16,7 @@ import { parseExecRequest, podContainerOf } from './exec-request.js';
 import { parseLogQuery } from './log-options.js';
 import { runCommand } from './run.js';
 import { isSpdyUpgrade, serveSpdyExec } from './spdy-exec.js';
+import { StatsRoutes } from './stats-routes.js';
 import { rejectUpgrade } from './upgrade.js';
 
 export interface KubeletServerOptions {
@@ -26,17 +27,22 @@ export interface KubeletServerOptions {
   clientCa?: Buffer | string;
   host?: string;
   port: number;
+  /** The Node's name, as /stats/summary reports it. */
+  nodeName?: string;
 }
 
 export class KubeletServer {
   private server: Server | undefined;
+  private readonly stats: StatsRoutes;
 
   constructor(
     private readonly provider: Provider,
     private readonly auth: Authenticator,
     private readonly o: KubeletServerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.stats = new StatsRoutes(provider, o.nodeName ?? '', log);
+  }
 
   async start(): Promise<number> {
     const server = createServer(
@@ -140,13 +146,9 @@ export class KubeletServer {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
     }
-    if (path === '/stats/summary') {
+    if (StatsRoutes.serves(path)) {
       get(path);
-      if (!this.provider.getStatsSummary)
-        throw new HttpError(501, "/stats/summary is not implemented by this node's provider");
-      const summary = await this.provider.getStatsSummary();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(summary));
-      return;
+      return this.stats.serve(res, path, query);
     }
     if (head === 'containerLogs') {
       get('/containerLogs');

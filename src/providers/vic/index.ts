@@ -47,6 +47,7 @@ export function createVicProvider(c: VicProviderConfig): VicProvider {
   const portlayer = new PortlayerClient(c.portlayer, c.storeName);
   return new VicProvider({
     isolation: portlayer,
+    stats: portlayer,
     // The pod's volumes on the VCH; tokens from the TokenRequest API with the node's identity.
     volumes: {
       store: portlayer,

@@ -42,6 +42,9 @@ import { nextAttempt } from './operations/restart-policy.js';
 import { sleep } from './operations/retry.js';
 import type { ImageConfig, ImageStore } from './proxy/image-store.js';
 import type { IsolationProxy } from './proxy/isolation-proxy.js';
+import type { StatsSource } from './proxy/stats-source.js';
+import { nodeUsage } from './node-usage.js';
+import type { NodeUsage } from '../../node/stats/usage.js';
 
 /** How long a failed pull shows as ErrImagePull before ImagePullBackOff (ms). */
 const ERR_IMAGE_PULL_SHOWN_MS = 2000;
@@ -74,6 +77,8 @@ export interface VicProviderOptions {
   volumes?: VolumeContext;
   /** How often running pods' volumes are brought up to date (ms). */
   volumeSyncMs?: number;
+  /** The VCH's usage figures; without them the node has no stats to serve. */
+  stats?: StatsSource;
 }
 
 /** Per pod: what runs in the background for it. */
@@ -456,6 +461,14 @@ export class VicProvider implements Provider {
     await this.o.isolation.ping();
     // The VCH answers, so the cache is rebuilt in a moment.
     await this.ready;
+  }
+
+  /** Usage of the VCH host (the node's) and of each pod, read from the portlayer. */
+  async getStats(): Promise<NodeUsage> {
+    if (!this.o.stats)
+      throw new NodeError('NotImplemented', 'this provider has no source of usage figures');
+    await this.ready;
+    return nodeUsage(this.o.stats, this.cache.getAll());
   }
 
   async nodeStatus(): Promise<NodeConditionsAndAddresses> {

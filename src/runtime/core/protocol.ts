@@ -14,6 +14,7 @@ export const TO_GUEST = {
   exec: 8,
   execsignal: 3,
   rotated: 1,
+  stats: 1,
 } as const;
 
 /** Messages from the agent (and, for started/exited, from a runc tether's status fd). */
@@ -25,6 +26,7 @@ export const TO_HOST = {
   execout: 4,
   execexit: 4,
   rotate: 2,
+  stats: 8,
 } as const;
 
 /** VIC_MAX_LINE: the longest line the agent reads. */

@@ -6,6 +6,7 @@ import type { ExecProcess } from '../core/exec.js';
 import { CAP_NAMES, capMask, effectiveCaps } from '../capabilities.js';
 import type { ProcessSpec, SecuritySpec } from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
+import { containerCgroupPath } from './stats.js';
 
 /** Where the tether appears inside every container (read-only). */
 export const TETHER_IN_CONTAINER = '/.vic/tether';
@@ -230,7 +231,7 @@ export function containerConfig(c: ContainerConfigInput): object {
         ns('ipc', 'ipc'),
         ns('uts', 'uts'),
       ],
-      cgroupsPath: `/vic-kubelet/${c.id}`,
+      cgroupsPath: containerCgroupPath(c.id),
       resources,
       maskedPaths: MASKED,
       readonlyPaths: READONLY,

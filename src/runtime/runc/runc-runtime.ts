@@ -3,7 +3,7 @@
 // writing the container's output straight to its log and its start and exit to a status file
 // only the host can reach (exit-watch.ts).
 import { containerSeccomp } from '../seccomp/container.js';
-import { constants, readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -21,7 +21,14 @@ import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
 import type { LogRotation } from '../log-rotation.js';
-import type { Runtime, SandboxNetwork, SandboxSpec } from '../runtime.js';
+import type {
+  ContainerSample,
+  Runtime,
+  SandboxNetwork,
+  SandboxSpec,
+  SandboxUsage,
+} from '../runtime.js';
+import { containerSample, oomKilled, sandboxUsage } from './stats.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
@@ -213,6 +220,18 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     });
   }
 
+  async stats(id: string): Promise<ContainerSample> {
+    await this.ready();
+    const rec = this.get(id);
+    return containerSample(rec, this.layout.container(id));
+  }
+
+  async sandboxStats(id: string): Promise<SandboxUsage> {
+    await this.ready();
+    this.checkSandbox(id);
+    return sandboxUsage(this.sandboxes.pauseOf(id));
+  }
+
   override async close(): Promise<void> {
     for (const w of this.watchers.values()) w.stop();
     this.watchers.clear();
@@ -329,15 +348,5 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
    */
   private outcome(rec: RuncContainer, exit: ExitedRecord | undefined, reason: string) {
     return exitOutcome(exit, oomKilled(rec.id), reason);
-  }
-}
-
-/** Whether the kernel's OOM killer struck in the container's memory cgroup (cgroup v1). */
-function oomKilled(id: string): boolean {
-  try {
-    const text = readFileSync(`/sys/fs/cgroup/memory/vic-kubelet/${id}/memory.oom_control`, 'utf8');
-    return Number(/oom_kill (\d+)/.exec(text)?.[1] ?? 0) > 0;
-  } catch {
-    return false;
   }
 }

@@ -104,6 +104,12 @@ export class RuncSandboxes {
     return sb.pause!;
   }
 
+  /** The sandbox's pause process while it lives (its namespaces are the pod's); else undefined. */
+  pauseOf(id: string): ProcessIdentity | undefined {
+    const sb = this.records.get(id);
+    return sb?.pause && sb.bootId === this.boot && isAlive(sb.pause) ? sb.pause : undefined;
+  }
+
   /** Reads the records on disk; a directory without one is a create cut short: it goes. */
   async load(): Promise<void> {
     await mkdir(this.layout.sandboxesDir, { recursive: true });

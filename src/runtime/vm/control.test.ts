@@ -76,3 +76,33 @@ describe('agent lines', () => {
     expect(parseAgentLine('hello %zz')).toBeUndefined();
   });
 });
+
+describe('stats lines', () => {
+  const id = 'a'.repeat(64);
+
+  it('reads the agent’s figures; "max" is no limit and -1 a figure it could not read', () => {
+    expect(parseAgentLine(`stats ${id} 2500000 20971520 max 6291456 8388608 5000 -1`)).toEqual({
+      type: 'stats',
+      id,
+      usageUsec: 2500000,
+      current: 20971520,
+      inactiveFile: 6291456,
+      anon: 8388608,
+      pgfault: 5000,
+      pgmajfault: 0,
+    });
+    expect(parseAgentLine(`stats ${id} 1 2 67108864 3 4 5 6`)).toMatchObject({ max: 67108864 });
+  });
+
+  it('drops what a hostile agent could send instead', () => {
+    for (const bad of [
+      `stats ${id} 1 2 max 3 4 5`,
+      `stats ${id} 1 2 max 3 4 5 6 7`,
+      `stats ${id} -5 2 max 3 4 5 6`,
+      `stats ${id} 1e9 2 max 3 4 5 6`,
+      `stats ${id} 1 2 lots 3 4 5 6`,
+      `stats ${id} 99999999999999999999 2 max 3 4 5 6`,
+    ])
+      expect(parseAgentLine(bad), bad).toBeUndefined();
+  });
+});

@@ -22,7 +22,52 @@ export type AgentMessage =
   | { type: 'error'; id: string; message: string }
   | { type: 'rotate'; id: string; size: number }
   | ExecOutput
-  | ExecExit;
+  | ExecExit
+  | GuestStats;
+
+/** A container's cgroup figures in the guest (the agent's answer to `stats`). */
+export interface GuestStats {
+  type: 'stats';
+  id: string;
+  usageUsec: number;
+  current: number;
+  /** undefined: no limit ("max"). */
+  max?: number;
+  inactiveFile: number;
+  anon: number;
+  pgfault: number;
+  pgmajfault: number;
+}
+
+const COUNT = /^\d{1,19}$/;
+
+/** The agent's numbers: decimal, non-negative (-1 is a figure it could not read: 0). */
+function parseStatsTokens(t: string[]): GuestStats | undefined {
+  if (t.length !== TO_HOST.stats + 1) return undefined;
+  const n = (s: string) => (s === '-1' ? 0 : COUNT.test(s) ? Number(s) : NaN);
+  const [usageUsec, current, inactiveFile, anon, pgfault, pgmajfault] = [
+    t[2],
+    t[3],
+    t[5],
+    t[6],
+    t[7],
+    t[8],
+  ].map(n);
+  const max = t[4] === 'max' ? undefined : n(t[4]);
+  const all = [usageUsec, current, inactiveFile, anon, pgfault, pgmajfault, max ?? 0];
+  if (all.some((x) => !Number.isSafeInteger(x))) return undefined;
+  return {
+    type: 'stats',
+    id: t[1],
+    usageUsec,
+    current,
+    ...(max !== undefined && { max }),
+    inactiveFile,
+    anon,
+    pgfault,
+    pgmajfault,
+  };
+}
 
 /** A chunk of an exec's output (at most EXEC_CHUNK bytes). */
 export interface ExecOutput {
@@ -79,6 +124,8 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
     case 'execout':
     case 'execexit':
       return parseExecTokens(t);
+    case 'stats':
+      return parseStatsTokens(t);
     default:
       return parseStatusTokens(t);
   }

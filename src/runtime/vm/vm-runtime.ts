@@ -18,8 +18,9 @@ import { isMounted, prepareRootfs } from '../core/rootfs.js';
 import { mountedUnder, prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
-import type { Runtime, SandboxSpec, VolumeMount } from '../runtime.js';
+import type { ContainerSample, Runtime, SandboxSpec, VolumeMount } from '../runtime.js';
 import { hostsFile, resolvConfFile } from '../core/etc-files.js';
+import { vmContainerSample } from './stats-request.js';
 import type { AgentMessage } from './control.js';
 import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js';
 import { VmLayout } from './layout.js';
@@ -269,6 +270,15 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     if (vm.gone || !control || control.isClosed)
       throw unavailable(`the pod VM of ${rec.id} is not running`);
     return requestExec(control, rec.id, proc, io);
+  }
+
+  /** Its cgroup's figures from the guest's agent, and its layer on the share. */
+  async stats(id: string): Promise<ContainerSample> {
+    await this.ready();
+    const rec = this.get(id);
+    const vm = this.vms.get(rec.sandboxId);
+    const control = vm && !vm.gone ? vm.control : undefined;
+    return vmContainerSample(rec, control, this.layout.container(rec.sandboxId, rec.id));
   }
 
   protected override async onRemove(rec: ContainerRecord): Promise<void> {

@@ -12,6 +12,7 @@ import { addEventRoutes } from './events.js';
 import { sendError, serveRequest } from './http.js';
 import { addImageRoutes } from './images.js';
 import { MAX_API_VERSION, Router } from './router.js';
+import { addStatsRoutes } from './stats.js';
 import { addSystemRoutes } from './system.js';
 import { addVolumeRoutes } from './volumes.js';
 
@@ -27,6 +28,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addSystemRoutes(router, vch, options.insecureRegistries ?? []);
   addImageRoutes(router, vch, options.tmpDir);
   addContainerRoutes(router, vch);
+  addStatsRoutes(router, vch);
   addVolumeRoutes(router, vch);
   addEventRoutes(router, vch);
   return router;

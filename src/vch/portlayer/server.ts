@@ -15,6 +15,7 @@ import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
 import { addExecRoutes } from './routes-exec.js';
 import { addJoinRoutes } from './routes-joins.js';
+import { addStatsRoutes } from './routes-stats.js';
 import { addVolumeRoutes } from './routes-volumes.js';
 
 export interface PortlayerOptions {
@@ -62,6 +63,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   addVolumeRoutes(router, vch, handles, 'default');
   addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default', execs);
   addExecRoutes(router, handles, execs);
+  addStatsRoutes(router, vch, dir);
   return router;
 }
 

@@ -6,6 +6,7 @@ import {
   type ContainerCreatedInfo,
   type ContainerInfo,
   type ContainerStateName,
+  type ContainerStats,
   type HandleResponse,
   type ImageJoinConfig,
   type Route,
@@ -15,11 +16,13 @@ import {
   type TaskJoinConfig,
   type TaskJoinResponse,
   type VCHInfo,
+  type VCHStats,
   type WriteVolumeFilesRequest,
 } from '../../../api/portlayer/index.js';
 import { NodeError } from '../../../node/errors.js';
 import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
 import type { ExecTaskResult, IsolationProxy, LogsOptions } from './isolation-proxy.js';
+import type { StatsSource } from './stats-source.js';
 import type {
   FileContent,
   VolumeJoinConfig,
@@ -28,7 +31,7 @@ import type {
   VolumeStore,
 } from './volume-store.js';
 
-export class PortlayerClient implements IsolationProxy, VolumeStore {
+export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource {
   private readonly http: HttpClient;
 
   constructor(
@@ -169,6 +172,16 @@ export class PortlayerClient implements IsolationProxy, VolumeStore {
       stdoutTruncated: r.stdoutTruncated ?? false,
       stderrTruncated: r.stderrTruncated ?? false,
     };
+  }
+
+  // ---- stats ----
+
+  containerStats(id: string): Promise<ContainerStats> {
+    return this.call(ROUTES.containerStats, [id], { query: { stream: false }, timeoutMs: 30_000 });
+  }
+
+  vchStats(): Promise<VCHStats> {
+    return this.call(ROUTES.vchStats, [], { timeoutMs: 30_000 });
   }
 
   // ---- volumes ----

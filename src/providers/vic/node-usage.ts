@@ -1,0 +1,68 @@
+// The node's usage report (Provider.getStats) from the VCH's figures: the VCH host's as the
+// node's, and each committed pod's from the portlayer's container stats, its tasks matched to
+// the pod's containers by task id. A pod the VCH no longer has (deleted meanwhile) is left out.
+import type { NodeUsage, PodUsage } from '../../node/stats/usage.js';
+import type { VicPod } from './cache/vic-pod.js';
+import type { ContainerStats, StatsSource } from './proxy/stats-source.js';
+
+export async function nodeUsage(source: StatsSource, pods: VicPod[]): Promise<NodeUsage> {
+  const committed = pods.filter((vp) => vp.id !== undefined && vp.stage !== 'deleting');
+  const [host, stats] = await Promise.all([
+    source.vchStats(),
+    Promise.all(
+      committed.map((vp) =>
+        source.containerStats(vp.id!).catch((err: unknown) => {
+          if ((err as { kind?: string }).kind === 'NotFound') return undefined;
+          throw err;
+        }),
+      ),
+    ),
+  ]);
+  const podUsages: PodUsage[] = [];
+  committed.forEach((vp, i) => {
+    const s = stats[i];
+    if (s) podUsages.push(podUsage(vp, s));
+  });
+  return {
+    startTime: host.bootTime,
+    time: host.read,
+    cpu: { usageCoreNanoSeconds: host.cpu.usageNanoSeconds },
+    memory: host.memory,
+    fs: host.fs,
+    pods: podUsages,
+  };
+}
+
+function podUsage(vp: VicPod, s: ContainerStats): PodUsage {
+  const m = vp.pod.metadata!;
+  const byTask = new Map(s.tasks.map((t) => [t.id, t]));
+  const containers: PodUsage['containers'] = [];
+  for (const c of vp.containers.values()) {
+    const t = c.taskId ? byTask.get(c.taskId) : undefined;
+    // Not created yet, or never started: nothing to report.
+    if (!t?.startedAt) continue;
+    containers.push({
+      name: c.name,
+      startTime: t.startedAt,
+      time: t.read,
+      ...(t.status === 'running' &&
+        t.cpu &&
+        t.memory && {
+          cpu: { usageCoreNanoSeconds: t.cpu.usageNanoSeconds },
+          memory: t.memory,
+          ...(t.processes !== undefined && { processes: t.processes }),
+        }),
+      ...(t.rootfs && { rootfs: t.rootfs }),
+      ...(t.logs && { logs: t.logs }),
+    });
+  }
+  return {
+    namespace: m.namespace!,
+    name: m.name!,
+    uid: m.uid ?? '',
+    startTime: vp.startTime.toISOString(),
+    time: s.read,
+    interfaces: s.network,
+    containers,
+  };
+}
