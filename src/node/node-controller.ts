@@ -8,6 +8,8 @@ import { ListWatch } from './list-watch.js';
 import type { Logger } from '../logging/logger.js';
 import type { Provider } from './provider.js';
 import { DEFAULT_TAINT } from './taints.js';
+import { EventRecorder } from './events.js';
+import { conditionEvents } from './node-events.js';
 
 export { DEFAULT_TAINT };
 
@@ -39,13 +41,18 @@ export class NodeController {
   private statusBusy: Promise<void> = Promise.resolve();
   /** Whether the last ping succeeded (the lease is renewed only then). */
   healthy = false;
+  private readonly events: EventRecorder;
+  /** The conditions last written, to tell a change (NodeReady, NodeNotReady, …) by. */
+  private reported: k8s.V1NodeCondition[] | undefined;
 
   constructor(
     private readonly kube: Kube,
     private readonly provider: Provider,
     private readonly o: NodeControllerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.events = new EventRecorder(kube, o.nodeName, log);
+  }
 
   get name(): string {
     return this.o.nodeName;
@@ -63,6 +70,7 @@ export class NodeController {
         this.healthy = true;
         await this.ensureNode();
         await this.renewLease();
+        void this.events.recordNode('Normal', 'Starting', 'Starting kubelet.');
         break;
       } catch (err) {
         if (this.stopped) return;
@@ -232,12 +240,20 @@ export class NodeController {
         this.node = await this.kube.call(() =>
           this.kube.core.replaceNodeStatus({ name: this.o.nodeName, body: node }),
         );
+        this.conditionsWritten(node.status.conditions ?? []);
         return;
       } catch (err) {
         if (!isApiConflict(err) || attempt >= 3) throw err;
         this.node = await this.kube.call(() => this.kube.core.readNode({ name: this.o.nodeName }));
       }
     }
+  }
+
+  /** The kubelet's Events for the conditions that changed with the status just written. */
+  private conditionsWritten(conditions: k8s.V1NodeCondition[]): void {
+    for (const e of conditionEvents(this.o.nodeName, this.reported, conditions))
+      void this.events.recordNode(e.type, e.reason, e.message);
+    this.reported = conditions;
   }
 
   /** Writes the node status now; re-registers the Node if it is gone. One at a time. */

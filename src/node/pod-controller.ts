@@ -77,7 +77,7 @@ export class PodController {
       if (!api || api.metadata?.uid !== pod.metadata?.uid) this.queue.add(keyOf(pod));
     }
     this.provider.notifyEvents?.(
-      (pod, e) => void this.events.record(pod, e.type, e.reason, e.message),
+      (pod, e) => void this.events.record(pod, e.type, e.reason, e.message, e.container),
     );
     if (this.provider.notifyPods) {
       this.provider.notifyPods((pod) => this.queue.add(keyOf(pod)));

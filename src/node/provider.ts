@@ -30,6 +30,8 @@ export interface PodEvent {
   type: 'Normal' | 'Warning';
   reason: EventReason;
   message: string;
+  /** The container it concerns (the Event's involvedObject.fieldPath names it). */
+  container?: string;
 }
 
 /** A terminal's size (kubectl's resize messages). */

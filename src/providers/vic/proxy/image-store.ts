@@ -22,6 +22,8 @@ export interface ImageConfig {
   workingDir: string;
   user: string;
   stopSignal?: string;
+  /** Its size on the VCH (bytes), when the VCH says. */
+  size?: number;
 }
 
 export interface ImageStore {

@@ -15,6 +15,7 @@ interface ProgressMessage {
 
 interface DockerImageInspect {
   Id: string;
+  Size?: number;
   Config?: {
     Entrypoint?: string[] | null;
     Cmd?: string[] | null;
@@ -103,6 +104,7 @@ export class PersonaClient implements ImageStore {
       workingDir: c.WorkingDir ?? '',
       user: c.User ?? '',
       stopSignal: c.StopSignal || undefined,
+      ...(typeof inspect.Size === 'number' ? { size: inspect.Size } : {}),
     };
   }
 }
