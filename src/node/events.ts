@@ -77,9 +77,9 @@ export class EventRecorder {
     private readonly kube: Kube,
     private readonly nodeName: string,
     private readonly log: Logger,
-    correlation?: CorrelatorOptions,
+    private readonly options: CorrelatorOptions & { onError?: () => void } = {},
   ) {
-    this.correlator = new EventCorrelator(correlation);
+    this.correlator = new EventCorrelator(options);
   }
 
   /** An Event on a pod; on one of its containers when `container` is given. */
@@ -169,6 +169,7 @@ export class EventRecorder {
         // Gone (Events expire after an hour): write a new one.
         this.written.delete(key);
         if (!isApiNotFound(err)) {
+          this.options.onError?.();
           this.log.warn({ reason, err: apiErrorMessage(err) }, 'could not count event');
           return;
         }
@@ -197,6 +198,7 @@ export class EventRecorder {
       this.written.set(key, { name: body.metadata!.name!, namespace, count: 1 });
     } catch (err) {
       this.correlator.forget(key);
+      this.options.onError?.();
       this.log.warn({ reason, err: apiErrorMessage(err) }, 'could not record event');
     }
   }

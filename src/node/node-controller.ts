@@ -10,6 +10,7 @@ import type { Provider } from './provider.js';
 import { DEFAULT_TAINT } from './taints.js';
 import { EventRecorder } from './events.js';
 import { conditionEvents } from './node-events.js';
+import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export { DEFAULT_TAINT };
 
@@ -25,6 +26,8 @@ export interface NodeControllerOptions {
   leaseDurationSeconds?: number;
   leaseRenewMs?: number;
   statusUpdateMs?: number;
+  /** The node's metrics: status and lease errors, Events not written. */
+  metrics?: NodeMetrics;
 }
 
 const LEASE_NAMESPACE = 'kube-node-lease';
@@ -51,7 +54,9 @@ export class NodeController {
     private readonly o: NodeControllerOptions,
     private readonly log: Logger,
   ) {
-    this.events = new EventRecorder(kube, o.nodeName, log);
+    this.events = new EventRecorder(kube, o.nodeName, log, {
+      onError: () => o.metrics?.error('event'),
+    });
   }
 
   get name(): string {
@@ -126,6 +131,7 @@ export class NodeController {
         this.healthy = true;
         await this.renewLease();
       } catch (err) {
+        this.o.metrics?.error('lease');
         if (this.healthy)
           this.log.warn({ err: apiErrorMessage(err) }, 'ping or lease renewal failed');
         // A failed ping means the provider cannot run pods: let the lease expire so the
@@ -271,7 +277,10 @@ export class NodeController {
           } catch (err2) {
             this.log.warn({ err: apiErrorMessage(err2) }, 'registering the node again failed');
           }
-        } else this.log.warn({ err: apiErrorMessage(err) }, 'node status update failed');
+        } else {
+          this.o.metrics?.error('node_status');
+          this.log.warn({ err: apiErrorMessage(err) }, 'node status update failed');
+        }
       }
     });
     return this.statusBusy;

@@ -1,6 +1,8 @@
 // The virtual kubelet put together: node controller, pod controller and kubelet API over one
 // Kube client and one provider. Started by `vic-kubelet node` and by the integration tests.
 import type * as k8s from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { NodeMetrics } from './metrics/node-metrics.js';
 import { Authenticator } from './kubelet-api/auth.js';
 import { KubeletServer } from './kubelet-api/server.js';
 import { DEFAULT_KUBE_OPTIONS, Kube, type KubeOptions } from './kube.js';
@@ -30,17 +32,26 @@ export interface VirtualKubeletOptions {
 export class VirtualKubelet {
   readonly kube: Kube;
   readonly server: KubeletServer;
+  /** The node's own metrics, served at the kubelet API's /metrics. */
+  readonly metrics: NodeMetrics;
   nodeController: NodeController | undefined;
   podController: PodController | undefined;
   port = 0;
   private stopped = false;
 
   constructor(private readonly o: VirtualKubeletOptions) {
-    this.kube = new Kube(o.kubeConfig, o.kube ?? DEFAULT_KUBE_OPTIONS);
+    const running = () =>
+      (this.podController?.pods() ?? []).filter((p) => p.status?.phase === 'Running').length;
+    this.metrics = new NodeMetrics(new Registry(), running, { processMetrics: true });
+    this.kube = new Kube(o.kubeConfig, {
+      ...(o.kube ?? DEFAULT_KUBE_OPTIONS),
+      observe: (method, host, code, seconds) =>
+        this.metrics.restRequest(method, host, code, seconds),
+    });
     this.server = new KubeletServer(
       o.provider,
       new Authenticator(this.kube, o.nodeName),
-      { ...o.listen },
+      { ...o.listen, metrics: this.metrics },
       o.log,
     );
   }
@@ -51,7 +62,7 @@ export class VirtualKubelet {
     this.nodeController = new NodeController(
       this.kube,
       this.o.provider,
-      { ...this.o.node, nodeName: this.o.nodeName, kubeletPort: this.port },
+      { ...this.o.node, nodeName: this.o.nodeName, kubeletPort: this.port, metrics: this.metrics },
       this.o.log,
     );
     await this.nodeController.start();
@@ -60,7 +71,7 @@ export class VirtualKubelet {
     this.podController = new PodController(
       this.kube,
       this.o.provider,
-      { ...this.o.pods, nodeName: this.o.nodeName },
+      { ...this.o.pods, nodeName: this.o.nodeName, metrics: this.metrics },
       this.o.log,
     );
     await this.podController.start();

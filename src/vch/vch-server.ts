@@ -8,6 +8,7 @@ import { PORTLAYER_PATH } from './address.js';
 import { closeApiServer, createApiServer } from './listener.js';
 import { personaHandlers } from './persona/server.js';
 import { portlayerHandler } from './portlayer/server.js';
+import { countRequest, serveMetrics } from './metrics/metrics-route.js';
 import type { Vch, VchLogger } from './vch.js';
 
 export interface VchServerOptions {
@@ -31,7 +32,15 @@ export function createVchServer(vch: Vch, o: VchServerOptions): Server {
   return createApiServer({
     request: (req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0];
-      if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
+      const api =
+        path === '/metrics'
+          ? 'metrics'
+          : path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)
+            ? 'portlayer'
+            : 'persona';
+      countRequest(vch.metrics, api, req, res);
+      if (api === 'metrics') serveMetrics(vch.metrics, req, res, o.logger);
+      else if (api === 'portlayer') portlayer(req, res);
       else persona.request(req, res);
     },
     upgrade: persona.upgrade,
