@@ -64,6 +64,11 @@ export function addNodeCommand(program: Command): void {
       '--provider-module <file>',
       'instead of the VIC provider: an ES module exporting createProvider() (tests)',
     )
+    .option(
+      '--node-status-update-frequency <duration>',
+      'how often the node status is written (the kubelet flag; 10s, 1m)',
+      '1m',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: NodeOptions) => {
       const { runNode } = await import('./node-run.js');

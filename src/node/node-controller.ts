@@ -10,6 +10,7 @@ import type { Provider } from './provider.js';
 import { DEFAULT_TAINT } from './taints.js';
 import { EventRecorder } from './events.js';
 import { conditionEvents } from './node-events.js';
+import { nodeStatusPatch } from './node-status-patch.js';
 import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export { DEFAULT_TAINT };
@@ -162,6 +163,9 @@ export class NodeController {
           type: 'virtual-kubelet',
           'kubernetes.io/role': 'agent',
           'kubernetes.io/os': s.nodeInfo.operatingSystem ?? 'linux',
+          'kubernetes.io/arch': s.nodeInfo.architecture ?? 'amd64',
+          'beta.kubernetes.io/os': s.nodeInfo.operatingSystem ?? 'linux',
+          'beta.kubernetes.io/arch': s.nodeInfo.architecture ?? 'amd64',
           'kubernetes.io/hostname': this.o.nodeName,
           ...this.o.labels,
         },
@@ -194,6 +198,7 @@ export class NodeController {
           ]
         : s.addresses,
       daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort } },
+      ...(s.images && { images: s.images }),
       nodeInfo: {
         architecture: 'amd64',
         bootID: '',
@@ -237,22 +242,21 @@ export class NodeController {
     await this.writeStatus();
   }
 
+  /**
+   * Patches the node status (strategic merge, as the kubelet does), so what others added (an
+   * extended resource in capacity) is kept. The Node as last seen is the watch's copy.
+   */
   private async writeStatus(): Promise<void> {
     const s = await this.provider.nodeStatus();
-    for (let attempt = 0; ; attempt++) {
-      const node = this.node!;
-      node.status = this.status(s, node.status);
-      try {
-        this.node = await this.kube.call(() =>
-          this.kube.core.replaceNodeStatus({ name: this.o.nodeName, body: node }),
-        );
-        this.conditionsWritten(node.status.conditions ?? []);
-        return;
-      } catch (err) {
-        if (!isApiConflict(err) || attempt >= 3) throw err;
-        this.node = await this.kube.call(() => this.kube.core.readNode({ name: this.o.nodeName }));
-      }
-    }
+    const current = this.nodeWatch?.cache.get(`/${this.o.nodeName}`) ?? this.node;
+    const body = nodeStatusPatch(this.status(s, current?.status), current);
+    this.node = await this.kube.call(() =>
+      this.kube.core.patchNodeStatus(
+        { name: this.o.nodeName, body },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+      ),
+    );
+    this.conditionsWritten(body.status.conditions ?? []);
   }
 
   /** The kubelet's Events for the conditions that changed with the status just written. */

@@ -63,6 +63,8 @@ export interface NodeConditionsAndAddresses {
   conditions: k8s.V1NodeCondition[];
   addresses: k8s.V1NodeAddress[];
   nodeInfo: Partial<k8s.V1NodeSystemInfo>;
+  /** The images the node has (status.images), largest first; absent: not reported. */
+  images?: k8s.V1ContainerImage[];
 }
 
 export interface Provider {

@@ -19,7 +19,12 @@ import type {
 } from '../../node/provider.js';
 import { PodCache } from './cache/pod-cache.js';
 import { newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
-import { capacityFromVchInfo, nodeStatusFromVchInfo, notReadyStatus } from './node-status.js';
+import {
+  capacityFromVchInfo,
+  nodeImages,
+  nodeStatusFromVchInfo,
+  notReadyStatus,
+} from './node-status.js';
 import type { NodeFacts } from './operations/container-env.js';
 import type { EnvSources } from './operations/env-sources.js';
 import { containerEvents } from './operations/container-events.js';
@@ -484,7 +489,8 @@ export class VicProvider implements Provider {
     try {
       const s = nodeStatusFromVchInfo(await this.o.isolation.vchInfo(), this.o.nodeIP);
       this.lastCapacity = s.capacity;
-      return s;
+      const images = await this.o.imageStore.list?.().catch(() => undefined);
+      return images ? { ...s, images: nodeImages(images) } : s;
     } catch (err) {
       return notReadyStatus(errorMessage(err), this.o.nodeIP, this.lastCapacity);
     }

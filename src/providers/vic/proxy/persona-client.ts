@@ -3,7 +3,7 @@
 // the HTTP status is 200 by then) and `GET /images/{name}/json` (the config).
 import { type ErrorKind, NodeError } from '../../../node/errors.js';
 import { HttpClient, type Endpoint } from './http.js';
-import type { ImageConfig, ImageStore, RegistryCredentials } from './image-store.js';
+import type { ImageConfig, ImageStore, ImageSummary, RegistryCredentials } from './image-store.js';
 import { splitReference } from './reference.js';
 
 interface ProgressMessage {
@@ -83,6 +83,15 @@ export class PersonaClient implements ImageStore {
     }
     take(rest);
     if (failure !== undefined) throw new NodeError(pullErrorKind(failure), failure);
+  }
+
+  async list(): Promise<ImageSummary[]> {
+    const images: { RepoTags?: string[] | null; RepoDigests?: string[] | null; Size?: number }[] =
+      await this.http.json('GET', '/images/json');
+    return images.map((i) => ({
+      names: [...(i.RepoDigests ?? []), ...(i.RepoTags ?? [])].filter((n) => !n.includes('<none>')),
+      sizeBytes: i.Size ?? 0,
+    }));
   }
 
   async get(image: string): Promise<ImageConfig | undefined> {
