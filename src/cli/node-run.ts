@@ -12,6 +12,7 @@ import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Provider } from '../node/provider.js';
 import { parseTaints } from '../node/taints.js';
+import { DEFAULT_EVICTION_HARD, parseThresholds } from '../node/pressure/thresholds.js';
 import { VirtualKubelet } from '../node/virtual-kubelet.js';
 import { createVicProvider } from '../providers/vic/index.js';
 import { UsageError } from './errors.js';
@@ -37,6 +38,7 @@ export interface NodeOptions {
   allowedUnsafeSysctls?: string;
   bridgeNetwork?: string;
   nodeStatusUpdateFrequency: string;
+  evictionHard?: string;
   logLevel: string;
 }
 
@@ -115,6 +117,12 @@ export async function runNode(o: NodeOptions): Promise<void> {
     '--node-status-update-frequency',
     o.nodeStatusUpdateFrequency ?? '1m',
   );
+  let evictionHard;
+  try {
+    evictionHard = parseThresholds(o.evictionHard ?? DEFAULT_EVICTION_HARD);
+  } catch (err) {
+    throw new UsageError(`--eviction-hard: ${(err as Error).message}`);
+  }
   const cert = readFlagFile(o.tlsCertFile, '--tls-cert-file');
   const key = readFlagFile(o.tlsPrivateKeyFile, '--tls-private-key-file');
   const clientCa = o.clientCaFile ? readFlagFile(o.clientCaFile, '--client-ca-file') : undefined;
@@ -141,6 +149,7 @@ export async function runNode(o: NodeOptions): Promise<void> {
       taints,
       nodeIP: o.nodeIp,
       statusUpdateMs,
+      evictionHard,
     },
   });
   // Signals first: a SIGTERM during start-up still ends us cleanly.

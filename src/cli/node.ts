@@ -69,6 +69,11 @@ export function addNodeCommand(program: Command): void {
       'how often the node status is written (the kubelet flag; 10s, 1m)',
       '1m',
     )
+    .option(
+      '--eviction-hard <thresholds>',
+      'hard eviction thresholds, as the kubelet flag (signals memory.available, nodefs.available, imagefs.available, pid.available); empty: none',
+      'memory.available<100Mi,nodefs.available<10%,imagefs.available<15%',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: NodeOptions) => {
       const { runNode } = await import('./node-run.js');

@@ -11,6 +11,8 @@ import { DEFAULT_TAINT } from './taints.js';
 import { EventRecorder } from './events.js';
 import { conditionEvents } from './node-events.js';
 import { nodeStatusPatch } from './node-status-patch.js';
+import { pressureConditions } from './pressure/conditions.js';
+import { thresholdsMet, type Threshold } from './pressure/thresholds.js';
 import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export { DEFAULT_TAINT };
@@ -29,6 +31,8 @@ export interface NodeControllerOptions {
   statusUpdateMs?: number;
   /** The node's metrics: status and lease errors, Events not written. */
   metrics?: NodeMetrics;
+  /** Hard eviction thresholds (--eviction-hard): pressure conditions come from them. */
+  evictionHard?: Threshold[];
 }
 
 const LEASE_NAMESPACE = 'kube-node-lease';
@@ -46,6 +50,8 @@ export class NodeController {
   /** Whether the last ping succeeded (the lease is renewed only then). */
   healthy = false;
   private readonly events: EventRecorder;
+  /** The eviction thresholds met as of the last status (the eviction manager acts on them). */
+  met: Threshold[] = [];
   /** The conditions last written, to tell a change (NodeReady, NodeNotReady, …) by. */
   private reported: k8s.V1NodeCondition[] | undefined;
 
@@ -180,7 +186,11 @@ export class NodeController {
     previous: k8s.V1NodeStatus | undefined,
   ): k8s.V1NodeStatus {
     const now = new Date();
-    const conditions = s.conditions.map((c) => {
+    const thresholds = this.o.evictionHard ?? [];
+    this.met = s.signals ? thresholdsMet(thresholds, s.signals) : [];
+    // Pressure conditions where the provider measures the signals, as the kubelet's.
+    const pressure = s.signals ? pressureConditions(this.met) : [];
+    const conditions = [...pressure, ...s.conditions].map((c) => {
       const old = previous?.conditions?.find((p) => p.type === c.type);
       // The transition time moves only when the condition's status does.
       const transition =

@@ -3,6 +3,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { NodeMetrics } from './metrics/node-metrics.js';
+import { EvictionManager } from './pressure/eviction-manager.js';
 import { Authenticator } from './kubelet-api/auth.js';
 import { KubeletServer } from './kubelet-api/server.js';
 import { DEFAULT_KUBE_OPTIONS, Kube, type KubeOptions } from './kube.js';
@@ -27,6 +28,8 @@ export interface VirtualKubeletOptions {
   };
   node?: Partial<Omit<NodeControllerOptions, 'nodeName' | 'kubeletPort'>>;
   pods?: Partial<Omit<PodControllerOptions, 'nodeName'>>;
+  /** How often the eviction manager looks (ms); default 10 s, as the kubelet's. */
+  evictionIntervalMs?: number;
 }
 
 export class VirtualKubelet {
@@ -36,6 +39,7 @@ export class VirtualKubelet {
   readonly metrics: NodeMetrics;
   nodeController: NodeController | undefined;
   podController: PodController | undefined;
+  private evictions: EvictionManager | undefined;
   port = 0;
   private stopped = false;
 
@@ -79,12 +83,23 @@ export class VirtualKubelet {
       this.podController.stop();
       return;
     }
+    const nodes = this.nodeController;
+    const pods = this.podController;
+    this.evictions = new EvictionManager({
+      provider: this.o.provider,
+      met: () => nodes.met,
+      pods: () => pods.pods(),
+      intervalMs: this.o.evictionIntervalMs,
+      log: this.o.log,
+    });
+    this.evictions.start();
     this.o.log.info({ node: this.o.nodeName, port: this.port }, 'virtual kubelet running');
   }
 
   /** Stops renewing and reconciling and closes the API; the provider's pods keep running. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.evictions?.stop();
     this.podController?.stop();
     this.nodeController?.stop();
     await this.server.stop();

@@ -3,6 +3,7 @@
 // MiB, and pods (one per 2 GiB of memory unless the VCH says).
 import type * as k8s from '@kubernetes/client-node';
 import type { NodeConditionsAndAddresses } from '../../node/provider.js';
+import type { Observations } from '../../node/pressure/thresholds.js';
 import type { ImageSummary } from './proxy/image-store.js';
 import type { VCHInfo } from './proxy/isolation-proxy.js';
 
@@ -47,6 +48,7 @@ export function nodeStatusFromVchInfo(info: VCHInfo, nodeIP: string): NodeCondit
       },
     ],
     addresses: [{ type: 'InternalIP', address: nodeIP }],
+    signals: signalsFromVchInfo(info),
     nodeInfo: {
       operatingSystem: 'linux',
       architecture: info.architecture ?? 'amd64',
@@ -58,6 +60,24 @@ export function nodeStatusFromVchInfo(info: VCHInfo, nodeIP: string): NodeCondit
       ...(info.bootID && { bootID: info.bootID }),
     },
   };
+}
+
+/** The kubelet's eviction signals from what the VCH measures (its state fs is both fs). */
+export function signalsFromVchInfo(info: VCHInfo): Observations {
+  const out: Observations = {};
+  if (info.memoryAvailableBytes !== undefined && info.memory)
+    out['memory.available'] = {
+      available: info.memoryAvailableBytes,
+      capacity: info.memory * 2 ** 20,
+    };
+  if (info.storageFreeBytes !== undefined && info.storageBytes) {
+    const fs = { available: info.storageFreeBytes, capacity: info.storageBytes };
+    out['nodefs.available'] = fs;
+    out['imagefs.available'] = fs;
+  }
+  if (info.pidMax !== undefined && info.pidsInUse !== undefined)
+    out['pid.available'] = { available: info.pidMax - info.pidsInUse, capacity: info.pidMax };
+  return out;
 }
 
 export function notReadyStatus(

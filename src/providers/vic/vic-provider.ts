@@ -441,6 +441,17 @@ export class VicProvider implements Provider {
     return this.cache.getAll().map((vp) => vp.pod);
   }
 
+  async evictPod(pod: k8s.V1Pod, message: string): Promise<void> {
+    await this.ready;
+    const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
+    if (vp.stage !== 'created')
+      throw new NodeError(
+        'Unavailable',
+        `pod ${podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!)} is not running yet`,
+      );
+    await this.evict(vp, message);
+  }
+
   /** The kubelet's Killing for each container of the pod still running, as it stops them. */
   private killing(vp: VicPod): void {
     for (const t of vp.info?.tasks ?? [])
