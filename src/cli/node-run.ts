@@ -14,6 +14,7 @@ import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Provider } from '../node/provider.js';
 import { parseTaints } from '../node/taints.js';
+import { DEFAULT_EVICTION_HARD, parseThresholds } from '../node/pressure/thresholds.js';
 import { VirtualKubelet } from '../node/virtual-kubelet.js';
 import { createVicProvider } from '../providers/vic/index.js';
 import { UsageError } from './errors.js';
@@ -43,7 +44,18 @@ export interface NodeOptions {
   bridgeNetwork?: string;
   containerLogMaxSize?: string;
   containerLogMaxFiles?: string;
+  nodeStatusUpdateFrequency: string;
+  evictionHard?: string;
   logLevel: string;
+}
+
+/** A duration flag as Go writes one, in whole units: 500ms, 10s, 1m, 1h; ms. */
+export function parseDuration(flag: string, v: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]!]! : NaN;
+  if (!(ms > 0))
+    throw new UsageError(`${flag} ${JSON.stringify(v)}: want a duration such as 10s or 1m`);
+  return ms;
 }
 
 /**
@@ -108,6 +120,16 @@ export async function runNode(o: NodeOptions): Promise<void> {
   } catch (err) {
     throw new UsageError(`--register-with-taints: ${(err as Error).message}`);
   }
+  const statusUpdateMs = parseDuration(
+    '--node-status-update-frequency',
+    o.nodeStatusUpdateFrequency ?? '1m',
+  );
+  let evictionHard;
+  try {
+    evictionHard = parseThresholds(o.evictionHard ?? DEFAULT_EVICTION_HARD);
+  } catch (err) {
+    throw new UsageError(`--eviction-hard: ${(err as Error).message}`);
+  }
   const cert = readFlagFile(o.tlsCertFile, '--tls-cert-file');
   const key = readFlagFile(o.tlsPrivateKeyFile, '--tls-private-key-file');
   const clientCa = o.clientCaFile ? readFlagFile(o.clientCaFile, '--client-ca-file') : undefined;
@@ -130,7 +152,12 @@ export async function runNode(o: NodeOptions): Promise<void> {
     log,
     kube: { qps, burst },
     listen: { host: o.address, port, cert, key, clientCa },
-    node: { taints, nodeIP: o.nodeIp },
+    node: {
+      taints,
+      nodeIP: o.nodeIp,
+      statusUpdateMs,
+      evictionHard,
+    },
   });
   // Signals first: a SIGTERM during start-up still ends us cleanly.
   const stopped = new Promise<NodeJS.Signals>((resolveSignal) => {

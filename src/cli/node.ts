@@ -86,6 +86,16 @@ export function addNodeCommand(program: Command): void {
       '--container-log-max-files <n>',
       "log files kept per container, the current one included (the kubelet's flag, default 5)",
     )
+    .option(
+      '--node-status-update-frequency <duration>',
+      'how often the node status is written (the kubelet flag; 10s, 1m)',
+      '1m',
+    )
+    .option(
+      '--eviction-hard <thresholds>',
+      'hard eviction thresholds, as the kubelet flag (signals memory.available, nodefs.available, imagefs.available, pid.available); empty: none',
+      'memory.available<100Mi,nodefs.available<10%,imagefs.available<15%',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: NodeOptions) => {
       const { runNode } = await import('./node-run.js');

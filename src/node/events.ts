@@ -1,10 +1,11 @@
-// Kubernetes Events on a pod (what `kubectl describe pod` shows): why a create or a delete in
-// the provider failed. A failure that repeats (each retry) counts up one Event, as kubelet's
-// recorder does, rather than adding one per retry. Best effort: an Event that cannot be
+// Kubernetes Events as the kubelet writes them (what `kubectl describe pod` and
+// `kubectl describe node` show): on a pod, naming the container in involvedObject.fieldPath
+// (spec.containers{name}); on the node itself. Repeats count up one Event and floods are
+// dropped (event-correlator.ts, client-go's rules). Best effort: an Event that cannot be
 // written is logged, never retried.
-import { randomBytes } from 'node:crypto';
-import type * as k8s from '@kubernetes/client-node';
-import { apiErrorMessage, type Kube } from './kube.js';
+import * as k8s from '@kubernetes/client-node';
+import { EventCorrelator, type CorrelatorOptions } from './event-correlator.js';
+import { apiErrorMessage, isApiNotFound, type Kube } from './kube.js';
 import type { Logger } from '../logging/logger.js';
 
 export type EventReason =
@@ -12,10 +13,16 @@ export type EventReason =
   | 'ProviderUpdateFailed'
   | 'ProviderDeleteFailed'
   | 'ProviderStatusFailed'
+  // The kubelet's reasons (k8s.io/kubernetes pkg/kubelet/events/event.go).
+  | 'Pulling'
+  | 'Pulled'
+  | 'ErrImageNeverPull'
+  | 'Created'
   | 'Started'
   | 'Killing'
-  // The kubelet's reasons for what a provider reports on a pod (kubelet pkg/kubelet/events).
+  | 'BackOff'
   | 'Failed'
+  | 'FailedMount'
   | 'InvalidEnvironmentVariableNames'
   | 'Unhealthy'
   | 'FailedPostStartHook'
@@ -28,66 +35,173 @@ export type EventReason =
   // Admission: a pod rejected before it runs (lifecycle.PodAdmitResult reasons).
   | 'SysctlForbidden';
 
+/** The kubelet's reasons for Events on its Node. */
+export type NodeEventReason =
+  | 'Starting'
+  | 'NodeReady'
+  | 'NodeNotReady'
+  | 'NodeHasSufficientMemory'
+  | 'NodeHasInsufficientMemory'
+  | 'NodeHasNoDiskPressure'
+  | 'NodeHasDiskPressure'
+  | 'NodeHasSufficientPID'
+  | 'NodeHasInsufficientPID'
+  | 'EvictionThresholdMet';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** The kubelet's field path of a container: spec.containers{name} and its kin. */
+export function containerFieldPath(pod: k8s.V1Pod, container: string): string {
+  const spec = pod.spec;
+  if (spec?.initContainers?.some((c) => c.name === container))
+    return `spec.initContainers{${container}}`;
+  if (spec?.ephemeralContainers?.some((c) => c.name === container))
+    return `spec.ephemeralContainers{${container}}`;
+  return `spec.containers{${container}}`;
+}
+
+interface Written {
+  name: string;
+  namespace: string;
+  count: number;
+}
+
+const COMPONENT = 'vic-kubelet';
+
 export class EventRecorder {
-  /** The last Event written per pod UID, reason and message, to count repeats on. */
-  private readonly recent = new Map<string, k8s.CoreV1Event>();
+  private readonly correlator: EventCorrelator;
+  /** Events written, by correlation key. */
+  private readonly written = new Map<string, Written>();
+  /** One write at a time per key, so a repeat counts up the Event just created. */
+  private readonly pending = new Map<string, Promise<void>>();
+  private serial = 0;
 
   constructor(
     private readonly kube: Kube,
     private readonly nodeName: string,
     private readonly log: Logger,
-  ) {}
+    private readonly options: CorrelatorOptions & { onError?: () => void } = {},
+  ) {
+    this.correlator = new EventCorrelator(options);
+  }
 
-  async record(
+  /** An Event on a pod; on one of its containers when `container` is given. */
+  record(
     pod: k8s.V1Pod,
-    type: 'Normal' | 'Warning',
+    type: EventType,
     reason: EventReason,
     message: string,
+    container?: string,
   ): Promise<void> {
-    const namespace = pod.metadata!.namespace!;
-    const now = new Date();
-    const key = `${pod.metadata!.uid}\0${reason}\0${message}`;
-    const last = this.recent.get(key);
-    if (last) {
-      try {
-        const body = { ...last, count: (last.count ?? 1) + 1, lastTimestamp: now };
-        const written = await this.kube.call(() =>
-          this.kube.core.replaceNamespacedEvent({ name: last.metadata!.name!, namespace, body }),
-        );
-        this.recent.set(key, written);
-        return;
-      } catch {
-        // Gone (Events expire) or changed: write a new one.
-        this.recent.delete(key);
-      }
-    }
-    const body: k8s.CoreV1Event = {
-      metadata: { name: `${pod.metadata!.name}.${randomBytes(8).toString('hex')}`, namespace },
-      involvedObject: {
+    const m = pod.metadata!;
+    return this.write(
+      {
         apiVersion: 'v1',
         kind: 'Pod',
-        namespace,
-        name: pod.metadata!.name,
-        uid: pod.metadata!.uid,
+        namespace: m.namespace,
+        name: m.name,
+        uid: m.uid,
+        ...(container ? { fieldPath: containerFieldPath(pod, container) } : {}),
       },
+      type,
+      reason,
+      message,
+    );
+  }
+
+  /** An Event on this Node (the kubelet's: the node's name is its UID, namespace default). */
+  recordNode(type: EventType, reason: NodeEventReason, message: string): Promise<void> {
+    return this.write(
+      { kind: 'Node', name: this.nodeName, uid: this.nodeName, namespace: '' },
+      type,
+      reason,
+      message,
+    );
+  }
+
+  private write(
+    ref: k8s.V1ObjectReference,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const decision = this.correlator.decide({
+      object: [ref.kind, ref.namespace, ref.name, ref.uid].join('/'),
+      fieldPath: ref.fieldPath ?? '',
+      type,
+      reason,
+      message,
+    });
+    if (decision.action === 'drop') {
+      this.log.debug({ object: ref.name, reason }, 'event dropped by the rate limit');
+      return Promise.resolve();
+    }
+    const { key } = decision;
+    const run = (this.pending.get(key) ?? Promise.resolve()).then(() =>
+      this.writeOne(ref, type, reason, decision.message, key),
+    );
+    this.pending.set(key, run);
+    void run.finally(() => {
+      if (this.pending.get(key) === run) this.pending.delete(key);
+    });
+    return run;
+  }
+
+  private async writeOne(
+    ref: k8s.V1ObjectReference,
+    type: EventType,
+    reason: string,
+    message: string,
+    key: string,
+  ): Promise<void> {
+    const now = new Date();
+    const last = this.written.get(key);
+    if (last) {
+      // As client-go: a strategic-merge patch of the count and the last time.
+      try {
+        const body = { count: last.count + 1, lastTimestamp: now.toISOString(), message };
+        await this.kube.call(() =>
+          this.kube.core.patchNamespacedEvent(
+            { name: last.name, namespace: last.namespace, body },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+          ),
+        );
+        last.count += 1;
+        return;
+      } catch (err) {
+        // Gone (Events expire after an hour): write a new one.
+        this.written.delete(key);
+        if (!isApiNotFound(err)) {
+          this.options.onError?.();
+          this.log.warn({ reason, err: apiErrorMessage(err) }, 'could not count event');
+          return;
+        }
+      }
+    }
+    // Node Events go to "default", as the kubelet's do.
+    const namespace = ref.namespace || 'default';
+    // client-go's naming: the object's name and the time in hex nanoseconds.
+    const nanos = BigInt(now.getTime()) * 1_000_000n + BigInt(this.serial++ % 1_000_000);
+    const body: k8s.CoreV1Event = {
+      metadata: { name: `${ref.name}.${nanos.toString(16)}`, namespace },
+      involvedObject: ref,
       type,
       reason,
       message,
       count: 1,
       firstTimestamp: now,
       lastTimestamp: now,
-      source: { component: 'vic-kubelet', host: this.nodeName },
-      reportingComponent: 'vic-kubelet',
+      source: { component: COMPONENT, host: this.nodeName },
+      reportingComponent: COMPONENT,
       reportingInstance: this.nodeName,
     };
     try {
-      const written = await this.kube.call(() =>
-        this.kube.core.createNamespacedEvent({ namespace, body }),
-      );
-      // Bounded: the oldest entries go first (Maps keep insertion order).
-      if (this.recent.size >= 1000) this.recent.delete(this.recent.keys().next().value!);
-      this.recent.set(key, written);
+      await this.kube.call(() => this.kube.core.createNamespacedEvent({ namespace, body }));
+      if (this.written.size >= 4096) this.written.delete(this.written.keys().next().value!);
+      this.written.set(key, { name: body.metadata!.name!, namespace, count: 1 });
     } catch (err) {
+      this.correlator.forget(key);
+      this.options.onError?.();
       this.log.warn({ reason, err: apiErrorMessage(err) }, 'could not record event');
     }
   }

@@ -3,12 +3,15 @@
 // and the classification of API errors.
 import * as k8s from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.js';
+import { observedApiClient, type RequestObserver } from './metrics/api-client.js';
 
 export interface KubeOptions {
   /** Sustained requests per second to the apiserver. */
   qps: number;
   /** Requests allowed at once above the sustained rate. */
   burst: number;
+  /** Hears of every request to the apiserver once answered (the node's metrics). */
+  observe?: RequestObserver;
 }
 
 // 1000 pods moving at once cost about three requests each (status, event, delete): at 100/s
@@ -26,10 +29,13 @@ export class Kube {
     readonly config: k8s.KubeConfig,
     options: KubeOptions = DEFAULT_KUBE_OPTIONS,
   ) {
-    this.core = config.makeApiClient(k8s.CoreV1Api);
-    this.coordination = config.makeApiClient(k8s.CoordinationV1Api);
-    this.authentication = config.makeApiClient(k8s.AuthenticationV1Api);
-    this.authorization = config.makeApiClient(k8s.AuthorizationV1Api);
+    const observe = options.observe;
+    const client = <T extends k8s.ApiType>(api: new (c: k8s.Configuration) => T): T =>
+      observe ? observedApiClient(config, api, observe) : config.makeApiClient(api);
+    this.core = client(k8s.CoreV1Api);
+    this.coordination = client(k8s.CoordinationV1Api);
+    this.authentication = client(k8s.AuthenticationV1Api);
+    this.authorization = client(k8s.AuthorizationV1Api);
     this.bucket = new TokenBucket(options.qps, options.burst);
   }
 

@@ -8,6 +8,12 @@ import { ListWatch } from './list-watch.js';
 import type { Logger } from '../logging/logger.js';
 import type { Provider } from './provider.js';
 import { DEFAULT_TAINT } from './taints.js';
+import { EventRecorder } from './events.js';
+import { conditionEvents } from './node-events.js';
+import { nodeStatusPatch } from './node-status-patch.js';
+import { pressureConditions } from './pressure/conditions.js';
+import { thresholdsMet, type Threshold } from './pressure/thresholds.js';
+import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export { DEFAULT_TAINT };
 
@@ -23,6 +29,10 @@ export interface NodeControllerOptions {
   leaseDurationSeconds?: number;
   leaseRenewMs?: number;
   statusUpdateMs?: number;
+  /** The node's metrics: status and lease errors, Events not written. */
+  metrics?: NodeMetrics;
+  /** Hard eviction thresholds (--eviction-hard): pressure conditions come from them. */
+  evictionHard?: Threshold[];
 }
 
 const LEASE_NAMESPACE = 'kube-node-lease';
@@ -39,13 +49,22 @@ export class NodeController {
   private statusBusy: Promise<void> = Promise.resolve();
   /** Whether the last ping succeeded (the lease is renewed only then). */
   healthy = false;
+  private readonly events: EventRecorder;
+  /** The eviction thresholds met as of the last status (the eviction manager acts on them). */
+  met: Threshold[] = [];
+  /** The conditions last written, to tell a change (NodeReady, NodeNotReady, …) by. */
+  private reported: k8s.V1NodeCondition[] | undefined;
 
   constructor(
     private readonly kube: Kube,
     private readonly provider: Provider,
     private readonly o: NodeControllerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.events = new EventRecorder(kube, o.nodeName, log, {
+      onError: () => o.metrics?.error('event'),
+    });
+  }
 
   get name(): string {
     return this.o.nodeName;
@@ -63,6 +82,7 @@ export class NodeController {
         this.healthy = true;
         await this.ensureNode();
         await this.renewLease();
+        void this.events.recordNode('Normal', 'Starting', 'Starting kubelet.');
         break;
       } catch (err) {
         if (this.stopped) return;
@@ -118,6 +138,7 @@ export class NodeController {
         this.healthy = true;
         await this.renewLease();
       } catch (err) {
+        this.o.metrics?.error('lease');
         if (this.healthy)
           this.log.warn({ err: apiErrorMessage(err) }, 'ping or lease renewal failed');
         // A failed ping means the provider cannot run pods: let the lease expire so the
@@ -148,6 +169,9 @@ export class NodeController {
           type: 'virtual-kubelet',
           'kubernetes.io/role': 'agent',
           'kubernetes.io/os': s.nodeInfo.operatingSystem ?? 'linux',
+          'kubernetes.io/arch': s.nodeInfo.architecture ?? 'amd64',
+          'beta.kubernetes.io/os': s.nodeInfo.operatingSystem ?? 'linux',
+          'beta.kubernetes.io/arch': s.nodeInfo.architecture ?? 'amd64',
           'kubernetes.io/hostname': this.o.nodeName,
           ...this.o.labels,
         },
@@ -162,7 +186,11 @@ export class NodeController {
     previous: k8s.V1NodeStatus | undefined,
   ): k8s.V1NodeStatus {
     const now = new Date();
-    const conditions = s.conditions.map((c) => {
+    const thresholds = this.o.evictionHard ?? [];
+    this.met = s.signals ? thresholdsMet(thresholds, s.signals) : [];
+    // Pressure conditions where the provider measures the signals, as the kubelet's.
+    const pressure = s.signals ? pressureConditions(this.met) : [];
+    const conditions = [...pressure, ...s.conditions].map((c) => {
       const old = previous?.conditions?.find((p) => p.type === c.type);
       // The transition time moves only when the condition's status does.
       const transition =
@@ -180,6 +208,7 @@ export class NodeController {
           ]
         : s.addresses,
       daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort } },
+      ...(s.images && { images: s.images }),
       nodeInfo: {
         architecture: 'amd64',
         bootID: '',
@@ -223,21 +252,28 @@ export class NodeController {
     await this.writeStatus();
   }
 
+  /**
+   * Patches the node status (strategic merge, as the kubelet does), so what others added (an
+   * extended resource in capacity) is kept. The Node as last seen is the watch's copy.
+   */
   private async writeStatus(): Promise<void> {
     const s = await this.provider.nodeStatus();
-    for (let attempt = 0; ; attempt++) {
-      const node = this.node!;
-      node.status = this.status(s, node.status);
-      try {
-        this.node = await this.kube.call(() =>
-          this.kube.core.replaceNodeStatus({ name: this.o.nodeName, body: node }),
-        );
-        return;
-      } catch (err) {
-        if (!isApiConflict(err) || attempt >= 3) throw err;
-        this.node = await this.kube.call(() => this.kube.core.readNode({ name: this.o.nodeName }));
-      }
-    }
+    const current = this.nodeWatch?.cache.get(`/${this.o.nodeName}`) ?? this.node;
+    const body = nodeStatusPatch(this.status(s, current?.status), current);
+    this.node = await this.kube.call(() =>
+      this.kube.core.patchNodeStatus(
+        { name: this.o.nodeName, body },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+      ),
+    );
+    this.conditionsWritten(body.status.conditions ?? []);
+  }
+
+  /** The kubelet's Events for the conditions that changed with the status just written. */
+  private conditionsWritten(conditions: k8s.V1NodeCondition[]): void {
+    for (const e of conditionEvents(this.o.nodeName, this.reported, conditions))
+      void this.events.recordNode(e.type, e.reason, e.message);
+    this.reported = conditions;
   }
 
   /** Writes the node status now; re-registers the Node if it is gone. One at a time. */
@@ -255,7 +291,10 @@ export class NodeController {
           } catch (err2) {
             this.log.warn({ err: apiErrorMessage(err2) }, 'registering the node again failed');
           }
-        } else this.log.warn({ err: apiErrorMessage(err) }, 'node status update failed');
+        } else {
+          this.o.metrics?.error('node_status');
+          this.log.warn({ err: apiErrorMessage(err) }, 'node status update failed');
+        }
       }
     });
     return this.statusBusy;

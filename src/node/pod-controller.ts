@@ -13,6 +13,7 @@ import type { Logger } from '../logging/logger.js';
 import { specChanged, statusDiffers } from './pod-compare.js';
 import type { Provider } from './provider.js';
 import { WorkQueue, type HandlerResult } from './work-queue.js';
+import type { NodeMetrics } from './metrics/node-metrics.js';
 
 export interface PodControllerOptions {
   nodeName: string;
@@ -22,6 +23,8 @@ export interface PodControllerOptions {
   statusPollMs?: number;
   /** How often a terminating pod is checked for its containers having stopped. */
   terminationCheckMs?: number;
+  /** The node's metrics: pod start durations, sync errors, Events not written. */
+  metrics?: NodeMetrics;
 }
 
 const keyOf = (pod: k8s.V1Pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
@@ -50,18 +53,32 @@ export class PodController {
     private readonly o: PodControllerOptions,
     private readonly log: Logger,
   ) {
-    this.events = new EventRecorder(kube, o.nodeName, log);
-    this.queue = new WorkQueue((key) => this.sync(key), {
-      workers: o.workers ?? 10,
-      onDrop: (key, err) =>
-        this.log.error({ pod: key, err: errorMessage(err) }, 'giving up on pod after retries'),
+    this.events = new EventRecorder(kube, o.nodeName, log, {
+      onError: () => o.metrics?.error('event'),
     });
+    this.queue = new WorkQueue(
+      (key) =>
+        this.sync(key).catch((err: unknown) => {
+          o.metrics?.error('pod_sync');
+          throw err;
+        }),
+      {
+        workers: o.workers ?? 10,
+        onDrop: (key, err) =>
+          this.log.error({ pod: key, err: errorMessage(err) }, 'giving up on pod after retries'),
+      },
+    );
     this.watch = new ListWatch<k8s.V1Pod>({
       kube,
       path: '/api/v1/pods',
       fieldSelector: `spec.nodeName=${o.nodeName}`,
       list: (fieldSelector) => kube.core.listPodForAllNamespaces({ fieldSelector }),
-      onEvent: (e) => this.queue.add(keyOf(e.object)),
+      onEvent: (e) => {
+        const uid = e.object.metadata?.uid ?? '';
+        if (e.type === 'deleted') o.metrics?.podGone(uid);
+        else o.metrics?.podSeen(uid);
+        this.queue.add(keyOf(e.object));
+      },
       log,
     });
   }
@@ -77,7 +94,7 @@ export class PodController {
       if (!api || api.metadata?.uid !== pod.metadata?.uid) this.queue.add(keyOf(pod));
     }
     this.provider.notifyEvents?.(
-      (pod, e) => void this.events.record(pod, e.type, e.reason, e.message),
+      (pod, e) => void this.events.record(pod, e.type, e.reason, e.message, e.container),
     );
     if (this.provider.notifyPods) {
       this.provider.notifyPods((pod) => this.queue.add(keyOf(pod)));
@@ -245,6 +262,7 @@ export class PodController {
           body,
         }),
       );
+      if (status.phase === 'Running') this.o.metrics?.podRunning(pod.metadata?.uid ?? '');
       // Keep the newer copy so the next poll does not write the same status again.
       const key = keyOf(pod);
       const cached = this.watch.cache.get(key);

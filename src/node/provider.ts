@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import type { EventReason } from './events.js';
 import type { NodeUsage } from './stats/usage.js';
+import type { Observations } from './pressure/thresholds.js';
 
 export interface ContainerLogOptions {
   /** Only the last N lines. */
@@ -31,6 +32,8 @@ export interface PodEvent {
   type: 'Normal' | 'Warning';
   reason: EventReason;
   message: string;
+  /** The container it concerns (the Event's involvedObject.fieldPath names it). */
+  container?: string;
 }
 
 /** A terminal's size (kubectl's resize messages). */
@@ -62,6 +65,10 @@ export interface NodeConditionsAndAddresses {
   conditions: k8s.V1NodeCondition[];
   addresses: k8s.V1NodeAddress[];
   nodeInfo: Partial<k8s.V1NodeSystemInfo>;
+  /** The images the node has (status.images), largest first; absent: not reported. */
+  images?: k8s.V1ContainerImage[];
+  /** The eviction signals measured now (memory, nodefs, imagefs, pids); absent: none. */
+  signals?: Observations;
 }
 
 export interface Provider {
@@ -95,6 +102,11 @@ export interface Provider {
   /** Throws while the provider cannot run pods; the node then stops renewing its lease. */
   ping(): Promise<void>;
   nodeStatus(): Promise<NodeConditionsAndAddresses>;
+  /**
+   * Optional: evicts the pod as the kubelet's eviction manager does (its containers stopped,
+   * not restarted; the pod Failed with reason Evicted and `message`).
+   */
+  evictPod?(pod: k8s.V1Pod, message: string): Promise<void>;
   /** Optional: the provider pushes a change of its node status; it is written at once. */
   notifyNodeStatus?(callback: () => void): void;
 

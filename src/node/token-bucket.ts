@@ -27,6 +27,14 @@ export class TokenBucket {
     });
   }
 
+  /** Takes a token if one is there now; false (and nothing taken) otherwise. Never waits. */
+  tryTake(): boolean {
+    this.refill();
+    if (this.queue.length > 0 || this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);

@@ -29,8 +29,15 @@ export class BootStats {
   maxMs = 0;
   lastMs: number | undefined;
   lastAccel: string | undefined;
+  readonly #observers: ((ms: number, accel: string) => void)[] = [];
+
+  /** Hears of each boot as it is recorded (the VCH's boot-time histogram). */
+  onRecord(observer: (ms: number, accel: string) => void): void {
+    this.#observers.push(observer);
+  }
 
   record(ms: number, accel: string): void {
+    for (const o of this.#observers) o(ms, accel);
     this.count++;
     this.totalMs += ms;
     this.maxMs = Math.max(this.maxMs, ms);

@@ -78,6 +78,7 @@ export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backen
     }),
     vmBoots: () => backends.boots.snapshot(),
   });
+  backends.boots.onRecord((ms, accel) => vch.metrics.vmBooted(ms, accel));
   try {
     // Archives being uploaded when the last VCH stopped are of no use now.
     await rm(spoolDir(stateDir), { recursive: true, force: true });

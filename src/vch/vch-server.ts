@@ -10,6 +10,7 @@ import { adminHandler, isAdminPath } from './admin/admin-routes.js';
 import { closeApiServer, createApiServer, type ServerTls } from './listener.js';
 import { personaHandlers } from './persona/server.js';
 import { portlayerHandler } from './portlayer/server.js';
+import { countRequest, serveMetrics } from './metrics/metrics-route.js';
 import type { Vch, VchLogger } from './vch.js';
 
 export interface VchServerOptions {
@@ -35,8 +36,18 @@ export function createVchServer(vch: Vch, o: VchServerOptions, tls?: ServerTls):
     {
       request: (req: IncomingMessage, res: ServerResponse) => {
         const path = (req.url ?? '/').split('?')[0];
-        if (path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)) portlayer(req, res);
-        else if (isAdminPath(path)) admin(req, res);
+        const api =
+          path === '/metrics'
+            ? 'metrics'
+            : path === PORTLAYER_PATH || path.startsWith(`${PORTLAYER_PATH}/`)
+              ? 'portlayer'
+              : isAdminPath(path)
+                ? 'admin'
+                : 'persona';
+        countRequest(vch.metrics, api, req, res);
+        if (api === 'metrics') serveMetrics(vch.metrics, req, res, o.logger);
+        else if (api === 'portlayer') portlayer(req, res);
+        else if (api === 'admin') admin(req, res);
         else persona.request(req, res);
       },
       upgrade: persona.upgrade,

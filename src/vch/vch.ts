@@ -42,6 +42,7 @@ import {
 import { Watchers } from './services/watchers.js';
 import { StateLock } from './state-lock.js';
 import { VolumeService } from './volumes/volume-service.js';
+import { VchMetrics } from './metrics/vch-metrics.js';
 import type {
   Capacity,
   ContainerFilter,
@@ -100,6 +101,8 @@ export class Vch extends EventEmitter<VchEvents> {
   readonly #stats: StatsService;
   /** Volumes (docker volume, the portlayer's /storage/volumes). */
   readonly volumes: VolumeService;
+  /** Its Prometheus metrics (served at /metrics on its listener). */
+  readonly metrics: VchMetrics;
 
   private constructor(
     readonly stateDir: string,
@@ -113,6 +116,12 @@ export class Vch extends EventEmitter<VchEvents> {
     this.#lock = lock;
     const ctx = new VchContext(stateDir, db, runtime, options.logger ?? quietLogger, this, network);
     this.#ctx = ctx;
+    this.metrics = new VchMetrics(() => db.containers().map((c) => ctx.logPath(c.id)));
+    this.on('event', (e) => {
+      if (e.type !== 'container') return;
+      if (e.action === 'start') this.metrics.containerStarted();
+      else if (e.action === 'die') this.metrics.containerExited(Number(e.attributes.exitCode ?? 0));
+    });
     this.images = new ImageStore(stateDir, {
       insecureRegistries: options.insecureRegistries ?? [],
     });
@@ -280,8 +289,16 @@ export class Vch extends EventEmitter<VchEvents> {
   // ---- images: services/images.ts ----
 
   /** Pulls an image from its registry and records its reference. */
-  pullImage(req: PullRequest): Promise<PullOutcome> {
-    return this.#images.pull(req);
+  async pullImage(req: PullRequest): Promise<PullOutcome> {
+    const pull = this.metrics.pulling(req);
+    try {
+      const outcome = await this.#images.pull(pull.req);
+      pull.done(true);
+      return outcome;
+    } catch (err) {
+      pull.done(false);
+      throw err;
+    }
   }
 
   /** Checks credentials against a registry (`docker login`); nothing is stored. */

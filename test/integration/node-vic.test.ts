@@ -175,6 +175,7 @@ async function expectCapacityOf(node: k8s.V1Node, portlayer: string): Promise<vo
     cpu: String(info.numCPUs),
     memory: `${info.memory}Mi`,
     pods: String(info.maxPods),
+    'ephemeral-storage': String(info.storageBytes),
   });
 }
 

@@ -151,6 +151,7 @@ describe('VIC provider under kubectl', () => {
       cpu: String(info.numCPUs),
       memory: `${info.memory}Mi`,
       pods: '30',
+      'ephemeral-storage': String(info.storageBytes),
     });
   });
 

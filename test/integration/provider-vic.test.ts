@@ -335,6 +335,7 @@ describe('VicProvider on a real VCH', () => {
       cpu: String(info.numCPUs),
       memory: `${info.memory}Mi`,
       pods: '42',
+      'ephemeral-storage': String(info.storageBytes),
     });
     expect(s.conditions[0]).toMatchObject({ type: 'Ready', status: 'True' });
   });

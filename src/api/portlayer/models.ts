@@ -35,6 +35,18 @@ export interface VCHInfo {
   kernelVersion?: string;
   /** extension: the architecture (amd64). */
   architecture?: string;
+  /** extension: bytes of the VCH's state file system (its nodefs and imagefs), total and free. */
+  storageBytes?: number;
+  storageFreeBytes?: number;
+  /** extension: bytes of memory still available (the host's, or its cgroup's). */
+  memoryAvailableBytes?: number;
+  /** extension: the process ids the host allows, and those in use. */
+  pidMax?: number;
+  pidsInUse?: number;
+  /** extension: the host's ids (node status nodeInfo). */
+  machineID?: string;
+  systemUUID?: string;
+  bootID?: string;
 }
 
 export interface ContainerCreateConfig {

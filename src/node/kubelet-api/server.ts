@@ -11,6 +11,7 @@ import { HttpError, httpStatusOf } from '../../errdefs.js';
 import { errorMessage, notFound } from '../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Provider } from '../provider.js';
+import type { NodeMetrics } from '../metrics/node-metrics.js';
 import type { Authenticator } from './auth.js';
 import { parseExecRequest, podContainerOf } from './exec-request.js';
 import { parseLogQuery } from './log-options.js';
@@ -29,6 +30,8 @@ export interface KubeletServerOptions {
   port: number;
   /** The Node's name, as /stats/summary reports it. */
   nodeName?: string;
+  /** The node's metrics: served at /metrics, and every request counted in them. */
+  metrics?: NodeMetrics;
 }
 
 export class KubeletServer {
@@ -80,6 +83,15 @@ export class KubeletServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const began = performance.now();
+    res.once('close', () =>
+      this.o.metrics?.httpRequest(
+        req.method ?? '',
+        req.url ?? '/',
+        res.statusCode,
+        (performance.now() - began) / 1000,
+      ),
+    );
     let path: string;
     let query: URLSearchParams;
     try {
@@ -144,6 +156,12 @@ export class KubeletServer {
       );
       const body = { kind: 'PodList', apiVersion: 'v1', metadata: {}, items };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      return;
+    }
+    if (path === '/metrics' && this.o.metrics) {
+      get(path);
+      const { contentType, body } = await this.o.metrics.exposition();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
     if (StatsRoutes.serves(path)) {

@@ -60,10 +60,11 @@ describe('VicProvider: env from the API', () => {
     expect(last()!.containerStatuses![0].state!.waiting!.message).toBe(
       'configmap "settings" not found',
     );
-    expect(events[0]).toEqual({
+    expect(events.find((e) => e.reason === 'Failed')).toEqual({
       type: 'Warning',
       reason: 'Failed',
       message: 'Error: configmap "settings" not found',
+      container: 'a',
     });
     // Tried again, by itself, without pulling the image again.
     await eventually(() => reads.length >= 3);

@@ -20,10 +20,21 @@ import type {
 } from '../../node/provider.js';
 import { PodCache } from './cache/pod-cache.js';
 import { newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
-import { capacityFromVchInfo, nodeStatusFromVchInfo, notReadyStatus } from './node-status.js';
+import {
+  capacityFromVchInfo,
+  nodeImages,
+  nodeStatusFromVchInfo,
+  notReadyStatus,
+} from './node-status.js';
 import type { NodeFacts } from './operations/container-env.js';
 import type { EnvSources } from './operations/env-sources.js';
-import { ContainerConfigError, ContainerCreateError, ImagePullError } from './operations/errors.js';
+import { containerEvents } from './operations/container-events.js';
+import {
+  ContainerConfigError,
+  ContainerCreateError,
+  ImagePullError,
+  VolumeMountError,
+} from './operations/errors.js';
 import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
@@ -198,7 +209,9 @@ export class VicProvider implements Provider {
     while (!signal.aborted) {
       try {
         if (!images) {
-          images = await this.creator.pullImages(vp.pod, signal);
+          images = await this.creator.pullImages(vp.pod, signal, undefined, (e) =>
+            this.event(vp, e),
+          );
           // Back to the default waiting reason (ContainerCreating; PodInitializing with init
           // containers, as kubectl's Init:0/N needs), from a failed pull's.
           for (const c of vp.containers.values()) c.waiting = undefined;
@@ -230,11 +243,14 @@ export class VicProvider implements Provider {
         await sleep(shown, signal);
         if (signal.aborted) return;
         for (const c of vp.containers.values())
-          if (c.waiting?.reason === 'ErrImagePull')
+          if (c.waiting?.reason === 'ErrImagePull') {
             c.waiting = {
               reason: 'ImagePullBackOff',
               message: `Back-off pulling image "${c.image}"`,
             };
+            this.event(vp, containerEvents.pullBackOff(c.name, c.image));
+            this.event(vp, containerEvents.error(c.name, 'ImagePullBackOff'));
+          }
         this.changed(vp);
         await sleep(wait - shown, signal);
       }
@@ -252,6 +268,9 @@ export class VicProvider implements Provider {
         message: err.message,
       };
       this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'image pull failed');
+      if (err.neverPull) this.event(vp, containerEvents.neverPull(c.name, err.image));
+      else this.event(vp, containerEvents.pullFailed(c.name, err.image, err.message));
+      this.event(vp, containerEvents.error(c.name, c.waiting.reason));
       // Unlike a restart, even the first retry of a pull waits (10 s, 20 s, … 5 min).
       nextAttempt(c, now);
       return c.backoffMs;
@@ -265,13 +284,17 @@ export class VicProvider implements Provider {
       const c = vp.containers.get(err.container)!;
       c.waiting = { reason: 'CreateContainerConfigError', message: err.message };
       this.o.log.warn({ pod: key, container: c.name, err: err.message }, 'container config');
-      this.event(vp, { type: 'Warning', reason: 'Failed', message: `Error: ${err.message}` });
+      // A volume that cannot be made is the pod's FailedMount; anything else the container's.
+      if (err instanceof VolumeMountError)
+        this.event(vp, { type: 'Warning', reason: 'FailedMount', message: err.message });
+      else this.event(vp, containerEvents.error(c.name, err.message));
       return this.o.configRetryMs ?? CONFIG_RETRY_MS;
     }
     const name = err instanceof ContainerCreateError ? err.container : undefined;
     const reason =
       err instanceof ContainerCreateError ? 'CreateContainerError' : 'ContainerCreating';
     this.o.log.warn({ pod: key, container: name, err: errorMessage(err) }, 'pod creation failed');
+    if (name) this.event(vp, containerEvents.error(name, errorMessage(err)));
     let wait = 0;
     for (const c of vp.containers.values()) {
       if (name && c.name !== name) continue;
@@ -327,6 +350,7 @@ export class VicProvider implements Provider {
     this.o.log.warn({ pod: key, reason: message }, 'pod evicted');
     this.event(vp, { type: 'Warning', reason: 'Evicted', message });
     await this.work.get(vp)?.monitor?.stop();
+    this.killing(vp);
     const grace = vp.pod.spec?.terminationGracePeriodSeconds ?? this.o.defaultGraceSec ?? 30;
     try {
       vp.info = await this.stopper.stop(vp.id!, grace);
@@ -394,6 +418,7 @@ export class VicProvider implements Provider {
     await this.work.get(vp)?.monitor?.stop();
     await this.work.get(vp)?.volumes?.stop();
     this.o.volumes?.tokens?.forget(vp.pod.metadata?.uid ?? '');
+    this.killing(vp);
     for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
       try {
         await this.deleter.delete(vp, graceSec, () => this.changed(vp));
@@ -423,6 +448,23 @@ export class VicProvider implements Provider {
   async getPods(): Promise<k8s.V1Pod[]> {
     await this.ready;
     return this.cache.getAll().map((vp) => vp.pod);
+  }
+
+  async evictPod(pod: k8s.V1Pod, message: string): Promise<void> {
+    await this.ready;
+    const vp = this.entry(pod.metadata!.namespace!, pod.metadata!.name!);
+    if (vp.stage !== 'created')
+      throw new NodeError(
+        'Unavailable',
+        `pod ${podKey(vp.pod.metadata!.namespace!, vp.pod.metadata!.name!)} is not running yet`,
+      );
+    await this.evict(vp, message);
+  }
+
+  /** The kubelet's Killing for each container of the pod still running, as it stops them. */
+  private killing(vp: VicPod): void {
+    for (const t of vp.info?.tasks ?? [])
+      if (t.processConfig.status === 'running') this.event(vp, containerEvents.killing(t.name));
   }
 
   notifyPods(callback: (pod: k8s.V1Pod) => void): void {
@@ -475,7 +517,8 @@ export class VicProvider implements Provider {
     try {
       const s = nodeStatusFromVchInfo(await this.o.isolation.vchInfo(), this.o.nodeIP);
       this.lastCapacity = s.capacity;
-      return s;
+      const images = await this.o.imageStore.list?.().catch(() => undefined);
+      return images ? { ...s, images: nodeImages(images) } : s;
     } catch (err) {
       return notReadyStatus(errorMessage(err), this.o.nodeIP, this.lastCapacity);
     }

@@ -17,6 +17,7 @@ import { addExecRoutes } from './routes-exec.js';
 import { addJoinRoutes } from './routes-joins.js';
 import { addStatsRoutes } from './routes-stats.js';
 import { addVolumeRoutes } from './routes-volumes.js';
+import { hostFacts } from '../host-facts.js';
 
 export interface PortlayerOptions {
   logger?: VchLogger;
@@ -41,8 +42,13 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
 
   router.add(ROUTES.ping, async ({ res }) => sendJson(res, 200, 'OK'));
   router.add(ROUTES.vchInfo, async ({ res }) => {
-    const info = await vch.info();
+    const [info, facts] = await Promise.all([vch.info(), hostFacts()]);
     const c = info.capacity;
+    // Memory available: the host's, within what the VCH may use.
+    const memAvail =
+      facts.memoryAvailableBytes === undefined
+        ? undefined
+        : Math.min(facts.memoryAvailableBytes, c.memoryBytes);
     const body: VCHInfo = {
       cpuMhz: c.cpus * 1000,
       memory: Math.floor(c.memoryBytes / 2 ** 20),
@@ -56,6 +62,14 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
       runtime: info.runtime,
       kernelVersion: info.kernelVersion,
       architecture: info.architecture === 'x64' ? 'amd64' : info.architecture,
+      storageBytes: c.diskBytes,
+      storageFreeBytes: c.diskFreeBytes,
+      ...(memAvail !== undefined && { memoryAvailableBytes: memAvail }),
+      ...(facts.pidMax !== undefined && { pidMax: facts.pidMax }),
+      ...(facts.pidsInUse !== undefined && { pidsInUse: facts.pidsInUse }),
+      machineID: facts.machineID,
+      systemUUID: facts.systemUUID,
+      bootID: facts.bootID,
     };
     sendJson(res, 200, body);
   });

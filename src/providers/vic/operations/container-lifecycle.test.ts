@@ -56,16 +56,34 @@ describe('probes and hooks in the provider', () => {
     await provider.createPod(testPod('live', [{ name: 'app', livenessProbe: probe }]));
     await eventually(() => last()?.phase === 'Running');
     await new Promise((r) => setTimeout(r, 1200));
-    expect(events).toEqual([]);
+    // The run's own Events, on the container; none of the probe's yet.
+    expect(events.map((e) => [e.reason, e.container])).toEqual([
+      ['Pulling', 'app'],
+      ['Pulled', 'app'],
+      ['Created', 'app'],
+      ['Started', 'app'],
+    ]);
     healthy = false;
     await eventually(() => last()?.containerStatuses?.[0].restartCount === 1, 5000);
-    expect(events.slice(0, 3)).toEqual([
-      { type: 'Warning', reason: 'Unhealthy', message: 'Liveness probe failed: sick' },
-      { type: 'Warning', reason: 'Unhealthy', message: 'Liveness probe failed: sick' },
+    const probeEvents = events.filter((e) => e.reason === 'Unhealthy' || e.reason === 'Killing');
+    expect(probeEvents.slice(0, 3)).toEqual([
+      {
+        type: 'Warning',
+        reason: 'Unhealthy',
+        message: 'Liveness probe failed: sick',
+        container: 'app',
+      },
+      {
+        type: 'Warning',
+        reason: 'Unhealthy',
+        message: 'Liveness probe failed: sick',
+        container: 'app',
+      },
       {
         type: 'Normal',
         reason: 'Killing',
         message: 'Container app failed liveness probe, will be restarted',
+        container: 'app',
       },
     ]);
     expect(isolation.calls).toContain('exec app check');
@@ -120,6 +138,7 @@ describe('probes and hooks in the provider', () => {
       type: 'Normal',
       reason: 'Killing',
       message: 'FailedPostStartHook',
+      container: 'app',
     });
     await eventually(() => last()?.containerStatuses?.[0].restartCount === 1);
     // It never counted as running in its first run.

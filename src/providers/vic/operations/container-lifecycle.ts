@@ -65,7 +65,12 @@ export class ContainerLifecycle {
     try {
       if ((await this.hooks.postStart(vp, task, signal)) || signal.aborted) return;
       // Killed without ever counting as running.
-      this.d.event(vp, { type: 'Normal', reason: 'Killing', message: 'FailedPostStartHook' });
+      this.d.event(vp, {
+        type: 'Normal',
+        reason: 'Killing',
+        message: 'FailedPostStartHook',
+        container: task.name,
+      });
       await this.kill(vp, task.name, vp.pod.spec?.terminationGracePeriodSeconds ?? 30);
     } finally {
       c.postStartRunning = false;

@@ -41,3 +41,6 @@ export class ContainerConfigError extends NodeError {
     super(kind, message);
   }
 }
+
+/** A volume's content could not be made (the kubelet's FailedMount on the pod). */
+export class VolumeMountError extends ContainerConfigError {}

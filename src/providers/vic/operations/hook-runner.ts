@@ -36,6 +36,7 @@ export class HookRunner {
       type: 'Warning',
       reason: 'FailedPostStartHook',
       message: failure(vp, spec, hook, r.output),
+      container: spec.name,
     });
     return false;
   }
@@ -54,7 +55,12 @@ export class HookRunner {
           const message = deadline.aborted
             ? `PreStop hook for Container "${spec.name}" did not complete in ${graceSec}s`
             : failure(vp, spec, hook, r.output);
-          this.d.event(vp, { type: 'Warning', reason: 'FailedPreStopHook', message });
+          this.d.event(vp, {
+            type: 'Warning',
+            reason: 'FailedPreStopHook',
+            message,
+            container: spec.name,
+          });
         }),
       );
     };

@@ -69,11 +69,12 @@ export class ImageUpdater {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     rec.replacing = true;
     try {
-      const images = await this.creator.pullImages(pod, undefined, [c.name]);
+      const images = await this.creator.pullImages(pod, undefined, [c.name], onEvent);
       onEvent({
         type: 'Normal',
         reason: 'Killing',
         message: `Container ${c.name} definition changed, will be restarted`,
+        container: c.name,
       });
       const info = await this.isolation.info(vp.id!);
       const old = info.tasks?.find((t) => t.name === c.name);

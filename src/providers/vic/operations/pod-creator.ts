@@ -23,6 +23,7 @@ import { taskConfig } from './container-config.js';
 import { containerEnv, gatherEnvInputs, type NodeFacts } from './container-env.js';
 import { commitSandboxFirst, needsPodAddress } from './pod-address.js';
 import { memoizedSources, type EnvSources } from './env-sources.js';
+import { containerEvents } from './container-events.js';
 import { ContainerConfigError, ContainerCreateError, ImagePullError } from './errors.js';
 import { allContainers, isSidecar } from './init-sequence.js';
 import { parseQuantity } from './quantity.js';
@@ -64,6 +65,20 @@ export interface CreatedPod {
   tasks: Map<string, string>;
 }
 
+interface PullResult {
+  config: ImageConfig;
+  /** How long the pull took (ms); undefined when the image was there already. */
+  pullMs?: number;
+}
+
+/** One pull that several containers of the pod wait on. */
+interface SharedPull {
+  result: Promise<PullResult>;
+  /** Containers that asked before the pull began: they hear Pulling when it does. */
+  waiting: string[];
+  started: boolean;
+}
+
 export class PodCreator {
   constructor(
     private readonly imageStore: ImageStore,
@@ -73,26 +88,57 @@ export class PodCreator {
     private readonly env: EnvContext = {},
   ) {}
 
-  /** Pulls the pod's images; throws ImagePullError naming the first container that failed. */
+  /**
+   * Pulls the pod's images; throws ImagePullError naming the first container that failed.
+   * `onEvent` hears the kubelet's Pulling and Pulled (or "already present") per container.
+   */
   async pullImages(
     pod: k8s.V1Pod,
     signal?: AbortSignal,
     /** Only these containers' images (a pod update that changed them). */
     only?: string[],
+    onEvent?: (e: PodEvent) => void,
   ): Promise<Map<string, ImageConfig>> {
     const secrets = await this.pullSecrets(pod);
     const images = new Map<string, ImageConfig>();
-    // One pull per image and policy, however many containers run it.
-    const pulls = new Map<string, Promise<ImageConfig>>();
+    // One pull per image and policy, however many containers run it; each of them hears of it.
+    const pulls = new Map<string, SharedPull>();
     const results = await Promise.allSettled(
       allContainers(pod.spec)
         .filter((c) => !only || only.includes(c.name))
         .map(async (c) => {
           const key = `${c.image}|${c.imagePullPolicy ?? ''}`;
+          const image = c.image ?? '';
+          const asked = performance.now();
           let pull = pulls.get(key);
-          if (!pull) pulls.set(key, (pull = this.pullImage(pod, c, secrets)));
+          if (!pull) {
+            const shared = {
+              waiting: [] as string[],
+              started: false,
+              result: undefined as Promise<PullResult> | undefined,
+            };
+            shared.result = this.pullImage(pod, c, secrets, () => {
+              shared.started = true;
+              for (const name of shared.waiting) onEvent?.(containerEvents.pulling(name, image));
+            });
+            pulls.set(key, (pull = shared as SharedPull));
+          }
+          if (pull.started) onEvent?.(containerEvents.pulling(c.name, image));
+          else pull.waiting.push(c.name);
           try {
-            images.set(c.name, await pull);
+            const { config, pullMs } = await pull.result;
+            images.set(c.name, config);
+            onEvent?.(
+              pullMs === undefined
+                ? containerEvents.present(c.name, image)
+                : containerEvents.pulled(
+                    c.name,
+                    image,
+                    pullMs,
+                    performance.now() - asked,
+                    config.size,
+                  ),
+            );
           } catch (err) {
             // The error names the container it is reported on.
             if (err instanceof ImagePullError && err.container !== c.name)
@@ -311,11 +357,13 @@ export class PodCreator {
     return out;
   }
 
+  /** The image's config, and how long its pull took (undefined: it was there already). */
   private async pullImage(
     pod: k8s.V1Pod,
     c: k8s.V1Container,
     secrets: k8s.V1Secret[],
-  ): Promise<ImageConfig> {
+    onStart: () => void,
+  ): Promise<PullResult> {
     const image = c.image ?? '';
     const policy = c.imagePullPolicy ?? defaultPullPolicy(image);
     const fail = (err: unknown, never = false) =>
@@ -331,17 +379,20 @@ export class PodCreator {
     try {
       if (policy !== 'Always') {
         const have = await this.imageStore.get(image);
-        if (have) return have;
+        if (have) return { config: have };
         if (policy === 'Never')
           throw fail(new Error('the image is not on the node and imagePullPolicy is Never'), true);
       }
       const ref = splitReference(image);
+      onStart();
+      const began = performance.now();
       await this.imageStore.pull(image, credentialsFor(ref.registry, secrets), (status) =>
         this.log.debug({ pod: pod.metadata?.name, image, status }, 'pulling'),
       );
+      const pullMs = performance.now() - began;
       const pulled = await this.imageStore.get(image);
       if (!pulled) throw new Error('the persona has no such image after pulling it');
-      return pulled;
+      return { config: pulled, pullMs };
     } catch (err) {
       if (err instanceof ImagePullError) throw err;
       throw fail(err);

@@ -11,6 +11,7 @@ import type { PodStarter } from './pod-starter.js';
 import { startFailed, terminatedState } from './pod-status.js';
 import { nextAttempt } from './restart-policy.js';
 import { readFallbacks } from './termination-message.js';
+import { containerEvents, podLabel } from './container-events.js';
 import type { PodEvent } from '../../../node/provider.js';
 import {
   DEADLINE_MESSAGE,
@@ -50,7 +51,7 @@ export class PodMonitor {
       task: TaskInfo,
       signal: AbortSignal,
     ) => Promise<void>,
-    /** Where the pod's Events go (DeadlineExceeded). */
+    /** Where the pod's Events go (Created, Started, BackOff, DeadlineExceeded). */
     private readonly onEvent?: (e: PodEvent) => void,
   ) {
     this.stopper = new PodStopper(isolation);
@@ -187,17 +188,30 @@ export class PodMonitor {
     const finished = p.finishedAt ? Date.parse(p.finishedAt) : (p.stopTime ?? 0) * 1000;
     const delay = c.backoffMs;
     c.restartDueAt = nextAttempt(c, now, finished - started);
-    if (c.restartDueAt > now)
+    if (c.restartDueAt > now) {
+      this.onEvent?.(containerEvents.backOff(this.vp.pod, c.name));
       c.waiting = {
         reason: 'CrashLoopBackOff',
-        message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.vp.pod.metadata?.name}_${this.vp.pod.metadata?.namespace}(${this.vp.pod.metadata?.uid})`,
+        message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${podLabel(this.vp.pod)}`,
       };
+    }
     return true;
   }
 
   /** Starts (or restarts) the task; once it runs, its afterStart work (postStart hook). */
   private async startTask(id: string, task: TaskInfo, what: string): Promise<void> {
-    if (!(await this.attempt(() => this.starter.startTask(id, task.id), what))) return;
+    // The kubelet's sequence for each run: (image present,) Created, Started — or Failed.
+    const name = task.name;
+    if (what === 'restart')
+      this.onEvent?.(containerEvents.present(name, this.vp.containers.get(name)?.image ?? ''));
+    this.onEvent?.(containerEvents.created(name));
+    const started = await this.attempt(
+      () => this.starter.startTask(id, task.id),
+      what,
+      (err) => this.onEvent?.(containerEvents.error(name, errorMessage(err))),
+    );
+    if (!started) return;
+    this.onEvent?.(containerEvents.started(name));
     if (!this.afterStart || this.abort.signal.aborted) return;
     try {
       await this.afterStart(this.vp, task, this.abort.signal);
@@ -210,13 +224,19 @@ export class PodMonitor {
    * A start the VCH refused for the container itself (InvalidInput: exec failed, no such user)
    * is recorded on the task and handled as its run ending; anything else is asked again.
    */
-  private async attempt(action: () => Promise<void>, what: string): Promise<boolean> {
+  private async attempt(
+    action: () => Promise<void>,
+    what: string,
+    /** Hears a start the VCH refused for the container itself. */
+    onRefused?: (err: unknown) => void,
+  ): Promise<boolean> {
     try {
       await action();
       return true;
     } catch (err) {
       if (this.abort.signal.aborted) return false;
       this.log.warn({ pod: this.name, err: errorMessage(err) }, `${what} failed`);
+      if (errorKind(err) === 'InvalidInput') onRefused?.(err);
       // A refused start is looked at again soon (its task now says why); anything else later.
       const pause = errorKind(err) === 'InvalidInput' ? REFUSED_MS : RETRY_MS;
       await sleep(pause, this.abort.signal);

@@ -103,6 +103,7 @@ export class PodProber implements ProbeState {
           type: 'Warning',
           reason: 'Unhealthy',
           message: `${TITLE[kind]} probe failed: ${o.output}`,
+          container: c.name,
         }),
       changed: () => this.d.changed(vp),
       failed: (kind: ProbeKind) => void this.kill(c, probe, kind),
@@ -116,6 +117,7 @@ export class PodProber implements ProbeState {
       type: 'Normal',
       reason: 'Killing',
       message: `Container ${c.name} failed ${kind} probe, will be restarted`,
+      container: c.name,
     });
     // The probe's own grace period, else the pod's (the kubelet's order).
     const graceSec =

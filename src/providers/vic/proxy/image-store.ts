@@ -22,6 +22,8 @@ export interface ImageConfig {
   workingDir: string;
   user: string;
   stopSignal?: string;
+  /** Its size on the VCH (bytes), when the VCH says. */
+  size?: number;
 }
 
 export interface ImageStore {
@@ -33,4 +35,12 @@ export interface ImageStore {
   ): Promise<void>;
   /** The image's config if the VCH has it, else undefined. */
   get(image: string): Promise<ImageConfig | undefined>;
+  /** Optional: the images the VCH has, with their names and sizes (node status.images). */
+  list?(): Promise<ImageSummary[]>;
+}
+
+export interface ImageSummary {
+  /** Its references: repo@digest ones first, then repo:tag ones. */
+  names: string[];
+  sizeBytes: number;
 }

@@ -3,7 +3,7 @@
 // the HTTP status is 200 by then) and `GET /images/{name}/json` (the config).
 import { type ErrorKind, NodeError } from '../../../node/errors.js';
 import { HttpClient, type Endpoint } from './http.js';
-import type { ImageConfig, ImageStore, RegistryCredentials } from './image-store.js';
+import type { ImageConfig, ImageStore, ImageSummary, RegistryCredentials } from './image-store.js';
 import { splitReference } from './reference.js';
 
 interface ProgressMessage {
@@ -15,6 +15,7 @@ interface ProgressMessage {
 
 interface DockerImageInspect {
   Id: string;
+  Size?: number;
   Config?: {
     Entrypoint?: string[] | null;
     Cmd?: string[] | null;
@@ -84,6 +85,15 @@ export class PersonaClient implements ImageStore {
     if (failure !== undefined) throw new NodeError(pullErrorKind(failure), failure);
   }
 
+  async list(): Promise<ImageSummary[]> {
+    const images: { RepoTags?: string[] | null; RepoDigests?: string[] | null; Size?: number }[] =
+      await this.http.json('GET', '/images/json');
+    return images.map((i) => ({
+      names: [...(i.RepoDigests ?? []), ...(i.RepoTags ?? [])].filter((n) => !n.includes('<none>')),
+      sizeBytes: i.Size ?? 0,
+    }));
+  }
+
   async get(image: string): Promise<ImageConfig | undefined> {
     splitReference(image); // a bad name is InvalidInput, not a 404
     let inspect: DockerImageInspect;
@@ -103,6 +113,7 @@ export class PersonaClient implements ImageStore {
       workingDir: c.WorkingDir ?? '',
       user: c.User ?? '',
       stopSignal: c.StopSignal || undefined,
+      ...(typeof inspect.Size === 'number' ? { size: inspect.Size } : {}),
     };
   }
 }

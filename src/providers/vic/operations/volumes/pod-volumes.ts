@@ -10,7 +10,7 @@ import type { Logger } from '../../../../logging/logger.js';
 import type { VolumeStore } from '../../proxy/volume-store.js';
 import type { NodeFacts } from '../container-env.js';
 import type { EnvSources } from '../env-sources.js';
-import { ContainerConfigError, ContainerCreateError } from '../errors.js';
+import { ContainerConfigError, ContainerCreateError, VolumeMountError } from '../errors.js';
 import { isComputed, volumeContent, type VolumeContent } from './content.js';
 import { gatherVolumeInputs } from './inputs.js';
 import { mountJoins, volumeRequest } from './plan.js';
@@ -33,7 +33,7 @@ export function containerOf(pod: k8s.V1Pod, volume: string): string {
 export function volumeFail(pod: k8s.V1Pod, volume: string) {
   const container = containerOf(pod, volume);
   return (message: string, kind?: 'InvalidInput') =>
-    new ContainerConfigError(
+    new VolumeMountError(
       container,
       `MountVolume.SetUp failed for volume "${volume}": ${message}`,
       kind,
