@@ -41,6 +41,8 @@ const names = ['a', 'b', 'c'].map((n) => `vk-multi-${n}-${suffix}`);
 const victim = names[2]!;
 /** The taint of non-graceful node shutdown: the pod GC deletes the node's terminating pods. */
 const OUT_OF_SERVICE = 'node.kubernetes.io/out-of-service';
+/** The test image has /bin/sh only; busybox's sh runs its applets itself. */
+const SLEEP = ['sh', '-c', 'sleep 3600'];
 
 let cluster: Cluster | undefined;
 let core: k8s.CoreV1Api;
@@ -107,10 +109,14 @@ async function untilReady(name: string): Promise<void> {
 const podsOfApp = async () =>
   (await core.listNamespacedPod({ namespace, labelSelector: 'app=spread' })).items;
 
+/** Pods on `node` that run and are Ready (their container up, not crash-looping). */
 const runningOn = (pods: k8s.V1Pod[], node: string) =>
   pods.filter(
     (p) =>
-      p.spec?.nodeName === node && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp,
+      p.spec?.nodeName === node &&
+      p.status?.phase === 'Running' &&
+      p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+      !p.metadata?.deletionTimestamp,
   ).length;
 
 /** The runc containers of a node's embedded VCH (its runc root), running or not. */
@@ -187,7 +193,7 @@ describe('three virtual nodes in one cluster', () => {
                   }),
                 ),
               ],
-              containers: [{ name: 'sleep', image, command: ['sleep', '3600'] }],
+              containers: [{ name: 'sleep', image, command: SLEEP }],
             },
           },
         },
@@ -209,8 +215,9 @@ describe('three virtual nodes in one cluster', () => {
     const victimPods = (await podsOfApp())
       .filter((p) => p.spec?.nodeName === victim)
       .map((p) => p.metadata!.name!);
+    // Two runc containers a pod: its sandbox (pause) and its container.
     expect(runcContainers(victim).filter((c) => c.endsWith(' running'))).toHaveLength(
-      victimPods.length,
+      2 * victimPods.length,
     );
 
     // SIGKILL: no goodbye. Its containers keep running without it.
@@ -218,7 +225,7 @@ describe('three virtual nodes in one cluster', () => {
     dead.child.kill('SIGKILL');
     await dead.exited;
     expect(runcContainers(victim).filter((c) => c.endsWith(' running'))).toHaveLength(
-      victimPods.length,
+      2 * victimPods.length,
     );
 
     await until(
@@ -251,7 +258,7 @@ describe('three virtual nodes in one cluster', () => {
     );
     lap(`${victim}'s pods deleted from the API`);
     expect(runcContainers(victim).filter((c) => c.endsWith(' running'))).toHaveLength(
-      victimPods.length,
+      2 * victimPods.length,
     );
 
     // Back on the same state directory: it finds those containers and removes them.
@@ -282,7 +289,7 @@ describe('three virtual nodes in one cluster', () => {
             { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
           ],
           terminationGracePeriodSeconds: 1,
-          containers: [{ name: 'sleep', image, command: ['sleep', '3600'] }],
+          containers: [{ name: 'sleep', image, command: SLEEP }],
         },
       },
     });
