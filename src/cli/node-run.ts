@@ -36,6 +36,7 @@ export interface NodeOptions {
   seccompProfileRoot?: string;
   allowedUnsafeSysctls?: string;
   bridgeNetwork?: string;
+  maxPods?: string;
   logLevel: string;
 }
 
@@ -156,6 +157,9 @@ async function makeProvider(
 ): Promise<ProviderSetup> {
   const registries = checkRegistries(o.insecureRegistry);
   const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
+  const maxPods = o.maxPods === undefined ? undefined : wholeNumber(o.maxPods, '--max-pods', 1);
+  if (maxPods !== undefined && o.stateDir === undefined)
+    throw new UsageError("--max-pods is the embedded VCH's setting: it goes with --state-dir");
   if (o.providerModule !== undefined) {
     if (
       o.vch !== undefined ||
@@ -218,6 +222,7 @@ async function makeProvider(
     logger: log,
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
+    ...(maxPods !== undefined && { maxPods }),
   });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),
