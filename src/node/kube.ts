@@ -2,6 +2,7 @@
 // client-side rate limit shared by all of them (kubelet's --kube-api-qps/--kube-api-burst),
 // and the classification of API errors.
 import * as k8s from '@kubernetes/client-node';
+import { makeKeepAliveClient } from './kube-clients.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface KubeOptions {
@@ -26,10 +27,10 @@ export class Kube {
     readonly config: k8s.KubeConfig,
     options: KubeOptions = DEFAULT_KUBE_OPTIONS,
   ) {
-    this.core = config.makeApiClient(k8s.CoreV1Api);
-    this.coordination = config.makeApiClient(k8s.CoordinationV1Api);
-    this.authentication = config.makeApiClient(k8s.AuthenticationV1Api);
-    this.authorization = config.makeApiClient(k8s.AuthorizationV1Api);
+    this.core = makeKeepAliveClient(config, k8s.CoreV1Api);
+    this.coordination = makeKeepAliveClient(config, k8s.CoordinationV1Api);
+    this.authentication = makeKeepAliveClient(config, k8s.AuthenticationV1Api);
+    this.authorization = makeKeepAliveClient(config, k8s.AuthorizationV1Api);
     this.bucket = new TokenBucket(options.qps, options.burst);
   }
 
