@@ -125,6 +125,38 @@ function podMemory(stateDir) {
   return { cgroup, pss, cgroups: seen.size };
 }
 
+/**
+ * The pod VMs of a VCH (qemu processes whose command line names its state directory): each
+ * one's RSS beyond the guest RAM it was given (-m, MiB), i.e. what qemu itself costs, with
+ * the guest's touched RAM counted as RAM.
+ */
+function vmMemory(stateDir) {
+  const vms = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let argv;
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!argv[0]?.includes('qemu-system') || !argv.some((a) => a.includes(stateDir))) continue;
+    const guestMiB = Number(argv[argv.indexOf('-m') + 1]);
+    const f = processFigures(pid);
+    if (!f) continue;
+    // The guest's RAM is the one mapping of exactly its size: what of it is resident is the
+    // guest's, the rest of the RSS is qemu's own.
+    let guestRss = 0;
+    try {
+      const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-)/);
+      for (const m of smaps)
+        if (new RegExp(`^Size:\\s+${guestMiB * 1024} kB`, 'm').test(m))
+          guestRss += Number(/^Rss:\s+(\d+) kB/m.exec(m)?.[1] ?? 0) * 1024;
+    } catch {}
+    vms.push({ rss: f.rss, guest: guestMiB * 2 ** 20, guestRss });
+  }
+  return vms;
+}
+
 /** Unmounts what is left under `dir` (rootfs overlays, shm) and removes it. */
 export function removeStateDir(stateDir) {
   let left = [];
@@ -343,6 +375,7 @@ export async function runScale(o) {
     await sleep(3000);
     const atPeak = processFigures(child.pid);
     const memory = podMemory(stateDir);
+    const vms = vmMemory(stateDir);
     const containersRunning = runcContainers(stateDir).filter((c) => c.status === 'running').length;
 
     // Deletion: every pod at once, as `kubectl delete pods -l` does.
@@ -402,6 +435,18 @@ export async function runScale(o) {
         cgroup: memory.cgroup / o.pods,
         pss: memory.pss / o.pods,
         cgroups: memory.cgroups,
+      },
+      // Pod VMs (--runtime vm): how many, qemu RSS, and RSS beyond the guest RAM, per VM.
+      vms: vms.length && {
+        count: vms.length,
+        rss: vms.reduce((a, v) => a + v.rss, 0) / vms.length,
+        guest: vms.reduce((a, v) => a + v.guest, 0) / vms.length,
+        guestResident: vms.reduce((a, v) => a + v.guestRss, 0) / vms.length,
+        beyondGuest: percentile(
+          vms.map((v) => v.rss - v.guestRss),
+          50,
+        ),
+        maxBeyondGuest: Math.max(...vms.map((v) => v.rss - v.guestRss)),
       },
       deletedInMs: deletedIn,
       containersGoneInMs: containersGoneIn,

@@ -227,6 +227,20 @@ const rows = [
     `${mib(r.memoryPerPod.cgroup)} / ${mib(r.memoryPerPod.pss)}`,
     '< 2 MiB beyond the workload',
   ],
+  ...(r.vms
+    ? [
+        [
+          `pod VMs (${r.vms.count}): qemu RSS / guest RAM given / of it resident (mean)`,
+          `${mib(r.vms.rss)} / ${mib(r.vms.guest)} / ${mib(r.vms.guestResident)}`,
+          '',
+        ],
+        [
+          'qemu RSS beyond the resident guest RAM, per VM: median / max',
+          `${mib(r.vms.beyondGuest)} / ${mib(r.vms.maxBeyondGuest)}`,
+          '< 40 MiB',
+        ],
+      ]
+    : []),
   ['delete → all pods gone from the API', sec(r.deletedInMs), ''],
   ["delete → all the VCH's containers gone", sec(r.containersGoneInMs), ''],
   ['leaked containers (runc / persona)', `${r.leaked.runc} / ${r.leaked.persona}`, '0 / 0'],
