@@ -214,9 +214,9 @@ export async function runScale(o) {
   const namespace = `scale-${Math.random().toString(36).slice(2, 8)}`;
   const stateDir = join(o.work, 'vch');
   const createMs = (o.pods / o.rate) * 1000;
-  // Sized for 1000 pods on a slow machine: the creates, then 1 s a pod for them to start.
+  // Sized for 1000 pods on a slow machine: the creates, then 1 s a pod to start (and to go).
   const runningTimeoutMs = o.runningTimeoutMs ?? createMs + Math.max(300_000, o.pods * 1000);
-  const deleteTimeoutMs = o.deleteTimeoutMs ?? Math.max(300_000, o.pods * 600);
+  const deleteTimeoutMs = o.deleteTimeoutMs ?? Math.max(300_000, o.pods * 1000);
 
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   await until(
