@@ -46,6 +46,7 @@ export interface NodeOptions {
   containerLogMaxFiles?: string;
   nodeStatusUpdateFrequency: string;
   evictionHard?: string;
+  maxPods?: string;
   logLevel: string;
 }
 
@@ -200,6 +201,9 @@ async function makeProvider(
     throw new UsageError(
       "--container-log-max-size and --container-log-max-files are the VCH's settings: give them to the VCH (vch serve), not with --vch or --provider-module",
     );
+  const maxPods = o.maxPods === undefined ? undefined : wholeNumber(o.maxPods, '--max-pods', 1);
+  if (maxPods !== undefined && o.stateDir === undefined)
+    throw new UsageError("--max-pods is the embedded VCH's setting: it goes with --state-dir");
   if (o.providerModule !== undefined) {
     if (
       o.vch !== undefined ||
@@ -264,6 +268,7 @@ async function makeProvider(
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
     logRotation,
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
+    ...(maxPods !== undefined && { maxPods }),
   });
   embedded.vch.on('event', (e) =>
     log.info({ type: e.type, action: e.action, id: e.id }, `vch: ${e.type} ${e.action}`),

@@ -71,6 +71,10 @@ export function addNodeCommand(program: Command): void {
       '/etc/resolv.conf',
     )
     .option(
+      '--max-pods <n>',
+      "pods the embedded VCH takes (the Node's pods capacity; the kubelet's flag)",
+    )
+    .option(
       '--bridge-network <cidr|none>',
       "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
     )

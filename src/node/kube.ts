@@ -2,8 +2,9 @@
 // client-side rate limit shared by all of them (kubelet's --kube-api-qps/--kube-api-burst),
 // and the classification of API errors.
 import * as k8s from '@kubernetes/client-node';
+import { makeKeepAliveClient } from './kube-clients.js';
 import { TokenBucket } from './token-bucket.js';
-import { observedApiClient, type RequestObserver } from './metrics/api-client.js';
+import type { RequestObserver } from './metrics/api-client.js';
 
 export interface KubeOptions {
   /** Sustained requests per second to the apiserver. */
@@ -30,8 +31,8 @@ export class Kube {
     options: KubeOptions = DEFAULT_KUBE_OPTIONS,
   ) {
     const observe = options.observe;
-    const client = <T extends k8s.ApiType>(api: new (c: k8s.Configuration) => T): T =>
-      observe ? observedApiClient(config, api, observe) : config.makeApiClient(api);
+    const client = <T>(api: new (c: k8s.Configuration) => T): T =>
+      makeKeepAliveClient(config, api, observe);
     this.core = client(k8s.CoreV1Api);
     this.coordination = client(k8s.CoordinationV1Api);
     this.authentication = client(k8s.AuthenticationV1Api);

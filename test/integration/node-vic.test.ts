@@ -398,6 +398,14 @@ describe('vic-kubelet node flags', () => {
         'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it\n',
       ],
       [
+        [...base, '--state-dir', join(work, 'x'), '--max-pods', '0'],
+        `vic-kubelet: --max-pods "0": want a whole number from 1 to ${Number.MAX_SAFE_INTEGER}\n`,
+      ],
+      [
+        [...base, '--vch', 'unix:///run/vch.sock', '--max-pods', '500'],
+        "vic-kubelet: --max-pods is the embedded VCH's setting: it goes with --state-dir\n",
+      ],
+      [
         [...base, '--state-dir', `/tmp/${'d'.repeat(120)}`],
         `vic-kubelet: --state-dir /tmp/${'d'.repeat(120)}: too long for its socket docker.sock (at most 95 bytes)\n`,
       ],

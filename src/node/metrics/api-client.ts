@@ -9,20 +9,16 @@ export type RequestObserver = (
   seconds: number,
 ) => void;
 
-/** A client of `api` over `config` whose requests `observe` hears of once they are answered. */
-export function observedApiClient<T extends k8s.ApiType>(
-  config: k8s.KubeConfig,
-  api: new (configuration: k8s.Configuration) => T,
-  observe: RequestObserver,
-): T {
-  const cluster = config.getCurrentCluster();
-  if (!cluster) throw new Error('No active cluster!');
-  const plain = k8s.createConfiguration({
-    baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-    authMethods: { default: config },
-  });
-  const inner = plain.httpApi;
-  const httpApi: k8s.HttpLibrary = {
+/**
+ * The generated clients' HTTP library, wrapped so that `observe` hears of every request once it
+ * is answered (kube-clients.ts builds the node's clients over it).
+ */
+export function observingHttpLibrary(observe: RequestObserver): k8s.HttpLibrary {
+  // The library a configuration gets by default: the one to wrap.
+  const inner = k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration('https://unused', {}),
+  }).httpApi;
+  return {
     send(request) {
       const began = performance.now();
       const method = request.getHttpMethod().toString();
@@ -51,11 +47,4 @@ export function observedApiClient<T extends k8s.ApiType>(
       );
     },
   };
-  return new api(
-    k8s.createConfiguration({
-      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-      authMethods: { default: config },
-      httpApi,
-    }),
-  );
 }

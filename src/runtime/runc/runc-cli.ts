@@ -1,7 +1,8 @@
 // Debian's runc, driven through its command line. Every call names our own --root, so the
 // VCH's containers are apart from anything else on the host that uses runc.
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecIo } from '../core/exec.js';
 import { RuntimeError, unavailable } from '../errors.js';
 
@@ -43,6 +44,16 @@ export class Runc {
         },
       );
     });
+  }
+
+  /**
+   * `runc delete --force`, errors ignored, and only when runc has a record of `id` (its
+   * directory under --root): most calls come before a create or after an earlier delete, and
+   * each spawn costs the VCH's event loop a fork of the whole process.
+   */
+  async forget(id: string): Promise<void> {
+    if (!existsSync(join(this.root, id))) return;
+    await this.run(['delete', '--force', id]).catch(() => undefined);
   }
 
   async state(id: string): Promise<RuncState | undefined> {

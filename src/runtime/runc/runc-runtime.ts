@@ -117,7 +117,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       const dirs = this.layout.container(id);
       // A restart: the previous run's runc state and status go; rootfs and log stay. (An older
       // VCH kept a status directory here: that goes too.)
-      await this.runc.run(['delete', '--force', id]).catch(() => undefined);
+      await this.runc.forget(id);
       await rm(dirs.status, { recursive: true, force: true });
       await prepareRootfs(rec.spec.imageRootfs, dirs, rec.rootfsMode);
       const volumes = await prepareMounts(rec.spec.mounts ?? [], dirs.mounts);
@@ -286,7 +286,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
   }
 
   protected override async onRemove(rec: RuncContainer): Promise<void> {
-    await this.runc.run(['delete', '--force', rec.id]).catch(() => undefined);
+    await this.runc.forget(rec.id);
   }
 
   protected override async terminationMessage(rec: RuncContainer): Promise<string | undefined> {
@@ -295,7 +295,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
 
   protected override async onExited(rec: RuncContainer): Promise<void> {
     // runc's record of a stopped container (and its cgroup) is of no more use.
-    await this.runc.run(['delete', '--force', rec.id]).catch(() => undefined);
+    await this.runc.forget(rec.id);
   }
 
   protected async load(): Promise<string[]> {

@@ -82,7 +82,7 @@ export class RuncSandboxes {
     const dirs = this.layout.sandbox(id);
     // First, while the namespace is there: the address, veth and rules go with it.
     await this.network?.detach(id);
-    await this.runc.run(['delete', '--force', pauseId(id)]).catch(() => undefined);
+    await this.runc.forget(pauseId(id));
     if (isMounted(dirs.shm))
       await run('umount', [dirs.shm]).catch(() => run('umount', ['-l', dirs.shm]));
     if (isMounted(dirs.shm)) throw unavailable(`cannot unmount ${dirs.shm}`);
@@ -153,7 +153,7 @@ export class RuncSandboxes {
       }),
     );
     const rid = pauseId(rec.id);
-    await this.runc.run(['delete', '--force', rid]).catch(() => undefined);
+    await this.runc.forget(rid);
     const pidFile = `${dirs.dir}/pause.pid`;
     await this.runc.create({ id: rid, bundle: dirs.bundle, pidFile, consoleLog: dirs.runcLog });
     await this.runc.run(['start', rid]);

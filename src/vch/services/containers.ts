@@ -288,7 +288,13 @@ export class ContainerService {
 
   /** Containers matching the filter, newest first. */
   async list(filter: ContainerFilter = {}): Promise<ContainerInfo[]> {
-    const rows = this.ctx.db.containers().filter((r) => matchesFilter(r, filter));
+    // A pod's containers through the index: the portlayer asks this on every request, and a
+    // scan parses every container of the VCH.
+    const candidates =
+      filter.podId !== undefined
+        ? this.ctx.db.containersOfPod(filter.podId)
+        : this.ctx.db.containers();
+    const rows = candidates.filter((r) => matchesFilter(r, filter));
     return rows.map((r) => this.#info(r));
   }
 

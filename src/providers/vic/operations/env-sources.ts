@@ -4,6 +4,7 @@
 // across the cluster or a namespace), and Services as the kubelet's own informer does (list in
 // the pod's namespace, the `kubernetes` Service of `default` by name).
 import * as k8s from '@kubernetes/client-node';
+import { makeKeepAliveClient } from '../../../node/kube-clients.js';
 
 export interface EnvSources {
   /** The ConfigMap, or undefined when there is none of that name. */
@@ -24,7 +25,7 @@ const notFoundAsUndefined = <T>(read: Promise<T>): Promise<T | undefined> =>
 
 /** The sources read from the API server with the node's credentials, one GET per object. */
 export function kubeEnvSources(kubeConfig: k8s.KubeConfig): EnvSources {
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const core = makeKeepAliveClient(kubeConfig, k8s.CoreV1Api);
   return {
     configMap: (namespace, name) =>
       notFoundAsUndefined(core.readNamespacedConfigMap({ namespace, name })),

@@ -3,6 +3,7 @@
 // Pod, name, uid), with the source's audience and expirationSeconds; kept and handed out again
 // until 80 % of its lifetime has passed or it is older than 24 h, then requested anew.
 import * as k8s from '@kubernetes/client-node';
+import { makeKeepAliveClient } from '../../../../node/kube-clients.js';
 
 export interface TokenSpec {
   namespace: string;
@@ -26,7 +27,7 @@ export type TokenRequester = (spec: TokenSpec) => Promise<{ token: string; expir
 
 /** The TokenRequest API with the node's credentials. */
 export function kubeTokenRequester(kubeConfig: k8s.KubeConfig): TokenRequester {
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const core = makeKeepAliveClient(kubeConfig, k8s.CoreV1Api);
   return async (s) => {
     const r = await core.createNamespacedServiceAccountToken({
       name: s.serviceAccount,
