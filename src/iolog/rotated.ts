@@ -137,26 +137,29 @@ function place(parts: Part[], from: number): Part[] {
   return parts;
 }
 
+/** The names of the log's files in its directory, oldest first. */
+async function logNames(path: string): Promise<string[]> {
+  try {
+    return rotationNames(await readdir(dirname(path)), basename(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new NotFoundError(`log file ${path} does not exist`);
+    throw err;
+  }
+}
+
 /**
  * The log's files, oldest first, opened; a consistent listing (every name still names the file
  * opened under it), taken again while the writer rotates under us.
  */
 async function listing(path: string): Promise<Part[]> {
   const dir = dirname(path);
-  const base = basename(path);
   for (let attempt = 0; ; attempt++) {
-    let names: string[];
-    try {
-      names = rotationNames(await readdir(dir), base);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new NotFoundError(`log file ${path} does not exist`);
-      throw err;
-    }
+    const names = await logNames(path);
     const parts: Part[] = [];
     let moved = false;
     // Newest first: a rotation meanwhile moves files towards the names still to be opened.
-    for (const name of names.reverse()) {
+    for (const name of [...names].reverse()) {
       let fh: FileHandle;
       try {
         fh = await openLog(join(dir, name));
@@ -176,6 +179,15 @@ async function listing(path: string): Promise<Part[]> {
         parts.map((p) => stat(join(dir, p.name)).catch(() => undefined)),
       );
       moved = now.some((s, i) => !s || s.ino !== parts[i].ino || s.dev !== parts[i].dev);
+    }
+    // Every name still holding its file is not enough: a rotation between the readdir and the
+    // opens shifts each file to the next name, so the old names open the files one rotation
+    // later and the oldest file, now under a name not listed, is left out (the whole first file
+    // when output.log was alone). Such a rotation leaves a new name (.N+1) behind; the names
+    // read again after the checks above must be the same.
+    if (!moved) {
+      const again = await logNames(path);
+      moved = again.length !== names.length || again.some((name, i) => name !== names[i]);
     }
     // A writer that rotates faster than we can list (tiny files) still gets a listing: the
     // last one, whose files are each whole but may leave out some renamed meanwhile.
