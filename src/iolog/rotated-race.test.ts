@@ -9,12 +9,13 @@ import { memoryWriter } from '../../test/support/iolog.js';
 import { queryLog } from './query.js';
 
 let afterReaddir: (() => void) | undefined;
+let rotationsLeft = 0; // readdir calls that are each followed by a rotation hook (see below)
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fsp = await importOriginal<typeof import('node:fs/promises')>();
   const readdir = async (...args: Parameters<typeof fsp.readdir>) => {
     const names = await fsp.readdir(...args);
     const hook = afterReaddir;
-    afterReaddir = undefined;
+    if (--rotationsLeft <= 0) afterReaddir = undefined;
     hook?.();
     return names;
   };
@@ -56,6 +57,7 @@ describe('a rotation during the listing of a log', () => {
     const { dir, path } = freshLog(await file(0));
     const files = [await file(1)];
     afterReaddir = () => rotate(dir, files[0]);
+    rotationsLeft = 1;
     let s = '';
     for await (const c of queryLog(path)) s += c.data.toString();
     expect(afterReaddir).toBeUndefined(); // the rotation did happen inside the listing
@@ -79,6 +81,7 @@ describe('a rotation during the listing of a log', () => {
       rotate(dir, files[1]);
       rotate(dir, files[2]);
     };
+    rotationsLeft = 1;
     rotate(dir, files[0]);
     await vi.waitFor(() => expect(afterReaddir).toBeUndefined());
     rotate(dir, files[3]);
@@ -86,5 +89,35 @@ describe('a rotation during the listing of a log', () => {
 
     await reading;
     expect(got).toBe(lines(0, 50));
+  });
+
+  it('a follower whose listings the writer keeps rotating under waits for one that settles', async () => {
+    // Two rotations after every readdir, for more readdirs than a listing attempts: the listing
+    // gives up with files opened under names two rotations old, which leave out the oldest
+    // files (ours and the one after it). Taking those in would lose that one; the follower
+    // lists again instead, once the writer lets a listing settle.
+    const { dir, path } = freshLog(await file(0));
+    const count = 110;
+    const files = await Promise.all(Array.from({ length: count - 1 }, (_, i) => file(i + 1)));
+    let closed!: () => void;
+    const writerClosed = new Promise<void>((r) => (closed = r));
+    let got = '';
+    const reading = (async () => {
+      for await (const c of queryLog(path, { follow: true, writerClosed }))
+        got += c.data.toString();
+    })();
+    await vi.waitFor(() => expect(got).toBe(lines(0, 10)));
+    let next = 1;
+    afterReaddir = () => {
+      rotate(dir, files[next++ - 1]);
+      rotate(dir, files[next++ - 1]);
+    };
+    rotationsLeft = 50;
+    rotate(dir, files[next++ - 1]);
+    await vi.waitFor(() => expect(afterReaddir).toBeUndefined(), { timeout: 10_000 });
+    while (next < count) rotate(dir, files[next++ - 1]);
+    closed();
+    await reading;
+    expect(got).toBe(lines(0, 10 * count));
   });
 });
