@@ -142,7 +142,7 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
           ahead =
             pos < size && got === want ? readBlock(pos, Math.min(size - pos, block)) : undefined;
           const end = from + got;
-          const final = closed && pos >= size && ahead === undefined;
+          const final = closed && !fh.behind && pos >= size && ahead === undefined;
           sel.begin(buf);
           const next = scanEntries(buf, start, end, final, sel);
           yield* sel.chunks();
@@ -152,7 +152,7 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
           if (got < want) size = pos; // the file shrank under us
           continue;
         }
-        if (closed) {
+        if (closed && !fh.behind) {
           if (carry.length > 0) {
             const buf = Buffer.allocUnsafe(2 * carry.length + 2 * TIMESTAMP_PREFIX_LENGTH);
             const start = buf.length - carry.length;
@@ -164,6 +164,8 @@ export async function* queryLog(path: string, q: LogQuery = {}): AsyncGenerator<
           return;
         }
         // Follow: wait for the file to grow, the writer to close, the caller to abort, or until.
+        // Once closed this returns at once: a log still behind a rotation (fh.behind) is listed
+        // again until the listing settles, as it does with the writer done.
         const event = await watcher!.next();
         if (event === 'abort' || event === 'until') return;
         if (event === 'closed') closed = true;

@@ -42,6 +42,8 @@ export function rotationNames(names: string[], base: string): string[] {
 }
 
 export class RotatedLog implements PositionalReader {
+  private pendingRotation = false;
+
   private constructor(
     private readonly path: string,
     private parts: Part[],
@@ -49,7 +51,9 @@ export class RotatedLog implements PositionalReader {
 
   /** Opens the log at `path` with its rotated files. NotFoundError when there is none of them. */
   static async open(path: string): Promise<RotatedLog> {
-    const parts = await listing(path);
+    // A listing the writer kept rotating under is still taken here: a one-shot read of what is
+    // there (it may leave out the oldest files, as their deletion would).
+    const { parts } = await listing(path);
     if (parts.length === 0) throw new NotFoundError(`log file ${path} does not exist`);
     return new RotatedLog(path, place(parts, 0));
   }
@@ -58,6 +62,14 @@ export class RotatedLog implements PositionalReader {
   get size(): number {
     const last = this.parts[this.parts.length - 1];
     return last.start + last.size;
+  }
+
+  /**
+   * The newest file was seen rotated but the files after it are not yet taken in (the writer
+   * rotated under every listing): refresh again before taking the size as the end.
+   */
+  get behind(): boolean {
+    return this.pendingRotation;
   }
 
   /** How many files the log was read from (for tests). */
@@ -77,8 +89,15 @@ export class RotatedLog implements PositionalReader {
     const current = await stat(this.path).catch(() => undefined);
     const rotated = !current || current.ino !== last.ino || current.dev !== last.dev;
     last.size = (await last.fh!.stat()).size;
+    this.pendingRotation = false;
     if (rotated) {
-      const list = await listing(this.path);
+      const { parts: list, whole } = await listing(this.path);
+      if (!whole) {
+        // Taking in files from a listing that is not one moment's could skip or repeat files.
+        for (const p of list) await p.fh?.close();
+        this.pendingRotation = true;
+        return this.size;
+      }
       const at = list.findIndex((p) => p.ino === last.ino && p.dev === last.dev);
       // Not found: our file was rotated out of existence before we got to the next one; what
       // was between is gone (as for the kubelet's own follower).
@@ -137,26 +156,30 @@ function place(parts: Part[], from: number): Part[] {
   return parts;
 }
 
+/** The names of the log's files in its directory, oldest first. */
+async function logNames(path: string): Promise<string[]> {
+  try {
+    return rotationNames(await readdir(dirname(path)), basename(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new NotFoundError(`log file ${path} does not exist`);
+    throw err;
+  }
+}
+
 /**
  * The log's files, oldest first, opened; a consistent listing (every name still names the file
- * opened under it), taken again while the writer rotates under us.
+ * opened under it), taken again while the writer rotates under us. `whole` is false when the
+ * writer rotated under every attempt and these are the last attempt's files.
  */
-async function listing(path: string): Promise<Part[]> {
+async function listing(path: string): Promise<{ parts: Part[]; whole: boolean }> {
   const dir = dirname(path);
-  const base = basename(path);
   for (let attempt = 0; ; attempt++) {
-    let names: string[];
-    try {
-      names = rotationNames(await readdir(dir), base);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new NotFoundError(`log file ${path} does not exist`);
-      throw err;
-    }
+    const names = await logNames(path);
     const parts: Part[] = [];
     let moved = false;
     // Newest first: a rotation meanwhile moves files towards the names still to be opened.
-    for (const name of names.reverse()) {
+    for (const name of [...names].reverse()) {
       let fh: FileHandle;
       try {
         fh = await openLog(join(dir, name));
@@ -177,9 +200,18 @@ async function listing(path: string): Promise<Part[]> {
       );
       moved = now.some((s, i) => !s || s.ino !== parts[i].ino || s.dev !== parts[i].dev);
     }
-    // A writer that rotates faster than we can list (tiny files) still gets a listing: the
-    // last one, whose files are each whole but may leave out some renamed meanwhile.
-    if (!moved || attempt >= 20) return parts;
+    // Every name still holding its file is not enough: a rotation between the readdir and the
+    // opens shifts each file to the next name, so the old names open the files one rotation
+    // later and the oldest file, now under a name not listed, is left out (the whole first file
+    // when output.log was alone). Such a rotation leaves a new name (.N+1) behind; the names
+    // read again after the checks above must be the same.
+    if (!moved) {
+      const again = await logNames(path);
+      moved = again.length !== names.length || again.some((name, i) => name !== names[i]);
+    }
+    // A writer that rotates faster than we can list (tiny files) still gets an answer: the
+    // last attempt's files, each whole, but some renamed meanwhile may be left out.
+    if (!moved || attempt >= 20) return { parts, whole: !moved };
     for (const p of parts) await p.fh?.close();
     await new Promise((r) => setTimeout(r, 1));
   }
