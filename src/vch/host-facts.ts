@@ -3,6 +3,7 @@
 // available, and how many process ids are in use. All read from host files no container can
 // write (/etc, /sys, /proc of the host).
 import { readFile } from 'node:fs/promises';
+import { parseMeminfo } from '../runtime/stats/host.js';
 
 export interface HostFacts {
   machineID: string;
@@ -37,12 +38,12 @@ export async function hostFacts(): Promise<HostFacts> {
     text('/proc/sys/kernel/pid_max'),
     text('/proc/loadavg'),
   ]);
-  const avail = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo)?.[1];
+  const avail = parseMeminfo(meminfo).get('MemAvailable');
   return {
     machineID,
     systemUUID: systemUUID.toLowerCase(),
     bootID,
-    memoryAvailableBytes: avail === undefined ? undefined : Number(avail) * 1024,
+    memoryAvailableBytes: avail,
     pidMax: num(pidMax),
     // "0.12 0.10 0.09 2/345 6789": the fourth field is running/total scheduling entities.
     pidsInUse: num(loadavg.split(' ')[3]?.split('/')[1]),

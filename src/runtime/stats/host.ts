@@ -32,8 +32,8 @@ export async function readSystemCpuNanoSeconds(): Promise<number> {
   return parseProcStatTotal(await readFile('/proc/stat', 'utf8'));
 }
 
-/** meminfo's "Key:   123 kB" lines, in bytes. */
-function parseMeminfo(text: string): Map<string, number> {
+/** meminfo's "Key:   123 kB" lines, in bytes (the host's facts read MemAvailable with it too). */
+export function parseMeminfo(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     const m = /^([^:]+):\s+(\d+)(?:\s+kB)?$/.exec(line.trim());
