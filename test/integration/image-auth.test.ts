@@ -49,8 +49,8 @@ describe('basic auth (htpasswd)', () => {
   });
 
   it('pulls with the right credentials', async () => {
-    const { rootfs } = await store(alice).pull(`${registry.host}/busybox:test`);
-    expect(lstatSync(join(rootfs, 'bin/busybox')).isFile()).toBe(true);
+    const { layers } = await store(alice).pull(`${registry.host}/busybox:test`);
+    expect(lstatSync(join(layers[0], 'bin/busybox')).isFile()).toBe(true);
   });
 
   it('refuses with a clear line without credentials or with wrong ones', async () => {
@@ -186,8 +186,8 @@ describe('bearer tokens (registry token auth, our token server)', () => {
   it('answers the Bearer challenge with a token from the realm, and reuses it', async () => {
     tokenRequests.length = 0;
     const s = store(bob);
-    const { rootfs } = await s.pull(`${registry.host}/team/busybox:test`);
-    expect(lstatSync(join(rootfs, 'bin/busybox')).isFile()).toBe(true);
+    const { layers } = await s.pull(`${registry.host}/team/busybox:test`);
+    expect(lstatSync(join(layers[0], 'bin/busybox')).isFile()).toBe(true);
     // One token for the whole pull (manifest, config, layer), asked for the repository's
     // pull scope at the service the challenge named, with bob's credentials.
     expect(tokenRequests).toEqual([
