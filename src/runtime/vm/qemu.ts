@@ -165,6 +165,9 @@ export function qemuArgs(l: VmLaunch): string[] {
   ];
 }
 
+/** The pod VMs' scheduling priority below the VCH's (nice(1) steps). */
+const VM_NICE = 10;
+
 /** How long qemu may take to set up its sockets (it starts in well under a second). */
 const LAUNCH_TIMEOUT_MS = 30_000;
 
@@ -183,7 +186,9 @@ export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<nu
     const err = openSync(p.stderrLog, 'w', 0o600);
     let child: ChildProcess;
     try {
-      child = spawn(qemu, qemuArgs(l), {
+      // Through nice(1): the VM's threads (a hostile guest can keep its vCPUs busy, and under
+      // TCG each is a host core's worth of work) yield to the VCH, which must keep answering.
+      child = spawn('nice', ['-n', String(VM_NICE), qemu, ...qemuArgs(l)], {
         cwd: p.cwd,
         detached: true,
         stdio: ['ignore', 'ignore', err],
