@@ -209,7 +209,11 @@ export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<nu
       }
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      const why = lastLine(p.stderrLog) ?? (signal ? `killed by ${signal}` : `exit status ${code}`);
+      // 127: nice(1) found no such program.
+      const why =
+        code === 127
+          ? `${qemu} not found: install Debian's qemu-system-x86`
+          : (lastLine(p.stderrLog) ?? (signal ? `killed by ${signal}` : `exit status ${code}`));
       finish(unavailable(`qemu could not start the pod VM: ${why}`));
     };
     child.on('exit', onExit);
