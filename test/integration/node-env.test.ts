@@ -7,25 +7,16 @@
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { until } from './node-harness.js';
+import { podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const vic = useVicNode({ prefix: 'env' });
 const { cluster, core, namespace, nodeName } = vic;
 
 function pod(name: string, container: Partial<k8s.V1Container>, resources = {}): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      restartPolicy: 'Never',
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'app', image: vic.image, resources, ...container }],
-    },
-  };
+  return podOn(nodeName, namespace, name, {
+    containers: [{ name: 'app', image: vic.image, resources, ...container }],
+  });
 }
 
 const phaseOf = async (name: string) =>

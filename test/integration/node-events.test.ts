@@ -7,25 +7,15 @@
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { until } from './node-harness.js';
+import { podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const vic = useVicNode({ prefix: 'events' });
 const { cluster, core, namespace, nodeName } = vic;
 
+/** Restarted by default (Always, as the API server defaults it). */
 function pod(name: string, spec: Partial<k8s.V1PodSpec>): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      terminationGracePeriodSeconds: 2,
-      containers: [],
-      ...spec,
-    },
-  };
+  return podOn(nodeName, namespace, name, { restartPolicy: 'Always', containers: [], ...spec });
 }
 
 async function podEvents(name: string): Promise<k8s.CoreV1Event[]> {

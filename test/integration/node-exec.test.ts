@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { kubeConfigOf, until } from './node-harness.js';
+import { kubeConfigOf, podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const vic = useVicNode({
@@ -16,28 +16,23 @@ const vic = useVicNode({
   afterNode: async () => {
     await core.createNamespacedPod({
       namespace,
-      body: {
-        metadata: { name: 'shell', namespace },
-        spec: {
-          nodeSelector: { 'kubernetes.io/hostname': nodeName },
-          tolerations: [
-            { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-          ],
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: 'app',
-              image: vic.image,
-              // The test image links only sh, ls and echo: the applets the tests use are added.
-              command: [
-                'sh',
-                '-c',
-                'for a in cat sleep true; do busybox ln -s busybox /bin/$a; done; exec sleep 3600',
-              ],
-            },
-          ],
-        },
-      },
+      // Restarted by default (Always, as the API server defaults it).
+      body: podOn(nodeName, namespace, 'shell', {
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'app',
+            image: vic.image,
+            // The test image links only sh, ls and echo: the applets the tests use are added.
+            command: [
+              'sh',
+              '-c',
+              'for a in cat sleep true; do busybox ln -s busybox /bin/$a; done; exec sleep 3600',
+            ],
+          },
+        ],
+      }),
     });
     await until(
       'the pod to run',

@@ -9,7 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { until } from './node-harness.js';
+import { podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const vic = useVicNode({
@@ -22,23 +22,20 @@ const vic = useVicNode({
 });
 const { cluster, core, namespace, nodeName } = vic;
 
+/** Restarted by default (Always, as the API server defaults it). */
 function pod(
   name: string,
   spec: Partial<k8s.V1PodSpec>,
   annotations?: Record<string, string>,
 ): k8s.V1Pod {
-  return {
-    metadata: { name, namespace, annotations },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      terminationGracePeriodSeconds: 5,
-      containers: [],
-      ...spec,
-    },
-  };
+  const p = podOn(nodeName, namespace, name, {
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 5,
+    containers: [],
+    ...spec,
+  });
+  if (annotations) p.metadata!.annotations = annotations;
+  return p;
 }
 
 const read = (name: string) => core.readNamespacedPod({ name, namespace });

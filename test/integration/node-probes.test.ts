@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { until } from './node-harness.js';
+import { podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const vic = useVicNode({ prefix: 'probe', vm: true });
@@ -20,18 +20,10 @@ function pod(
   container: Partial<k8s.V1Container>,
   restartPolicy = 'Always',
 ): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      restartPolicy,
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'app', image: vic.image, ...container }],
-    },
-  };
+  return podOn(nodeName, namespace, name, {
+    restartPolicy,
+    containers: [{ name: 'app', image: vic.image, ...container }],
+  });
 }
 
 const read = (name: string) => core.readNamespacedPod({ name, namespace });

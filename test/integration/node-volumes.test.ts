@@ -9,7 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { kubeConfigOf, until } from './node-harness.js';
+import { kubeConfigOf, podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const vic = useVicNode({ prefix: 'vol', vm: true });
@@ -20,19 +20,11 @@ function pod(
   container: Partial<k8s.V1Container>,
   volumes: k8s.V1Volume[],
 ): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'app', image: vic.image, ...container }],
-      volumes,
-    },
-  };
+  return podOn(nodeName, namespace, name, {
+    restartPolicy: 'Always',
+    containers: [{ name: 'app', image: vic.image, ...container }],
+    volumes,
+  });
 }
 
 const phaseOf = async (name: string) =>
