@@ -4,69 +4,18 @@
 // and size, Created, Started, BackOff), each naming its container in involvedObject.fieldPath,
 // repeats counted on one Event; `kubectl describe pod` shows them; a deleted pod's running
 // container gets Killing; the Node has Starting and NodeReady.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  until,
-  startVicNode,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-events-${suffix}`;
-const nodeName = `vk-events-${suffix}`;
+const vic = useVicNode({ prefix: 'events' });
+const { cluster, core, namespace, nodeName } = vic;
 
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-events-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, { name: nodeName, work, registryHost: registry.host });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) spawnSync('rm', ['-rf', work]);
-  await registry?.stop();
-}, 120_000);
-
+/** Restarted by default (Always, as the API server defaults it). */
 function pod(name: string, spec: Partial<k8s.V1PodSpec>): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      terminationGracePeriodSeconds: 2,
-      containers: [],
-      ...spec,
-    },
-  };
+  return podOn(nodeName, namespace, name, { restartPolicy: 'Always', containers: [], ...spec });
 }
 
 async function podEvents(name: string): Promise<k8s.CoreV1Event[]> {
@@ -81,7 +30,7 @@ async function podEvents(name: string): Promise<k8s.CoreV1Event[]> {
 /** A timeout's error, with the pod's Events and the node's last output. */
 const failWith = (pod: string) => async (e: Error) => {
   const seen = (await podEvents(pod)).map((v) => [v.reason, v.involvedObject.fieldPath, v.count]);
-  throw new Error(`${e.message}\n${JSON.stringify(seen)}\n${node!.output().slice(-3000)}`);
+  throw new Error(`${e.message}\n${JSON.stringify(seen)}\n${vic.node.output().slice(-3000)}`);
 };
 const fail = failWith('');
 
@@ -92,12 +41,17 @@ describe("the kubelet's Events on vic-kubelet node (runc)", () => {
       body: pod('crash', {
         restartPolicy: 'Always',
         initContainers: [
-          { name: 'init', image, imagePullPolicy: 'Always', command: ['sh', '-c', 'echo init'] },
+          {
+            name: 'init',
+            image: vic.image,
+            imagePullPolicy: 'Always',
+            command: ['sh', '-c', 'echo init'],
+          },
         ],
         containers: [
           {
             name: 'app',
-            image,
+            image: vic.image,
             imagePullPolicy: 'Always',
             command: ['sh', '-c', 'echo up; exit 3'],
           },
@@ -139,14 +93,14 @@ describe("the kubelet's Events on vic-kubelet node (runc)", () => {
       )!;
       expect(pulled.message).toMatch(
         new RegExp(
-          `^Successfully pulled image "${image.replace(/[.]/g, '\\.')}" in [0-9.]+(µs|ms|s) ` +
+          `^Successfully pulled image "${vic.image.replace(/[.]/g, '\\.')}" in [0-9.]+(µs|ms|s) ` +
             `\\([0-9.]+(µs|ms|s) including waiting\\)\\. Image size: [1-9][0-9]* bytes\\.$`,
         ),
       );
       expect(
         seen.find((e) => e.reason === 'Pulling' && e.involvedObject.fieldPath?.includes(`{${c}}`))
           ?.message,
-      ).toBe(`Pulling image "${image}"`);
+      ).toBe(`Pulling image "${vic.image}"`);
     }
     const created = seen.filter(
       (e) => e.reason === 'Created' && e.involvedObject.fieldPath === app,
@@ -159,7 +113,7 @@ describe("the kubelet's Events on vic-kubelet node (runc)", () => {
     );
     // The restart's image check, as the kubelet's.
     expect(seen.map((e) => e.message)).toContain(
-      `Container image "${image}" already present on machine and can be accessed by the pod`,
+      `Container image "${vic.image}" already present on machine and can be accessed by the pod`,
     );
     const uid = (await core.readNamespacedPod({ name: 'crash', namespace })).metadata!.uid;
     const backOff = seen.find((e) => e.reason === 'BackOff')!;
@@ -183,7 +137,7 @@ describe("the kubelet's Events on vic-kubelet node (runc)", () => {
     await core.createNamespacedPod({
       namespace,
       body: pod('sleeper', {
-        containers: [{ name: 'app', image, command: ['sh', '-c', 'sleep 600'] }],
+        containers: [{ name: 'app', image: vic.image, command: ['sh', '-c', 'sleep 600'] }],
       }),
     });
     await until(

@@ -3,34 +3,55 @@
 // A command's output and exit code come back through kubectl; a user without RBAC for
 // pods/exec is refused by the apiserver; a request straight to the kubelet API without
 // credentials gets 401; `kubectl exec -i` gets the node's clear refusal instead of hanging.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  until,
-  startVicNode,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { describe, expect, it } from 'vitest';
+import { kubeConfigOf, podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-exec-${suffix}`;
-const nodeName = `vk-exec-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let port: number;
-let node: VicNode | undefined;
+const vic = useVicNode({
+  prefix: 'exec',
+  afterNode: async () => {
+    await core.createNamespacedPod({
+      namespace,
+      // Restarted by default (Always, as the API server defaults it).
+      body: podOn(nodeName, namespace, 'shell', {
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'app',
+            image: vic.image,
+            // The test image links only sh, ls and echo: the applets the tests use are added.
+            command: [
+              'sh',
+              '-c',
+              'for a in cat sleep true; do busybox ln -s busybox /bin/$a; done; exec sleep 3600',
+            ],
+          },
+        ],
+      }),
+    });
+    await until(
+      'the pod to run',
+      async () =>
+        (await core.readNamespacedPod({ name: 'shell', namespace })).status?.phase === 'Running',
+      90_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${vic.node.output().slice(-2000)}`);
+    });
+  },
+  cleanup: async () => {
+    await core
+      .deleteNamespacedPod({ name: 'shell', namespace, gracePeriodSeconds: 0 })
+      .catch(() => {});
+  },
+  setupTimeout: 240_000,
+  teardownTimeout: 180_000,
+});
+const { cluster, core, namespace, nodeName } = vic;
 
 interface Run {
   code: number | null;
@@ -63,67 +84,6 @@ function kubectl(args: string[], input?: string): Promise<Run> {
 const exec = (pod: string, command: string[], flags: string[] = [], input?: string) =>
   kubectl(['exec', '-n', namespace, ...flags, pod, '--', ...command], input);
 
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-exec-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, { name: nodeName, work, registryHost: registry.host });
-  port = node.port;
-  await core.createNamespacedPod({
-    namespace,
-    body: {
-      metadata: { name: 'shell', namespace },
-      spec: {
-        nodeSelector: { 'kubernetes.io/hostname': nodeName },
-        tolerations: [
-          { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-        ],
-        terminationGracePeriodSeconds: 1,
-        containers: [
-          {
-            name: 'app',
-            image,
-            // The test image links only sh, ls and echo: the applets the tests use are added.
-            command: [
-              'sh',
-              '-c',
-              'for a in cat sleep true; do busybox ln -s busybox /bin/$a; done; exec sleep 3600',
-            ],
-          },
-        ],
-      },
-    },
-  });
-  await until(
-    'the pod to run',
-    async () =>
-      (await core.readNamespacedPod({ name: 'shell', namespace })).status?.phase === 'Running',
-    90_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${node!.output().slice(-2000)}`);
-  });
-}, 240_000);
-
-afterAll(async () => {
-  await core
-    .deleteNamespacedPod({ name: 'shell', namespace, gracePeriodSeconds: 0 })
-    .catch(() => {});
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) {
-    spawnSync('rm', ['-rf', work]);
-  }
-  await registry?.stop();
-}, 180_000);
-
 describe('kubectl exec on a vic-kubelet node (runc)', () => {
   it('prints the output and exits with the command’s exit code', async () => {
     const r = await exec('shell', ['sh', '-c', 'echo hi; echo oops >&2; exit 7']);
@@ -135,7 +95,10 @@ describe('kubectl exec on a vic-kubelet node (runc)', () => {
   it('reads a file of the container', async () => {
     const r = await exec('shell', ['cat', '/etc/hostname']);
     const st = (await core.readNamespacedPod({ name: 'shell', namespace })).status;
-    expect(r, `${JSON.stringify(st?.containerStatuses)}\n${node!.output().slice(-3000)}`).toEqual({
+    expect(
+      r,
+      `${JSON.stringify(st?.containerStatuses)}\n${vic.node.output().slice(-3000)}`,
+    ).toEqual({
       code: 0,
       stdout: 'shell\n',
       stderr: '',
@@ -174,7 +137,7 @@ describe('kubectl exec on a vic-kubelet node (runc)', () => {
       const req = request(
         {
           host: '127.0.0.1',
-          port,
+          port: vic.node.port,
           method: 'POST',
           path: `/exec/${namespace}/shell/app?command=true&stdout=1`,
           headers: {

@@ -4,60 +4,14 @@
 // of the VCH in status.images. Its status is patched, not replaced: an extended resource an
 // operator patches into status.capacity survives the node's next status updates and shows in
 // allocatable, as on a kubelet.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  podOn,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { describe, expect, it } from 'vitest';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-facts-${suffix}`;
-const nodeName = `vk-facts-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-facts-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-    extra: ['--node-status-update-frequency', '1s'],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) spawnSync('rm', ['-rf', work]);
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({ prefix: 'facts', extra: ['--node-status-update-frequency', '1s'] });
+const { core, namespace, nodeName } = vic;
 
 const readNode = () => core.readNode({ name: nodeName });
 const hostFile = (path: string) => {
@@ -90,7 +44,7 @@ describe('node facts on vic-kubelet node', () => {
         containers: [
           {
             name: 'app',
-            image,
+            image: vic.image,
             command: ['sh', '-c', 'sleep 600'],
             resources: { requests: { 'ephemeral-storage': '100Mi' } },
           },
@@ -103,17 +57,17 @@ describe('node facts on vic-kubelet node', () => {
         (await core.readNamespacedPod({ name: 'scratch', namespace })).status?.phase === 'Running',
       60_000,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
+      throw new Error(`${e.message}\n${vic.node.output().slice(-3000)}`);
     });
     const images = await until(
       'the image in status.images',
       async () => {
         const list = (await readNode()).status?.images ?? [];
-        return list.some((i) => i.names?.includes(image)) && list;
+        return list.some((i) => i.names?.includes(vic.image)) && list;
       },
       20_000,
     );
-    const ours = images.find((i) => i.names?.includes(image))!;
+    const ours = images.find((i) => i.names?.includes(vic.image))!;
     expect(ours.sizeBytes).toBeGreaterThan(100_000);
   }, 90_000);
 
@@ -148,7 +102,7 @@ describe('node facts on vic-kubelet node', () => {
         containers: [
           {
             name: 'app',
-            image,
+            image: vic.image,
             command: ['sh', '-c', 'sleep 600'],
             resources: {
               requests: { 'example.com/dongle': '1' },

@@ -6,89 +6,36 @@
 // back-off, kubectl shows Init:CrashLoopBackOff meanwhile, and the app container starts only
 // after its third run succeeded; a sidecar starts before the app, runs beside it, and gets its
 // stop signal only once the app has ended; a pod past its deadline fails with DeadlineExceeded.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  until,
-  startVicNode,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-init-${suffix}`;
-const nodeName = `vk-init-${suffix}`;
+const vic = useVicNode({
+  prefix: 'init',
+  vm: true,
+  /** The same busybox under a second tag: an update to it is an image change. */
+  tags: ['busybox:2'],
+  extra: ['--runtime', 'runc'],
+  podsGoneTimeout: 60_000,
+});
+const { cluster, core, namespace, nodeName } = vic;
 
-let work: string;
-let registry: Registry;
-let image: string;
-/** The same busybox under a second tag: an update to it is an image change. */
-let image2: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  ensureAgent();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-init-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  const layout = await buildBusyboxLayout(join(work, 'image'));
-  await pushImage(layout, 'busybox', image);
-  image2 = `${registry.host}/busybox:2`;
-  await pushImage(layout, 'busybox', image2);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-    extra: ['--runtime', 'runc'],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    60_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) {
-    killQemus(work);
-    waitNoQemu(work);
-    spawnSync('rm', ['-rf', work]);
-  }
-  await registry?.stop();
-}, 120_000);
-
+/** Restarted by default (Always, as the API server defaults it). */
 function pod(
   name: string,
   spec: Partial<k8s.V1PodSpec>,
   annotations?: Record<string, string>,
 ): k8s.V1Pod {
-  return {
-    metadata: { name, namespace, annotations },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      terminationGracePeriodSeconds: 5,
-      containers: [],
-      ...spec,
-    },
-  };
+  const p = podOn(nodeName, namespace, name, {
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 5,
+    containers: [],
+    ...spec,
+  });
+  if (annotations) p.metadata!.annotations = annotations;
+  return p;
 }
 
 const read = (name: string) => core.readNamespacedPod({ name, namespace });
@@ -134,10 +81,14 @@ describe('init containers', () => {
       body: pod('ordered', {
         restartPolicy: 'OnFailure',
         initContainers: [
-          { name: 'flaky', image, command: ['sh', '-c', attempt] },
-          { name: 'second', image, command: ['sh', '-c', `${stamp('second')}; sleep 1`] },
+          { name: 'flaky', image: vic.image, command: ['sh', '-c', attempt] },
+          {
+            name: 'second',
+            image: vic.image,
+            command: ['sh', '-c', `${stamp('second')}; sleep 1`],
+          },
         ],
-        containers: [{ name: 'app', image, command: ['sh', '-c', stamp('app')] }],
+        containers: [{ name: 'app', image: vic.image, command: ['sh', '-c', stamp('app')] }],
       }),
     });
     // The second failure waits out a 10 s back-off: kubectl shows it on the init container.
@@ -196,12 +147,17 @@ describe('native sidecars', () => {
       body: pod('sidecar', {
         restartPolicy: 'Never',
         initContainers: [
-          { name: 'proxy', image, restartPolicy: 'Always', command: ['sh', '-c', sidecarScript] },
+          {
+            name: 'proxy',
+            image: vic.image,
+            restartPolicy: 'Always',
+            command: ['sh', '-c', sidecarScript],
+          },
         ],
         containers: [
           {
             name: 'app',
-            image,
+            image: vic.image,
             command: ['sh', '-c', `${stamp('app')}; sleep 3; ${stamp('app done')}`],
           },
         ],
@@ -253,13 +209,22 @@ describe('native sidecars', () => {
         {
           restartPolicy: 'Never',
           initContainers: [
-            { name: 'setup', image, command: ['sh', '-c', `${stamp('setup')}; sleep 1`] },
-            { name: 'proxy', image, restartPolicy: 'Always', command: ['sh', '-c', sidecarScript] },
+            {
+              name: 'setup',
+              image: vic.image,
+              command: ['sh', '-c', `${stamp('setup')}; sleep 1`],
+            },
+            {
+              name: 'proxy',
+              image: vic.image,
+              restartPolicy: 'Always',
+              command: ['sh', '-c', sidecarScript],
+            },
           ],
           containers: [
             {
               name: 'app',
-              image,
+              image: vic.image,
               command: ['sh', '-c', `${stamp('app')}; sleep 2; ${stamp('app done')}`],
             },
           ],
@@ -293,7 +258,7 @@ describe('activeDeadlineSeconds', () => {
       body: pod('late', {
         activeDeadlineSeconds: 5,
         terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'app', image, command: ['sleep', '3600'] }],
+        containers: [{ name: 'app', image: vic.image, command: ['sleep', '3600'] }],
       }),
     });
     const t0 = Date.now();
@@ -329,8 +294,8 @@ describe('a changed image on a pod update', () => {
       body: pod('upd', {
         terminationGracePeriodSeconds: 2,
         containers: [
-          { name: 'app', image, command: loop },
-          { name: 'other', image, command: loop },
+          { name: 'app', image: vic.image, command: loop },
+          { name: 'other', image: vic.image, command: loop },
         ],
       }),
     });
@@ -343,13 +308,21 @@ describe('a changed image on a pod update', () => {
       60_000,
     );
     const [app0, other0] = before.status!.containerStatuses!;
-    await kubectl(cluster, 'set', 'image', '-n', namespace, 'pod/upd', `app=${image2}`);
+    await kubectl(
+      cluster,
+      'set',
+      'image',
+      '-n',
+      namespace,
+      'pod/upd',
+      `app=${vic.ref('busybox:2')}`,
+    );
     const after = await until(
       'app recreated from the new image',
       async () => {
         const p = await read('upd');
         const app = p.status?.containerStatuses?.[0];
-        return app?.image === image2 && app.state?.running && p;
+        return app?.image === vic.ref('busybox:2') && app.state?.running && p;
       },
       60_000,
     );

@@ -4,67 +4,25 @@
 // `--tail 10` the last ten, `--since-time` from the right first line, and `kubectl logs -f`
 // started while the pod writes sees every line once.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt, main } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  nodeFlags,
-  podOn,
-  servingCert,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { describe, expect, it } from 'vitest';
+import { main } from './docker-cli.js';
+import { nodeFlags, podOn, servingCert, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-logrot-${suffix}`;
-const nodeName = `vk-logrot-${suffix}`;
 const MAX_SIZE = 200 * 1024;
 const MAX_FILES = 25;
 
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-logrot-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-    extra: [
-      '--runtime', 'runc',
-      '--container-log-max-size', '200Ki', '--container-log-max-files', String(MAX_FILES),
-    ], // prettier-ignore
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) spawnSync('rm', ['-rf', work]);
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({
+  prefix: 'logrot',
+  extra: [
+    '--runtime', 'runc',
+    '--container-log-max-size', '200Ki', '--container-log-max-files', String(MAX_FILES),
+  ], // prettier-ignore
+});
+const { cluster, core, namespace, nodeName } = vic;
 
 const kubectlArgs = (args: string[]) => [
   '--kubeconfig', cluster.kubeconfig, '--cache-dir', join(cluster.dir, 'kubectl-cache'), ...args,
@@ -90,7 +48,7 @@ describe('kubectl logs across rotated files', () => {
     await core.createNamespacedPod({
       namespace,
       body: podOn(nodeName, namespace, 'talker', {
-        containers: [{ name: 'app', image, command: ['sh', '-c', script] }],
+        containers: [{ name: 'app', image: vic.image, command: ['sh', '-c', script] }],
       }),
     });
     await until(
@@ -142,7 +100,7 @@ describe('kubectl logs across rotated files', () => {
     );
 
     // On disk: 20+ files of at most max-size each, at most max-files of them.
-    const containers = join(work, 'vch', 'containers');
+    const containers = join(vic.work, 'vch', 'containers');
     const dirs = readdirSync(containers).filter((d) =>
       readdirSync(join(containers, d)).includes('output.log.1'),
     );
@@ -163,11 +121,11 @@ describe('vic-kubelet node log rotation flags', () => {
     const base = nodeFlags(cluster.kubeconfig, 'logrot-flags', tls, 0);
     const cases: [string[], string][] = [
       [
-        [...base, '--state-dir', join(work, 'x'), '--container-log-max-size', '10MB'],
+        [...base, '--state-dir', join(vic.work, 'x'), '--container-log-max-size', '10MB'],
         'vic-kubelet: --container-log-max-size "10MB": want a size of at least 4111 bytes, e.g. 10Mi, 512Ki or 1000000\n',
       ],
       [
-        [...base, '--state-dir', join(work, 'x'), '--container-log-max-files', '1'],
+        [...base, '--state-dir', join(vic.work, 'x'), '--container-log-max-files', '1'],
         'vic-kubelet: --container-log-max-files "1": want a whole number from 2 to 1000\n',
       ],
       [

@@ -5,61 +5,24 @@
 // /metrics beside its Docker API has the pull, the container start and the API requests.
 // Both pass `promtool check metrics` (Debian's prometheus).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  podOn,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { describe, expect, it } from 'vitest';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const kc = kubeConfigOf(cluster);
-const core = kc.makeApiClient(k8s.CoreV1Api);
+const vic = useVicNode({
+  prefix: 'metrics',
+  cleanup: async () => {
+    await rbac.deleteClusterRoleBinding({ name: role }).catch(() => {});
+    await rbac.deleteClusterRole({ name: role }).catch(() => {});
+  },
+});
+const { kc, core, namespace, nodeName } = vic;
 const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-metrics-${suffix}`;
-const nodeName = `vk-metrics-${suffix}`;
-const role = `vk-metrics-reader-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-metrics-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, { name: nodeName, work, registryHost: registry.host });
-}, 180_000);
-
-afterAll(async () => {
-  await rbac.deleteClusterRoleBinding({ name: role }).catch(() => {});
-  await rbac.deleteClusterRole({ name: role }).catch(() => {});
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) spawnSync('rm', ['-rf', work]);
-  await registry?.stop();
-}, 120_000);
+const role = `${namespace}-reader`;
 
 interface Answer {
   status: number;
@@ -72,7 +35,7 @@ function kubeletGet(path: string, token?: string): Promise<Answer> {
     const req = httpsRequest(
       {
         host: '127.0.0.1',
-        port: node!.port,
+        port: vic.node.port,
         path,
         rejectUnauthorized: false,
         headers: token ? { authorization: `Bearer ${token}` } : {},
@@ -92,7 +55,7 @@ function kubeletGet(path: string, token?: string): Promise<Answer> {
 
 function vchGet(path: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath: join(work, 'vch', 'docker.sock'), path }, (res) => {
+    const req = httpRequest({ socketPath: join(vic.work, 'vch', 'docker.sock'), path }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (s: string) => (body += s));
       res.on('end', () =>
@@ -132,7 +95,7 @@ describe('/metrics on vic-kubelet node and its VCH (runc)', () => {
       namespace,
       body: podOn(nodeName, namespace, 'busy', {
         restartPolicy: 'Always',
-        containers: [{ name: 'app', image, command: ['sh', '-c', 'sleep 600'] }],
+        containers: [{ name: 'app', image: vic.image, command: ['sh', '-c', 'sleep 600'] }],
       }),
     });
     await until(
@@ -141,7 +104,7 @@ describe('/metrics on vic-kubelet node and its VCH (runc)', () => {
         (await core.readNamespacedPod({ name: 'busy', namespace })).status?.phase === 'Running',
       60_000,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
+      throw new Error(`${e.message}\n${vic.node.output().slice(-3000)}`);
     });
   }, 90_000);
 
@@ -217,7 +180,7 @@ describe('/metrics on vic-kubelet node and its VCH (runc)', () => {
     // Bad input: one clear line.
     const post = await new Promise<Answer>((resolve, reject) => {
       const req = httpRequest(
-        { socketPath: join(work, 'vch', 'docker.sock'), path: '/metrics', method: 'POST' },
+        { socketPath: join(vic.work, 'vch', 'docker.sock'), path: '/metrics', method: 'POST' },
         (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (s: string) => (body += s));

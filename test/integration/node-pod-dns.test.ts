@@ -3,74 +3,28 @@
 // with the kubelet's header, the pod's FQDN (subdomain) and hostAliases, the hostname as the
 // FQDN (setHostnameAsFQDN) — in a runc pod and in a pod VM — and the same files through the
 // docker CLI (--dns, --dns-search, --dns-option, --add-host, --domainname).
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { docker, ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  podOn,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { docker } from './docker-cli.js';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-dns-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-dns-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: `vk-dns-${suffix}`,
-    work,
-    registryHost: registry.host,
-    extra: [
-      '--runtime',
-      'runc',
-      '--cluster-dns',
-      '10.96.0.10',
-      '--cluster-domain',
-      'cluster.local',
-    ],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    60_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({
+  prefix: 'dns',
+  extra: ['--runtime', 'runc', '--cluster-dns', '10.96.0.10', '--cluster-domain', 'cluster.local'],
+  podsGoneTimeout: 60_000,
+});
+const { cluster, core, namespace } = vic;
 
 const SCRIPT = 'cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; hostname';
 
 async function namesOf(name: string, spec: Partial<k8s.V1PodSpec>, runtime?: 'vm') {
-  const body = podOn(node!.name, namespace, name, {
+  const body = podOn(vic.node.name, namespace, name, {
     ...spec,
-    containers: [{ name: 'app', image, command: ['sh', '-c', SCRIPT] }],
+    containers: [{ name: 'app', image: vic.image, command: ['sh', '-c', SCRIPT] }],
   });
   if (runtime) body.metadata!.annotations = { 'vic-kubelet.io/runtime': runtime };
   await core.createNamespacedPod({ namespace, body });
@@ -81,7 +35,7 @@ async function namesOf(name: string, spec: Partial<k8s.V1PodSpec>, runtime?: 'vm
     180_000,
   ).catch(async (e: Error) => {
     throw new Error(
-      `${e.message}: ${JSON.stringify(await status())}\n${node!.output().slice(-1500)}`,
+      `${e.message}: ${JSON.stringify(await status())}\n${vic.node.output().slice(-1500)}`,
     );
   });
   const [resolv, hosts, hostname] = (await kubectl(cluster, 'logs', '-n', namespace, name)).split(
@@ -136,7 +90,7 @@ describe('DNS and /etc/hosts on a vic-kubelet node', () => {
 
 describe('DNS and /etc/hosts through the docker CLI', () => {
   it('writes --dns, --dns-search, --dns-option, --add-host and --domainname, and inspect shows them', async () => {
-    const socket = join(work, 'vch', 'docker.sock');
+    const socket = join(vic.work, 'vch', 'docker.sock');
     const run = await docker(socket, [
       'run',
       '--name',
@@ -155,7 +109,7 @@ describe('DNS and /etc/hosts through the docker CLI', () => {
       'db:10.7.7.7',
       '--add-host',
       'v6:fd00::7',
-      image,
+      vic.image,
       'sh',
       '-c',
       'cat /etc/resolv.conf /etc/hosts',
@@ -178,7 +132,7 @@ describe('DNS and /etc/hosts through the docker CLI', () => {
     expect((await docker(socket, ['rm', 'dns-cli'])).code).toBe(0);
     // The CLI checks --add-host itself; the API answers a bad entry with one line, 400.
     const bad = await apiPost(socket, '/v1.41/containers/create', {
-      Image: image,
+      Image: vic.image,
       HostConfig: { ExtraHosts: ['evil:10.0.0.1\n6.6.6.6 bank.example'] },
     });
     expect(bad.status).toBe(400);

@@ -2,62 +2,17 @@
 // embedded VCH (runc): the default seccomp filter and Unconfined, sysctls (the safe set, one the
 // node allows with --allowed-unsafe-sysctls, and one it rejects as the kubelet does:
 // SysctlForbidden), and shareProcessNamespace (the containers see each other's processes).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  podOn,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-sec-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-sec-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: `vk-sec-${suffix}`,
-    work,
-    registryHost: registry.host,
-    extra: ['--allowed-unsafe-sysctls', 'kernel.msg*'],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({ prefix: 'sec', extra: ['--allowed-unsafe-sysctls', 'kernel.msg*'] });
+const { cluster, core, namespace } = vic;
 
 const pod = (name: string, spec: Partial<k8s.V1PodSpec> & { containers: k8s.V1Container[] }) =>
-  podOn(node!.name, namespace, name, spec);
+  podOn(vic.node.name, namespace, name, spec);
 const status = async (name: string) => (await core.readNamespacedPod({ name, namespace })).status;
 const succeeded = (name: string) =>
   until(
@@ -66,7 +21,7 @@ const succeeded = (name: string) =>
     90_000,
   ).catch(async (e: Error) => {
     throw new Error(
-      `${e.message}: ${JSON.stringify(await status(name))}\n${node!.output().slice(-1500)}`,
+      `${e.message}: ${JSON.stringify(await status(name))}\n${vic.node.output().slice(-1500)}`,
     );
   });
 
@@ -85,10 +40,10 @@ describe('seccomp, sysctls and shareProcessNamespace on a vic-kubelet node', () 
           ],
         },
         containers: [
-          { name: 'dflt', image, command: ['sh', '-c', script] },
+          { name: 'dflt', image: vic.image, command: ['sh', '-c', script] },
           {
             name: 'free',
-            image,
+            image: vic.image,
             command: ['sh', '-c', "grep '^Seccomp:' /proc/self/status"],
             securityContext: { seccompProfile: { type: 'Unconfined' } },
           },
@@ -107,7 +62,7 @@ describe('seccomp, sysctls and shareProcessNamespace on a vic-kubelet node', () 
       namespace,
       body: pod('forbidden', {
         securityContext: { sysctls: [{ name: 'net.core.somaxconn', value: '1024' }] },
-        containers: [{ name: 'app', image, command: ['true'] }],
+        containers: [{ name: 'app', image: vic.image, command: ['true'] }],
       }),
     });
     const s = await until(
@@ -136,10 +91,14 @@ describe('seccomp, sysctls and shareProcessNamespace on a vic-kubelet node', () 
         shareProcessNamespace: true,
         containers: [
           // The image has sh alone on PATH; this command line is what the other one looks for.
-          { name: 'sleeper', image, command: ['sh', '-c', 'sleep 3; echo sleeper-done'] },
+          {
+            name: 'sleeper',
+            image: vic.image,
+            command: ['sh', '-c', 'sleep 3; echo sleeper-done'],
+          },
           {
             name: 'looker',
-            image,
+            image: vic.image,
             command: ['sh', '-c', 'sleep 1; ps -o args'],
           },
         ],

@@ -3,32 +3,24 @@
 // DiskPressure (and the node lifecycle controller taints it node.kubernetes.io/disk-pressure),
 // records NodeHasDiskPressure, and evicts its pods one at a time in the kubelet's order: the
 // BestEffort pod first, while the Burstable one still runs; each ends Failed with reason Evicted.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { describe, expect, it } from 'vitest';
+import { until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-pressure-${suffix}`;
-const nodeName = `vk-pressure-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
+const vic = useVicNode({
+  prefix: 'pressure',
+  extra: ['--eviction-hard', 'nodefs.available<99.999%', '--node-status-update-frequency', '1s'],
+  beforeNode: async () => {
+    // Both pods wait for the node, so it sees them at once when it starts.
+    await core.createNamespacedPod({
+      namespace,
+      body: boundPod('burstable', { requests: { memory: '10Mi' } }),
+    });
+    await core.createNamespacedPod({ namespace, body: boundPod('besteffort') });
+  },
+});
+const { core, namespace, nodeName } = vic;
 
 /** A pod bound to the node by name (it is there before the node starts). */
 function boundPod(name: string, resources?: k8s.V1ResourceRequirements): k8s.V1Pod {
@@ -38,44 +30,16 @@ function boundPod(name: string, resources?: k8s.V1ResourceRequirements): k8s.V1P
       nodeName,
       terminationGracePeriodSeconds: 1,
       containers: [
-        { name: 'app', image, command: ['sh', '-c', 'sleep 600'], ...(resources && { resources }) },
+        {
+          name: 'app',
+          image: vic.image,
+          command: ['sh', '-c', 'sleep 600'],
+          ...(resources && { resources }),
+        },
       ],
     },
   };
 }
-
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-pressure-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  // Both pods wait for the node, so it sees them at once when it starts.
-  await core.createNamespacedPod({
-    namespace,
-    body: boundPod('burstable', { requests: { memory: '10Mi' } }),
-  });
-  await core.createNamespacedPod({ namespace, body: boundPod('besteffort') });
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-    extra: ['--eviction-hard', 'nodefs.available<99.999%', '--node-status-update-frequency', '1s'],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) spawnSync('rm', ['-rf', work]);
-  await registry?.stop();
-}, 120_000);
 
 const read = (name: string) => core.readNamespacedPod({ name, namespace });
 
@@ -103,7 +67,7 @@ describe('a node past nodefs.available', () => {
       },
       60_000,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
+      throw new Error(`${e.message}\n${vic.node.output().slice(-3000)}`);
     });
     expect(evicted.status).toMatchObject({
       reason: 'Evicted',

@@ -5,83 +5,25 @@
 // its effect shows in the log) before the stop signal; a postStart hook holds Running back.
 // (The test image has /bin/busybox, sh, ls and echo, and no /tmp: commands go through sh, and
 // the apps make /tmp first.)
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  until,
-  startVicNode,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-probe-${suffix}`;
-const nodeName = `vk-probe-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  ensureAgent(); // the vm case's guest
-  work = mkdtempSync(join(tmpdir(), 'vk-node-probes-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) {
-    killQemus(work);
-    waitNoQemu(work);
-    spawnSync('rm', ['-rf', work]);
-  }
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({ prefix: 'probe', vm: true });
+const { cluster, core, namespace, nodeName } = vic;
 
 function pod(
   name: string,
   container: Partial<k8s.V1Container>,
   restartPolicy = 'Always',
 ): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      restartPolicy,
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'app', image, ...container }],
-    },
-  };
+  return podOn(nodeName, namespace, name, {
+    restartPolicy,
+    containers: [{ name: 'app', image: vic.image, ...container }],
+  });
 }
 
 const read = (name: string) => core.readNamespacedPod({ name, namespace });
@@ -118,7 +60,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
       },
       120_000,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
+      throw new Error(`${e.message}\n${vic.node.output().slice(-3000)}`);
     });
     expect(restarted.lastState?.terminated?.exitCode).toBeGreaterThan(128);
     const unhealthy = await events('liveness', 'Unhealthy');
@@ -152,7 +94,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     await until('Ready', async () => ready(await read('readiness')) === 'True', 60_000).catch(
       async (e: Error) => {
         const seen = (await events('readiness', 'Unhealthy')).map((x) => x.message);
-        throw new Error(`${e.message}: ${JSON.stringify(seen)}\n${node!.output().slice(-3000)}`);
+        throw new Error(`${e.message}: ${JSON.stringify(seen)}\n${vic.node.output().slice(-3000)}`);
       },
     );
     // Not before the file exists (6 s after the start), give or take the pod's start.

@@ -5,65 +5,26 @@
 // metrics.k8s.io APIService, scrapes the node, and `kubectl top node` and `kubectl top pod`
 // print non-zero CPU and memory.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { ensureBuilt } from './docker-cli.js';
 import { type MetricsServer, metricsTool, startMetricsServer } from './metrics-server.js';
-import {
-  createTestNamespace,
-  kubeConfigOf,
-  podOn,
-  startVicNode,
-  until,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const kc = kubeConfigOf(cluster);
-const core = kc.makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-stats-${suffix}`;
-const nodeName = `vk-stats-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
 let metrics: MetricsServer | undefined;
 
-beforeAll(async () => {
-  ensureBuilt();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-stats-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-    extra: ['--runtime', 'runc'],
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await metrics?.stop();
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) spawnSync('rm', ['-rf', work]);
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({
+  prefix: 'stats',
+  extra: ['--runtime', 'runc'],
+  cleanup: async () => {
+    await metrics?.stop();
+  },
+});
+const { cluster, kc, core, namespace, nodeName } = vic;
 
 /** A pod that spins a CPU and holds a few MiB (an 8 MB shell variable), so both read non-zero. */
 function busyPod(name: string, annotations?: Record<string, string>): k8s.V1Pod {
@@ -71,7 +32,7 @@ function busyPod(name: string, annotations?: Record<string, string>): k8s.V1Pod 
     containers: [
       {
         name: 'spin',
-        image,
+        image: vic.image,
         command: ['sh', '-c', 'x=$(head -c 8000000 /dev/zero | tr "\\0" a); while :; do :; done'],
       },
     ],
@@ -95,7 +56,7 @@ function kubeletGet(path: string): Promise<{ status: number; type?: string; body
     const req = request(
       {
         host: '127.0.0.1',
-        port: node!.port,
+        port: vic.node.port,
         path,
         rejectUnauthorized: false,
         cert: Buffer.from(user.certData!, 'base64'),
@@ -182,7 +143,7 @@ describe('node stats (runc)', () => {
   it('serves /metrics/resource that promtool accepts, with the pod’s series', async () => {
     const r = await kubeletGet('/metrics/resource');
     expect(r.status).toBe(200);
-    const file = join(work, 'resource.prom');
+    const file = join(vic.work, 'resource.prom');
     writeFileSync(file, r.body);
     const lint = spawnSync('bash', ['-c', 'promtool check metrics < "$1"', '_', file], {
       encoding: 'utf8',
@@ -197,7 +158,7 @@ describe('node stats (runc)', () => {
   });
 
   it('`kubectl top node` and `kubectl top pod` through a real metrics-server', async () => {
-    metrics = await startMetricsServer(cluster, work);
+    metrics = await startMetricsServer(cluster, vic.work);
     const top = async (...args: string[]) => {
       if (metrics!.exited())
         throw new Error(`metrics-server exited:\n${metrics!.output().slice(-3000)}`);

@@ -6,84 +6,25 @@
 // TokenReview naming the pod's service account and bound to the pod's uid; an edit of the
 // ConfigMap reaches the running pod's file within 60 s; a pod whose ConfigMap volume does not
 // exist yet waits with CreateContainerConfigError and starts once it is created.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
-import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
-import { ensureBuilt } from './docker-cli.js';
-import {
-  kubeConfigOf,
-  until,
-  createTestNamespace,
-  startVicNode,
-  type VicNode,
-} from './node-harness.js';
-import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './registry.js';
+import { kubeConfigOf, podOn, until } from './node-harness.js';
+import { useVicNode } from './node-fixture.js';
 
-const cluster = inject('cluster');
-const core = kubeConfigOf(cluster).makeApiClient(k8s.CoreV1Api);
-const suffix = Math.random().toString(36).slice(2, 8);
-const namespace = `vk-vol-${suffix}`;
-const nodeName = `vk-vol-${suffix}`;
-
-let work: string;
-let registry: Registry;
-let image: string;
-let node: VicNode | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  ensureAgent();
-  work = mkdtempSync(join(tmpdir(), 'vk-node-vol-'));
-  registry = await startRegistry();
-  image = `${registry.host}/busybox:1`;
-  await pushImage(await buildBusyboxLayout(join(work, 'image')), 'busybox', image);
-  await createTestNamespace(core, namespace);
-  node = await startVicNode(cluster, core, {
-    name: nodeName,
-    work,
-    registryHost: registry.host,
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => {});
-  await until(
-    'the test pods to be gone',
-    async () => (await core.listNamespacedPod({ namespace })).items.length === 0,
-    30_000,
-  ).catch(() => {});
-  await node?.stop();
-  if (work) {
-    killQemus(work);
-    waitNoQemu(work);
-    spawnSync('rm', ['-rf', work]);
-  }
-  await registry?.stop();
-}, 120_000);
+const vic = useVicNode({ prefix: 'vol', vm: true });
+const { cluster, core, namespace, nodeName } = vic;
 
 function pod(
   name: string,
   container: Partial<k8s.V1Container>,
   volumes: k8s.V1Volume[],
 ): k8s.V1Pod {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      nodeSelector: { 'kubernetes.io/hostname': nodeName },
-      tolerations: [
-        { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
-      ],
-      restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'app', image, ...container }],
-      volumes,
-    },
-  };
+  return podOn(nodeName, namespace, name, {
+    restartPolicy: 'Always',
+    containers: [{ name: 'app', image: vic.image, ...container }],
+    volumes,
+  });
 }
 
 const phaseOf = async (name: string) =>
@@ -155,7 +96,7 @@ describe('volumes: ConfigMap, Secret, emptyDir and the service-account token', (
         },
         120_000,
       ).catch((e: Error) => {
-        throw new Error(`${e.message}\n${node!.output().slice(-3000)}`);
+        throw new Error(`${e.message}\n${vic.node.output().slice(-3000)}`);
       });
       const value = (key: string) =>
         lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
