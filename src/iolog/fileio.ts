@@ -1,4 +1,5 @@
 // Opening log files with clear errors, and positioned reads that fill what they can.
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidInputError, NotFoundError } from './errors.js';
 
@@ -25,22 +26,38 @@ export async function readAt(
   return got;
 }
 
-/** Opens a log file for reading; a missing file, a directory or no permission is a clear error. */
-export async function openLog(path: string): Promise<FileHandle> {
+/**
+ * Opens a log file for reading; a missing file, a directory or no permission is a clear error.
+ * A log's directory is written by the tether, which runs inside the container, so the VCH's
+ * reads take only a regular file at the name itself: not a symbolic link (which could point
+ * anywhere on the host), not a FIFO or device (opened without blocking, then refused). A person
+ * naming a file on the command line (`vic-kubelet iolog read`) may name it through a link.
+ */
+export async function openLog(
+  path: string,
+  o: { followLinks?: boolean } = {},
+): Promise<FileHandle> {
   let fh: FileHandle;
+  const flags =
+    constants.O_RDONLY | constants.O_NONBLOCK | (o.followLinks ? 0 : constants.O_NOFOLLOW);
   try {
-    fh = await open(path, 'r');
+    fh = await open(path, flags);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new NotFoundError(`log file ${path} does not exist`);
     if (code === 'EISDIR') throw new InvalidInputError(`log file ${path} is a directory`);
+    if (code === 'ELOOP')
+      throw new InvalidInputError(`log file ${path} is a symbolic link, which is not followed`);
     if (code === 'EACCES')
       throw new InvalidInputError(`log file ${path} is not readable (permission denied)`);
     throw err;
   }
-  if ((await fh.stat()).isDirectory()) {
+  const st = await fh.stat();
+  if (!st.isFile()) {
     await fh.close();
-    throw new InvalidInputError(`log file ${path} is a directory`);
+    throw new InvalidInputError(
+      `log file ${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`,
+    );
   }
   return fh;
 }

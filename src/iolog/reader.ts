@@ -18,7 +18,10 @@ export interface LogEntry {
 export async function* readEntries(
   source: string | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<LogEntry> {
-  const input = typeof source === 'string' ? (await openLog(source)).createReadStream() : source;
+  const input =
+    typeof source === 'string'
+      ? (await openLog(source, { followLinks: true })).createReadStream()
+      : source;
   const collect = new Collector();
   let carry: Uint8Array = new Uint8Array(0);
   for await (const chunk of input) {

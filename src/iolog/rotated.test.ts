@@ -1,6 +1,15 @@
 // A log with its rotated files reads as one log: all, tail, since and follow across files and
 // across a rotation that happens while a follower reads.
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -149,5 +158,24 @@ describe('queryLog over rotated files', () => {
     expect(log.readSync(buf, 0, 16, 0)).toBe(0);
     expect(log.readSync(buf, 0, 16, files[0].length)).toBe(16);
     await log.close();
+  });
+});
+
+describe('a log directory the container side could write', () => {
+  it('refuses a rotated file that is a symbolic link or a FIFO, at once and with one message', async () => {
+    const files = cut(await logOf(100), 512);
+    const outside = join(root, `outside-${n}`);
+    writeFileSync(outside, 'host secret\n');
+    const linked = lay(files);
+    rmSync(`${linked}.1`);
+    symlinkSync(outside, `${linked}.1`);
+    await expect(text(linked)).rejects.toThrow(
+      /output\.log\.1 is a symbolic link, which is not followed/,
+    );
+    const piped = lay(files);
+    rmSync(`${piped}.2`);
+    execFileSync('mkfifo', [`${piped}.2`]);
+    // A FIFO would block an open for reading until a writer came: refused without waiting.
+    await expect(text(piped)).rejects.toThrow(/output\.log\.2 is not a regular file/);
   });
 });
