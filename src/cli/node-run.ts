@@ -215,6 +215,11 @@ async function makeProvider(
       throw new UsageError(
         '--provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it',
       );
+    // The DNS flags are the VIC provider's: a module's provider would never see them.
+    if (dns.clusterDns.length > 0)
+      throw new UsageError(
+        "--cluster-dns is the VIC provider's setting: it does not go with --provider-module",
+      );
     const provider = await loadProviderModule(o.providerModule, {
       nodeName: o.nodeName,
       nodeIP: o.nodeIp,

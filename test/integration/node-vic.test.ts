@@ -406,6 +406,14 @@ describe('vic-kubelet node flags', () => {
         "vic-kubelet: --max-pods is the embedded VCH's setting: it goes with --state-dir\n",
       ],
       [
+        [...base, '--state-dir', join(work, 'x'), '--cluster-dns', 'kube-dns'],
+        'vic-kubelet: --cluster-dns "kube-dns": want IP addresses, comma-separated\n',
+      ],
+      [
+        [...base, '--provider-module', 'm.mjs', '--cluster-dns', '10.96.0.10'],
+        "vic-kubelet: --cluster-dns is the VIC provider's setting: it does not go with --provider-module\n",
+      ],
+      [
         [...base, '--state-dir', `/tmp/${'d'.repeat(120)}`],
         `vic-kubelet: --state-dir /tmp/${'d'.repeat(120)}: too long for its socket docker.sock (at most 95 bytes)\n`,
       ],
