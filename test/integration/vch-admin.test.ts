@@ -65,12 +65,12 @@ async function chromium(args: string[]): Promise<string> {
       `--user-data-dir=${profile}`,
       '--window-size=1280,1000',
       // Loopback only: no background requests of its own, and no name resolves (the tests use
-      // IP addresses), so nothing leaves the machine.
+      // IP addresses; 127.0.0.1 itself must stay resolvable), so nothing leaves the machine.
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-domain-reliability',
       '--no-pings',
-      '--host-resolver-rules=MAP * ~NOTFOUND',
+      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
       // Lets the page's script run (its first log refresh is at 2 s) before the capture.
       '--virtual-time-budget=3000',
       ...args,
