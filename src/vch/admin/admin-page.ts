@@ -106,22 +106,11 @@ function podTable(pods: PodInfo[], byId: Map<string, ContainerInfo>): Html {
       <td>${p.created}</td>
     </tr>`;
   });
-  return html`<table class="pods">
-    <thead>
-      <tr>
-        <th>State</th>
-        <th>Name</th>
-        <th>Id</th>
-        <th>Runtime</th>
-        <th>Address</th>
-        <th>Containers</th>
-        <th>Created</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return table(
+    'pods',
+    ['State', 'Name', 'Id', 'Runtime', 'Address', 'Containers', 'Created'],
+    rows,
+  );
 }
 
 function containerTable(containers: ContainerInfo[], tailed: string | undefined): Html {
@@ -132,21 +121,7 @@ function containerTable(containers: ContainerInfo[], tailed: string | undefined)
     const link = `${ADMIN_PATH}?log=${encodeURIComponent(c.id)}`;
     return html`<tr${c.id === tailed ? html` class="tailed"` : ''}><td>${badge(c.status)}</td><td><a href="${link}">${c.name}</a></td><td class="id">${c.podId.slice(0, 12)}</td><td>${c.imageReference}</td><td>${c.startedAt ?? '—'}</td><td>${ended}</td></tr>`;
   });
-  return html`<table class="containers">
-    <thead>
-      <tr>
-        <th>State</th>
-        <th>Name</th>
-        <th>Pod</th>
-        <th>Image</th>
-        <th>Started</th>
-        <th>Ended</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return table('containers', ['State', 'Name', 'Pod', 'Image', 'Started', 'Ended'], rows);
 }
 
 function imageTable(images: ImageInfo[]): Html {
@@ -160,19 +135,7 @@ function imageTable(images: ImageInfo[]): Html {
         <td>${i.diffIds.length}</td>
       </tr>`,
   );
-  return html`<table class="images">
-    <thead>
-      <tr>
-        <th>References</th>
-        <th>Id</th>
-        <th>Size</th>
-        <th>Layers</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return table('images', ['References', 'Id', 'Size', 'Layers'], rows);
 }
 
 function boots(info: VchInfo): Html {
@@ -196,6 +159,21 @@ function logSection(log: AdminSnapshot['log']): Html {
     <h2>Output of ${log.container.name}</h2>
     <pre id="log" data-src="${src}">${log.text}</pre>
   </section>`;
+}
+
+/** A table of `cls` with these column heads over the rows. */
+function table(cls: string, heads: string[], rows: Html[]): Html {
+  const th = heads.map((h) => html`<th>${h}</th>`);
+  return html`<table class="${cls}">
+    <thead>
+      <tr>
+        ${th}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows}
+    </tbody>
+  </table>`;
 }
 
 function badge(state: string): Html {
