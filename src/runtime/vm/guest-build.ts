@@ -12,7 +12,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -145,6 +145,10 @@ export async function buildGuest(options: GuestBuildOptions = {}): Promise<Guest
     // On libuv's pool: the VCH keeps answering while a first VM's guest is packed.
     await writeAtomic(initramfs, await gzipAsync(cpioNewc(entries), { level: 1 }));
     await pruneInitramfs(dir, basename(initramfs));
+  } else {
+    // Marks it in use, so another checkout's build (another agent) leaves it alone for a day.
+    const now = new Date();
+    await utimes(initramfs, now, now).catch(() => undefined);
   }
   return {
     kernelVersion: version,
@@ -338,10 +342,20 @@ async function writeAtomic(path: string, data: Buffer): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Keeps the newest initramfs only (older agent builds' ones are of no use). */
+/** A day: another checkout of the project (a worktree, another branch) may still be using it. */
+const INITRAMFS_KEEP_MS = 24 * 3600_000;
+
+/**
+ * Removes other agent builds' initramfs files unused for a day. Not at once: two checkouts with
+ * different agents share this cache, and each used to delete the other's image under its VMs.
+ */
 async function pruneInitramfs(dir: string, keep: string): Promise<void> {
-  for (const f of await readdir(dir))
-    if (f.startsWith('initramfs-') && f !== keep) await rm(join(dir, f), { force: true });
+  const cutoff = Date.now() - INITRAMFS_KEEP_MS;
+  for (const f of await readdir(dir)) {
+    if (!f.startsWith('initramfs-') || f === keep) continue;
+    const st = await stat(join(dir, f)).catch(() => undefined);
+    if (st && st.mtimeMs < cutoff) await rm(join(dir, f), { force: true });
+  }
 }
 
 function errText(e: unknown): string {
