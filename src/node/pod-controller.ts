@@ -11,6 +11,7 @@ import { apiErrorMessage, isApiConflict, isApiNotFound, type Kube } from './kube
 import { ListWatch } from './list-watch.js';
 import type { Logger } from '../logging/logger.js';
 import { specChanged, statusDiffers } from './pod-compare.js';
+import { withPodConditions } from './pod-conditions.js';
 import type { Provider } from './provider.js';
 import { WorkQueue, type HandlerResult } from './work-queue.js';
 import type { NodeMetrics } from './metrics/node-metrics.js';
@@ -246,8 +247,9 @@ export class PodController {
   }
 
   private async syncStatus(pod: k8s.V1Pod, known?: k8s.V1PodStatus): Promise<void> {
-    const status =
+    const reported =
       known ?? (await this.provider.getPodStatus(pod.metadata!.namespace!, pod.metadata!.name!));
+    const status = reported && withPodConditions(reported, pod);
     if (status && statusDiffers(status, pod.status)) await this.writeStatus(pod, status);
   }
 

@@ -104,6 +104,54 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
     expect(p.status?.containerStatuses?.[0].restartCount).toBe(0);
   }, 120_000);
 
+  it("a readiness gate holds Ready False until its condition is True; others' conditions stay", async () => {
+    const body = pod('gated', { command: sh('sleep 600') });
+    body.spec!.readinessGates = [{ conditionType: 'example.com/lb-ready' }];
+    await core.createNamespacedPod({ namespace, body });
+    const condition = (p: k8s.V1Pod, type: string) =>
+      p.status?.conditions?.find((c) => c.type === type);
+    const held = await until('the pod to run, held unready by its gate', async () => {
+      const p = await read('gated');
+      return (
+        p.status?.phase === 'Running' && condition(p, 'ContainersReady')?.status === 'True' && p
+      );
+    });
+    expect(condition(held, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ReadinessGatesNotReady',
+      message:
+        'corresponding condition of pod readiness gate "example.com/lb-ready" does not exist.',
+    });
+    // As a load balancer controller would: the condition through the status subresource.
+    const patch = (status: string) =>
+      kubectl(
+        cluster,
+        '-n',
+        namespace,
+        'patch',
+        'pod',
+        'gated',
+        '--subresource=status',
+        '--type=strategic',
+        '-p',
+        JSON.stringify({ status: { conditions: [{ type: 'example.com/lb-ready', status }] } }),
+      );
+    await patch('False');
+    await until('the gate named False', async () => {
+      const c = condition(await read('gated'), 'Ready');
+      return c?.message?.endsWith('is not "True", but False');
+    });
+    await patch('True');
+    const ready = await until('Ready', async () => {
+      const p = await read('gated');
+      return condition(p, 'Ready')?.status === 'True' && p;
+    });
+    // The node's later status writes keep the controller's condition.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(condition(await read('gated'), 'example.com/lb-ready')?.status).toBe('True');
+    expect(condition(ready, 'Ready')?.reason).toBeUndefined();
+  }, 120_000);
+
   it("a preStop hook runs before the stop signal: its effect is in the log before the app's TERM", async () => {
     await core.createNamespacedPod({
       namespace,

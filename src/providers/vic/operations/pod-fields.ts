@@ -104,8 +104,9 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   priority: { controlPlane: 'the Priority admission sets it for the scheduler' },
   priorityClassName: { controlPlane: 'the Priority admission resolves it' },
   readinessGates: {
-    refused:
-      "readiness gates are not part of this node's Ready condition yet: the pod would be Ready without them; remove them",
+    applied:
+      "node/pod-conditions.ts: Ready is False (ReadinessGatesNotReady) until each gate's condition is True; others' conditions are kept",
+    test: 'test/integration/node-probes.test.ts',
   },
   resourceClaims: { refused: 'dynamic resource allocation (resourceClaims) is not supported' },
   resources: {
