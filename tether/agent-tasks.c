@@ -129,22 +129,6 @@ int task_reaped(pid_t pid, int wstatus) {
     return 0;
 }
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static size_t base64(const unsigned char *in, size_t n, char *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n) v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n) v |= in[i + 2];
-        out[o++] = B64[v >> 18 & 63];
-        out[o++] = B64[v >> 12 & 63];
-        out[o++] = i + 1 < n ? B64[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? B64[v & 63] : '=';
-    }
-    return o;
-}
-
 /* Sends the held line: 1 when it is gone (sent, or dropped with no host to take it, as all news
  * is), 0 when the port is full. One write: virtio-serial takes a line whole or not at all. */
 static int flush(struct task *t) {
@@ -165,7 +149,7 @@ static int read_chunk(struct task *t, int *fd, int stream) {
     if (n > 0) {
         int len = snprintf(t->line, sizeof t->line, VIC_TO_HOST_EXECOUT " %s %s %d ", t->id,
                            t->exec_id, stream);
-        len += (int)base64(buf, (size_t)n, t->line + len);
+        len += (int)token_base64(buf, (size_t)n, t->line + len);
         t->line[len++] = '\n';
         t->line_len = (size_t)len;
         return 1;

@@ -8,14 +8,16 @@
  *
  *   tether [--log-fd N] [--status-fd N] [--user UID:GID[:G1,G2...]] [--caps HEX]
  *          [--no-new-privs] [--log-dir-fd N --log-name NAME --log-max-size BYTES
- *          --log-max-files N] -- ARGV...              run ARGV (log defaults to fd 1, no
+ *          --log-max-files N] [--exec-fd N] -- ARGV... run ARGV (log defaults to fd 1, no
  *                                                       status records without --status-fd),
  *                                                       as that user and those groups if given,
  *                                                       with at most the capabilities of mask
  *                                                       HEX (bit N: capability N) and
  *                                                       no_new_privs if asked; the log
  *                                                       rotated in directory fd N where it
- *                                                       is named NAME (iolog-out.c)
+ *                                                       is named NAME (iolog-out.c); execs
+ *                                                       taken on listening socket fd N
+ *                                                       (exec-server.h)
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -33,6 +35,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "exec-server.h"
 #include "iolog.h"
 #include "protocol.h"
 #include "status.h"
@@ -44,7 +47,7 @@ static struct iolog_writer writer; /* large: static storage */
 static void usage(void) {
     fprintf(stderr, "usage: tether [--log-fd N] [--status-fd N] [--user UID:GID[:G,...]] "
                     "[--caps HEX] [--no-new-privs] [--log-dir-fd N --log-name NAME "
-                    "--log-max-size BYTES --log-max-files N] -- ARGV...\n"
+                    "--log-max-size BYTES --log-max-files N] [--exec-fd N] -- ARGV...\n"
                     "       tether --pause\n");
     exit(2);
 }
@@ -108,6 +111,8 @@ static void on_exit_of(pid_t pid, int wstatus, void *ctx) {
     if (pid == c->pid) {
         c->exited = 1;
         c->wstatus = wstatus;
+    } else {
+        exec_server_reaped(pid, wstatus);
     }
 }
 
@@ -199,12 +204,13 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
         /* While the disk is full the pipes wait (poll ignores negative fds): the process
          * blocks on its output until the log takes it again. */
         int take = !iolog_stalled(&writer);
-        struct pollfd p[3] = {
+        struct pollfd p[3 + EXEC_POLL_MAX] = {
             {sfd, POLLIN, 0}, {take ? out : -1, POLLIN, 0}, {take ? errfd : -1, POLLIN, 0}};
         /* Once the process has exited, take what is already in the pipes and stop: orphans
          * that still hold them open do not keep the container alive. */
         int timeout = mc.exited ? 0 : iolog_timeout_ms(&writer);
-        int r = poll(p, 3, timeout);
+        int nexec = mc.exited ? 0 : exec_server_poll(p + 3, &timeout);
+        int r = poll(p, (nfds_t)(3 + nexec), timeout);
         if (r < 0 && errno != EINTR) {
             perror("tether: poll");
             break;
@@ -214,6 +220,7 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
             if (si.ssi_signo == SIGCHLD) sup_reap(on_exit_of, &mc);
             else if (!mc.exited) kill(mc.pid, (int)si.ssi_signo);
         }
+        if (r > 0 && nexec > 0) exec_server_handle(p + 3, nexec);
         size_t got = 0;
         if (r > 0 && (p[1].revents || p[2].revents)) {
             got += iolog_pump(&writer, &out, 0);
@@ -255,7 +262,7 @@ int main(int argc, char **argv) {
     /* First thing: from here on, /proc/<our pid>/fd and friends are root's alone and need
      * CAP_SYS_PTRACE, which a container's process does not have. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    long long log_fd = 1, status_fd = -1;
+    long long log_fd = 1, status_fd = -1, exec_fd = -1;
     struct rotation rot = {-1, NULL, 0, 0};
     struct sup_spawn_opts opts = {0};
     int i = 1;
@@ -290,6 +297,9 @@ int main(int argc, char **argv) {
             if (token_parse_ll(argv[++i], &rot.max_files) < 0 || rot.max_files < 2 ||
                 rot.max_files > 1000)
                 usage();
+        } else if (!strcmp(a, "--exec-fd") && i + 1 < argc) {
+            if (token_parse_ll(argv[++i], &exec_fd) < 0 || exec_fd < 0 || exec_fd > INT_MAX)
+                usage();
         } else if (!strcmp(a, "--no-new-privs")) {
             opts.no_new_privs = 1;
         } else if (!strcmp(a, "--")) {
@@ -306,6 +316,10 @@ int main(int argc, char **argv) {
     if (rot.dir_fd >= 0) {
         if (!rot.name || !rot.max_size || !rot.max_files) usage();
         if (handed_fd(rot.dir_fd, "log directory", 0) < 0) return 1;
+    }
+    if (exec_fd >= 0 && exec_server_init((int)exec_fd, &opts) < 0) {
+        fprintf(stderr, "tether: exec fd %lld: %s\n", exec_fd, strerror(errno));
+        return 1;
     }
     return run(argv + i, log, status, &opts, &rot);
 }

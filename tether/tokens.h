@@ -17,4 +17,8 @@ int token_decode(char *t);
  * overflow). 0 with *out set, or -1. */
 int token_parse_ll(const char *s, long long *out);
 
+/* Writes n bytes as base64 (RFC 4648, padded) to out, which holds (n + 2) / 3 * 4 bytes; no NUL.
+ * Returns the length written. */
+size_t token_base64(const unsigned char *in, size_t n, char *out);
+
 #endif

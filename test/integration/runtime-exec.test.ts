@@ -3,7 +3,7 @@
 // working dir, root, PID namespace and cgroup; user override; exit codes; stdout and stderr
 // apart; a timeout that kills; the output cap; and the errors of a wrong request.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,32 @@ describe.each(['runc', 'vm'] as const)('exec on %s', (backend) => {
     expect(lines[6]).toBe('in-pid-ns'); // its /proc knows the exec's own process
     expect(lines.slice(7).join('\n')).toContain(running.id); // its cgroup
   });
+
+  it.runIf(backend === 'runc')(
+    "is run by the container's tether, with the container's bounding set, seccomp and no_new_privs",
+    async () => {
+      // Not a runc exec: the tether (PID 1 of the container's PID namespace) is its parent.
+      const r = await rt.exec(running.id, {
+        args: sh(
+          'echo $PPID; s=$(pidof sleep); for f in /proc/self/status /proc/$s/status; do grep -E "^(CapBnd|Seccomp|NoNewPrivs):" $f | tr -s "\t " " " | tr "\n" " "; echo; done',
+        ),
+        user: 'root',
+      });
+      const [ppid, own, app] = r.stdout.toString().split('\n').map((l) => l.trim());
+      expect(ppid).toBe('1');
+      expect(own).toMatch(/CapBnd: [0-9a-f]+ .*Seccomp: 2/);
+      expect(own).toBe(app);
+      // A container started before the tether took execs has no socket: runc exec runs them.
+      const socket = join(tmp, 'state', 'containers', running.id, 'exec.sock');
+      renameSync(socket, `${socket}.away`);
+      try {
+        const byRunc = await rt.exec(running.id, { args: sh('echo $PPID') });
+        expect(byRunc.stdout.toString()).toBe('0\n');
+      } finally {
+        renameSync(`${socket}.away`, socket);
+      }
+    },
+  );
 
   it('runs as another user, in another working dir, when asked; an unknown user is InvalidInput', async () => {
     const root = await rt.exec(running.id, { args: sh('id -u; pwd'), user: 'root', cwd: '/' });

@@ -20,6 +20,8 @@ export const LOG_FD = 3;
 export const STATUS_FD = 4;
 /** The directory of the log, for the tether's rotation (tether/iolog-out.c). */
 export const LOG_DIR_FD = 5;
+/** The listening socket the tether takes execs on (tether/exec-server.h): the fd after the rest. */
+export const execFd = (rotated: boolean) => (rotated ? LOG_DIR_FD + 1 : LOG_DIR_FD);
 
 /** OCI capability names: CAP_ and the name. */
 const oci = (caps: string[]) => caps.map((c) => `CAP_${c}`);
@@ -132,6 +134,8 @@ export interface ContainerConfigInput {
   logRotation?: LogRotation & { name: string };
   /** Volumes, already bound on the host (core/volume-mounts.ts): bound in after the rest. */
   volumes?: { source: string; destination: string; readOnly: boolean }[];
+  /** The tether takes execs on a listening socket handed in as execFd (tether-exec.ts). */
+  execServer?: boolean;
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -176,6 +180,7 @@ export function containerConfig(c: ContainerConfigInput): object {
               String(c.logRotation.maxFiles),
             ]
           : []),
+        ...(c.execServer ? ['--exec-fd', String(execFd(!!c.logRotation))] : []),
         '--',
         ...c.process.args,
       ],

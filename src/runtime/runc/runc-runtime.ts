@@ -32,6 +32,7 @@ import { containerSample, oomKilled, sandboxUsage } from './stats.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
+import { bindExecSocket, tetherExec } from './tether-exec.js';
 import { Runc, RuncError, runcExec } from './runc-cli.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
 
@@ -148,6 +149,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           ...(this.logRotation && {
             logRotation: { ...this.logRotation, name: basename(rec.spec.logPath) },
           }),
+          execServer: true,
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
@@ -172,19 +174,28 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           )
         : undefined;
       const pidFile = `${dirs.dir}/init.pid`;
+      const execSocket = await bindExecSocket(dirs.dir).catch(async (e) => {
+        await logFile.close();
+        await statusFile.close();
+        await logDir?.close();
+        throw e;
+      });
+      let created = false;
       try {
         await this.runc.create({
           id,
           bundle: dirs.bundle,
           pidFile,
           consoleLog: dirs.runcLog,
-          // LOG_FD, STATUS_FD, LOG_DIR_FD
-          extraFds: [logFile.fd, statusFile.fd, ...(logDir ? [logDir.fd] : [])],
+          // LOG_FD, STATUS_FD, LOG_DIR_FD, then execFd()
+          extraFds: [logFile.fd, statusFile.fd, ...(logDir ? [logDir.fd] : []), execSocket.fd],
         });
+        created = true;
       } finally {
         await logFile.close();
         await statusFile.close();
         await logDir?.close();
+        await (created ? execSocket.handOver() : execSocket.abandon());
       }
       const init = identify(await readPid(pidFile, dirs.runcLog));
       await this.runc.run(['start', id]);
@@ -269,6 +280,8 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
   }
 
   protected async runExec(rec: RuncContainer, proc: ExecProcess, io: ExecIo): Promise<number> {
+    const byTether = await tetherExec(this.layout.container(rec.id).dir, rec.id, proc, io);
+    if (byTether !== undefined) return byTether;
     // Beside the container's record, where the container cannot reach; gone once it has run.
     const base = `${this.layout.container(rec.id).dir}/exec-${randomBytes(8).toString('hex')}`;
     await writeJsonAtomic(`${base}.json`, execProcessConfig(proc, rec.spec.security));

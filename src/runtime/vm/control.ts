@@ -150,6 +150,11 @@ export class ControlChannel extends EventEmitter {
     });
   }
 
+  /** Over a connected socket (the runc tether's exec connection speaks the same lines). */
+  static over(socket: Socket): ControlChannel {
+    return new ControlChannel(socket);
+  }
+
   static connect(path: string): Promise<ControlChannel> {
     return new Promise((resolve, reject) => {
       const s = connect(path);

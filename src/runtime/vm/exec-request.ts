@@ -36,6 +36,8 @@ export function requestExec(
   id: string,
   proc: ExecProcess,
   io: ExecIo,
+  /** Names the other end in errors: the runc tether speaks this protocol too. */
+  peer = { name: `exec in ${id}`, is: 'its pod VM' },
 ): Promise<number> {
   const execId = randomBytes(8).toString('hex');
   const request = execRequest(id, execId, proc);
@@ -50,7 +52,7 @@ export function requestExec(
       if (m.error) io.stderr(Buffer.from(`${m.error}\n`));
       finish(undefined, m.exitCode);
     };
-    const onClose = () => finish(unavailable(`exec in ${id}: its pod VM went away`));
+    const onClose = () => finish(unavailable(`${peer.name}: ${peer.is} went away`));
     const kill = () => {
       try {
         control.send(['execsignal', id, execId, 9]);
@@ -58,7 +60,7 @@ export function requestExec(
         // closed: onClose says so
       }
       killTimer = setTimeout(
-        () => finish(unavailable(`exec in ${id}: the pod VM did not end it`)),
+        () => finish(unavailable(`${peer.name}: ${peer.is} did not end it`)),
         KILL_ANSWER_MS,
       );
     };
