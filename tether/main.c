@@ -220,7 +220,8 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
             if (si.ssi_signo == SIGCHLD) sup_reap(on_exit_of, &mc);
             else if (!mc.exited) kill(mc.pid, (int)si.ssi_signo);
         }
-        if (r > 0 && nexec > 0) exec_server_handle(p + 3, nexec);
+        /* Also when poll timed out: an exec reaped since the last pass has its exit to send. */
+        if (nexec > 0) exec_server_handle(p + 3, nexec);
         size_t got = 0;
         if (r > 0 && (p[1].revents || p[2].revents)) {
             got += iolog_pump(&writer, &out, 0);

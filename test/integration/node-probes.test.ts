@@ -38,6 +38,44 @@ async function events(name: string, reason: string): Promise<k8s.CoreV1Event[]> 
   ).items;
 }
 
+/**
+ * A pod whose preStop hook leaves a file its app prints, and whose app says when TERM came.
+ */
+function preStopPod(name: string): k8s.V1Pod {
+  return pod(name, {
+    command: sh(
+      'mkdir -p /tmp; trap "echo got-TERM; exit 0" TERM; echo started; ' +
+        'while :; do if [ -f /tmp/hook ]; then cat /tmp/hook; rm /tmp/hook; fi; sleep 0.2; done',
+    ),
+    lifecycle: { preStop: { exec: { command: sh('echo prestop-ran > /tmp/hook; sleep 2') } } },
+  });
+}
+
+/** Deletes the pod while following its log: the hook's line comes before TERM's. */
+async function expectPreStopBeforeTerm(body: k8s.V1Pod, startMs: number): Promise<void> {
+  const name = body.metadata!.name!;
+  await core.createNamespacedPod({ namespace, body });
+  await until(
+    'its first line',
+    async () =>
+      (await kubectl(cluster, 'logs', '-n', namespace, name).catch(() => '')).includes('started'),
+    startMs,
+  );
+  const follow = spawn(
+    'kubectl',
+    ['--kubeconfig', cluster.kubeconfig, 'logs', '-f', '-n', namespace, name],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await until('the log to be followed', async () => out.includes('started'));
+  await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 10 });
+  await until('got-TERM in the log', async () => out.includes('got-TERM'), 30_000).finally(() =>
+    follow.kill(),
+  );
+  expect(out).toBe('started\nprestop-ran\ngot-TERM\n');
+}
+
 describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
   it('a failing exec liveness probe: Unhealthy, Killing, a restart, a rising restartCount', async () => {
     await core.createNamespacedPod({
@@ -153,37 +191,7 @@ describe('probes and lifecycle hooks on vic-kubelet node (runc)', () => {
   }, 120_000);
 
   it("a preStop hook runs before the stop signal: its effect is in the log before the app's TERM", async () => {
-    await core.createNamespacedPod({
-      namespace,
-      body: {
-        ...pod('prestop', {
-          command: sh(
-            'mkdir -p /tmp; trap "echo got-TERM; exit 0" TERM; echo started; ' +
-              'while :; do if [ -f /tmp/hook ]; then cat /tmp/hook; rm /tmp/hook; fi; sleep 0.2; done',
-          ),
-          lifecycle: {
-            preStop: { exec: { command: sh('echo prestop-ran > /tmp/hook; sleep 2') } },
-          },
-        }),
-      },
-    });
-    await until('the pod to run', async () => (await read('prestop')).status?.phase === 'Running');
-    await until('its first line', async () =>
-      (await kubectl(cluster, 'logs', '-n', namespace, 'prestop')).includes('started'),
-    );
-    const follow = spawn(
-      'kubectl',
-      ['--kubeconfig', cluster.kubeconfig, 'logs', '-f', '-n', namespace, 'prestop'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await until('the log to be followed', async () => out.includes('started'));
-    await core.deleteNamespacedPod({ name: 'prestop', namespace, gracePeriodSeconds: 10 });
-    await until('got-TERM in the log', async () => out.includes('got-TERM'), 30_000).finally(() =>
-      follow.kill(),
-    );
-    expect(out).toBe('started\nprestop-ran\ngot-TERM\n');
+    await expectPreStopBeforeTerm(preStopPod('prestop'), 30_000);
   }, 120_000);
 
   it('a postStart hook runs before the container counts as Running; a failing one restarts it', async () => {
@@ -315,5 +323,50 @@ describe('probes and termination messages in a pod VM (vm)', () => {
       60_000,
     );
     expect(t).toMatchObject({ exitCode: 4, message: 'vm-bye' });
+  }, 240_000);
+
+  const vmPod = (name: string, container: Partial<k8s.V1Container>): k8s.V1Pod => {
+    const body = pod(name, container);
+    body.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+    return body;
+  };
+
+  it('a failing exec liveness probe restarts the container: Unhealthy, Killing, restartCount', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: vmPod('vm-liveness', {
+        command: sh('mkdir -p /tmp; echo ok > /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 600'),
+        livenessProbe: {
+          exec: { command: sh('cat /tmp/healthy') },
+          periodSeconds: 1,
+          failureThreshold: 2,
+          timeoutSeconds: 10,
+        },
+      }),
+    });
+    const restarted = await until(
+      'restartCount to reach 1',
+      async () => {
+        const s = (await read('vm-liveness')).status?.containerStatuses?.[0];
+        return (s?.restartCount ?? 0) >= 1 && s;
+      },
+      180_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${vic.node.output().slice(-3000)}`);
+    });
+    expect(restarted.lastState?.terminated?.exitCode).toBeGreaterThan(128);
+    expect((await events('vm-liveness', 'Unhealthy'))[0]?.message).toMatch(
+      /^Liveness probe failed/,
+    );
+    expect((await events('vm-liveness', 'Killing')).map((e) => e.message)).toContain(
+      'Container app failed liveness probe, will be restarted',
+    );
+    await core.deleteNamespacedPod({ name: 'vm-liveness', namespace, gracePeriodSeconds: 0 });
+  }, 240_000);
+
+  it("a preStop hook's effect is in the log before the app's TERM", async () => {
+    const body = preStopPod('vm-prestop');
+    body.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+    await expectPreStopBeforeTerm(body, 180_000);
   }, 240_000);
 });
