@@ -118,6 +118,8 @@ const pod = (i) => ({
 const vch = await openEmbeddedVch({
   stateDir: join(work, 'vch'),
   runtime: 'runc',
+  // Loopback only: the default would make the VCH's bridge in the host's network namespace.
+  bridgeNetwork: 'none',
   maxPods: pods + 10,
 });
 let probes = 0;
