@@ -142,7 +142,12 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
   ): Promise<ExecTaskResult> {
     // A commit of execs alone is never stale: no retry on Conflict is needed.
     const [path, ...args] = argv;
-    const joined = await this.createHandleTask(await this.handle(podId), {
+    const t0 = Date.now();
+    const first = await this.handle(podId);
+    // wait and inspect only name the pod by a handle: the first one serves (joins derive new
+    // ones and leave it valid) unless the exec outlived half its 15 min life (kubectl exec).
+    const named = async () => (Date.now() - t0 < 7 * 60_000 ? first : this.handle(podId));
+    const joined = await this.createHandleTask(first, {
       execIn: taskName,
       path,
       args,
@@ -150,16 +155,16 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
     });
     await this.commitHandle(await this.bindTask(joined.handle, joined.id));
     // The VCH kills it at its limit: the wait gets that long and a margin; without a limit
-    // (kubectl exec has none) no whole-call timeout. Handles expire: fresh ones name the exec.
+    // (kubectl exec has none) no whole-call timeout.
     const timeoutMs = timeoutSec !== undefined ? (timeoutSec + 30) * 1000 : 2 ** 31 - 1;
     const id = joined.id;
     await this.call(ROUTES.taskWait, [], {
-      body: { handle: await this.handle(podId), id },
+      body: { handle: await named(), id },
       signal,
       timeoutMs,
     });
     const r = await this.call<TaskInspectResponse>(ROUTES.taskInspect, [], {
-      body: { handle: await this.handle(podId), id },
+      body: { handle: await named(), id },
       signal,
     });
     if (r.exitCode === undefined)
