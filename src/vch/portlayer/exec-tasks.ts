@@ -133,9 +133,17 @@ export class ExecTasks {
     if (e.error !== undefined) throw e.error;
   }
 
+  /**
+   * Forgets finished execs whose time is up, oldest first, up to the first one still kept:
+   * called on every request, it must not walk the whole map (probes keep it near full). The
+   * map is in start order, so a long exec may keep a few shorter ones past their time.
+   */
   private sweep(): void {
     const now = Date.now();
-    for (const [id, e] of this.entries)
-      if (e.expires !== undefined && e.expires <= now) this.entries.delete(id);
+    for (const [id, e] of this.entries) {
+      if (e.expires === undefined) continue;
+      if (e.expires > now) return;
+      this.entries.delete(id);
+    }
   }
 }
