@@ -108,7 +108,10 @@ describe.each(['runc', 'vm'] as const)('exec on %s', (backend) => {
         ),
         user: 'root',
       });
-      const [ppid, own, app] = r.stdout.toString().split('\n').map((l) => l.trim());
+      const [ppid, own, app] = r.stdout
+        .toString()
+        .split('\n')
+        .map((l) => l.trim());
       expect(ppid).toBe('1');
       expect(own).toMatch(/CapBnd: [0-9a-f]+ .*Seccomp: 2/);
       expect(own).toBe(app);
