@@ -142,6 +142,11 @@ export class Vch extends EventEmitter<VchEvents> {
     this.#stats = new StatsService(ctx);
   }
 
+  /** How many waits and log followers hold on to container `id` (they must let go). */
+  watchersOf(id: string): number {
+    return this.#ctx.watchersOf(id);
+  }
+
   /** Opens (or creates) the VCH at `options.stateDir` and reconciles it with the runtime. */
   static async open(options: VchOptions): Promise<Vch> {
     const dir = options.stateDir;

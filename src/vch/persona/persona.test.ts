@@ -455,18 +455,18 @@ describe('followers', () => {
       }
     ).Id;
     await call('POST', `/containers/${id}/start`);
-    const before = vch.listenerCount('event');
+    const before = vch.watchersOf(id);
     const ac = new AbortController();
     const res = await fetch(`${base}/containers/${id}/logs?stdout=1&follow=1`, {
       signal: ac.signal,
     });
     expect(res.status).toBe(200);
     await new Promise((r) => setTimeout(r, 100));
-    expect(vch.listenerCount('event')).toBe(before + 1);
+    expect(vch.watchersOf(id)).toBe(before + 1);
     ac.abort();
-    for (let i = 0; i < 50 && vch.listenerCount('event') > before; i++)
+    for (let i = 0; i < 50 && vch.watchersOf(id) > before; i++)
       await new Promise((r) => setTimeout(r, 20));
-    expect(vch.listenerCount('event')).toBe(before);
+    expect(vch.watchersOf(id)).toBe(before);
   });
 });
 

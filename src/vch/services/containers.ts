@@ -208,7 +208,7 @@ export class ContainerService {
     condition: WaitCondition = 'not-running',
     abort?: AbortSignal,
   ): Promise<WaitResult> {
-    const { db, events } = this.ctx;
+    const { db } = this.ctx;
     const row = findContainer(db, ref);
     const id = row.id;
     if (condition === 'not-running' && row.status !== 'running') return waitResult(row);
@@ -216,7 +216,6 @@ export class ContainerService {
     let lastExit: WaitResult = waitResult(row);
     return new Promise<WaitResult>((resolve, reject) => {
       const onEvent = (e: VchEvent) => {
-        if (e.type !== 'container' || e.id !== id) return;
         if (e.action === 'die') {
           const r = db.container(id);
           if (r) lastExit = waitResult(r);
@@ -230,11 +229,11 @@ export class ContainerService {
         cleanup();
         reject(abort!.reason ?? new Error('aborted'));
       };
+      const unwatch = this.ctx.watchContainer(id, onEvent);
       const cleanup = () => {
-        events.off('event', onEvent);
+        unwatch();
         abort?.removeEventListener('abort', onAbort);
       };
-      events.on('event', onEvent);
       if (abort?.aborted) return onAbort();
       abort?.addEventListener('abort', onAbort, { once: true });
       // The state may have changed before we listened (the row was read above).

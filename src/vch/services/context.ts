@@ -35,6 +35,8 @@ function nowNs(): bigint {
 export class VchContext {
   /** Per-container queue of operations. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Listeners to one container's events (waits): by id, so an event costs one lookup. */
+  readonly #watchers = new Map<string, Set<(e: VchEvent) => void>>();
   #closed = false;
 
   constructor(
@@ -84,7 +86,25 @@ export class VchContext {
     id: string,
     attributes: Record<string, string>,
   ): void {
-    this.events.emit('event', { type, action, id, time: nowNs(), attributes });
+    const e: VchEvent = { type, action, id, time: nowNs(), attributes };
+    this.events.emit('event', e);
+    if (type === 'container') for (const fn of this.#watchers.get(id) ?? []) fn(e);
+  }
+
+  /** How many waits (and log followers) are watching container `id`. */
+  watchersOf(id: string): number {
+    return this.#watchers.get(id)?.size ?? 0;
+  }
+
+  /** Calls fn with each event of container `id` until the function it returns is called. */
+  watchContainer(id: string, fn: (e: VchEvent) => void): () => void {
+    let set = this.#watchers.get(id);
+    if (!set) this.#watchers.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0 && this.#watchers.get(id) === set) this.#watchers.delete(id);
+    };
   }
 
   /** Runs `fn` after the operations queued on container `id` before it. */
