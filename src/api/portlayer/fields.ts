@@ -277,6 +277,7 @@ export const MODELS = {
     Driver: str,
     Metadata: map,
     usageBytes: ext('integer'),
+    usage: ext({ model: 'FsStats' }),
   }),
   VolumeJoinConfig: model<M.VolumeJoinConfig>(['VolumeJoinConfig'], {
     Handle: str,

@@ -328,6 +328,11 @@ export interface VolumeResponse {
   Metadata?: Record<string, string>;
   /** extension (GetVolume, local volumes): bytes the volume's content takes. */
   usageBytes?: number;
+  /**
+   * extension (GetVolume, local volumes): its content's bytes and inodes (a capped walk: past
+   * the cap, a lower bound) and the room of the filesystem it is on.
+   */
+  usage?: FsStats;
 }
 
 /**

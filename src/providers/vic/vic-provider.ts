@@ -510,7 +510,7 @@ export class VicProvider implements Provider {
     if (!this.o.stats)
       throw new NodeError('NotImplemented', 'this provider has no source of usage figures');
     await this.ready;
-    return nodeUsage(this.o.stats, this.cache.getAll());
+    return nodeUsage(this.o.stats, this.cache.getAll(), this.o.volumes?.store);
   }
 
   async nodeStatus(): Promise<NodeConditionsAndAddresses> {

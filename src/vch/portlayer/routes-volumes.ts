@@ -42,6 +42,7 @@ function response(v: VolumeInfo, store: string): VolumeResponse {
     Driver: v.driver,
     Metadata: v.metadata,
     ...(v.usageBytes !== undefined && { usageBytes: v.usageBytes }),
+    ...(v.usage && { usage: v.usage }),
   };
 }
 
