@@ -288,6 +288,7 @@ export const MODELS = {
     path: ext('string'),
     data: ext('string'),
     mode: ext('integer'),
+    uid: ext('integer'),
   }),
   WriteVolumeFilesRequest: model<M.WriteVolumeFilesRequest>([], {
     files: ext({ list: 'VolumeFile' }),

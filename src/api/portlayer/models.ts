@@ -355,6 +355,8 @@ export interface VolumeFile {
   data: string;
   /** 0..0o777. */
   mode: number;
+  /** This file's owner (the kubelet's FsUser for a token); else the request's uid. */
+  uid?: number;
 }
 
 /**
