@@ -26,6 +26,8 @@ import { VolumeUsage } from './volume-usage.js';
 const run = promisify(execFile);
 
 export const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** How long an inspect waits for a volume's first usage walk (ms). */
+const FIRST_USAGE_WAIT_MS = 2_000;
 /** The pod label that holds a portlayer container's id (portlayer/directory.ts). */
 const PORTLAYER_ID_LABEL = 'vic.portlayer.id';
 
@@ -186,8 +188,9 @@ export class VolumeService {
     const rec = this.get(name);
     const info: VolumeInfo = { ...rec, usedBy: this.usersOf(name) };
     if (withUsage && rec.driver === 'local') {
-      info.usage = await this.usage.of(rec.name, rec.path);
-      info.usageBytes = info.usage.usedBytes;
+      // A huge volume's first walk answers later (volume-usage.ts); this answer goes without.
+      info.usage = await this.usage.firstFigure(rec.name, rec.path, FIRST_USAGE_WAIT_MS);
+      if (info.usage) info.usageBytes = info.usage.usedBytes;
     }
     return info;
   }

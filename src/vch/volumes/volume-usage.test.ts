@@ -1,6 +1,6 @@
 // A volume's usage: its content only (an empty volume takes nothing), a walk capped in entries
-// (a container can make millions of files), one walk per period shared by every caller, and
-// forgotten when the content is replaced.
+// (a container can make millions of files), the last figure answered at once while one walk at
+// a time refreshes it (no sooner than 4× its duration), forgotten when the content is replaced.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ describe('VolumeUsage', () => {
     expect((await new VolumeUsage().of('v', d)).inodesUsed).toBe(500);
   });
 
-  it('walks once per period; callers meanwhile share it; forget starts afresh', async () => {
+  it('answers the last figure at once and refreshes it behind, one walk at a time', async () => {
     const d = volume();
     let now = 1_000;
     const u = new VolumeUsage({ maxAgeMs: 5_000, now: () => now });
@@ -51,10 +51,37 @@ describe('VolumeUsage', () => {
     now += 4_000;
     expect((await u.of('v', d)).inodesUsed).toBe(0);
     now += 1_000;
+    // Due: this ask still gets the last figure; the walk it started gives the next one.
+    expect((await u.of('v', d)).inodesUsed).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
     expect((await u.of('v', d)).inodesUsed).toBe(1);
     writeFileSync(join(d, 'g'), 'x');
     u.forget('v');
     expect((await u.of('v', d)).inodesUsed).toBe(2);
+  });
+
+  it('waits four times as long as a walk took before the next one', async () => {
+    const d = volume();
+    for (let i = 0; i < 50; i++) writeFileSync(join(d, `f${i}`), '');
+    let now = 0;
+    // Every read of the clock moves it 1 s on: the walk "takes" 1 s.
+    const u = new VolumeUsage({ maxAgeMs: 1_000, now: () => (now += 1_000) });
+    await u.of('v', d);
+    writeFileSync(join(d, 'late'), '');
+    // 4 s after the walk ended, not 1 s: still the old figure, no walk started.
+    for (let i = 0; i < 2; i++) expect((await u.of('v', d)).inodesUsed).toBe(50);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await u.of('v', d)).inodesUsed).toBe(50);
+  });
+
+  it('firstFigure: a first walk that takes longer answers nothing yet, then the figure', async () => {
+    const d = volume();
+    for (let i = 0; i < 2000; i++) writeFileSync(join(d, `f${i}`), '');
+    const u = new VolumeUsage();
+    expect(await u.firstFigure('v', d, 0)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await u.firstFigure('v', d, 0))?.inodesUsed).toBe(2000);
+    expect((await new VolumeUsage().firstFigure('v', d, 60_000))?.inodesUsed).toBe(2000);
   });
 
   it('a volume whose directory is gone takes nothing', async () => {

@@ -2,19 +2,24 @@
 // filesystem it is on (its own tmpfs for a memory volume), for GetVolume, `docker volume
 // inspect`, the sizeLimit check and the node's Summary. A volume is container-writable: the walk
 // is runtime/stats' capped lstat walk (no link followed, at most `limit` entries, past which the
-// figure is a lower bound), and one volume is walked at most once per `maxAgeMs`: callers that
-// ask meanwhile (a stats poll, the sizeLimit poll, an inspect) share the last figure or the walk
-// under way, so an emptyDir holding millions of files costs one bounded walk per period.
+// figure is a lower bound). And as the kubelet serves volume stats from a cache its background
+// walks keep, callers get the last figure at once while one walk at a time refreshes it: a
+// volume is walked again only `maxAgeMs` after its last walk ended, or four times as long as
+// that walk took, so an emptyDir holding millions of files slows no poll, and its walks take at
+// most a fifth of a core. Only a volume's first ask (or one after forget) waits for its walk,
+// and `firstFigure` waits a bounded time for it (no figure yet: undefined).
 import { lstat } from 'node:fs/promises';
 import { fsUsage, treeUsage, WALK_LIMIT } from '../../runtime/stats/disk-usage.js';
 import type { FsUsage } from '../../runtime/stats/types.js';
 
-/** How long one walk's figure serves (ms). */
+/** How long one walk's figure serves at least (ms). */
 export const USAGE_MAX_AGE_MS = 5_000;
 
 interface Entry {
-  at: number;
-  usage: Promise<FsUsage>;
+  usage?: FsUsage;
+  /** When a new walk may start (ms). */
+  staleAt: number;
+  walking?: Promise<FsUsage>;
 }
 
 export class VolumeUsage {
@@ -22,19 +27,48 @@ export class VolumeUsage {
 
   constructor(private readonly o: { limit?: number; maxAgeMs?: number; now?: () => number } = {}) {}
 
-  /** The usage of the tree at `path` (a volume's content), at most maxAgeMs old. */
+  /** The usage of the tree at `path` (a volume's content): the last figure, refreshed behind. */
   of(name: string, path: string): Promise<FsUsage> {
-    const now = (this.o.now ?? Date.now)();
-    const have = this.#entries.get(name);
-    if (have && now - have.at < (this.o.maxAgeMs ?? USAGE_MAX_AGE_MS)) return have.usage;
-    const usage = contentUsage(path, this.o.limit ?? WALK_LIMIT);
-    const entry = { at: now, usage };
-    this.#entries.set(name, entry);
-    // A failed walk is not kept.
-    usage.catch(() => {
-      if (this.#entries.get(name) === entry) this.#entries.delete(name);
+    const now = this.o.now ?? Date.now;
+    let e = this.#entries.get(name);
+    if (!e) {
+      e = { staleAt: 0 };
+      this.#entries.set(name, e);
+    }
+    const entry = e;
+    if (!entry.walking && now() >= entry.staleAt) {
+      const started = now();
+      entry.walking = contentUsage(path, this.o.limit ?? WALK_LIMIT).then(
+        (usage) => {
+          const took = now() - started;
+          entry.usage = usage;
+          entry.staleAt = now() + Math.max(this.o.maxAgeMs ?? USAGE_MAX_AGE_MS, 4 * took);
+          entry.walking = undefined;
+          return usage;
+        },
+        (err: unknown) => {
+          // Not kept: the next ask walks again.
+          entry.walking = undefined;
+          throw err;
+        },
+      );
+      // A refresh nobody waits for fails quietly (the last figure stays).
+      if (entry.usage) entry.walking.catch(() => {});
+    }
+    return entry.usage ? Promise.resolve(entry.usage) : entry.walking!;
+  }
+
+  /** As `of`, but without a figure yet, waits at most `waitMs` for the first walk. */
+  async firstFigure(name: string, path: string, waitMs: number): Promise<FsUsage | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), waitMs);
     });
-    return usage;
+    try {
+      return await Promise.race([this.of(name, path), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Forgets a volume (removed, or its content replaced wholesale). */
