@@ -165,6 +165,8 @@ export class Vch extends EventEmitter<VchEvents> {
       runtime = options.runtime(join(dir, 'runtime'), network);
       const vch = new Vch(dir, db, runtime, lock, options, network);
       await vch.volumes.reconcile();
+      // No handle survives a restart: a pod volume without its pod now never gets one.
+      await vch.volumes.removeOrphans(Date.now());
       await reconcile(vch.#ctx, vch.#watchers);
       return vch;
     } catch (e) {

@@ -189,6 +189,11 @@ export interface VicNode {
   output(): string;
   /** SIGTERM, wait for it to exit, delete the Node, its pod VMs and the VCH's state. */
   stop(): Promise<void>;
+  /**
+   * SIGTERM, wait for it to exit, and start it again on the same state (its containers keep
+   * running meanwhile); resolves once the new process has rebuilt its pod cache.
+   */
+  restart(): Promise<void>;
 }
 
 /**
@@ -206,36 +211,55 @@ export async function startVicNode(
   const { freePort } = await import('./registry.js');
   const tls = await servingCert(cluster, o.name);
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      main,
-      'node',
-      ...nodeFlags(nodeKubeconfig(cluster, o.name, join(o.work, 'pki')), o.name, tls, port),
-      '--state-dir',
-      join(o.work, 'vch'),
-      '--insecure-registry',
-      o.registryHost,
-      // The host's network namespace: no bridge here.
-      '--bridge-network',
-      'none',
-      ...(o.extra ?? []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const launch = () =>
+    spawn(
+      process.execPath,
+      [
+        main,
+        'node',
+        ...nodeFlags(nodeKubeconfig(cluster, o.name, join(o.work, 'pki')), o.name, tls, port),
+        '--state-dir',
+        join(o.work, 'vch'),
+        '--insecure-registry',
+        o.registryHost,
+        // The host's network namespace: no bridge here.
+        '--bridge-network',
+        'none',
+        ...(o.extra ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  let child = launch();
+  const capture = () => {
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  };
+  capture();
+  const end = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
   const node: VicNode = {
     name: o.name,
     port,
     output: () => out,
+    restart: async () => {
+      await end();
+      const from = out.length;
+      child = launch();
+      capture();
+      await until(
+        `${o.name} to rebuild its pod cache`,
+        async () => out.slice(from).includes('pod cache rebuilt'),
+        60_000,
+      );
+    },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await end();
       await core.deleteNode({ name: o.name }).catch(() => {});
       // Pod VMs outlive the node: gone before their state is.
       killQemus(o.work);

@@ -140,6 +140,43 @@ describe('node stats (runc)', () => {
     expect(pod.memory.workingSetBytes).toBe(c.memory.workingSetBytes);
   }, 150_000);
 
+  it('lists a pod’s volumes in the Summary: emptyDir and token volume figures', async () => {
+    const body = podOn(nodeName, namespace, 'vols', {
+      containers: [
+        {
+          name: 'app',
+          image: vic.image,
+          command: ['sh', '-c', 'head -c 3000000 /dev/urandom > /scratch/f; sleep 3600'],
+          volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
+        },
+      ],
+      volumes: [{ name: 'scratch', emptyDir: {} }],
+    });
+    await core.createNamespacedPod({ namespace, body });
+    await running('vols');
+    const pod = await until(
+      'the emptyDir’s bytes in the Summary',
+      async () => {
+        const p = await summaryOf('vols');
+        const scratch = p?.volume?.find((v: { name: string }) => v.name === 'scratch');
+        return scratch?.usedBytes >= 3_000_000 && p;
+      },
+      60_000,
+    );
+    const byName = new Map<string, Record<string, number>>(
+      pod.volume.map((v: { name: string }) => [v.name, v]),
+    );
+    const scratch = byName.get('scratch')!;
+    expect(scratch.inodesUsed).toBe(1);
+    expect(scratch.capacityBytes).toBeGreaterThan(scratch.usedBytes);
+    expect(scratch.availableBytes).toBeGreaterThan(0);
+    const token = [...byName].find(([n]) => n.startsWith('kube-api-access-'))?.[1];
+    // token, ca.crt and namespace with the ..data scheme's links and directory.
+    expect(token?.inodesUsed).toBeGreaterThanOrEqual(7);
+    // The emptyDir is on the node's disk: part of the pod's ephemeral storage.
+    expect(pod['ephemeral-storage'].usedBytes).toBeGreaterThanOrEqual(3_000_000);
+  }, 150_000);
+
   it('serves /metrics/resource that promtool accepts, with the pod’s series', async () => {
     const r = await kubeletGet('/metrics/resource');
     expect(r.status).toBe(200);

@@ -5,7 +5,9 @@
 // projected token, CA and namespace (the kube-api-access-* volume the API server adds); the token passes a
 // TokenReview naming the pod's service account and bound to the pod's uid; an edit of the
 // ConfigMap reaches the running pod's file within 60 s; a pod whose ConfigMap volume does not
-// exist yet waits with CreateContainerConfigError and starts once it is created.
+// exist yet waits with CreateContainerConfigError and starts once it is created, and with
+// optional: true starts at once; a subPathExpr that climbs out is refused with the kubelet's
+// reason; the token file of a pod whose containers all run as one user is 0600 and that user's.
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubectl } from './cluster.js';
@@ -162,4 +164,104 @@ describe('volumes: ConfigMap, Secret, emptyDir and the service-account token', (
     await until('the pod to start', async () => (await phaseOf('waits')) === 'Running', 90_000);
     await until('it to print', async () => (await logsOf('waits')) === 'arrived\n', 30_000);
   }, 200_000);
+
+  it('optional ConfigMaps (volume and env) that do not exist: the pod starts at once', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'optional',
+        {
+          command: ['sh', '-c', 'echo "files=[$(ls /opt)] env=[$MAYBE]"; sleep 3600'],
+          env: [
+            {
+              name: 'MAYBE',
+              valueFrom: { configMapKeyRef: { name: 'absent', key: 'k', optional: true } },
+            },
+          ],
+          volumeMounts: [{ name: 'opt', mountPath: '/opt' }],
+        },
+        [{ name: 'opt', configMap: { name: 'absent', optional: true } }],
+      ),
+    });
+    const started = Date.now();
+    await until('it to run', async () => (await phaseOf('optional')) === 'Running', 60_000);
+    await until('it to print', async () => (await logsOf('optional')).includes('files='), 30_000);
+    expect(await logsOf('optional')).toBe('files=[] env=[]\n');
+    const p = await core.readNamespacedPod({ name: 'optional', namespace });
+    expect(p.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    // No wait on a config retry (10 s) on the way.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const waited = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: 'involvedObject.name=optional,reason=Failed',
+    });
+    expect(waited.items).toEqual([]);
+  }, 120_000);
+
+  it('a subPathExpr that climbs out of its volume: CreateContainerConfigError, nothing made', async () => {
+    await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'climbs',
+        {
+          command: ['sh', '-c', 'sleep 3600'],
+          env: [{ name: 'DIR', value: '..' }],
+          volumeMounts: [{ name: 'data', mountPath: '/data', subPathExpr: '$(DIR)/escape' }],
+        },
+        [{ name: 'data', emptyDir: {} }],
+      ),
+    });
+    const waiting = await until(
+      'the container to wait on its config',
+      async () => {
+        const p = await core.readNamespacedPod({ name: 'climbs', namespace });
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        return w?.reason === 'CreateContainerConfigError' && w;
+      },
+      90_000,
+    );
+    expect(waiting.message).toMatch(
+      /failed to prepare subPath for volumeMount "data": subPath "\.\.\/escape" must not contain '\.\.'/,
+    );
+    expect((await core.readNamespacedPod({ name: 'climbs', namespace })).status?.phase).toBe(
+      'Pending',
+    );
+  }, 120_000);
+
+  it.each(['runc', 'vm'])(
+    '%s: all containers run as one user: the token file is 0600 and theirs, and they read it',
+    async (runtime) => {
+      const name = `owner-${runtime}`;
+      const body = pod(
+        name,
+        {
+          command: [
+            'sh',
+            '-c',
+            `echo "token=$(stat -L -c '%a %u' ${SA_DIR}/token) ca=$(stat -L -c '%a' ${SA_DIR}/ca.crt) id=$(id -u) read=$(wc -c < ${SA_DIR}/token)"; sleep 3600`,
+          ],
+          securityContext: { runAsUser: 1000 },
+        },
+        [],
+      );
+      body.metadata!.annotations = { 'vic-kubelet.io/runtime': runtime };
+      body.spec!.securityContext = { runAsUser: 1000 };
+      await core.createNamespacedPod({ namespace, body });
+      const out = await until(
+        'it to print',
+        async () => {
+          const o = await logsOf(name).catch(() => '');
+          return o.includes('token=') && o;
+        },
+        120_000,
+      );
+      const m = /^token=(\d+ \d+) ca=(\d+) id=(\d+) read=\s*(\d+)$/m.exec(out);
+      expect(m, out).not.toBeNull();
+      expect(m![1]).toBe('600 1000');
+      expect(m![2]).toBe('644');
+      expect(m![3]).toBe('1000');
+      expect(Number(m![4])).toBeGreaterThan(100);
+    },
+    180_000,
+  );
 });

@@ -1,7 +1,7 @@
 // Volumes as a docker user meets them: `vic-kubelet vch serve` from the build and the real docker
 // CLI over its socket, busybox from a real registry on loopback, containers in runc sandboxes.
 // Named volumes keep data between containers, a volume in use cannot be removed, host paths,
-// --mount, --tmpfs and read-only mounts work, a memory volume keeps its content across a VCH
+// --mount, --tmpfs and read-only mounts work, prune removes only unused ones, a memory volume keeps its content across a VCH
 // restart, and what is not supported is refused in one line.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,6 +87,29 @@ describe('docker volumes on the VCH', () => {
     expect(await ok(['volume', 'ls', '-q'])).not.toContain('busy');
     const gone = await vch.docker(['volume', 'inspect', 'busy']);
     expect(gone.code).not.toBe(0);
+  }, 60_000);
+
+  it('docker volume prune: unused volumes only (-a for named ones), with the space reclaimed', async () => {
+    await ok(['volume', 'create', '--label', 'prune=yes', 'spare']);
+    await ok(['volume', 'create', '--label', 'prune=yes', 'held']);
+    await sh(['-v', 'spare:/s'], 'head -c 300000 /dev/zero > /s/f');
+    await ok(['run', '-d', '--name', 'holder', '-v', 'held:/h', image, 'sh', '-c', 'sleep 600']);
+    // Since API 1.42 only anonymous volumes go without -a; this VCH makes none.
+    expect(await ok(['volume', 'prune', '-f', '--filter', 'label=prune'])).toMatch(
+      /Total reclaimed space: 0B/,
+    );
+    const out = await ok(['volume', 'prune', '-a', '-f', '--filter', 'label=prune=yes']);
+    expect(out).toMatch(/Deleted Volumes:\nspare\n/);
+    expect(out).not.toMatch(/held/);
+    expect(out).toMatch(/Total reclaimed space: 30\d(\.\d+)?kB/);
+    const left = (await ok(['volume', 'ls', '-q'])).split('\n');
+    expect(left).toContain('held');
+    expect(left).not.toContain('spare');
+    const bad = await vch.docker(['volume', 'prune', '-f', '--filter', 'dangling=true']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/invalid filter 'dangling'/);
+    await ok(['rm', '-f', 'holder']);
+    await ok(['volume', 'rm', 'held']);
   }, 60_000);
 
   it('-v /hostdir:/p binds a host directory, read-write and read-only', async () => {

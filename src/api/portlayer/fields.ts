@@ -277,6 +277,7 @@ export const MODELS = {
     Driver: str,
     Metadata: map,
     usageBytes: ext('integer'),
+    usage: ext({ model: 'FsStats' }),
   }),
   VolumeJoinConfig: model<M.VolumeJoinConfig>(['VolumeJoinConfig'], {
     Handle: str,
@@ -287,6 +288,7 @@ export const MODELS = {
     path: ext('string'),
     data: ext('string'),
     mode: ext('integer'),
+    uid: ext('integer'),
   }),
   WriteVolumeFilesRequest: model<M.WriteVolumeFilesRequest>([], {
     files: ext({ list: 'VolumeFile' }),

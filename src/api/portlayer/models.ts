@@ -328,6 +328,11 @@ export interface VolumeResponse {
   Metadata?: Record<string, string>;
   /** extension (GetVolume, local volumes): bytes the volume's content takes. */
   usageBytes?: number;
+  /**
+   * extension (GetVolume, local volumes): its content's bytes and inodes (a capped walk: past
+   * the cap, a lower bound) and the room of the filesystem it is on.
+   */
+  usage?: FsStats;
 }
 
 /**
@@ -350,6 +355,8 @@ export interface VolumeFile {
   data: string;
   /** 0..0o777. */
   mode: number;
+  /** This file's owner (the kubelet's FsUser for a token); else the request's uid. */
+  uid?: number;
 }
 
 /**

@@ -95,6 +95,24 @@ describe('Summary', () => {
     expect(pod.process_stats).toEqual({ process_count: 2 });
   });
 
+  it('lists the pod’s volumes; those on the node’s disk count in its ephemeral storage', () => {
+    const u = usage('2026-01-01T00:00:10.000Z', 5e9);
+    const t = '2026-01-01T00:00:09.000Z';
+    u.pods[0].volumes = [
+      { name: 'scratch', time: t, fs: fs(100), localEphemeral: true },
+      { name: 'cfg', time: t, fs: fs(7), localEphemeral: false },
+    ];
+    const pod = new SummaryBuilder('vk').build(u).pods[0];
+    expect(pod.volume).toEqual([
+      { time: t, name: 'scratch', ...fs(100) },
+      { time: t, name: 'cfg', ...fs(7) },
+    ]);
+    // 8 + 4 + 1 of the containers, 100 of the emptyDir; not the tmpfs one.
+    expect(pod['ephemeral-storage']).toMatchObject({ usedBytes: 113, inodesUsed: 8 });
+    // None: the field is left out, as omitempty does.
+    expect(new SummaryBuilder('vk').build(usage(t, 1)).pods[0]).not.toHaveProperty('volume');
+  });
+
   it('rates CPU between successive samples', () => {
     const b = new SummaryBuilder('vk');
     b.build(usage('2026-01-01T00:00:10.000Z', 5e9));

@@ -1,7 +1,8 @@
 // The kubelet's /stats/summary document (k8s.io/kubelet/pkg/apis/stats/v1alpha1 Summary) from a
 // provider's usage samples: the node, each pod with its containers, CPU as cumulative
 // usageCoreNanoSeconds and the usageNanoCores rate (cpu-rate.ts), memory, network, rootfs, logs,
-// and the pod's ephemeral storage (its containers' layers and logs). Field names are the Go
+// the pod's volumes, and its ephemeral storage (its containers' layers and logs and its volumes
+// on the node's disk). Field names are the Go
 // type's JSON tags; optional ones are left out when unknown, as omitempty does.
 import { CpuRates } from './cpu-rate.js';
 import type {
@@ -36,10 +37,14 @@ export interface SummaryContainer {
   logs?: SummaryFs;
 }
 
+/** The kubelet's VolumeStats: FsStats inline and the volume's name in the pod. */
+export type SummaryVolume = SummaryFs & { name: string };
+
 export interface SummaryPod {
   podRef: { name: string; namespace: string; uid: string };
   startTime: string;
   containers: SummaryContainer[];
+  volume?: SummaryVolume[];
   cpu?: SummaryCpu;
   memory?: SummaryMemory;
   network?: SummaryNetwork;
@@ -129,7 +134,12 @@ export class SummaryBuilder {
     );
     const podCpu = running.reduce((n, c) => n + c.cpu!.usageCoreNanoSeconds, 0);
     const sumMem = (k: keyof MemorySample) => running.reduce((n, c) => n + (c.memory![k] ?? 0), 0);
-    const ephemeral = sumFs(p.containers.flatMap((c) => [c.rootfs, c.logs]));
+    const volumes = p.volumes ?? [];
+    // As the kubelet: the layers, the logs and the volumes on the node's disk.
+    const ephemeral = sumFs([
+      ...p.containers.flatMap((c) => [c.rootfs, c.logs]),
+      ...volumes.filter((v) => v.localEphemeral).map((v) => v.fs),
+    ]);
     const processes = running.reduce((n, c) => n + (c.processes ?? 0), 0);
     const out: SummaryPod = {
       podRef: { name: p.name, namespace: p.namespace, uid: p.uid },
@@ -150,6 +160,8 @@ export class SummaryBuilder {
       };
       out.process_stats = { process_count: processes };
     }
+    if (volumes.length > 0)
+      out.volume = volumes.map((v) => ({ ...fsOf(v.time, v.fs), name: v.name }));
     if (p.interfaces.length > 0) out.network = network(p.time, p.interfaces);
     if (ephemeral) out['ephemeral-storage'] = fsOf(p.time, ephemeral);
     return out;

@@ -50,6 +50,16 @@ export interface ContainerUsage {
   logs?: FsSample;
 }
 
+/** One of a pod's volumes: what its content takes and its filesystem's room. */
+export interface PodVolumeUsage {
+  /** Its name in the pod. */
+  name: string;
+  time: string;
+  fs: FsSample;
+  /** On the node's disk (an emptyDir not in memory): counted in the pod's ephemeral storage. */
+  localEphemeral: boolean;
+}
+
 export interface PodUsage {
   namespace: string;
   name: string;
@@ -59,6 +69,8 @@ export interface PodUsage {
   /** Its interfaces (loopback left out); none when it has no network of its own. */
   interfaces: InterfaceSample[];
   containers: ContainerUsage[];
+  /** Its volumes with figures (emptyDir, configMap, secret, downwardAPI, projected). */
+  volumes?: PodVolumeUsage[];
 }
 
 export interface NodeUsage {

@@ -5,6 +5,7 @@
 import type { NodeDns } from './operations/pod-dns.js';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../logging/logger.js';
+import { kubePodReader } from './evicted-state.js';
 import { kubeEnvSources, type EnvSources } from './operations/env-sources.js';
 import { kubeTokenRequester, TokenManager } from './operations/volumes/service-account-token.js';
 import { PersonaClient } from './proxy/persona-client.js';
@@ -48,6 +49,7 @@ export function createVicProvider(c: VicProviderConfig): VicProvider {
   return new VicProvider({
     isolation: portlayer,
     stats: portlayer,
+    ...(c.kubeConfig && { apiPods: kubePodReader(c.kubeConfig) }),
     // The pod's volumes on the VCH; tokens from the TokenRequest API with the node's identity.
     volumes: {
       store: portlayer,

@@ -1,13 +1,20 @@
 // The node's usage report (Provider.getStats) from the VCH's figures: the VCH host's as the
 // node's, and each committed pod's from the portlayer's container stats, its tasks matched to
-// the pod's containers by task id. A pod the VCH no longer has (deleted meanwhile) is left out.
-import type { NodeUsage, PodUsage } from '../../node/stats/usage.js';
+// the pod's containers by task id, and its volumes' from GetVolume's usage. A pod the VCH no
+// longer has (deleted meanwhile) is left out; so is a volume it does not have (yet, or any more).
+import type { NodeUsage, PodUsage, PodVolumeUsage } from '../../node/stats/usage.js';
 import type { VicPod } from './cache/vic-pod.js';
+import { vchVolumeName } from './operations/volumes/plan.js';
 import type { ContainerStats, StatsSource } from './proxy/stats-source.js';
+import type { VolumeStore } from './proxy/volume-store.js';
 
-export async function nodeUsage(source: StatsSource, pods: VicPod[]): Promise<NodeUsage> {
+export async function nodeUsage(
+  source: StatsSource,
+  pods: VicPod[],
+  volumes?: Pick<VolumeStore, 'getVolume'>,
+): Promise<NodeUsage> {
   const committed = pods.filter((vp) => vp.id !== undefined && vp.stage !== 'deleting');
-  const [host, stats] = await Promise.all([
+  const [host, stats, podVolumes] = await Promise.all([
     source.vchStats(),
     Promise.all(
       committed.map((vp) =>
@@ -17,11 +24,12 @@ export async function nodeUsage(source: StatsSource, pods: VicPod[]): Promise<No
         }),
       ),
     ),
+    Promise.all(committed.map((vp) => (volumes ? volumeUsage(vp, volumes) : []))),
   ]);
   const podUsages: PodUsage[] = [];
   committed.forEach((vp, i) => {
     const s = stats[i];
-    if (s) podUsages.push(podUsage(vp, s));
+    if (s) podUsages.push({ ...podUsage(vp, s), volumes: podVolumes[i] });
   });
   return {
     startTime: host.bootTime,
@@ -65,4 +73,29 @@ function podUsage(vp: VicPod, s: ContainerStats): PodUsage {
     interfaces: s.network,
     containers,
   };
+}
+
+/** The figures of the pod's local volumes (a hostPath has none, as on a kubelet). */
+async function volumeUsage(
+  vp: VicPod,
+  store: Pick<VolumeStore, 'getVolume'>,
+): Promise<PodVolumeUsage[]> {
+  const time = new Date().toISOString();
+  const local = (vp.pod.spec?.volumes ?? []).filter((v) => !v.hostPath);
+  const got = await Promise.all(
+    local.map((v) =>
+      store.getVolume(vchVolumeName(vp.pod, v.name)).catch((err: unknown) => {
+        if ((err as { kind?: string }).kind === 'NotFound') return undefined;
+        throw err;
+      }),
+    ),
+  );
+  const out: PodVolumeUsage[] = [];
+  local.forEach((v, i) => {
+    const usage = got[i]?.usage;
+    if (!usage) return;
+    const localEphemeral = Boolean(v.emptyDir && v.emptyDir.medium !== 'Memory');
+    out.push({ name: v.name, time, fs: usage, localEphemeral });
+  });
+  return out;
 }

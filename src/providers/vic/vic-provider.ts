@@ -54,6 +54,7 @@ import { sleep } from './operations/retry.js';
 import type { ImageConfig, ImageStore } from './proxy/image-store.js';
 import type { IsolationProxy } from './proxy/isolation-proxy.js';
 import type { StatsSource } from './proxy/stats-source.js';
+import { type ApiPodReader, restoreEvicted } from './evicted-state.js';
 import { nodeUsage } from './node-usage.js';
 import type { NodeUsage } from '../../node/stats/usage.js';
 
@@ -90,6 +91,8 @@ export interface VicProviderOptions {
   volumeSyncMs?: number;
   /** The VCH's usage figures; without them the node has no stats to serve. */
   stats?: StatsSource;
+  /** The API's pods, to keep an evicted pod evicted after a restart (evicted-state.ts). */
+  apiPods?: ApiPodReader;
 }
 
 /** Per pod: what runs in the background for it. */
@@ -154,6 +157,8 @@ export class VicProvider implements Provider {
     for (let delay = 500; !this.closed; delay = Math.min(delay * 2, 10_000)) {
       try {
         const found = await this.cache.rehydrate(this.o.isolation);
+        const apiPods = this.o.apiPods;
+        if (apiPods) await Promise.all(found.map((vp) => restoreEvicted(vp, apiPods, this.o.log)));
         for (const vp of found) this.watch(vp);
         this.o.log.info({ pods: found.length }, 'pod cache rebuilt from the VCH');
         return;
@@ -311,7 +316,8 @@ export class VicProvider implements Provider {
       w = { abort: new AbortController(), creating: Promise.resolve() };
       this.work.set(vp, w);
     }
-    if (this.closed || w.abort.signal.aborted) return;
+    // Evicted (before the node restarted, too): neither started again nor its volumes kept.
+    if (this.closed || w.abort.signal.aborted || vp.evicted) return;
     w.monitor = new PodMonitor(
       vp,
       this.o.isolation,
@@ -510,7 +516,7 @@ export class VicProvider implements Provider {
     if (!this.o.stats)
       throw new NodeError('NotImplemented', 'this provider has no source of usage figures');
     await this.ready;
-    return nodeUsage(this.o.stats, this.cache.getAll());
+    return nodeUsage(this.o.stats, this.cache.getAll(), this.o.volumes?.store);
   }
 
   async nodeStatus(): Promise<NodeConditionsAndAddresses> {

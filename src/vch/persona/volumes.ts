@@ -5,8 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { errorKind, invalidInput } from '../errors.js';
 import type { CreateVolumeRequest, VolumeInfo } from '../types.js';
 import type { Vch } from '../vch.js';
-import { queryBool, readJson, sendEmpty, sendJson } from './http.js';
-import type { Router } from './router.js';
+import { pruneFilter } from '../volumes/volume-prune.js';
+import { parseFilters, queryBool, readJson, sendEmpty, sendJson } from './http.js';
+import { compareVersions, type Router } from './router.js';
 
 /** Docker's Volume. */
 function volumeShape(v: VolumeInfo) {
@@ -81,6 +82,14 @@ export function addVolumeRoutes(router: Router, vch: Vch): void {
   router.add('POST', '/volumes/create', async ({ req, res }) => {
     const body = await readJson(req);
     sendJson(res, 201, volumeShape(await vch.volumes.create(createRequest(body))));
+  });
+
+  // Volumes no container mounts and no pod owns; since API 1.42 only anonymous ones unless
+  // all=true (volume-prune.ts).
+  router.add('POST', '/volumes/prune', async ({ res, query, apiVersion }) => {
+    const filter = pruneFilter(parseFilters(query), compareVersions(apiVersion, '1.42') < 0);
+    const { removed, bytes } = await vch.volumes.prune(filter);
+    sendJson(res, 200, { VolumesDeleted: removed, SpaceReclaimed: bytes });
   });
 
   router.add('GET', '/volumes/{name}', async ({ res, params }) => {

@@ -42,6 +42,7 @@ function response(v: VolumeInfo, store: string): VolumeResponse {
     Driver: v.driver,
     Metadata: v.metadata,
     ...(v.usageBytes !== undefined && { usageBytes: v.usageBytes }),
+    ...(v.usage && { usage: v.usage }),
   };
 }
 
@@ -117,6 +118,12 @@ export function addVolumeRoutes(router: Router, vch: Vch, handles: HandleStore, 
   });
 
   router.add(ROUTES.writeVolumeFiles, async ({ req, res, params }) => {
+    const id = (v: unknown, what: string) => {
+      if (v === undefined) return undefined;
+      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xfffffffe)
+        throw invalidInput(`${what} ${JSON.stringify(v)} is not a uid/gid`);
+      return v as number;
+    };
     let body: Body<WriteVolumeFilesRequest>;
     try {
       body = JSON.parse((await readBody(req, MAX_FILES_BODY)).toString('utf8')) as typeof body;
@@ -133,14 +140,14 @@ export function addVolumeRoutes(router: Router, vch: Vch, handles: HandleStore, 
         throw invalidInput(`files[${i}] needs path (string), data (base64) and mode (number)`);
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.data))
         throw invalidInput(`files[${i}].data is not base64`);
-      return { path: o.path, data: Buffer.from(o.data, 'base64'), mode: o.mode };
+      const uid = id(o.uid, `files[${i}].uid`);
+      return {
+        path: o.path,
+        data: Buffer.from(o.data, 'base64'),
+        mode: o.mode,
+        ...(uid !== undefined && { uid }),
+      };
     });
-    const id = (v: unknown, what: string) => {
-      if (v === undefined) return undefined;
-      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xfffffffe)
-        throw invalidInput(`${what} ${JSON.stringify(v)} is not a uid/gid`);
-      return v as number;
-    };
     await vch.volumes.writeFiles(params[0], files, {
       uid: id(body.uid, 'uid'),
       gid: id(body.gid, 'gid'),

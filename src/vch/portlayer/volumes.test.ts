@@ -2,7 +2,7 @@
 // VolumeJoin on a handle reaching the container at commit, WriteVolumeFiles, GetVolume's
 // usage, RemoveVolume refused while a pod has it, ephemeral volumes removed with their pod,
 // and one clear 400 for bad input.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -155,6 +155,17 @@ describe('portlayer volumes', () => {
       expect((await put({ files })).status, JSON.stringify(files)).toBe(400);
     expect((await put({})).status).toBe(400);
     expect(readFileSync(join(root, 'token'), 'utf8')).toBe('t1');
+    // A file's own uid (a token's FsUser) over the request's owner.
+    const owned = [
+      { path: 'token', data: b64('t2'), mode: 0o600, uid: 4321 },
+      { path: 'ca.crt', data: b64('pem'), mode: 0o644 },
+    ];
+    expect((await put({ files: owned, uid: 1000, gid: 3000 })).status).toBe(204);
+    expect(statSync(join(root, 'token'))).toMatchObject({ uid: 4321, gid: 3000, mode: 0o100600 });
+    expect(statSync(join(root, 'ca.crt'))).toMatchObject({ uid: 1000, gid: 3000 });
+    for (const uid of [-1, 1.5, 'root', 2 ** 32])
+      expect((await put({ files: [{ ...owned[0], uid }] })).status, String(uid)).toBe(400);
+    expect(readFileSync(join(root, 'token'), 'utf8')).toBe('t2');
     expect((await call('PUT', '/storage/volumes/nope/files', { files: [] })).status).toBe(404);
     expect((await call('GET', '/storage/volumes/secret')).json.usageBytes).toBeGreaterThan(0);
   });

@@ -39,6 +39,8 @@ export interface PayloadFile {
   path: string;
   data: Buffer;
   mode: number;
+  /** The file's owner, over the write's (the kubelet's FsUser of a token file). */
+  uid?: number;
 }
 
 export interface Owner {
@@ -64,6 +66,8 @@ export function checkPayload(files: readonly PayloadFile[]): void {
     if (p.includes('\0')) throw invalidInput(`file path ${JSON.stringify(p)} has a NUL byte`);
     if (!Number.isInteger(f.mode) || f.mode < 0 || f.mode > 0o777)
       throw invalidInput(`file ${JSON.stringify(p)}: mode ${f.mode} is not within 0..0777`);
+    if (f.uid !== undefined && (!Number.isInteger(f.uid) || f.uid < 0 || f.uid > 0xfffffffe))
+      throw invalidInput(`file ${JSON.stringify(p)}: uid ${f.uid} is not a uid`);
     if (seen.has(p)) throw invalidInput(`file path ${JSON.stringify(p)} is given twice`);
     seen.add(p);
     total += f.data.length;
@@ -130,8 +134,9 @@ export async function writeAtomically(
       const fh = await open(join(at, parts[parts.length - 1]), flags, 0o600);
       try {
         await fh.writeFile(f.data);
-        if (owner.uid !== undefined || owner.gid !== undefined)
-          await fh.chown(owner.uid ?? -1, owner.gid ?? -1);
+        const uid = f.uid ?? owner.uid;
+        if (uid !== undefined || owner.gid !== undefined)
+          await fh.chown(uid ?? -1, owner.gid ?? -1);
         await fh.chmod(f.mode);
         await fh.sync();
       } finally {

@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeRuntime } from '../../../test/support/fake-runtime.js';
 import { type ContainerRow, VchDb } from '../db.js';
 import { quietLogger, VchContext } from '../services/context.js';
+import { pruneFilter } from './volume-prune.js';
 import { VolumeService } from './volume-service.js';
 
 let dir: string;
@@ -188,6 +189,47 @@ describe('VolumeService', () => {
     });
     await volumes.removeOwnedBy({ id: 'coreid', labels: { 'vic.portlayer.id': 'plid' } });
     expect(volumes.list().map((v) => v.name)).toEqual(['kept', 'other']);
+  });
+
+  it('prunes unused volumes no pod owns: anonymous ones, or all with all=true, by label', async () => {
+    const anon = { 'com.docker.volume.anonymous': '' };
+    await volumes.create({ name: 'anon', driver: 'local', metadata: anon });
+    await volumes.create({ name: 'named', driver: 'local', metadata: { team: 'a' } });
+    await volumes.create({ name: 'other', driver: 'local', metadata: { team: 'b' } });
+    await volumes.create({ name: 'used', driver: 'local', metadata: anon });
+    await volumes.create({ name: 'podvol', driver: 'local', driverArgs: { pod: 'x' } });
+    containerUsing('used');
+    writeFileSync(join((await volumes.inspect('anon')).path, 'f'), Buffer.alloc(8192, 1));
+    const f = (filters: Record<string, string[]>, old = false) =>
+      pruneFilter(new Map(Object.entries(filters)), old);
+    const first = await volumes.prune(f({}));
+    expect(first.removed).toEqual(['anon']);
+    expect(first.bytes).toBeGreaterThanOrEqual(8192);
+    expect(await volumes.prune(f({ all: ['true'], 'label!': ['team=b'] }))).toEqual({
+      removed: ['named'],
+      bytes: 0,
+    });
+    // Before API 1.42, every unused one.
+    expect((await volumes.prune(f({ label: ['team'] }, true))).removed).toEqual(['other']);
+    expect(volumes.list().map((v) => v.name)).toEqual(['podvol', 'used']);
+    expect(() => f({ dangling: ['true'] })).toThrow(/invalid filter 'dangling'/);
+    expect(() => f({ all: ['yes'] })).toThrow(/invalid filter 'all=yes'/);
+  });
+
+  it('removes orphans: ephemeral volumes whose pod never came to be, and no others', async () => {
+    const eph = (pod: string) => ({ pod, ephemeral: 'true' });
+    await volumes.create({ name: 'orphan', driver: 'local', driverArgs: eph('never') });
+    await volumes.create({ name: 'owned', driver: 'local', driverArgs: eph('p'.repeat(64)) });
+    await volumes.create({ name: 'mounted', driver: 'local', driverArgs: eph('gone') });
+    await volumes.create({ name: 'keep', driver: 'local', driverArgs: { pod: 'never' } });
+    containerUsing('owned');
+    // Its pod is gone, but another pod's container mounts it.
+    containerUsing('mounted', 'q'.repeat(64));
+    // Made just now: a creation may still be under way.
+    expect(await volumes.removeOrphans(Date.now() - 60_000)).toEqual([]);
+    expect(await volumes.removeOrphans(Date.now() + 1)).toEqual(['orphan']);
+    expect(existsSync(join(dir, 'state', 'volumes', 'orphan'))).toBe(false);
+    expect(volumes.list().map((v) => v.name)).toEqual(['keep', 'mounted', 'owned']);
   });
 
   it('writes files atomically into a local volume, owned as asked; not into a bind volume', async () => {

@@ -10,7 +10,7 @@
 // checked by its hostPath type at create. A volume mounted by any container the VCH has (running
 // or not) is in use and cannot be removed; an ephemeral one goes with its owner pod.
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isMounted } from '../../runtime/core/rootfs.js';
@@ -20,10 +20,14 @@ import { type VchContext, nowIso } from '../services/context.js';
 import { type Owner, type PayloadFile, writeAtomically } from './atomic-writer.js';
 import { checkHostPath } from './host-path.js';
 import type { CreateVolumeRequest, VolumeInfo, VolumeRecord } from './volume-types.js';
+import { isOrphan, ORPHAN_AGE_MS, type PruneFilter, prunes } from './volume-prune.js';
+import { VolumeUsage } from './volume-usage.js';
 
 const run = promisify(execFile);
 
 export const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** How long an inspect waits for a volume's first usage walk (ms). */
+const FIRST_USAGE_WAIT_MS = 2_000;
 /** The pod label that holds a portlayer container's id (portlayer/directory.ts). */
 const PORTLAYER_ID_LABEL = 'vic.portlayer.id';
 
@@ -39,6 +43,8 @@ function idArg(v: string | undefined, what: string): number | undefined {
 
 export class VolumeService {
   private readonly stmt;
+  /** Capped, briefly cached walks of the local volumes' content (volume-usage.ts). */
+  readonly usage = new VolumeUsage();
 
   constructor(private readonly ctx: VchContext) {
     const db = ctx.db;
@@ -81,6 +87,7 @@ export class VolumeService {
       if (!known.includes(k))
         throw invalidInput(`driver ${req.driver} takes no option ${JSON.stringify(k)}`);
     if (this.record(req.name)) throw conflict(`volume ${req.name} already exists`);
+    await this.sweepOrphans();
     const ephemeral = args.ephemeral === 'true';
     if (args.ephemeral !== undefined && !['true', 'false'].includes(args.ephemeral))
       throw invalidInput(`ephemeral ${JSON.stringify(args.ephemeral)} is not "true" or "false"`);
@@ -180,7 +187,11 @@ export class VolumeService {
   async inspect(name: string, withUsage = true): Promise<VolumeInfo> {
     const rec = this.get(name);
     const info: VolumeInfo = { ...rec, usedBy: this.usersOf(name) };
-    if (withUsage && rec.driver === 'local') info.usageBytes = await diskUsage(rec.path);
+    if (withUsage && rec.driver === 'local') {
+      // A huge volume's first walk answers later (volume-usage.ts); this answer goes without.
+      info.usage = await this.usage.firstFigure(rec.name, rec.path, FIRST_USAGE_WAIT_MS);
+      if (info.usage) info.usageBytes = info.usage.usedBytes;
+    }
     return info;
   }
 
@@ -199,6 +210,7 @@ export class VolumeService {
       throw conflict(`volume is in use - [${users.map((u) => u.slice(0, 12)).join(', ')}]`);
     if (rec.driver === 'local') await this.removeLocal(rec);
     this.stmt.delete.run(name);
+    this.usage.forget(name);
     this.ctx.log.info({ volume: name }, 'volume removed');
   }
 
@@ -215,11 +227,67 @@ export class VolumeService {
       }
   }
 
+  /**
+   * `docker volume prune`: removes the volumes `filter` picks (volume-prune.ts); their names and
+   * the bytes their content took.
+   */
+  async prune(filter: PruneFilter): Promise<{ removed: string[]; bytes: number }> {
+    const out = { removed: [] as string[], bytes: 0 };
+    for (const v of this.list()) {
+      if (!prunes(v, filter)) continue;
+      this.usage.forget(v.name);
+      const bytes = v.driver === 'local' ? (await this.usage.of(v.name, v.path)).usedBytes : 0;
+      try {
+        await this.remove(v.name);
+      } catch (e) {
+        // Mounted meanwhile: not pruned.
+        this.ctx.log.warn({ volume: v.name, err: (e as Error).message }, 'volume not pruned');
+        continue;
+      }
+      out.removed.push(v.name);
+      out.bytes += bytes;
+    }
+    return out;
+  }
+
+  /**
+   * Removes the ephemeral volumes whose pod never came to be, made before `before` (ms)
+   * (volume-prune.ts): at open, all of them; at a create, those older than ORPHAN_AGE_MS, at
+   * most once a minute.
+   */
+  async removeOrphans(before: number): Promise<string[]> {
+    const pods = new Set<string>();
+    for (const p of this.ctx.db.pods()) {
+      pods.add(p.id);
+      if (p.labels[PORTLAYER_ID_LABEL]) pods.add(p.labels[PORTLAYER_ID_LABEL]);
+    }
+    const removed: string[] = [];
+    for (const v of this.list()) {
+      if (!isOrphan(v, pods, before)) continue;
+      await this.remove(v.name).then(
+        () => removed.push(v.name),
+        (e: Error) => this.ctx.log.warn({ volume: v.name, err: e.message }, 'orphan not removed'),
+      );
+    }
+    if (removed.length) this.ctx.log.info({ volumes: removed }, 'orphaned pod volumes removed');
+    return removed;
+  }
+
+  private lastSweep = 0;
+
+  private async sweepOrphans(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweep < 60_000) return;
+    this.lastSweep = now;
+    await this.removeOrphans(now - ORPHAN_AGE_MS);
+  }
+
   /** Replaces a local volume's content atomically (atomic-writer.ts). */
   async writeFiles(name: string, files: readonly PayloadFile[], owner: Owner = {}): Promise<void> {
     const rec = this.get(name);
     if (rec.driver !== 'local') throw invalidInput(`volume ${name} is not a local volume`);
     await writeAtomically(rec.path, files, owner);
+    this.usage.forget(name);
   }
 
   /**
@@ -236,20 +304,4 @@ export class VolumeService {
       );
     }
   }
-}
-
-/** Bytes a directory's content takes on its file system (as du), links not followed. */
-export async function diskUsage(dir: string): Promise<number> {
-  let total = 0;
-  const walk = async (p: string): Promise<void> => {
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) return;
-    total += st.blocks * 512;
-    if (!st.isDirectory()) return;
-    for (const e of await readdir(p).catch(() => [] as string[])) await walk(join(p, e));
-  };
-  const st = await lstat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) return 0;
-  for (const e of await readdir(dir).catch(() => [] as string[])) await walk(join(dir, e));
-  return total;
 }

@@ -1,4 +1,5 @@
 // The VCH core's volumes as the persona and the portlayer see them: plain data.
+import type { FsUsage } from '../../runtime/stats/types.js';
 
 /** A mount of a container (CreateContainerRequest.mounts), as asked. */
 export interface ContainerMount {
@@ -52,8 +53,10 @@ export interface VolumeRecord {
 }
 
 export interface VolumeInfo extends VolumeRecord {
-  /** Bytes its content takes (local volumes, when asked). */
+  /** Bytes its content takes (local volumes, when asked): usage.usedBytes. */
   usageBytes?: number;
+  /** Its content's bytes and inodes and its filesystem's room (local volumes, when asked). */
+  usage?: FsUsage;
   /** Containers that mount it. */
   usedBy: string[];
 }

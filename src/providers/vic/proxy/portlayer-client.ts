@@ -217,7 +217,12 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
     owner: { uid?: number; gid?: number } = {},
   ): Promise<void> {
     const body: WriteVolumeFilesRequest = {
-      files: files.map((f) => ({ path: f.path, data: f.data.toString('base64'), mode: f.mode })),
+      files: files.map((f) => ({
+        path: f.path,
+        data: f.data.toString('base64'),
+        mode: f.mode,
+        ...(f.uid !== undefined && { uid: f.uid }),
+      })),
       ...owner,
     };
     await this.call(ROUTES.writeVolumeFiles, [name], { body });

@@ -17,6 +17,8 @@ export interface FileContent {
   path: string;
   data: Buffer;
   mode: number;
+  /** Its owner, when not the volume's (the kubelet's FsUser of a token file). */
+  uid?: number;
 }
 
 export interface VolumeStore {

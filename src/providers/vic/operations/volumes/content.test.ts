@@ -247,6 +247,54 @@ describe('the projected service-account token volume (kube-api-access-*)', () =>
     ]);
   });
 
+  it('the token is 0600 and the FsUser’s when all containers run as one user, 0640 with an fsGroup', async () => {
+    const tokens = new TokenManager(async () => ({
+      token: 'jwt',
+      expiresAt: Date.now() + 3607_000,
+    }));
+    const sources = mapSources({
+      configMaps: { 'default/kube-root-ca.crt': { data: { 'ca.crt': 'PEM' } } },
+    });
+    const tokenOf = async (pod: k8s.V1Pod) =>
+      (await computeContents(pod, sources, tokens, node))
+        .get('kube-api-access-abcde')!
+        .files.find((f) => f.path === 'token')!;
+    const user = (u?: number): k8s.V1SecurityContext => (u === undefined ? {} : { runAsUser: u });
+    const pod = (pod?: number, app?: number, init?: [number?], fsGroup?: number) => {
+      const p = podWith([kubeApiAccess], {
+        securityContext: { ...(pod !== undefined && { runAsUser: pod }), fsGroup },
+        ...(init && {
+          initContainers: init.map((u) => ({ name: 'init', image: 'i', securityContext: user(u) })),
+        }),
+      });
+      p.spec!.containers[0].securityContext = user(app);
+      return p;
+    };
+    // The pod's runAsUser for all: theirs.
+    expect(await tokenOf(pod(1000))).toMatchObject({ mode: 0o600, uid: 1000 });
+    // Each container's own, the same: theirs.
+    expect(await tokenOf(pod(undefined, 1000, [1000]))).toMatchObject({ mode: 0o600, uid: 1000 });
+    // root counts as a user too.
+    expect(await tokenOf(pod(0))).toMatchObject({ mode: 0o600, uid: 0 });
+    // Two users, or one container without: no FsUser, the volume's mode.
+    for (const p of [pod(undefined, 1000, [2000]), pod(undefined, 1000, [undefined])]) {
+      const t = await tokenOf(p);
+      expect(t.mode).toBe(0o644);
+      expect(t.uid).toBeUndefined();
+    }
+    // An fsGroup: 0600 made group-readable (SetVolumeOwnership), the group's.
+    const g = await computeContents(
+      pod(undefined, undefined, undefined, 3000),
+      sources,
+      tokens,
+      node,
+    );
+    const withGroup = g.get('kube-api-access-abcde')!;
+    expect(withGroup.owner).toEqual({ gid: 3000 });
+    expect(withGroup.files.find((f) => f.path === 'token')).toMatchObject({ mode: 0o640 });
+    expect(withGroup.files.find((f) => f.path === 'ca.crt')).toMatchObject({ mode: 0o644 });
+  });
+
   it('an audience is asked for; without a token API the container waits', async () => {
     const asked: TokenSpec[] = [];
     const tokens = new TokenManager(async (spec) => {

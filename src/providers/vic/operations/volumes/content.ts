@@ -3,7 +3,9 @@
 // Secret, or only its `items` (key → path, mode); `defaultMode` (0644) for the rest; a missing
 // `optional` source is an empty set, a missing mandatory one (or key) is the container's
 // CreateContainerConfigError; downward-API fields and resources; projected sources together,
-// with the pod's bound service-account token. Owner: the pod's fsGroup, group-readable.
+// with the pod's bound service-account token. Owner: the pod's fsGroup, group-readable. A token
+// file is 0600 and owned by the pod's one runAsUser when all its containers share one (the
+// kubelet's FsUser) or when it has an fsGroup (0640 then, group-readable as the rest).
 // Pure: what it needs was read beforehand (inputs.ts).
 import type * as k8s from '@kubernetes/client-node';
 import { resourceValue, type Fail, type Lookup } from '../container-env.js';
@@ -144,6 +146,26 @@ function downwardFiles(
   });
 }
 
+/**
+ * The kubelet's FsUser (volume util's FsUserFrom): the runAsUser every init, app and ephemeral
+ * container has in effect (its own, else the pod's), when they all have one and it is the same.
+ */
+export function fsUserOf(pod: k8s.V1Pod): number | undefined {
+  const spec = pod.spec;
+  const all = [
+    ...(spec?.initContainers ?? []),
+    ...(spec?.containers ?? []),
+    ...(spec?.ephemeralContainers ?? []),
+  ];
+  let user: number | undefined;
+  for (const c of all) {
+    const u = c.securityContext?.runAsUser ?? spec?.securityContext?.runAsUser;
+    if (u === undefined || (user !== undefined && u !== user)) return undefined;
+    user = u;
+  }
+  return user;
+}
+
 /** The files of a computed volume; throws the container's ContainerConfigError via `fail`. */
 export function volumeContent(
   pod: k8s.V1Pod,
@@ -218,7 +240,16 @@ export function volumeContent(
         if (!t) throw fail(`the token of volume ${v.name} was not requested`);
         if ('error' in t) throw fail(t.error);
         if ('missing' in t) throw fail(`no token for volume ${v.name}`);
-        files.push({ path: s.serviceAccountToken.path, data: Buffer.from(t.object.token), mode });
+        // As the kubelet: 0600 and the FsUser's when there is one, 0600 (then 0640) with an
+        // fsGroup; else the volume's mode.
+        const fsUser = fsUserOf(pod);
+        const fsGroup = pod.spec?.securityContext?.fsGroup;
+        files.push({
+          path: s.serviceAccountToken.path,
+          data: Buffer.from(t.object.token),
+          mode: fsUser !== undefined || fsGroup !== undefined ? 0o600 : mode,
+          ...(fsUser !== undefined && { uid: fsUser }),
+        });
       } else
         throw fail(
           `projected volume ${v.name}: a source this node does not support`,

@@ -37,7 +37,10 @@ export interface VolumeUpdaterOptions {
 const digest = (c: VolumeContent) =>
   createHash('sha256')
     .update(
-      JSON.stringify([c.owner, c.files.map((f) => [f.path, f.mode, f.data.toString('base64')])]),
+      JSON.stringify([
+        c.owner,
+        c.files.map((f) => [f.path, f.mode, f.uid, f.data.toString('base64')]),
+      ]),
     )
     .digest('hex');
 
