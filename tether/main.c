@@ -16,6 +16,8 @@
  *                                                       no_new_privs if asked; the log
  *                                                       rotated in directory fd N where it
  *                                                       is named NAME (iolog-out.c)
+ *   tether --console-relay SOCKET PIDFILE -- RUNC ...   runc exec with a terminal: relay
+ *                                                       its pty master (console-relay.c)
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -33,6 +35,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "console-relay.h"
 #include "iolog.h"
 #include "protocol.h"
 #include "status.h"
@@ -262,6 +265,10 @@ int main(int argc, char **argv) {
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--pause")) return pause_forever();
+        if (!strcmp(a, "--console-relay")) {
+            if (i + 4 >= argc || strcmp(argv[i + 3], "--")) usage();
+            return console_relay(argv[i + 1], argv[i + 2], argv + i + 4);
+        }
         if (!strcmp(a, "--iolog-replay")) {
             if (i + 2 >= argc) usage();
             return replay(argv[i + 1], argv[i + 2]);
