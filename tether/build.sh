@@ -35,5 +35,5 @@ build() { # build NAME FILE.c...
   mv -f "${out}/${name}.tmp.$$" "${out}/${name}"
 }
 trap 'rm -f "${out}"/*.tmp.$$' EXIT
-if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c"; fi
+if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/console-relay.c"; fi
 if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${agent[@]}"; fi

@@ -18,6 +18,8 @@
  *                                                       is named NAME (iolog-out.c); execs
  *                                                       taken on listening socket fd N
  *                                                       (exec-server.h)
+ *   tether --console-relay SOCKET PIDFILE -- RUNC ...   runc exec with a terminal: relay
+ *                                                       its pty master (console-relay.c)
  *   tether --pause                                      hold a sandbox's namespaces: reap,
  *                                                       exit 0 on SIGTERM or SIGINT
  *   tether --iolog-replay START STEP                    test only: frames on stdin (stream
@@ -35,6 +37,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "console-relay.h"
 #include "exec-server.h"
 #include "iolog.h"
 #include "protocol.h"
@@ -270,6 +273,10 @@ int main(int argc, char **argv) {
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--pause")) return pause_forever();
+        if (!strcmp(a, "--console-relay")) {
+            if (i + 4 >= argc || strcmp(argv[i + 3], "--")) usage();
+            return console_relay(argv[i + 1], argv[i + 2], argv + i + 4);
+        }
         if (!strcmp(a, "--iolog-replay")) {
             if (i + 2 >= argc) usage();
             return replay(argv[i + 1], argv[i + 2]);

@@ -9,6 +9,8 @@ import type {
   ExecOptions,
   ExecResult,
   ExecSpec,
+  ExecStream,
+  ExecStreamOptions,
   Runtime,
   SandboxSpec,
   SandboxUsage,
@@ -113,6 +115,10 @@ export class RouterRuntime implements Runtime {
 
   exec(id: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult> {
     return this.#call(id, (b) => b.exec(id, spec, options));
+  }
+
+  execStream(id: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream> {
+    return this.#call(id, (b) => b.execStream(id, spec, options));
   }
 
   stats(id: string): Promise<ContainerSample> {

@@ -13,6 +13,7 @@
 // Conflict (wrong state for the operation: start of a running container, remove of a running
 // one), InvalidInput (a spec that can never run: no such user in the image, empty command),
 // Unavailable (the backend cannot work here: runc missing, no overlayfs and no room to copy).
+import type { Readable, Writable } from 'node:stream';
 
 import type { DnsConfig } from '../api/resolv-conf.js';
 import type { ContainerSample, SandboxUsage } from './stats/types.js';
@@ -245,6 +246,40 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+/** A terminal's size in characters. */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/** What a streaming exec (kubectl exec -i/-t, docker exec) gets besides its spec. */
+export interface ExecStreamOptions {
+  /** The process reads the caller's input (ExecStream.stdin); otherwise it reads /dev/null. */
+  stdin?: boolean;
+  /** The process runs on a terminal: stdout carries its output and its stderr; no stderr. */
+  tty?: boolean;
+  /** The terminal's first size (with tty). */
+  size?: TerminalSize;
+}
+
+/**
+ * A process running in a container with its streams, as they flow (with backpressure: output
+ * not read holds the process up, never the VCH's memory).
+ */
+export interface ExecStream {
+  /** Ending it closes the process's input (without tty: EOF; with tty: nothing more typed). */
+  stdin?: Writable;
+  stdout: Readable;
+  /** Absent with a tty. */
+  stderr?: Readable;
+  /** Resizes the terminal (no-op without one). */
+  resize(size: TerminalSize): void;
+  /** SIGKILLs the process (idempotent). */
+  kill(): void;
+  /** Its exit code (128+N for signal N; 126/127 when it could not be run), once it has ended. */
+  exit: Promise<number>;
+}
+
 export interface Runtime {
   readonly name: 'runc' | 'vm';
 
@@ -281,6 +316,11 @@ export interface Runtime {
    * 126 (127: not found) and the reason on stderr, as a shell would.
    */
   exec(id: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Starts a process in a running container with streams (stdin, a terminal) rather than
+   * captured output; the same checks and errors as exec. NotImplemented: the backend cannot.
+   */
+  execStream(id: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream>;
 
   /**
    * After a VCH restart: finds the sandboxes and containers on disk, re-attaches to the running

@@ -36,6 +36,9 @@ export function createApiServer(handlers: ApiHandlers, tls?: ServerTls): Server 
         handlers.request,
       )
     : createServer(handlers.request);
+  // An exec's stdin (POST /interaction/{id}/stdin) is a request body as long as the session:
+  // node's 5-minute limit on a whole request would cut it. Headers keep their limit.
+  server.requestTimeout = 0;
   const { upgrade } = handlers;
   if (upgrade) {
     const upgraded = new Set<Duplex>();

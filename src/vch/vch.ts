@@ -20,6 +20,8 @@ import type {
   ExecOptions,
   ExecResult,
   ExecSpec,
+  ExecStream,
+  ExecStreamOptions,
   Runtime,
   SandboxNetwork,
 } from '../runtime/runtime.js';
@@ -238,6 +240,14 @@ export class Vch extends EventEmitter<VchEvents> {
    */
   execInContainer(ref: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult> {
     return this.#exec.exec(ref, spec, options);
+  }
+
+  /**
+   * Starts a process in a running container with its streams (stdin, a terminal): kubectl
+   * exec -i/-t, docker exec. Conflict if it is not running.
+   */
+  execStream(ref: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream> {
+    return this.#exec.stream(ref, spec, options);
   }
 
   /** One container by id, unique id prefix or name. */

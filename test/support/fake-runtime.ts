@@ -7,6 +7,8 @@ import { PassThrough } from 'node:stream';
 import { tarArchive, type TarSpec } from './tar.js';
 import { type StreamId, LogWriter } from '../../src/iolog/index.js';
 import type {
+  ExecStream,
+  ExecStreamOptions,
   ContainerSample,
   ContainerUsage,
   InterfaceUsage,
@@ -162,6 +164,29 @@ export class FakeRuntime implements Runtime {
     if (c.state.status !== 'running')
       throw Object.assign(new Error('not running'), { kind: 'Conflict' });
     return this.execHandler(id, spec);
+  }
+
+  /** A streaming exec: the handler's output, then (with stdin) the input echoed back. */
+  async execStream(id: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream> {
+    const r = await this.exec(id, spec);
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.write(r.stdout);
+    stderr.end(r.stderr);
+    const stdin = options.stdin ? new PassThrough() : undefined;
+    if (stdin) stdin.pipe(stdout);
+    else stdout.end();
+    const exit = stdin
+      ? new Promise<number>((resolve) => stdout.on('finish', () => resolve(r.exitCode)))
+      : Promise.resolve(r.exitCode);
+    return {
+      ...(stdin && { stdin }),
+      stdout,
+      ...(!options.tty && { stderr }),
+      resize: (size) => this.calls.push(`resize ${size.width}x${size.height}`),
+      kill: () => stdout.destroy(),
+      exit,
+    };
   }
 
   async state(id: string): Promise<ContainerState> {

@@ -174,6 +174,8 @@ export const MODELS = {
     exitCode: int,
     processConfig: { type: { model: 'ProcessConfig' } },
     user: str,
+    openStdin: bool,
+    tty: bool,
     stdout: ext('string'),
     stderr: ext('string'),
     stdoutTruncated: ext('boolean'),

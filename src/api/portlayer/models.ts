@@ -174,6 +174,8 @@ export interface TaskInspectResponse {
   exitCode?: number;
   processConfig?: ProcessConfig;
   user?: string;
+  openStdin?: boolean;
+  tty?: boolean;
   /** extension: the first MiB of the exec's stdout and stderr, base64. */
   stdout?: string;
   stderr?: string;

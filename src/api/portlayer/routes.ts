@@ -55,6 +55,12 @@ export const ROUTES = {
   taskWait: route('GET', '/tasks/wait', 'Wait'),
   loggingJoin: route('POST', '/logging', 'LoggingJoin'),
   interactionJoin: route('POST', '/interaction', 'InteractionJoin'),
+  // An attached exec's streams (VIC's attach server, per exec task id).
+  interactionStdin: route('POST', '/interaction/{id}/stdin', 'ContainerSetStdin'),
+  interactionCloseStdin: route('DELETE', '/interaction/{id}/stdin', 'ContainerCloseStdin'),
+  interactionStdout: route('GET', '/interaction/{id}/stdout', 'ContainerGetStdout'),
+  interactionStderr: route('GET', '/interaction/{id}/stderr', 'ContainerGetStderr'),
+  interactionResize: route('POST', '/interaction/{id}/resize', 'ContainerResize'),
 
   // Scopes (networks).
   listScopes: route('GET', '/scopes', 'ListAll'),

@@ -215,7 +215,13 @@ describe('kubelet API exec over SPDY/3.1', () => {
     ['no command', '/exec/ns/web/app?output=1', upgrade, 400, /needs a command/],
     ['no stream', '/exec/ns/web/app?command=x', upgrade, 400, /at least 1 of stdin/],
     ['a pod not on this node', '/exec/ns/other/app?command=x&output=1', upgrade, 404, /not on/],
-    ['a WebSocket upgrade', execPath('x'), { ...upgrade, Upgrade: 'websocket' }, 400, /SPDY/],
+    [
+      'an unknown upgrade',
+      execPath('x'),
+      { ...upgrade, Upgrade: 'h2c' },
+      400,
+      /SPDY\/3.1 or websocket/,
+    ],
   ])('refuses %s', async (_what, path, h, status, body) => {
     const r = await request(path, { Authorization: 'Bearer good', [V]: 'v4.channel.k8s.io', ...h });
     expect(r.status).toBe(status);

@@ -1,5 +1,5 @@
 // The kubelet's HTTPS API, as much of it as a virtual node serves: container logs (what
-// `kubectl logs` reaches through the apiserver), exec (SPDY/3.1 upgrade) and /run, the pod
+// `kubectl logs` reaches through the apiserver), exec (SPDY/3.1 or WebSocket upgrade) and /run, the pod
 // list, health and stats. Every request
 // is authenticated and authorized first; no credentials → 401, not allowed → 403.
 import { once } from 'node:events';
@@ -17,6 +17,7 @@ import { parseExecRequest, podContainerOf } from './exec-request.js';
 import { parseLogQuery } from './log-options.js';
 import { runCommand } from './run.js';
 import { isSpdyUpgrade, serveSpdyExec } from './spdy-exec.js';
+import { isWebSocketUpgrade, serveWebSocketExec } from './ws-exec.js';
 import { StatsRoutes } from './stats-routes.js';
 import { rejectUpgrade } from './upgrade.js';
 
@@ -201,14 +202,16 @@ export class KubeletServer {
     if (req.method !== 'POST' && req.method !== 'GET')
       throw new HttpError(405, '/exec answers GET and POST only');
     const exec = parseExecRequest(parts, url.searchParams);
-    if (!isSpdyUpgrade(req))
+    const ws = isWebSocketUpgrade(req);
+    if (!ws && !isSpdyUpgrade(req))
       throw new HttpError(
         400,
-        `unsupported upgrade ${JSON.stringify(req.headers.upgrade ?? '')}: want SPDY/3.1`,
+        `unsupported upgrade ${JSON.stringify(req.headers.upgrade ?? '')}: want SPDY/3.1 or websocket`,
       );
     if (!(await this.provider.getPod(exec.namespace, exec.pod)))
       throw notFound(`pod ${exec.namespace}/${exec.pod} is not on this node`);
-    await serveSpdyExec(req, socket, head, this.provider, exec, this.log);
+    if (ws) await serveWebSocketExec(req, socket, head, this.provider, exec, this.log);
+    else await serveSpdyExec(req, socket, head, this.provider, exec, this.log);
   }
 
   private async containerLogs(

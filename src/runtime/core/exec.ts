@@ -1,9 +1,16 @@
 // What both backends share of an exec: the checks of its spec, the process it runs (merged with
 // the container's), and its output kept up to a cap. RuntimeBase.exec drives them; a backend only
 // runs the process (runc exec; the pod VM's agent) and feeds its output in.
+import { PassThrough } from 'node:stream';
 import { invalidInput } from '../errors.js';
 import { mergeEnv } from '../process-spec.js';
-import { EXEC_OUTPUT_LIMIT, type ExecSpec, type ProcessSpec } from '../runtime.js';
+import {
+  EXEC_OUTPUT_LIMIT,
+  type ExecSpec,
+  type ExecStream,
+  type ProcessSpec,
+  type TerminalSize,
+} from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
 
 /** The process an exec runs: its spec merged with the container's own. */
@@ -31,6 +38,14 @@ export function checkExecSpec(spec: ExecSpec): void {
     throw invalidInput('exec: arguments and environment must be strings without NUL bytes');
   if (spec.cwd !== undefined && !spec.cwd.startsWith('/'))
     throw invalidInput(`exec: working dir ${JSON.stringify(spec.cwd)} is not absolute`);
+}
+
+/** A terminal is at most 65535 characters either way (struct winsize); InvalidInput past it. */
+export function checkTerminalSize(size: TerminalSize | undefined): void {
+  if (size === undefined) return;
+  const ok = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff;
+  if (!ok(size.width) || !ok(size.height))
+    throw invalidInput(`terminal size ${JSON.stringify(size)}: want whole numbers 0..65535`);
 }
 
 export function execProcess(
@@ -71,4 +86,24 @@ export class CappedOutput {
   get buffer(): Buffer {
     return Buffer.concat(this.chunks, this.kept);
   }
+}
+
+/**
+ * An ExecStream over a backend that pushes output (ExecIo) rather than handing out pipes: no
+ * stdin, no terminal. Output is queued as it comes (the pod VM's agent paces it to the control
+ * channel, not to the reader).
+ */
+export function pushedExecStream(run: (io: ExecIo) => Promise<number>): ExecStream {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const kill = new AbortController();
+  const exit = run({
+    stdout: (b) => void stdout.write(b),
+    stderr: (b) => void stderr.write(b),
+    kill: kill.signal,
+  }).finally(() => {
+    stdout.end();
+    stderr.end();
+  });
+  return { stdout, stderr, resize: () => undefined, kill: () => kill.abort(), exit };
 }

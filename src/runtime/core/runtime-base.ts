@@ -13,6 +13,8 @@ import type {
   ExecOptions,
   ExecResult,
   ExecSpec,
+  ExecStream,
+  ExecStreamOptions,
   SandboxSpec,
   StopOptions,
 } from '../runtime.js';
@@ -22,6 +24,7 @@ import { toState, type ContainerRecord, type ExitOutcome } from './container-rec
 import {
   CappedOutput,
   checkExecSpec,
+  checkTerminalSize,
   execProcess,
   outputLimit,
   type ExecIo,
@@ -75,6 +78,12 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
    * be run). When io.kill aborts, the process is killed with SIGKILL.
    */
   protected abstract runExec(rec: R, proc: ExecProcess, io: ExecIo): Promise<number>;
+  /** Starts an exec's process with streams (execStream); NotImplemented where it cannot. */
+  protected abstract runExecStream(
+    rec: R,
+    proc: ExecProcess,
+    options: ExecStreamOptions,
+  ): Promise<ExecStream>;
   /** Backend work once a created container's record is written (vm: its log port). */
   protected async onCreated(_rec: R): Promise<void> {}
   /** Backend work before the record is written (runc: the working directory). */
@@ -175,17 +184,8 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
   }
 
   async exec(id: string, spec: ExecSpec, options: ExecOptions = {}): Promise<ExecResult> {
-    await this.ready();
-    checkExecSpec(spec);
     const limit = outputLimit(options.outputLimitBytes);
-    const rec = this.get(id);
-    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
-    if (this.closed) throw unavailable(`runtime closed; cannot exec in ${id}`);
-    const user =
-      spec.user === undefined
-        ? rec.user
-        : await resolveUser(this.containerDirs(rec.sandboxId, id).rootfs, spec.user);
-    const proc = execProcess(rec.spec.process, spec, user);
+    const { rec, proc } = await this.execTarget(id, spec);
     const out = new CappedOutput(limit);
     const err = new CappedOutput(limit);
     const kill = new AbortController();
@@ -218,6 +218,26 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', abort);
     }
+  }
+
+  async execStream(id: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream> {
+    checkTerminalSize(options.size);
+    const { rec, proc } = await this.execTarget(id, spec);
+    return this.runExecStream(rec, proc, options);
+  }
+
+  /** The running container an exec goes to, and its process; the checks both kinds share. */
+  private async execTarget(id: string, spec: ExecSpec): Promise<{ rec: R; proc: ExecProcess }> {
+    await this.ready();
+    checkExecSpec(spec);
+    const rec = this.get(id);
+    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
+    if (this.closed) throw unavailable(`runtime closed; cannot exec in ${id}`);
+    const user =
+      spec.user === undefined
+        ? rec.user
+        : await resolveUser(this.containerDirs(rec.sandboxId, id).rootfs, spec.user);
+    return { rec, proc: execProcess(rec.spec.process, spec, user) };
   }
 
   recover(): Promise<Recovered> {

@@ -251,11 +251,15 @@ export function containerConfig(c: ContainerConfigInput): object {
  * to its user, which clears the effective and permitted sets of a non-root user (the bounding
  * set stays): the same here.
  */
-export function execProcessConfig(p: ExecProcess, security: SecuritySpec = {}): object {
+export function execProcessConfig(
+  p: ExecProcess,
+  security: SecuritySpec = {},
+  terminal = false,
+): object {
   const bounding = oci(effectiveCaps(security.capAdd, security.capDrop));
   const caps = p.user.uid === 0 ? bounding : [];
   return {
-    terminal: false,
+    terminal,
     user: { uid: p.user.uid, gid: p.user.gid, additionalGids: p.user.additionalGids },
     args: p.args,
     env: p.env,

@@ -198,7 +198,7 @@ export function runcExec(runc: Runc, o: ExecRun): Promise<number> {
   });
 }
 
-function readPidFile(path: string): number | undefined {
+export function readPidFile(path: string): number | undefined {
   try {
     const pid = Number(readFileSync(path, 'utf8').trim());
     return Number.isInteger(pid) && pid > 1 ? pid : undefined;

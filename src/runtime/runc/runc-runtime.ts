@@ -23,6 +23,8 @@ import { mkdirInRoot } from '../in-root.js';
 import type { LogRotation } from '../log-rotation.js';
 import type {
   ContainerSample,
+  ExecStream,
+  ExecStreamOptions,
   Runtime,
   SandboxNetwork,
   SandboxSpec,
@@ -34,6 +36,7 @@ import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
 import { bindExecSocket, tetherExec } from './tether-exec.js';
 import { Runc, RuncError, runcExec } from './runc-cli.js';
+import { runcExecStream } from './exec-stream.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
 
 export interface RuncRuntimeOptions {
@@ -295,6 +298,35 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     } finally {
       await rm(`${base}.json`, { force: true });
       await rm(`${base}.pid`, { force: true });
+    }
+  }
+
+  protected async runExecStream(
+    rec: RuncContainer,
+    proc: ExecProcess,
+    options: ExecStreamOptions,
+  ): Promise<ExecStream> {
+    const base = `${this.layout.container(rec.id).dir}/exec-${randomBytes(8).toString('hex')}`;
+    await writeJsonAtomic(
+      `${base}.json`,
+      execProcessConfig(proc, rec.spec.security, options.tty === true),
+    );
+    const forget = () => {
+      void rm(`${base}.json`, { force: true });
+      void rm(`${base}.pid`, { force: true });
+    };
+    try {
+      return await runcExecStream(this.runc, {
+        id: rec.id,
+        processFile: `${base}.json`,
+        pidFile: `${base}.pid`,
+        stdin: options.stdin === true,
+        ...(options.tty && { tty: { tether: this.tether, size: options.size } }),
+        onExit: forget,
+      });
+    } catch (err) {
+      forget();
+      throw err;
     }
   }
 

@@ -9,16 +9,23 @@ import { containerSeccomp } from '../seccomp/container.js';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
+import { conflict, invalidInput, notFound, notImplemented, unavailable } from '../errors.js';
 import { exitOutcome, markRunning, type ContainerRecord } from '../core/container-record.js';
 import { readJson, writeJsonAtomic } from '../core/files.js';
-import type { ExecIo, ExecProcess } from '../core/exec.js';
+import { pushedExecStream, type ExecIo, type ExecProcess } from '../core/exec.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { isMounted, prepareRootfs } from '../core/rootfs.js';
 import { mountedUnder, prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
-import type { ContainerSample, Runtime, SandboxSpec, VolumeMount } from '../runtime.js';
+import type {
+  ContainerSample,
+  ExecStream,
+  ExecStreamOptions,
+  Runtime,
+  SandboxSpec,
+  VolumeMount,
+} from '../runtime.js';
 import { hostsFile, resolvConfFile } from '../core/etc-files.js';
 import { vmContainerSample } from './stats-request.js';
 import type { AgentMessage } from './control.js';
@@ -270,6 +277,17 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     if (vm.gone || !control || control.isClosed)
       throw unavailable(`the pod VM of ${rec.id} is not running`);
     return requestExec(control, rec.id, proc, io);
+  }
+
+  /** Output only, for now: the agent's exec has no stdin or terminal path yet. */
+  protected async runExecStream(
+    rec: ContainerRecord,
+    proc: ExecProcess,
+    options: ExecStreamOptions,
+  ): Promise<ExecStream> {
+    if (options.stdin || options.tty)
+      throw notImplemented('exec with stdin or a terminal is not supported in pod VMs yet');
+    return pushedExecStream((io) => this.runExec(rec, proc, io));
   }
 
   /** Its cgroup's figures from the guest's agent, and its layer on the share. */

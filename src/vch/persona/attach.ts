@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { LogChunk } from '../../iolog/index.js';
 import { invalidInput } from '../errors.js';
 import type { Vch, VchLogger } from '../vch.js';
+import { execStartId, serveExecStart } from './exec.js';
 import { oneLine, queryBool, statusOf, writeFrame } from './http.js';
 import { compareVersions, MAX_API_VERSION, type Router } from './router.js';
 
@@ -41,11 +42,15 @@ export async function handleUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   log?: VchLogger,
+  head: Buffer = Buffer.alloc(0),
 ): Promise<void> {
   socket.on('error', () => {});
   let upgraded = false;
   try {
     const { path, query, apiVersion } = router.parse(req.url ?? '/');
+    const execId = execStartId(path);
+    if (execId !== undefined && req.method === 'POST')
+      return await serveExecStart(vch, execId, req, socket, head);
     const m = ATTACH.exec(path);
     if (!m || req.method !== 'POST') throw invalidInput(`cannot upgrade ${req.method} ${path}`);
     if (queryBool(query, 'stdin') && !queryBool(query, 'stdout') && !queryBool(query, 'stderr'))

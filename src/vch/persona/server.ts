@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { type ApiHandlers, createApiServer } from '../listener.js';
 import { handleUpgrade } from './attach.js';
 import { addContainerRoutes } from './containers.js';
+import { addExecRoutes } from './exec.js';
 import { addEventRoutes } from './events.js';
 import { sendError, serveRequest } from './http.js';
 import { addImageRoutes } from './images.js';
@@ -28,6 +29,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addSystemRoutes(router, vch, options.insecureRegistries ?? []);
   addImageRoutes(router, vch, options.tmpDir);
   addContainerRoutes(router, vch);
+  addExecRoutes(router, vch);
   addStatsRoutes(router, vch);
   addVolumeRoutes(router, vch);
   addEventRoutes(router, vch);
@@ -55,9 +57,9 @@ export function personaHandlers(vch: Vch, options: PersonaOptions): ApiHandlers 
       });
     });
   };
-  // `docker run` without -d attaches on a hijacked connection.
-  const upgrade = (req: IncomingMessage, socket: Duplex): void => {
-    void handleUpgrade(router, vch, req, socket, log);
+  // `docker run` without -d attaches on a hijacked connection; `docker exec` starts on one.
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    void handleUpgrade(router, vch, req, socket, log, head);
   };
   return { request, upgrade };
 }

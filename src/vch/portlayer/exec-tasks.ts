@@ -4,7 +4,7 @@
 // `GET /tasks/wait` waits for its end. They live in memory: an exec does not outlive the VCH
 // process, and a finished one is kept a while for its answer, then forgotten.
 import type { TaskInspectResponse } from '../../api/portlayer/index.js';
-import type { ExecResult } from '../../runtime/runtime.js';
+import type { ExecResult, ExecStream } from '../../runtime/runtime.js';
 import { conflict, notFound, unavailable } from '../errors.js';
 import type { PodInfo } from '../types.js';
 import type { Vch } from '../vch.js';
@@ -22,7 +22,15 @@ interface ExecEntry {
   result?: ExecResult;
   error?: unknown;
   done: Promise<void>;
+  /** An attached exec's streams (/interaction/{id}/…), once it runs. */
+  stream?: ExecStream;
+  /** Which of its streams a client has taken (each is read once). */
+  taken: Set<'stdin' | 'stdout' | 'stderr'>;
 }
+
+/** An attached exec no client reads within this long is killed (its pipes would hold it). */
+const ATTACH_TIMEOUT_MS = 60_000;
+const NO_OUTPUT = Buffer.alloc(0);
 
 export class ExecTasks {
   private readonly entries = new Map<string, ExecEntry>();
@@ -56,17 +64,34 @@ export class ExecTasks {
     const target = (await this.dir.tasksOf(pod)).find((t) => t.nameInPod === spec.execIn);
     if (!target) throw notFound(`no task ${spec.execIn} in container ${podId}`);
     if (target.status !== 'running') throw conflict(`task ${spec.execIn} is not running`);
-    const entry: ExecEntry = { spec, podId, startedAt: new Date().toISOString(), done: undefined! };
-    const run = this.vch.execInContainer(
-      target.id,
-      {
-        args: [spec.path, ...spec.args],
-        env: spec.env,
-        ...(spec.workingDir && { cwd: spec.workingDir }),
-        ...(spec.user && { user: spec.user }),
-      },
-      spec.timeoutSeconds !== undefined ? { timeoutMs: spec.timeoutSeconds * 1000 } : {},
-    );
+    const entry: ExecEntry = {
+      spec,
+      podId,
+      startedAt: new Date().toISOString(),
+      done: undefined!,
+      taken: new Set(),
+    };
+    const process = {
+      args: [spec.path, ...spec.args],
+      env: spec.env,
+      ...(spec.workingDir && { cwd: spec.workingDir }),
+      ...(spec.user && { user: spec.user }),
+    };
+    // An attached exec runs once the commit answers (its streams are there to be taken), and
+    // one that cannot start fails the commit with its reason.
+    const run = spec.attach
+      ? this.attached(
+          entry,
+          await this.vch.execStream(target.id, process, {
+            stdin: spec.openStdin === true,
+            tty: spec.tty === true,
+          }),
+        )
+      : this.vch.execInContainer(
+          target.id,
+          process,
+          spec.timeoutSeconds !== undefined ? { timeoutMs: spec.timeoutSeconds * 1000 } : {},
+        );
     entry.done = run.then(
       (r) => void (entry.result = r),
       (e: unknown) => void (entry.error = e),
@@ -76,6 +101,50 @@ export class ExecTasks {
       entry.expires = Date.now() + this.keepMs;
     });
     this.entries.set(spec.id, entry);
+  }
+
+  /** Starts an attached exec; its result is its exit code, its output the client's. */
+  private async attached(entry: ExecEntry, stream: ExecStream): Promise<ExecResult> {
+    entry.stream = stream;
+    const unread = setTimeout(() => {
+      if (!entry.taken.has('stdout')) stream.kill();
+    }, ATTACH_TIMEOUT_MS);
+    try {
+      const exitCode = await stream.exit;
+      return {
+        exitCode,
+        stdout: NO_OUTPUT,
+        stderr: NO_OUTPUT,
+        truncated: { stdout: false, stderr: false },
+        timedOut: false,
+      };
+    } finally {
+      clearTimeout(unread);
+    }
+  }
+
+  /**
+   * One stream of a running attached exec, for its one client: NotFound when there is no such
+   * exec (or it was not attached), Conflict when it is over or that stream was taken.
+   */
+  take(id: string, which: 'stdin' | 'stdout' | 'stderr'): ExecStream {
+    this.sweep();
+    const e = this.entries.get(id);
+    if (!e || !e.spec.attach) throw notFound(`no attached exec ${id}`);
+    if (!e.stream) throw conflict(`exec ${id} is not running`);
+    if (e.taken.has(which)) throw conflict(`the ${which} of exec ${id} is attached already`);
+    if (which === 'stdin' && !e.stream.stdin) throw conflict(`exec ${id} has no stdin`);
+    e.taken.add(which);
+    return e.stream;
+  }
+
+  /** A running attached exec (resize); NotFound, or Conflict once it is over. */
+  running(id: string): ExecStream {
+    this.sweep();
+    const e = this.entries.get(id);
+    if (!e || !e.spec.attach) throw notFound(`no attached exec ${id}`);
+    if (!e.stream || e.result) throw conflict(`exec ${id} is not running`);
+    return e.stream;
   }
 
   /** The exec `id` of pod `podId`; NotFound when there is none (or it was forgotten). */
@@ -108,9 +177,14 @@ export class ExecTasks {
         ...(e.finishedAt && { finishedAt: e.finishedAt }),
       },
     };
+    if (s.attach) {
+      answer.openStdin = s.openStdin === true;
+      answer.tty = s.tty === true;
+    }
     if (!r) return answer;
     answer.exitCode = r.exitCode;
     answer.processConfig!.exitCode = r.exitCode;
+    if (s.attach) return answer;
     answer.stdout = r.stdout.toString('base64');
     answer.stderr = r.stderr.toString('base64');
     answer.stdoutTruncated = r.truncated.stdout;

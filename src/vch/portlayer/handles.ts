@@ -42,6 +42,16 @@ export interface ExecTaskSpec {
   workingDir?: string;
   user?: string;
   timeoutSeconds?: number;
+  /**
+   * Streams rather than captured output: the process's stdio is reached through
+   * /interaction/{id}/… (VIC's attach). VIC's default is true; ours is false, so a join that
+   * does not say (probes, hooks) gets its output in Inspect.
+   */
+  attach?: boolean;
+  /** With attach: the process reads /interaction/{id}/stdin. */
+  openStdin?: boolean;
+  /** With attach: the process runs on a terminal (resized by /interaction/{id}/resize). */
+  tty?: boolean;
 }
 
 export interface ImageSpec {

@@ -12,7 +12,15 @@ import {
 import { invalidInput } from '../errors.js';
 import type { ExecTasks } from './exec-tasks.js';
 import type { ChangeSet, ExecTaskSpec, HandleStore } from './handles.js';
-import { type Body, optNumber, optString, optStrings, readObject, sendJson } from './http.js';
+import {
+  type Body,
+  optBool,
+  optNumber,
+  optString,
+  optStrings,
+  readObject,
+  sendJson,
+} from './http.js';
 import type { Router } from './router.js';
 
 const ID = /^[0-9a-f]{64}$/;
@@ -40,6 +48,14 @@ export function joinExec(
     user: optString(body, 'user') || undefined,
     timeoutSeconds: optNumber(body, 'timeoutSeconds', 1),
   };
+  if (optBool(body, 'attach') === true) {
+    exec.attach = true;
+    exec.openStdin = optBool(body, 'openStdin') === true;
+    exec.tty = optBool(body, 'tty') === true;
+    if (exec.timeoutSeconds !== undefined)
+      throw invalidInput('timeoutSeconds is for captured execs, not attached ones');
+  } else if (optBool(body, 'openStdin') || optBool(body, 'tty'))
+    throw invalidInput('openStdin and tty need attach: true (the streams of /interaction)');
   const handle = handles.derive(set.handle, (s) => ({ execs: [...s.execs, exec] }));
   return { handle, id };
 }

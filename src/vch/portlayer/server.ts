@@ -14,6 +14,7 @@ import { ROUTES, type VCHInfo } from '../../api/portlayer/index.js';
 import { Router } from './router.js';
 import { addContainerRoutes } from './routes-containers.js';
 import { addExecRoutes } from './routes-exec.js';
+import { addInteractionRoutes } from './routes-interaction.js';
 import { addJoinRoutes } from './routes-joins.js';
 import { addStatsRoutes } from './routes-stats.js';
 import { addVolumeRoutes } from './routes-volumes.js';
@@ -77,6 +78,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   addVolumeRoutes(router, vch, handles, 'default');
   addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default', execs);
   addExecRoutes(router, handles, execs);
+  addInteractionRoutes(router, execs);
   addStatsRoutes(router, vch, dir);
   return router;
 }

@@ -1,7 +1,13 @@
 // Exec in a running container (docker exec, kubectl exec, exec probes; VIC's task join on a
 // container's handle). Not serialized with the container's other operations: a probe runs
 // while a stop waits out its grace period, and execs run side by side.
-import type { ExecOptions, ExecResult, ExecSpec } from '../../runtime/runtime.js';
+import type {
+  ExecOptions,
+  ExecResult,
+  ExecSpec,
+  ExecStream,
+  ExecStreamOptions,
+} from '../../runtime/runtime.js';
 import { conflict } from '../errors.js';
 import type { VchContext } from './context.js';
 import { findContainer } from './lookup.js';
@@ -25,5 +31,19 @@ export class ExecService {
       'exec done',
     );
     return result;
+  }
+
+  /** Starts a process with streams (Runtime.execStream); the same errors as exec. */
+  async stream(ref: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream> {
+    const { ctx } = this;
+    ctx.ensureOpen();
+    const row = findContainer(ctx.db, ref);
+    if (row.status !== 'running') throw conflict(`container ${row.id} is not running`);
+    const s = await ctx.runtime.execStream(row.id, spec, options);
+    void s.exit.then(
+      (exitCode) => ctx.log.debug({ container: row.id, exitCode }, 'exec stream done'),
+      () => undefined,
+    );
+    return s;
   }
 }

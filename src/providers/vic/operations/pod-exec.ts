@@ -1,17 +1,19 @@
-// kubectl exec on a VIC pod (virtual-kubelet's RunInContainer), over the portlayer's exec
-// task as VIC's persona drives it (IsolationProxy.execInTask, which probes and hooks use too).
-// That primitive has no stdin and no terminal, and answers the output (its first MiB
-// of each stream) at the end: an exec that asks for stdin or a TTY is refused with a clear
-// error instead of hanging, and output cut at that MiB fails the exec rather than pass as whole.
-import type { Writable } from 'node:stream';
+// kubectl exec on a VIC pod (virtual-kubelet's RunInContainer), as VIC's persona drives an exec
+// session: a task join with attach on the pod's handle, bound and committed, then the exec's
+// streams over the portlayer's interaction API (stdout, stderr, stdin, resize) and its exit code
+// from the task's wait and inspect. Output streams as it comes, with backpressure end to end;
+// the client going away (io.signal) drops the output connections, which kills the exec.
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { NodeError } from '../../../node/errors.js';
 import type { ExecIO, ExecResult } from '../../../node/provider.js';
 import type { VicPod } from '../cache/vic-pod.js';
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
 
-export type ExecProxy = Pick<IsolationProxy, 'execInTask'>;
-
-export const INTERACTIVE_REFUSED = 'interactive exec is not supported by this node yet';
+export type ExecProxy = Pick<
+  IsolationProxy,
+  'startAttachedExec' | 'execOutput' | 'execInput' | 'execResize' | 'execWait'
+>;
 
 export async function execInPod(
   isolation: ExecProxy,
@@ -23,11 +25,6 @@ export async function execInPod(
   const where = `pod ${vp.pod.metadata?.namespace}/${vp.pod.metadata?.name}`;
   const c = vp.containers.get(container);
   if (!c) throw new NodeError('NotFound', `container ${container} is not in ${where}`);
-  if (io.stdin || io.tty)
-    throw new NodeError(
-      'NotImplemented',
-      `${INTERACTIVE_REFUSED} (stdin and TTY need a streaming exec): run the command without -i and -t`,
-    );
   if (command.length === 0 || command[0] === '')
     throw new NodeError('InvalidInput', 'exec needs a command');
   if (!vp.id || !c.taskId)
@@ -36,18 +33,52 @@ export async function execInPod(
       `container ${container} in ${where} is not running: ${c.waiting?.reason ?? 'ContainerCreating'}`,
     );
 
-  const r = await isolation.execInTask(vp.id, container, command, undefined, io.signal);
-  await Promise.all([write(io.stdout, r.stdout), write(io.stderr, r.stderr)]);
-  const cut = [r.stdoutTruncated && 'stdout', r.stderrTruncated && 'stderr'].filter(Boolean);
-  if (cut.length > 0)
-    throw new NodeError(
-      'NotImplemented',
-      `the command wrote more than 1 MiB to ${cut.join(' and ')}; only the first MiB was kept (streaming exec is not supported by this node yet)`,
-    );
-  return { exitCode: r.exitCode };
+  const id = await isolation.startAttachedExec(vp.id, container, command, {
+    stdin: io.stdin !== undefined,
+    tty: io.tty,
+  });
+  // Ends when the output is all through (or the client is gone): input and resizes stop then.
+  const session = new AbortController();
+  const gone = AbortSignal.any([io.signal, session.signal]);
+  const output = (which: 'stdout' | 'stderr', to: Writable | undefined) =>
+    isolation.execOutput(id, which, io.signal).then((from) => copy(from, to));
+  const input = io.stdin && isolation.execInput(id, io.stdin, gone).catch(() => undefined);
+  const resizes = io.resize && resizeLoop(isolation, id, io.resize, gone);
+  try {
+    await Promise.all([output('stdout', io.stdout), !io.tty && output('stderr', io.stderr)]);
+  } finally {
+    session.abort();
+  }
+  await Promise.all([input, resizes]);
+  return { exitCode: await isolation.execWait(vp.id, id, io.signal) };
 }
 
-function write(to: Writable | undefined, data: Buffer): Promise<void> {
-  if (!to || data.length === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => to.write(data, (err) => (err ? reject(err) : resolve())));
+/** Copies without ending `to` (the caller ends the client's streams); no `to`: drained. */
+async function copy(from: Readable, to: Writable | undefined): Promise<void> {
+  if (!to) {
+    from.resume();
+    await new Promise((resolve) => from.once('close', resolve));
+    return;
+  }
+  await pipeline(from, to, { end: false });
+}
+
+async function resizeLoop(
+  isolation: ExecProxy,
+  id: string,
+  sizes: AsyncIterable<{ width: number; height: number }>,
+  signal: AbortSignal,
+): Promise<void> {
+  const it = sizes[Symbol.asyncIterator]();
+  const stop = new Promise<IteratorResult<{ width: number; height: number }>>((resolve) => {
+    if (signal.aborted) resolve({ done: true, value: undefined });
+    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }));
+  });
+  for (;;) {
+    const next = await Promise.race([it.next(), stop]);
+    if (next.done) break;
+    // A resize that misses (the exec just ended) is of no consequence.
+    await isolation.execResize(id, next.value).catch(() => undefined);
+  }
+  void it.return?.(undefined);
 }

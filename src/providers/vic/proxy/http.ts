@@ -1,6 +1,7 @@
 // The one HTTP client both proxies use: node:http over a unix socket or loopback TCP, JSON in
 // and out, and every failure turned into a NodeError whose kind says what to do about it
 // (NotFound, Conflict, InvalidInput: the VCH said no; Unavailable: it could not be reached).
+import type { Readable } from 'node:stream';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { kindOfHttpStatus } from '../../../errdefs.js';
 import { NodeError } from '../../../node/errors.js';
@@ -98,6 +99,39 @@ export class HttpClient {
           );
       });
       req.end(body);
+    });
+  }
+
+  /**
+   * A request whose body is a stream (sent chunked, with backpressure) until it ends or
+   * `signal` aborts; resolves with the answer once the server has given it (2xx, else throws).
+   * The source is unpiped, never destroyed, when the request ends early.
+   */
+  upload(method: string, path: string, body: Readable, signal: AbortSignal): Promise<void> {
+    const { socketPath, host, port, basePath } = this.endpoint;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          socketPath,
+          host,
+          port,
+          method,
+          path: basePath + path,
+          headers: { 'content-type': 'application/octet-stream' },
+          signal,
+        },
+        (res) => {
+          void readText(res).then((text) => {
+            if (res.statusCode! >= 400) reject(responseError(this.server, method, path, res, text));
+            else resolve();
+          }, reject);
+        },
+      );
+      req.on('error', (err) => {
+        body.unpipe(req);
+        reject(err);
+      });
+      body.pipe(req);
     });
   }
 

@@ -91,6 +91,24 @@ export interface IsolationProxy {
     timeoutSec?: number,
     signal?: AbortSignal,
   ): Promise<ExecTaskResult>;
+  /**
+   * Starts `argv` in the running task `taskName` of pod `podId` as an attached exec (a task
+   * join with attach, bound and committed) and answers its id; its streams are then reached
+   * with execOutput/execInput/execResize and its end with execWait. Conflict: not running.
+   */
+  startAttachedExec(
+    podId: string,
+    taskName: string,
+    argv: string[],
+    o: { stdin: boolean; tty: boolean },
+  ): Promise<string>;
+  /** An attached exec's stdout or stderr as it comes; aborting `signal` kills the exec. */
+  execOutput(id: string, which: 'stdout' | 'stderr', signal: AbortSignal): Promise<Readable>;
+  /** Feeds `input` to an attached exec's stdin; its end closes it. Resolves once sent. */
+  execInput(id: string, input: Readable, signal: AbortSignal): Promise<void>;
+  execResize(id: string, size: { width: number; height: number }): Promise<void>;
+  /** Waits for an attached exec of pod `podId` to end; its exit code. */
+  execWait(podId: string, id: string, signal?: AbortSignal): Promise<number>;
   /** A task's log as text (kubectl logs): both streams in order, unless `stream` says. */
   logs(id: string, options: LogsOptions): Promise<Readable>;
 }

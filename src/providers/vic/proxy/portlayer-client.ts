@@ -179,6 +179,57 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
     };
   }
 
+  async startAttachedExec(
+    podId: string,
+    taskName: string,
+    argv: string[],
+    o: { stdin: boolean; tty: boolean },
+  ): Promise<string> {
+    const [path, ...args] = argv;
+    const joined = await this.createHandleTask(await this.handle(podId), {
+      execIn: taskName,
+      path,
+      args,
+      attach: true,
+      openStdin: o.stdin,
+      tty: o.tty,
+    });
+    await this.commitHandle(await this.bindTask(joined.handle, joined.id));
+    return joined.id;
+  }
+
+  execOutput(id: string, which: 'stdout' | 'stderr', signal: AbortSignal): Promise<Readable> {
+    const r = which === 'stdout' ? ROUTES.interactionStdout : ROUTES.interactionStderr;
+    return this.http.stream(r.method, routePath(r, id), { signal });
+  }
+
+  execInput(id: string, input: Readable, signal: AbortSignal): Promise<void> {
+    const r = ROUTES.interactionStdin;
+    return this.http.upload(r.method, routePath(r, id), input, signal);
+  }
+
+  async execResize(id: string, size: { width: number; height: number }): Promise<void> {
+    await this.call(ROUTES.interactionResize, [id], {
+      query: { width: size.width, height: size.height },
+      timeoutMs: 10_000,
+    });
+  }
+
+  async execWait(podId: string, id: string, signal?: AbortSignal): Promise<number> {
+    await this.call(ROUTES.taskWait, [], {
+      body: { handle: await this.handle(podId), id },
+      signal,
+      timeoutMs: 2 ** 31 - 1,
+    });
+    const r = await this.call<TaskInspectResponse>(ROUTES.taskInspect, [], {
+      body: { handle: await this.handle(podId), id },
+      signal,
+    });
+    if (r.exitCode === undefined)
+      throw new NodeError('Unavailable', `exec ${id} ended without an exit code`);
+    return r.exitCode;
+  }
+
   // ---- stats ----
 
   containerStats(id: string): Promise<ContainerStats> {
