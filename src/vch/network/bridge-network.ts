@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { readJson, writeJsonAtomic } from '../../runtime/core/files.js';
 import { isMounted } from '../../runtime/core/rootfs.js';
-import type { SandboxAddress, SandboxNetwork } from '../../runtime/runtime.js';
+import type { SandboxAddress, SandboxNetwork, TapAttachment } from '../../runtime/runtime.js';
 import { invalidInput, unavailable } from '../errors.js';
 import type { VchLogger } from '../services/context.js';
 import type { NetworkInfo, PodNetworkInfo } from '../types.js';
@@ -26,6 +26,7 @@ import {
 import { Cni, DEFAULT_CNI_PATH } from './cni.js';
 import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
 import { buildConflist, type NetworkConf, type PortMapping } from './conflist.js';
+import { deleteTap, ensureBridge, macOf, makeTap, tapName } from './taps.js';
 
 const run = promisify(execFile);
 
@@ -42,6 +43,8 @@ interface Attachment {
   /** The ADD result (absent while the ADD is under way or when it failed). */
   result?: CniResult;
   ports?: PortMapping[];
+  /** A pod VM's: its tap on the bridge (netns is then ""); result is host-local's lease. */
+  tap?: string;
 }
 
 /** What the VCH keeps of its network (<state>/network/network.json). */
@@ -120,7 +123,9 @@ export class BridgeNetwork implements SandboxNetwork {
   /** The sandbox's endpoint, once attached. */
   endpoint(sandboxId: string): Endpoint | undefined {
     const a = this.#attachments.get(sandboxId);
-    return a?.result ? endpointOf(a.result, POD_IFNAME) : undefined;
+    if (!a?.result) return undefined;
+    const ep = endpointOf(a.result, POD_IFNAME);
+    return a.tap ? { ...ep, mac: macOf(ep.address) } : ep;
   }
 
   /** The pod's place on the network, for its info. */
@@ -185,9 +190,55 @@ export class BridgeNetwork implements SandboxNetwork {
     }
   }
 
+  /**
+   * A pod VM's place on the bridge: a lease from the same host-local store, and a tap on the
+   * bridge for its qemu. An earlier attachment of the sandbox is kept (its VM booting again, or
+   * still running after a VCH restart, keeps its address); a veth one goes first.
+   */
+  async attachTap(sandboxId: string): Promise<TapAttachment> {
+    const known = this.#attachments.get(sandboxId);
+    if (known?.tap && known.result) {
+      await makeTapIfGone(known.tap, this.bridge);
+      return this.#tapAttachment(known);
+    }
+    if (known) await this.detach(sandboxId);
+    const t0 = performance.now();
+    const a: Attachment = { id: sandboxId, netns: '', tap: tapName(sandboxId) };
+    await this.#save(a);
+    try {
+      await ensureBridge(this.bridge, this.subnet);
+      a.result = await this.cni.ipam('ADD', this.#tapCall(sandboxId));
+      await makeTap(a.tap!, this.bridge);
+      await this.#save(a);
+      const out = this.#tapAttachment(a);
+      const attachMs = Math.round((performance.now() - t0) * 10) / 10;
+      this.log.info(
+        { sandbox: sandboxId, address: out.address, tap: out.tap, attachMs },
+        'pod VM attached to the bridge',
+      );
+      return out;
+    } catch (e) {
+      await this.detach(sandboxId).catch((err: Error) =>
+        this.log.warn({ sandbox: sandboxId, err: err.message }, 'cleanup after a failed attach'),
+      );
+      throw e;
+    }
+  }
+
+  #tapCall(sandboxId: string) {
+    // host-local wants a namespace though it never enters it: the VCH's own (the tap's).
+    return { containerId: sandboxId, netns: `/proc/${process.pid}/ns/net`, ifname: POD_IFNAME };
+  }
+
+  #tapAttachment(a: Attachment): TapAttachment {
+    const ep = endpointOf(a.result!, POD_IFNAME);
+    return { tap: a.tap!, mac: macOf(ep.address), address: ep.address, gateway: ep.gateway };
+  }
+
   async detach(sandboxId: string): Promise<void> {
     const a = this.#attachments.get(sandboxId);
     if (!a) return;
+    if (a.tap) return this.#detachTap(a);
     const t0 = performance.now();
     const pinned = isMounted(a.netns);
     await this.cni.del(
@@ -205,6 +256,14 @@ export class BridgeNetwork implements SandboxNetwork {
     this.#attachments.delete(sandboxId);
     const detachMs = Math.round((performance.now() - t0) * 10) / 10;
     this.log.info({ sandbox: sandboxId, detachMs }, 'detached from the bridge');
+  }
+
+  async #detachTap(a: Attachment): Promise<void> {
+    await deleteTap(a.tap!);
+    await this.cni.ipam('DEL', this.#tapCall(a.id));
+    await rm(this.#recordPath(a.id), { force: true });
+    this.#attachments.delete(a.id);
+    this.log.info({ sandbox: a.id, tap: a.tap }, 'pod VM detached from the bridge');
   }
 
   /** After a restart: detaches every sandbox the runtime no longer has. */
@@ -226,6 +285,15 @@ export class BridgeNetwork implements SandboxNetwork {
     await writeJsonAtomic(this.#recordPath(a.id), a);
     this.#attachments.set(a.id, a);
   }
+}
+
+/** A tap the record names but the namespace lost (it is persistent; only a reboot loses it). */
+async function makeTapIfGone(tap: string, bridge: string): Promise<void> {
+  const there = await run('ip', ['link', 'show', 'dev', tap]).then(
+    () => true,
+    () => false,
+  );
+  if (!there) await makeTap(tap, bridge);
 }
 
 async function readAttachments(dir: string): Promise<Attachment[]> {
