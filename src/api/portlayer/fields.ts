@@ -84,6 +84,7 @@ export const MODELS = {
     numCPUs: ext('integer'),
     maxPods: ext('integer'),
     runtime: ext('string'),
+    podNetwork: ext('string'),
     kernelVersion: ext('string'),
     architecture: ext('string'),
     storageBytes: ext('integer'),

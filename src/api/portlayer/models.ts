@@ -31,6 +31,8 @@ export interface VCHInfo {
   maxPods?: number;
   /** extension: the isolation backend, "runc" or "vm". */
   runtime?: string;
+  /** extension: the bridge network's range ("10.88.0.0/16"); absent, pods have loopback only. */
+  podNetwork?: string;
   /** extension: the kernel version of the host. */
   kernelVersion?: string;
   /** extension: the architecture (amd64). */

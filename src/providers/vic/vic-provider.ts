@@ -47,6 +47,7 @@ import type { PodProber } from './operations/prober.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
+import { noPodNetwork, podNetworkNeed } from './operations/action-support.js';
 import type { VolumeContext } from './operations/volumes/pod-volumes.js';
 import { needsUpdater, VolumeUpdater } from './operations/volumes/volume-updater.js';
 import { nextAttempt } from './operations/restart-policy.js';
@@ -183,6 +184,10 @@ export class VicProvider implements Provider {
   async createPod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
     validatePod(pod);
+    // Probes and hooks that connect to the pod's IP need a VCH that gives pods one.
+    const needsIP = podNetworkNeed(pod);
+    if (needsIP && !(await this.o.isolation.vchInfo()).podNetwork)
+      throw new NodeError('InvalidInput', noPodNetwork(needsIP));
     // Admission, as the kubelet's: a sysctl the node does not allow rejects the pod.
     podSysctls(pod, this.o.allowedUnsafeSysctls ?? []);
     const { namespace, name, uid } = pod.metadata!;
