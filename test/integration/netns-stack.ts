@@ -19,6 +19,9 @@ const run = promisify(execFile);
 /** The registry's address inside the namespace. */
 const REGISTRY = '127.0.0.1:5000';
 
+/** The node's InternalIP: on an interface of the namespace's own (the apiserver's is loopback). */
+export const NODE_IP = '10.127.0.1';
+
 export interface NetnsStack {
   netns: TestNetns;
   cluster: Cluster;
@@ -66,6 +69,10 @@ export async function startNetnsStack(o: {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
+    // (a bridge of the namespace's, with no ports: this kernel has no dummy interfaces)
+    netns.run('ip', ['link', 'add', 'vknode0', 'type', 'bridge']);
+    netns.run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', 'vknode0']);
+    netns.run('ip', ['link', 'set', 'vknode0', 'up']);
     const cluster = await startCluster({ wrap: netns.prefix });
     cleanups.push(() => cluster.stop());
     const kubectl = async (...args: string[]) =>
@@ -138,6 +145,9 @@ export async function startNetnsStack(o: {
       'runc',
       '--bridge-network',
       o.bridgeNetwork,
+      // Its pods' status.hostIP and its hostPorts' address (its kubelet API stays on loopback).
+      '--node-ip',
+      NODE_IP,
       ...(o.extra ?? []),
     ]);
     cleanups.push(async () => {

@@ -108,6 +108,7 @@ export const MODELS = {
     sysctls: ext('map'),
     dns: ext({ model: 'PodDnsConfig' }),
     hostAliases: ext({ list: 'HostAlias' }),
+    ports: ext({ list: 'PortMapping' }),
     hostsHeader: ext('string'),
   }),
   PodDnsConfig: model<M.PodDnsConfig>([], {
@@ -116,6 +117,12 @@ export const MODELS = {
     options: ext('string[]'),
   }),
   HostAlias: model<M.HostAlias>([], { ip: ext('string'), hostnames: ext('string[]') }),
+  PortMapping: model<M.PortMapping>([], {
+    hostPort: ext('integer'),
+    containerPort: ext('integer'),
+    protocol: ext('string'),
+    hostIP: ext('string'),
+  }),
   ContainerCreatedInfo: model<M.ContainerCreatedInfo>(['ContainerCreatedInfo'], {
     handle: str,
     id: str,

@@ -48,6 +48,7 @@ import { PodStopper } from './operations/pod-stopper.js';
 import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
 import { noPodNetwork, podNetworkNeed } from './operations/action-support.js';
+import { admitHostPorts } from './operations/host-ports.js';
 import type { VolumeContext } from './operations/volumes/pod-volumes.js';
 import { needsUpdater, VolumeUpdater } from './operations/volumes/volume-updater.js';
 import { nextAttempt } from './operations/restart-policy.js';
@@ -199,6 +200,14 @@ export class VicProvider implements Provider {
         `pod ${namespace}/${name} of another uid is still on the VCH`,
       );
     }
+    // The kubelet's admission: a hostPort another live pod of this node holds refuses this one.
+    admitHostPorts(
+      pod,
+      this.cache
+        .getAll()
+        .filter((p) => !p.failure && !p.evicted)
+        .map((p) => p.pod),
+    );
     const vp = newVicPod(structuredClone(pod));
     this.cache.add(vp);
     const abort = new AbortController();

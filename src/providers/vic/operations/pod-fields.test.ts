@@ -78,7 +78,6 @@ const TYPES: {
     refusedValues: {
       lifecycle: { preStop: { tcpSocket: { port: 8080 } } },
       livenessProbe: { grpc: { port: 8080 } },
-      ports: [{ containerPort: 80, hostPort: 8080 }],
       readinessProbe: { grpc: { port: 8080, service: 'ready' } },
       resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
       resources: { limits: { 'ephemeral-storage': '1Gi' } },

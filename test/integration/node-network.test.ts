@@ -1,13 +1,14 @@
-// Probes that connect to the pod's IP (httpGet, tcpSocket), end to end: the control plane, a
-// registry and `vic-kubelet node` with its VCH on a bridge network, all inside a network
-// namespace the test creates (netns-stack.ts). The node probes the pod IP from its own
-// namespace, as a kubelet does: an httpGet readiness probe holds Ready False until the server
-// answers; a tcpSocket liveness probe whose port closes restarts the container.
+// Pod networking on a Kubernetes node, end to end: the control plane, a registry and
+// `vic-kubelet node` with its VCH on a bridge network, all inside a network namespace the test
+// creates (netns-stack.ts). The node probes the pod IP from its own namespace, as a kubelet does:
+// an httpGet readiness probe holds Ready False until the server answers; a tcpSocket liveness
+// probe whose port closes restarts the container. A hostPort answers on the node's IP; one that
+// another pod holds refuses the pod in one line.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NetnsStack, startNetnsStack } from './netns-stack.js';
+import { NODE_IP, type NetnsStack, startNetnsStack } from './netns-stack.js';
 import { until } from './node-harness.js';
 
 const SUBNET = '10.126.0.0/24';
@@ -20,6 +21,8 @@ interface PodJson {
   status?: {
     phase?: string;
     podIP?: string;
+    hostIP?: string;
+    message?: string;
     conditions?: { type: string; status: string }[];
     containerStatuses?: { restartCount: number; ready: boolean }[];
   };
@@ -28,7 +31,7 @@ interface PodJson {
 const pod = (name: string) => stack.get<PodJson>('pod', name, NS);
 const ready = (p: PodJson) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
 
-function podYaml(name: string, script: string, probes: Record<string, unknown>): string {
+function podYaml(name: string, script: string, extra: Record<string, unknown>): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -39,7 +42,7 @@ function podYaml(name: string, script: string, probes: Record<string, unknown>):
         { key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' },
       ],
       terminationGracePeriodSeconds: 1,
-      containers: [{ name: 'app', image: stack.image, command: ['sh', '-c', script], ...probes }],
+      containers: [{ name: 'app', image: stack.image, command: ['sh', '-c', script], ...extra }],
     },
   });
 }
@@ -140,5 +143,59 @@ describe('network probes on vic-kubelet node (runc, on the bridge)', () => {
     const unhealthy = events.items.find((e) => e.reason === 'Unhealthy');
     expect(unhealthy?.message).toMatch(/^Liveness probe failed: dial tcp 10\.126\.0\.\d+:9000: /);
     expect(events.items.map((e) => e.reason)).toContain('Killing');
+  }, 180_000);
+});
+
+describe('hostPort on vic-kubelet node (runc)', () => {
+  it("answers on the node's IP; a second pod asking for it is refused in one line; it goes with the pod", async () => {
+    const script =
+      'mkdir -p /www && echo hp > /www/index.html && exec busybox httpd -f -p 80 -h /www';
+    const ports = { ports: [{ containerPort: 80, hostPort: 8088 }] };
+    await apply(podYaml('hp', script, ports));
+    const running = await until(
+      'hp to run',
+      async () => {
+        const p = await pod('hp');
+        return p.status?.phase === 'Running' && p;
+      },
+      60_000,
+    );
+    expect(running.status?.hostIP).toBe(NODE_IP);
+    let answer = '';
+    for (let i = 0; i < 30 && answer === ''; i++) {
+      try {
+        answer = stack.netns.run('busybox', ['wget', '-q', '-O', '-', `http://${NODE_IP}:8088/`]);
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    expect(answer).toBe('hp\n');
+
+    // Bound by hand: the scheduler's NodePorts filter would keep it Pending; this is the
+    // kubelet's own admission, for a pod bound to the node whatever the scheduler thought.
+    const second = JSON.parse(podYaml('hp2', script, ports)) as {
+      spec: { nodeName?: string; nodeSelector?: unknown };
+    };
+    second.spec.nodeName = stack.nodeName;
+    delete second.spec.nodeSelector;
+    await apply(JSON.stringify(second));
+    const refused = await until(
+      'hp2 to fail',
+      async () => {
+        const p = await pod('hp2');
+        return p.status?.phase === 'Failed' && p;
+      },
+      30_000,
+    );
+    expect(refused.status?.message).toBe(
+      `spec.containers["app"].ports[0].hostPort: 0.0.0.0:8088/tcp is already taken on this node by pod ${NS}/hp`,
+    );
+
+    await stack.kubectl('delete', 'pod', '-n', NS, 'hp', 'hp2', '--wait=true', '--timeout=60s');
+    await until(
+      'the DNAT rule to go',
+      async () => !stack.netns.run('iptables-save', ['-t', 'nat']).includes('8088'),
+      30_000,
+    );
   }, 180_000);
 });
