@@ -25,7 +25,8 @@ import {
 } from './cidr.js';
 import { Cni, DEFAULT_CNI_PATH } from './cni.js';
 import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
-import { buildConflist, type NetworkConf, type PortMapping } from './conflist.js';
+import { buildConflist, type NetworkConf, type PortMapping, withoutPlugin } from './conflist.js';
+import { ensureMasquerade } from './masquerade.js';
 import { deleteTap, ensureBridge, macOf, makeTap, tapName } from './taps.js';
 
 const run = promisify(execFile);
@@ -77,6 +78,8 @@ async function hostRoutes(): Promise<Route[]> {
 
 export class BridgeNetwork implements SandboxNetwork {
   readonly #attachments = new Map<string, Attachment>();
+  /** The list without portmap, for pods that publish nothing (ADD and DEL alike). */
+  readonly #noPorts: Cni;
 
   private constructor(
     readonly subnet: Cidr,
@@ -85,7 +88,15 @@ export class BridgeNetwork implements SandboxNetwork {
     private readonly cni: Cni,
     private readonly conf: NetworkConf,
     private readonly log: VchLogger,
-  ) {}
+    cniPath: string,
+  ) {
+    this.#noPorts = new Cni(withoutPlugin(conf, 'portmap'), cniPath);
+  }
+
+  /** The plugins a sandbox's ADD and DEL run. */
+  #cniFor(ports: readonly PortMapping[] | undefined): Cni {
+    return ports?.length ? this.cni : this.#noPorts;
+  }
 
   static async open(o: BridgeNetworkOptions): Promise<BridgeNetwork> {
     const dir = join(resolve(o.stateDir), 'network');
@@ -103,13 +114,16 @@ export class BridgeNetwork implements SandboxNetwork {
     await writeJsonAtomic(join(dir, 'network.json'), { subnet: formatCidr(subnet), bridge });
     const conf = buildConflist({ name: bridge, bridge, subnet, ipamDir: join(dir, 'ipam') });
     await writeFile(join(dir, 'conflist.json'), JSON.stringify(conf, null, 2) + '\n');
+    const cniPath = o.cniPath ?? DEFAULT_CNI_PATH;
+    await ensureMasquerade(subnet, bridge);
     const net = new BridgeNetwork(
       subnet,
       bridge,
       dir,
-      new Cni(conf, o.cniPath ?? DEFAULT_CNI_PATH),
+      new Cni(conf, cniPath),
       conf,
       o.logger,
+      cniPath,
     );
     for (const a of attachments) net.#attachments.set(a.id, a);
     o.logger.info({ bridge, subnet: formatCidr(subnet) }, 'bridge network');
@@ -167,7 +181,7 @@ export class BridgeNetwork implements SandboxNetwork {
       await run('mount', ['--bind', netnsPath, pin]).catch((e: Error) => {
         throw unavailable(`cannot pin the network namespace ${netnsPath}: ${e.message}`);
       });
-      a.result = await this.cni.add({
+      a.result = await this.#cniFor(ports).add({
         containerId: sandboxId,
         netns: pin,
         ifname: POD_IFNAME,
@@ -241,7 +255,7 @@ export class BridgeNetwork implements SandboxNetwork {
     if (a.tap) return this.#detachTap(a);
     const t0 = performance.now();
     const pinned = isMounted(a.netns);
-    await this.cni.del(
+    await this.#cniFor(a.ports).del(
       {
         containerId: sandboxId,
         netns: pinned ? a.netns : '',
