@@ -142,6 +142,21 @@ describe('the bridge network', () => {
       Networks: { bridge: { IPAddress: ip1, Gateway: '10.123.0.1' } },
     });
 
+    // docker network ls / inspect: the VCH's one network, its range and the pods on it.
+    expect((await ok(vch, ['network', 'ls', '--format', '{{.Name}} {{.Driver}}'])).trim()).toBe(
+      'bridge bridge',
+    );
+    const [bridge] = JSON.parse(await ok(vch, ['network', 'inspect', 'bridge']));
+    expect(bridge.IPAM.Config).toEqual([{ Subnet: SUBNET, Gateway: '10.123.0.1' }]);
+    expect(
+      Object.values(bridge.Containers as Record<string, { Name: string; IPv4Address: string }>)
+        .map((c) => `${c.Name} ${c.IPv4Address}`)
+        .sort(),
+    ).toEqual([`web1 ${ip1}/24`, `web2 ${ip2}/24`].sort());
+    expect((await vch.docker(['network', 'inspect', 'nosuch'])).stderr).toContain(
+      'network nosuch not found',
+    );
+
     // Pod to pod, both ways, by address.
     expect(await fetchFrom(vch, ip1)).toBe('web1\n');
     expect(await fetchFrom(vch, ip2)).toBe('web2\n');
