@@ -62,6 +62,7 @@ void boot(void) {
     mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
     cgroups_init();
+    net_init();
     /* cache=mmap: no page cache for reads and writes (the host's files are the truth), but
      * mmap works for the programs that need it. */
     const char *opts = "trans=virtio,version=9p2000.L,cache=mmap,msize=262144";

@@ -72,6 +72,8 @@ int write_text(const char *path, const char *text);
 
 /* agent-boot.c: from the kernel's initramfs to a guest ready for containers. */
 void boot(void);
+/* agent-net.c: loopback up; eth0 as the kernel command line's vic.net says. */
+void net_init(void);
 
 /* agent-ports.c: the guest's virtio-serial ports, by name. */
 /* Opens the port named `name`, waiting up to wait_ms for it to appear (the host hot-plugs a

@@ -170,8 +170,19 @@ export interface PublishedPort {
 export interface SandboxNetwork {
   /** Attaches the namespace at `netnsPath` (replacing an earlier attachment of the sandbox). */
   attach(sandboxId: string, netnsPath: string, ports?: PublishedPort[]): Promise<SandboxAddress>;
-  /** Detaches the sandbox: address released, veth and rules gone. Nothing to do is fine. */
+  /** Detaches the sandbox: address released, veth or tap and rules gone. Nothing to do is fine. */
   detach(sandboxId: string): Promise<void>;
+  /**
+   * For a pod VM: a tap on the bridge for its qemu, and the address its agent configures. A
+   * sandbox attached before keeps its address (its VM boots again, or still runs).
+   */
+  attachTap?(sandboxId: string): Promise<TapAttachment>;
+}
+
+export interface TapAttachment extends SandboxAddress {
+  /** The host's tap device, on the bridge. */
+  tap: string;
+  mac: string;
 }
 
 export interface SandboxAddress {

@@ -114,6 +114,7 @@ export async function chooseBackends(o: BackendOptions): Promise<Backends> {
             accel: 'auto',
             // The backend logs each boot ('pod VM booted', bootMs); here it feeds the metric.
             onBoot: ({ ms, accel }) => boots.record(ms, accel),
+            ...(network && { network }),
             ...(o.logRotation && { logRotation: o.logRotation }),
           }),
         },

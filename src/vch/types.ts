@@ -120,6 +120,8 @@ export interface CreatePodRequest {
   cpuMillis?: number;
   /** Backend; default the label vic-kubelet.io/runtime, else the VCH's default. */
   runtime?: 'runc' | 'vm';
+  /** Ports published on the VCH's addresses (Kubernetes' hostPort), through portmap. */
+  ports?: PublishedPort[];
 }
 
 export interface PodInfo {

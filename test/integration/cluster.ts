@@ -29,8 +29,12 @@ export interface Cluster extends ClusterInfo {
  * Runs scripts/cluster.sh with its progress and errors on our stderr (a failed `up` prints
  * the tail of the failing component's log there). `done` gives its stdout.
  */
-function runScript(args: string[]): { child: ChildProcess; done: Promise<string> } {
-  const child = spawn('bash', [clusterScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function runScript(
+  args: string[],
+  wrap: string[] = [],
+): { child: ChildProcess; done: Promise<string> } {
+  const [cmd, ...rest] = [...wrap, 'bash', clusterScript, ...args];
+  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
   const done = new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -44,12 +48,14 @@ function runScript(args: string[]): { child: ChildProcess; done: Promise<string>
 }
 
 /**
- * Brings a control plane up in a new temporary directory. `stop()` takes it down and removes
+ * Brings a control plane up in a new temporary directory (`o.wrap`: inside a namespace). `stop()` takes it down and removes
  * the directory, unless VIC_KUBELET_KEEP_CLUSTER=1 asks to keep it (and its logs) to look at.
  */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(o: { wrap?: string[] } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'vic-kubelet-cluster-'));
-  const up = runScript(['up', dir]);
+  // `wrap`: an argv prefix (`nsenter --net=…`) that starts it in a network namespace of the
+  // test's; `down` stops it by its pid files from anywhere.
+  const up = runScript(['up', dir], o.wrap);
   // If the test run ends before stop(), still take the control plane down: its processes live
   // in sessions of their own and would outlive us. That covers a signal (Ctrl-C; SIGTERM from
   // a timeout, which kills Node without an 'exit' event unless someone listens for it) and

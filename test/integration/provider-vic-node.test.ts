@@ -256,7 +256,7 @@ describe('VIC provider under kubectl', () => {
     expect(await kubectlLogs('once')).toBe('done\n');
   });
 
-  it('a pod with a field the node does not apply (an httpGet readinessProbe) is Failed at once, saying which and why', async () => {
+  it('a pod with a probe that needs its IP, on a VCH without a pod network, is Failed at once, saying which and why', async () => {
     await apply(
       podYaml('probed', [
         {
@@ -277,7 +277,7 @@ describe('VIC provider under kubectl', () => {
     );
     expect(p.status).toMatchObject({ reason: 'ProviderCreateFailed' });
     expect(p.status!.message).toMatch(
-      /^spec\.containers\["web"\]\.readinessProbe: httpGet and tcpSocket probes need a pod IP; this node has no pod network yet/,
+      /^spec\.containers\["web"\]\.readinessProbe\.httpGet: connects to the pod's IP, and this node's VCH gives pods none \(it runs with --bridge-network none\)/,
     );
     const events = await core.listNamespacedEvent({
       namespace,

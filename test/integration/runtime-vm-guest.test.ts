@@ -3,12 +3,12 @@
 // fresh machine (CI), taken from the cache after that. What is inside is checked by unpacking
 // the initramfs with busybox cpio.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildGuest } from '../../src/runtime/vm/guest-build.js';
+import { buildGuest, defaultGuestCacheDir } from '../../src/runtime/vm/guest-build.js';
 import { moduleDepends } from '../../src/runtime/vm/kernel-files.js';
 import { ensureAgent } from '../support/vm.js';
 
@@ -36,7 +36,7 @@ describe('pod VM guest build', () => {
     expect(r.status, r.stderr?.toString()).toBe(0);
     expect(readFileSync(join(x, 'init')).equals(readFileSync(agent))).toBe(true);
     const order = readFileSync(join(x, 'lib/modules/order'), 'utf8').trim().split('\n');
-    for (const m of ['virtio_mmio', 'virtio_console', '9pnet_virtio', '9p'])
+    for (const m of ['virtio_mmio', 'virtio_console', '9pnet_virtio', '9p', 'virtio_net'])
       expect(order).toContain(`${m}.ko`);
     // Each module after those it depends on; no signatures left to check at load time.
     order.forEach((file, i) => {
@@ -51,4 +51,30 @@ describe('pod VM guest build', () => {
     expect(again.initramfs).toBe(g.initramfs);
     expect(again.buildMs).toBeLessThan(5000);
   }, 180_000);
+
+  it("brings an older version's cached kernel build up to date: the modules added since go in beside it", async () => {
+    const agent = ensureAgent();
+    const g = await buildGuest({ agentPath: agent });
+    // The cache as a version without the network modules left it.
+    const cache = join(tmp, 'cache');
+    const dir = join(cache, g.kernelVersion);
+    cpSync(join(defaultGuestCacheDir(), g.kernelVersion), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as {
+      modules: string[];
+    };
+    const old = manifest.modules.filter((m) => !/^(virtio_net|net_failover|failover)\.ko$/.test(m));
+    writeFileSync(join(dir, 'kernel.json'), JSON.stringify({ ...manifest, modules: old }));
+    for (const m of ['virtio_net.ko', 'net_failover.ko', 'failover.ko'])
+      rmSync(join(dir, 'modules', m), { force: true });
+
+    const updated = await buildGuest({ agentPath: agent, cacheDir: cache });
+    const now = JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as { modules: string[] };
+    expect(now.modules).toEqual(expect.arrayContaining([...old, 'virtio_net.ko', 'failover.ko']));
+    expect(
+      readFileSync(join(dir, 'modules', 'virtio_net.ko'))
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('ELF');
+    expect(updated.kernel).toBe(join(dir, 'kernel'));
+  }, 300_000);
 });

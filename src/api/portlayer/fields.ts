@@ -84,6 +84,7 @@ export const MODELS = {
     numCPUs: ext('integer'),
     maxPods: ext('integer'),
     runtime: ext('string'),
+    podNetwork: ext('string'),
     kernelVersion: ext('string'),
     architecture: ext('string'),
     storageBytes: ext('integer'),
@@ -107,6 +108,7 @@ export const MODELS = {
     sysctls: ext('map'),
     dns: ext({ model: 'PodDnsConfig' }),
     hostAliases: ext({ list: 'HostAlias' }),
+    ports: ext({ list: 'PortMapping' }),
     hostsHeader: ext('string'),
   }),
   PodDnsConfig: model<M.PodDnsConfig>([], {
@@ -115,6 +117,12 @@ export const MODELS = {
     options: ext('string[]'),
   }),
   HostAlias: model<M.HostAlias>([], { ip: ext('string'), hostnames: ext('string[]') }),
+  PortMapping: model<M.PortMapping>([], {
+    hostPort: ext('integer'),
+    containerPort: ext('integer'),
+    protocol: ext('string'),
+    hostIP: ext('string'),
+  }),
   ContainerCreatedInfo: model<M.ContainerCreatedInfo>(['ContainerCreatedInfo'], {
     handle: str,
     id: str,

@@ -31,6 +31,8 @@ export interface VCHInfo {
   maxPods?: number;
   /** extension: the isolation backend, "runc" or "vm". */
   runtime?: string;
+  /** extension: the bridge network's range ("10.88.0.0/16"); absent, pods have loopback only. */
+  podNetwork?: string;
   /** extension: the kernel version of the host. */
   kernelVersion?: string;
   /** extension: the architecture (amd64). */
@@ -65,6 +67,8 @@ export interface ContainerCreateConfig {
   dns?: PodDnsConfig;
   /** extension: more /etc/hosts lines (Kubernetes' hostAliases). */
   hostAliases?: HostAlias[];
+  /** extension: ports published on the VCH's addresses (Kubernetes' hostPort), through portmap. */
+  ports?: PortMapping[];
   /** extension: a comment line opening /etc/hosts ("# Kubernetes-managed hosts file."). */
   hostsHeader?: string;
 }
@@ -77,6 +81,15 @@ export interface PodDnsConfig {
 }
 
 /** Ours: one /etc/hosts line. */
+/** A port published on the VCH (Kubernetes' hostPort; Docker's -p). */
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** One of the VCH's addresses; all of them when absent. */
+  hostIP?: string;
+}
+
 export interface HostAlias {
   ip: string;
   hostnames: string[];

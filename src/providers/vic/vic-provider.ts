@@ -47,6 +47,8 @@ import type { PodProber } from './operations/prober.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
+import { noPodNetwork, podNetworkNeed } from './operations/action-support.js';
+import { admitHostPorts } from './operations/host-ports.js';
 import type { VolumeContext } from './operations/volumes/pod-volumes.js';
 import { needsUpdater, VolumeUpdater } from './operations/volumes/volume-updater.js';
 import { nextAttempt } from './operations/restart-policy.js';
@@ -188,6 +190,10 @@ export class VicProvider implements Provider {
   async createPod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
     validatePod(pod);
+    // Probes and hooks that connect to the pod's IP need a VCH that gives pods one.
+    const needsIP = podNetworkNeed(pod);
+    if (needsIP && !(await this.o.isolation.vchInfo()).podNetwork)
+      throw new NodeError('InvalidInput', noPodNetwork(needsIP));
     // Admission, as the kubelet's: a sysctl the node does not allow rejects the pod.
     podSysctls(pod, this.o.allowedUnsafeSysctls ?? []);
     const { namespace, name, uid } = pod.metadata!;
@@ -199,6 +205,14 @@ export class VicProvider implements Provider {
         `pod ${namespace}/${name} of another uid is still on the VCH`,
       );
     }
+    // The kubelet's admission: a hostPort another live pod of this node holds refuses this one.
+    admitHostPorts(
+      pod,
+      this.cache
+        .getAll()
+        .filter((p) => !p.failure && !p.evicted)
+        .map((p) => p.pod),
+    );
     const vp = newVicPod(structuredClone(pod));
     this.cache.add(vp);
     const abort = new AbortController();

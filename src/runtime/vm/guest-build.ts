@@ -43,7 +43,8 @@ const gzipAsync = promisify(gzip);
 
 /**
  * The modules the guest loads: virtio over MMIO (qemu's microvm machine has no PCI), the console
- * (serial ports), 9p. Each costs boot time under TCG, so nothing more.
+ * (serial ports), 9p, and virtio_net (with the failover modules it depends on) for the pod's
+ * interface on the VCH's bridge. Each costs boot time under TCG, so nothing more.
  */
 export const GUEST_MODULES = [
   'virtio_ring',
@@ -55,7 +56,15 @@ export const GUEST_MODULES = [
   '9pnet',
   '9pnet_virtio',
   '9p',
+  'failover',
+  'net_failover',
+  'virtio_net',
 ];
+
+/** Whether a cached kernel build has every module this version of the guest loads. */
+function hasAllModules(m: KernelManifest): boolean {
+  return GUEST_MODULES.every((name) => m.modules.includes(`${name}.ko`));
+}
 
 /** Bumped when the layout of the initramfs changes, so old cached ones are not used. */
 const INITRAMFS_FORMAT = 1;
@@ -117,7 +126,9 @@ export async function buildGuest(options: GuestBuildOptions = {}): Promise<Guest
   const version = pkg.replace(/^linux-image-/, '');
   const dir = join(cacheDir, version);
   let manifest = await readManifest(dir);
-  if (!manifest) {
+  // A cache built by an older version lacks modules added since: built again (its kernel is the
+  // same; the modules and kernel.json are brought up to date in place).
+  if (!manifest || !hasAllModules(manifest)) {
     progress(`building the pod VM guest kernel ${version}`);
     manifest = await buildKernelDir(cacheDir, pkg, version);
   }
@@ -270,8 +281,17 @@ async function buildKernelDir(
     await writeFile(join(work, 'kernel.json'), JSON.stringify(manifest, null, 1) + '\n');
     const dir = join(cacheDir, version);
     await rename(work, dir).catch(async (e: NodeJS.ErrnoException) => {
-      // Another builder finished first: keep theirs.
       if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+      // Another builder finished first: keep theirs, unless it lacks modules (an older version's
+      // build): then ours go in beside them, the module files before the kernel.json naming them,
+      // so a reader never sees a module listed that is not there.
+      const theirs = await readManifest(dir);
+      if (theirs && !hasAllModules(theirs)) {
+        await mkdir(join(dir, 'modules'), { recursive: true });
+        for (const m of manifest.modules)
+          await writeAtomic(join(dir, 'modules', m), await readFile(join(work, 'modules', m)));
+        await writeAtomic(join(dir, 'kernel.json'), await readFile(join(work, 'kernel.json')));
+      }
       await rm(work, { recursive: true, force: true });
     });
     return (await readManifest(dir)) ?? manifest;

@@ -14,7 +14,7 @@ import type { Guest } from './guest-build.js';
 import type { VmLayout } from './layout.js';
 import { checkSysctls } from '../sysctls.js';
 import { Qmp } from './qmp.js';
-import { hostTscKhz, launchQemu, SERIAL_BUS, type Accel } from './qemu.js';
+import { hostTscKhz, launchQemu, SERIAL_BUS, type Accel, type VmNet } from './qemu.js';
 
 /** What is kept on disk of a sandbox (sandbox.json). */
 export interface SandboxRecord {
@@ -26,6 +26,8 @@ export interface SandboxRecord {
   qemu?: ProcessIdentity;
   kernelVersion?: string;
   bootMs?: number;
+  /** Its place on the VCH's bridge (a tap, the address); absent, loopback only. */
+  net?: VmNet;
 }
 
 export interface PodVmHooks {
@@ -88,6 +90,7 @@ export class PodVm {
         cpus: this.rec.cpus,
         tscKhz: this.rec.accel === 'tcg' ? hostTscKhz() : undefined,
         sysctls: checkSysctls(this.rec.spec.sysctls),
+        ...(this.rec.net && { net: this.rec.net }),
         paths: {
           cwd: dirs.dir,
           pidFile: dirs.pidFile,

@@ -21,6 +21,23 @@ const launch: VmLaunch = {
 };
 
 describe('qemu launch', () => {
+  it("opens the VCH's tap for a virtio-net device and tells the agent its address", () => {
+    const net = {
+      tap: 'vt0123456789ab',
+      mac: '02:42:0a:58:00:05',
+      address: '10.88.0.5/16',
+      gateway: '10.88.0.1',
+    };
+    const a = qemuArgs({ ...launch, net });
+    const after = (flag: string) => a.filter((_, i) => a[i - 1] === flag);
+    expect(after('-netdev')).toEqual(['tap,id=net0,ifname=vt0123456789ab,script=no,downscript=no']);
+    expect(after('-device')).toContain('virtio-net-device,netdev=net0,mac=02:42:0a:58:00:05');
+    expect(kernelCmdline({ accel: 'kvm', net })).toContain(' vic.net=10.88.0.5/16,10.88.0.1');
+    // No bridge: no interface at all, and nothing for the agent.
+    expect(qemuArgs(launch)).not.toContain('-netdev');
+    expect(kernelCmdline(launch)).not.toContain('vic.net');
+  });
+
   it("builds a microvm with the share and the control port, under qemu's sandbox", () => {
     const a = qemuArgs(launch);
     const after = (flag: string) => a.filter((_, i) => a[i - 1] === flag);

@@ -37,6 +37,18 @@ export interface VmLaunch {
   tscKhz?: number;
   /** The pod's sysctls: the kernel sets them at boot (`sysctl.NAME="VALUE"`, Linux ≥ 5.8). */
   sysctls?: Record<string, string>;
+  /** The pod's interface on the VCH's bridge; absent, the VM has loopback only. */
+  net?: VmNet;
+}
+
+/** A pod VM's place on the VCH's bridge: the tap qemu opens, and what the agent configures. */
+export interface VmNet {
+  /** The host's tap device (already on the bridge). */
+  tap: string;
+  mac: string;
+  /** "10.88.0.5/16" */
+  address: string;
+  gateway: string;
 }
 
 export const CONTROL_PORT = 'vic.control';
@@ -82,7 +94,7 @@ export function vmSize(
 }
 
 /** The kernel command line: every option here saves boot time under TCG or is needed. */
-export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz' | 'sysctls'>): string {
+export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz' | 'sysctls' | 'net'>): string {
   const args = [
     'console=ttyS0',
     'panic=-1', // a dead agent powers the VM off (with -no-reboot) instead of hanging
@@ -109,6 +121,8 @@ export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz' | 'sysctls'>)
   // Names and values were checked (sysctls.ts): no quote, no control character.
   for (const [name, value] of Object.entries(l.sysctls ?? {}))
     args.push(`sysctl.${name}="${value}"`);
+  // For the agent (agent-net.c): eth0's address and the default route. The VCH chose them.
+  if (l.net) args.push(`vic.net=${l.net.address},${l.net.gateway}`);
   return args.join(' ');
 }
 
@@ -160,6 +174,16 @@ export function qemuArgs(l: VmLaunch): string[] {
     `socket,id=control,path=${q(p.controlSocket)},server=on,wait=off`,
     '-device',
     `virtserialport,bus=${SERIAL_BUS},chardev=control,name=${CONTROL_PORT}`,
+    ...(l.net
+      ? [
+          // The tap exists and is on the bridge (the VCH made it): qemu only opens it, and runs
+          // no script (its sandbox denies spawning one anyway).
+          '-netdev',
+          `tap,id=net0,ifname=${q(l.net.tap)},script=no,downscript=no`,
+          '-device',
+          `virtio-net-device,netdev=net0,mac=${l.net.mac}`,
+        ]
+      : []),
     '-pidfile',
     p.pidFile,
   ];

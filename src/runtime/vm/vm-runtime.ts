@@ -23,6 +23,7 @@ import type {
   ExecStream,
   ExecStreamOptions,
   Runtime,
+  SandboxNetwork,
   SandboxSpec,
   VolumeMount,
 } from '../runtime.js';
@@ -54,6 +55,8 @@ export interface VmRuntimeOptions {
   qemuPath?: string;
   /** Containers' logs rotated (at the agent's request: log-port-rotation.ts); absent: never. */
   logRotation?: LogRotation;
+  /** The VCH's network: each VM gets a tap on its bridge; absent (or no taps), loopback only. */
+  network?: SandboxNetwork;
 }
 
 /** Reason of containers whose VM went away under them (killed from outside, crashed). */
@@ -98,6 +101,8 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     ] as const)
       if (v !== undefined && !(Number.isFinite(v) && v > 0))
         throw invalidInput(`${what} ${v} is not a positive number`);
+    if (spec.ports?.length)
+      throw invalidInput('published ports are not supported for pod VMs yet: run it on runc');
     await this.lock.run(spec.id, async () => {
       const existing = this.vms.get(spec.id);
       if (existing && !existing.gone) return;
@@ -111,12 +116,14 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
         this.vms.set(spec.id, vm);
       }
       try {
+        await this.attachNetwork(vm);
         await vm.launch();
         this.ensureTimer();
       } catch (e) {
         // A new sandbox whose VM cannot start is not kept (an old one stays, to be removed).
         if (!existing) {
           this.vms.delete(spec.id);
+          await this.options.network?.detach(spec.id);
           await rm(dirs.dir, { recursive: true, force: true });
         }
         throw e;
@@ -161,6 +168,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       for (const entry of await readdir(dirs.share).catch(() => [] as string[]))
         if (isMounted(join(dirs.share, entry, 'rootfs')) || mountedUnder(join(dirs.share, entry)))
           throw unavailable(`a container rootfs is still mounted in ${dirs.share}`);
+      await this.options.network?.detach(id);
       await rm(dirs.dir, { recursive: true, force: true });
       this.vms.delete(id);
       this.log.info({ sandbox: id }, 'pod VM removed');
@@ -177,7 +185,10 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       const vm = this.vm(rec.sandboxId);
       if (vm.gone) {
         this.log.warn({ sandbox: vm.rec.id }, 'pod VM gone; booting it again');
-        await this.lock.run(vm.rec.id, () => vm.launch());
+        await this.lock.run(vm.rec.id, async () => {
+          await this.attachNetwork(vm);
+          await vm.launch();
+        });
         this.ensureTimer();
       }
       await vm.attaching;
@@ -215,13 +226,25 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   }
 
   /**
+   * The VM's tap and address on the VCH's bridge (kept in its record: launch gives them to qemu
+   * and the agent), when the VCH has a bridge; the same ones when it had them before.
+   */
+  private async attachNetwork(vm: PodVm): Promise<void> {
+    const net = this.options.network;
+    if (!net?.attachTap) return;
+    vm.rec.net = await net.attachTap(vm.rec.id);
+    await writeJsonAtomic(this.layout.sandbox(vm.rec.id).record, vm.rec);
+  }
+
+  /**
    * The pod's /etc/hosts and resolv.conf, written beside the VM and bound into the container
    * like volumes (first, so that a volume of the pod's own at the same path wins, as on runc).
-   * A pod VM has loopback only: its name is on 127.0.1.1.
+   * Its name is on its address on the bridge, else (loopback only) on 127.0.1.1.
    */
   private async etcFiles(sandboxId: string, spec: SandboxSpec): Promise<VolumeMount[]> {
     const s = this.layout.sandbox(sandboxId);
-    await writeFile(s.hosts, hostsFile(spec.hostname, undefined, spec.names));
+    const address = this.vms.get(sandboxId)?.rec.net?.address.split('/')[0];
+    await writeFile(s.hosts, hostsFile(spec.hostname, address, spec.names));
     await writeFile(s.resolvConf, await resolvConfFile(spec.names?.dns));
     return [
       { source: s.dir, subPath: basename(s.hosts), destination: '/etc/hosts' },

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { readJson, writeJsonAtomic } from '../../runtime/core/files.js';
 import { isMounted } from '../../runtime/core/rootfs.js';
-import type { SandboxAddress, SandboxNetwork } from '../../runtime/runtime.js';
+import type { SandboxAddress, SandboxNetwork, TapAttachment } from '../../runtime/runtime.js';
 import { invalidInput, unavailable } from '../errors.js';
 import type { VchLogger } from '../services/context.js';
 import type { NetworkInfo, PodNetworkInfo } from '../types.js';
@@ -25,7 +25,9 @@ import {
 } from './cidr.js';
 import { Cni, DEFAULT_CNI_PATH } from './cni.js';
 import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
-import { buildConflist, type NetworkConf, type PortMapping } from './conflist.js';
+import { buildConflist, type NetworkConf, type PortMapping, withoutPlugin } from './conflist.js';
+import { ensureMasquerade } from './masquerade.js';
+import { deleteTap, ensureBridge, macOf, makeTap, tapName } from './taps.js';
 
 const run = promisify(execFile);
 
@@ -42,6 +44,8 @@ interface Attachment {
   /** The ADD result (absent while the ADD is under way or when it failed). */
   result?: CniResult;
   ports?: PortMapping[];
+  /** A pod VM's: its tap on the bridge (netns is then ""); result is host-local's lease. */
+  tap?: string;
 }
 
 /** What the VCH keeps of its network (<state>/network/network.json). */
@@ -74,6 +78,8 @@ async function hostRoutes(): Promise<Route[]> {
 
 export class BridgeNetwork implements SandboxNetwork {
   readonly #attachments = new Map<string, Attachment>();
+  /** The list without portmap, for pods that publish nothing (ADD and DEL alike). */
+  readonly #noPorts: Cni;
 
   private constructor(
     readonly subnet: Cidr,
@@ -82,7 +88,15 @@ export class BridgeNetwork implements SandboxNetwork {
     private readonly cni: Cni,
     private readonly conf: NetworkConf,
     private readonly log: VchLogger,
-  ) {}
+    cniPath: string,
+  ) {
+    this.#noPorts = new Cni(withoutPlugin(conf, 'portmap'), cniPath);
+  }
+
+  /** The plugins a sandbox's ADD and DEL run. */
+  #cniFor(ports: readonly PortMapping[] | undefined): Cni {
+    return ports?.length ? this.cni : this.#noPorts;
+  }
 
   static async open(o: BridgeNetworkOptions): Promise<BridgeNetwork> {
     const dir = join(resolve(o.stateDir), 'network');
@@ -100,13 +114,16 @@ export class BridgeNetwork implements SandboxNetwork {
     await writeJsonAtomic(join(dir, 'network.json'), { subnet: formatCidr(subnet), bridge });
     const conf = buildConflist({ name: bridge, bridge, subnet, ipamDir: join(dir, 'ipam') });
     await writeFile(join(dir, 'conflist.json'), JSON.stringify(conf, null, 2) + '\n');
+    const cniPath = o.cniPath ?? DEFAULT_CNI_PATH;
+    await ensureMasquerade(subnet, bridge);
     const net = new BridgeNetwork(
       subnet,
       bridge,
       dir,
-      new Cni(conf, o.cniPath ?? DEFAULT_CNI_PATH),
+      new Cni(conf, cniPath),
       conf,
       o.logger,
+      cniPath,
     );
     for (const a of attachments) net.#attachments.set(a.id, a);
     o.logger.info({ bridge, subnet: formatCidr(subnet) }, 'bridge network');
@@ -120,7 +137,9 @@ export class BridgeNetwork implements SandboxNetwork {
   /** The sandbox's endpoint, once attached. */
   endpoint(sandboxId: string): Endpoint | undefined {
     const a = this.#attachments.get(sandboxId);
-    return a?.result ? endpointOf(a.result, POD_IFNAME) : undefined;
+    if (!a?.result) return undefined;
+    const ep = endpointOf(a.result, POD_IFNAME);
+    return a.tap ? { ...ep, mac: macOf(ep.address) } : ep;
   }
 
   /** The pod's place on the network, for its info. */
@@ -162,7 +181,7 @@ export class BridgeNetwork implements SandboxNetwork {
       await run('mount', ['--bind', netnsPath, pin]).catch((e: Error) => {
         throw unavailable(`cannot pin the network namespace ${netnsPath}: ${e.message}`);
       });
-      a.result = await this.cni.add({
+      a.result = await this.#cniFor(ports).add({
         containerId: sandboxId,
         netns: pin,
         ifname: POD_IFNAME,
@@ -185,12 +204,58 @@ export class BridgeNetwork implements SandboxNetwork {
     }
   }
 
+  /**
+   * A pod VM's place on the bridge: a lease from the same host-local store, and a tap on the
+   * bridge for its qemu. An earlier attachment of the sandbox is kept (its VM booting again, or
+   * still running after a VCH restart, keeps its address); a veth one goes first.
+   */
+  async attachTap(sandboxId: string): Promise<TapAttachment> {
+    const known = this.#attachments.get(sandboxId);
+    if (known?.tap && known.result) {
+      await makeTapIfGone(known.tap, this.bridge);
+      return this.#tapAttachment(known);
+    }
+    if (known) await this.detach(sandboxId);
+    const t0 = performance.now();
+    const a: Attachment = { id: sandboxId, netns: '', tap: tapName(sandboxId) };
+    await this.#save(a);
+    try {
+      await ensureBridge(this.bridge, this.subnet);
+      a.result = await this.cni.ipam('ADD', this.#tapCall(sandboxId));
+      await makeTap(a.tap!, this.bridge);
+      await this.#save(a);
+      const out = this.#tapAttachment(a);
+      const attachMs = Math.round((performance.now() - t0) * 10) / 10;
+      this.log.info(
+        { sandbox: sandboxId, address: out.address, tap: out.tap, attachMs },
+        'pod VM attached to the bridge',
+      );
+      return out;
+    } catch (e) {
+      await this.detach(sandboxId).catch((err: Error) =>
+        this.log.warn({ sandbox: sandboxId, err: err.message }, 'cleanup after a failed attach'),
+      );
+      throw e;
+    }
+  }
+
+  #tapCall(sandboxId: string) {
+    // host-local wants a namespace though it never enters it: the VCH's own (the tap's).
+    return { containerId: sandboxId, netns: `/proc/${process.pid}/ns/net`, ifname: POD_IFNAME };
+  }
+
+  #tapAttachment(a: Attachment): TapAttachment {
+    const ep = endpointOf(a.result!, POD_IFNAME);
+    return { tap: a.tap!, mac: macOf(ep.address), address: ep.address, gateway: ep.gateway };
+  }
+
   async detach(sandboxId: string): Promise<void> {
     const a = this.#attachments.get(sandboxId);
     if (!a) return;
+    if (a.tap) return this.#detachTap(a);
     const t0 = performance.now();
     const pinned = isMounted(a.netns);
-    await this.cni.del(
+    await this.#cniFor(a.ports).del(
       {
         containerId: sandboxId,
         netns: pinned ? a.netns : '',
@@ -205,6 +270,14 @@ export class BridgeNetwork implements SandboxNetwork {
     this.#attachments.delete(sandboxId);
     const detachMs = Math.round((performance.now() - t0) * 10) / 10;
     this.log.info({ sandbox: sandboxId, detachMs }, 'detached from the bridge');
+  }
+
+  async #detachTap(a: Attachment): Promise<void> {
+    await deleteTap(a.tap!);
+    await this.cni.ipam('DEL', this.#tapCall(a.id));
+    await rm(this.#recordPath(a.id), { force: true });
+    this.#attachments.delete(a.id);
+    this.log.info({ sandbox: a.id, tap: a.tap }, 'pod VM detached from the bridge');
   }
 
   /** After a restart: detaches every sandbox the runtime no longer has. */
@@ -226,6 +299,15 @@ export class BridgeNetwork implements SandboxNetwork {
     await writeJsonAtomic(this.#recordPath(a.id), a);
     this.#attachments.set(a.id, a);
   }
+}
+
+/** A tap the record names but the namespace lost (it is persistent; only a reboot loses it). */
+async function makeTapIfGone(tap: string, bridge: string): Promise<void> {
+  const there = await run('ip', ['link', 'show', 'dev', tap]).then(
+    () => true,
+    () => false,
+  );
+  if (!there) await makeTap(tap, bridge);
 }
 
 async function readAttachments(dir: string): Promise<Attachment[]> {

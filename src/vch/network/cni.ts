@@ -62,6 +62,18 @@ export class Cni {
     if (errors.length > 0) throw errors[0];
   }
 
+  /**
+   * Runs the IPAM plugin of the list's first plugin on its own (a lease for an interface no
+   * plugin of the list makes: a pod VM's tap): ADD leases, DEL releases, in the same store.
+   */
+  async ipam(command: 'ADD' | 'DEL', call: CniCall): Promise<CniResult | undefined> {
+    const ipam = this.list.plugins[0]?.ipam as { type?: string } | undefined;
+    if (!ipam?.type) throw invalidInput(`the network ${this.list.name} has no IPAM plugin`);
+    const input = { cniVersion: this.list.cniVersion, name: this.list.name, ipam };
+    const out = await this.exec(command, ipam.type, call, input);
+    return command === 'ADD' ? parseResult(out, ipam.type) : undefined;
+  }
+
   private exec(
     command: 'ADD' | 'DEL' | 'CHECK',
     type: string,

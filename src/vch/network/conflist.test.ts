@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tryParseCidr } from './cidr.js';
-import { buildConflist, pluginInput } from './conflist.js';
+import { buildConflist, pluginInput, withoutPlugin } from './conflist.js';
+import { masqueradeRule } from './masquerade.js';
 
 const list = buildConflist({
   name: 'vic0123abcd',
@@ -16,7 +17,7 @@ describe('the network configuration list', () => {
     expect(list.plugins[0]).toMatchObject({
       bridge: 'vic0123abcd',
       isGateway: true,
-      ipMasq: true,
+      ipMasq: false,
       ipam: {
         type: 'host-local',
         ranges: [[{ subnet: '10.88.0.0/16', gateway: '10.88.0.1' }]],
@@ -45,5 +46,22 @@ describe('the network configuration list', () => {
     expect(portmap).not.toHaveProperty('capabilities');
     const bridge = pluginInput(list, list.plugins[0], undefined, { portMappings: ports });
     expect(bridge).not.toHaveProperty('runtimeConfig');
+  });
+});
+
+describe('what a pod start costs', () => {
+  it('runs portmap only for a pod that publishes ports, the rest of the list as it is', () => {
+    expect(withoutPlugin(list, 'portmap').plugins.map((p) => p.type)).toEqual([
+      'bridge',
+      'firewall',
+      'loopback',
+    ]);
+    expect(list.plugins).toHaveLength(4);
+  });
+
+  it('masquerades egress with one rule for the range, named after the bridge', () => {
+    expect(masqueradeRule(tryParseCidr('10.88.0.0/16')!, 'vic0123abcd').join(' ')).toBe(
+      'POSTROUTING -s 10.88.0.0/16 ! -d 10.88.0.0/16 -m comment --comment vic-kubelet vic0123abcd -j MASQUERADE',
+    );
   });
 });

@@ -39,8 +39,9 @@ export function buildConflist(o: ConflistOptions): NetworkConf {
         type: 'bridge',
         bridge: o.bridge,
         isGateway: true,
-        // Egress leaves masqueraded behind the VCH's address, as a node's pods do.
-        ipMasq: true,
+        // Egress leaves masqueraded behind the VCH's address, as a node's pods do — by one rule
+        // for the range (masquerade.ts), not a chain per pod.
+        ipMasq: false,
         // A pod reaches itself through a published port of its own.
         hairpinMode: true,
         ipam: {
@@ -56,6 +57,14 @@ export function buildConflist(o: ConflistOptions): NetworkConf {
       { type: 'loopback' },
     ],
   };
+}
+
+/**
+ * The list without one plugin: portmap, for a pod that publishes no port (it would only cost a
+ * process and its iptables checks on each start and removal). ADD and DEL use the same one.
+ */
+export function withoutPlugin(list: NetworkConf, type: string): NetworkConf {
+  return { ...list, plugins: list.plugins.filter((p) => p.type !== type) };
 }
 
 /** A port published on the host (Docker's -p, a pod's hostPort): portmap takes it as is. */

@@ -14,6 +14,7 @@ import { sendError, serveRequest } from './http.js';
 import { addImageRoutes } from './images.js';
 import { MAX_API_VERSION, Router } from './router.js';
 import { addStatsRoutes } from './stats.js';
+import { addNetworkRoutes } from './networks.js';
 import { addSystemRoutes } from './system.js';
 import { addVolumeRoutes } from './volumes.js';
 
@@ -32,6 +33,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addExecRoutes(router, vch);
   addStatsRoutes(router, vch);
   addVolumeRoutes(router, vch);
+  addNetworkRoutes(router, vch);
   addEventRoutes(router, vch);
   return router;
 }

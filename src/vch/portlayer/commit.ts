@@ -122,6 +122,7 @@ export class Committer {
       ...(c.shareProcessNamespace && { shareProcessNamespace: true }),
       ...(c.sysctls && { sysctls: c.sysctls }),
       ...(names && { names }),
+      ...(c.ports?.length && { ports: c.ports }),
     });
   }
 

@@ -10,6 +10,7 @@ import {
 } from '../../api/portlayer/index.js';
 import { checkSysctls } from '../../runtime/sysctls.js';
 import { createNamesConfig } from './create-names.js';
+import { portMappingsOf } from './create-ports.js';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import type { Committer } from './commit.js';
@@ -91,6 +92,8 @@ export function addContainerRoutes(
       }),
     };
     Object.assign(config, createNamesConfig(body));
+    const ports = portMappingsOf(body.ports);
+    if (ports.length > 0) config.ports = ports;
     const id = randomBytes(32).toString('hex');
     const created: ContainerCreatedInfo = { id, handle: handles.forNew(id, config) };
     sendJson(res, 200, created);

@@ -61,6 +61,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
       numCPUs: c.cpus,
       maxPods: o.maxPods ?? 110,
       runtime: info.runtime,
+      ...(vch.network() && { podNetwork: vch.network()!.subnet }),
       kernelVersion: info.kernelVersion,
       architecture: info.architecture === 'x64' ? 'amd64' : info.architecture,
       storageBytes: c.diskBytes,

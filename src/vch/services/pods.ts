@@ -7,6 +7,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { PodRow } from '../db.js';
 import { conflict, errorKind } from '../errors.js';
 import { checkName, newId } from '../names.js';
+import { checkPublishedPorts } from '../network/ports.js';
 import { backendOfLabels, checkBackend } from '../runtime-label.js';
 import type { CreateContainerRequest, CreatePodRequest, PodInfo, RemoveRequest } from '../types.js';
 import { type VchContext, nowIso } from './context.js';
@@ -96,10 +97,18 @@ export class PodService {
         ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),
         ...(req.names && { names: req.names }),
+        ...(req.ports?.length && { ports: req.ports }),
       },
       created: nowIso(),
       runtime: backendFor(ctx.runtime, req.runtime, req.labels),
     };
+    // Checked and recorded with no await between: no other create takes the port meanwhile.
+    checkPublishedPorts(req.ports ?? [], {
+      network: ctx.network !== undefined,
+      runtime: pod.runtime,
+      joinsPod: false,
+      taken: db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] })),
+    });
     db.insertPod(pod);
     try {
       await createSandbox(ctx.runtime, pod);

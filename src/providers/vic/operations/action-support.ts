@@ -1,40 +1,62 @@
 // The one place that decides which probe and hook handlers this node runs. exec and sleep need
-// only the container; httpGet and tcpSocket need the pod's IP, so they wait for the pod
-// network (set POD_NETWORK to true once pods get IPs: the prober already probes the pod IP);
-// grpc's health protocol is not built.
+// only the container; httpGet and tcpSocket connect to the pod's IP from the node, as the
+// kubelet does, so they are run where the pod has one (a VCH with a bridge network: runc
+// sandboxes and pod VMs alike) and refused where the VCH has none (--bridge-network none:
+// podNetworkNeed names the field). grpc's health protocol is not built.
 import type * as k8s from '@kubernetes/client-node';
 import type { Allowed } from './field-rules.js';
 
-/** Whether pods on this node have an IP that probes and hooks can reach. */
-export const POD_NETWORK = false;
+export const PROBE_REFUSED =
+  'grpc probes are not run by this node (no gRPC health client); use an exec, httpGet or tcpSocket probe';
 
-const NO_POD_NETWORK =
-  'httpGet and tcpSocket probes need a pod IP; this node has no pod network yet';
-
-export const PROBE_REFUSED = POD_NETWORK
-  ? 'grpc probes are not run by this node (no gRPC health client); use an exec, httpGet or tcpSocket probe'
-  : `${NO_POD_NETWORK}, and grpc probes are not run at all; use an exec probe`;
-
-export const LIFECYCLE_REFUSED = POD_NETWORK
-  ? 'tcpSocket is not a lifecycle handler (as on any kubelet); use exec, sleep or httpGet'
-  : 'httpGet hooks need a pod IP; this node has no pod network yet (and tcpSocket is no lifecycle handler); use exec or sleep';
+export const LIFECYCLE_REFUSED =
+  'tcpSocket is not a lifecycle handler (as on any kubelet); use exec, sleep or httpGet';
 
 /** A probe this node runs. */
 export const runnableProbe: Allowed = {
-  values: POD_NETWORK ? 'exec, httpGet and tcpSocket probes' : 'exec probes',
-  allows: (v) => {
-    const p = v as k8s.V1Probe;
-    return !p.grpc && (POD_NETWORK || (!p.httpGet && !p.tcpSocket));
-  },
+  values: 'exec, httpGet and tcpSocket probes',
+  allows: (v) => !(v as k8s.V1Probe).grpc,
 };
 
 /** Lifecycle hooks this node runs. */
 export const runnableLifecycle: Allowed = {
-  values: POD_NETWORK ? 'exec, sleep and httpGet hooks' : 'exec and sleep hooks',
+  values: 'exec, sleep and httpGet hooks',
   allows: (v) => {
     const l = v as k8s.V1Lifecycle;
-    return [l.postStart, l.preStop].every(
-      (h) => !h || (!h.tcpSocket && (POD_NETWORK || !h.httpGet)),
-    );
+    return [l.postStart, l.preStop].every((h) => !h?.tcpSocket);
   },
 };
+
+const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+
+/**
+ * The first field of the pod that connects to the pod's IP (an httpGet or tcpSocket probe, an
+ * httpGet hook, without a host of its own), as `spec.containers["web"].readinessProbe.httpGet`;
+ * undefined when it has none.
+ */
+export function podNetworkNeed(pod: k8s.V1Pod): string | undefined {
+  const spec = pod.spec;
+  const lists = [
+    ['initContainers', spec?.initContainers ?? []],
+    ['containers', spec?.containers ?? []],
+  ] as const;
+  for (const [list, containers] of lists)
+    for (const c of containers) {
+      const at = `spec.${list}[${JSON.stringify(c.name)}]`;
+      for (const p of PROBES) {
+        const probe = c[p];
+        if (probe?.httpGet && !probe.httpGet.host) return `${at}.${p}.httpGet`;
+        if (probe?.tcpSocket && !probe.tcpSocket.host) return `${at}.${p}.tcpSocket`;
+      }
+      for (const h of ['postStart', 'preStop'] as const) {
+        const g = c.lifecycle?.[h]?.httpGet;
+        if (g && !g.host) return `${at}.lifecycle.${h}.httpGet`;
+      }
+    }
+  return undefined;
+}
+
+/** Why a pod that needs its IP cannot run on a VCH without a pod network. */
+export function noPodNetwork(field: string): string {
+  return `${field}: connects to the pod's IP, and this node's VCH gives pods none (it runs with --bridge-network none); use an exec probe or hook, or a VCH with a bridge network`;
+}

@@ -2,6 +2,7 @@
 // is pulled through the persona (all at once, credentials from the pod's imagePullSecrets);
 // then one handle carries the whole pod — image join and task join per container, logging and
 // interaction joins — and one commit creates it, so a pod is on the VCH entirely or not at all.
+import { podHostPorts } from './host-ports.js';
 import { DEFAULT_NODE_DNS, podNames, type NodeDns } from './pod-dns.js';
 import type * as k8s from '@kubernetes/client-node';
 import { errorKind, errorMessage } from '../../../node/errors.js';
@@ -189,6 +190,7 @@ export class PodCreator {
       },
       ...podResources(pod),
       ...(pod.spec!.shareProcessNamespace && { shareProcessNamespace: true }),
+      ...(podHostPorts(pod).length > 0 && { ports: podHostPorts(pod) }),
       ...(pod.spec!.securityContext?.sysctls?.length && {
         sysctls: podSysctls(pod, this.env.allowedUnsafeSysctls ?? []),
       }),

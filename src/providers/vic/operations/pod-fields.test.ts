@@ -44,7 +44,6 @@ const onPodSc: Place = (pod, v) => {
 };
 
 // A value each refused field may not have: the test sets it and expects the field's reason.
-const httpGet = { httpGet: { port: 8080, path: '/healthz' } };
 const TYPES: {
   type: { getAttributeTypeMap(): { name: string }[] };
   name: string;
@@ -77,10 +76,9 @@ const TYPES: {
     table: CONTAINER_FIELDS,
     place: onContainer,
     refusedValues: {
-      lifecycle: { preStop: httpGet },
-      livenessProbe: httpGet,
-      ports: [{ containerPort: 80, hostPort: 8080 }],
-      readinessProbe: { tcpSocket: { port: 8080 } },
+      lifecycle: { preStop: { tcpSocket: { port: 8080 } } },
+      livenessProbe: { grpc: { port: 8080 } },
+      readinessProbe: { grpc: { port: 8080, service: 'ready' } },
       resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
       resources: { limits: { 'ephemeral-storage': '1Gi' } },
       restartPolicy: 'Always',
@@ -224,15 +222,18 @@ describe('validatePod', () => {
     expect(() => validatePod(pod)).not.toThrow();
   });
 
-  it('refuses network probes and hooks with the reason: no pod IP yet', () => {
+  it('accepts httpGet and tcpSocket probes and httpGet hooks; refuses grpc probes and tcpSocket hooks', () => {
     const pod = appPod();
     pod.spec!.containers[0].readinessProbe = { httpGet: { port: 'http' as unknown as number } };
-    expect(() => validatePod(pod)).toThrow(
-      /probes need a pod IP; this node has no pod network yet/,
-    );
+    pod.spec!.containers[0].livenessProbe = { tcpSocket: { port: 80 as never } };
+    pod.spec!.containers[0].lifecycle = { preStop: { httpGet: { port: 80 as never } } };
+    expect(() => validatePod(pod)).not.toThrow();
+    pod.spec!.containers[0].startupProbe = { grpc: { port: 9000 } };
+    expect(() => validatePod(pod)).toThrow(/startupProbe: grpc probes are not run by this node/);
+    pod.spec!.containers[0].startupProbe = undefined;
     pod.spec!.containers[0].readinessProbe = undefined;
     pod.spec!.containers[0].lifecycle = { postStart: { tcpSocket: { port: 80 } as never } };
-    expect(() => validatePod(pod)).toThrow(/lifecycle: .*tcpSocket is no lifecycle handler/);
+    expect(() => validatePod(pod)).toThrow(/lifecycle: .*tcpSocket is not a lifecycle handler/);
   });
 
   it('runAsNonRoot is no reason to refuse a pod: the task checks it (security-config.ts)', () => {

@@ -184,13 +184,9 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
   livenessProbe: probe,
   name: { applied: 'the task name and the status name', test: CONTAINER_CONFIG_TEST },
   ports: {
-    refused:
-      'hostPort and hostIP are not supported by this node: pods have no port mapping yet; remove them (containerPort alone is informational, as on any kubelet)',
-    unless: {
-      values: 'ports without hostPort or hostIP (informational, as on any kubelet)',
-      allows: (v) =>
-        Array.isArray(v) && (v as k8s.V1ContainerPort[]).every((p) => !p.hostPort && !p.hostIP),
-    },
+    applied:
+      "host-ports.ts: hostPort (and hostIP) published through the VCH's portmap on the node's addresses; a port another pod holds refuses the pod; containerPort alone is informational, as on any kubelet",
+    test: 'test/integration/node-network.test.ts',
   },
   readinessProbe: probe,
   resizePolicy: {
