@@ -91,6 +91,10 @@ export function parseManifestDocument(
   bytes: Buffer,
   contentType?: string,
 ): ImageIndex | ImageManifest {
+  if (bytes.length > maxDocumentSize)
+    throw new InvalidInputError(
+      `manifest is ${bytes.length} bytes, more than the ${maxDocumentSize} allowed`,
+    );
   const doc = parseJson(bytes, 'manifest');
   const header = contentType?.split(';')[0].trim();
   const mediaType =
@@ -110,6 +114,11 @@ export function parseManifestDocument(
   if (!manifestMediaTypes.includes(mediaType))
     throw new InvalidInputError(`unsupported manifest media type ${JSON.stringify(mediaType)}`);
   const config = parseDescriptor(doc.config, 'manifest config');
+  // Refused before a byte of it is fetched: the registry's word is all we have yet.
+  if (config.size > maxDocumentSize)
+    throw new InvalidInputError(
+      `image config ${config.digest} is ${config.size} bytes, more than the ${maxDocumentSize} allowed`,
+    );
   if (!configMediaTypes.includes(config.mediaType))
     throw new InvalidInputError(
       `unsupported image config media type ${JSON.stringify(config.mediaType)} (not a container image)`,
@@ -156,6 +165,10 @@ export function selectPlatform(
 
 /** Parses an image config and checks it fits its manifest (one DiffID per layer). */
 export function parseImageConfig(bytes: Buffer, layerCount: number): ImageConfig {
+  if (bytes.length > maxDocumentSize)
+    throw new InvalidInputError(
+      `image config is ${bytes.length} bytes, more than the ${maxDocumentSize} allowed`,
+    );
   const raw = parseJson(bytes, 'image config');
   const rootfs = raw.rootfs;
   if (!isObject(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids))

@@ -13,6 +13,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { Digest } from './digest.js';
 import { zstdDecompressor } from './zstd.js';
 import { InvalidInputError } from './errors.js';
+import { LayerBudget, type LayerLimits, defaultLayerLimits } from './layer-limits.js';
 import { LayerWriter } from './layer-writer.js';
 
 export { entryComponents } from './layer-writer.js';
@@ -32,6 +33,8 @@ export interface ApplyLayerOptions {
   chown?: boolean;
   /** The diff directories of the layers below, top first (read only, never written). */
   lowers?: readonly string[];
+  /** How far the layer may expand (layer-limits.ts); the defaults unless given. */
+  limits?: Partial<LayerLimits>;
 }
 
 export interface ApplyLayerResult {
@@ -58,6 +61,11 @@ export async function applyLayer(
     options.onNote ?? (() => {}),
     options.lowers ?? [],
   );
+  const budget = new LayerBudget(
+    label,
+    { ...defaultLayerLimits, ...options.limits },
+    options.compression !== 'none',
+  );
   const parser = new Parser();
   const hash = createHash('sha256');
   let failure: unknown;
@@ -66,14 +74,25 @@ export async function applyLayer(
   const fail = (e: unknown) => {
     failure ??= e;
   };
+  // The entry being written: ended by force when the layer is refused midway, or its writer
+  // would wait for data that never comes.
+  let current: ReadEntry | undefined;
   parser.on('entry', (entry: ReadEntry) => {
+    try {
+      budget.entry();
+    } catch (e) {
+      fail(e);
+    }
     chain = chain.then(async () => {
+      current = entry;
       if (failure !== undefined) return void entry.resume();
       try {
         await writer.apply(entry);
       } catch (e) {
         fail(e);
         entry.resume();
+      } finally {
+        current = undefined;
       }
     });
   });
@@ -103,6 +122,12 @@ export async function applyLayer(
   try {
     for await (const chunk of counted as AsyncIterable<Buffer>) {
       if (failure !== undefined) break;
+      try {
+        budget.bytes(chunk.length, read);
+      } catch (e) {
+        fail(e);
+        break;
+      }
       hash.update(chunk);
       if (allZero && chunk.some((b) => b !== 0)) allZero = false;
       if (!parser.write(chunk)) {
@@ -126,6 +151,7 @@ export async function applyLayer(
       parser.end();
     });
   }
+  if (failure !== undefined) current?.destroy(failure as Error);
   await chain;
   if (failure !== undefined) {
     input.destroy();
