@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { clientErrorAnswer, serverLimits } from '../http-limits.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -32,10 +33,16 @@ export interface ServerTls {
 export function createApiServer(handlers: ApiHandlers, tls?: ServerTls): Server {
   const server: Server = tls
     ? createTlsServer(
-        { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+        {
+          ...tls,
+          ...serverLimits,
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+        },
         handlers.request,
       )
-    : createServer(handlers.request);
+    : createServer(serverLimits, handlers.request);
   const { upgrade } = handlers;
   if (upgrade) {
     const upgraded = new Set<Duplex>();
@@ -46,9 +53,10 @@ export function createApiServer(handlers: ApiHandlers, tls?: ServerTls): Server 
       upgrade(req, socket, head);
     });
   }
-  // A malformed request line or headers: a 400 of our own, never a crash.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  // A malformed request line or headers (431 when too large): an answer of our own, never a
+  // crash.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(clientErrorAnswer(err));
     else socket.destroy();
   });
   return server;
