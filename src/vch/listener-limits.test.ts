@@ -106,6 +106,24 @@ describe('the VCH listener', () => {
       expect(await res.text()).toContain('request body larger than 1048576 bytes');
     }
   });
+
+  it('answers 413 to a docker load archive declared over 16 GiB, before reading it', async () => {
+    const status = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1');
+      let got = '';
+      s.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got.includes('refused')) s.destroy();
+      });
+      s.on('error', reject);
+      s.on('close', () => resolve(got));
+      s.write(
+        `POST /images/load HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-tar\r\nContent-Length: ${17 * 1024 ** 3}\r\n\r\n`,
+      );
+    });
+    expect(status.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(status).toContain('image archive larger than 16 GiB: refused');
+  });
 });
 
 describe('the kubelet API', () => {
