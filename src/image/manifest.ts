@@ -2,6 +2,7 @@
 // manifest list), manifests (OCI, Docker schema 2) and image configs. Everything a registry or
 // an archive sends is checked here before it is trusted.
 import { type Digest, parseDigest } from './digest.js';
+import { escapeControls } from '../errdefs.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
 import {
   configMediaTypes,
@@ -61,7 +62,7 @@ function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
   try {
     doc = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    throw new InvalidInputError(`${what} is not valid JSON: ${(e as Error).message}`);
+    throw new InvalidInputError(`${what} is not valid JSON: ${escapeControls((e as Error).message)}`);
   }
   if (!isObject(doc)) throw new InvalidInputError(`${what} is not a JSON object`);
   return doc;
@@ -101,7 +102,7 @@ export function parseManifestDocument(
     typeof doc.mediaType === 'string' ? doc.mediaType : header || mediaTypes.ociManifest;
   if (doc.schemaVersion !== 2)
     throw new InvalidInputError(
-      `unsupported manifest schema version ${JSON.stringify(doc.schemaVersion)} (${mediaType}); only schema 2 and OCI are supported`,
+      `unsupported manifest schema version ${JSON.stringify(doc.schemaVersion)} (${JSON.stringify(mediaType)}); only schema 2 and OCI are supported`,
     );
   if (indexMediaTypes.includes(mediaType) || (doc.mediaType === undefined && 'manifests' in doc)) {
     if (!Array.isArray(doc.manifests)) throw new InvalidInputError('index has no manifests list');
