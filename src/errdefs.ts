@@ -124,6 +124,7 @@ export const isKind = (err: unknown, kind: ErrorKind): boolean => errorKind(err)
  */
 export function escapeControls(text: string): string {
   return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     /[\u0000-\u001f\u007f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
