@@ -6,7 +6,7 @@
 // everything removed: no runc container, mount, container or sandbox directory is left.
 // CRASH_CYCLES and CRASH_KILLS size the run (CI: 20 cycles, 5 kills); CRASH_SEED replays one.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import { buildBusyboxLayout, pushImage, type Registry, startRegistry } from './r
 const CYCLES = Number(process.env.CRASH_CYCLES ?? 20);
 const KILLS = Number(process.env.CRASH_KILLS ?? 5);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
+/** runc (CI) or vm (pod VMs under qemu: slower; run by hand with CRASH_RUNTIME=vm). */
+const RUNTIME = process.env.CRASH_RUNTIME ?? 'runc';
 
 let work: string;
 let stateDir: string;
@@ -40,6 +42,7 @@ function rng(seed: number): () => number {
 interface Answer {
   status: number;
   body: string;
+  raw: Buffer;
 }
 
 /** One request to the VCH's socket; rejects if the connection dies (the VCH was killed). */
@@ -53,9 +56,12 @@ function api(method: string, path: string, body?: unknown): Promise<Answer> {
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
       },
       (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, body: raw.toString(), raw });
+        });
         res.on('error', reject);
       },
     );
@@ -78,6 +84,17 @@ function runcList(): { id: string; status: string }[] {
   });
   return (JSON.parse(r.stdout || 'null') as { id: string; status: string }[] | null) ?? [];
 }
+/** The qemu processes of this VCH's pod VMs (their working directory is the sandbox's). */
+function qemuUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('qemu-system')) continue;
+      if (readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) pids.push(Number(pid));
+    } catch {}
+  }
+  return pids;
+}
 const mountsUnder = (dir: string) =>
   readFileSync('/proc/mounts', 'utf8')
     .split('\n')
@@ -96,14 +113,14 @@ const found = {
   kills: 0,
   cycles: 0,
   interrupted: [] as string[],
-  runcSeen: 0,
+  backendSeen: 0,
 };
 
 async function logLines(id: string): Promise<string[]> {
   const a = await ok('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
   // stdcopy frames: 8-byte headers; the payload lines are what we count.
   const out: string[] = [];
-  const buf = Buffer.from(a.body, 'latin1');
+  const buf = a.raw;
   for (let p = 0; p + 8 <= buf.length;) {
     const n = buf.readUInt32BE(p + 4);
     out.push(buf.subarray(p + 8, p + 8 + n).toString());
@@ -126,7 +143,8 @@ async function checkInvariants(): Promise<void> {
       if (c.State.Error === 'Lost') found.lost.add(Id);
     }
     if (c.State.Status === 'running') {
-      expect(runcState.get(Id), `${Id} runs in the VCH but runc says`).toBe('running');
+      if (RUNTIME === 'runc')
+        expect(runcState.get(Id), `${Id} runs in the VCH but runc says`).toBe('running');
       // Every line read before the kill is still in the log, in order, and more follow.
       const seen = linesSeen.get(Id);
       if (seen !== undefined) {
@@ -140,6 +158,8 @@ async function checkInvariants(): Promise<void> {
   expect(unknown.length, `runc: ${JSON.stringify(runc)}`).toBeLessThanOrEqual(ids.size);
   for (const r of runc.filter((x) => ids.has(x.id)))
     expect(['running', 'stopped', 'created']).toContain(r.status);
+  // At most one pod VM per container (each `docker create` has its own).
+  expect(qemuUnder(stateDir).length).toBeLessThanOrEqual(ids.size);
 }
 
 beforeAll(async () => {
@@ -151,7 +171,7 @@ beforeAll(async () => {
   registry = reg;
   image = `${registry.host}/busybox:crash`;
   await pushImage(layout, 'busybox', image);
-  vch = await startVch(stateDir, socket, ['--runtime', 'runc']);
+  vch = await startVch(stateDir, socket, ['--runtime', RUNTIME]);
   const pull = await vch.docker(['pull', image]);
   expect(pull.code, pull.stderr).toBe(0);
 }, 120_000);
@@ -164,7 +184,7 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-it(`survives SIGKILL at random points of ${CYCLES} create/start/stop/delete cycles (seed ${SEED})`, async () => {
+it(`${RUNTIME}: survives SIGKILL at random points of ${CYCLES} create/start/stop/delete cycles (seed ${SEED})`, async () => {
   const random = rng(SEED);
   // Which cycles get a kill, and at which step (0 create … 3 delete) and delay.
   const killAt = new Map<number, { step: number; delayMs: number }>();
@@ -187,7 +207,8 @@ it(`survives SIGKILL at random points of ${CYCLES} create/start/stop/delete cycl
       async () => {
         await ok('POST', `/containers/${id}/start`);
         // The checks below look where runc really keeps its containers.
-        if (runcList().some((r) => r.id === id && r.status === 'running')) found.runcSeen++;
+        if (runcList().some((r) => r.id === id && r.status === 'running')) found.backendSeen++;
+        if (qemuUnder(stateDir).length > 0) found.backendSeen++;
       },
       () => ok('POST', `/containers/${id}/stop?t=1`),
       () => ok('DELETE', `/containers/${id}?force=1`),
@@ -207,7 +228,7 @@ it(`survives SIGKILL at random points of ${CYCLES} create/start/stop/delete cycl
       await pending;
       found.kills++;
       found.interrupted.push(`cycle ${cycle} step ${step} +${kill.delayMs}ms`);
-      vch = await startVch(stateDir, socket, ['--runtime', 'runc']);
+      vch = await startVch(stateDir, socket, ['--runtime', RUNTIME]);
       await checkInvariants();
       break;
     }
@@ -219,9 +240,10 @@ it(`survives SIGKILL at random points of ${CYCLES} create/start/stop/delete cycl
   for (const { Id } of left) await ok('DELETE', `/containers/${Id}?force=1`);
   expect(runcList()).toEqual([]);
   expect(mountsUnder(stateDir)).toEqual([]);
-  for (const d of ['runtime/runc/containers', 'runtime/runc/sandboxes', 'containers'])
+  expect(qemuUnder(stateDir)).toEqual([]);
+  for (const d of [`runtime/${RUNTIME}/containers`, `runtime/${RUNTIME}/sandboxes`, 'containers'])
     if (existsSync(join(stateDir, d))) expect(readdirSync(join(stateDir, d)), d).toEqual([]);
   console.log(
-    `crash test: seed ${SEED}, ${found.cycles} cycles, ${found.kills} kills (${found.interrupted.join('; ')}), ${found.lost.size} containers found Lost`,
+    `crash test (${RUNTIME}): seed ${SEED}, ${found.cycles} cycles, ${found.kills} kills (${found.interrupted.join('; ')}), ${found.lost.size} containers found Lost`,
   );
 }, 1_200_000);
