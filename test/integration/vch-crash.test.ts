@@ -234,6 +234,9 @@ it(`${RUNTIME}: survives SIGKILL at random points of ${CYCLES} create/start/stop
     }
     found.cycles++;
   }
+  console.log(
+    `crash test (${RUNTIME}): seed ${SEED}, ${found.cycles} cycles, ${found.kills} kills (${found.interrupted.join('; ')}), ${found.lost.size} containers found Lost`,
+  );
   // The ones a kill interrupted are still there in some state: remove them all, through the API.
   await checkInvariants();
   const left = JSON.parse((await ok('GET', '/containers/json?all=1')).body) as { Id: string }[];
@@ -243,7 +246,4 @@ it(`${RUNTIME}: survives SIGKILL at random points of ${CYCLES} create/start/stop
   expect(qemuUnder(stateDir)).toEqual([]);
   for (const d of [`runtime/${RUNTIME}/containers`, `runtime/${RUNTIME}/sandboxes`, 'containers'])
     if (existsSync(join(stateDir, d))) expect(readdirSync(join(stateDir, d)), d).toEqual([]);
-  console.log(
-    `crash test (${RUNTIME}): seed ${SEED}, ${found.cycles} cycles, ${found.kills} kills (${found.interrupted.join('; ')}), ${found.lost.size} containers found Lost`,
-  );
 }, 1_200_000);

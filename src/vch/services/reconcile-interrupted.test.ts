@@ -1,7 +1,7 @@
 // What a restart does with operations a crash cut short (found by test/integration/
 // vch-crash.test.ts): a create the runtime never finished is undone, not shown as an exited
 // container with no known status; an implicit pod left without its container loses its sandbox.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -53,4 +53,15 @@ it('removes the sandbox of a container whose removal a crash cut short', async (
   vch = await open();
   expect(fake.sandboxes.size).toBe(0);
   expect(await vch.listContainers({ all: true })).toEqual([]);
+});
+
+it("removes the directory of a removed container (a crash before its last step), and keeps others'", async () => {
+  const kept = await vch.createContainer({ image: 'example.test/app:1', name: 'kept' });
+  await vch.close();
+  const orphan = join(dir, 'state', 'containers', 'e'.repeat(64));
+  mkdirSync(orphan, { recursive: true });
+  writeFileSync(join(orphan, 'output.log'), 'x');
+  vch = await open();
+  expect(existsSync(orphan)).toBe(false);
+  expect(existsSync(join(dir, 'state', 'containers', kept.id, 'output.log'))).toBe(true);
 });

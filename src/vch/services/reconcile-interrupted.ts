@@ -5,8 +5,11 @@
 //   answered, so nobody holds its id — it goes (row, directory, the sandbox made for it), as if
 //   the create had failed, rather than show up as an exited container with no known status;
 // - an implicit pod (the sandbox of one `docker create`) whose container is gone: its sandbox
-//   (a pause process, its network attachment) would otherwise stay forever.
-import { rm } from 'node:fs/promises';
+//   (a pause process, its network attachment) would otherwise stay forever;
+// - the directory (its log) of a container whose record is gone: removed last, so a crash just
+//   before leaves it behind.
+import { readdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { ContainerRow } from '../db.js';
 import type { VchContext } from './context.js';
 import { removeSandbox } from './pods.js';
@@ -36,5 +39,16 @@ export async function removeEmptyImplicitPods(ctx: VchContext): Promise<void> {
       // Tried again at the next start; the VCH serves meanwhile.
       log.error({ pod: pod.id, err: (e as Error).message }, 'removing a leftover sandbox failed');
     }
+  }
+}
+
+/** Container directories (`<state>/containers/<id>`) of containers no longer recorded. */
+export async function removeOrphanContainerDirs(ctx: VchContext): Promise<void> {
+  const parent = dirname(ctx.containerDir('x'));
+  const names = await readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^[0-9a-f]{64}$/.test(name) || ctx.db.container(name)) continue;
+    await rm(ctx.containerDir(name), { recursive: true, force: true });
+    ctx.log.warn({ container: name }, 'directory of a removed container left by a crash; removed');
   }
 }

@@ -6,6 +6,7 @@ import { type VchContext, nowIso } from './context.js';
 import {
   isInterruptedCreate,
   removeEmptyImplicitPods,
+  removeOrphanContainerDirs,
   undoInterruptedCreate,
 } from './reconcile-interrupted.js';
 import { LOST_EXIT_CODE, type Watchers } from './watchers.js';
@@ -52,6 +53,7 @@ export async function reconcile(ctx: VchContext, watchers: Watchers): Promise<vo
     }
   }
   await removeEmptyImplicitPods(ctx);
+  await removeOrphanContainerDirs(ctx);
   // `--rm` containers that ended while the VCH was away go now.
   for (const row of db.containers())
     if (row.status === 'exited' && row.config.autoRemove) watchers.autoRemove(row.id);
