@@ -62,7 +62,9 @@ function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
   try {
     doc = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    throw new InvalidInputError(`${what} is not valid JSON: ${escapeControls((e as Error).message)}`);
+    throw new InvalidInputError(
+      `${what} is not valid JSON: ${escapeControls((e as Error).message)}`,
+    );
   }
   if (!isObject(doc)) throw new InvalidInputError(`${what} is not a JSON object`);
   return doc;
