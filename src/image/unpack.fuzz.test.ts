@@ -123,3 +123,31 @@ it('never writes outside the layer, and refuses cleanly', async () => {
     { runs: 400, timeLimitMs: 10_000 },
   );
 });
+
+// Found by the fuzzer (FUZZ_SCALE=5): a directory replaced later in the same layer (here by a
+// whiteout that names its parent) made the final setting of directory times fail with a bare
+// ENOTDIR; and utimes follows links, so a parent replaced by a symlink must not be followed.
+it('regression: directory times skip directories a later entry replaced, never follow links', async () => {
+  const stamp = (p: string) => lstatSync(p).mtimeMs;
+  const target = join(outside, 'etc');
+  const before = stamp(target);
+  for (const entries of [
+    [
+      { name: 'usr/-', type: '5' as const },
+      { name: '.wh.usr', type: '1' as const, linkname: '/' },
+    ],
+    [
+      { name: 'a/etc/', type: '5' as const, mtime: 1000 },
+      { name: 'a', type: '2' as const, linkname: outside },
+    ],
+  ]) {
+    const root = join(dir, `layer-${n++}`);
+    mkdirSync(root);
+    await applyLayer(root, chunked(tarArchive(entries)), {
+      compression: 'none',
+      lowers: [lower],
+      onNote: () => {},
+    });
+  }
+  expect(stamp(target)).toBe(before);
+});

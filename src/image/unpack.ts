@@ -6,7 +6,8 @@
 // list takes its owner, mode and time from them, and a hard link to a file of theirs copies it.
 // What may be written where (never outside the layer's directory) is layer-writer.ts's.
 import { createHash } from 'node:crypto';
-import { utimes } from 'node:fs/promises';
+import { lstat, realpath, utimes } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -157,12 +158,27 @@ export async function applyLayer(
     input.destroy();
     throw failure;
   }
-  // Deepest first, so setting a child's time does not disturb its parent's afterwards.
-  for (const { path, mtime } of writer.dirTimes.reverse()) await utimes(path, mtime, mtime);
+  await setDirTimes(root, writer.dirTimes);
   const diffId = `sha256:${hash.digest('hex')}` as Digest;
   if (options.diffId !== undefined && diffId !== options.diffId)
     throw new InvalidInputError(
       `${label}: uncompressed content hashes to ${diffId}, the image config says ${options.diffId}`,
     );
   return { diffId, entries: writer.entries };
+}
+
+/**
+ * Sets the directories' times, deepest first (so setting a child's does not disturb its
+ * parent's afterwards). A later entry may have replaced a directory (with a file, a whiteout)
+ * or one of its parents with a symlink: such a path is skipped, never followed — utimes
+ * follows links, and a link could lead outside the layer.
+ */
+async function setDirTimes(root: string, dirs: { path: string; mtime: Date }[]): Promise<void> {
+  const realRoot = await realpath(root);
+  for (const { path, mtime } of [...dirs].reverse()) {
+    const real = await realpath(path).catch(() => undefined);
+    if (real !== join(realRoot, relative(root, path))) continue;
+    if (!(await lstat(path)).isDirectory()) continue;
+    await utimes(path, mtime, mtime);
+  }
 }
