@@ -117,6 +117,19 @@ export function errorKind(err: unknown): ErrorKind | undefined {
 export const isKind = (err: unknown, kind: ErrorKind): boolean => errorKind(err) === kind;
 
 /** One line for a log, an Event or an answer: the message, never a stack. */
+/**
+ * Text from input (a parser's message that quotes it) made safe for a one-line error: control
+ * characters and line separators escaped, so a hostile document cannot add lines to an answer
+ * or a log.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\u0000-\u001f\u007f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -3,6 +3,7 @@
 // protocol), cached per (registry, credentials, scope) until it expires.
 import { createHash } from 'node:crypto';
 import { InvalidInputError, UnavailableError } from './errors.js';
+import { MAX_TOKEN_BODY, readCapped } from './http-body.js';
 
 export interface Credentials {
   username: string;
@@ -58,7 +59,11 @@ export class RegistryAuth {
   /** The scheme each registry asked for last: 'basic' or 'bearer'. */
   readonly #schemes = new Map<string, string>();
 
-  constructor(readonly fetchImpl: FetchLike = fetch) {}
+  constructor(
+    readonly fetchImpl: FetchLike = fetch,
+    /** Whether `registry` is spoken to over plain http (loopback or marked insecure). */
+    readonly plainHttp: (registry: string) => boolean = () => false,
+  ) {}
 
   /** The Authorization header for a request needing `scope`, if we know one already. */
   cachedHeader(
@@ -126,6 +131,11 @@ export class RegistryAuth {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
       throw new InvalidInputError(`unauthorized: token realm ${realm} is not http(s)`);
+    // Credentials (and the token) would cross the network in clear text.
+    if (url.protocol === 'http:' && !this.plainHttp(registry))
+      throw new InvalidInputError(
+        `unauthorized: ${registry} names a token realm over plain http (${url.origin}); refused unless the registry is marked insecure (--insecure-registry)`,
+      );
     if (params.service) url.searchParams.set('service', params.service);
     // The scope the registry names, else the one this request needs.
     if (params.scope || scope) url.searchParams.set('scope', params.scope || scope);
@@ -149,9 +159,15 @@ export class RegistryAuth {
       await res.body?.cancel();
       throw new UnavailableError(`token service ${url.origin} answered ${res.status} for ${what}`);
     }
+    const reply = await readCapped(res, MAX_TOKEN_BODY);
+    if (reply.more)
+      throw new UnavailableError(
+        `token service ${url.origin} sent a reply larger than ${MAX_TOKEN_BODY} bytes: refused`,
+      );
     let body: Record<string, unknown>;
     try {
-      body = (await res.json()) as Record<string, unknown>;
+      body = JSON.parse(reply.bytes.toString('utf8')) as Record<string, unknown>;
+      if (typeof body !== 'object' || body === null) throw new Error('not an object');
     } catch {
       throw new UnavailableError(`token service ${url.origin} sent a reply that is not JSON`);
     }

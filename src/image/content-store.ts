@@ -4,11 +4,12 @@
 // verified. Ingests of one digest in this process share one download.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Digest, digestHex, parseDigest } from './digest.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
+import { maxDocumentSize } from './manifest.js';
 
 /** Progress of one ingest: bytes written so far of `total` (when known). */
 export type IngestProgress = (current: number, total: number | undefined) => void;
@@ -45,10 +46,23 @@ export class ContentStore {
     return (await this.size(digest)) !== undefined;
   }
 
-  /** Reads a whole (small) blob. */
+  /**
+   * Reads a whole small blob (a manifest, an index, a config): one larger than
+   * `maxDocumentSize` is refused, not read into memory.
+   */
   async read(digest: Digest): Promise<Buffer> {
     try {
-      return await readFile(this.path(digest));
+      const fh = await open(this.path(digest), 'r');
+      try {
+        const { size } = await fh.stat();
+        if (size > maxDocumentSize)
+          throw new InvalidInputError(
+            `blob ${digest} is ${size} bytes, more than the ${maxDocumentSize} a manifest or image config may have`,
+          );
+        return await fh.readFile();
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT')
         throw new NotFoundError(`blob ${digest} is not in the content store`);

@@ -2,6 +2,7 @@
 // manifest list), manifests (OCI, Docker schema 2) and image configs. Everything a registry or
 // an archive sends is checked here before it is trusted.
 import { type Digest, parseDigest } from './digest.js';
+import { escapeControls } from '../errdefs.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
 import {
   configMediaTypes,
@@ -61,7 +62,9 @@ function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
   try {
     doc = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
-    throw new InvalidInputError(`${what} is not valid JSON: ${(e as Error).message}`);
+    throw new InvalidInputError(
+      `${what} is not valid JSON: ${escapeControls((e as Error).message)}`,
+    );
   }
   if (!isObject(doc)) throw new InvalidInputError(`${what} is not a JSON object`);
   return doc;
@@ -91,13 +94,17 @@ export function parseManifestDocument(
   bytes: Buffer,
   contentType?: string,
 ): ImageIndex | ImageManifest {
+  if (bytes.length > maxDocumentSize)
+    throw new InvalidInputError(
+      `manifest is ${bytes.length} bytes, more than the ${maxDocumentSize} allowed`,
+    );
   const doc = parseJson(bytes, 'manifest');
   const header = contentType?.split(';')[0].trim();
   const mediaType =
     typeof doc.mediaType === 'string' ? doc.mediaType : header || mediaTypes.ociManifest;
   if (doc.schemaVersion !== 2)
     throw new InvalidInputError(
-      `unsupported manifest schema version ${JSON.stringify(doc.schemaVersion)} (${mediaType}); only schema 2 and OCI are supported`,
+      `unsupported manifest schema version ${JSON.stringify(doc.schemaVersion)} (${JSON.stringify(mediaType)}); only schema 2 and OCI are supported`,
     );
   if (indexMediaTypes.includes(mediaType) || (doc.mediaType === undefined && 'manifests' in doc)) {
     if (!Array.isArray(doc.manifests)) throw new InvalidInputError('index has no manifests list');
@@ -110,6 +117,11 @@ export function parseManifestDocument(
   if (!manifestMediaTypes.includes(mediaType))
     throw new InvalidInputError(`unsupported manifest media type ${JSON.stringify(mediaType)}`);
   const config = parseDescriptor(doc.config, 'manifest config');
+  // Refused before a byte of it is fetched: the registry's word is all we have yet.
+  if (config.size > maxDocumentSize)
+    throw new InvalidInputError(
+      `image config ${config.digest} is ${config.size} bytes, more than the ${maxDocumentSize} allowed`,
+    );
   if (!configMediaTypes.includes(config.mediaType))
     throw new InvalidInputError(
       `unsupported image config media type ${JSON.stringify(config.mediaType)} (not a container image)`,
@@ -156,6 +168,10 @@ export function selectPlatform(
 
 /** Parses an image config and checks it fits its manifest (one DiffID per layer). */
 export function parseImageConfig(bytes: Buffer, layerCount: number): ImageConfig {
+  if (bytes.length > maxDocumentSize)
+    throw new InvalidInputError(
+      `image config is ${bytes.length} bytes, more than the ${maxDocumentSize} allowed`,
+    );
   const raw = parseJson(bytes, 'image config');
   const rootfs = raw.rootfs;
   if (!isObject(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids))

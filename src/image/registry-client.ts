@@ -7,6 +7,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { type Credentials, type FetchLike, RegistryAuth, causeText } from './auth.js';
 import { type Digest, sha256Of } from './digest.js';
 import { ImageError, InvalidInputError, NotFoundError, UnavailableError } from './errors.js';
+import { MAX_ERROR_BODY, readCapped, readLimited } from './http-body.js';
 import { maxDocumentSize } from './manifest.js';
 import { manifestAccept } from './media-types.js';
 import { type ImageReference, repositoryName } from './reference.js';
@@ -67,7 +68,10 @@ export class RegistryClient {
 
   constructor(readonly options: RegistryOptions = {}) {
     this.#fetch = options.fetch ?? fetch;
-    this.#auth = new RegistryAuth(this.#fetch);
+    // A token realm over plain http is asked only for a registry spoken to over plain http.
+    this.#auth = new RegistryAuth(this.#fetch, (registry) =>
+      this.baseUrl(registry).startsWith('http:'),
+    );
   }
 
   /** `https://host` or, for insecure and loopback registries, `http://host`. */
@@ -288,26 +292,10 @@ async function* brokenOffAsUnavailable(
   }
 }
 
-/** Reads a small response body, refusing more than `limit` bytes. */
-async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > limit) throw new InvalidInputError(`${what} is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    for await (const c of Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)) {
-      total += (c as Buffer).length;
-      if (total > limit) throw new InvalidInputError(`${what} is larger than ${limit} bytes`);
-      chunks.push(c as Buffer);
-    }
-  }
-  return Buffer.concat(chunks);
-}
-
 /** The registry's error message (`{"errors":[{"code":"MANIFEST_UNKNOWN","message":…}]}`). */
 async function errorDetail(res: Response): Promise<string> {
   try {
-    const text = (await res.text()).slice(0, 4096);
+    const text = (await readCapped(res, MAX_ERROR_BODY)).bytes.toString('utf8');
     const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     const first = body.errors?.[0];
     if (first) return ` (${[first.code, first.message].filter(Boolean).join(': ')})`;

@@ -6,13 +6,15 @@
 // list takes its owner, mode and time from them, and a hard link to a file of theirs copies it.
 // What may be written where (never outside the layer's directory) is layer-writer.ts's.
 import { createHash } from 'node:crypto';
-import { utimes } from 'node:fs/promises';
+import { lstat, realpath, utimes } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import type { Digest } from './digest.js';
 import { zstdDecompressor } from './zstd.js';
 import { InvalidInputError } from './errors.js';
+import { LayerBudget, type LayerLimits, defaultLayerLimits } from './layer-limits.js';
 import { LayerWriter } from './layer-writer.js';
 
 export { entryComponents } from './layer-writer.js';
@@ -32,6 +34,8 @@ export interface ApplyLayerOptions {
   chown?: boolean;
   /** The diff directories of the layers below, top first (read only, never written). */
   lowers?: readonly string[];
+  /** How far the layer may expand (layer-limits.ts); the defaults unless given. */
+  limits?: Partial<LayerLimits>;
 }
 
 export interface ApplyLayerResult {
@@ -58,6 +62,11 @@ export async function applyLayer(
     options.onNote ?? (() => {}),
     options.lowers ?? [],
   );
+  const budget = new LayerBudget(
+    label,
+    { ...defaultLayerLimits, ...options.limits },
+    options.compression !== 'none',
+  );
   const parser = new Parser();
   const hash = createHash('sha256');
   let failure: unknown;
@@ -66,14 +75,25 @@ export async function applyLayer(
   const fail = (e: unknown) => {
     failure ??= e;
   };
+  // The entry being written: ended by force when the layer is refused midway, or its writer
+  // would wait for data that never comes.
+  let current: ReadEntry | undefined;
   parser.on('entry', (entry: ReadEntry) => {
+    try {
+      budget.entry();
+    } catch (e) {
+      fail(e);
+    }
     chain = chain.then(async () => {
+      current = entry;
       if (failure !== undefined) return void entry.resume();
       try {
         await writer.apply(entry);
       } catch (e) {
         fail(e);
         entry.resume();
+      } finally {
+        current = undefined;
       }
     });
   });
@@ -103,6 +123,12 @@ export async function applyLayer(
   try {
     for await (const chunk of counted as AsyncIterable<Buffer>) {
       if (failure !== undefined) break;
+      try {
+        budget.bytes(chunk.length, read);
+      } catch (e) {
+        fail(e);
+        break;
+      }
       hash.update(chunk);
       if (allZero && chunk.some((b) => b !== 0)) allZero = false;
       if (!parser.write(chunk)) {
@@ -126,17 +152,33 @@ export async function applyLayer(
       parser.end();
     });
   }
+  if (failure !== undefined) current?.destroy(failure as Error);
   await chain;
   if (failure !== undefined) {
     input.destroy();
     throw failure;
   }
-  // Deepest first, so setting a child's time does not disturb its parent's afterwards.
-  for (const { path, mtime } of writer.dirTimes.reverse()) await utimes(path, mtime, mtime);
+  await setDirTimes(root, writer.dirTimes);
   const diffId = `sha256:${hash.digest('hex')}` as Digest;
   if (options.diffId !== undefined && diffId !== options.diffId)
     throw new InvalidInputError(
       `${label}: uncompressed content hashes to ${diffId}, the image config says ${options.diffId}`,
     );
   return { diffId, entries: writer.entries };
+}
+
+/**
+ * Sets the directories' times, deepest first (so setting a child's does not disturb its
+ * parent's afterwards). A later entry may have replaced a directory (with a file, a whiteout)
+ * or one of its parents with a symlink: such a path is skipped, never followed — utimes
+ * follows links, and a link could lead outside the layer.
+ */
+async function setDirTimes(root: string, dirs: { path: string; mtime: Date }[]): Promise<void> {
+  const realRoot = await realpath(root);
+  for (const { path, mtime } of [...dirs].reverse()) {
+    const real = await realpath(path).catch(() => undefined);
+    if (real !== join(realRoot, relative(root, path))) continue;
+    if (!(await lstat(path)).isDirectory()) continue;
+    await utimes(path, mtime, mtime);
+  }
 }

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { clientErrorAnswer, serverLimits } from '../http-limits.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -32,10 +33,16 @@ export interface ServerTls {
 export function createApiServer(handlers: ApiHandlers, tls?: ServerTls): Server {
   const server: Server = tls
     ? createTlsServer(
-        { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+        {
+          ...tls,
+          ...serverLimits,
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+        },
         handlers.request,
       )
-    : createServer(handlers.request);
+    : createServer(serverLimits, handlers.request);
   // An exec's stdin (POST /interaction/{id}/stdin) is a request body as long as the session:
   // node's 5-minute limit on a whole request would cut it. Headers keep their limit.
   server.requestTimeout = 0;
@@ -49,9 +56,10 @@ export function createApiServer(handlers: ApiHandlers, tls?: ServerTls): Server 
       upgrade(req, socket, head);
     });
   }
-  // A malformed request line or headers: a 400 of our own, never a crash.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  // A malformed request line or headers (431 when too large): an answer of our own, never a
+  // crash.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(clientErrorAnswer(err));
     else socket.destroy();
   });
   return server;

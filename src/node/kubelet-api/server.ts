@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError, httpStatusOf } from '../../errdefs.js';
+import { MAX_UNREAD_BODY_BYTES, declaresTooLargeBody, serverLimits } from '../../http-limits.js';
 import { errorMessage, notFound } from '../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Provider } from '../provider.js';
@@ -51,6 +52,7 @@ export class KubeletServer {
   async start(): Promise<number> {
     const server = createServer(
       {
+        ...serverLimits,
         cert: this.o.cert,
         key: this.o.key,
         ca: this.o.clientCa,
@@ -93,6 +95,14 @@ export class KubeletServer {
         (performance.now() - began) / 1000,
       ),
     );
+    // No route here reads a body: a large one is refused before anything else is done.
+    if (declaresTooLargeBody(req)) {
+      res.shouldKeepAlive = false;
+      return this.fail(
+        res,
+        new HttpError(413, `request body larger than ${MAX_UNREAD_BODY_BYTES} bytes`),
+      );
+    }
     let path: string;
     let query: URLSearchParams;
     try {

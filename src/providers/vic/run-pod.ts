@@ -22,6 +22,8 @@ export function parsePodManifest(text: string, source: string): k8s.V1Pod {
  * Parses the manifest of `run`: one pod, and the ConfigMaps and Secrets beside it (YAML
  * documents); InvalidInput with one clear line when it is not that.
  */
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 export function parseRunManifest(
   text: string,
   source: string,
@@ -37,10 +39,12 @@ export function parseRunManifest(
     doc = docs[0];
   } catch (e) {
     if (e instanceof NodeError) throw e;
-    throw new NodeError(
-      'InvalidInput',
-      `${source}: not a pod manifest: ${errorMessage(e).split('\n')[0]}`,
-    );
+    // The client's deserializer reads apiVersion and kind as strings, and trips on others.
+    const why =
+      e instanceof TypeError
+        ? 'apiVersion and kind must be strings'
+        : errorMessage(e).split('\n')[0];
+    throw new NodeError('InvalidInput', `${source}: not a pod manifest: ${why}`);
   }
   const o = doc as { kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown } };
   if (typeof o !== 'object' || o === null || o.kind !== 'Pod')
@@ -52,6 +56,16 @@ export function parseRunManifest(
     );
   if (typeof o.metadata?.name !== 'string' || o.metadata.name === '')
     throw new NodeError('InvalidInput', `${source}: the pod needs metadata.name`);
+  // No apiserver checks these names here: the same rule it applies (a DNS-1123 subdomain).
+  for (const [field, value] of [
+    ['metadata.name', o.metadata.name],
+    ['metadata.namespace', (o.metadata as { namespace?: unknown }).namespace ?? 'default'],
+  ] as const)
+    if (typeof value !== 'string' || !dnsSubdomain.test(value) || value.length > 253)
+      throw new NodeError(
+        'InvalidInput',
+        `${source}: ${field} ${JSON.stringify(value)} is not a lowercase DNS-1123 subdomain`,
+      );
   const pod = doc as k8s.V1Pod;
   pod.metadata!.namespace ??= 'default';
   pod.metadata!.uid ??= randomUUID();

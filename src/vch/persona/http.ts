@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { type LogChunk, stdcopyHeader } from '../../iolog/index.js';
+import { escapeControls } from '../../errdefs.js';
 import { invalidInput } from '../errors.js';
 import { answerMessage, checkJsonType, readBody, sendJson, statusOf } from '../http-edge.js';
 
@@ -32,7 +33,7 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   try {
     doc = JSON.parse(body.toString('utf8'));
   } catch (e) {
-    throw invalidInput(`malformed JSON in request body: ${(e as Error).message}`);
+    throw invalidInput(`malformed JSON in request body: ${escapeControls((e as Error).message)}`);
   }
   if (doc === null) return {};
   if (typeof doc !== 'object' || Array.isArray(doc))

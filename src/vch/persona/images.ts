@@ -176,6 +176,10 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
   });
 
   router.add('POST', '/images/load', async ({ req, res }) => {
+    const tooLarge = () =>
+      new HttpError(413, `image archive larger than ${MAX_LOAD_BYTES / 1024 ** 3} GiB: refused`);
+    // A declared size over the limit is refused before a byte is spooled.
+    if (Number(req.headers['content-length'] ?? 0) > MAX_LOAD_BYTES) throw tooLarge();
     await mkdir(tmpDir, { recursive: true });
     const file = join(tmpDir, `load-${randomBytes(8).toString('hex')}.tar`);
     try {
@@ -185,7 +189,7 @@ export function addImageRoutes(router: Router, vch: Vch, tmpDir: string): void {
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
             size += chunk.length;
-            if (size > MAX_LOAD_BYTES) throw new HttpError(413, 'image archive too large');
+            if (size > MAX_LOAD_BYTES) throw tooLarge();
             yield chunk;
           }
         },

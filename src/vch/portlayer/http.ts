@@ -2,6 +2,7 @@
 // kind, JSON bodies with a size limit, and typed query values. Kinds become statuses here only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PortlayerError } from '../../api/portlayer/index.js';
+import { escapeControls } from '../../errdefs.js';
 import { invalidInput } from '../errors.js';
 import { answerMessage, checkJsonType, readBody, sendJson, statusOf } from '../http-edge.js';
 
@@ -26,7 +27,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw invalidInput(`malformed JSON in request body: ${(e as Error).message}`);
+    throw invalidInput(`malformed JSON in request body: ${escapeControls((e as Error).message)}`);
   }
 }
 

@@ -3,6 +3,12 @@
 // ones that exited while the VCH was away get their exit recorded (and `--rm` ones go).
 import { stateOf } from '../db.js';
 import { type VchContext, nowIso } from './context.js';
+import {
+  isInterruptedCreate,
+  removeEmptyImplicitPods,
+  removeOrphanContainerDirs,
+  undoInterruptedCreate,
+} from './reconcile-interrupted.js';
 import { LOST_EXIT_CODE, type Watchers } from './watchers.js';
 
 export async function reconcile(ctx: VchContext, watchers: Watchers): Promise<void> {
@@ -16,6 +22,10 @@ export async function reconcile(ctx: VchContext, watchers: Watchers): Promise<vo
     states.delete(row.id);
     if (!st) {
       if (row.status === 'exited') continue;
+      if (isInterruptedCreate(row)) {
+        await undoInterruptedCreate(ctx, row);
+        continue;
+      }
       db.updateState(
         row.id,
         {
@@ -42,6 +52,8 @@ export async function reconcile(ctx: VchContext, watchers: Watchers): Promise<vo
       watchers.recordExit(row.id, st);
     }
   }
+  await removeEmptyImplicitPods(ctx);
+  await removeOrphanContainerDirs(ctx);
   // `--rm` containers that ended while the VCH was away go now.
   for (const row of db.containers())
     if (row.status === 'exited' && row.config.autoRemove) watchers.autoRemove(row.id);
