@@ -5,7 +5,8 @@ import { ClassifiedError, errorFactories, type ErrorKind } from '../errdefs.js';
 /** Every error the runtime throws on purpose: one clear line and a kind. */
 export class RuntimeError extends ClassifiedError {}
 
-export const { notFound, invalidInput, conflict, unavailable } = errorFactories(RuntimeError);
+export const { notFound, invalidInput, conflict, unavailable, notImplemented } =
+  errorFactories(RuntimeError);
 
 export function isRuntimeError(e: unknown, kind?: ErrorKind): e is RuntimeError {
   return e instanceof RuntimeError && (kind === undefined || e.kind === kind);

@@ -13,7 +13,9 @@ import { EventEmitter } from 'node:events';
 import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { notImplemented } from '../errdefs.js';
+import { findPod } from './services/lookup.js';
 import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import type { StreamSelection } from '../iolog/index.js';
 import type {
@@ -268,6 +270,18 @@ export class Vch extends EventEmitter<VchEvents> {
   }
 
   // ---- pods: services/pods.ts ----
+
+  /**
+   * A TCP connection to `port` on the pod's own loopback, made inside the pod (kubectl
+   * port-forward): resolves once connected. NotFound: no such pod; Conflict: its sandbox does
+   * not run; Unavailable: nothing listens there.
+   */
+  async portForward(podRef: string, port: number): Promise<Duplex> {
+    const pod = findPod(this.#ctx.db, podRef);
+    const rt = this.#ctx.runtime;
+    if (!rt.portForward) throw notImplemented(`the ${rt.name} runtime cannot forward ports`);
+    return rt.portForward(pod.id, port);
+  }
 
   createPod(req: CreatePodRequest = {}): Promise<PodInfo> {
     return this.#pods.create(req);

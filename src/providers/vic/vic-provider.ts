@@ -6,7 +6,7 @@
 // pushed through notifyPods. The PodCache is rebuilt from the VCH
 // when the provider starts, so pods keep running across a restart of vic-kubelet.
 import type { NodeDns } from './operations/pod-dns.js';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, NodeError } from '../../node/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -567,6 +567,21 @@ export class VicProvider implements Provider {
   ): Promise<ExecResult> {
     await this.ready;
     return execInPod(this.o.isolation, this.entry(namespace, pod), container, command, io);
+  }
+
+  async portForward(
+    namespace: string,
+    pod: string,
+    port: number,
+    signal?: AbortSignal,
+  ): Promise<Duplex> {
+    await this.ready;
+    const vp = this.entry(namespace, pod);
+    const isolation = this.o.isolation;
+    if (!isolation.portForward)
+      throw new NodeError('NotImplemented', 'this VCH client cannot forward ports');
+    if (!vp.id) throw new NodeError('Conflict', `pod ${namespace}/${pod} is not running yet`);
+    return isolation.portForward(vp.id, port, signal);
   }
 
   private entry(namespace: string, name: string): VicPod {

@@ -6,6 +6,7 @@ import { containerSeccomp } from '../seccomp/container.js';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidInput, unavailable } from '../errors.js';
@@ -34,6 +35,7 @@ import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
 import { Runc, RuncError, runcExec } from './runc-cli.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
+import { connectInNetns, netnsConnectPath } from './port-forward.js';
 
 export interface RuncRuntimeOptions {
   /** Where the backend keeps everything, e.g. `<vch-state>/runtime/runc`. */
@@ -230,6 +232,12 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     await this.ready();
     this.checkSandbox(id);
     return sandboxUsage(this.sandboxes.pauseOf(id));
+  }
+
+  async portForward(id: string, port: number): Promise<Duplex> {
+    await this.ready();
+    this.checkSandbox(id);
+    return connectInNetns(netnsConnectPath(this.tether), this.sandboxes.pauseOf(id), port);
   }
 
   override async close(): Promise<void> {

@@ -17,6 +17,7 @@ import { addExecRoutes } from './routes-exec.js';
 import { addJoinRoutes } from './routes-joins.js';
 import { addStatsRoutes } from './routes-stats.js';
 import { addVolumeRoutes } from './routes-volumes.js';
+import { addForwardRoutes } from './routes-forward.js';
 import { hostFacts } from '../host-facts.js';
 
 export interface PortlayerOptions {
@@ -78,6 +79,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default', execs);
   addExecRoutes(router, handles, execs);
   addStatsRoutes(router, vch, dir);
+  addForwardRoutes(router);
   return router;
 }
 
