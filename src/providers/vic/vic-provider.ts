@@ -537,11 +537,13 @@ export class VicProvider implements Provider {
     const c = vp.containers.get(container);
     if (!c)
       throw new NodeError('NotFound', `container ${container} is not in pod ${namespace}/${pod}`);
-    if (o.previous)
-      throw new NodeError(
+    // The kubelet's answer when there is no earlier instance (400, its words).
+    const noPrevious = () =>
+      new NodeError(
         'InvalidInput',
-        `previous terminated container "${container}" in pod "${pod}": the VCH keeps one log per container across restarts; read it without --previous`,
+        `previous terminated container "${container}" in pod "${pod}" not found`,
       );
+    if (o.previous && !c.taskId) throw noPrevious();
     if (!c.taskId)
       throw new NodeError(
         'InvalidInput',
@@ -555,6 +557,9 @@ export class VicProvider implements Provider {
       stream: o.stream,
       limitBytes: o.limitBytes,
       signal: o.signal,
+      ...(o.previous && { previous: true, follow: false }),
+    }).catch((err: unknown) => {
+      throw o.previous && (err as NodeError).kind === 'NotFound' ? noPrevious() : err;
     });
   }
 

@@ -31,6 +31,8 @@ export interface LogsOptions {
   tail?: number;
   stream?: 'stdout' | 'stderr' | 'all';
   limitBytes?: number;
+  /** The previous instance's log (a restarted task). */
+  previous?: boolean;
   signal?: AbortSignal;
 }
 

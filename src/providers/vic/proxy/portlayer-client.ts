@@ -236,6 +236,7 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
         taillines: o.tail,
         stream: o.stream,
         limitBytes: o.limitBytes,
+        previous: o.previous || undefined,
       },
       signal: o.signal,
     });
