@@ -120,6 +120,14 @@ export class RouterRuntime implements Runtime {
     return this.#call(id, async (b) => (b.stats ? b.stats(id) : {}));
   }
 
+  processes(id: string): Promise<number[]> {
+    return this.#call(id, async (b) => {
+      if (!b.processes)
+        throw notImplemented(`the ${b.name} backend cannot list a container's processes`);
+      return b.processes(id);
+    });
+  }
+
   async portForward(id: string, port: number): Promise<Duplex> {
     const b = this.#ofSandbox(id);
     if (!b.portForward) throw notImplemented(`the ${b.name} backend cannot forward ports`);

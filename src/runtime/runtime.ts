@@ -298,6 +298,11 @@ export interface Runtime {
   sandboxStats?(id: string): Promise<SandboxUsage>;
 
   /**
+   * Optional: the host pids of a running container's processes (docker top). Conflict: it is
+   * not running; NotFound: no such container.
+   */
+  processes?(id: string): Promise<number[]>;
+  /**
    * Optional: a TCP connection to `port` on the sandbox's own loopback, made inside the pod
    * (kubectl port-forward): resolves once connected. Conflict: the sandbox does not run;
    * Unavailable: nothing listens there (the reason in the message); NotFound: no such sandbox.

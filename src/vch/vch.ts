@@ -15,7 +15,9 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { notImplemented } from '../errdefs.js';
-import { findPod } from './services/lookup.js';
+import { findContainer, findPod } from './services/lookup.js';
+import { top, type TopResult } from './services/top.js';
+import { conflict } from './errors.js';
 import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import type { StreamSelection } from '../iolog/index.js';
 import type {
@@ -233,6 +235,18 @@ export class Vch extends EventEmitter<VchEvents> {
    */
   execInContainer(ref: string, spec: ExecSpec, options?: ExecOptions): Promise<ExecResult> {
     return this.#exec.exec(ref, spec, options);
+  }
+
+  /**
+   * The container's processes as the host's `ps` shows them (docker top; services/top.ts).
+   * Conflict: it is not running.
+   */
+  async topContainer(ref: string, psArgs?: string): Promise<TopResult> {
+    const row = findContainer(this.#ctx.db, ref);
+    if (row.status !== 'running') throw conflict(`container ${row.id} is not running`);
+    const rt = this.#ctx.runtime;
+    if (!rt.processes) throw notImplemented(`the ${rt.name} runtime cannot list processes`);
+    return top(await rt.processes(row.id), psArgs);
   }
 
   /** One container by id, unique id prefix or name. */

@@ -29,7 +29,7 @@ import type {
   SandboxSpec,
   SandboxUsage,
 } from '../runtime.js';
-import { containerSample, oomKilled, sandboxUsage } from './stats.js';
+import { cgroupPids, containerSample, oomKilled, sandboxUsage } from './stats.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
@@ -232,6 +232,13 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     await this.ready();
     this.checkSandbox(id);
     return sandboxUsage(this.sandboxes.pauseOf(id));
+  }
+
+  async processes(id: string): Promise<number[]> {
+    await this.ready();
+    const rec = this.get(id);
+    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
+    return cgroupPids(id);
   }
 
   async portForward(id: string, port: number): Promise<Duplex> {

@@ -15,6 +15,7 @@ import { MAX_API_VERSION, Router } from './router.js';
 import { addStatsRoutes } from './stats.js';
 import { addSystemRoutes } from './system.js';
 import { addVolumeRoutes } from './volumes.js';
+import { addTopRoutes } from './top.js';
 
 export interface PersonaOptions {
   logger?: VchLogger;
@@ -28,6 +29,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addSystemRoutes(router, vch, options.insecureRegistries ?? []);
   addImageRoutes(router, vch, options.tmpDir);
   addContainerRoutes(router, vch);
+  addTopRoutes(router, vch);
   addStatsRoutes(router, vch);
   addVolumeRoutes(router, vch);
   addEventRoutes(router, vch);
