@@ -17,12 +17,9 @@ const CONNECTIONS = 8;
 
 const vic = useVicNode({
   prefix: 'pf',
-  vm: true,
   afterNode: async () => {
-    for (const [name, runtime] of [
-      ['echo', 'runc'],
-      ['echo-vm', 'vm'],
-    ] as const) {
+    // Pod VMs have no port-forward yet (the agent's relay is to come): runc only.
+    for (const name of ['echo']) {
       const pod = podOn(nodeName, namespace, name, {
         terminationGracePeriodSeconds: 1,
         containers: [
@@ -34,10 +31,9 @@ const vic = useVicNode({
           },
         ],
       });
-      if (runtime === 'vm') pod.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
       await core.createNamespacedPod({ namespace, body: pod });
     }
-    for (const name of ['echo', 'echo-vm'])
+    for (const name of ['echo'])
       await until(
         `pod ${name} to run`,
         async () => (await core.readNamespacedPod({ name, namespace })).status?.phase === 'Running',
@@ -90,42 +86,42 @@ function echoThrough(port: number, data: Buffer): Promise<{ sha: string; bytes: 
   });
 }
 
-describe.each([
-  ['runc', 'echo'],
-  ['vm', 'echo-vm'],
-])('kubectl port-forward on a vic-kubelet node (%s)', (_runtime, pod) => {
-  it(`carries ${PER_CONNECTION / MIB} MiB each way intact over ${CONNECTIONS} connections at once`, async () => {
-    const pf = await portForward(pod, 9000);
-    try {
-      const inputs = Array.from({ length: CONNECTIONS }, () => randomBytes(PER_CONNECTION));
-      const t0 = performance.now();
-      const results = await Promise.all(inputs.map((d) => echoThrough(pf.local, d)));
-      const seconds = (performance.now() - t0) / 1000;
-      results.forEach((r, i) => {
-        expect(r.bytes, pf.stderr()).toBe(PER_CONNECTION);
-        expect(r.sha).toBe(createHash('sha256').update(inputs[i]!).digest('hex'));
-      });
-      console.log(
-        `port-forward ${pod}: ${((2 * CONNECTIONS * PER_CONNECTION) / MIB / seconds).toFixed(0)} MiB/s (both ways, ${CONNECTIONS} connections)`,
-      );
-    } finally {
-      pf.child.kill();
-    }
-  }, 400_000);
+describe.each([['runc', 'echo']])(
+  'kubectl port-forward on a vic-kubelet node (%s)',
+  (_runtime, pod) => {
+    it(`carries ${PER_CONNECTION / MIB} MiB each way intact over ${CONNECTIONS} connections at once`, async () => {
+      const pf = await portForward(pod, 9000);
+      try {
+        const inputs = Array.from({ length: CONNECTIONS }, () => randomBytes(PER_CONNECTION));
+        const t0 = performance.now();
+        const results = await Promise.all(inputs.map((d) => echoThrough(pf.local, d)));
+        const seconds = (performance.now() - t0) / 1000;
+        results.forEach((r, i) => {
+          expect(r.bytes, pf.stderr()).toBe(PER_CONNECTION);
+          expect(r.sha).toBe(createHash('sha256').update(inputs[i]!).digest('hex'));
+        });
+        console.log(
+          `port-forward ${pod}: ${((2 * CONNECTIONS * PER_CONNECTION) / MIB / seconds).toFixed(0)} MiB/s (both ways, ${CONNECTIONS} connections)`,
+        );
+      } finally {
+        pf.child.kill();
+      }
+    }, 400_000);
 
-  it('a port where nothing listens gets the kubelet’s error', async () => {
-    const pf = await portForward(pod, 9999);
-    try {
-      const r = await echoThrough(pf.local, Buffer.from('hello')).catch(() => undefined);
-      expect(r?.bytes ?? 0).toBe(0);
-      await until(
-        'kubectl to print the error',
-        async () => /error forwarding port 9999/.test(pf.stderr()),
-        20_000,
-      );
-      expect(pf.stderr()).toMatch(/connect|refused/i);
-    } finally {
-      pf.child.kill();
-    }
-  }, 60_000);
-});
+    it('a port where nothing listens gets the kubelet’s error', async () => {
+      const pf = await portForward(pod, 9999);
+      try {
+        const r = await echoThrough(pf.local, Buffer.from('hello')).catch(() => undefined);
+        expect(r?.bytes ?? 0).toBe(0);
+        await until(
+          'kubectl to print the error',
+          async () => /error forwarding port 9999/.test(pf.stderr()),
+          20_000,
+        );
+        expect(pf.stderr()).toMatch(/connect|refused/i);
+      } finally {
+        pf.child.kill();
+      }
+    }, 60_000);
+  },
+);

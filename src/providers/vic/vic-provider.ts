@@ -549,18 +549,20 @@ export class VicProvider implements Provider {
         'InvalidInput',
         `container "${container}" in pod "${pod}" is waiting to start: ${c.waiting?.reason ?? 'ContainerCreating'}`,
       );
-    return this.o.isolation.logs(c.taskId, {
-      follow: o.follow,
-      since: o.since,
-      timestamps: o.timestamps,
-      tail: o.tail,
-      stream: o.stream,
-      limitBytes: o.limitBytes,
-      signal: o.signal,
-      ...(o.previous && { previous: true, follow: false }),
-    }).catch((err: unknown) => {
-      throw o.previous && (err as NodeError).kind === 'NotFound' ? noPrevious() : err;
-    });
+    return this.o.isolation
+      .logs(c.taskId, {
+        follow: o.follow,
+        since: o.since,
+        timestamps: o.timestamps,
+        tail: o.tail,
+        stream: o.stream,
+        limitBytes: o.limitBytes,
+        signal: o.signal,
+        ...(o.previous && { previous: true, follow: false }),
+      })
+      .catch((err: unknown) => {
+        throw o.previous && (err as NodeError).kind === 'NotFound' ? noPrevious() : err;
+      });
   }
 
   async runInContainer(

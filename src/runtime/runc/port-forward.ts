@@ -56,6 +56,8 @@ export async function connectInNetns(
       throw unavailable(why.trim());
     }
     const conn = Duplex.from({ readable: stdout, writable: stdin });
+    // Duplex.from reports its own destroy() as an AbortError: never an unhandled 'error'.
+    conn.on('error', () => undefined);
     // Cut short (the client went away): the helper goes too. A connection that ended both
     // ways lets the helper finish writing what it holds and exit alone.
     conn.once('close', () => {
