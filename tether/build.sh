@@ -36,4 +36,9 @@ build() { # build NAME FILE.c...
 }
 trap 'rm -f "${out}"/*.tmp.$$' EXIT
 if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/console-relay.c"; fi
+# A runc pod's port-forward connections: standalone, it needs none of the shared pieces.
+if [[ "${what}" != agent ]]; then
+  "${cc}" "${flags[@]}" -o "${out}/netns-connect.tmp.$$" "${here}/netns-connect.c"
+  mv -f "${out}/netns-connect.tmp.$$" "${out}/netns-connect"
+fi
 if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${agent[@]}"; fi

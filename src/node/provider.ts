@@ -4,7 +4,7 @@
 // Errors: throw NodeError (or anything with a `kind`): NotFound when the pod or container is
 // not there, InvalidInput when the pod can never be run as asked (no retry), anything else is
 // retried with backoff.
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import type { EventReason } from './events.js';
 import type { NodeUsage } from './stats/usage.js';
@@ -130,6 +130,13 @@ export interface Provider {
     command: string[],
     io: ExecIO,
   ): Promise<ExecResult>;
+  /**
+   * Optional (virtual-kubelet's PortForward): a TCP connection to `port` on the pod's own
+   * loopback, made inside the pod (kubectl port-forward); resolves once connected, and the
+   * caller owns it. NotFound: no such pod; Unavailable: nothing listens there (the message says
+   * why, as the kubelet's error stream does).
+   */
+  portForward?(namespace: string, pod: string, port: number, signal?: AbortSignal): Promise<Duplex>;
   /**
    * Optional: resource use of the node and its pods now (stats/usage.ts), what the kubelet
    * API's /stats/summary and /metrics/resource are made of. Without it they answer 501.

@@ -2,6 +2,7 @@
 // (`runtime`), else on the default; its containers follow it. The router keeps only where each
 // sandbox and container is, in memory, and learns it again on recover() from both backends' own
 // records — the VCH's database keeps each pod's choice for the user (pods.runtime).
+import type { Duplex } from 'node:stream';
 import type {
   ContainerSample,
   ContainerSpec,
@@ -16,7 +17,7 @@ import type {
   SandboxUsage,
   StopOptions,
 } from './runtime.js';
-import { invalidInput, notFound } from './errors.js';
+import { invalidInput, notFound, notImplemented } from './errors.js';
 
 export type BackendName = Runtime['name'];
 
@@ -123,6 +124,20 @@ export class RouterRuntime implements Runtime {
 
   stats(id: string): Promise<ContainerSample> {
     return this.#call(id, async (b) => (b.stats ? b.stats(id) : {}));
+  }
+
+  processes(id: string): Promise<number[]> {
+    return this.#call(id, async (b) => {
+      if (!b.processes)
+        throw notImplemented(`the ${b.name} backend cannot list a container's processes`);
+      return b.processes(id);
+    });
+  }
+
+  async portForward(id: string, port: number): Promise<Duplex> {
+    const b = this.#ofSandbox(id);
+    if (!b.portForward) throw notImplemented(`the ${b.name} backend cannot forward ports`);
+    return b.portForward(id, port);
   }
 
   async sandboxStats(id: string): Promise<SandboxUsage> {

@@ -15,6 +15,7 @@
 // Unavailable (the backend cannot work here: runc missing, no overlayfs and no room to copy).
 import type { Readable, Writable } from 'node:stream';
 
+import type { Duplex } from 'node:stream';
 import type { DnsConfig } from '../api/resolv-conf.js';
 import type { ContainerSample, SandboxUsage } from './stats/types.js';
 
@@ -346,6 +347,18 @@ export interface Runtime {
   stats?(id: string): Promise<ContainerSample>;
   /** Optional: the sandbox's network counters; no interfaces when it has none (or is down). */
   sandboxStats?(id: string): Promise<SandboxUsage>;
+
+  /**
+   * Optional: the host pids of a running container's processes (docker top). Conflict: it is
+   * not running; NotFound: no such container.
+   */
+  processes?(id: string): Promise<number[]>;
+  /**
+   * Optional: a TCP connection to `port` on the sandbox's own loopback, made inside the pod
+   * (kubectl port-forward): resolves once connected. Conflict: the sandbox does not run;
+   * Unavailable: nothing listens there (the reason in the message); NotFound: no such sandbox.
+   */
+  portForward?(sandboxId: string, port: number): Promise<Duplex>;
 
   /** Stops watching containers (they keep running); called when the VCH shuts down. */
   close(): Promise<void>;

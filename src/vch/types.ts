@@ -206,6 +206,8 @@ export type LogsRequest = Pick<
 > & {
   /** Keep going as output arrives until the container stops or `signal` aborts. */
   follow?: boolean;
+  /** The previous instance's log (a pod's container: services/previous-log.ts); no follow. */
+  previous?: boolean;
 };
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

@@ -10,6 +10,8 @@ import { adminHandler, isAdminPath } from './admin/admin-routes.js';
 import { closeApiServer, createApiServer, type ServerTls } from './listener.js';
 import { personaHandlers } from './persona/server.js';
 import { portlayerHandler } from './portlayer/server.js';
+import { Directory } from './portlayer/directory.js';
+import { portlayerUpgrade } from './portlayer/routes-forward.js';
 import { countRequest, serveMetrics } from './metrics/metrics-route.js';
 import type { Vch, VchLogger } from './vch.js';
 
@@ -31,7 +33,8 @@ export function createVchServer(vch: Vch, o: VchServerOptions, tls?: ServerTls):
     ...(o.maxPods !== undefined && { maxPods: o.maxPods }),
   });
   const admin = adminHandler(vch, { ...(o.logger && { logger: o.logger }) });
-  // Upgrades (docker attach) are the persona's alone.
+  const forward = portlayerUpgrade(vch, new Directory(vch), PORTLAYER_PATH, o.logger);
+  // Upgrades: the portlayer's port-forward under its path, the persona's (docker attach) else.
   return createApiServer(
     {
       request: (req: IncomingMessage, res: ServerResponse) => {
@@ -50,7 +53,11 @@ export function createVchServer(vch: Vch, o: VchServerOptions, tls?: ServerTls):
         else if (api === 'admin') admin(req, res);
         else persona.request(req, res);
       },
-      upgrade: persona.upgrade,
+      upgrade: (req, socket, head) => {
+        const path = (req.url ?? '/').split('?')[0];
+        if (path.startsWith(`${PORTLAYER_PATH}/`)) void forward(req, socket, head);
+        else persona.upgrade?.(req, socket, head);
+      },
     },
     tls,
   );

@@ -13,7 +13,11 @@ import { EventEmitter } from 'node:events';
 import { chmod, mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { notImplemented } from '../errdefs.js';
+import { findContainer, findPod } from './services/lookup.js';
+import { top, type TopResult } from './services/top.js';
+import { conflict } from './errors.js';
 import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import type { StreamSelection } from '../iolog/index.js';
 import type {
@@ -250,6 +254,18 @@ export class Vch extends EventEmitter<VchEvents> {
     return this.#exec.stream(ref, spec, options);
   }
 
+  /**
+   * The container's processes as the host's `ps` shows them (docker top; services/top.ts).
+   * Conflict: it is not running.
+   */
+  async topContainer(ref: string, psArgs?: string): Promise<TopResult> {
+    const row = findContainer(this.#ctx.db, ref);
+    if (row.status !== 'running') throw conflict(`container ${row.id} is not running`);
+    const rt = this.#ctx.runtime;
+    if (!rt.processes) throw notImplemented(`the ${rt.name} runtime cannot list processes`);
+    return top(await rt.processes(row.id), psArgs);
+  }
+
   /** One container by id, unique id prefix or name. */
   inspectContainer(ref: string): Promise<ContainerInfo> {
     return this.#containers.inspect(ref);
@@ -285,6 +301,18 @@ export class Vch extends EventEmitter<VchEvents> {
   }
 
   // ---- pods: services/pods.ts ----
+
+  /**
+   * A TCP connection to `port` on the pod's own loopback, made inside the pod (kubectl
+   * port-forward): resolves once connected. NotFound: no such pod; Conflict: its sandbox does
+   * not run; Unavailable: nothing listens there.
+   */
+  async portForward(podRef: string, port: number): Promise<Duplex> {
+    const pod = findPod(this.#ctx.db, podRef);
+    const rt = this.#ctx.runtime;
+    if (!rt.portForward) throw notImplemented(`the ${rt.name} runtime cannot forward ports`);
+    return rt.portForward(pod.id, port);
+  }
 
   createPod(req: CreatePodRequest = {}): Promise<PodInfo> {
     return this.#pods.create(req);

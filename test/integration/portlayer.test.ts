@@ -151,8 +151,8 @@ describe('portlayer on a real VCH', () => {
     expect(runcList().length).toBe(before);
   });
 
-  it('restarts one exited task with a bind; its log keeps both runs', async () => {
-    const { id, ids } = await pod('again', { a: 'echo run; exit 1' });
+  it('restarts one exited task with a bind; each run has its own log (previous=true)', async () => {
+    const { id, ids } = await pod('again', { a: 'echo run $RANDOM$RANDOM; exit 1' });
     await until(
       'a to exit',
       async () => (await pl.info(ids.a)).tasks![0].processConfig.status === 'exited',
@@ -164,7 +164,12 @@ describe('portlayer on a real VCH', () => {
       return t.restartCount === 1 && t.processConfig.status === 'exited' && i;
     });
     expect(info.tasks![0].processConfig.exitCode).toBe(1);
-    expect(await text(await pl.logs(ids.a, {}))).toBe('run\nrun\n');
+    // As the kubelet keeps them: the current run's log, and the one before it apart.
+    const current = await text(await pl.logs(ids.a, {}));
+    const previous = await text(await pl.logs(ids.a, { previous: true }));
+    expect(current).toMatch(/^run \d+\n$/);
+    expect(previous).toMatch(/^run \d+\n$/);
+    expect(previous).not.toBe(current);
     await pl.remove(id);
   });
 

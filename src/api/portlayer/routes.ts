@@ -44,6 +44,10 @@ export const ROUTES = {
   containerWait: route('GET', '/containers/{id}/wait', 'ContainerWait'),
   containerLogs: route('GET', '/containers/{id}/logs', 'GetContainerLogs'),
   containerStats: route('GET', '/containers/{id}/stats', 'GetContainerStats'),
+  // Ours (VIC has no port-forward): an HTTP upgrade (`Upgrade: tcp`) whose connection then
+  // carries one TCP connection to {port} on the container's (pod's) own loopback, made inside
+  // it; answered 101 once connected, else with the error model (503 when nothing listens).
+  portForward: extensionRoute('POST', '/containers/{id}/forward/{port}', 'PortForward'),
 
   // Joins: each takes a handle and answers a new one.
   imageJoin: route('POST', '/storage/{store_name}/info/{id}', 'ImageJoin'),

@@ -21,6 +21,7 @@ import { isSpdyUpgrade, serveSpdyExec } from './spdy-exec.js';
 import { isWebSocketUpgrade, serveWebSocketExec } from './ws-exec.js';
 import { StatsRoutes } from './stats-routes.js';
 import { rejectUpgrade } from './upgrade.js';
+import { servePortForward } from './port-forward-route.js';
 
 export interface KubeletServerOptions {
   /** PEM serving certificate and key. */
@@ -143,7 +144,8 @@ export class KubeletServer {
       if (req.method !== 'POST') throw new HttpError(405, '/run answers POST only');
       return runCommand(this.provider, res, parts, query);
     }
-    if (['attach', 'portForward'].includes(head ?? ''))
+    if (head === 'portForward') throw new HttpError(400, 'Upgrade request required');
+    if (['attach'].includes(head ?? ''))
       throw new HttpError(501, `/${head} is not implemented by this node's provider`);
     const get = (what: string) => {
       if (req.method !== 'GET' && req.method !== 'HEAD')
@@ -204,9 +206,11 @@ export class KubeletServer {
       throw verdict.error;
     }
     const parts = url.pathname.split('/').slice(1);
+    if (parts[0] === 'portForward')
+      return servePortForward(req, socket, head, this.provider, parts, url.searchParams, this.log);
     if (parts[0] !== 'exec')
       throw new HttpError(
-        parts[0] === 'attach' || parts[0] === 'portForward' ? 501 : 404,
+        parts[0] === 'attach' ? 501 : 404,
         `no upgrade is served at ${url.pathname}`,
       );
     if (req.method !== 'POST' && req.method !== 'GET')

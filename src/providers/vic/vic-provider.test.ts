@@ -320,9 +320,10 @@ describe('VicProvider', () => {
     await expect(provider.getContainerLogs('default', 'logs', 'zz', {})).rejects.toMatchObject({
       kind: 'NotFound',
     });
-    await expect(
-      provider.getContainerLogs('default', 'logs', 'a', { previous: true }),
-    ).rejects.toMatchObject({ kind: 'InvalidInput' });
+    // The previous instance's log is asked of the portlayer, never followed.
+    await provider.getContainerLogs('default', 'logs', 'a', { previous: true, follow: true });
+    expect(isolation.calls.filter((c) => c.startsWith('logs')).at(-1)).toContain('"follow":false');
+    expect(isolation.calls.filter((c) => c.startsWith('logs')).at(-1)).toContain('"previous":true');
   });
 
   it('a container not created yet has no log to read (it is waiting, says why)', async () => {

@@ -6,7 +6,7 @@
 // pushed through notifyPods. The PodCache is rebuilt from the VCH
 // when the provider starts, so pods keep running across a restart of vic-kubelet.
 import type { NodeDns } from './operations/pod-dns.js';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, NodeError } from '../../node/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -557,25 +557,32 @@ export class VicProvider implements Provider {
     const c = vp.containers.get(container);
     if (!c)
       throw new NodeError('NotFound', `container ${container} is not in pod ${namespace}/${pod}`);
-    if (o.previous)
-      throw new NodeError(
+    // The kubelet's answer when there is no earlier instance (400, its words).
+    const noPrevious = () =>
+      new NodeError(
         'InvalidInput',
-        `previous terminated container "${container}" in pod "${pod}": the VCH keeps one log per container across restarts; read it without --previous`,
+        `previous terminated container "${container}" in pod "${pod}" not found`,
       );
+    if (o.previous && !c.taskId) throw noPrevious();
     if (!c.taskId)
       throw new NodeError(
         'InvalidInput',
         `container "${container}" in pod "${pod}" is waiting to start: ${c.waiting?.reason ?? 'ContainerCreating'}`,
       );
-    return this.o.isolation.logs(c.taskId, {
-      follow: o.follow,
-      since: o.since,
-      timestamps: o.timestamps,
-      tail: o.tail,
-      stream: o.stream,
-      limitBytes: o.limitBytes,
-      signal: o.signal,
-    });
+    return this.o.isolation
+      .logs(c.taskId, {
+        follow: o.follow,
+        since: o.since,
+        timestamps: o.timestamps,
+        tail: o.tail,
+        stream: o.stream,
+        limitBytes: o.limitBytes,
+        signal: o.signal,
+        ...(o.previous && { previous: true, follow: false }),
+      })
+      .catch((err: unknown) => {
+        throw o.previous && (err as NodeError).kind === 'NotFound' ? noPrevious() : err;
+      });
   }
 
   async runInContainer(
@@ -587,6 +594,21 @@ export class VicProvider implements Provider {
   ): Promise<ExecResult> {
     await this.ready;
     return execInPod(this.o.isolation, this.entry(namespace, pod), container, command, io);
+  }
+
+  async portForward(
+    namespace: string,
+    pod: string,
+    port: number,
+    signal?: AbortSignal,
+  ): Promise<Duplex> {
+    await this.ready;
+    const vp = this.entry(namespace, pod);
+    const isolation = this.o.isolation;
+    if (!isolation.portForward)
+      throw new NodeError('NotImplemented', 'this VCH client cannot forward ports');
+    if (!vp.id) throw new NodeError('Conflict', `pod ${namespace}/${pod} is not running yet`);
+    return isolation.portForward(vp.id, port, signal);
   }
 
   private entry(namespace: string, name: string): VicPod {

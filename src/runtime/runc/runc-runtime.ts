@@ -6,6 +6,7 @@ import { containerSeccomp } from '../seccomp/container.js';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidInput, unavailable } from '../errors.js';
@@ -30,7 +31,7 @@ import type {
   SandboxSpec,
   SandboxUsage,
 } from '../runtime.js';
-import { containerSample, oomKilled, sandboxUsage } from './stats.js';
+import { cgroupPids, containerSample, oomKilled, sandboxUsage } from './stats.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
@@ -38,6 +39,7 @@ import { bindExecSocket, tetherExec } from './tether-exec.js';
 import { Runc, RuncError, runcExec } from './runc-cli.js';
 import { runcExecStream } from './exec-stream.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
+import { connectInNetns, netnsConnectPath } from './port-forward.js';
 
 export interface RuncRuntimeOptions {
   /** Where the backend keeps everything, e.g. `<vch-state>/runtime/runc`. */
@@ -244,6 +246,19 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     await this.ready();
     this.checkSandbox(id);
     return sandboxUsage(this.sandboxes.pauseOf(id));
+  }
+
+  async processes(id: string): Promise<number[]> {
+    await this.ready();
+    const rec = this.get(id);
+    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
+    return cgroupPids(id);
+  }
+
+  async portForward(id: string, port: number): Promise<Duplex> {
+    await this.ready();
+    this.checkSandbox(id);
+    return connectInNetns(netnsConnectPath(this.tether), this.sandboxes.pauseOf(id), port);
   }
 
   override async close(): Promise<void> {

@@ -18,6 +18,16 @@ export function oomKilled(id: string): boolean {
   return oomKillCount(new CgroupFiles(containerCgroupPath(id))) > 0;
 }
 
+/** The pids in the container's cgroup (cgroup.procs: one per line), ascending. */
+export async function cgroupPids(id: string): Promise<number[]> {
+  const text = (await new CgroupFiles(containerCgroupPath(id)).read('pids', 'cgroup.procs')) ?? '';
+  return text
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
 export async function containerSample(
   rec: ContainerRecord,
   dirs: { rootfs: string; upper: string },

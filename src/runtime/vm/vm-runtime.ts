@@ -198,7 +198,9 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       if (rec.spec.terminationMessagePath) await freshTerminationLog(dirs.terminationLog);
       const etc = await this.etcFiles(vm.rec.id, vm.rec.spec);
       const volumes = await prepareMounts([...etc, ...(rec.spec.mounts ?? [])], dirs.mounts);
-      await vm.addPort(id, rec.spec.logPath);
+      // A restart: the port it has already is pointed at the log path afresh (the VCH may have
+      // moved the last instance's log away: kubectl logs --previous); else a new port.
+      if (!(await vm.changePortFile(id, rec.spec.logPath))) await vm.addPort(id, rec.spec.logPath);
       const control = vm.control;
       if (vm.gone || !control) throw unavailable(`the pod VM of ${id} is not running`);
       const seccomp = await containerSeccomp(rec.spec.security);

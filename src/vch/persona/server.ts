@@ -17,6 +17,7 @@ import { addStatsRoutes } from './stats.js';
 import { addNetworkRoutes } from './networks.js';
 import { addSystemRoutes } from './system.js';
 import { addVolumeRoutes } from './volumes.js';
+import { addTopRoutes } from './top.js';
 
 export interface PersonaOptions {
   logger?: VchLogger;
@@ -31,6 +32,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addImageRoutes(router, vch, options.tmpDir);
   addContainerRoutes(router, vch);
   addExecRoutes(router, vch);
+  addTopRoutes(router, vch);
   addStatsRoutes(router, vch);
   addVolumeRoutes(router, vch);
   addNetworkRoutes(router, vch);

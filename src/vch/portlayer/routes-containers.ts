@@ -217,6 +217,8 @@ export function addContainerRoutes(
     const limitBytes = queryInt(query, 'limitBytes', 1);
     const deadline = queryUnixNanos(query, 'deadline');
     const stream = query.get('stream') ?? 'all';
+    // Ours: the previous instance's log of a restarted task (kubectl logs --previous).
+    const previous = queryBool(query, 'previous');
     if (!STREAMS.has(stream))
       throw invalidInput(`invalid stream ${JSON.stringify(stream)}: want stdout, stderr or all`);
     const { tasks, task } = await resolve(params[0]);
@@ -235,6 +237,7 @@ export function addContainerRoutes(
       timestamps,
       stream: stream as 'stdout' | 'stderr' | 'all',
       signal: AbortSignal.any(signals),
+      ...(previous && { previous, follow: false }),
       ...(since !== undefined && { since }),
       ...(tail !== undefined && { tail }),
       ...(limitBytes !== undefined && { limitBytes }),

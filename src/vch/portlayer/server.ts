@@ -18,6 +18,7 @@ import { addInteractionRoutes } from './routes-interaction.js';
 import { addJoinRoutes } from './routes-joins.js';
 import { addStatsRoutes } from './routes-stats.js';
 import { addVolumeRoutes } from './routes-volumes.js';
+import { addForwardRoutes } from './routes-forward.js';
 import { hostFacts } from '../host-facts.js';
 
 export interface PortlayerOptions {
@@ -81,6 +82,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   addExecRoutes(router, handles, execs);
   addInteractionRoutes(router, execs);
   addStatsRoutes(router, vch, dir);
+  addForwardRoutes(router);
   return router;
 }
 

@@ -26,6 +26,7 @@ import type { Watchers } from './watchers.js';
 import { checkPublishedPorts } from '../network/ports.js';
 import { resolveMounts } from '../volumes/container-mounts.js';
 import type { VolumeService } from '../volumes/volume-service.js';
+import { keepPreviousLog, logPerInstance } from './previous-log.js';
 
 export class ContainerService {
   constructor(
@@ -139,6 +140,7 @@ export class ContainerService {
       if (row.status === 'running') return false;
       const restart = row.status === 'exited' || row.startedAt !== undefined;
       try {
+        if (restart && logPerInstance(row.config.labels)) await keepPreviousLog(ctx.logPath(id));
         await runtime.start(id);
       } catch (e) {
         // Docker keeps the failure on the container (State.Error) with a shell's exit code:

@@ -9,6 +9,7 @@ import type { LogsRequest, WaitCondition } from '../types.js';
 import type { ContainerService } from './containers.js';
 import type { VchContext } from './context.js';
 import { findContainer } from './lookup.js';
+import { previousLogPath } from './previous-log.js';
 
 export class LogService {
   constructor(
@@ -32,6 +33,13 @@ export class LogService {
     };
     // Check now, so that a bad query or a missing log fails the call itself, not the stream.
     validateQuery(query);
+    if (req.previous) {
+      const prev = previousLogPath(this.ctx.logPath(row.id));
+      await access(prev).catch(() => {
+        throw notFound(`previous terminated container ${row.name} not found`);
+      });
+      return this.#stream(row.id, query, undefined, req.signal, prev);
+    }
     // output.log, or (for the moment in which the tether rotates it) output.log.1.
     const log = this.ctx.logPath(row.id);
     try {
@@ -66,6 +74,7 @@ export class LogService {
     query: LogQuery,
     until: WaitCondition | undefined,
     outer: AbortSignal | undefined,
+    path = this.ctx.logPath(id),
   ): Readable {
     // Following ends when the container stops, the caller aborts, or the stream is destroyed.
     const done = new AbortController();
@@ -75,7 +84,7 @@ export class LogService {
       query.writerClosed = this.containers.wait(id, until, signal).catch(() => {});
     }
     query.signal = signal;
-    const stream = Readable.from(queryLog(this.ctx.logPath(id), query), { objectMode: true });
+    const stream = Readable.from(queryLog(path, query), { objectMode: true });
     stream.once('close', () => done.abort());
     return stream;
   }

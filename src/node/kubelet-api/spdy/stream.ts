@@ -115,6 +115,12 @@ export class SpdyStream extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // Cut short before both halves closed: the peer is told (as a socket's destroy resets it),
+    // or it would wait on the stream forever.
+    if (this.resetStatus === undefined && !(this.localClosed && this.remoteClosed)) {
+      this.resetStatus = RstStatus.CANCEL;
+      this.owner.sendReset(this, RstStatus.CANCEL);
+    }
     this.owner.streamClosed(this);
     cb(err);
   }

@@ -3,6 +3,7 @@
 // (NotFound, Conflict, InvalidInput: the VCH said no; Unavailable: it could not be reached).
 import type { Readable } from 'node:stream';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { kindOfHttpStatus } from '../../../errdefs.js';
 import { NodeError } from '../../../node/errors.js';
 
@@ -170,6 +171,52 @@ export class HttpClient {
     }
     return res;
   }
+}
+
+/**
+ * An upgrade request (`Upgrade: tcp`): resolves with the connection once the server switched
+ * protocols (101); any other answer becomes a NodeError of its status's kind.
+ */
+export function upgradeRequest(
+  client: HttpClient,
+  method: string,
+  path: string,
+  signal?: AbortSignal,
+): Promise<Duplex> {
+  const { socketPath, host, port, basePath, text } = client.endpoint;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      socketPath,
+      host,
+      port,
+      method,
+      path: basePath + path,
+      headers: { connection: 'Upgrade', upgrade: 'tcp' },
+      signal,
+    });
+    req.on('upgrade', (_res, socket: Duplex, head: Buffer) => {
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    req.on('response', (res) => {
+      void readText(res).then(
+        (body) => reject(responseError(client.server, method, path, res, body)),
+        reject,
+      );
+    });
+    req.on('error', (err) =>
+      reject(
+        signal?.aborted
+          ? err
+          : new NodeError(
+              'Unavailable',
+              `${client.server} at ${text}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+              { cause: err },
+            ),
+      ),
+    );
+    req.end();
+  });
 }
 
 function queryString(query: Query | undefined): string {

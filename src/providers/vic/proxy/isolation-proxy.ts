@@ -2,7 +2,7 @@
 // A handle is an immutable change set: every join returns a new handle, and commit applies all
 // of it at once or nothing. The HTTP implementation is portlayer-client.ts; unit tests use a
 // double (test/support/fake-proxies.ts).
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type {
   ContainerCreateConfig,
   ContainerCreatedInfo,
@@ -31,6 +31,8 @@ export interface LogsOptions {
   tail?: number;
   stream?: 'stdout' | 'stderr' | 'all';
   limitBytes?: number;
+  /** The previous instance's log (a restarted task). */
+  previous?: boolean;
   signal?: AbortSignal;
 }
 
@@ -109,6 +111,11 @@ export interface IsolationProxy {
   execResize(id: string, size: { width: number; height: number }): Promise<void>;
   /** Waits for an attached exec of pod `podId` to end; its exit code. */
   execWait(podId: string, id: string, signal?: AbortSignal): Promise<number>;
+  /**
+   * Optional: a TCP connection to `port` on pod `podId`'s own loopback, made inside the pod
+   * (kubectl port-forward); resolves once connected. Unavailable: nothing listens there.
+   */
+  portForward?(podId: string, port: number, signal?: AbortSignal): Promise<Duplex>;
   /** A task's log as text (kubectl logs): both streams in order, unless `stream` says. */
   logs(id: string, options: LogsOptions): Promise<Readable>;
 }

@@ -1,6 +1,6 @@
 // IsolationProxy over HTTP: VIC's portlayer routes and models (src/api/portlayer/), the same
 // table of routes the server registers.
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import {
   type ContainerCreateConfig,
   type ContainerCreatedInfo,
@@ -20,7 +20,7 @@ import {
   type WriteVolumeFilesRequest,
 } from '../../../api/portlayer/index.js';
 import { NodeError } from '../../../node/errors.js';
-import { HttpClient, type Endpoint, type RequestOptions } from './http.js';
+import { HttpClient, type Endpoint, type RequestOptions, upgradeRequest } from './http.js';
 import type { ExecTaskResult, IsolationProxy, LogsOptions } from './isolation-proxy.js';
 import type { StatsSource } from './stats-source.js';
 import type {
@@ -230,6 +230,14 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
     return r.exitCode;
   }
 
+  // ---- port-forward ----
+
+  /** A connection to `port` on the pod's own loopback (our extension route): once connected. */
+  portForward(id: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    const r = ROUTES.portForward;
+    return upgradeRequest(this.http, r.method, routePath(r, id, String(port)), signal);
+  }
+
   // ---- stats ----
 
   containerStats(id: string): Promise<ContainerStats> {
@@ -289,6 +297,7 @@ export class PortlayerClient implements IsolationProxy, VolumeStore, StatsSource
         taillines: o.tail,
         stream: o.stream,
         limitBytes: o.limitBytes,
+        previous: o.previous || undefined,
       },
       signal: o.signal,
     });

@@ -1,0 +1,30 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { keepPreviousLog, logPerInstance, previousLogPath } from './previous-log.js';
+
+describe('the previous instance’s log', () => {
+  it('moves the log and its rotated files apart, replacing the instance before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prev-log-'));
+    const log = join(dir, 'output.log');
+    writeFileSync(log, 'first');
+    await keepPreviousLog(log);
+    writeFileSync(log, 'second-new');
+    writeFileSync(`${log}.1`, 'second-old');
+    writeFileSync(join(dir, 'other'), 'kept');
+    await keepPreviousLog(log);
+    expect(readdirSync(join(dir, 'previous')).sort()).toEqual(['output.log', 'output.log.1']);
+    expect(readFileSync(previousLogPath(log), 'utf8')).toBe('second-new');
+    expect(readFileSync(`${previousLogPath(log)}.1`, 'utf8')).toBe('second-old');
+    // The new instance starts on an empty log; nothing else is touched.
+    expect(readFileSync(log, 'utf8')).toBe('');
+    expect(readdirSync(dir).sort()).toEqual(['other', 'output.log', 'previous']);
+  });
+
+  it('is kept for a pod’s containers, not for Docker’s', () => {
+    expect(logPerInstance({ 'vic.portlayer.task': 'x' })).toBe(true);
+    expect(logPerInstance({})).toBe(false);
+    expect(logPerInstance(undefined)).toBe(false);
+  });
+});
