@@ -400,7 +400,8 @@ export async function runScale(o) {
     await until(
       `all ${o.pods} pods Ready`,
       async () => {
-        if (child.exitCode !== null) throw new Error('the node exited');
+        // Truthy, to end the wait (a throw here would only count as "not yet").
+        if (child.exitCode !== null) return 'exited';
         const n = readyCount();
         if (Date.now() - lastLog > 10_000) {
           lastLog = Date.now();
@@ -412,6 +413,8 @@ export async function runScale(o) {
     ).catch((e) => {
       throw new Error(`${e.message} (${readyCount()} Ready)\n${nodeTail()}`);
     });
+    if (child.exitCode !== null)
+      throw new Error(`the node exited (${readyCount()} Ready)\n${nodeTail()}`);
     const allReady = Math.max(...[...pods.values()].map((p) => p.ready)) - t0;
     // Let the figures settle a moment (the node's last status writes), then take them.
     await sleep(3000);

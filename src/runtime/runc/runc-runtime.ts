@@ -246,6 +246,19 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
   }
 
   protected async deliver(rec: RuncContainer, signo: number): Promise<void> {
+    // Any other signal goes to the tether (the container's init), which forwards it: straight
+    // from here, as `runc kill` would send it, without a runc process per stop.
+    if (signo !== 9 && rec.init && rec.bootId === this.boot) {
+      if (!isAlive(rec.init)) throw conflict(`container ${rec.id} is not running`);
+      try {
+        process.kill(rec.init.pid, signo);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH')
+          throw conflict(`container ${rec.id} is not running`);
+        throw e;
+      }
+    }
     // SIGKILL can only reach the tether itself; with a shared PID namespace its child would be
     // left running, so it goes to every process of the container.
     await this.runc
