@@ -113,6 +113,8 @@ interface Work {
  * enough that a burst never floods the VCH's socket (creation-slots.ts).
  */
 const CONCURRENT_CREATIONS = 16;
+/** Pod deletions under way at once (each may wait out its pod's grace period). */
+const CONCURRENT_DELETIONS = 64;
 
 export class VicProvider implements Provider {
   readonly cache = new PodCache();
@@ -124,6 +126,7 @@ export class VicProvider implements Provider {
   private readonly imageUpdater: ImageUpdater;
   private readonly work = new Map<VicPod, Work>();
   private readonly creations = new CreationSlots(CONCURRENT_CREATIONS);
+  private readonly deletions = new CreationSlots(CONCURRENT_DELETIONS);
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
   private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
   private lastCapacity: Record<string, string> | undefined;
@@ -433,7 +436,9 @@ export class VicProvider implements Provider {
     this.killing(vp);
     for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
       try {
-        await this.deleter.delete(vp, graceSec, () => this.changed(vp));
+        // A few at a time, as creations: a thousand at once overflowed the VCH's socket
+        // (EAGAIN) and timed out. More than creations, as each may wait out its grace period.
+        await this.deletions.run(() => this.deleter.delete(vp, graceSec, () => this.changed(vp)));
         this.work.delete(vp);
         this.o.log.info({ pod: key, id: vp.id }, 'pod deleted from the VCH');
         return;

@@ -3,7 +3,7 @@
 // burst of pods (a thousand bound to the node within a minute) started every one at once: a
 // thousand concurrent requests on the VCH's socket and the apiserver, connections reset and
 // timed out, and every pod fell into image-pull back-off. Queued, they go through at the rate
-// the VCH can take them.
+// the VCH can take them. Deletions get slots of their own, likewise.
 export class CreationSlots {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
