@@ -50,6 +50,48 @@ function processFigures(pid) {
   }
 }
 
+/** The node's spawn helper (src/spawn/helper-main.ts): the node process's child running it. */
+function spawnHelperOf(pid) {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const ppid = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1];
+      if (Number(ppid) !== pid) continue;
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('spawn/helper-main.js'))
+        return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The node process's figures with its spawn helper's added: the helper runs the node's runc,
+ * mount and CNI commands, so its private memory and its CPU, and its children's, are the
+ * node's.
+ */
+function nodeFigures(pid) {
+  const f = processFigures(pid);
+  const helperPid = spawnHelperOf(pid);
+  const h = helperPid === undefined ? undefined : processFigures(helperPid);
+  if (!f || !h) return f && { ...f, helperRss: 0 };
+  // Its private memory: what it adds (its Node binary's pages are the node process's too).
+  let priv = 0;
+  try {
+    const rollup = readFileSync(`/proc/${helperPid}/smaps_rollup`, 'utf8');
+    for (const m of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) priv += Number(m[1]);
+  } catch {
+    priv = h.rss / 1024;
+  }
+  return {
+    rss: f.rss + priv * 1024,
+    cpu: f.cpu + h.cpu,
+    childCpu: f.childCpu + h.childCpu,
+    helperRss: priv * 1024,
+  };
+}
+
 /** The runc containers under a VCH's state directory: id, status, init pid. */
 export function runcContainers(stateDir) {
   const root = join(stateDir, 'runtime', 'runc', 'runc');
@@ -272,7 +314,7 @@ export async function runScale(o) {
     ).catch((e) => {
       throw new Error(`${e.message}\n${nodeTail()}`);
     });
-    const idle = processFigures(child.pid);
+    const idle = nodeFigures(child.pid);
 
     // The image is pulled once, before the clock starts (the SLO excludes pulls).
     await core.createNamespacedPod({ namespace, body: podBody(o, 'warm-up') });
@@ -321,7 +363,7 @@ export async function runScale(o) {
     // Samples of the node process: peak RSS over the run.
     let peakRss = idle?.rss ?? 0;
     sampler = setInterval(() => {
-      const f = processFigures(child.pid);
+      const f = nodeFigures(child.pid);
       if (f && f.rss > peakRss) peakRss = f.rss;
     }, 1000);
 
@@ -358,7 +400,8 @@ export async function runScale(o) {
     await until(
       `all ${o.pods} pods Ready`,
       async () => {
-        if (child.exitCode !== null) throw new Error('the node exited');
+        // Truthy, to end the wait (a throw here would only count as "not yet").
+        if (child.exitCode !== null) return 'exited';
         const n = readyCount();
         if (Date.now() - lastLog > 10_000) {
           lastLog = Date.now();
@@ -370,10 +413,12 @@ export async function runScale(o) {
     ).catch((e) => {
       throw new Error(`${e.message} (${readyCount()} Ready)\n${nodeTail()}`);
     });
+    if (child.exitCode !== null)
+      throw new Error(`the node exited (${readyCount()} Ready)\n${nodeTail()}`);
     const allReady = Math.max(...[...pods.values()].map((p) => p.ready)) - t0;
     // Let the figures settle a moment (the node's last status writes), then take them.
     await sleep(3000);
-    const atPeak = processFigures(child.pid);
+    const atPeak = nodeFigures(child.pid);
     const memory = podMemory(stateDir);
     const vms = vmMemory(stateDir);
     const containersRunning = runcContainers(stateDir).filter((c) => c.status === 'running').length;
@@ -406,7 +451,7 @@ export async function runScale(o) {
       ),
       persona: (await personaContainers(join(stateDir, 'docker.sock')).catch(() => [])).length,
     };
-    const end = processFigures(child.pid);
+    const end = nodeFigures(child.pid);
 
     const watched = [...pods.values()].map((p) => p.ready - p.sent);
     const api = [...pods.values()].map((p) => p.apiMs);
@@ -428,6 +473,7 @@ export async function runScale(o) {
         idleRss: idle?.rss,
         rssAtAllReady: atPeak?.rss,
         peakRss,
+        helperRss: end?.helperRss,
         cpuSeconds: (end?.cpu ?? NaN) - (idle?.cpu ?? NaN),
         childCpuSeconds: (end?.childCpu ?? NaN) - (idle?.childCpu ?? NaN),
       },

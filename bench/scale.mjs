@@ -216,12 +216,17 @@ const rows = [
   ],
   ['first create → all Ready', sec(r.allReadyMs), ''],
   [
-    'node + VCH RSS: idle / all Ready / peak',
+    'node + VCH (+ spawn helper) RSS: idle / all Ready / peak',
     `${mib(r.node.idleRss)} / ${mib(r.node.rssAtAllReady)} / ${mib(r.node.peakRss)}`,
     '< 400 MiB at 1000 pods',
   ],
-  ['node + VCH CPU (create, run, delete)', `${r.node.cpuSeconds.toFixed(1)} s`, ''],
-  ['its reaped children (runc CLI, CNI) CPU', `${r.node.childCpuSeconds.toFixed(1)} s`, ''],
+  ['of which the spawn helper (private memory), at the end', mib(r.node.helperRss ?? 0), ''],
+  [
+    'node + VCH (+ spawn helper) CPU (create, run, delete)',
+    `${r.node.cpuSeconds.toFixed(1)} s`,
+    '',
+  ],
+  ['their reaped children (runc CLI, CNI) CPU', `${r.node.childCpuSeconds.toFixed(1)} s`, ''],
   [
     `host memory per pod: cgroups (${r.memoryPerPod.cgroups}) / PSS`,
     `${mib(r.memoryPerPod.cgroup)} / ${mib(r.memoryPerPod.pss)}`,

@@ -18,7 +18,10 @@ function sharedAgent(fresh: Agent): Agent {
   const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.rejectUnauthorized, o.servername]);
   let agent = agents.get(key);
   if (!agent) {
-    agent = new Agent({ ...o, keepAlive: true });
+    // At most 64 connections: a burst of requests (a thousand pods' status and Events) waits
+    // for one rather than opening hundreds of TLS handshakes at once, which the apiserver
+    // dropped under load. Only the pod and node watches hold one for long.
+    agent = new Agent({ ...o, keepAlive: true, maxSockets: 64 });
     agents.set(key, agent);
   }
   return agent;

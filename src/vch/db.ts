@@ -177,6 +177,11 @@ interface RawContainer {
   termination_message: string | null;
 }
 
+/** A JSON path to one key of an object (keys such as `vic.portlayer.id` quoted). */
+function labelPath(base: string, key: string): string {
+  return `${base}.${JSON.stringify(key)}`;
+}
+
 function podFromRaw(r: RawPod): PodRow {
   return {
     id: r.id,
@@ -260,6 +265,13 @@ export class VchDb {
       pod: db.prepare('SELECT * FROM pods WHERE id = ?'),
       podByName: db.prepare('SELECT * FROM pods WHERE name = ?'),
       pods: db.prepare('SELECT * FROM pods ORDER BY created'),
+      // By one label (a JSON path into labels/config), in SQLite: no row is parsed in JS.
+      podByLabel: db.prepare(
+        'SELECT id FROM pods WHERE json_extract(labels, ?) = ? ORDER BY created LIMIT 1',
+      ),
+      containerByLabel: db.prepare(
+        'SELECT id FROM containers WHERE json_extract(config, ?) = ? ORDER BY created DESC LIMIT 1',
+      ),
       insertContainer: db.prepare(
         `INSERT INTO containers (id, name, name_in_pod, pod_id, config, image_reference, image_id,
            process, created, status, restart_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
@@ -379,6 +391,19 @@ export class VchDb {
   /** Newest first, as `docker ps`. */
   containers(): ContainerRow[] {
     return (this.#stmt.containers.all() as RawContainer[]).map(containerFromRaw);
+  }
+
+  /** The oldest pod with label `key` = `value`. */
+  podIdByLabel(key: string, value: string): string | undefined {
+    const row = this.#stmt.podByLabel.get(labelPath('$', key), value) as { id: string } | undefined;
+    return row?.id;
+  }
+
+  /** The newest container with label `key` = `value`. */
+  containerIdByLabel(key: string, value: string): string | undefined {
+    const path = labelPath('$.labels', key);
+    const row = this.#stmt.containerByLabel.get(path, value) as { id: string } | undefined;
+    return row?.id;
   }
 
   containersOfPod(podId: string): ContainerRow[] {

@@ -331,6 +331,16 @@ export class Vch extends EventEmitter<VchEvents> {
     return this.#pods.list();
   }
 
+  /** The id of the oldest pod labelled `key`=`value`: one indexed read, no listing. */
+  podIdByLabel(key: string, value: string): string | undefined {
+    return this.#ctx.db.podIdByLabel(key, value);
+  }
+
+  /** The id of the newest container labelled `key`=`value`. */
+  containerIdByLabel(key: string, value: string): string | undefined {
+    return this.#ctx.db.containerIdByLabel(key, value);
+  }
+
   // ---- images: services/images.ts ----
 
   /** Pulls an image from its registry and records its reference. */

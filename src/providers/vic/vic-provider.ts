@@ -5,6 +5,7 @@
 // one and keeps them to the restartPolicy with back-off; each change of the pod's status is
 // pushed through notifyPods. The PodCache is rebuilt from the VCH
 // when the provider starts, so pods keep running across a restart of vic-kubelet.
+import { CreationSlots } from './operations/creation-slots.js';
 import type { NodeDns } from './operations/pod-dns.js';
 import type { Duplex, Readable } from 'node:stream';
 import type * as k8s from '@kubernetes/client-node';
@@ -112,6 +113,14 @@ interface Work {
   updating?: Promise<void>;
 }
 
+/**
+ * Pod creations under way at once: enough to keep the VCH and runc busy on a small host, few
+ * enough that a burst never floods the VCH's socket (creation-slots.ts).
+ */
+const CONCURRENT_CREATIONS = 16;
+/** Pod deletions under way at once (each may wait out its pod's grace period). */
+const CONCURRENT_DELETIONS = 64;
+
 export class VicProvider implements Provider {
   readonly cache = new PodCache();
   private readonly creator: PodCreator;
@@ -121,6 +130,8 @@ export class VicProvider implements Provider {
   private readonly lifecycle: ContainerLifecycle;
   private readonly imageUpdater: ImageUpdater;
   private readonly work = new Map<VicPod, Work>();
+  private readonly creations = new CreationSlots(CONCURRENT_CREATIONS);
+  private readonly deletions = new CreationSlots(CONCURRENT_DELETIONS);
   private podChanged: ((pod: k8s.V1Pod) => void) | undefined;
   private podEvent: ((pod: k8s.V1Pod, event: PodEvent) => void) | undefined;
   private lastCapacity: Record<string, string> | undefined;
@@ -227,17 +238,21 @@ export class VicProvider implements Provider {
     let images: Map<string, ImageConfig> | undefined;
     while (!signal.aborted) {
       try {
-        if (!images) {
-          images = await this.creator.pullImages(vp.pod, signal, undefined, (e) =>
-            this.event(vp, e),
-          );
-          // Back to the default waiting reason (ContainerCreating; PodInitializing with init
-          // containers, as kubectl's Init:0/N needs), from a failed pull's.
-          for (const c of vp.containers.values()) c.waiting = undefined;
-          this.changed(vp);
-        }
-        if (signal.aborted) return;
-        const created = await this.creator.create(vp.pod, images, (e) => this.event(vp, e));
+        // One of a few creations at a time (creation-slots.ts): a burst of pods is queued.
+        const created = await this.creations.run(async () => {
+          if (!images) {
+            images = await this.creator.pullImages(vp.pod, signal, undefined, (e) =>
+              this.event(vp, e),
+            );
+            // Back to the default waiting reason (ContainerCreating; PodInitializing with init
+            // containers, as kubectl's Init:0/N needs), from a failed pull's.
+            for (const c of vp.containers.values()) c.waiting = undefined;
+            this.changed(vp);
+          }
+          if (signal.aborted) return undefined;
+          return this.creator.create(vp.pod, images, (e) => this.event(vp, e));
+        }, signal);
+        if (!created) return;
         vp.id = created.id;
         // A deletion that came during the commit keeps the pod 'deleting'.
         if (vp.stage === 'creating') vp.stage = 'created';
@@ -441,7 +456,9 @@ export class VicProvider implements Provider {
     this.killing(vp);
     for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
       try {
-        await this.deleter.delete(vp, graceSec, () => this.changed(vp));
+        // A few at a time, as creations: a thousand at once overflowed the VCH's socket
+        // (EAGAIN) and timed out. More than creations, as each may wait out its grace period.
+        await this.deletions.run(() => this.deleter.delete(vp, graceSec, () => this.changed(vp)));
         this.work.delete(vp);
         this.o.log.info({ pod: key, id: vp.id }, 'pod deleted from the VCH');
         return;

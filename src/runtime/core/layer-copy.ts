@@ -6,14 +6,11 @@
 // (trusted.overlay.opaque=y) hides everything below it, anything else replaces what is there.
 // Each layer is copied with one `cp -a --reflink=auto` (cheap on file systems that share
 // extents) after the target was made ready for it; nothing in a layer is followed or written.
-import { execFile } from 'node:child_process';
 import { type Stats } from 'node:fs';
 import { lstat, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { isWhiteout, opaqueXattr } from '../../image/overlay-diff.js';
-
-const run = promisify(execFile);
+import { execCommand as run } from '../../spawn/run-command.js';
 
 /** Copies the merged view of `layers` (top first) into `target` (an empty directory). */
 export async function copyLayers(layers: readonly string[], target: string): Promise<void> {

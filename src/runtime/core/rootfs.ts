@@ -3,27 +3,16 @@
 // container's directory), else a full copy (layer-copy.ts: the layers merged as overlay would
 // show them, cp -a --reflink=auto, cheap on filesystems that share extents). The vm backend
 // takes the same path: the overlay is mounted on the host and shared into the guest over 9p.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute } from 'node:path';
-import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
 import { copyLayers } from './layer-copy.js';
-
-const run = promisify(execFile);
+import { isMounted } from './mounts.js';
+import { execCommand as run } from '../../spawn/run-command.js';
 
 export type RootfsMode = 'overlay' | 'copy';
 
-export function isMounted(path: string): boolean {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-  // Field 5 is the mount point, with spaces and such escaped as octal.
-  const escaped = path.replace(
-    /[\s\\]/g,
-    (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'),
-  );
-  return mounts.split('\n').some((l) => l.split(' ')[4] === escaped);
-}
+export { isMounted } from './mounts.js';
 
 /**
  * Makes `target` the container's rootfs. Returns how it did; with `mode` given (a restart or a
@@ -36,7 +25,7 @@ export async function prepareRootfs(
 ): Promise<RootfsMode> {
   await mkdir(dirs.rootfs, { recursive: true });
   if (mode === 'copy') return 'copy';
-  if (isMounted(dirs.rootfs)) return 'overlay';
+  if (await isMounted(dirs.rootfs)) return 'overlay';
   await mkdir(dirs.upper, { recursive: true });
   await mkdir(dirs.work, { recursive: true });
   const lowers = typeof lower === 'string' ? [lower] : lower;
@@ -91,7 +80,7 @@ export function overlayOptions(
 
 /** Unmounts the overlay (if mounted) and removes the rootfs, upper and work directories. */
 export async function removeRootfs(dirs: { rootfs: string; upper: string; work: string }) {
-  if (isMounted(dirs.rootfs)) {
+  if (await isMounted(dirs.rootfs)) {
     try {
       await run('umount', [dirs.rootfs]);
     } catch {
@@ -99,7 +88,7 @@ export async function removeRootfs(dirs: { rootfs: string; upper: string; work: 
       await run('umount', ['-l', dirs.rootfs]);
     }
     // Never recurse into a view of the image: that would only write whiteouts, but still.
-    if (isMounted(dirs.rootfs)) throw unavailable(`cannot unmount ${dirs.rootfs}`);
+    if (await isMounted(dirs.rootfs)) throw unavailable(`cannot unmount ${dirs.rootfs}`);
   }
   for (const d of [dirs.rootfs, dirs.upper, dirs.work])
     await rm(d, { recursive: true, force: true });

@@ -8,16 +8,13 @@
 // with O_NOFOLLOW (through /proc/self/fd/N, as openat would); a symlink met on the way refuses
 // the mount. The bind comes from the final fd (/proc/PID/fd/N), so a link swapped in after the
 // walk changes nothing: what is mounted is the inode that was checked.
-import { execFile } from 'node:child_process';
-import { constants, readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { invalidInput, unavailable } from '../errors.js';
 import type { VolumeMount } from '../runtime.js';
-import { isMounted } from './rootfs.js';
-
-const run = promisify(execFile);
+import { isMounted } from './mounts.js';
+import { execCommand as run } from '../../spawn/run-command.js';
 
 /** Linux O_PATH: an fd that names an inode without opening it for I/O. */
 const O_PATH = 0o10000000;
@@ -152,17 +149,11 @@ export async function releaseMounts(mountsDir: string): Promise<void> {
   const entries = await readdir(mountsDir).catch(() => [] as string[]);
   for (const e of entries) {
     const p = join(mountsDir, e);
-    if (!isMounted(p)) continue;
+    if (!(await isMounted(p))) continue;
     await run('umount', [p]).catch(() => run('umount', ['-l', p]).catch(() => undefined));
-    if (isMounted(p)) throw unavailable(`cannot unmount the volume at ${p}`);
+    if (await isMounted(p)) throw unavailable(`cannot unmount the volume at ${p}`);
   }
   await rm(mountsDir, { recursive: true, force: true });
 }
 
-/** Whether anything is mounted below `dir` (a removal must not go through it). */
-export function mountedUnder(dir: string): boolean {
-  const prefix = dir.endsWith('/') ? dir : dir + '/';
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => (l.split(' ')[4] ?? '').startsWith(prefix));
-}
+export { mountedUnder } from './mounts.js';

@@ -1,10 +1,12 @@
 // Debian's runc, driven through its command line. Every call names our own --root, so the
 // VCH's containers are apart from anything else on the host that uses runc.
-import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecIo } from '../core/exec.js';
 import { RuntimeError, unavailable } from '../errors.js';
+import { commandError, runCommand, type FileToOpen } from '../../spawn/run-command.js';
 
 export interface RuncState {
   id: string;
@@ -13,14 +15,14 @@ export interface RuncState {
   bundle: string;
 }
 
-export interface CreateOptions {
+export interface RunOptions {
   id: string;
   bundle: string;
   pidFile: string;
   /** runc's and the container's stdout/stderr before the tether has the log: a file. */
   consoleLog: string;
-  /** Extra fds handed to the container as 3, 4, … (the log). */
-  extraFds?: number[];
+  /** Files opened for the container as fds 3, 4, … (the log, the status file). */
+  files?: FileToOpen[];
 }
 
 export class Runc {
@@ -30,20 +32,14 @@ export class Runc {
   ) {}
 
   /** Runs a runc subcommand to completion; rejects with runc's own message on failure. */
-  run(args: string[], timeoutMs = 30_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        this.binary,
-        ['--root', this.root, ...args],
-        { timeout: timeoutMs, maxBuffer: 16 << 20 },
-        (err, stdout, stderr) => {
-          if (!err) return resolve(stdout);
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') return reject(unavailable(`runc not found at ${this.binary}`));
-          reject(new RuncError(args[0], lastLine(stderr) || err.message));
-        },
-      );
+  async run(args: string[], timeoutMs = 30_000): Promise<string> {
+    const o = await runCommand(this.binary, ['--root', this.root, ...args], {
+      timeoutMs,
+      maxBuffer: 16 << 20,
     });
+    if (o.code === 0 && !o.failed && !o.overflow) return o.stdout;
+    if (o.failed?.code === 'ENOENT') throw unavailable(`runc not found at ${this.binary}`);
+    throw new RuncError(args[0], lastLine(o.stderr) || commandError(this.binary, args, o).message);
   }
 
   /**
@@ -66,54 +62,42 @@ export class Runc {
   }
 
   /**
-   * `runc create`: the container's init is set up and waits for `runc start`. runc runs in a
-   * session of its own, so the container is in neither the VCH's session nor its process
-   * group: killing the VCH (or its group) leaves it running.
+   * `runc run --detach`: the container's init is set up and started in one call (create and
+   * start were two spawns per container). runc runs in a session of its own, so the container
+   * is in neither the VCH's session nor its process group: killing the VCH (or its group)
+   * leaves it running. The init may have run and exited by the time this resolves.
    */
-  create(o: CreateOptions): Promise<void> {
-    const extra = o.extraFds ?? [];
-    return new Promise((resolve, reject) => {
-      const out = openSync(o.consoleLog, 'a');
-      const logStart = statSync(o.consoleLog).size;
-      let child;
-      try {
-        child = spawn(
-          this.binary,
-          [
-            '--root',
-            this.root,
-            'create',
-            '--bundle',
-            o.bundle,
-            '--pid-file',
-            o.pidFile,
-            '--preserve-fds',
-            String(extra.length),
-            o.id,
-          ],
-          { detached: true, stdio: ['ignore', out, out, ...extra] },
-        );
-      } finally {
-        closeSync(out);
-      }
-      child.on('error', (err) =>
-        reject(
-          (err as NodeJS.ErrnoException).code === 'ENOENT'
-            ? unavailable(`runc not found at ${this.binary}`)
-            : err,
-        ),
-      );
-      child.on('exit', (code, signal) => {
-        if (code === 0) return resolve();
-        let text = '';
-        try {
-          text = readFileSync(o.consoleLog, 'utf8').slice(logStart);
-        } catch {}
-        reject(new RuncError('create', lastLine(text) || `exit ${code ?? signal}`));
-      });
-      // Not unref'd: we wait for runc create to finish (the container it leaves behind is no
-      // child of ours; runc's own exit is what we await).
-    });
+  async runDetached(o: RunOptions): Promise<void> {
+    const logStart = await stat(o.consoleLog).then(
+      (s) => s.size,
+      () => 0,
+    );
+    const files = o.files ?? [];
+    const out = await runCommand(
+      this.binary,
+      [
+        '--root',
+        this.root,
+        'run',
+        '--detach',
+        '--bundle',
+        o.bundle,
+        '--pid-file',
+        o.pidFile,
+        '--preserve-fds',
+        String(files.length),
+        o.id,
+      ],
+      { detached: true, output: o.consoleLog, files, timeoutMs: 60_000 },
+    );
+    if (out.code === 0 && !out.failed) return;
+    if (out.failed?.code === 'ENOENT') throw unavailable(`runc not found at ${this.binary}`);
+    if (out.failed) throw unavailable(`runc run ${o.id}: ${out.failed.message}`);
+    let text = '';
+    try {
+      text = readFileSync(o.consoleLog, 'utf8').slice(logStart);
+    } catch {}
+    throw new RuncError('run', lastLine(text) || `exit ${out.code ?? out.signal}`);
   }
 }
 

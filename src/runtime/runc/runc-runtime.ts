@@ -4,8 +4,8 @@
 // only the host can reach (exit-watch.ts).
 import { containerSeccomp } from '../seccomp/container.js';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
@@ -35,9 +35,10 @@ import { cgroupPids, containerSample, oomKilled, sandboxUsage } from './stats.js
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
-import { bindExecSocket, tetherExec } from './tether-exec.js';
+import { EXEC_SOCKET, tetherExec } from './tether-exec.js';
 import { Runc, RuncError, runcExec } from './runc-cli.js';
 import { runcExecStream } from './exec-stream.js';
+import type { FileToOpen } from '../../spawn/run-command.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
 import { connectInNetns, netnsConnectPath } from './port-forward.js';
 
@@ -159,53 +160,35 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
       const append = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
-      const logFile = await open(rec.spec.logPath, append, 0o640);
-      const statusFile = await open(dirs.status, append | constants.O_EXCL, 0o600).catch(
-        async (e) => {
-          await logFile.close();
-          throw e;
-        },
-      );
-      // The log's directory, where the tether renames and creates the log's files as it rotates
-      // them: it cannot reach the host's path from inside the container. The container's
-      // process can reach none of the tether's fds (close-on-exec, the tether not dumpable).
-      const logDir = this.logRotation
-        ? await open(dirname(rec.spec.logPath), constants.O_RDONLY | constants.O_DIRECTORY).catch(
-            async (e) => {
-              await logFile.close();
-              await statusFile.close();
-              throw e;
-            },
-          )
-        : undefined;
+      // Opened for the tether by whoever runs runc (core/spawn), as fds LOG_FD, STATUS_FD and
+      // LOG_DIR_FD: the log; the status file, new for this start; the log's directory, where
+      // the tether renames and creates the log's files as it rotates them (it cannot reach the
+      // host's path from inside the container). The container's process can reach none of the
+      // tether's fds (close-on-exec, the tether not dumpable).
+      const files: FileToOpen[] = [
+        { path: rec.spec.logPath, flags: append, mode: 0o640 },
+        { path: dirs.status, flags: append | constants.O_EXCL, mode: 0o600 },
+        ...(this.logRotation
+          ? [{ path: dirname(rec.spec.logPath), flags: constants.O_RDONLY | constants.O_DIRECTORY }]
+          : []),
+        // execFd(): the socket the tether takes execs on (tether-exec.ts), in the container's
+        // own directory, bound by the runner.
+        { path: join(dirs.dir, EXEC_SOCKET), listen: true },
+      ];
       const pidFile = `${dirs.dir}/init.pid`;
-      const execSocket = await bindExecSocket(dirs.dir).catch(async (e) => {
-        await logFile.close();
-        await statusFile.close();
-        await logDir?.close();
-        throw e;
+      await this.runc.runDetached({
+        id,
+        bundle: dirs.bundle,
+        pidFile,
+        consoleLog: dirs.runcLog,
+        files,
       });
-      let created = false;
-      try {
-        await this.runc.create({
-          id,
-          bundle: dirs.bundle,
-          pidFile,
-          consoleLog: dirs.runcLog,
-          // LOG_FD, STATUS_FD, LOG_DIR_FD, then execFd()
-          extraFds: [logFile.fd, statusFile.fd, ...(logDir ? [logDir.fd] : []), execSocket.fd],
-        });
-        created = true;
-      } finally {
-        await logFile.close();
-        await statusFile.close();
-        await logDir?.close();
-        await (created ? execSocket.handOver() : execSocket.abandon());
-      }
-      const init = identify(await readPid(pidFile, dirs.runcLog));
-      await this.runc.run(['start', id]);
-      if (!init)
-        throw unavailable(`container ${id} exited before it started (see ${dirs.runcLog})`);
+      // Created and started in one call: a short-lived init may be gone already, and then
+      // only its status says how it went (below).
+      const init = identify(await readPid(pidFile, dirs.runcLog)) ?? {
+        pid: 0,
+        startTime: 'gone',
+      };
       rec.init = init;
       rec.bootId = this.boot;
       markRunning(rec);
@@ -286,6 +269,19 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
   }
 
   protected async deliver(rec: RuncContainer, signo: number): Promise<void> {
+    // Any other signal goes to the tether (the container's init), which forwards it: straight
+    // from here, as `runc kill` would send it, without a runc process per stop.
+    if (signo !== 9 && rec.init && rec.bootId === this.boot) {
+      if (!isAlive(rec.init)) throw conflict(`container ${rec.id} is not running`);
+      try {
+        process.kill(rec.init.pid, signo);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH')
+          throw conflict(`container ${rec.id} is not running`);
+        throw e;
+      }
+    }
     // SIGKILL can only reach the tether itself; with a shared PID namespace its child would be
     // left running, so it goes to every process of the container.
     await this.runc

@@ -1,10 +1,8 @@
 // The runc backend's sandboxes: a pod's pause process (the tether in --pause mode) holding its
 // network, IPC and UTS namespaces, with the pod's /etc/hostname, /etc/hosts, resolv.conf and
 // /dev/shm (a tmpfs) beside it. Containers join its namespaces (runc-runtime.ts).
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { notFound, unavailable } from '../errors.js';
 import { readJson, writeJsonAtomic } from '../core/files.js';
@@ -18,8 +16,7 @@ import { pauseId, type Layout } from './layout.js';
 import { hostsFile, resolvConfFile } from '../core/etc-files.js';
 import { sandboxConfig, TETHER_IN_CONTAINER } from './oci-config.js';
 import type { Runc } from './runc-cli.js';
-
-const run = promisify(execFile);
+import { execCommand as run } from '../../spawn/run-command.js';
 
 interface SandboxRecord {
   id: string;
@@ -83,9 +80,9 @@ export class RuncSandboxes {
     // First, while the namespace is there: the address, veth and rules go with it.
     await this.network?.detach(id);
     await this.runc.forget(pauseId(id));
-    if (isMounted(dirs.shm))
+    if (await isMounted(dirs.shm))
       await run('umount', [dirs.shm]).catch(() => run('umount', ['-l', dirs.shm]));
-    if (isMounted(dirs.shm)) throw unavailable(`cannot unmount ${dirs.shm}`);
+    if (await isMounted(dirs.shm)) throw unavailable(`cannot unmount ${dirs.shm}`);
     await rm(dirs.dir, { recursive: true, force: true });
     this.records.delete(id);
   }
@@ -132,7 +129,7 @@ export class RuncSandboxes {
     });
     const dirs = this.layout.sandbox(rec.id);
     for (const d of [dirs.rootfs, dirs.shm, dirs.bundle]) await mkdir(d, { recursive: true });
-    if (!isMounted(dirs.shm)) {
+    if (!(await isMounted(dirs.shm))) {
       const opts = 'nosuid,nodev,noexec,mode=1777,size=65536k';
       await run('mount', ['-t', 'tmpfs', '-o', opts, 'shm', dirs.shm]).catch((e) => {
         throw unavailable(`cannot mount the sandbox's /dev/shm: ${(e as Error).message}`, e);
@@ -155,8 +152,12 @@ export class RuncSandboxes {
     const rid = pauseId(rec.id);
     await this.runc.forget(rid);
     const pidFile = `${dirs.dir}/pause.pid`;
-    await this.runc.create({ id: rid, bundle: dirs.bundle, pidFile, consoleLog: dirs.runcLog });
-    await this.runc.run(['start', rid]);
+    await this.runc.runDetached({
+      id: rid,
+      bundle: dirs.bundle,
+      pidFile,
+      consoleLog: dirs.runcLog,
+    });
     const pause = identify(await readPid(pidFile, dirs.runcLog));
     // runc start reports success before its init has exec'd the tether; an exec that fails
     // (a broken tether) shows only as an init that dies instead of becoming the tether.

@@ -4,30 +4,19 @@
 // a round trip. The tether speaks the pod VM agent's exec messages (tether/protocol.h), so one
 // client (vm/exec-request.ts) serves both backends.
 //
-// The VCH binds the listening socket itself, in the container's directory (which the container
-// cannot reach), and hands its fd to the tether: nothing inside the container can plant or
-// replace what the VCH connects to. The socket outlives a VCH restart (the tether holds it).
+// The VCH's command runner binds the listening socket, in the container's directory (which the
+// container cannot reach), and hands its fd to the tether through runc (spawn/listening-socket):
+// nothing inside the container can plant or replace what the VCH connects to. The socket
+// outlives a VCH restart (the tether holds it).
 // A container started before this existed has no socket: its execs go through runc exec.
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
+import { connect } from 'node:net';
 import type { ExecIo, ExecProcess } from '../core/exec.js';
 import { ControlChannel } from '../vm/control.js';
 import { requestExec } from '../vm/exec-request.js';
 
 /** The socket's name in the container's directory. */
 export const EXEC_SOCKET = 'exec.sock';
-
-/** A bound, listening socket for one container's tether, not yet in place. */
-export interface ExecSocket {
-  /** The listening fd, to hand to runc (an extra fd of the container's init). */
-  fd: number;
-  /** Once runc holds it: the socket is put in place under its name and let go of here. */
-  handOver(): Promise<void>;
-  /** The container was not created: the socket goes. */
-  abandon(): Promise<void>;
-}
 
 /**
  * A unix socket's path is limited to 107 bytes; a state directory's container directories
@@ -42,39 +31,6 @@ async function inDir<T>(dir: string, fn: (short: string) => Promise<T>): Promise
   } finally {
     closeSync(d);
   }
-}
-
-export async function bindExecSocket(dir: string): Promise<ExecSocket> {
-  // Bound under a temporary name: libuv unlinks a unix server's path when it closes it, and the
-  // VCH closes its copy once runc has one, so the path it unlinks must no longer be the socket.
-  const tmp = `${EXEC_SOCKET}.${randomBytes(6).toString('hex')}.tmp`;
-  const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  const server = createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(`/proc/self/fd/${d.fd}/${tmp}`, () => resolve());
-    });
-  } catch (e) {
-    await d.close();
-    throw e;
-  }
-  // Node has no public accessor for a server's fd; its handle's fd is stable and documented in
-  // libuv (uv_fileno) terms. The VCH never accepts on it: no 'connection' listener.
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
-  return {
-    fd,
-    handOver: async () => {
-      await rename(`${dir}/${tmp}`, `${dir}/${EXEC_SOCKET}`);
-      await close(server);
-      await d.close();
-    },
-    abandon: async () => {
-      await close(server);
-      await d.close();
-    },
-  };
 }
 
 /**

@@ -166,7 +166,10 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       await vm.powerOff();
       const dirs = this.layout.sandbox(id);
       for (const entry of await readdir(dirs.share).catch(() => [] as string[]))
-        if (isMounted(join(dirs.share, entry, 'rootfs')) || mountedUnder(join(dirs.share, entry)))
+        if (
+          (await isMounted(join(dirs.share, entry, 'rootfs'))) ||
+          (await mountedUnder(join(dirs.share, entry)))
+        )
           throw unavailable(`a container rootfs is still mounted in ${dirs.share}`);
       await this.options.network?.detach(id);
       await rm(dirs.dir, { recursive: true, force: true });

@@ -4,11 +4,9 @@
 // the leases are host-local's files under <state>/network/ipam, and each attachment is a record
 // (<state>/network/attachments/<id>.json: the pinned namespace and the ADD result) written
 // before the ADD, so whatever a crash cuts short is found and undone by reconcile().
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { readJson, writeJsonAtomic } from '../../runtime/core/files.js';
 import { isMounted } from '../../runtime/core/rootfs.js';
 import type { SandboxAddress, SandboxNetwork, TapAttachment } from '../../runtime/runtime.js';
@@ -28,8 +26,7 @@ import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
 import { buildConflist, type NetworkConf, type PortMapping, withoutPlugin } from './conflist.js';
 import { ensureMasquerade } from './masquerade.js';
 import { deleteTap, ensureBridge, macOf, makeTap, tapName } from './taps.js';
-
-const run = promisify(execFile);
+import { execCommand as run } from '../../spawn/run-command.js';
 
 /** The name of the bridge scope, as VIC and Docker call it. */
 export const BRIDGE_SCOPE = 'bridge';
@@ -254,7 +251,7 @@ export class BridgeNetwork implements SandboxNetwork {
     if (!a) return;
     if (a.tap) return this.#detachTap(a);
     const t0 = performance.now();
-    const pinned = isMounted(a.netns);
+    const pinned = await isMounted(a.netns);
     await this.#cniFor(a.ports).del(
       {
         containerId: sandboxId,

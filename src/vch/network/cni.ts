@@ -2,7 +2,7 @@
 // plugins in order, each given the result of the one before; CHECK in order and DEL in reverse,
 // each given the result of the last ADD. A plugin is an executable in CNI_PATH, run with the
 // CNI_* variables and its config on stdin; what it prints is its result or its error.
-import { execFile } from 'node:child_process';
+import { runCommand } from '../../spawn/run-command.js';
 import { invalidInput, unavailable } from '../errors.js';
 import { type CniResult, failureMessage, parseResult } from './cni-result.js';
 import { type NetworkConf, pluginInput, type RuntimeArgs } from './conflist.js';
@@ -74,7 +74,7 @@ export class Cni {
     return command === 'ADD' ? parseResult(out, ipam.type) : undefined;
   }
 
-  private exec(
+  private async exec(
     command: 'ADD' | 'DEL' | 'CHECK',
     type: string,
     call: CniCall,
@@ -82,34 +82,24 @@ export class Cni {
   ): Promise<string> {
     if (!/^[a-z0-9-]+$/.test(type)) throw invalidInput(`CNI plugin type ${JSON.stringify(type)}`);
     const bin = `${this.cniPath}/${type}`;
-    return new Promise((resolve, reject) => {
-      const child = execFile(
-        bin,
-        [],
-        {
-          env: {
-            PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-            CNI_COMMAND: command,
-            CNI_CONTAINERID: call.containerId,
-            CNI_NETNS: call.netns,
-            CNI_IFNAME: call.ifname,
-            CNI_PATH: this.cniPath,
-          },
-          timeout: 60_000,
-          maxBuffer: 1 << 20,
-        },
-        (err, stdout, stderr) => {
-          if (!err) return resolve(stdout);
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-            return reject(
-              unavailable(
-                `CNI plugin ${bin} is missing: install Debian's containernetworking-plugins`,
-              ),
-            );
-          reject(unavailable(`${command}: ${failureMessage(type, stdout, stderr)}`));
-        },
-      );
-      child.stdin?.end(JSON.stringify(input));
+    const o = await runCommand(bin, [], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: call.containerId,
+        CNI_NETNS: call.netns,
+        CNI_IFNAME: call.ifname,
+        CNI_PATH: this.cniPath,
+      },
+      input: JSON.stringify(input),
+      timeoutMs: 60_000,
+      maxBuffer: 1 << 20,
     });
+    if (o.code === 0 && !o.failed && !o.overflow) return o.stdout;
+    if (o.failed?.code === 'ENOENT')
+      throw unavailable(
+        `CNI plugin ${bin} is missing: install Debian's containernetworking-plugins`,
+      );
+    throw unavailable(`${command}: ${failureMessage(type, o.stdout, o.stderr)}`);
   }
 }

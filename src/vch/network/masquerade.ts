@@ -2,12 +2,9 @@
 // rule for the whole range, made once when the network opens, instead of the bridge plugin's
 // ipMasq chain per pod (four or five iptables runs on every pod's start and again on its
 // removal: most of what networking added to a runc pod's start).
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
 import { type Cidr, formatCidr } from './cidr.js';
-
-const run = promisify(execFile);
+import { execCommand as run } from '../../spawn/run-command.js';
 
 /** The rule's arguments after the table and the -C/-A. */
 export function masqueradeRule(subnet: Cidr, bridge: string): string[] {

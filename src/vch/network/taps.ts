@@ -4,12 +4,9 @@
 // leases the address from the same host-local store as the runc pods' (cni.ts ipam()). The
 // bridge is made here too when no runc pod has made it yet, as the bridge plugin would: the
 // gateway's address on it, up.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
 import { type Cidr, gatewayOf } from './cidr.js';
-
-const run = promisify(execFile);
+import { execCommand as run } from '../../spawn/run-command.js';
 
 async function ip(args: string[], what: string): Promise<string> {
   try {

@@ -38,9 +38,12 @@ export class Directory {
       if (pod && podPlId(pod) === id) return pod;
       this.pods.delete(id);
     }
-    const pods = await this.vch.listPods();
-    const pod = pods.find((p) => p.labels[LABEL_ID] === id) ?? pods.find((p) => p.id === id);
-    if (pod) this.pods.set(id, pod.id);
+    // By label in the database (a listing of every pod per unknown id made the node's start
+    // of N pods cost N² row parses), else a persona pod known by its core id.
+    const coreId = this.vch.podIdByLabel(LABEL_ID, id) ?? id;
+    const pod = await this.vch.inspectPod(coreId).catch(() => undefined);
+    if (!pod || (podPlId(pod) !== id && pod.id !== id)) return undefined;
+    this.pods.set(id, pod.id);
     return pod;
   }
 
@@ -52,9 +55,10 @@ export class Directory {
       if (c && taskPlId(c) === id) return c;
       this.tasks.delete(id);
     }
-    const all = await this.vch.listContainers({ all: true });
-    const c = all.find((x) => x.config.labels?.[LABEL_TASK] === id) ?? all.find((x) => x.id === id);
-    if (c) this.tasks.set(id, c.id);
+    const coreId = this.vch.containerIdByLabel(LABEL_TASK, id) ?? id;
+    const c = await this.vch.inspectContainer(coreId).catch(() => undefined);
+    if (!c || (taskPlId(c) !== id && c.id !== id)) return undefined;
+    this.tasks.set(id, c.id);
     return c;
   }
 

@@ -63,7 +63,10 @@ export class ContainerService {
         network: ctx.network !== undefined,
         runtime: pod.runtime,
         joinsPod: !pod.implicit,
-        taken: db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] })),
+        // Every pod read only when there are ports to check (each create read them all).
+        taken: req.ports?.length
+          ? db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] }))
+          : [],
       });
     checkPorts();
     const mounts = await resolveMounts(this.volumes, req.mounts ?? [], pod.id, id);

@@ -9,10 +9,8 @@
 // reboot it is gone, and reconcile() mounts an empty one again. A bind volume is a host path,
 // checked by its hostPath type at create. A volume mounted by any container the VCH has (running
 // or not) is in use and cannot be removed; an ephemeral one goes with its owner pod.
-import { execFile } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { isMounted } from '../../runtime/core/rootfs.js';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
 import type { PodRow } from '../db.js';
@@ -22,8 +20,7 @@ import { checkHostPath } from './host-path.js';
 import type { CreateVolumeRequest, VolumeInfo, VolumeRecord } from './volume-types.js';
 import { isOrphan, ORPHAN_AGE_MS, type PruneFilter, prunes } from './volume-prune.js';
 import { VolumeUsage } from './volume-usage.js';
-
-const run = promisify(execFile);
+import { execCommand as run } from '../../spawn/run-command.js';
 
 export const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 /** How long an inspect waits for a volume's first usage walk (ms). */
@@ -151,7 +148,7 @@ export class VolumeService {
     const uid = idArg(rec.driverArgs.uid, 'uid');
     // As the kubelet's emptyDir: anyone may write; with an fsGroup, group-owned and setgid.
     const mode = gid !== undefined ? '2777' : '777';
-    if (rec.medium === 'memory' && !isMounted(rec.path)) {
+    if (rec.medium === 'memory' && !(await isMounted(rec.path))) {
       const size = rec.sizeLimitBytes ?? (rec.capacityBytes > 0 ? rec.capacityBytes : undefined);
       const opts = ['nosuid', 'nodev', `mode=${mode}`, ...(size ? [`size=${size}`] : [])];
       await run('mount', ['-t', 'tmpfs', '-o', opts.join(','), 'tmpfs', rec.path]).catch(
@@ -169,9 +166,9 @@ export class VolumeService {
   }
 
   private async removeLocal(rec: VolumeRecord): Promise<void> {
-    if (isMounted(rec.path)) {
+    if (await isMounted(rec.path)) {
       await run('umount', [rec.path]).catch(() => run('umount', ['-l', rec.path]).catch(() => {}));
-      if (isMounted(rec.path)) throw unavailable(`cannot unmount volume ${rec.name}`);
+      if (await isMounted(rec.path)) throw unavailable(`cannot unmount volume ${rec.name}`);
     }
     await rm(join(this.root, rec.name), { recursive: true, force: true });
   }
@@ -297,7 +294,7 @@ export class VolumeService {
   async reconcile(): Promise<void> {
     for (const v of this.list()) {
       if (v.driver !== 'local') continue;
-      if (v.medium === 'memory' && !isMounted(v.path))
+      if (v.medium === 'memory' && !(await isMounted(v.path)))
         this.ctx.log.warn({ volume: v.name }, 'memory volume lost its content (host reboot)');
       await this.makeLocal(v).catch((e: Error) =>
         this.ctx.log.error({ volume: v.name, err: e.message }, 'volume not restored'),

@@ -254,7 +254,12 @@ export class PodMonitor {
   /** Until a running task exits, a restart or the deadline falls due, or the monitor stops. */
   private async waitForChange(running: TaskInfo[], dueInMs: number | undefined): Promise<void> {
     const round = (this.round = new AbortController());
-    const signal = AbortSignal.any([this.abort.signal, round.signal]);
+    // The round ends with the monitor too (a listener removed after the round, not
+    // AbortSignal.any: its link to the long-lived signal outlived each round).
+    const signal = round.signal;
+    const stop = () => round.abort();
+    if (this.abort.signal.aborted) stop();
+    else this.abort.signal.addEventListener('abort', stop, { once: true });
     const waits: Promise<unknown>[] = running.map((t) =>
       this.isolation.wait(t.id, WAIT_SEC, signal).catch(async (err) => {
         // A VCH that cannot answer is asked again after a pause, not in a hot loop.
@@ -268,6 +273,7 @@ export class PodMonitor {
       await Promise.race(waits);
     } finally {
       round.abort();
+      this.abort.signal.removeEventListener('abort', stop);
     }
   }
 }

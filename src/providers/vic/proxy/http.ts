@@ -138,17 +138,30 @@ export class HttpClient {
 
   /** A request whose answer is JSON (or nothing); a 4xx/5xx becomes a NodeError. */
   async json<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-    const timeout = AbortSignal.timeout(o.timeoutMs ?? 120_000);
-    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    // A timer cleared when the answer is in, and the caller's signal followed only until then:
+    // AbortSignal.timeout's timer (and AbortSignal.any's link to a long-lived signal) outlive
+    // the request, so a node starting pods held thousands of them (a 120 s timer a request).
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, o.timeoutMs ?? 120_000);
+    const follow = () => ac.abort(o.signal?.reason);
+    if (o.signal?.aborted) follow();
+    else o.signal?.addEventListener('abort', follow, { once: true });
     let res: IncomingMessage;
     let text: string;
     try {
-      res = await this.send(method, path, { ...o, signal });
+      res = await this.send(method, path, { ...o, signal: ac.signal });
       text = await readText(res);
     } catch (err) {
-      if (timeout.aborted && !o.signal?.aborted)
+      if (timedOut && !o.signal?.aborted)
         throw new NodeError('Unavailable', `${this.server}: ${method} ${path} timed out`);
       throw err;
+    } finally {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', follow);
     }
     if (res.statusCode! >= 400) throw responseError(this.server, method, path, res, text);
     if (text === '') return undefined as T;
