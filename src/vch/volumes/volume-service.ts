@@ -9,7 +9,7 @@
 // reboot it is gone, and reconcile() mounts an empty one again. A bind volume is a host path,
 // checked by its hostPath type at create. A volume mounted by any container the VCH has (running
 // or not) is in use and cannot be removed; an ephemeral one goes with its owner pod.
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMounted } from '../../runtime/core/rootfs.js';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
