@@ -352,6 +352,9 @@ describe('pod VMs on the bridge', () => {
     expect(taps()).toHaveLength(1);
     // From the VCH's own namespace, as a probe or kube-proxy reaches a pod.
     expect(netns.run('busybox', ['wget', '-q', '-O', '-', `http://${vmIp}/hostname`])).toBe('v1\n');
+    // The VM's counters, as its tap on the bridge counts them (turned round to be its eth0's).
+    const vmIO = await ok(vch, ['stats', '--no-stream', '--format', '{{.NetIO}}', 'v1']);
+    expect(vmIO.trim()).toMatch(/^[1-9][\d.]*[kMG]?B \/ [1-9][\d.]*[kMG]?B$/);
 
     // A second VM whose sandbox vanishes while the VCH is down (its qemu and record gone).
     await ok(vch, [

@@ -27,6 +27,8 @@ import type {
   SandboxSpec,
   VolumeMount,
 } from '../runtime.js';
+import { readTapUsage } from '../stats/tap-dev.js';
+import type { SandboxUsage } from '../stats/types.js';
 import { hostsFile, resolvConfFile } from '../core/etc-files.js';
 import { vmContainerSample } from './stats-request.js';
 import type { AgentMessage } from './control.js';
@@ -325,6 +327,15 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     const vm = this.vms.get(rec.sandboxId);
     const control = vm && !vm.gone ? vm.control : undefined;
     return vmContainerSample(rec, control, this.layout.container(rec.sandboxId, rec.id));
+  }
+
+  /** The VM's eth0 as its tap on the VCH's bridge counts it; none without a tap. */
+  async sandboxStats(id: string): Promise<SandboxUsage> {
+    await this.ready();
+    this.checkSandbox(id);
+    const tap = this.vms.get(id)?.rec.net?.tap;
+    const eth0 = tap ? await readTapUsage(tap) : undefined;
+    return { interfaces: eth0 ? [eth0] : [] };
   }
 
   protected override async onRemove(rec: ContainerRecord): Promise<void> {
