@@ -212,7 +212,8 @@ describe('native sidecars', () => {
             {
               name: 'setup',
               image: vic.image,
-              command: ['sh', '-c', `${stamp('setup')}; sleep 1`],
+              command: ['sh', '-c', `${stamp('setup')}; echo from-setup > /work/ready; sleep 1`],
+              volumeMounts: [{ name: 'work', mountPath: '/work' }],
             },
             {
               name: 'proxy',
@@ -225,9 +226,15 @@ describe('native sidecars', () => {
             {
               name: 'app',
               image: vic.image,
-              command: ['sh', '-c', `${stamp('app')}; sleep 2; ${stamp('app done')}`],
+              command: [
+                'sh',
+                '-c',
+                `${stamp('app')}; echo "app read $(cat /work/ready)"; sleep 2; ${stamp('app done')}`,
+              ],
+              volumeMounts: [{ name: 'work', mountPath: '/work' }],
             },
           ],
+          volumes: [{ name: 'work', emptyDir: {} }],
         },
         { 'vic-kubelet.io/runtime': 'vm' },
       ),
@@ -248,7 +255,36 @@ describe('native sidecars', () => {
     const s = (await read('vmpod')).status!;
     expect(s.initContainerStatuses!.map((c) => c.state?.terminated?.exitCode)).toEqual([0, 0]);
     expect(s.containerStatuses![0].state!.terminated!.exitCode).toBe(0);
+    // What the init container wrote, the app read (an emptyDir of the pod's).
+    expect(await logs('vmpod', 'app')).toContain('app read from-setup');
   }, 240_000);
+
+  it('runc: an init container writes a file (in an emptyDir) that the app reads', async () => {
+    const work = [{ name: 'work', mountPath: '/work' }];
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('handoff', {
+        restartPolicy: 'Never',
+        initContainers: [
+          {
+            name: 'writer',
+            image: vic.image,
+            command: ['sh', '-c', 'echo written-by-init > /work/config'],
+            volumeMounts: work,
+          },
+        ],
+        containers: [
+          { name: 'app', image: vic.image, command: ['cat', '/work/config'], volumeMounts: work },
+        ],
+        volumes: [{ name: 'work', emptyDir: {} }],
+      }),
+    });
+    await until(
+      'handoff to succeed',
+      async () => (await read('handoff')).status?.phase === 'Succeeded',
+    );
+    expect(await logs('handoff', 'app')).toBe('written-by-init\n');
+  }, 120_000);
 });
 
 describe('activeDeadlineSeconds', () => {
