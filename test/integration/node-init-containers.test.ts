@@ -39,8 +39,8 @@ function pod(
 }
 
 const read = (name: string) => core.readNamespacedPod({ name, namespace });
-const logs = (name: string, container: string) =>
-  kubectl(cluster, 'logs', '-n', namespace, name, '-c', container);
+const logs = (name: string, container: string, ...flags: string[]) =>
+  kubectl(cluster, 'logs', '-n', namespace, name, '-c', container, ...flags);
 /** Unix ns of an RFC 3339 timestamp with up to nine fractional digits. */
 function nanos(ts: string): bigint {
   const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(ts);
@@ -129,7 +129,9 @@ describe('init containers', () => {
     expect(ms(started(app))).toBeGreaterThanOrEqual(ms(finished(second)));
     expect(done.conditions!.find((c) => c.type === 'Initialized')!.status).toBe('True');
     // In the containers' own words: three attempts, then the second init, then the app.
-    expect(await logs('ordered', 'flaky')).toBe('attempt 1\nattempt 2\nattempt 3\n');
+    // (kubectl logs shows the last run; --previous the one before it.)
+    expect(await logs('ordered', 'flaky')).toBe('attempt 3\n');
+    expect(await logs('ordered', 'flaky', '--previous')).toBe('attempt 2\n');
     const thirdAt = await loggedAt('ordered', 'flaky', 'attempt 3');
     const secondAt = await loggedAt('ordered', 'second', 'second');
     const appAt = await loggedAt('ordered', 'app', 'app');
@@ -274,7 +276,12 @@ describe('native sidecars', () => {
           },
         ],
         containers: [
-          { name: 'app', image: vic.image, command: ['cat', '/work/config'], volumeMounts: work },
+          {
+            name: 'app',
+            image: vic.image,
+            command: ['sh', '-c', 'cat /work/config'],
+            volumeMounts: work,
+          },
         ],
         volumes: [{ name: 'work', emptyDir: {} }],
       }),
@@ -282,7 +289,9 @@ describe('native sidecars', () => {
     await until(
       'handoff to succeed',
       async () => (await read('handoff')).status?.phase === 'Succeeded',
-    );
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${JSON.stringify((await read('handoff')).status)}`);
+    });
     expect(await logs('handoff', 'app')).toBe('written-by-init\n');
   }, 120_000);
 });

@@ -219,7 +219,9 @@ describe('VicProvider on a real VCH', () => {
     expect(c.restartCount).toBe(1);
     expect(c.lastState!.terminated).toMatchObject({ exitCode: 2, reason: 'Error' });
     expect(s.phase).toBe('Running');
-    expect(await logs(p, k, 'c0')).toBe('crash\ncrash\n');
+    // As on a kubelet: the current instance's log, and the one before it with previous.
+    expect(await logs(p, k, 'c0')).toBe('crash\n');
+    expect(await logs(p, k, 'c0', { previous: true })).toBe('crash\n');
     await p.deletePod(k);
     await until('gone', async () => !(await p.getPod('default', k.metadata!.name!)));
   });
