@@ -9,20 +9,12 @@
 //
 // Prints a table with the issue's target (under 150 ms on runc). Not a test: nothing passes or
 // fails.
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { busyboxLayout } from './busybox-layout.mjs';
 import { silentLogger } from '../dist/logging/logger.js';
 import { PersonaClient, PortlayerClient, VicProvider } from '../dist/providers/vic/index.js';
 import { openEmbeddedVch } from '../dist/vch/embedded.js';
@@ -30,45 +22,6 @@ import { openEmbeddedVch } from '../dist/vch/embedded.js';
 const runs = Number(process.env.VIC_BENCH_RUNS ?? 30);
 const work = mkdtempSync(join(tmpdir(), 'vic-bench-exec-'));
 let image = '';
-
-/** An OCI layout of a busybox image with every applet. */
-function busyboxLayout() {
-  const src = join(work, 'src');
-  mkdirSync(join(src, 'bin'), { recursive: true });
-  mkdirSync(join(src, 'tmp'), { recursive: true });
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (!busybox) throw new Error('busybox-static is not installed');
-  copyFileSync(busybox, join(src, 'bin/busybox'));
-  for (const a of spawnSync(busybox, ['--list'], { encoding: 'utf8' }).stdout.split('\n'))
-    if (a && a !== 'busybox') symlinkSync('busybox', join(src, 'bin', a));
-  const layout = join(work, 'oci');
-  const umoci = (...args) => execFileSync('umoci', args);
-  umoci('init', '--layout', layout);
-  umoci('new', '--image', `${layout}:exec`);
-  umoci('insert', '--image', `${layout}:exec`, src, '/');
-  umoci(
-    'config',
-    '--image',
-    `${layout}:exec`,
-    '--os',
-    'linux',
-    '--architecture',
-    'amd64',
-    '--config.cmd',
-    '/bin/sh',
-    '--config.env',
-    'PATH=/bin',
-  );
-  // A name the VCH can load it under (a bare ref.name is a tag without a repository).
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  for (const m of index.manifests)
-    m.annotations = {
-      ...m.annotations,
-      'org.opencontainers.image.ref.name': 'bench/busybox:exec',
-    };
-  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
-  return layout;
-}
 
 const pct = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -91,7 +44,7 @@ const provider = new VicProvider({
 });
 const rows = [];
 try {
-  [image] = (await vch.vch.loadImages(busyboxLayout())).references;
+  [image] = (await vch.vch.loadImages(busyboxLayout(work, 'exec'))).references;
   pod.spec.containers[0].image = image;
   await provider.createPod(pod);
   let taskId;

@@ -10,20 +10,11 @@
 //
 // Prints a table with the issue's target (under half a core). Not a test: nothing passes or
 // fails.
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  readdirSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  symlinkSync,
-  copyFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { busyboxLayout } from './busybox-layout.mjs';
 import { silentLogger } from '../dist/logging/logger.js';
 import { PersonaClient, PortlayerClient, VicProvider } from '../dist/providers/vic/index.js';
 import { openEmbeddedVch } from '../dist/vch/embedded.js';
@@ -32,45 +23,6 @@ const pods = Number(process.env.VIC_BENCH_PODS ?? 100);
 const seconds = Number(process.env.VIC_BENCH_SECONDS ?? 60);
 const work = mkdtempSync(join(tmpdir(), 'vic-bench-probes-'));
 let image = '';
-
-/** An OCI layout of a busybox image with every applet. */
-function busyboxLayout() {
-  const src = join(work, 'src');
-  mkdirSync(join(src, 'bin'), { recursive: true });
-  mkdirSync(join(src, 'tmp'), { recursive: true });
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (!busybox) throw new Error('busybox-static is not installed');
-  copyFileSync(busybox, join(src, 'bin/busybox'));
-  for (const a of spawnSync(busybox, ['--list'], { encoding: 'utf8' }).stdout.split('\n'))
-    if (a && a !== 'busybox') symlinkSync('busybox', join(src, 'bin', a));
-  const layout = join(work, 'oci');
-  const umoci = (...args) => execFileSync('umoci', args);
-  umoci('init', '--layout', layout);
-  umoci('new', '--image', `${layout}:probes`);
-  umoci('insert', '--image', `${layout}:probes`, src, '/');
-  umoci(
-    'config',
-    '--image',
-    `${layout}:probes`,
-    '--os',
-    'linux',
-    '--architecture',
-    'amd64',
-    '--config.cmd',
-    '/bin/sh',
-    '--config.env',
-    'PATH=/bin',
-  );
-  // A name the VCH can load it under (a bare ref.name is a tag without a repository).
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  for (const m of index.manifests)
-    m.annotations = {
-      ...m.annotations,
-      'org.opencontainers.image.ref.name': 'bench/busybox:probes',
-    };
-  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
-  return layout;
-}
 
 /** CPU seconds of this process and of its reaped children (/proc/self/stat, clock ticks). */
 function cpuSeconds() {
@@ -141,7 +93,7 @@ const provider = new VicProvider({
 const restarts = [];
 let table;
 try {
-  [image] = (await vch.vch.loadImages(busyboxLayout())).references;
+  [image] = (await vch.vch.loadImages(busyboxLayout(work, 'probes'))).references;
   const t0 = performance.now();
   for (let i = 0; i < pods; i++) await provider.createPod(pod(i));
   for (;;) {
