@@ -9,8 +9,9 @@
 //
 // Prints a table with the target (under 150 ms on runc). Not a test: nothing passes or
 // fails.
+import { removeWork } from './work-dir.mjs';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -100,14 +101,7 @@ try {
   while (Date.now() < deadline && (await provider.getPods()).length > 0)
     await new Promise((r) => setTimeout(r, 500));
   await vch.close();
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m?.startsWith(work))
-    .sort()
-    .reverse();
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-  rmSync(work, { recursive: true, force: true });
+  removeWork(work);
 }
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];

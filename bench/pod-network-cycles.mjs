@@ -6,6 +6,7 @@
 //   node bench/pod-network-cycles.mjs   (VIC_BENCH_CYCLES=1000, VIC_BENCH_VM_CYCLES=10; root)
 //
 // It runs whole inside a network namespace it creates (and deletes). Not a test; prints a table.
+import { removeWork } from './work-dir.mjs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -14,7 +15,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
-  rmSync,
   symlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,10 +135,6 @@ async function cycles() {
     row('after runc', runs, runcSec, afterRunc);
     if (afterVm) row('after vm', vmRuns, vmSec, afterVm);
   } finally {
-    spawnSync('bash', [
-      '-c',
-      `grep -o " ${work}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`,
-    ]);
-    rmSync(work, { recursive: true, force: true });
+    removeWork(work);
   }
 }

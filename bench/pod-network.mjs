@@ -8,9 +8,10 @@
 // It runs whole inside a network namespace it creates (and deletes): the bridge, veths and
 // rules never touch the host's. Prints one table with medians and the issue's target (under
 // 50 ms per runc pod). Not a test: nothing passes or fails.
+import { removeWork } from './work-dir.mjs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,10 +126,6 @@ async function bench() {
       `| CNI attach (ADD) / detach (DEL) | | ${fmt(ms(network.times.attach))} / ${fmt(ms(network.times.detach))} | | < 50 ms |`,
     );
   } finally {
-    spawnSync('bash', [
-      '-c',
-      `grep -o " ${work}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`,
-    ]);
-    rmSync(work, { recursive: true, force: true });
+    removeWork(work);
   }
 }

@@ -4,6 +4,7 @@
 // (and deletes). Not a test: prints a table.
 //
 //   npm run bench:pod-throughput     (root, runc, qemu, CNI plugins, docker CLI, umoci, skopeo)
+import { unmountUnder } from './work-dir.mjs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -110,10 +111,7 @@ try {
     vch.kill('SIGTERM');
     await new Promise((r) => vch.once('exit', r));
   }
-  spawnSync('bash', [
-    '-c',
-    `grep -o " ${state}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`,
-  ]);
+  unmountUnder(state);
   execFileSync('ip', ['netns', 'delete', netns]);
   rmSync(work, { recursive: true, force: true });
 }

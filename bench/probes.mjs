@@ -10,8 +10,9 @@
 //
 // Prints a table with the target (under half a core). Not a test: nothing passes or
 // fails.
+import { removeWork } from './work-dir.mjs';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxLayout } from './busybox-layout.mjs';
@@ -132,15 +133,7 @@ try {
   while (Date.now() < deadline && (await provider.getPods()).length > 0)
     await new Promise((r) => setTimeout(r, 500));
   await vch.close();
-  // Whatever is still mounted under the work directory (rootfs overlays, /dev/shm) goes.
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m?.startsWith(work))
-    .sort()
-    .reverse();
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-  rmSync(work, { recursive: true, force: true });
+  removeWork(work);
 }
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];

@@ -5,8 +5,9 @@
 // rate and scheduled to it, every one followed to Ready, then all deleted. Measures what the
 // pod-startup SLO measures (creationTimestamp → Ready, image pull excluded: one pod pulls the
 // image before the run), the node process (node + embedded VCH) and what each pod costs the host.
+import { removeWork } from './work-dir.mjs';
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,13 +211,7 @@ export function removeStateDir(stateDir) {
     spawnSync('runc', ['--root', root, 'kill', c.id, 'KILL']);
     spawnSync('runc', ['--root', root, 'delete', '-f', c.id]);
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m?.startsWith(stateDir))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-  rmSync(stateDir, { recursive: true, force: true, maxRetries: 3 });
+  removeWork(stateDir);
 }
 
 function podBody(o, name) {
