@@ -35,7 +35,12 @@ const pod = {
   },
 };
 
-const vch = await openEmbeddedVch({ stateDir: join(work, 'vch'), runtime: 'runc' });
+// Loopback only: the default would make the VCH's bridge in the host's network namespace.
+const vch = await openEmbeddedVch({
+  stateDir: join(work, 'vch'),
+  runtime: 'runc',
+  bridgeNetwork: 'none',
+});
 const isolation = new PortlayerClient(vch.portlayerUrl);
 const provider = new VicProvider({
   isolation,

@@ -6,8 +6,9 @@
 //   node bench/pod-network-cycles.mjs   (VIC_BENCH_CYCLES=1000, VIC_BENCH_VM_CYCLES=10; root)
 //
 // It runs whole inside a network namespace it creates (and deletes). Not a test; prints a table.
+import { inOwnNetns } from './own-netns.mjs';
 import { removeWork } from './work-dir.mjs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -21,26 +22,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-if (!process.env.VIC_BENCH_NETNS) {
-  // The pod VMs' guest is built (or found) here, where the Debian archive is reachable.
+// The pod VMs' guest is built (or found) in the host's namespace, where the Debian archive is
+// reachable; the cycles run in a namespace of their own.
+if (!process.env.VIC_BENCH_NETNS && Number(process.env.VIC_BENCH_VM_CYCLES ?? 10) > 0) {
   const { buildGuest } = await import('../dist/runtime/vm/index.js');
-  if (Number(process.env.VIC_BENCH_VM_CYCLES ?? 10) > 0) await buildGuest();
-  const name = `vkcycles-${randomBytes(3).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  try {
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    const r = spawnSync(
-      'nsenter',
-      [`--net=/var/run/netns/${name}`, process.execPath, fileURLToPath(import.meta.url)],
-      { stdio: 'inherit', env: { ...process.env, VIC_BENCH_NETNS: name } },
-    );
-    process.exitCode = r.status ?? 1;
-  } finally {
-    execFileSync('ip', ['netns', 'delete', name]);
-  }
-} else {
-  await cycles();
+  await buildGuest();
 }
+await inOwnNetns(fileURLToPath(import.meta.url), 'vkcycles', cycles);
 
 async function cycles() {
   const { createRuncRuntime } = await import('../dist/runtime/runc/index.js');

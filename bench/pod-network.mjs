@@ -8,32 +8,16 @@
 // It runs whole inside a network namespace it creates (and deletes): the bridge, veths and
 // rules never touch the host's. Prints one table with medians and the issue's target (under
 // 50 ms per runc pod). Not a test: nothing passes or fails.
+import { inOwnNetns } from './own-netns.mjs';
 import { removeWork } from './work-dir.mjs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-if (!process.env.VIC_BENCH_NETNS) {
-  // Run again inside a namespace of our own.
-  const name = `vkbench-${randomBytes(3).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  try {
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    const r = spawnSync(
-      'nsenter',
-      [`--net=/var/run/netns/${name}`, process.execPath, fileURLToPath(import.meta.url)],
-      { stdio: 'inherit', env: { ...process.env, VIC_BENCH_NETNS: name } },
-    );
-    process.exitCode = r.status ?? 1;
-  } finally {
-    execFileSync('ip', ['netns', 'delete', name]);
-  }
-} else {
-  await bench();
-}
+await inOwnNetns(fileURLToPath(import.meta.url), 'vkbench', bench);
 
 async function bench() {
   const { createRuncRuntime } = await import('../dist/runtime/runc/index.js');
