@@ -7,6 +7,15 @@ import type { TerminalSize } from '../provider.js';
 const MAX_PENDING = 4096;
 
 export async function* resizeEvents(stream: Readable): AsyncGenerator<TerminalSize> {
+  try {
+    yield* sizes(stream);
+  } finally {
+    // Nobody reads it any more: what a bad client goes on sending is dropped, not buffered.
+    stream.resume();
+  }
+}
+
+async function* sizes(stream: Readable): AsyncGenerator<TerminalSize> {
   let pending = '';
   for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
     pending += (chunk as Buffer).toString('utf8');

@@ -46,7 +46,7 @@ export async function connectInNetns(
     const stderr = child.stderr!;
     // The helper closes stderr once connected; a failure leaves its reason there and exits 1.
     let why = '';
-    stderr.setEncoding('utf8').on('data', (t: string) => (why += t.slice(0, 1024)));
+    stderr.setEncoding('utf8').on('data', (t: string) => (why = (why + t).slice(0, 1024)));
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     const connected = new Promise<void>((resolve) => stderr.once('close', resolve));
     const failed = await Promise.race([connected.then(() => undefined), spawnError]);

@@ -159,7 +159,9 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
-      const append = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
+      // O_NOFOLLOW: the log's directory is written from inside the container (rotation).
+      const append =
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
       // Opened for the tether by whoever runs runc (core/spawn), as fds LOG_FD, STATUS_FD and
       // LOG_DIR_FD: the log; the status file, new for this start; the log's directory, where
       // the tether renames and creates the log's files as it rotates them (it cannot reach the

@@ -10,7 +10,7 @@ import { invalidInput } from '../errors.js';
 import type { Vch, VchLogger } from '../vch.js';
 import { execStartId, serveExecStart } from './exec.js';
 import { oneLine, queryBool, statusOf, writeFrame } from './http.js';
-import { compareVersions, MAX_API_VERSION, type Router } from './router.js';
+import { compareVersions, decodePathPart, MAX_API_VERSION, type Router } from './router.js';
 
 const ATTACH = /^\/containers\/([^/]+)\/attach$/;
 
@@ -59,7 +59,7 @@ export async function handleUpgrade(
     const stderr = queryBool(query, 'stderr');
     const ac = new AbortController();
     socket.once('close', () => ac.abort(new Error('client went away')));
-    const output = await vch.attach(decodeURIComponent(m[1]), {
+    const output = await vch.attach(decodePathPart(m[1]!, path), {
       stream: stdout && stderr ? 'all' : stdout ? 'stdout' : stderr ? 'stderr' : 'all',
       signal: ac.signal,
     });

@@ -12,7 +12,7 @@ import type { ExecStream, TerminalSize } from '../../runtime/runtime.js';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Vch } from '../vch.js';
 import { queryInt, readJson, sendEmpty, sendJson, writeFrame } from './http.js';
-import { MAX_API_VERSION, type Router } from './router.js';
+import { decodePathPart, MAX_API_VERSION, type Router } from './router.js';
 
 interface ExecInstance {
   id: string;
@@ -92,8 +92,10 @@ const strings = (v: unknown, what: string): string[] => {
 /** Docker's ConsoleSize: [height, width]. */
 function consoleSize(v: unknown): TerminalSize | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0))
-    throw invalidInput('ConsoleSize must be [height, width]');
+  const inRange = (n: unknown) =>
+    Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every(inRange))
+    throw invalidInput('ConsoleSize must be [height, width], each 0..65535');
   return { height: v[0] as number, width: v[1] as number };
 }
 
@@ -137,7 +139,8 @@ export function addExecRoutes(router: Router, vch: Vch): void {
     const e = execs.get(params[0]!);
     const width = queryInt(query, 'w') ?? 0;
     const height = queryInt(query, 'h') ?? 0;
-    if (width > 0xffff || height > 0xffff) throw invalidInput('terminal size out of range');
+    if (!inTerminalRange(width) || !inTerminalRange(height))
+      throw invalidInput('terminal size out of range: w and h are 0..65535');
     if (!e.stream) e.size = { width, height };
     else e.stream.resize({ width, height });
     sendEmpty(res, 200);
@@ -173,8 +176,10 @@ const START = /^\/exec\/([^/]+)\/start$/;
 /** The path of a hijacked exec start, or undefined. */
 export function execStartId(path: string): string | undefined {
   const m = START.exec(path);
-  return m ? decodeURIComponent(m[1]!) : undefined;
+  return m ? decodePathPart(m[1]!, path) : undefined;
 }
+
+const inTerminalRange = (n: number) => n >= 0 && n <= 0xffff;
 
 /**
  * A hijacked `POST /exec/{id}/start`: the 101, then stdin from the client (its half-close ends

@@ -361,6 +361,38 @@ describe('containers', () => {
     expect((await call('POST', `/containers/${id}/attach?stdout=1`)).status).toBe(400);
   });
 
+  it('answers bad exec input with one 4xx line: a malformed escape, sizes out of range, no such exec', async () => {
+    // A hijacked start whose path has a malformed escape: 400, not a 500.
+    const sock = connect(port, '127.0.0.1');
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => got.push(d));
+    const closed = new Promise((r) => sock.once('close', r));
+    sock.write(
+      'POST /v1.43/exec/%E0%A4%A/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n' +
+        'Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+    );
+    await closed;
+    expect(Buffer.concat(got).toString()).toMatch(/^HTTP\/1.1 400 /);
+    const id = (
+      (await call('POST', '/containers/create', { Image: 'example.test/app:1' })).json as {
+        Id: string;
+      }
+    ).Id;
+    await call('POST', `/containers/${id}/start`);
+    const big = await call('POST', `/containers/${id}/exec`, {
+      Cmd: ['sh'],
+      ConsoleSize: [1, 70000],
+    });
+    expect(big.status).toBe(400);
+    expect(big.json).toMatchObject({ message: expect.stringContaining('ConsoleSize') });
+    const exec = await call('POST', `/containers/${id}/exec`, { Cmd: ['sh'], Tty: true });
+    expect(exec.status).toBe(201);
+    const execId = (exec.json as { Id: string }).Id;
+    expect((await call('POST', `/exec/${execId}/resize?h=24&w=-5`)).status).toBe(400);
+    expect((await call('POST', `/exec/${execId}/resize?h=24&w=80`)).status).toBe(200);
+    expect((await call('GET', '/exec/nosuch/json')).status).toBe(404);
+  });
+
   it('answers a handler bug with a one-line 500 and keeps serving', async () => {
     (vch as unknown as { listContainers: () => never }).listContainers = () => {
       throw new TypeError('boom');

@@ -78,15 +78,19 @@ export class Router {
       if (!m) continue;
       pathMatched = true;
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
-      let params: string[];
-      try {
-        params = m.slice(1).map((p) => decodeURIComponent(p));
-      } catch {
-        throw new HttpError(400, `malformed path ${JSON.stringify(path)}`);
-      }
+      const params = m.slice(1).map((p) => decodePathPart(p, path));
       return { handler: r.handler, params, query, apiVersion };
     }
     if (pathMatched) throw new HttpError(405, `method ${method} not allowed on ${path}`);
     throw new HttpError(404, `page not found: ${method} ${path}`);
+  }
+}
+
+/** One %-encoded part of a path; 400 for a malformed escape. */
+export function decodePathPart(part: string, path: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `malformed path ${JSON.stringify(path)}`);
   }
 }

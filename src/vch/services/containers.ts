@@ -126,7 +126,7 @@ export class ContainerService {
       });
       for (const v of mounts.created) await this.volumes.remove(v).catch(() => {});
       if (pod.implicit) await runtime.removeSandbox(pod.id).catch(() => {});
-      await rm(ctx.containerDir(id), { recursive: true, force: true });
+      await ctx.removeContainerDir(id);
       throw e;
     }
     ctx.emit('container', 'create', id, { name, image: req.image });
@@ -279,7 +279,7 @@ export class ContainerService {
         db.deletePod(pod.id);
         await this.volumes.removeOwnedBy(pod);
       }
-      await rm(ctx.containerDir(id), { recursive: true, force: true });
+      await ctx.removeContainerDir(id);
       ctx.emit('container', 'destroy', id, { name: row.name });
       this.images.release(row.imageId, `container ${id}`);
     });

@@ -2,12 +2,14 @@
 // the log, the event stream, the per-container queue of operations and whether the VCH is
 // shutting down. The composition root (../vch.ts) makes one and hands it to every service.
 import type { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { VchDb } from '../db.js';
 import type { BridgeNetwork } from '../network/bridge-network.js';
 import { conflict } from '../errors.js';
 import type { PodNetworkInfo, VchEvent } from '../types.js';
+import { previousLogDir } from './previous-log.js';
 
 /** What the core logs; a pino logger fits. */
 export interface VchLogger {
@@ -73,6 +75,13 @@ export class VchContext {
 
   containerDir(id: string): string {
     return join(this.stateDir, 'containers', id);
+  }
+
+  /** Removes a container's directory and its previous-log directory (previous-log.ts). */
+  async removeContainerDir(id: string): Promise<void> {
+    const dir = this.containerDir(id);
+    await rm(dir, { recursive: true, force: true });
+    await rm(previousLogDir(dir), { recursive: true, force: true });
   }
 
   /** Where a container's output is kept (iolog format). */

@@ -1,4 +1,12 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,12 +22,24 @@ describe('the previous instance’s log', () => {
     writeFileSync(`${log}.1`, 'second-old');
     writeFileSync(join(dir, 'other'), 'kept');
     await keepPreviousLog(log);
-    expect(readdirSync(join(dir, 'previous')).sort()).toEqual(['output.log', 'output.log.1']);
+    expect(readdirSync(`${dir}.previous`).sort()).toEqual(['output.log', 'output.log.1']);
     expect(readFileSync(previousLogPath(log), 'utf8')).toBe('second-new');
     expect(readFileSync(`${previousLogPath(log)}.1`, 'utf8')).toBe('second-old');
     // The new instance starts on an empty log; nothing else is touched.
     expect(readFileSync(log, 'utf8')).toBe('');
-    expect(readdirSync(dir).sort()).toEqual(['other', 'output.log', 'previous']);
+    expect(readdirSync(dir).sort()).toEqual(['other', 'output.log']);
+  });
+
+  it('follows no link the container planted: a link moves as a link, nothing is made through it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prev-log-'));
+    const outside = join(mkdtempSync(join(tmpdir(), 'prev-out-')), 'target');
+    const log = join(dir, 'output.log');
+    symlinkSync(outside, log);
+    writeFileSync(`${log}.1`, 'x');
+    await keepPreviousLog(log);
+    expect(existsSync(outside)).toBe(false);
+    expect(lstatSync(previousLogPath(log)).isSymbolicLink()).toBe(true);
+    expect(lstatSync(log).isFile()).toBe(true);
   });
 
   it('is kept for a pod’s containers, not for Docker’s', () => {

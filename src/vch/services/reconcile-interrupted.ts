@@ -22,7 +22,7 @@ export function isInterruptedCreate(row: ContainerRow): boolean {
 export async function undoInterruptedCreate(ctx: VchContext, row: ContainerRow): Promise<void> {
   const { db, log } = ctx;
   db.transaction(() => db.deleteContainer(row.id));
-  await rm(ctx.containerDir(row.id), { recursive: true, force: true });
+  await ctx.removeContainerDir(row.id);
   log.warn({ container: row.id, name: row.name }, 'create interrupted by a crash; undone');
 }
 
@@ -47,8 +47,9 @@ export async function removeOrphanContainerDirs(ctx: VchContext): Promise<void> 
   const parent = dirname(ctx.containerDir('x'));
   const names = await readdir(parent).catch(() => [] as string[]);
   for (const name of names) {
-    if (!/^[0-9a-f]{64}$/.test(name) || ctx.db.container(name)) continue;
-    await rm(ctx.containerDir(name), { recursive: true, force: true });
+    const id = /^([0-9a-f]{64})(\.previous)?$/.exec(name)?.[1];
+    if (!id || ctx.db.container(id)) continue;
+    await ctx.removeContainerDir(id);
     ctx.log.warn({ container: name }, 'directory of a removed container left by a crash; removed');
   }
 }
