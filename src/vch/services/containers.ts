@@ -1,7 +1,7 @@
 // Containers' lifecycle: create (in a pod, or with a sandbox of its own), start, stop, restart,
 // kill, wait, remove, and the answers of inspect and list. Operations on one container are
 // serialized; the database write of a state change happens before its event is emitted.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { type ContainerRow, type PodRow, stateOf } from '../db.js';
 import { conflict, errorKind, invalidInput } from '../errors.js';
 import { checkName, generateName, newId } from '../names.js';

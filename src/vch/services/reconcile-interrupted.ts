@@ -8,7 +8,7 @@
 //   (a pause process, its network attachment) would otherwise stay forever;
 // - the directory (its log) of a container whose record is gone: removed last, so a crash just
 //   before leaves it behind.
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ContainerRow } from '../db.js';
 import type { VchContext } from './context.js';
