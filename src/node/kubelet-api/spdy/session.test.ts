@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame, type Frame, FrameParser, GoAwayStatus, RstStatus } from './frames.js';
 import { HeaderCompressor } from './header-block.js';
-import { SpdySession } from './session.js';
+import { MAX_PEER_STREAMS, SpdySession, type SpdySessionOptions } from './session.js';
 import type { SpdyStream } from './stream.js';
 
 let server: Server | undefined;
@@ -15,7 +15,9 @@ afterEach(() => {
 });
 
 /** A server session on one end of a loopback connection; the raw client socket on the other. */
-async function pair(): Promise<{ srv: SpdySession; raw: Socket }> {
+async function pair(
+  o: Partial<SpdySessionOptions> = {},
+): Promise<{ srv: SpdySession; raw: Socket }> {
   const accepted = new Promise<Socket>((resolve) => {
     server = createServer((s) => resolve(s));
   });
@@ -23,7 +25,11 @@ async function pair(): Promise<{ srv: SpdySession; raw: Socket }> {
   await once(server!, 'listening');
   const raw = connect((server!.address() as { port: number }).port, '127.0.0.1');
   await once(raw, 'connect');
-  const srv = new SpdySession(await accepted, { server: true, maxHeaderBytes: 8192 });
+  const srv = new SpdySession(await accepted, {
+    server: true,
+    maxHeaderBytes: 8192,
+    ...o,
+  });
   cleanup.push(() => raw.destroy());
   return { srv, raw };
 }
@@ -206,5 +212,58 @@ describe('SPDY session', () => {
     await srv.close();
     expect((await goaway)[0]).toBe(GoAwayStatus.OK);
     await expect(cli.openStream({})).rejects.toThrow(/closing/);
+  });
+
+  /** Frames the raw socket receives, as they come. */
+  const collect = (raw: Socket) => {
+    const p = new FrameParser();
+    const got: Frame[] = [];
+    raw.on('data', (c: Buffer) => got.push(...p.push(c)));
+    return got;
+  };
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('refuses a stream past its cap with RST_STREAM REFUSED_STREAM, and takes one again once another closed', async () => {
+    const { srv, raw } = await pair({ maxPeerStreams: 3 });
+    const opened: number[] = [];
+    srv.on('stream', (s) => opened.push(s.id));
+    const got = collect(raw);
+    const c = new HeaderCompressor();
+    raw.write(Buffer.concat([await syn(c, 1), await syn(c, 3), await syn(c, 5), await syn(c, 7)]));
+    await until(() => got.length > 0);
+    expect(got).toEqual([{ type: 'rst_stream', streamId: 7, status: RstStatus.REFUSED_STREAM }]);
+    expect(opened).toEqual([1, 3, 5]);
+    // The peer resets one of its streams: there is room for one more, not two.
+    raw.write(encodeFrame({ type: 'rst_stream', streamId: 3, status: RstStatus.CANCEL }));
+    raw.write(Buffer.concat([await syn(c, 9), await syn(c, 11)]));
+    await until(() => got.length > 1);
+    expect(got[1]).toEqual({
+      type: 'rst_stream',
+      streamId: 11,
+      status: RstStatus.REFUSED_STREAM,
+    });
+    expect(opened).toEqual([1, 3, 5, 9]);
+    expect(srv.isClosed).toBe(false);
+    expect(await new SpdySession(raw, { server: false }).ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  it('caps streams at MAX_PEER_STREAMS (1000) by default: 500 port-forward connections', async () => {
+    expect(MAX_PEER_STREAMS).toBe(1000);
+    const { srv, raw } = await pair();
+    let opened = 0;
+    srv.on('stream', () => opened++);
+    const got = collect(raw);
+    const c = new HeaderCompressor();
+    const frames: Buffer[] = [];
+    for (let i = 0; i <= MAX_PEER_STREAMS; i++)
+      frames.push(await syn(c, 2 * i + 1, { streamtype: ['data'], port: ['80'] }));
+    raw.write(Buffer.concat(frames));
+    await until(() => got.length > 0);
+    expect(opened).toBe(MAX_PEER_STREAMS);
+    expect(got).toEqual([
+      { type: 'rst_stream', streamId: 2 * MAX_PEER_STREAMS + 1, status: RstStatus.REFUSED_STREAM },
+    ]);
   });
 });

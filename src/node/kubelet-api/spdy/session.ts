@@ -23,7 +23,22 @@ export interface SpdySessionOptions {
   maxFrameLength?: number;
   /** Largest decompressed header block accepted. Default 256 KiB. */
   maxHeaderBytes?: number;
+  /**
+   * Streams the peer may have open at once; one more is reset with REFUSED_STREAM (the
+   * session goes on). Default MAX_PEER_STREAMS.
+   */
+  maxPeerStreams?: number;
 }
+
+/**
+ * The default cap on streams the peer has open in one session. A legit client opens few:
+ * exec and attach five at most (error, stdin, stdout, stderr, resize), and port-forward two
+ * per forwarded TCP connection (error and data; Go's client resets both when the connection
+ * ends), so 1000 is 500 connections through one `kubectl port-forward` at once, far beyond
+ * what one user's tools make, while a peer that opens streams without end is stopped well
+ * before their buffers matter.
+ */
+export const MAX_PEER_STREAMS = 1000;
 
 export interface SpdySessionEvents {
   /** The peer opened a stream (its SYN_STREAM headers are on it). */
@@ -44,6 +59,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> implements Stre
   private out: Promise<void> = Promise.resolve();
   private inbound: Promise<void> = Promise.resolve();
   private lastPeerStreamId = 0;
+  /** Streams the peer opened that are not closed yet (counted against maxPeerStreams). */
+  private peerOpen = 0;
   private nextStreamId: number;
   private nextPingId: number;
   private goneAway = false;
@@ -149,7 +166,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> implements Stre
   }
 
   streamClosed(stream: SpdyStream): void {
-    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    if (this.streams.get(stream.id) === stream) {
+      this.streams.delete(stream.id);
+      if (!stream.local) this.peerOpen--;
+    }
     this.streamReadable(stream);
   }
 
@@ -256,8 +276,13 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> implements Stre
       );
     this.lastPeerStreamId = f.streamId;
     if (this.goneAway) return this.resetUnknown(f.streamId, RstStatus.REFUSED_STREAM);
+    // Too many open: this one is refused, as HTTP/2 refuses past MAX_CONCURRENT_STREAMS; the
+    // peer may open it again once one of its streams has closed.
+    if (this.peerOpen >= (this.o.maxPeerStreams ?? MAX_PEER_STREAMS))
+      return this.resetUnknown(f.streamId, RstStatus.REFUSED_STREAM);
     const stream = new SpdyStream(this, f.streamId, headers);
     this.streams.set(f.streamId, stream);
+    this.peerOpen++;
     if (f.fin || f.unidirectional) stream.onRemoteFin();
     this.emit('stream', stream);
   }
@@ -287,6 +312,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> implements Stre
     // A stream the peer finished keeps what it received for its reader; the others end now.
     for (const s of this.streams.values()) if (!s.remoteClosed || err) s.destroy();
     this.streams.clear();
+    this.peerOpen = 0;
     for (const p of this.pings.values()) p.reject(new Error('the SPDY session closed'));
     this.pings.clear();
     this.compressor.close();
