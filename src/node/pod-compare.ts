@@ -1,5 +1,5 @@
 // What counts as a change: the pod spec fields a running pod may change (images, the active
-// deadline, tolerations) and whether a status from the provider says anything the API's copy
+// deadline, tolerations, ephemeral containers added) and whether a status from the provider says anything the API's copy
 // does not yet say.
 import type * as k8s from '@kubernetes/client-node';
 
@@ -12,6 +12,8 @@ export function specChanged(running: k8s.V1Pod, wanted: k8s.V1Pod): boolean {
   const images = (p: k8s.V1Pod) => [
     ...(p.spec?.initContainers ?? []).map((c) => `init:${c.name}=${c.image}`),
     ...(p.spec?.containers ?? []).map((c) => `${c.name}=${c.image}`),
+    // kubectl debug adds ephemeral containers to a running pod (they are never removed).
+    ...(p.spec?.ephemeralContainers ?? []).map((c) => `ephemeral:${c.name}=${c.image}`),
   ];
   return (
     JSON.stringify(images(running)) !== JSON.stringify(images(wanted)) ||

@@ -73,6 +73,12 @@ export interface ContainerSpec {
   terminationMessagePath?: string;
   /** Volumes bound into the container (core/volume-mounts.ts), in order. */
   mounts?: VolumeMount[];
+  /**
+   * Another container of the same sandbox (its id) whose PID namespace this one joins at each
+   * start (Kubernetes' targetContainerName of an ephemeral container): it must be running then.
+   * Moot where the sandbox shares one PID namespace already.
+   */
+  pidNamespaceOf?: string;
 }
 
 /**

@@ -54,6 +54,11 @@ export interface ContainerConfig {
   terminationMessagePath?: string;
   /** Volumes, host paths and tmpfs mounted in the container (volumes/container-mounts.ts). */
   mounts?: ContainerMount[];
+  /**
+   * Another container of the same pod (its name in the pod) whose PID namespace this one joins
+   * (Kubernetes' targetContainerName, `kubectl debug --target`); runc pods only.
+   */
+  pidNamespaceOf?: string;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {

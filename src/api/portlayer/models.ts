@@ -172,6 +172,11 @@ export interface TaskJoinConfig {
    * the task's ProcessConfig.terminationMessage.
    */
   terminationMessagePath?: string;
+  /**
+   * extension: another task of the pod (by its name in the pod) whose process namespace this
+   * one joins at each start (Kubernetes' targetContainerName); runc pods only.
+   */
+  pidNamespaceOf?: string;
 }
 
 /** Names an exec task (`GET /tasks`, `GET /tasks/wait`); the handle is one of its pod. */

@@ -243,9 +243,7 @@ describe('VicProvider', () => {
 
   it('refuses a pod it can never run (InvalidInput), so the node fails it', async () => {
     const { provider } = setup();
-    const pod = testPod('eph', [{ name: 'a' }], {
-      ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
-    });
+    const pod = testPod('hostnet', [{ name: 'a' }], { hostNetwork: true });
     await expect(provider.createPod(pod)).rejects.toMatchObject({ kind: 'InvalidInput' });
     await expect(
       provider.createPod(testPod('bad', [{ name: 'a', image: 'UPPER/Case' }])),

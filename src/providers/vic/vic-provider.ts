@@ -40,6 +40,7 @@ import { PodCreator, type SecretSource } from './operations/pod-creator.js';
 import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { changedImages, ImageUpdater } from './operations/image-update.js';
+import { EphemeralAdder, newEphemerals } from './operations/ephemeral-containers.js';
 import { execInPod } from './operations/pod-exec.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
@@ -129,6 +130,7 @@ export class VicProvider implements Provider {
   private readonly deleter: PodDeleter;
   private readonly lifecycle: ContainerLifecycle;
   private readonly imageUpdater: ImageUpdater;
+  private readonly ephemerals: EphemeralAdder;
   private readonly work = new Map<VicPod, Work>();
   private readonly creations = new CreationSlots(CONCURRENT_CREATIONS);
   private readonly deletions = new CreationSlots(CONCURRENT_DELETIONS);
@@ -162,6 +164,7 @@ export class VicProvider implements Provider {
       this.lifecycle.preStop(vp),
     );
     this.imageUpdater = new ImageUpdater(this.creator, o.isolation, o.log);
+    this.ephemerals = new EphemeralAdder(this.creator, o.isolation, o.log);
     this.ready = this.rehydrate();
   }
 
@@ -357,6 +360,7 @@ export class VicProvider implements Provider {
       (e) => this.event(vp, e),
     );
     w.monitor.start();
+    this.addEphemerals(vp);
     w.prober ??= this.lifecycle.startProber(vp);
     const store = this.o.volumes?.store;
     if (store && needsUpdater(vp.pod) && !w.volumes) {
@@ -420,9 +424,28 @@ export class VicProvider implements Provider {
           }),
         );
     }
+    // Ephemeral containers added (kubectl debug): joined now if the pod is on the VCH, else
+    // once its creation is done (watch).
+    if (w?.monitor) this.addEphemerals(vp);
     // A new activeDeadlineSeconds counts at once.
     this.work.get(vp)?.monitor?.poke();
     this.changed(vp);
+  }
+
+  /**
+   * Joins the pod's ephemeral containers it has no record of to the pod on the VCH, in the
+   * background (operations/ephemeral-containers.ts: each is recorded at once, so it is taken
+   * on once). The monitor starts them; on a pod that has finished nothing starts any more.
+   */
+  private addEphemerals(vp: VicPod): void {
+    const w = this.work.get(vp);
+    if (!w || vp.stage !== 'created' || !vp.id) return;
+    for (const ec of newEphemerals(vp))
+      void this.ephemerals.add(vp, ec, w.abort.signal, {
+        event: (e) => this.event(vp, e),
+        changed: () => this.changed(vp),
+        poke: () => w.monitor?.poke(),
+      });
   }
 
   async deletePod(pod: k8s.V1Pod): Promise<void> {

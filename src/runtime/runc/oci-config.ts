@@ -121,6 +121,8 @@ export interface ContainerConfigInput {
   /** The sandbox's pause process (host pid) whose namespaces the container joins. */
   pausePid: number;
   sharePid: boolean;
+  /** The host pid of another container's init whose PID namespace this one joins. */
+  targetPid?: number;
   sandbox: { shm: string; hostname: string; hosts: string; resolvConf: string };
   memoryLimitBytes?: number;
   cpuMillis?: number;
@@ -231,7 +233,11 @@ export function containerConfig(c: ContainerConfigInput): object {
     linux: {
       namespaces: [
         { type: 'mount' },
-        c.sharePid ? ns('pid', 'pid') : { type: 'pid' },
+        c.sharePid
+          ? ns('pid', 'pid')
+          : c.targetPid !== undefined
+            ? { type: 'pid', path: `/proc/${c.targetPid}/ns/pid` }
+            : { type: 'pid' },
         ns('network', 'net'),
         ns('ipc', 'ipc'),
         ns('uts', 'uts'),

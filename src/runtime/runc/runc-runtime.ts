@@ -142,6 +142,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           tether: this.tether,
           pausePid: pause.pid,
           sharePid: sandbox.shareProcessNamespace === true,
+          ...(!sandbox.shareProcessNamespace && { targetPid: this.targetPid(rec) }),
           sandbox: this.layout.sandbox(rec.sandboxId),
           memoryLimitBytes: rec.spec.memoryLimitBytes,
           cpuMillis: rec.spec.cpuMillis,
@@ -219,6 +220,31 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       this.watch(rec);
       this.log.info({ container: id, pid: init.pid }, 'container started');
     });
+  }
+
+  /**
+   * The host pid of the init of the container whose PID namespace `rec` joins (an ephemeral
+   * container's target): it must run now, or the new container would get a namespace of its
+   * own without saying so.
+   */
+  private targetPid(rec: ContainerRecord): number | undefined {
+    const targetId = rec.spec.pidNamespaceOf;
+    if (targetId === undefined) return undefined;
+    const target = this.containers.get(targetId);
+    if (!target || target.sandboxId !== rec.sandboxId)
+      throw invalidInput(
+        `container ${targetId}, whose process namespace it joins, is not in its pod`,
+      );
+    if (
+      target.status !== 'running' ||
+      !target.init ||
+      !isAlive(target.init) ||
+      target.init.pid <= 0
+    )
+      throw conflict(
+        `container ${target.spec.name}, whose process namespace it joins, is not running`,
+      );
+    return target.init.pid;
   }
 
   async stats(id: string): Promise<ContainerSample> {

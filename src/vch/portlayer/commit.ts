@@ -163,6 +163,7 @@ export class Committer {
           terminationMessagePath: task.terminationMessagePath,
         }),
         ...(task.mounts?.length && { mounts: task.mounts }),
+        ...(task.pidNamespaceOf && { pidNamespaceOf: task.pidNamespaceOf }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

@@ -28,6 +28,8 @@ export interface TaskSpec {
   terminationMessagePath?: string;
   /** Its volumes (VolumeJoin), in join order. */
   mounts?: ContainerMount[];
+  /** Another task of the pod (its name) whose PID namespace it joins. */
+  pidNamespaceOf?: string;
 }
 
 /** An exec joined to a running pod (TaskJoinConfig.execIn): it runs when bound and committed. */

@@ -112,7 +112,20 @@ export function addJoinRoutes(
       security: taskSecurity(body),
       groupAdd: optStrings(body, 'groupAdd'),
       terminationMessagePath: messagePath(body),
+      pidNamespaceOf: optString(body, 'pidNamespaceOf'),
     };
+    const target = task.pidNamespaceOf;
+    if (
+      target !== undefined &&
+      (target === name ||
+        !(
+          set.tasks.some((t) => t.name === target) ||
+          existing?.tasks.some((t) => t.nameInPod === target)
+        ))
+    )
+      throw invalidInput(
+        `task ${name}: pidNamespaceOf ${JSON.stringify(target)}: no other task of that name in the container`,
+      );
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);
     const handle = handles.derive(set.handle, (s) => ({ tasks: [...s.tasks, task] }));

@@ -2,7 +2,7 @@
 // kill, wait, remove, and the answers of inspect and list. Operations on one container are
 // serialized; the database write of a state change happens before its event is emitted.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { type ContainerRow, type PodRow, stateOf } from '../db.js';
+import { type ContainerRow, type PodRow, stateOf, type VchDb } from '../db.js';
 import { conflict, errorKind, invalidInput } from '../errors.js';
 import { checkName, generateName, newId } from '../names.js';
 import { mergeProcess, processSpec } from '../process.js';
@@ -69,6 +69,7 @@ export class ContainerService {
           : [],
       });
     checkPorts();
+    const pidNamespaceOf = targetOf(db, pod, req);
     const mounts = await resolveMounts(this.volumes, req.mounts ?? [], pod.id, id);
     const row: ContainerRow = {
       id,
@@ -118,6 +119,7 @@ export class ContainerService {
         ...(req.security && { security: req.security }),
         ...(req.terminationMessagePath && { terminationMessagePath: req.terminationMessagePath }),
         ...(mounts.runtime.length > 0 && { mounts: mounts.runtime }),
+        ...(pidNamespaceOf && { pidNamespaceOf }),
       });
     } catch (e) {
       db.transaction(() => {
@@ -344,6 +346,25 @@ function waitResult(r: ContainerRow): WaitResult {
 }
 
 /** The configuration part of a create request, without the placement (name, pod). */
+/**
+ * The id of the container of the same pod whose PID namespace a new one joins
+ * (`pidNamespaceOf`, Kubernetes' targetContainerName); InvalidInput when that cannot be.
+ */
+function targetOf(db: VchDb, pod: PodRow, req: CreateContainerRequest): string | undefined {
+  const name = req.pidNamespaceOf;
+  if (name === undefined) return undefined;
+  if (pod.implicit)
+    throw invalidInput('pidNamespaceOf names a container of the same pod: give podId');
+  if (pod.runtime === 'vm')
+    throw invalidInput(
+      `joining container ${JSON.stringify(name)}'s process namespace is not supported in a pod VM (the guest's agent gives each container its own, or the pod one with shareProcessNamespace)`,
+    );
+  const target = db.containersOfPod(pod.id).find((c) => c.nameInPod === name);
+  if (!target)
+    throw invalidInput(`pidNamespaceOf: no container ${JSON.stringify(name)} in the pod`);
+  return target.id;
+}
+
 function containerConfigOf(req: CreateContainerRequest): ContainerConfig {
   const placement = new Set(['name', 'podId', 'nameInPod']);
   return Object.fromEntries(

@@ -8,7 +8,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { TaskInfo } from '../proxy/isolation-proxy.js';
 import { shouldRestart } from './restart-policy.js';
 
-export type Role = 'init' | 'sidecar' | 'app';
+export type Role = 'init' | 'sidecar' | 'app' | 'ephemeral';
 
 /** An init container that keeps running beside the app containers. */
 export const isSidecar = (c: k8s.V1Container) => c.restartPolicy === 'Always';
@@ -20,7 +20,7 @@ export function allContainers(spec: k8s.V1PodSpec | undefined): k8s.V1Container[
 
 export function roleOf(spec: k8s.V1PodSpec | undefined, name: string): Role {
   const init = spec?.initContainers?.find((c) => c.name === name);
-  if (!init) return 'app';
+  if (!init) return spec?.ephemeralContainers?.some((c) => c.name === name) ? 'ephemeral' : 'app';
   return isSidecar(init) ? 'sidecar' : 'init';
 }
 
@@ -67,6 +67,8 @@ export function initProgress(spec: k8s.V1PodSpec | undefined, tasks: Tasks): Ini
 
 /** Whether the container's task, committed and not started yet, may start now. */
 export function mayStart(spec: k8s.V1PodSpec | undefined, name: string, tasks: Tasks): boolean {
+  // As the kubelet: an ephemeral container starts even while the pod is initializing.
+  if (roleOf(spec, name) === 'ephemeral') return true;
   const inits = spec?.initContainers ?? [];
   const at = inits.findIndex((c) => c.name === name);
   const before = at < 0 ? inits : inits.slice(0, at);
@@ -99,6 +101,8 @@ export function restartsAfter(
   switch (roleOf(spec, name)) {
     case 'sidecar':
       return true; // whatever the pod's restartPolicy
+    case 'ephemeral':
+      return false; // never, whatever the pod's restartPolicy (kubectl debug's containers)
     case 'init':
       // Done once it succeeded; a failure is retried unless the pod's policy is Never.
       return (

@@ -104,8 +104,15 @@ export class PodCreator {
     const images = new Map<string, ImageConfig>();
     // One pull per image and policy, however many containers run it; each of them hears of it.
     const pulls = new Map<string, SharedPull>();
+    // Named ones may be ephemeral containers (kubectl debug), added to the running pod.
+    const candidates = only
+      ? [
+          ...allContainers(pod.spec),
+          ...((pod.spec?.ephemeralContainers ?? []) as k8s.V1Container[]),
+        ]
+      : allContainers(pod.spec);
     const results = await Promise.allSettled(
-      allContainers(pod.spec)
+      candidates
         .filter((c) => !only || only.includes(c.name))
         .map(async (c) => {
           const key = `${c.image}|${c.imagePullPolicy ?? ''}`;

@@ -11,11 +11,12 @@ import { testPod } from '../../../../test/support/pods.js';
 import type { FieldRule } from './field-rules.js';
 import {
   CONTAINER_FIELDS,
+  EPHEMERAL_CONTAINER_FIELDS,
   POD_SECURITY_CONTEXT_FIELDS,
   POD_SPEC_FIELDS,
   SECURITY_CONTEXT_FIELDS,
 } from './pod-fields.js';
-import { validatePod } from './validate.js';
+import { validateEphemeralContainer, validatePod } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../../..');
@@ -32,6 +33,11 @@ const onContainer: Place = (pod, v) => {
   Object.assign(pod.spec!.containers[0], v);
   return `spec.containers["app"].${field}`;
 };
+const onEphemeral: Place = (pod, v) => {
+  const [field] = Object.keys(v as object);
+  pod.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox:1', ...(v as object) }];
+  return `spec.ephemeralContainers["debug"].${field}`;
+};
 const onSc: Place = (pod, v) => {
   const [field] = Object.keys(v as object);
   pod.spec!.containers[0].securityContext = v as k8s.V1SecurityContext;
@@ -43,6 +49,10 @@ const onPodSc: Place = (pod, v) => {
   return `spec.securityContext.${field}`;
 };
 
+/** What refuses: the pod (validatePod), or for an ephemeral container that container alone. */
+const checkEphemeral = (pod: k8s.V1Pod) =>
+  validateEphemeralContainer(pod, pod.spec!.ephemeralContainers![0]!);
+
 // A value each refused field may not have: the test sets it and expects the field's reason.
 const TYPES: {
   type: { getAttributeTypeMap(): { name: string }[] };
@@ -50,6 +60,7 @@ const TYPES: {
   table: Record<string, FieldRule>;
   place: Place;
   refusedValues: Record<string, unknown>;
+  check?: (pod: k8s.V1Pod) => void;
 }[] = [
   {
     type: k8s.V1PodSpec,
@@ -57,7 +68,6 @@ const TYPES: {
     table: POD_SPEC_FIELDS,
     place: onSpec,
     refusedValues: {
-      ephemeralContainers: [{ name: 'debug', image: 'busybox:1' }],
       hostIPC: true,
       hostNetwork: true,
       hostPID: true,
@@ -75,6 +85,27 @@ const TYPES: {
     name: 'V1Container',
     table: CONTAINER_FIELDS,
     place: onContainer,
+    refusedValues: {
+      lifecycle: { preStop: { tcpSocket: { port: 8080 } } },
+      livenessProbe: { grpc: { port: 8080 } },
+      readinessProbe: { grpc: { port: 8080, service: 'ready' } },
+      resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
+      resources: { limits: { 'ephemeral-storage': '1Gi' } },
+      restartPolicy: 'Always',
+      restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }],
+      startupProbe: { grpc: { port: 8080 } },
+      stdin: true,
+      stdinOnce: true,
+      tty: true,
+      volumeDevices: [{ name: 'block', devicePath: '/dev/xvdb' }],
+    },
+  },
+  {
+    type: k8s.V1EphemeralContainer,
+    name: 'V1EphemeralContainer',
+    table: EPHEMERAL_CONTAINER_FIELDS,
+    place: onEphemeral,
+    check: checkEphemeral,
     refusedValues: {
       lifecycle: { preStop: { tcpSocket: { port: 8080 } } },
       livenessProbe: { grpc: { port: 8080 } },
@@ -129,7 +160,7 @@ function readmeSection(): string {
   return readme.slice(start, end);
 }
 
-describe.each(TYPES)('$name', ({ type, table, place, refusedValues }) => {
+describe.each(TYPES)('$name', ({ type, table, place, refusedValues, check = validatePod }) => {
   const fields = type.getAttributeTypeMap().map((a) => a.name);
 
   it('every field of the type is decided, and every decision is a field of the type', () => {
@@ -150,9 +181,9 @@ describe.each(TYPES)('$name', ({ type, table, place, refusedValues }) => {
       expect(refusedValues, `a refused value for ${field}`).toHaveProperty([field]);
       const pod = appPod();
       const path = place(pod, { [field]: refusedValues[field] });
-      expect(() => validatePod(pod), field).toThrow(`${path}: ${reason}`);
+      expect(() => check(pod), field).toThrow(`${path}: ${reason}`);
       try {
-        validatePod(pod);
+        check(pod);
       } catch (err) {
         expect(err).toMatchObject({ kind: 'InvalidInput' });
       }
@@ -256,5 +287,33 @@ describe('validatePod', () => {
     expect(() => validatePod(pod)).toThrow(/spec\.futureField: this node does not know the field/);
     (pod.spec as Record<string, unknown>).futureField = undefined;
     expect(() => validatePod(pod)).not.toThrow();
+  });
+});
+
+describe('validateEphemeralContainer', () => {
+  const withDebug = (ec: Partial<k8s.V1EphemeralContainer>) => {
+    const pod = appPod();
+    pod.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox:1', ...ec }];
+    return pod;
+  };
+
+  it('accepts what kubectl debug sends, with or without --target', () => {
+    for (const ec of [
+      { targetContainerName: 'app', terminationMessagePolicy: 'File', imagePullPolicy: 'Always' },
+      { command: ['sh', '-c', 'echo hi'], stdin: false, tty: false },
+    ]) {
+      const pod = withDebug(ec);
+      expect(() => validatePod(pod)).not.toThrow();
+      expect(() => checkEphemeral(pod)).not.toThrow();
+    }
+  });
+
+  it('refuses a target that is not a container of the pod, and a name a container has', () => {
+    expect(() => checkEphemeral(withDebug({ targetContainerName: 'nope' }))).toThrow(
+      /targetContainerName: no container "nope" in the pod/,
+    );
+    expect(() => checkEphemeral(withDebug({ name: 'app' }))).toThrow(
+      /a container of the pod has that name already/,
+    );
   });
 });

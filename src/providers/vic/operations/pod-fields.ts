@@ -26,6 +26,7 @@ const PROVIDER_IT = 'test/integration/provider-vic.test.ts';
 const TERMINATION_MESSAGE_TEST = `${UNIT}/termination-message.test.ts`;
 const INIT_TEST = 'src/providers/vic/vic-provider-init.test.ts';
 const VOLUME_PLAN_TEST = `${UNIT}/volumes/plan.test.ts`;
+const EPHEMERAL_TEST = 'src/providers/vic/vic-provider-ephemeral.test.ts';
 const VOLUMES_APPLIED =
   'volumes/: emptyDir (disk, Memory, sizeLimit evicts), configMap, secret, downwardAPI, projected (with the bound service-account token), hostPath; any other source is refused (validate-volumes.ts)';
 
@@ -64,7 +65,9 @@ export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
     test: SERVICE_ENV_TEST,
   },
   ephemeralContainers: {
-    refused: 'ephemeral containers (kubectl debug) are not supported by this node yet',
+    applied:
+      'ephemeral-containers.ts: each one added (kubectl debug) is joined to the running pod and started, never restarted, and reported in ephemeralContainerStatuses; its fields as the ephemeral container table says (one it cannot run waits with the reason, the pod runs on)',
+    test: EPHEMERAL_TEST,
   },
   hostAliases: {
     applied:
@@ -252,4 +255,18 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     test: VOLUME_PLAN_TEST,
   },
   workingDir: { applied: "container-config.ts: over the image's", test: CONTAINER_CONFIG_TEST },
+};
+
+/**
+ * An ephemeral container (kubectl debug) runs as a task of the pod as a container does, so it is
+ * held to the container table (the API server already forbids its ports, probes, lifecycle and
+ * resources), plus its target.
+ */
+export const EPHEMERAL_CONTAINER_FIELDS: Record<string, FieldRule> = {
+  ...CONTAINER_FIELDS,
+  targetContainerName: {
+    applied:
+      "runc: the container joins the target container's PID namespace (ps shows the target's processes); a pod VM refuses it (the ephemeral container waits with the reason)",
+    test: 'test/integration/node-debug.test.ts',
+  },
 };

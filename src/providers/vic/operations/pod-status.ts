@@ -43,11 +43,13 @@ function containerStatus(
   spec: k8s.V1Container,
   c: ContainerRecord,
   task: TaskInfo | undefined,
+  /** The waiting reason when nothing else is known; by default the pod's. */
+  waitingReason?: string,
 ): k8s.V1ContainerStatus {
   // With init containers the kubelet's default is PodInitializing (kubectl's Init:N/M).
-  const defaultReason = vp.pod.spec?.initContainers?.length
-    ? 'PodInitializing'
-    : 'ContainerCreating';
+  const defaultReason =
+    waitingReason ??
+    (vp.pod.spec?.initContainers?.length ? 'PodInitializing' : 'ContainerCreating');
   const p = task?.processConfig;
   const lastState: k8s.V1ContainerState = c.lastTermination
     ? {
@@ -171,6 +173,20 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
     status: initContainerStatus(statusOf(c), isSidecar(c)),
     sidecar: isSidecar(c),
   }));
+  // Ephemeral containers (kubectl debug) count for neither the phase nor readiness, as the
+  // kubelet's: never ready, waiting as ContainerCreating until joined, never restarted.
+  const ephemeral = (spec.ephemeralContainers ?? [])
+    .filter((c) => vp.containers.has(c.name))
+    .map((c) => {
+      const s = containerStatus(
+        vp,
+        c as k8s.V1Container,
+        vp.containers.get(c.name)!,
+        tasks.get(c.name),
+        'ContainerCreating',
+      );
+      return { ...s, ready: false, started: !!s.state?.running };
+    });
   const phase =
     vp.failure || vp.evicted ? 'Failed' : podPhase(spec.restartPolicy ?? 'Always', statuses, init);
   // Sidecars count towards the pod's readiness as app containers do.
@@ -205,6 +221,7 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
     ],
     ...(init.length > 0 && { initContainerStatuses: init.map((i) => i.status) }),
     containerStatuses: statuses,
+    ...(ephemeral.length > 0 && { ephemeralContainerStatuses: ephemeral }),
   };
 }
 

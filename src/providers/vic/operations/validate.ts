@@ -8,6 +8,7 @@ import { splitReference } from '../proxy/reference.js';
 import { type FieldContext, type FieldRule, refusal, unset } from './field-rules.js';
 import {
   CONTAINER_FIELDS,
+  EPHEMERAL_CONTAINER_FIELDS,
   POD_SECURITY_CONTEXT_FIELDS,
   POD_SPEC_FIELDS,
   SECURITY_CONTEXT_FIELDS,
@@ -71,4 +72,24 @@ export function validatePod(pod: k8s.V1Pod): void {
     for (const [what, q] of Object.entries({ ...c.resources?.requests, ...c.resources?.limits }))
       parseQuantity(q, `container ${c.name}: ${what}`);
   }
+}
+
+/**
+ * Holds an ephemeral container (kubectl debug) to its table. It is added to a running pod, so
+ * what cannot be run fails that container alone (the provider makes it wait with the reason),
+ * never the pod.
+ */
+export function validateEphemeralContainer(pod: k8s.V1Pod, ec: k8s.V1EphemeralContainer): void {
+  const at = `spec.ephemeralContainers[${JSON.stringify(ec.name)}]`;
+  const ctx = { pod, container: ec as k8s.V1Container, init: false };
+  checkFields(EPHEMERAL_CONTAINER_FIELDS, ec, ctx, at);
+  checkFields(SECURITY_CONTEXT_FIELDS, ec.securityContext, ctx, `${at}.securityContext`);
+  if (!ec.image) throw refuse(`ephemeral container ${ec.name} has no image`);
+  splitReference(ec.image);
+  const taken = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  if (taken.some((c) => c.name === ec.name))
+    throw refuse(`${at}: a container of the pod has that name already`);
+  const target = ec.targetContainerName;
+  if (target !== undefined && target !== '' && !taken.some((c) => c.name === target))
+    throw refuse(`${at}.targetContainerName: no container ${JSON.stringify(target)} in the pod`);
 }
