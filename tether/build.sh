@@ -41,4 +41,9 @@ if [[ "${what}" != agent ]]; then
   "${cc}" "${flags[@]}" -o "${out}/netns-connect.tmp.$$" "${here}/netns-connect.c"
   mv -f "${out}/netns-connect.tmp.$$" "${out}/netns-connect"
 fi
+# docker cp in a runc container (the persona's archive endpoints): standalone too.
+if [[ "${what}" != agent ]]; then
+  "${cc}" "${flags[@]}" -o "${out}/container-cp.tmp.$$" "${here}/container-cp.c"
+  mv -f "${out}/container-cp.tmp.$$" "${out}/container-cp"
+fi
 if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${agent[@]}"; fi

@@ -2,7 +2,7 @@
 // (`runtime`), else on the default; its containers follow it. The router keeps only where each
 // sandbox and container is, in memory, and learns it again on recover() from both backends' own
 // records — the VCH's database keeps each pod's choice for the user (pods.runtime).
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type {
   ContainerSample,
   ContainerSpec,
@@ -12,6 +12,7 @@ import type {
   ExecSpec,
   ExecStream,
   ExecStreamOptions,
+  PathStat,
   Runtime,
   SandboxSpec,
   SandboxUsage,
@@ -131,6 +132,30 @@ export class RouterRuntime implements Runtime {
       if (!b.processes)
         throw notImplemented(`the ${b.name} backend cannot list a container's processes`);
       return b.processes(id);
+    });
+  }
+
+  statPath(id: string, path: string): Promise<PathStat> {
+    return this.#call(id, (b) => {
+      if (!b.statPath)
+        throw notImplemented(`docker cp is not supported in ${b.name} containers yet`);
+      return b.statPath(id, path);
+    });
+  }
+
+  getArchive(id: string, path: string): Promise<Readable> {
+    return this.#call(id, (b) => {
+      if (!b.getArchive)
+        throw notImplemented(`docker cp is not supported in ${b.name} containers yet`);
+      return b.getArchive(id, path);
+    });
+  }
+
+  putArchive(id: string, dir: string, tar: Readable, keepOwner: boolean): Promise<void> {
+    return this.#call(id, (b) => {
+      if (!b.putArchive)
+        throw notImplemented(`docker cp is not supported in ${b.name} containers yet`);
+      return b.putArchive(id, dir, tar, keepOwner);
     });
   }
 

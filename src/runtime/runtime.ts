@@ -95,6 +95,17 @@ export interface VolumeMount {
   subPath?: string;
 }
 
+/** lstat of a path in a container (docker cp's stat), as the kernel gives it. */
+export interface PathStat {
+  /** st_mode: type and permission bits. */
+  mode: number;
+  size: number;
+  /** Modification time, Unix nanoseconds. */
+  mtimeNs: bigint;
+  /** For a symlink: where it leads, resolved in the container's root (or its raw target). */
+  linkTarget?: string;
+}
+
 /** The most of a termination message that is kept (the kubelet's 4 KiB). */
 export const TERMINATION_MESSAGE_LIMIT = 4096;
 
@@ -359,6 +370,19 @@ export interface Runtime {
    * not running; NotFound: no such container.
    */
   processes?(id: string): Promise<number[]>;
+  /**
+   * Optional (docker cp, the persona's archive endpoints): in a running container, resolved in
+   * its own root and mounts — a symlink of the container's never leads out to the host. lstat of
+   * a path; NotFound: no such path; Conflict: the container does not run.
+   */
+  statPath?(id: string, path: string): Promise<PathStat>;
+  /** Optional: a tar of a path of a running container (its last element not followed). */
+  getArchive?(id: string, path: string): Promise<Readable>;
+  /**
+   * Optional: extracts a tar into a directory of a running container; InvalidInput: not a
+   * directory, or a bad archive. `keepOwner`: the archive's owners (else root's).
+   */
+  putArchive?(id: string, dir: string, tar: Readable, keepOwner: boolean): Promise<void>;
   /**
    * Optional: a TCP connection to `port` on the sandbox's own loopback, made inside the pod
    * (kubectl port-forward): resolves once connected. Conflict: the sandbox does not run;

@@ -26,6 +26,7 @@ import type {
   ExecSpec,
   ExecStream,
   ExecStreamOptions,
+  PathStat,
   Runtime,
   SandboxNetwork,
 } from '../runtime/runtime.js';
@@ -264,6 +265,39 @@ export class Vch extends EventEmitter<VchEvents> {
     const rt = this.#ctx.runtime;
     if (!rt.processes) throw notImplemented(`the ${rt.name} runtime cannot list processes`);
     return top(await rt.processes(row.id), psArgs);
+  }
+
+  // ---- docker cp (the persona's archive endpoints) ----
+
+  /** lstat of `path` in a running container, resolved in its root. NotFound: no such path. */
+  async statContainerPath(ref: string, path: string): Promise<PathStat> {
+    const { id, rt } = this.#copyTarget(ref);
+    if (!rt.statPath) throw notImplemented(`the ${rt.name} runtime cannot copy files`);
+    return rt.statPath(id, path);
+  }
+
+  /** A tar of `path` of a running container. */
+  async containerArchive(ref: string, path: string): Promise<Readable> {
+    const { id, rt } = this.#copyTarget(ref);
+    if (!rt.getArchive) throw notImplemented(`the ${rt.name} runtime cannot copy files`);
+    return rt.getArchive(id, path);
+  }
+
+  /** Extracts `tar` into the directory `dir` of a running container. */
+  async extractToContainer(ref: string, dir: string, tar: Readable, keepOwner: boolean) {
+    const { id, rt } = this.#copyTarget(ref);
+    if (!rt.putArchive) throw notImplemented(`the ${rt.name} runtime cannot copy files`);
+    return rt.putArchive(id, dir, tar, keepOwner);
+  }
+
+  /** docker cp reaches a running container only (its mount namespace). */
+  #copyTarget(ref: string) {
+    const row = findContainer(this.#ctx.db, ref);
+    if (row.status !== 'running')
+      throw conflict(
+        `container ${row.id} is not running: docker cp works on running containers here`,
+      );
+    return { id: row.id, rt: this.#ctx.runtime };
   }
 
   /** One container by id, unique id prefix or name. */

@@ -6,7 +6,7 @@ import { containerSeccomp } from '../seccomp/container.js';
 import { constants } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidInput, unavailable } from '../errors.js';
@@ -26,6 +26,7 @@ import type {
   ContainerSample,
   ExecStream,
   ExecStreamOptions,
+  PathStat,
   Runtime,
   SandboxNetwork,
   SandboxSpec,
@@ -41,6 +42,14 @@ import { runcExecStream } from './exec-stream.js';
 import type { FileToOpen } from '../../spawn/run-command.js';
 import { readPid, RuncSandboxes } from './sandboxes.js';
 import { connectInNetns, netnsConnectPath } from './port-forward.js';
+import {
+  archiveFromContainer,
+  type ArchiveTarget,
+  containerCpPath,
+  extractIntoContainer,
+  HOST_BUSYBOX,
+  statInContainer,
+} from './container-archive.js';
 
 export interface RuncRuntimeOptions {
   /** Where the backend keeps everything, e.g. `<vch-state>/runtime/runc`. */
@@ -264,6 +273,32 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     const rec = this.get(id);
     if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
     return cgroupPids(id);
+  }
+
+  async statPath(id: string, path: string): Promise<PathStat> {
+    return statInContainer(await this.archiveTarget(id), path);
+  }
+
+  async getArchive(id: string, path: string): Promise<Readable> {
+    return archiveFromContainer(await this.archiveTarget(id), path);
+  }
+
+  async putArchive(id: string, dir: string, tar: Readable, keepOwner: boolean): Promise<void> {
+    return extractIntoContainer(await this.archiveTarget(id), dir, tar, keepOwner);
+  }
+
+  /** A running container's init, for container-archive.ts. */
+  private async archiveTarget(id: string): Promise<ArchiveTarget> {
+    await this.ready();
+    const rec = this.get(id);
+    if (rec.status !== 'running' || rec.bootId !== this.boot)
+      throw conflict(`container ${id} is not running: docker cp needs it running here`);
+    return {
+      helper: containerCpPath(this.tether),
+      busybox: HOST_BUSYBOX,
+      init: rec.init,
+      id,
+    };
   }
 
   async portForward(id: string, port: number): Promise<Duplex> {

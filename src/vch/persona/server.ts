@@ -18,6 +18,7 @@ import { addNetworkRoutes } from './networks.js';
 import { addSystemRoutes } from './system.js';
 import { addVolumeRoutes } from './volumes.js';
 import { addTopRoutes } from './top.js';
+import { addArchiveRoutes } from './archive.js';
 
 export interface PersonaOptions {
   logger?: VchLogger;
@@ -33,6 +34,7 @@ export function createPersonaRouter(vch: Vch, options: PersonaOptions): Router {
   addContainerRoutes(router, vch);
   addExecRoutes(router, vch);
   addTopRoutes(router, vch);
+  addArchiveRoutes(router, vch);
   addStatsRoutes(router, vch);
   addVolumeRoutes(router, vch);
   addNetworkRoutes(router, vch);
