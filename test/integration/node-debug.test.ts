@@ -2,7 +2,9 @@
 // through the apiserver's `ephemeralcontainers` subresource; `vic-kubelet node` (an embedded VCH
 // on runc) joins it to the pod and starts it without touching the pod's containers, reports it
 // in ephemeralContainerStatuses, never restarts it, and serves its log. With --target it sees
-// the target container's processes (it joined that PID namespace); without, only its own.
+// the target container's processes (it joined that PID namespace); without, only its own. In a
+// pod VM the ephemeral container runs in the VM beside the app; --target is refused there (the
+// container waits with the reason, the pod runs on).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -11,30 +13,39 @@ import { podOn, until } from './node-harness.js';
 import { useVicNode } from './node-fixture.js';
 
 const POD = 'target';
+const VM_POD = 'target-vm';
 
 const vic = useVicNode({
   prefix: 'debug',
+  vm: true,
   afterNode: async () => {
-    await core.createNamespacedPod({
-      namespace,
-      body: podOn(nodeName, namespace, POD, {
+    for (const name of [POD, VM_POD]) {
+      const body = podOn(nodeName, namespace, name, {
         restartPolicy: 'Always',
         terminationGracePeriodSeconds: 1,
         // The test image links only sh, ls and echo; busybox has the rest as applets.
         containers: [{ name: 'app', image: vic.image, command: ['busybox', 'sleep', '3600'] }],
-      }),
-    });
-    await until('the pod to run', async () => (await pod()).status?.phase === 'Running', 90_000);
+      });
+      if (name === VM_POD) body.metadata!.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+      await core.createNamespacedPod({ namespace, body });
+    }
+    for (const name of [POD, VM_POD])
+      await until(
+        `${name} to run`,
+        async () => (await pod(name)).status?.phase === 'Running',
+        180_000,
+      );
   },
   cleanup: async () => {
-    await core.deleteNamespacedPod({ name: POD, namespace, gracePeriodSeconds: 0 }).catch(() => {});
+    for (const name of [POD, VM_POD])
+      await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch(() => {});
   },
-  setupTimeout: 240_000,
+  setupTimeout: 360_000,
   teardownTimeout: 180_000,
 });
 const { cluster, core, namespace, nodeName } = vic;
 
-const pod = () => core.readNamespacedPod({ name: POD, namespace });
+const pod = (name = POD) => core.readNamespacedPod({ name, namespace });
 
 interface Run {
   code: number | null;
@@ -61,28 +72,32 @@ function kubectl(args: string[]): Promise<Run> {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-/** The ephemeral container's status once it has terminated. */
-async function terminated(name: string): Promise<k8s.V1ContainerStatus> {
+/** The ephemeral container's status once `done` says so (by default: it has terminated). */
+async function terminated(
+  name: string,
+  of = POD,
+  done = (s: k8s.V1ContainerStatus | undefined) => s?.state?.terminated !== undefined,
+): Promise<k8s.V1ContainerStatus> {
   let last: k8s.V1ContainerStatus | undefined;
   await until(
-    `ephemeral container ${name} to end`,
+    `ephemeral container ${name} of ${of}`,
     async () => {
-      last = (await pod()).status?.ephemeralContainerStatuses?.find((s) => s.name === name);
-      return last?.state?.terminated !== undefined;
+      last = (await pod(of)).status?.ephemeralContainerStatuses?.find((s) => s.name === name);
+      return done(last);
     },
-    60_000,
+    120_000,
   ).catch((e: Error) => {
     throw new Error(`${e.message}: ${JSON.stringify(last)}\n${vic.node.output().slice(-3000)}`);
   });
   return last!;
 }
 
-const debug = (name: string, flags: string[], script: string) =>
+const debug = (name: string, flags: string[], script: string, of = POD) =>
   kubectl([
     'debug',
     '-n',
     namespace,
-    POD,
+    of,
     `--image=${vic.image}`,
     `--container=${name}`,
     ...flags,
@@ -141,5 +156,30 @@ describe('kubectl debug on a vic-kubelet node (runc)', () => {
     expect(again.state!.terminated).toMatchObject({ exitCode: 3 });
     expect(again.containerID).toBe(s.containerID);
     expect((await pod()).status!.phase).toBe('Running');
+  }, 120_000);
+});
+
+describe('kubectl debug on a vic-kubelet node (vm)', () => {
+  it('starts an ephemeral container in the running pod VM, beside the app', async () => {
+    const before = (await pod(VM_POD)).status!.containerStatuses![0]!;
+    const r = await debug('debugger', [], 'echo hi; busybox hostname', VM_POD);
+    expect(r.code, r.stderr).toBe(0);
+    const s = await terminated('debugger', VM_POD);
+    expect(s.state!.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    const logs = await kubectl(['logs', '-n', namespace, VM_POD, '-c', 'debugger']);
+    expect(logs.stdout).toBe(`hi\n${VM_POD}\n`);
+    expect((await pod(VM_POD)).status!.containerStatuses![0]).toMatchObject({
+      containerID: before.containerID,
+      restartCount: 0,
+    });
+  }, 180_000);
+
+  it('--target is refused in a pod VM: the container waits with the reason, the pod runs on', async () => {
+    const r = await debug('targeting', ['--target=app'], 'busybox ps', VM_POD);
+    expect(r.code, r.stderr).toBe(0);
+    const s = await terminated('targeting', VM_POD, (x) => !!x?.state?.waiting?.message);
+    expect(s.state!.waiting).toMatchObject({ reason: 'CreateContainerError' });
+    expect(s.state!.waiting!.message).toMatch(/process namespace is not supported in a pod VM/);
+    expect((await pod(VM_POD)).status!.phase).toBe('Running');
   }, 120_000);
 });

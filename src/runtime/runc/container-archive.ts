@@ -93,7 +93,10 @@ export async function statInContainer(t: ArchiveTarget, path: string): Promise<P
   const code = await exited(child);
   if (code !== 0) throw failure(code, err(), t, path);
   const [first = '', link] = out().split('\n');
-  const [mode, size, sec, nsec] = first.split(' ').map(Number);
+  const [octal = '', ...rest] = first.split(' ');
+  // The mode comes in octal (as st_mode is read); the rest in decimal.
+  const mode = /^[0-7]+$/.test(octal) ? parseInt(octal, 8) : NaN;
+  const [size, sec, nsec] = rest.map(Number);
   if (![mode, size, sec, nsec].every(Number.isFinite))
     throw unavailable(`container-cp said ${JSON.stringify(first)}`);
   return {
