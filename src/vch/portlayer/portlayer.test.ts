@@ -301,6 +301,44 @@ describe('portlayer', () => {
     });
   });
 
+  it('joins a task to a running pod in the PID namespace of another (pidNamespaceOf: kubectl debug --target)', async () => {
+    const { id, tasks } = await makePod(['app'], 'RUNNING');
+    let h = await pl.addImageToHandle(await pl.handle(id), {
+      deltaID: 'debug',
+      imageID: imageId,
+      repoName: 'example.test/app:1',
+    });
+    // Only a task the container has (or this handle joins) may be named.
+    await expect(
+      pl.createHandleTask(h, { name: 'debug', path: '/bin/sh', pidNamespaceOf: 'nope' }),
+    ).rejects.toMatchObject({
+      kind: 'InvalidInput',
+      message: expect.stringMatching(/pidNamespaceOf "nope"/),
+    });
+    await expect(
+      pl.createHandleTask(h, { name: 'debug', path: '/bin/sh', pidNamespaceOf: 'debug' }),
+    ).rejects.toMatchObject({ kind: 'InvalidInput' });
+    const joined = await pl.createHandleTask(h, {
+      name: 'debug',
+      path: '/bin/sh',
+      pidNamespaceOf: 'app',
+    });
+    h = await pl.bindTask(joined.handle, joined.id);
+    await pl.commitHandle(h);
+    const cores = await vch.listContainers({ all: true });
+    const app = cores.find((c) => c.nameInPod === 'app')!;
+    const debug = cores.find((c) => c.nameInPod === 'debug')!;
+    // The runtime is told the target's id; the app task went on running untouched.
+    expect(fake.containers.get(debug.id)!.spec.pidNamespaceOf).toBe(app.id);
+    expect(fake.containers.get(app.id)!.spec.pidNamespaceOf).toBeUndefined();
+    const info = await pl.info(id);
+    expect(info.tasks!.map((t) => [t.name, t.processConfig.status])).toEqual([
+      ['app', 'running'],
+      ['debug', 'running'],
+    ]);
+    expect(info.tasks![0]!.id).toBe(tasks.app);
+  });
+
   it('signals tasks, stops a pod with STOPPED, and removes it', async () => {
     const { id, tasks } = await makePod(['a', 'b'], 'RUNNING');
     await pl.signal(tasks.a, 9);
