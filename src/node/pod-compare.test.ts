@@ -43,4 +43,13 @@ describe('specChanged', () => {
     expect(specChanged(pod('x'), pod('y'))).toBe(true);
     expect(specChanged(pod('x'), pod('x', 30))).toBe(true);
   });
+
+  it('sees an ephemeral container added (kubectl debug)', () => {
+    const debugged = {
+      ...pod('x'),
+      spec: { ...pod('x').spec, ephemeralContainers: [{ name: 'debugger', image: 'busybox' }] },
+    };
+    expect(specChanged(pod('x'), debugged)).toBe(true);
+    expect(specChanged(debugged, structuredClone(debugged))).toBe(false);
+  });
 });
