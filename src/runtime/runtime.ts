@@ -175,9 +175,10 @@ export interface SandboxNetwork {
   detach(sandboxId: string): Promise<void>;
   /**
    * For a pod VM: a tap on the bridge for its qemu, and the address its agent configures. A
-   * sandbox attached before keeps its address (its VM boots again, or still runs).
+   * sandbox attached before keeps its address (its VM boots again, or still runs). `ports` are
+   * published to that address, as attach() does for a namespace.
    */
-  attachTap?(sandboxId: string): Promise<TapAttachment>;
+  attachTap?(sandboxId: string, ports?: PublishedPort[]): Promise<TapAttachment>;
 }
 
 export interface TapAttachment extends SandboxAddress {

@@ -239,7 +239,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   private async attachNetwork(vm: PodVm): Promise<void> {
     const net = this.options.network;
     if (!net?.attachTap) return;
-    vm.rec.net = await net.attachTap(vm.rec.id);
+    vm.rec.net = await net.attachTap(vm.rec.id, vm.rec.spec.ports);
     await writeJsonAtomic(this.layout.sandbox(vm.rec.id).record, vm.rec);
   }
 

@@ -21,7 +21,7 @@ import {
   type Route,
   routedRanges,
 } from './cidr.js';
-import { Cni, DEFAULT_CNI_PATH } from './cni.js';
+import { Cni, type CniCall, DEFAULT_CNI_PATH } from './cni.js';
 import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
 import { buildConflist, type NetworkConf, type PortMapping, withoutPlugin } from './conflist.js';
 import { ensureMasquerade } from './masquerade.js';
@@ -206,7 +206,7 @@ export class BridgeNetwork implements SandboxNetwork {
    * bridge for its qemu. An earlier attachment of the sandbox is kept (its VM booting again, or
    * still running after a VCH restart, keeps its address); a veth one goes first.
    */
-  async attachTap(sandboxId: string): Promise<TapAttachment> {
+  async attachTap(sandboxId: string, ports: PortMapping[] = []): Promise<TapAttachment> {
     const known = this.#attachments.get(sandboxId);
     if (known?.tap && known.result) {
       await makeTapIfGone(known.tap, this.bridge);
@@ -214,12 +214,21 @@ export class BridgeNetwork implements SandboxNetwork {
     }
     if (known) await this.detach(sandboxId);
     const t0 = performance.now();
-    const a: Attachment = { id: sandboxId, netns: '', tap: tapName(sandboxId) };
+    const a: Attachment = {
+      id: sandboxId,
+      netns: '',
+      tap: tapName(sandboxId),
+      ...(ports.length > 0 && { ports }),
+    };
     await this.#save(a);
     try {
       await ensureBridge(this.bridge, this.subnet);
       a.result = await this.cni.ipam('ADD', this.#tapCall(sandboxId));
       await makeTap(a.tap!, this.bridge);
+      // Published ports: portmap's DNAT to the lease, as for a veth (it needs only the address
+      // from the previous result, never the namespace).
+      if (ports.length > 0)
+        await this.cni.runPlugin('ADD', 'portmap', this.#tapCall(sandboxId, ports), a.result);
       await this.#save(a);
       const out = this.#tapAttachment(a);
       const attachMs = Math.round((performance.now() - t0) * 10) / 10;
@@ -236,9 +245,15 @@ export class BridgeNetwork implements SandboxNetwork {
     }
   }
 
-  #tapCall(sandboxId: string) {
-    // host-local wants a namespace though it never enters it: the VCH's own (the tap's).
-    return { containerId: sandboxId, netns: `/proc/${process.pid}/ns/net`, ifname: POD_IFNAME };
+  #tapCall(sandboxId: string, ports?: PortMapping[]): CniCall {
+    // host-local and portmap want a namespace though they never enter it: the VCH's own (the
+    // tap's).
+    return {
+      containerId: sandboxId,
+      netns: `/proc/${process.pid}/ns/net`,
+      ifname: POD_IFNAME,
+      ...(ports && { args: { portMappings: ports } }),
+    };
   }
 
   #tapAttachment(a: Attachment): TapAttachment {
@@ -270,6 +285,8 @@ export class BridgeNetwork implements SandboxNetwork {
   }
 
   async #detachTap(a: Attachment): Promise<void> {
+    if (a.ports?.length)
+      await this.cni.runPlugin('DEL', 'portmap', this.#tapCall(a.id, a.ports), a.result);
     await deleteTap(a.tap!);
     await this.cni.ipam('DEL', this.#tapCall(a.id));
     await rm(this.#recordPath(a.id), { force: true });

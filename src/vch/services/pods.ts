@@ -105,7 +105,6 @@ export class PodService {
     // Checked and recorded with no await between: no other create takes the port meanwhile.
     checkPublishedPorts(req.ports ?? [], {
       network: ctx.network !== undefined,
-      runtime: pod.runtime,
       joinsPod: false,
       taken: db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] })),
     });
