@@ -178,6 +178,8 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
         { path: join(dirs.dir, EXEC_SOCKET), listen: true },
       ];
       const pidFile = `${dirs.dir}/init.pid`;
+      // The pod's CNI ADD has run beside all of the above; the process starts on its network.
+      await this.sandboxes.networkReady(rec.sandboxId);
       await this.runc.runDetached({
         id,
         bundle: dirs.bundle,

@@ -98,8 +98,7 @@ export class BridgeNetwork implements SandboxNetwork {
   static async open(o: BridgeNetworkOptions): Promise<BridgeNetwork> {
     const dir = join(resolve(o.stateDir), 'network');
     const bridge = bridgeName(o.stateDir);
-    await mkdir(join(dir, 'attachments'), { recursive: true });
-    await mkdir(join(dir, 'netns'), { recursive: true });
+    // Checked before anything is made: a range refused leaves no trace.
     const saved = await readJson<Saved>(join(dir, 'network.json'));
     const attachments = await readAttachments(join(dir, 'attachments'));
     if (o.cidr !== undefined && saved && saved.subnet !== o.cidr && attachments.length > 0)
@@ -108,10 +107,15 @@ export class BridgeNetwork implements SandboxNetwork {
       );
     const routes = routedRanges(await hostRoutes(), bridge);
     const subnet = chooseBridgeCidr(o.cidr ?? saved?.subnet, routes);
+    await mkdir(join(dir, 'attachments'), { recursive: true });
+    await mkdir(join(dir, 'netns'), { recursive: true });
     await writeJsonAtomic(join(dir, 'network.json'), { subnet: formatCidr(subnet), bridge });
     const conf = buildConflist({ name: bridge, bridge, subnet, ipamDir: join(dir, 'ipam') });
     await writeFile(join(dir, 'conflist.json'), JSON.stringify(conf, null, 2) + '\n');
     const cniPath = o.cniPath ?? DEFAULT_CNI_PATH;
+    // The bridge now, not at the first pod: its route is what keeps another VCH (beside this
+    // one, in the same namespace) from taking an overlapping range, its default one included.
+    await ensureBridge(bridge, subnet);
     await ensureMasquerade(subnet, bridge);
     const net = new BridgeNetwork(
       subnet,
@@ -326,7 +330,7 @@ async function makeTapIfGone(tap: string, bridge: string): Promise<void> {
 
 async function readAttachments(dir: string): Promise<Attachment[]> {
   const out: Attachment[] = [];
-  for (const f of await readdir(dir)) {
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
     if (!f.endsWith('.json')) continue;
     const a = await readJson<Attachment>(join(dir, f));
     if (a && a.id === f.slice(0, -5) && typeof a.netns === 'string') out.push(a);
