@@ -779,6 +779,59 @@ describe('a pod through the VIC provider (vic-kubelet run)', () => {
     expect(veths()).toEqual([]);
     await cleanupVch(state);
   }, 180_000);
+
+  it('refuses a hostPort or containerPort out of range in one line, and makes nothing', async () => {
+    const dir = join(work, 'run-bad');
+    mkdirSync(dir, { recursive: true });
+    const state = join(dir, 'state');
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { containerPort: 80, hostPort: 65536 },
+        'spec.containers["a"].ports[0].hostPort 65536: want 1 to 65535',
+      ],
+      [
+        { containerPort: 0, hostPort: 8080 },
+        'spec.containers["a"].ports[0].containerPort 0: want 1 to 65535',
+      ],
+    ];
+    for (const [port, message] of cases) {
+      const pod = join(dir, 'pod.json');
+      writeFileSync(
+        pod,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'badport' },
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'a', image: IMAGE, command: ['sh', '-c', 'true'], ports: [port] }],
+          },
+        }),
+      );
+      const [cmd, ...args] = [
+        ...netns.prefix,
+        process.execPath,
+        main,
+        'run',
+        pod,
+        '--state-dir',
+        state,
+        '--load',
+        archive,
+        '--runtime',
+        'runc',
+        '--bridge-network',
+        SUBNET,
+      ];
+      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`vic-kubelet: ${message}`);
+      expect(veths()).toEqual([]);
+      expect(leases(state)).toEqual([]);
+      expect(netns.run('iptables-save', ['-t', 'nat']).includes('CNI-DN-')).toBe(false);
+    }
+    await cleanupVch(state);
+  }, 180_000);
 });
 
 /** The sandbox whose network attachment holds `ip` (<state>/network/attachments/<id>.json). */
