@@ -360,6 +360,12 @@ export interface Runtime {
    * Unavailable: nothing listens there (the reason in the message); NotFound: no such sandbox.
    */
   portForward?(sandboxId: string, port: number): Promise<Duplex>;
+  /**
+   * Optional: resolves once an attachment of the sandbox to the VCH's network that is under
+   * way has ended, either way (a backend may attach beside other work); at once otherwise. For
+   * those who read the sandbox's address. Never rejects.
+   */
+  networkSettled?(sandboxId: string): Promise<void>;
 
   /** Stops watching containers (they keep running); called when the VCH shuts down. */
   close(): Promise<void>;

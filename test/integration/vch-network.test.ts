@@ -825,7 +825,13 @@ describe('a pod through the VIC provider (vic-kubelet run)', () => {
       ];
       const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
       expect(r.status).toBe(2);
-      expect(r.stderr.trim()).toBe(`vic-kubelet: ${message}`);
+      // (after --load's progress line)
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('loaded image')),
+      ).toEqual([`vic-kubelet: ${message}`]);
       expect(veths()).toEqual([]);
       expect(leases(state)).toEqual([]);
       expect(netns.run('iptables-save', ['-t', 'nat']).includes('CNI-DN-')).toBe(false);

@@ -242,6 +242,10 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     return cgroupPids(id);
   }
 
+  async networkSettled(id: string): Promise<void> {
+    await this.sandboxes.networkSettled(id);
+  }
+
   async portForward(id: string, port: number): Promise<Duplex> {
     await this.ready();
     this.checkSandbox(id);

@@ -206,6 +206,11 @@ export class RuncSandboxes {
     this.attaching.set(rec.id, entry);
   }
 
+  /** Resolves once an attachment under way has ended, either way. */
+  async networkSettled(id: string): Promise<void> {
+    await this.attaching.get(id)?.done.catch(() => undefined);
+  }
+
   /**
    * Waits for the sandbox's attachment to the network (a container's process starts only on a
    * network that is there). One that failed is tried again, and its error thrown if it fails.

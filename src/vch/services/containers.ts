@@ -313,7 +313,10 @@ export class ContainerService {
 
   /** One container by id, unique id prefix or name. */
   async inspect(ref: string): Promise<ContainerInfo> {
-    return this.#info(findContainer(this.ctx.db, ref));
+    const row = findContainer(this.ctx.db, ref);
+    // Its address, when its pod's attachment is under way (docker create, then inspect).
+    await this.ctx.runtime.networkSettled?.(row.podId);
+    return this.#info(findContainer(this.ctx.db, row.id));
   }
 
   /** Containers matching the filter, newest first. */

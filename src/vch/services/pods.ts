@@ -136,7 +136,11 @@ export class PodService {
   }
 
   async inspect(ref: string): Promise<PodInfo> {
-    return this.#info(findPod(this.ctx.db, ref));
+    const pod = findPod(this.ctx.db, ref);
+    // Its address, when its sandbox's attachment is under way (the provider reads it for
+    // status.podIP in env right after committing the sandbox).
+    await this.ctx.runtime.networkSettled?.(pod.id);
+    return this.#info(pod);
   }
 
   async list(): Promise<PodInfo[]> {
