@@ -1,7 +1,8 @@
 // Leak check of the VCH's bridge network: N pods (runc; a few pod VMs) created, started, stopped
-// and removed one after the other, then a count of what is left — leases, veths, taps, iptables
-// rules naming a pod address, pinned network namespaces, attachment records. Every count must
-// be what it was before the first cycle.
+// and removed one after the other, every other one publishing a port (portmap), then a count of
+// what is left — leases, veths, taps, iptables rules naming a pod address, portmap's chains and
+// rules, pinned network namespaces (files and mounts), attachment records. Every count must be
+// what it was before the first cycle.
 //
 //   node bench/pod-network-cycles.mjs   (VIC_BENCH_CYCLES=1000, VIC_BENCH_VM_CYCLES=10; root)
 //
@@ -57,7 +58,11 @@ async function cycles() {
     veths: sh('ip -o link show type veth | wc -l').trim(),
     taps: sh('ip -o link show type tun | wc -l').trim(),
     rules: sh("iptables-save | grep -c '10\\.123\\.[0-9]*\\.[0-9]*/32' || true").trim(),
+    portmap: sh("iptables-save -t nat | grep -c 'CNI-DN-' || true").trim(),
     pinned: readdirSync(join(state, 'network', 'netns')).length,
+    mounts: sh(
+      `grep -c ' ${join(state, 'network', 'netns')}/' /proc/self/mountinfo || true`,
+    ).trim(),
     records: readdirSync(join(state, 'network', 'attachments')).length,
   });
 
@@ -67,7 +72,10 @@ async function cycles() {
       const pod = id();
       const c = id();
       const t0 = performance.now();
-      await runtime.createSandbox({ id: pod, hostname: `c${i}` });
+      // Every other pod publishes a port (portmap's chain and rules come and go with it).
+      const ports =
+        i % 2 ? [{ hostPort: 20000 + (i % 1000), containerPort: 80, protocol: 'tcp' }] : [];
+      await runtime.createSandbox({ id: pod, hostname: `c${i}`, ports });
       await runtime.createContainer(pod, {
         id: c,
         name: 'app',
@@ -112,12 +120,12 @@ async function cycles() {
     const load = sh('cat /proc/loadavg').split(' ')[0];
     console.log(`\ncreate/start/stop/remove cycles on the bridge (host load ${load})\n`);
     console.log(
-      '| | cycles | seconds | leases | veths | taps | iptables rules naming a pod IP | pinned netns | records |',
+      '| | cycles | seconds | leases | veths | taps | iptables rules naming a pod IP | portmap (CNI-DN-) lines | pinned netns files / mounts | records |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     const row = (label, n, s, c) =>
       console.log(
-        `| ${label} | ${n} | ${s.toFixed(0)} | ${c.leases} | ${c.veths} | ${c.taps} | ${c.rules} | ${c.pinned} | ${c.records} |`,
+        `| ${label} | ${n} | ${s.toFixed(0)} | ${c.leases} | ${c.veths} | ${c.taps} | ${c.rules} | ${c.portmap} | ${c.pinned} / ${c.mounts} | ${c.records} |`,
       );
     row('before', 0, 0, before);
     row('after runc', runs, runcSec, afterRunc);

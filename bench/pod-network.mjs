@@ -1,7 +1,8 @@
 // Benchmark of what the VCH's bridge network adds to a runc pod's start (and removal): the same
-// pod started through the runtime with and without the network (CNI ADD of bridge + host-local,
-// portmap, firewall, loopback on the sandbox's namespace; DEL on removal), plus the attach and
-// detach themselves, timed around the network's own calls.
+// pod started through the runtime with and without the network (CNI ADD of bridge + host-local
+// and firewall on the sandbox's namespace, portmap when it publishes; DEL on removal), plus the
+// attach and detach themselves, timed around the network's own calls. The ADD runs beside the
+// container's start work, so "added" is what is left of it on the pod's critical path.
 //
 //   npm run bench:pod-network        (VIC_BENCH_RUNS=20 by default; root, runc, CNI plugins)
 //

@@ -159,6 +159,10 @@ export class RouterRuntime implements Runtime {
     });
   }
 
+  async networkSettled(id: string): Promise<void> {
+    await this.#sandboxes.get(id)?.networkSettled?.(id);
+  }
+
   async portForward(id: string, port: number): Promise<Duplex> {
     const b = this.#ofSandbox(id);
     if (!b.portForward) throw notImplemented(`the ${b.name} backend cannot forward ports`);

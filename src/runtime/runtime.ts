@@ -192,9 +192,10 @@ export interface SandboxNetwork {
   detach(sandboxId: string): Promise<void>;
   /**
    * For a pod VM: a tap on the bridge for its qemu, and the address its agent configures. A
-   * sandbox attached before keeps its address (its VM boots again, or still runs).
+   * sandbox attached before keeps its address (its VM boots again, or still runs). `ports` are
+   * published to that address, as attach() does for a namespace.
    */
-  attachTap?(sandboxId: string): Promise<TapAttachment>;
+  attachTap?(sandboxId: string, ports?: PublishedPort[]): Promise<TapAttachment>;
 }
 
 export interface TapAttachment extends SandboxAddress {
@@ -389,6 +390,12 @@ export interface Runtime {
    * Unavailable: nothing listens there (the reason in the message); NotFound: no such sandbox.
    */
   portForward?(sandboxId: string, port: number): Promise<Duplex>;
+  /**
+   * Optional: resolves once an attachment of the sandbox to the VCH's network that is under
+   * way has ended, either way (a backend may attach beside other work); at once otherwise. For
+   * those who read the sandbox's address. Never rejects.
+   */
+  networkSettled?(sandboxId: string): Promise<void>;
 
   /** Stops watching containers (they keep running); called when the VCH shuts down. */
   close(): Promise<void>;

@@ -12,8 +12,15 @@ export type ContainerStatus = 'created' | 'running' | 'exited';
 
 /** What a container runs, as requested (before merging with the image's config). */
 export interface ContainerConfig {
-  /** Ports published on the VCH's addresses (Docker's -p); only for a container's own pod. */
+  /**
+   * Ports published on the VCH's addresses (Docker's -p), as asked for: host port 0 is one the
+   * VCH picks (the pod's spec has the one it picked). Only for a container's own pod.
+   */
   ports?: PublishedPort[];
+  /** Docker's -P: every exposed port without a binding is published on a port the VCH picks. */
+  publishAllPorts?: boolean;
+  /** "80/tcp" keys (Docker's ExposedPorts): the request's; the record has the image's too. */
+  exposedPorts?: string[];
   /** The image as the caller named it (reference, id or id prefix). */
   image: string;
   /** Overrides the image's Entrypoint when given ([] clears it). */

@@ -2,12 +2,14 @@
 // `vic-kubelet node` with its VCH on a bridge network, all inside a network namespace the test
 // creates (netns-stack.ts). The node probes the pod IP from its own namespace, as a kubelet does:
 // an httpGet readiness probe holds Ready False until the server answers; a tcpSocket liveness
-// probe whose port closes restarts the container. A hostPort answers on the node's IP; one that
-// another pod holds refuses the pod in one line.
+// probe whose port closes restarts the container. A hostPort answers on the node's IP, a pod
+// VM's too; one that another pod holds refuses the pod in one line; one out of range is refused
+// by the apiserver and never reaches the node.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGuest } from '../../src/runtime/vm/guest-build.js';
 import { NODE_IP, type NetnsStack, startNetnsStack } from './netns-stack.js';
 import { until } from './node-harness.js';
 
@@ -54,6 +56,9 @@ async function apply(json: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  // The pod VMs' guest, built (or found in the cache) out here: inside the stack's namespace
+  // there is no way to the Debian archive its kernel comes from.
+  await buildGuest();
   work = mkdtempSync(join(tmpdir(), 'vic-net-probes-'));
   stack = await startNetnsStack({ work, bridgeNetwork: SUBNET });
   await stack.kubectl('create', 'namespace', NS);
@@ -198,4 +203,56 @@ describe('hostPort on vic-kubelet node (runc)', () => {
       30_000,
     );
   }, 180_000);
+
+  it('a hostPort out of range is refused by the apiserver in one line, and no pod is made', async () => {
+    const bad = podYaml('hpbad', 'true', { ports: [{ containerPort: 80, hostPort: 65536 }] });
+    const err = await apply(bad).then(
+      () => undefined,
+      (e: { stderr?: string }) => e.stderr ?? String(e),
+    );
+    expect(err).toContain(
+      'spec.containers[0].ports[0].hostPort: Invalid value: 65536: must be between 1 and 65535, inclusive',
+    );
+    expect(await stack.kubectl('get', 'pods', '-n', NS, '-o', 'name')).not.toContain('hpbad');
+  }, 60_000);
+});
+
+describe('hostPort on vic-kubelet node (a pod VM)', () => {
+  it("answers on the node's IP from the pod VM; it goes with the pod", async () => {
+    const script =
+      'mkdir -p /www && echo vmhp > /www/index.html && exec busybox httpd -f -p 80 -h /www';
+    const json = JSON.parse(
+      podYaml('vmhp', script, { ports: [{ containerPort: 80, hostPort: 8089 }] }),
+    ) as { metadata: Record<string, unknown> };
+    json.metadata.annotations = { 'vic-kubelet.io/runtime': 'vm' };
+    await apply(JSON.stringify(json));
+    const running = await until(
+      'vmhp to run (a pod VM, TCG here)',
+      async () => {
+        const p = await pod('vmhp');
+        return p.status?.phase === 'Running' && p;
+      },
+      300_000,
+    );
+    expect(running.status?.podIP).toMatch(/^10\.126\.0\.\d+$/);
+    let answer = '';
+    for (let i = 0; i < 150 && answer === ''; i++) {
+      try {
+        answer = stack.netns.run('busybox', ['wget', '-q', '-O', '-', `http://${NODE_IP}:8089/`]);
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    expect(answer).toBe('vmhp\n');
+    expect(stack.netns.run('ip', ['-o', 'link', 'show', 'type', 'tun'])).toContain('vt');
+
+    await stack.kubectl('delete', 'pod', '-n', NS, 'vmhp', '--wait=true', '--timeout=120s');
+    await until(
+      'the DNAT rule and the tap to go',
+      async () =>
+        !stack.netns.run('iptables-save', ['-t', 'nat']).includes('8089') &&
+        stack.netns.run('ip', ['-o', 'link', 'show', 'type', 'tun']).trim() === '',
+      60_000,
+    );
+  }, 420_000);
 });

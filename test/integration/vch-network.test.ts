@@ -1,9 +1,13 @@
 // The VCH's bridge network with Debian's CNI plugins, driven through the real docker CLI: each
 // pod gets its own address on the bridge and reaches the others; addresses, veths and rules go
 // with the pods; a VCH killed with SIGKILL and started again keeps its pods' addresses and
-// releases those of sandboxes that vanished meanwhile. The whole VCH runs in a network namespace
-// the test creates (the bridge never touches the host's); its image comes from `docker load`.
-import { execFileSync, spawnSync } from 'node:child_process';
+// releases those of sandboxes that vanished meanwhile. Published ports (-p, -P, to runc pods and
+// pod VMs) answer, survive a SIGKILL of the VCH, and go with their pods; bad input (a port out of
+// range, a taken one, a range that overlaps a route or another VCH's bridge) gets one clear line
+// and makes nothing. The whole VCH runs in a network namespace the test creates (the bridge
+// never touches the host's); its image comes from `docker load`.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import {
   copyFileSync,
   existsSync,
@@ -19,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildGuest } from '../../src/runtime/vm/guest-build.js';
+import { bridgeName } from '../../src/vch/network/bridge-network.js';
 import { createNetns, type TestNetns } from '../support/netns.js';
 import { type VchProcess, cleanupVch, ensureBuilt, main, startVch, stopVch } from './docker-cli.js';
 
@@ -44,7 +49,18 @@ function buildImageArchive(dir: string): string {
   run('umoci', ['init', '--layout', layout]);
   run('umoci', ['new', '--image', `${layout}:img`]);
   run('umoci', ['insert', '--image', `${layout}:img`, src, '/']);
-  run('umoci', ['config', '--image', `${layout}:img`, '--os', 'linux', '--architecture', 'amd64']);
+  // (EXPOSE 80: what -P publishes)
+  run('umoci', [
+    'config',
+    '--image',
+    `${layout}:img`,
+    '--os',
+    'linux',
+    '--architecture',
+    'amd64',
+    '--config.exposedports',
+    '80/tcp',
+  ]);
   const tar = join(dir, 'image.tar');
   run('skopeo', ['copy', '-q', `oci:${layout}:img`, `docker-archive:${tar}:${IMAGE}`]);
   return tar;
@@ -79,6 +95,39 @@ async function fetchFrom(vch: VchProcess, ip: string, path = '/hostname'): Promi
   const url = `http://${ip}${path}`;
   // (busybox 1.35's static wget crashes with -T: the docker call's own timeout bounds it)
   return ok(vch, ['run', '--rm', IMAGE, 'busybox', 'wget', '-q', '-O', '-', url]);
+}
+
+/** What the namespace's loopback answers on `port` (tries for a while: a server may be starting). */
+async function fetchPublished(port: number, host = '127.0.0.1', tries = 50): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      return netns.run('busybox', ['wget', '-q', '-O', '-', `http://${host}:${port}/hostname`]);
+    } catch (e) {
+      if (i >= tries) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** A raw Engine API call on the VCH's socket (what the docker CLI would refuse itself). */
+function api(
+  vch: VchProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: vch.socket, method, path, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
 /** Veths in the test's namespace (the host's ends of pods' interfaces). */
@@ -262,8 +311,11 @@ describe('the bridge network', () => {
     const overlap = serve(['--bridge-network', '10.88.4.0/24']);
     expect(overlap.status).toBe(2);
     expect(overlap.stderr.trim()).toBe(
-      "vic-kubelet: --bridge-network 10.88.4.0/24 overlaps the host's route to 10.88.0.0/16: choose another range",
+      "vic-kubelet: --bridge-network 10.88.4.0/24 overlaps the host's route to 10.88.0.0/16 on taken0: choose another range",
     );
+    // Refused before anything is made: no bridge of its own, no range recorded.
+    expect(bridgeExists(bridgeName(state))).toBe(false);
+    expect(existsSync(join(state, 'network', 'network.json'))).toBe(false);
     const bad = serve(['--bridge-network', '10.88.4.1/24']);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
@@ -274,11 +326,59 @@ describe('the bridge network', () => {
     const ip = await web(vch, 'dflt');
     expect(ip).toMatch(/^10\.89\.\d+\.\d+$/);
     expect(await fetchFrom(vch, ip)).toBe('dflt\n');
+
+    // A second VCH beside it, in the same namespace: the first one's bridge (there since it
+    // opened, pods or none) is a route it must not overlap; its default goes past it.
+    const rulesBefore = nsRules();
+    const second = join(work, 'c2');
+    const clash = spawnSync(
+      netns.prefix[0],
+      [
+        ...netns.prefix.slice(1),
+        process.execPath,
+        main,
+        'vch',
+        'serve',
+        '--state-dir',
+        second,
+        '--docker-host',
+        `unix://${work}/c2.sock`,
+        '--runtime',
+        'runc',
+        '--bridge-network',
+        '10.89.128.0/17',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(clash.status).toBe(2);
+    expect(clash.stderr.trim()).toBe(
+      `vic-kubelet: --bridge-network 10.89.128.0/17 overlaps the host's route to 10.89.0.0/16 on ${bridgeName(vch.stateDir)} (another VCH's bridge): choose another range`,
+    );
+    expect(bridgeExists(bridgeName(second))).toBe(false);
+    expect(nsRules()).toEqual(rulesBefore);
+    const beside = await startNetVch('c2', ['--runtime', 'runc']);
+    expect(JSON.parse(await ok(beside, ['network', 'inspect', 'bridge']))[0].IPAM.Config).toEqual([
+      { Subnet: '10.90.0.0/16', Gateway: '10.90.0.1' },
+    ]);
+    await stopVch(beside);
+
     await ok(vch, ['rm', '-f', 'dflt']);
     expect(veths()).toEqual([]);
     await stopVch(vch);
   }, 180_000);
 });
+
+function bridgeExists(name: string): boolean {
+  return netns.run('ip', ['-o', 'link', 'show', 'type', 'bridge']).includes(`: ${name}:`);
+}
+
+/** The namespace's iptables rules, every table. */
+function nsRules(): string[] {
+  return netns
+    .run('iptables-save', [])
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith(':'));
+}
 
 /** Taps in the test's namespace (pod VMs' interfaces on the bridge). */
 function taps(): string[] {
@@ -402,25 +502,45 @@ describe('pod VMs on the bridge', () => {
     await stopVch(again);
   }, 300_000);
 
-  it('refuses published ports for a pod VM in one line, and makes nothing', async () => {
+  it('publishes ports to a pod VM (docker run --runtime vm -p); they go with it', async () => {
     const vch = await startNetVch('vmp', ['--runtime', 'runc', '--bridge-network', SUBNET]);
     await ok(vch, ['load', '-i', archive]);
-    const r = await vch.docker([
+    const script = 'busybox hostname > /www/hostname && exec busybox httpd -f -p 80 -h /www';
+    await ok(vch, [
       'run',
       '-d',
       '--runtime',
       'vm',
+      '--name',
+      'vp',
+      '--hostname',
+      'vp',
       '-p',
       '127.0.0.1:8081:80',
+      '-p',
+      '8082:80',
       IMAGE,
       'sh',
+      '-c',
+      script,
     ]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('published ports are not supported for pod VMs yet: run it on runc');
+    expect((await ok(vch, ['port', 'vp'])).trim().split('\n').sort()).toEqual([
+      '80/tcp -> 0.0.0.0:8082',
+      '80/tcp -> 127.0.0.1:8081',
+    ]);
+    // On the namespace's loopback (the VM boots first: TCG here), and on an address of the
+    // VCH's that is not loopback (the bridge's gateway).
+    expect(await fetchPublished(8081, '127.0.0.1', 300)).toBe('vp\n');
+    expect(await fetchPublished(8082, '10.123.0.1')).toBe('vp\n');
+    expect(taps()).toHaveLength(1);
+
+    await ok(vch, ['rm', '-f', 'vp']);
+    const nat = netns.run('iptables-save', ['-t', 'nat']);
+    expect(nat.includes('8081') || nat.includes('8082')).toBe(false);
     expect(taps()).toEqual([]);
     expect(leases(vch.stateDir)).toEqual([]);
     await stopVch(vch);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('published ports (docker run -p)', () => {
@@ -460,17 +580,146 @@ describe('published ports (docker run -p)', () => {
     }
     expect(answer).toBe('pub\n');
 
-    // The same host port again: one clear error, nothing made.
-    const taken = await run('pub2', '127.0.0.1:8080:80');
-    expect(taken.code).not.toBe(0);
-    expect(taken.stderr).toContain('Bind for 127.0.0.1:8080/tcp failed: port is already allocated');
-    expect((await vch.docker(['inspect', 'pub2'])).code).not.toBe(0);
-    const range = await run('pub3', '127.0.0.1:70000:80');
-    expect(range.code).not.toBe(0);
-    expect(veths()).toHaveLength(1);
+    // A VCH killed with SIGKILL: the port answers while it is down and after it is back.
+    expect(await stopVch(vch, 'SIGKILL')).toBe('SIGKILL');
+    expect(await fetchPublished(8080)).toBe('pub\n');
+    const again = await startNetVch('p', ['--runtime', 'runc']);
+    expect((await ok(again, ['port', 'pub'])).trim()).toBe('80/tcp -> 127.0.0.1:8080');
+    expect(await fetchPublished(8080)).toBe('pub\n');
 
-    await ok(vch, ['rm', '-f', 'pub']);
+    // The same host port again: one clear error, nothing made.
+    const rules = nsRules();
+    const taken = await again.docker([
+      'run',
+      '-d',
+      '--name',
+      'pub2',
+      '-p',
+      '127.0.0.1:8080:80',
+      IMAGE,
+      'sh',
+    ]);
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr.trim().split('\n')[0]).toMatch(
+      /^docker: Error response from daemon: Bind for 127\.0\.0\.1:8080\/tcp failed: port is already allocated \(by implicit-[0-9a-f]{12}\)$/,
+    );
+    expect((await again.docker(['inspect', 'pub2'])).code).not.toBe(0);
+    // Out of range: the CLI refuses it itself; the API in one line (400), whatever sends it.
+    const range = await again.docker(['run', '-d', '-p', '127.0.0.1:70000:80', IMAGE, 'sh']);
+    expect(range.code).toBe(125);
+    expect(range.stderr).toContain('invalid hostPort: 70000');
+    for (const [config, message] of [
+      [
+        { HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '70000' }] } } },
+        'invalid host port "70000": want 1 to 65535',
+      ],
+      [
+        { HostConfig: { PortBindings: { '0/tcp': [{ HostPort: '8090' }] } } },
+        'invalid container port "0": want 1 to 65535',
+      ],
+      [
+        { ExposedPorts: { '70000/tcp': {} }, HostConfig: { PublishAllPorts: true } },
+        'invalid exposed port "70000/tcp": want PORT or PORT/PROTO (tcp, udp, sctp), PORT 1 to 65535',
+      ],
+    ] as const) {
+      const r = await api(again, 'POST', '/containers/create?name=bad', {
+        Image: IMAGE,
+        ...config,
+      });
+      expect(r.status).toBe(400);
+      expect(JSON.parse(r.body)).toEqual({ message });
+    }
+    expect((await ok(again, ['ps', '-a', '--format', '{{.Names}}'])).trim()).toBe('pub');
+    expect(veths()).toHaveLength(1);
+    expect(nsRules()).toEqual(rules);
+
+    await ok(again, ['rm', '-f', 'pub']);
     expect(netns.run('iptables-save', ['-t', 'nat']).includes('8080')).toBe(false);
+    expect(veths()).toEqual([]);
+    await stopVch(again);
+  }, 180_000);
+
+  it('-P publishes every exposed port on a free port of the ephemeral range, as -p CONTAINER does', async () => {
+    const vch = await startNetVch('pa', ['--runtime', 'runc', '--bridge-network', SUBNET]);
+    await ok(vch, ['load', '-i', archive]);
+    const [lo, hi] = netns
+      .run('cat', ['/proc/sys/net/ipv4/ip_local_port_range'])
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const inRange = (p: number) => p >= lo && p <= hi;
+    const script = 'busybox hostname > /www/hostname && exec busybox httpd -f -p 80 -h /www';
+    const serve = (name: string, ...flags: string[]) =>
+      ok(vch, [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--hostname',
+        name,
+        ...flags,
+        IMAGE,
+        'sh',
+        '-c',
+        script,
+      ]);
+
+    // The image's EXPOSE 80 and --expose 90/udp, each on a port of its own.
+    await serve('all', '-P', '--expose', '90/udp');
+    const lines = (await ok(vch, ['port', 'all'])).trim().split('\n').sort();
+    const tcp = Number(/^80\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(lines[0])?.[1]);
+    const udp = Number(/^90\/udp -> 0\.0\.0\.0:(\d+)$/.exec(lines[1])?.[1]);
+    expect(lines).toHaveLength(2);
+    expect(inRange(tcp) && inRange(udp)).toBe(true);
+    const inspect = JSON.parse(await ok(vch, ['inspect', 'all']))[0];
+    expect(inspect.Config.ExposedPorts).toEqual({ '80/tcp': {}, '90/udp': {} });
+    expect(inspect.HostConfig.PublishAllPorts).toBe(true);
+    expect(inspect.HostConfig.PortBindings).toEqual({});
+    expect(inspect.NetworkSettings.Ports).toEqual({
+      '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(tcp) }],
+      '90/udp': [{ HostIp: '0.0.0.0', HostPort: String(udp) }],
+    });
+    expect(await fetchPublished(tcp)).toBe('all\n');
+    const ps = await ok(vch, ['ps', '--filter', 'name=all', '--format', '{{.Ports}}']);
+    expect(ps).toContain(`0.0.0.0:${tcp}->80/tcp`);
+
+    // A port something on the host listens on is passed over (as dockerd's trial bind does):
+    // the next one in turn is held by a listener of the test's.
+    const held = tcp + 1 > hi ? lo : tcp + 1;
+    const listener = spawn(netns.prefix[0], [
+      ...netns.prefix.slice(1),
+      'busybox',
+      'nc',
+      '-l',
+      '-p',
+      String(held),
+    ]);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      await serve('one', '-p', '127.0.0.1::80');
+      const one = (await ok(vch, ['port', 'one', '80/tcp'])).trim();
+      const port = Number(/^127\.0\.0\.1:(\d+)$/.exec(one)?.[1]);
+      expect(inRange(port)).toBe(true);
+      expect([tcp, udp, held]).not.toContain(port);
+      expect(JSON.parse(await ok(vch, ['inspect', 'one']))[0].HostConfig.PortBindings).toEqual({
+        '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      });
+      expect(await fetchPublished(port)).toBe('one\n');
+    } finally {
+      listener.kill();
+    }
+
+    // Exposed and published nowhere: null in inspect, no public port in docker ps.
+    await serve('expo');
+    expect(JSON.parse(await ok(vch, ['inspect', 'expo']))[0].NetworkSettings.Ports).toEqual({
+      '80/tcp': null,
+    });
+    expect((await ok(vch, ['ps', '--filter', 'name=expo', '--format', '{{.Ports}}'])).trim()).toBe(
+      '80/tcp',
+    );
+
+    await ok(vch, ['rm', '-f', 'all', 'one', 'expo']);
+    expect(netns.run('iptables-save', ['-t', 'nat']).includes(`--dport ${tcp} `)).toBe(false);
     expect(veths()).toEqual([]);
     await stopVch(vch);
   }, 180_000);
@@ -528,6 +777,65 @@ describe('a pod through the VIC provider (vic-kubelet run)', () => {
     expect(r.stdout).toMatch(new RegExp(`^${ip!.replace(/\./g, '\\.')}\tipenv$`, 'm'));
     expect(leases(state)).toEqual([]);
     expect(veths()).toEqual([]);
+    await cleanupVch(state);
+  }, 180_000);
+
+  it('refuses a hostPort or containerPort out of range in one line, and makes nothing', async () => {
+    const dir = join(work, 'run-bad');
+    mkdirSync(dir, { recursive: true });
+    const state = join(dir, 'state');
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { containerPort: 80, hostPort: 65536 },
+        'spec.containers["a"].ports[0].hostPort 65536: want 1 to 65535',
+      ],
+      [
+        { containerPort: 0, hostPort: 8080 },
+        'spec.containers["a"].ports[0].containerPort 0: want 1 to 65535',
+      ],
+    ];
+    for (const [port, message] of cases) {
+      const pod = join(dir, 'pod.json');
+      writeFileSync(
+        pod,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'badport' },
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'a', image: IMAGE, command: ['sh', '-c', 'true'], ports: [port] }],
+          },
+        }),
+      );
+      const [cmd, ...args] = [
+        ...netns.prefix,
+        process.execPath,
+        main,
+        'run',
+        pod,
+        '--state-dir',
+        state,
+        '--load',
+        archive,
+        '--runtime',
+        'runc',
+        '--bridge-network',
+        SUBNET,
+      ];
+      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status).toBe(2);
+      // (after --load's progress line)
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('loaded image')),
+      ).toEqual([`vic-kubelet: ${message}`]);
+      expect(veths()).toEqual([]);
+      expect(leases(state)).toEqual([]);
+      expect(netns.run('iptables-save', ['-t', 'nat']).includes('CNI-DN-')).toBe(false);
+    }
     await cleanupVch(state);
   }, 180_000);
 });

@@ -188,6 +188,8 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
         { path: join(dirs.dir, EXEC_SOCKET), listen: true },
       ];
       const pidFile = `${dirs.dir}/init.pid`;
+      // The pod's CNI ADD has run beside all of the above; the process starts on its network.
+      await this.sandboxes.networkReady(rec.sandboxId);
       await this.runc.runDetached({
         id,
         bundle: dirs.bundle,
@@ -299,6 +301,10 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       init: rec.init,
       id,
     };
+  }
+
+  async networkSettled(id: string): Promise<void> {
+    await this.sandboxes.networkSettled(id);
   }
 
   async portForward(id: string, port: number): Promise<Duplex> {

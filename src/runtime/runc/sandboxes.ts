@@ -25,9 +25,21 @@ interface SandboxRecord {
   bootId?: string;
 }
 
+/** A sandbox's attachment to the VCH's network while it is under way (or failed). */
+interface Attaching {
+  done: Promise<void>;
+  failed?: boolean;
+}
+
 export class RuncSandboxes {
   private readonly records = new Map<string, SandboxRecord>();
   private readonly boot = bootId();
+  /**
+   * CNI ADDs under way, by sandbox. The ADD (bridge, host-local, firewall and portmap processes)
+   * runs beside the work of a container's start (its rootfs, mounts, bundle), off the pod's
+   * critical path; the container's process is started once it is done (networkReady()).
+   */
+  private readonly attaching = new Map<string, Attaching>();
 
   constructor(
     private readonly layout: Layout,
@@ -77,6 +89,9 @@ export class RuncSandboxes {
   /** Kills the pause process, unmounts the pod's shm, deletes the sandbox's directory. */
   async teardown(id: string): Promise<void> {
     const dirs = this.layout.sandbox(id);
+    // An ADD under way finishes first (else its veth and lease would come after the DEL).
+    await this.attaching.get(id)?.done.catch(() => undefined);
+    this.attaching.delete(id);
     // First, while the namespace is there: the address, veth and rules go with it.
     await this.network?.detach(id);
     await this.runc.forget(pauseId(id));
@@ -128,6 +143,8 @@ export class RuncSandboxes {
       throw unavailable(`the tether ${this.tether} is missing: run npm run build`);
     });
     const dirs = this.layout.sandbox(rec.id);
+    // An attachment of the namespaces this replaces is finished first (one ADD at a time).
+    await this.attaching.get(rec.id)?.done.catch(() => undefined);
     for (const d of [dirs.rootfs, dirs.shm, dirs.bundle]) await mkdir(d, { recursive: true });
     if (!(await isMounted(dirs.shm))) {
       const opts = 'nosuid,nodev,noexec,mode=1777,size=65536k';
@@ -163,13 +180,53 @@ export class RuncSandboxes {
     // (a broken tether) shows only as an init that dies instead of becoming the tether.
     if (!pause || !(await becomes(pause, TETHER_IN_CONTAINER)))
       throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
-    // New namespaces: attached to the VCH's network afresh (an earlier attachment goes first).
-    const address = await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
-    if (address) await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, podIp(address), names));
     rec.pause = pause;
     rec.bootId = this.boot;
     await writeJsonAtomic(dirs.record, rec);
     this.log.info({ sandbox: rec.id, pid: pause.pid }, 'sandbox started');
+    // New namespaces: attached to the VCH's network afresh (an earlier attachment goes first),
+    // while the caller goes on.
+    this.attach(rec, pause);
+  }
+
+  /** Starts the attachment of the pause process's namespace; its /etc/hosts names the address. */
+  private attach(rec: SandboxRecord, pause: ProcessIdentity): void {
+    const network = this.network;
+    if (!network) return;
+    const done = (async () => {
+      const address = await network.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
+      const hosts = hostsFile(rec.spec.hostname, podIp(address), rec.spec.names);
+      await writeFile(this.layout.sandbox(rec.id).hosts, hosts);
+    })();
+    const entry: Attaching = { done };
+    done.catch((e: Error) => {
+      entry.failed = true;
+      this.log.warn({ sandbox: rec.id, err: e.message }, 'cannot attach to the bridge');
+    });
+    this.attaching.set(rec.id, entry);
+  }
+
+  /** Resolves once an attachment under way has ended, either way. */
+  async networkSettled(id: string): Promise<void> {
+    await this.attaching.get(id)?.done.catch(() => undefined);
+  }
+
+  /**
+   * Waits for the sandbox's attachment to the network (a container's process starts only on a
+   * network that is there). One that failed is tried again, and its error thrown if it fails.
+   */
+  async networkReady(id: string): Promise<void> {
+    let entry = this.attaching.get(id);
+    if (!entry) return;
+    if (entry.failed) {
+      const rec = this.records.get(id);
+      const pause = this.pauseOf(id);
+      if (!rec || !pause) throw unavailable(`sandbox ${id} lost its namespaces`);
+      this.attach(rec, pause);
+      entry = this.attaching.get(id)!;
+    }
+    await entry.done;
+    if (this.attaching.get(id) === entry) this.attaching.delete(id);
   }
 }
 

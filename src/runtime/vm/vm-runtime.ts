@@ -103,8 +103,9 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     ] as const)
       if (v !== undefined && !(Number.isFinite(v) && v > 0))
         throw invalidInput(`${what} ${v} is not a positive number`);
-    if (spec.ports?.length)
-      throw invalidInput('published ports are not supported for pod VMs yet: run it on runc');
+    // Published to the VM's address on the bridge (attachTap): no bridge, nowhere to go.
+    if (spec.ports?.length && !this.options.network?.attachTap)
+      throw invalidInput("published ports need the VCH's bridge network: this pod VM has none");
     await this.lock.run(spec.id, async () => {
       const existing = this.vms.get(spec.id);
       if (existing && !existing.gone) return;
@@ -239,7 +240,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   private async attachNetwork(vm: PodVm): Promise<void> {
     const net = this.options.network;
     if (!net?.attachTap) return;
-    vm.rec.net = await net.attachTap(vm.rec.id);
+    vm.rec.net = await net.attachTap(vm.rec.id, vm.rec.spec.ports);
     await writeJsonAtomic(this.layout.sandbox(vm.rec.id).record, vm.rec);
   }
 

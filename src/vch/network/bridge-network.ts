@@ -21,7 +21,7 @@ import {
   type Route,
   routedRanges,
 } from './cidr.js';
-import { Cni, DEFAULT_CNI_PATH } from './cni.js';
+import { Cni, type CniCall, DEFAULT_CNI_PATH } from './cni.js';
 import { type CniResult, endpointOf, type Endpoint } from './cni-result.js';
 import { buildConflist, type NetworkConf, type PortMapping, withoutPlugin } from './conflist.js';
 import { ensureMasquerade } from './masquerade.js';
@@ -98,8 +98,7 @@ export class BridgeNetwork implements SandboxNetwork {
   static async open(o: BridgeNetworkOptions): Promise<BridgeNetwork> {
     const dir = join(resolve(o.stateDir), 'network');
     const bridge = bridgeName(o.stateDir);
-    await mkdir(join(dir, 'attachments'), { recursive: true });
-    await mkdir(join(dir, 'netns'), { recursive: true });
+    // Checked before anything is made: a range refused leaves no trace.
     const saved = await readJson<Saved>(join(dir, 'network.json'));
     const attachments = await readAttachments(join(dir, 'attachments'));
     if (o.cidr !== undefined && saved && saved.subnet !== o.cidr && attachments.length > 0)
@@ -108,10 +107,15 @@ export class BridgeNetwork implements SandboxNetwork {
       );
     const routes = routedRanges(await hostRoutes(), bridge);
     const subnet = chooseBridgeCidr(o.cidr ?? saved?.subnet, routes);
+    await mkdir(join(dir, 'attachments'), { recursive: true });
+    await mkdir(join(dir, 'netns'), { recursive: true });
     await writeJsonAtomic(join(dir, 'network.json'), { subnet: formatCidr(subnet), bridge });
     const conf = buildConflist({ name: bridge, bridge, subnet, ipamDir: join(dir, 'ipam') });
     await writeFile(join(dir, 'conflist.json'), JSON.stringify(conf, null, 2) + '\n');
     const cniPath = o.cniPath ?? DEFAULT_CNI_PATH;
+    // The bridge now, not at the first pod: its route is what keeps another VCH (beside this
+    // one, in the same namespace) from taking an overlapping range, its default one included.
+    await ensureBridge(bridge, subnet);
     await ensureMasquerade(subnet, bridge);
     const net = new BridgeNetwork(
       subnet,
@@ -206,7 +210,7 @@ export class BridgeNetwork implements SandboxNetwork {
    * bridge for its qemu. An earlier attachment of the sandbox is kept (its VM booting again, or
    * still running after a VCH restart, keeps its address); a veth one goes first.
    */
-  async attachTap(sandboxId: string): Promise<TapAttachment> {
+  async attachTap(sandboxId: string, ports: PortMapping[] = []): Promise<TapAttachment> {
     const known = this.#attachments.get(sandboxId);
     if (known?.tap && known.result) {
       await makeTapIfGone(known.tap, this.bridge);
@@ -214,12 +218,21 @@ export class BridgeNetwork implements SandboxNetwork {
     }
     if (known) await this.detach(sandboxId);
     const t0 = performance.now();
-    const a: Attachment = { id: sandboxId, netns: '', tap: tapName(sandboxId) };
+    const a: Attachment = {
+      id: sandboxId,
+      netns: '',
+      tap: tapName(sandboxId),
+      ...(ports.length > 0 && { ports }),
+    };
     await this.#save(a);
     try {
       await ensureBridge(this.bridge, this.subnet);
       a.result = await this.cni.ipam('ADD', this.#tapCall(sandboxId));
       await makeTap(a.tap!, this.bridge);
+      // Published ports: portmap's DNAT to the lease, as for a veth (it needs only the address
+      // from the previous result, never the namespace).
+      if (ports.length > 0)
+        await this.cni.runPlugin('ADD', 'portmap', this.#tapCall(sandboxId, ports), a.result);
       await this.#save(a);
       const out = this.#tapAttachment(a);
       const attachMs = Math.round((performance.now() - t0) * 10) / 10;
@@ -236,9 +249,15 @@ export class BridgeNetwork implements SandboxNetwork {
     }
   }
 
-  #tapCall(sandboxId: string) {
-    // host-local wants a namespace though it never enters it: the VCH's own (the tap's).
-    return { containerId: sandboxId, netns: `/proc/${process.pid}/ns/net`, ifname: POD_IFNAME };
+  #tapCall(sandboxId: string, ports?: PortMapping[]): CniCall {
+    // host-local and portmap want a namespace though they never enter it: the VCH's own (the
+    // tap's).
+    return {
+      containerId: sandboxId,
+      netns: `/proc/${process.pid}/ns/net`,
+      ifname: POD_IFNAME,
+      ...(ports && { args: { portMappings: ports } }),
+    };
   }
 
   #tapAttachment(a: Attachment): TapAttachment {
@@ -270,6 +289,8 @@ export class BridgeNetwork implements SandboxNetwork {
   }
 
   async #detachTap(a: Attachment): Promise<void> {
+    if (a.ports?.length)
+      await this.cni.runPlugin('DEL', 'portmap', this.#tapCall(a.id, a.ports), a.result);
     await deleteTap(a.tap!);
     await this.cni.ipam('DEL', this.#tapCall(a.id));
     await rm(this.#recordPath(a.id), { force: true });
@@ -309,7 +330,7 @@ async function makeTapIfGone(tap: string, bridge: string): Promise<void> {
 
 async function readAttachments(dir: string): Promise<Attachment[]> {
   const out: Attachment[] = [];
-  for (const f of await readdir(dir)) {
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
     if (!f.endsWith('.json')) continue;
     const a = await readJson<Attachment>(join(dir, f));
     if (a && a.id === f.slice(0, -5) && typeof a.netns === 'string') out.push(a);

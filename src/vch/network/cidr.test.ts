@@ -49,6 +49,18 @@ describe('bridge network ranges', () => {
       'vic12345678',
     );
     expect(routes.map(formatCidr)).toEqual(['192.0.2.0/24', '10.77.1.1/32']);
+    expect(routes.map((r) => r.dev)).toEqual(['eth0', 'tun0']);
+  });
+
+  it("names the device of the route a request overlaps, and another VCH's bridge as such", () => {
+    expect(() =>
+      chooseBridgeCidr('10.88.0.0/24', [{ ...c('10.88.0.0/16'), dev: 'vic0123abcd' }]),
+    ).toThrow(
+      "--bridge-network 10.88.0.0/24 overlaps the host's route to 10.88.0.0/16 on vic0123abcd (another VCH's bridge): choose another range",
+    );
+    expect(() => chooseBridgeCidr('192.0.2.0/25', [{ ...c('192.0.2.0/24'), dev: 'eth0' }])).toThrow(
+      "overlaps the host's route to 192.0.2.0/24 on eth0: choose another range",
+    );
   });
 
   it('picks the first default that overlaps no route, and refuses an overlapping request', () => {

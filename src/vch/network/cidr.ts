@@ -91,30 +91,49 @@ export interface Route {
   dev?: string;
 }
 
+/** A routed destination, with the device it goes through (for the message). */
+export interface RoutedRange extends Cidr {
+  dev?: string;
+}
+
 /** The destinations of the routes a bridge network must not overlap: all but the default. */
-export function routedRanges(routes: readonly Route[], ownBridge: string): Cidr[] {
+export function routedRanges(routes: readonly Route[], ownBridge: string): RoutedRange[] {
   return routes
     .filter((r) => r.dst !== 'default' && r.dev !== ownBridge)
-    .map((r) => tryParseCidr(r.dst))
-    .filter((c): c is Cidr => c !== undefined);
+    .flatMap((r) => {
+      const c = tryParseCidr(r.dst);
+      return c ? [{ ...c, ...(r.dev && { dev: r.dev }) }] : [];
+    });
 }
 
 /** The route a range overlaps, if any. */
-export function overlapping(c: Cidr, routes: readonly Cidr[]): Cidr | undefined {
+export function overlapping<R extends Cidr>(c: Cidr, routes: readonly R[]): R | undefined {
   return routes.find((r) => overlaps(c, r));
+}
+
+/** Bridges of VCHs are "vic" and 8 hex digits (bridge-network.ts bridgeName()). */
+const VCH_BRIDGE = /^vic[0-9a-f]{8}$/;
+
+/** Where a route goes, for a message: "on eth0", "on vic0123abcd (another VCH's bridge)". */
+function routeDevice(r: RoutedRange): string {
+  if (!r.dev) return '';
+  return VCH_BRIDGE.test(r.dev) ? ` on ${r.dev} (another VCH's bridge)` : ` on ${r.dev}`;
 }
 
 /**
  * The bridge network to use: `requested` when it overlaps no route (one clear error when it
  * does), else the first default candidate that overlaps none.
  */
-export function chooseBridgeCidr(requested: string | undefined, routes: readonly Cidr[]): Cidr {
+export function chooseBridgeCidr(
+  requested: string | undefined,
+  routes: readonly RoutedRange[],
+): Cidr {
   if (requested !== undefined) {
     const c = parseBridgeCidr(requested);
     const hit = overlapping(c, routes);
     if (hit)
       throw invalidInput(
-        `--bridge-network ${requested} overlaps the host's route to ${formatCidr(hit)}: choose another range`,
+        `--bridge-network ${requested} overlaps the host's route to ${formatCidr(hit)}${routeDevice(hit)}: choose another range`,
       );
     return c;
   }

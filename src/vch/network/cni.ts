@@ -74,6 +74,26 @@ export class Cni {
     return command === 'ADD' ? parseResult(out, ipam.type) : undefined;
   }
 
+  /**
+   * Runs one plugin of the list on its own, given a previous result: portmap for a pod VM's
+   * tap, whose interface and lease no plugin of the list made.
+   */
+  async runPlugin(
+    command: 'ADD' | 'DEL',
+    type: string,
+    call: CniCall,
+    prevResult: CniResult | undefined,
+  ): Promise<void> {
+    const plugin = this.list.plugins.find((p) => p.type === type);
+    if (!plugin) throw invalidInput(`the network ${this.list.name} has no ${type} plugin`);
+    await this.exec(
+      command,
+      type,
+      call,
+      pluginInput(this.list, plugin, prevResult, call.args ?? {}),
+    );
+  }
+
   private async exec(
     command: 'ADD' | 'DEL' | 'CHECK',
     type: string,

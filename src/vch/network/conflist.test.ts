@@ -11,9 +11,9 @@ const list = buildConflist({
 });
 
 describe('the network configuration list', () => {
-  it("chains Debian's plugins: bridge with host-local, portmap, firewall, loopback", () => {
+  it("chains Debian's plugins: bridge with host-local, portmap, firewall (runc brings lo up)", () => {
     expect(list.cniVersion).toBe('1.0.0');
-    expect(list.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'loopback']);
+    expect(list.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall']);
     expect(list.plugins[0]).toMatchObject({
       bridge: 'vic0123abcd',
       isGateway: true,
@@ -54,9 +54,8 @@ describe('what a pod start costs', () => {
     expect(withoutPlugin(list, 'portmap').plugins.map((p) => p.type)).toEqual([
       'bridge',
       'firewall',
-      'loopback',
     ]);
-    expect(list.plugins).toHaveLength(4);
+    expect(list.plugins).toHaveLength(3);
   });
 
   it('masquerades egress with one rule for the range, named after the bridge', () => {

@@ -1,6 +1,6 @@
 // The VCH's network as a CNI network configuration list (CNI spec 1.0): Debian's reference
 // plugins in order — bridge with host-local IPAM (its lease files under the VCH's state), portmap
-// for published ports, firewall for the forward rules, loopback — and the config each plugin
+// for published ports, firewall for the forward rules — and the config each plugin
 // reads on stdin: the plugin's own entry with the list's name and version, the previous result,
 // and the runtime's values for the capabilities the plugin declares.
 import type { PublishedPort } from '../../runtime/runtime.js';
@@ -53,8 +53,9 @@ export function buildConflist(o: ConflistOptions): NetworkConf {
       },
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
       { type: 'firewall' },
-      // Passes the result through; brings up lo where the runtime has not.
-      { type: 'loopback' },
+      // No `loopback`: the namespaces attached are runc sandboxes', whose lo runc brings up
+      // itself (a new network namespace gets runc's loopback network); the plugin would be one
+      // more process on each pod's ADD and DEL for nothing.
     ],
   };
 }

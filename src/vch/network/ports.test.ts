@@ -5,14 +5,13 @@ import { checkPublishedPorts, type PortContext } from './ports.js';
 const web: PublishedPort = { hostPort: 8080, containerPort: 80, protocol: 'tcp' };
 const ctx = (o: Partial<PortContext> = {}): PortContext => ({
   network: true,
-  runtime: 'runc',
   joinsPod: false,
   taken: [],
   ...o,
 });
 
 describe('published ports', () => {
-  it('takes free ports on a runc pod of its own on the bridge', () => {
+  it('takes free ports on a pod of its own on the bridge', () => {
     expect(() => checkPublishedPorts([web], ctx())).not.toThrow();
     expect(() => checkPublishedPorts([], ctx({ network: false }))).not.toThrow();
     // Another address, or another protocol, is another port.
@@ -30,11 +29,16 @@ describe('published ports', () => {
       [[{ ...web, hostIP: 'here' }], {}, 'invalid host address "here": want an IPv4 address'],
       [[web], { network: false }, '--bridge-network none'],
       [[web], { joinsPod: true }, "published ports are the pod's"],
-      [[web], { runtime: 'vm' }, 'not supported for pod VMs yet'],
       [[web, { ...web, containerPort: 81 }], {}, 'port 0.0.0.0:8080/tcp is published twice'],
     ];
     for (const [ports, o, message] of cases)
       expect(() => checkPublishedPorts(ports, ctx(o))).toThrow(message);
+  });
+
+  it('takes host port 0 (one the VCH picks) only where asked to', () => {
+    const any = { ...web, hostPort: 0 };
+    expect(() => checkPublishedPorts([any, any], ctx(), true)).not.toThrow();
+    expect(() => checkPublishedPorts([any], ctx())).toThrow('invalid host port 0: want 1 to 65535');
   });
 
   it('refuses a host port another pod holds as a Conflict', () => {

@@ -1,6 +1,7 @@
 // Published ports (Docker's -p HOST:CONTAINER) as the VCH takes them: on a container's own pod
 // only (a pod's ports are fixed when its sandbox is made), on the bridge network only (portmap
-// DNATs the VCH's addresses to the pod's), never twice for one host port and protocol.
+// DNATs the VCH's addresses to the pod's: a runc pod's veth or a pod VM's tap alike), never
+// twice for one host port and protocol.
 import type { PublishedPort } from '../../runtime/runtime.js';
 import { conflict, invalidInput } from '../errors.js';
 import { tryParseCidr } from './cidr.js';
@@ -10,8 +11,6 @@ const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
 export interface PortContext {
   /** Whether the VCH has a bridge network. */
   network: boolean;
-  /** The backend of the container's pod. */
-  runtime: 'runc' | 'vm';
   /** The container joins a pod that exists (rather than getting one of its own). */
   joinsPod: boolean;
   /** The ports other pods publish, by pod name. */
@@ -20,6 +19,7 @@ export interface PortContext {
 
 function clash(a: PublishedPort, b: PublishedPort): boolean {
   return (
+    a.hostPort !== 0 &&
     a.hostPort === b.hostPort &&
     a.protocol === b.protocol &&
     (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP)
@@ -30,15 +30,22 @@ function where(p: PublishedPort): string {
   return `${p.hostIP ?? '0.0.0.0'}:${p.hostPort}/${p.protocol}`;
 }
 
-/** Throws the one clear error a request's ports earn, if any. */
-export function checkPublishedPorts(ports: readonly PublishedPort[], ctx: PortContext): void {
+/**
+ * Throws the one clear error a request's ports earn, if any. Host port 0 is one the VCH is to
+ * pick (host-port-allocator.ts), allowed where `anyHostPort`.
+ */
+export function checkPublishedPorts(
+  ports: readonly PublishedPort[],
+  ctx: PortContext,
+  anyHostPort = false,
+): void {
   if (ports.length === 0) return;
   for (const p of ports) {
-    for (const [what, v] of [
-      ['host port', p.hostPort],
-      ['container port', p.containerPort],
+    for (const [what, v, min] of [
+      ['host port', p.hostPort, anyHostPort ? 0 : 1],
+      ['container port', p.containerPort, 1],
     ] as const)
-      if (!Number.isInteger(v) || v < 1 || v > 65535)
+      if (!Number.isInteger(v) || v < min || v > 65535)
         throw invalidInput(`invalid ${what} ${v}: want 1 to 65535`);
     if (!PROTOCOLS.has(p.protocol))
       throw invalidInput(`invalid protocol ${JSON.stringify(p.protocol)}: want tcp, udp or sctp`);
@@ -51,8 +58,6 @@ export function checkPublishedPorts(ports: readonly PublishedPort[], ctx: PortCo
     );
   if (ctx.joinsPod)
     throw invalidInput("published ports are the pod's: a container joining a pod cannot add any");
-  if (ctx.runtime === 'vm')
-    throw invalidInput('published ports are not supported for pod VMs yet: run it on runc');
   ports.forEach((p, i) => {
     if (ports.slice(0, i).some((q) => clash(p, q)))
       throw invalidInput(`port ${where(p)} is published twice`);

@@ -48,6 +48,12 @@ export async function makeTap(tap: string, bridge: string): Promise<void> {
   await deleteTap(tap);
   await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap'], `cannot make the tap ${tap}`);
   await ip(['link', 'set', tap, 'master', bridge, 'up'], `cannot put the tap ${tap} on ${bridge}`);
+  // As the bridge plugin's hairpinMode for a veth: the VM reaches itself through a port it
+  // publishes (its packets come back out of the port they went in by).
+  await ip(
+    ['link', 'set', 'dev', tap, 'type', 'bridge_slave', 'hairpin', 'on'],
+    `cannot set hairpin mode on the tap ${tap}`,
+  );
 }
 
 /** Removes the tap; nothing to do when it is gone. */

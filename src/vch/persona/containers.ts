@@ -1,5 +1,5 @@
 // Container routes: create, start, stop, kill, wait, delete, list, inspect and logs.
-import { parsePortBindings } from './ports.js';
+import { parseExposedPorts, parsePortBindings } from './ports.js';
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
 import { errorKind, invalidInput } from '../errors.js';
@@ -92,6 +92,8 @@ export function parseCreateBody(
     sysctls = host.Sysctls as Record<string, string>;
   }
   const ports = parsePortBindings(host);
+  const exposedPorts = parseExposedPorts(body);
+  const publishAllPorts = host.PublishAllPorts === true;
   const mounts = mountsOf(body, host);
   const names = namesOf(body, host);
   return {
@@ -117,6 +119,8 @@ export function parseCreateBody(
     ...(groupAdd?.length && { groupAdd }),
     ...(sysctls && Object.keys(sysctls).length > 0 && { sysctls }),
     ...(ports.length > 0 && { ports }),
+    ...(exposedPorts.length > 0 && { exposedPorts }),
+    ...(publishAllPorts && { publishAllPorts }),
     ...(mounts.length > 0 && { mounts }),
     ...(names && { names }),
   };

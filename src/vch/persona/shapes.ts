@@ -4,7 +4,7 @@
 import { dockerNames } from './names.js';
 import type { ContainerInfo, ImageInfo } from '../types.js';
 import { securityOpts } from './security-opts.js';
-import { portList, portMap } from './ports.js';
+import { portBindings, portList, portMap } from './ports.js';
 
 /** Go's zero time, which Docker prints for a time that has not happened. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -58,7 +58,8 @@ export function containerSummary(c: ContainerInfo, now = Date.now()): Record<str
     ImageID: c.imageId,
     Command: commandText(c),
     Created: unixSeconds(c.created),
-    Ports: portList(c.config.ports ?? []),
+    // What it publishes while on the bridge, and what it exposes (docker ps's PORTS).
+    Ports: c.network ? portList(c.network.ports ?? [], c.config.exposedPorts) : [],
     Labels: c.config.labels ?? {},
     State: c.status,
     Status: statusText(c, now),
@@ -92,6 +93,9 @@ function configSection(c: ContainerInfo, image: ImageInfo | undefined): Record<s
     Entrypoint: entrypoint && entrypoint.length > 0 ? entrypoint : null,
     OnBuild: null,
     Labels: c.config.labels ?? {},
+    ...(c.config.exposedPorts?.length && {
+      ExposedPorts: Object.fromEntries(c.config.exposedPorts.map((k) => [k, {}])),
+    }),
     StopSignal: c.stopSignal,
     ...(c.config.stopTimeout !== undefined && { StopTimeout: c.config.stopTimeout }),
   };
@@ -139,7 +143,8 @@ export function containerInspect(
     ExecIDs: null,
     HostConfig: {
       NetworkMode: c.network ? c.network.scope : 'default',
-      PortBindings: portMap(c.config.ports ?? []),
+      PortBindings: portBindings(c.config.ports ?? []),
+      PublishAllPorts: c.config.publishAllPorts ?? false,
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: c.config.autoRemove ?? false,
       LogConfig: { Type: 'vic-iolog', Config: {} },
@@ -157,7 +162,10 @@ export function containerInspect(
     GraphDriver: { Name: 'overlay', Data: null },
     Mounts: [],
     Config: configSection(c, image),
-    NetworkSettings: { ...networkSettings(c), Ports: portMap(c.network?.ports ?? []) },
+    NetworkSettings: {
+      ...networkSettings(c),
+      Ports: c.network ? portMap(c.network.ports ?? [], c.config.exposedPorts) : {},
+    },
   };
 }
 

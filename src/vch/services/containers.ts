@@ -24,11 +24,17 @@ import { checkNameFree, findContainer, findPod } from './lookup.js';
 import { createSandbox, implicitPod, removeSandbox } from './pods.js';
 import type { Watchers } from './watchers.js';
 import { checkPublishedPorts } from '../network/ports.js';
+import { mergeExposedPorts, publishAll } from '../network/exposed-ports.js';
+import { HostPortAllocator } from '../network/host-port-allocator.js';
+import type { PublishedPort } from '../../runtime/runtime.js';
 import { resolveMounts } from '../volumes/container-mounts.js';
 import type { VolumeService } from '../volumes/volume-service.js';
 import { keepPreviousLog, logPerInstance } from './previous-log.js';
 
 export class ContainerService {
+  /** Picks the host ports asked for as 0 (Docker's -P, -p CONTAINER). */
+  private readonly hostPorts = new HostPortAllocator();
+
   constructor(
     private readonly ctx: VchContext,
     private readonly images: ImageService,
@@ -56,19 +62,38 @@ export class ContainerService {
       throw invalidInput(
         "DNS and /etc/hosts settings are the pod's: give them when the pod is created",
       );
+    // Docker's exposed ports (the image's too), and -P's bindings on top of -p's.
+    const exposedPorts = mergeExposedPorts(
+      imageConfig.ExposedPorts,
+      req.exposedPorts,
+      req.ports ?? [],
+    );
+    const wanted = req.publishAllPorts
+      ? publishAll(req.ports ?? [], exposedPorts)
+      : (req.ports ?? []);
+    const checkPorts = (ports: PublishedPort[], anyHostPort: boolean) =>
+      checkPublishedPorts(
+        ports,
+        {
+          network: ctx.network !== undefined,
+          joinsPod: req.podId !== undefined,
+          // Every pod read only when there are ports to check (each create read them all).
+          taken: ports.length
+            ? db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] }))
+            : [],
+        },
+        anyHostPort,
+      );
+    checkPorts(wanted, true);
+    // Host port 0: one the VCH picks, kept in the pod's spec for the pod's life.
+    const ports = await this.hostPorts.allocate(
+      wanted,
+      wanted.some((p) => p.hostPort === 0) ? db.pods().flatMap((p) => p.spec.ports ?? []) : [],
+    );
     const pod: PodRow =
-      req.podId !== undefined ? findPod(db, req.podId) : implicitPod(runtime, id, req);
-    const checkPorts = () =>
-      checkPublishedPorts(req.ports ?? [], {
-        network: ctx.network !== undefined,
-        runtime: pod.runtime,
-        joinsPod: !pod.implicit,
-        // Every pod read only when there are ports to check (each create read them all).
-        taken: req.ports?.length
-          ? db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] }))
-          : [],
-      });
-    checkPorts();
+      req.podId !== undefined
+        ? findPod(db, req.podId)
+        : implicitPod(runtime, id, { ...req, ports });
     const pidNamespaceOf = targetOf(db, pod, req);
     const mounts = await resolveMounts(this.volumes, req.mounts ?? [], pod.id, id);
     const row: ContainerRow = {
@@ -78,6 +103,7 @@ export class ContainerService {
       podId: pod.id,
       config: {
         ...containerConfigOf(req),
+        ...(exposedPorts.length > 0 && { exposedPorts }),
         ...(mounts.stored.length > 0 && { mounts: mounts.stored }),
       },
       imageReference: image.reference,
@@ -93,7 +119,7 @@ export class ContainerService {
       db.transaction(() => {
         checkNameFree(db, name);
         // Again here, where no other create can come between the check and the record.
-        checkPorts();
+        checkPorts(ports, false);
         if (pod.implicit) db.insertPod(pod);
         db.insertContainer(row);
       });
@@ -289,7 +315,10 @@ export class ContainerService {
 
   /** One container by id, unique id prefix or name. */
   async inspect(ref: string): Promise<ContainerInfo> {
-    return this.#info(findContainer(this.ctx.db, ref));
+    const row = findContainer(this.ctx.db, ref);
+    // Its address, when its pod's attachment is under way (docker create, then inspect).
+    await this.ctx.runtime.networkSettled?.(row.podId);
+    return this.#info(findContainer(this.ctx.db, row.id));
   }
 
   /** Containers matching the filter, newest first. */

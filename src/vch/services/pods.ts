@@ -105,7 +105,6 @@ export class PodService {
     // Checked and recorded with no await between: no other create takes the port meanwhile.
     checkPublishedPorts(req.ports ?? [], {
       network: ctx.network !== undefined,
-      runtime: pod.runtime,
       joinsPod: false,
       taken: db.pods().map((p) => ({ pod: p.name, ports: p.spec.ports ?? [] })),
     });
@@ -137,7 +136,11 @@ export class PodService {
   }
 
   async inspect(ref: string): Promise<PodInfo> {
-    return this.#info(findPod(this.ctx.db, ref));
+    const pod = findPod(this.ctx.db, ref);
+    // Its address, when its sandbox's attachment is under way (the provider reads it for
+    // status.podIP in env right after committing the sandbox).
+    await this.ctx.runtime.networkSettled?.(pod.id);
+    return this.#info(pod);
   }
 
   async list(): Promise<PodInfo[]> {

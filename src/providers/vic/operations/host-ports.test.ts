@@ -35,9 +35,24 @@ describe('hostPort', () => {
     for (const p of fine) expect(() => admitHostPorts(p, [held])).not.toThrow();
   });
 
-  it('refuses a hostPort out of range', () => {
-    expect(() => admitHostPorts(pod('x', [{ containerPort: 80, hostPort: 70000 }]), [])).toThrow(
-      'spec.containers["web"].ports[0].hostPort 70000: want 1 to 65535',
-    );
+  it('refuses a hostPort out of range, or one to a container port out of range, or another protocol', () => {
+    const cases: [k8s.V1ContainerPort, string][] = [
+      [{ containerPort: 80, hostPort: 70000 }, 'ports[0].hostPort 70000: want 1 to 65535'],
+      [{ containerPort: 80, hostPort: 65536 }, 'ports[0].hostPort 65536: want 1 to 65535'],
+      [{ containerPort: 80, hostPort: -1 }, 'ports[0].hostPort -1: want 1 to 65535'],
+      [{ containerPort: 0, hostPort: 8080 }, 'ports[0].containerPort 0: want 1 to 65535'],
+      [
+        { containerPort: 80, hostPort: 8080, protocol: 'ICMP' },
+        'ports[0].protocol "ICMP": want TCP, UDP or SCTP',
+      ],
+    ];
+    for (const [port, message] of cases)
+      expect(() => admitHostPorts(pod('x', [port]), [])).toThrow(
+        `spec.containers["web"].${message}`,
+      );
+    // hostPort 0 is no hostPort (the API's default): nothing published, nothing refused.
+    const none = pod('y', [{ containerPort: 80, hostPort: 0 }]);
+    expect(() => admitHostPorts(none, [])).not.toThrow();
+    expect(podHostPorts(none)).toEqual([]);
   });
 });

@@ -42,13 +42,26 @@ const clash = (a: PortMapping, b: PortMapping) =>
   a.protocol === b.protocol &&
   (!a.hostIP || !b.hostIP || a.hostIP === b.hostIP);
 
-/** InvalidInput when one of the pod's hostPorts is out of range or held by another pod here. */
+/**
+ * InvalidInput when one of the pod's hostPorts (or the container port it goes to, or its
+ * protocol) is out of range, or another pod here holds it. hostPort 0 is no hostPort, as the
+ * Kubernetes API has it.
+ */
 export function admitHostPorts(pod: k8s.V1Pod, others: k8s.V1Pod[]): void {
   const mine = hostPortsOf(pod);
   if (mine.length === 0) return;
   for (const p of mine) {
-    if (!Number.isInteger(p.hostPort) || p.hostPort < 1 || p.hostPort > 65535)
-      throw new NodeError('InvalidInput', `${p.field}.hostPort ${p.hostPort}: want 1 to 65535`);
+    for (const [what, v] of [
+      ['hostPort', p.hostPort],
+      ['containerPort', p.containerPort],
+    ] as const)
+      if (!Number.isInteger(v) || v < 1 || v > 65535)
+        throw new NodeError('InvalidInput', `${p.field}.${what} ${v}: want 1 to 65535`);
+    if (!['tcp', 'udp', 'sctp'].includes(p.protocol))
+      throw new NodeError(
+        'InvalidInput',
+        `${p.field}.protocol ${JSON.stringify(p.protocol.toUpperCase())}: want TCP, UDP or SCTP`,
+      );
     const other = others.find((o) => hostPortsOf(o).some((q) => clash(p, q)));
     if (other)
       throw new NodeError(
