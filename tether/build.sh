@@ -41,4 +41,9 @@ if [[ "${what}" != agent ]]; then
   "${cc}" "${flags[@]}" -o "${out}/netns-connect.tmp.$$" "${here}/netns-connect.c"
   mv -f "${out}/netns-connect.tmp.$$" "${out}/netns-connect"
 fi
+# A pod VM's qemu started as a uid of its own with four capabilities (vm-jail.c): standalone too.
+if [[ "${what}" != agent ]]; then
+  "${cc}" "${flags[@]}" -o "${out}/vm-jail.tmp.$$" "${here}/vm-jail.c"
+  mv -f "${out}/vm-jail.tmp.$$" "${out}/vm-jail"
+fi
 if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${agent[@]}"; fi
