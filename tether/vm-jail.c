@@ -23,7 +23,8 @@
  * one owns it), and handed to qemu as fd 3 (`-netdev tap,fd=3`).
  *
  * qemu's own -sandbox filter comes on top of this one (filters stack; the stricter answer
- * wins). Exit status 125 and a message on stderr when something here fails. */
+ * wins). Exit status 125 and a message on stderr when something here fails; 127 when there is
+ * no such command, 126 when it cannot be run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -203,6 +204,8 @@ int main(int argc, char **argv) {
     drop_privileges(uid, gid);
     install_filter();
     execvp(argv[i + 1], &argv[i + 1]);
-    die(argv[i + 1]);
-    return FAIL;
+    /* As a shell says it (and nice(1)): 127 no such program, 126 not runnable. */
+    int e = errno;
+    fprintf(stderr, "vm-jail: %s: %s\n", argv[i + 1], strerror(e));
+    return e == ENOENT ? 127 : 126;
 }
