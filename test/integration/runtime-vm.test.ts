@@ -25,7 +25,7 @@ const newId = () => randomBytes(32).toString('hex');
 
 function runtime(): Runtime {
   // The guest cache is the user's (~/.cache/vic-kubelet/guest): built once, by the first test.
-  const rt = createVmRuntime({ stateDir, ...(process.env.NOJAIL && { jail: false as const }) });
+  const rt = createVmRuntime({ stateDir });
   runtimes.push(rt);
   return rt;
 }
