@@ -171,7 +171,10 @@ function podMemory(stateDir) {
 /**
  * The pod VMs of a VCH (qemu processes whose command line names its state directory): each
  * one's RSS beyond the guest RAM it was given (-m, MiB), i.e. what qemu itself costs, with
- * the guest's touched RAM counted as RAM.
+ * the guest's touched RAM counted as RAM; the same beyond the guest as PSS (pages shared with
+ * the other VMs — the guest kernel's image, qemu's binary and libraries — divided among them)
+ * and as private memory (what one more VM costs); and its boot time (launch to the agent's
+ * hello, as the VCH recorded it in sandbox.json) while the others booted too.
  */
 function vmMemory(stateDir) {
   const vms = [];
@@ -187,15 +190,28 @@ function vmMemory(stateDir) {
     const f = processFigures(pid);
     if (!f) continue;
     // The guest's RAM is the one mapping of exactly its size: what of it is resident is the
-    // guest's, the rest of the RSS is qemu's own.
+    // guest's, the rest is qemu's own.
     let guestRss = 0;
+    let pss = 0;
+    let priv = 0;
+    const kb = (m, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(m)?.[1] ?? 0);
     try {
       const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-)/);
-      for (const m of smaps)
-        if (new RegExp(`^Size:\\s+${guestMiB * 1024} kB`, 'm').test(m))
-          guestRss += Number(/^Rss:\s+(\d+) kB/m.exec(m)?.[1] ?? 0) * 1024;
+      for (const m of smaps) {
+        if (kb(m, 'Size') === guestMiB * 1024) guestRss += kb(m, 'Rss') * 1024;
+        else {
+          pss += kb(m, 'Pss') * 1024;
+          priv += (kb(m, 'Private_Clean') + kb(m, 'Private_Dirty')) * 1024;
+        }
+      }
     } catch {}
-    vms.push({ rss: f.rss, guest: guestMiB * 2 ** 20, guestRss });
+    // Its sandbox: the directory named in -pidfile.
+    const pidFile = argv[argv.indexOf('-pidfile') + 1];
+    let bootMs;
+    try {
+      bootMs = JSON.parse(readFileSync(join(pidFile, '..', 'sandbox.json'), 'utf8')).bootMs;
+    } catch {}
+    vms.push({ rss: f.rss, guest: guestMiB * 2 ** 20, guestRss, pss, priv, bootMs });
   }
   return vms;
 }
@@ -488,6 +504,20 @@ export async function runScale(o) {
           50,
         ),
         maxBeyondGuest: Math.max(...vms.map((v) => v.rss - v.guestRss)),
+        pssBeyondGuest: percentile(
+          vms.map((v) => v.pss),
+          50,
+        ),
+        privateBeyondGuest: percentile(
+          vms.map((v) => v.priv),
+          50,
+        ),
+        // Launch to the agent's hello, all of them booting at the pace the pods were created.
+        bootMs: ((b) =>
+          b.length > 0 && {
+            p50: percentile(b, 50),
+            max: Math.max(...b),
+          })(vms.map((v) => v.bootMs).filter((ms) => typeof ms === 'number')),
       },
       deletedInMs: deletedIn,
       containersGoneInMs: containersGoneIn,

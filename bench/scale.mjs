@@ -244,6 +244,16 @@ const rows = [
           `${mib(r.vms.beyondGuest)} / ${mib(r.vms.maxBeyondGuest)}`,
           '< 40 MiB',
         ],
+        [
+          'the same as PSS (shared pages divided among the VMs) / private, per VM: median',
+          `${mib(r.vms.pssBeyondGuest)} / ${mib(r.vms.privateBeyondGuest)}`,
+          '',
+        ],
+        [
+          `pod VM boot (launch → agent's hello) under concurrent boots: median / max`,
+          r.vms.bootMs ? `${sec(r.vms.bootMs.p50)} / ${sec(r.vms.bootMs.max)}` : 'n/a',
+          '',
+        ],
       ]
     : []),
   ['delete → all pods gone from the API', sec(r.deletedInMs), ''],

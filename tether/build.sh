@@ -36,14 +36,14 @@ build() { # build NAME FILE.c...
 }
 trap 'rm -f "${out}"/*.tmp.$$' EXIT
 if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/console-relay.c"; fi
-# A runc pod's port-forward connections: standalone, it needs none of the shared pieces.
+# Standalone helpers beside the tether; they need none of the shared pieces:
+# - netns-connect: a runc pod's port-forward connections;
+# - container-cp: docker cp in a runc container (the persona's archive endpoints);
+# - vm-jail: a pod VM's qemu started as a uid of its own with four capabilities.
 if [[ "${what}" != agent ]]; then
-  "${cc}" "${flags[@]}" -o "${out}/netns-connect.tmp.$$" "${here}/netns-connect.c"
-  mv -f "${out}/netns-connect.tmp.$$" "${out}/netns-connect"
-fi
-# docker cp in a runc container (the persona's archive endpoints): standalone too.
-if [[ "${what}" != agent ]]; then
-  "${cc}" "${flags[@]}" -o "${out}/container-cp.tmp.$$" "${here}/container-cp.c"
-  mv -f "${out}/container-cp.tmp.$$" "${out}/container-cp"
+  for helper in netns-connect container-cp vm-jail; do
+    "${cc}" "${flags[@]}" -o "${out}/${helper}.tmp.$$" "${here}/${helper}.c"
+    mv -f "${out}/${helper}.tmp.$$" "${out}/${helper}"
+  done
 fi
 if [[ "${what}" != tether && -f "${here}/agent.c" ]]; then build vic-agent "${agent[@]}"; fi

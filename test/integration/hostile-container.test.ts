@@ -9,11 +9,16 @@
 // what the runc backend did before status went over an fd the container cannot reach). Every
 // answer has to come quickly, the exit code has to be the real one, and the container has to
 // go away with `docker rm` as any other.
-import { mkdtempSync, rmSync } from 'node:fs';
+// On vm, a second container tries to plant device nodes and setuid/setgid files through the
+// 9p share (mknod, chmod u+s/g+s, mkdir -m 2777): each is refused in the guest, and nothing of
+// the kind is in its overlay's upper directory on the host; its qemu runs as the VM's own uid,
+// with the four capabilities vm-jail leaves it and seccomp on (tether/vm-jail.c).
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureAgent, killQemus, waitNoQemu } from '../support/vm.js';
+import { ensureAgent, killQemus, qemuPids, waitNoQemu } from '../support/vm.js';
 import { type VchProcess, cleanupVch, ensureBuilt, startVch } from './docker-cli.js';
 import {
   buildBusyboxLayout,
@@ -334,6 +339,73 @@ function hostileCase(runtime: 'runc' | 'vm', o: { runMs: number; waitMs: number 
     },
     o.runMs + o.waitMs + 60_000,
   );
+
+  if (runtime === 'vm')
+    it("cannot plant a device node or a setuid/setgid file on the host through the share; qemu runs as the VM's own uid under seccomp", async () => {
+      const name = 'share-vm';
+      // Root in the container, with Docker's default capabilities (CAP_MKNOD, CAP_FSETID
+      // included) and seccomp profile, which allow all of this on a local filesystem.
+      const script = [
+        'mknod /chardev c 1 3; echo "mknod-c $?"',
+        'mknod /blockdev b 7 0; echo "mknod-b $?"',
+        'echo hi > /suid; chmod 4755 /suid; echo "chmod-u $?"',
+        'echo hi > /sgid; chmod 2755 /sgid; echo "chmod-g $?"',
+        'cp /bin/busybox /bb; chmod u+s,g+s /bb; echo "chmod-bb $?"',
+        'mkdir -m 2777 /sgid-dir; echo "mkdir-g $?"',
+        'echo marker-done',
+        'sleep 600',
+      ].join('\n');
+      const id = (await ok(['run', '-d', '--name', name, image, 'sh', '-c', script])).trim();
+      let logs = '';
+      for (let i = 0; i < 600 && !logs.includes('marker-done'); i++) {
+        logs = await ok(['logs', name]);
+        if (!logs.includes('marker-done')) await new Promise((r) => setTimeout(r, 200));
+      }
+      console.log(`share ${runtime}: ${logs.trim().split('\n').join(' | ')}`);
+      expect(logs).toContain('marker-done');
+
+      // What the guest wrote lands in the container's overlay upper directory on the host.
+      const upper = execFileSync(
+        'find',
+        [stateDir, '-type', 'd', '-path', `*/vm/containers/${id}/upper`],
+        { encoding: 'utf8' },
+      ).trim();
+      expect(upper, `no upper directory of ${id} under ${stateDir}`).not.toBe('');
+      const planted: string[] = [];
+      const walk = (dir: string) => {
+        for (const e of readdirSync(dir)) {
+          const path = join(dir, e);
+          const st = lstatSync(path);
+          if (st.isCharacterDevice() || st.isBlockDevice() || (st.mode & 0o6000) !== 0)
+            planted.push(`${path.slice(upper.length)} mode ${st.mode.toString(8)}`);
+          if (st.isDirectory()) walk(path);
+        }
+      };
+      walk(upper);
+      expect(planted, 'device nodes or setuid/setgid files on the host').toEqual([]);
+      // The files were written (only their bits refused).
+      expect(lstatSync(join(upper, 'suid')).isFile()).toBe(true);
+      expect(lstatSync(join(upper, 'bb')).isFile()).toBe(true);
+      // And the guest was told no.
+      for (const step of ['mknod-c', 'mknod-b', 'chmod-u', 'chmod-g', 'chmod-bb', 'mkdir-g'])
+        expect(logs).toMatch(new RegExp(`^${step} [1-9]`, 'm'));
+
+      // Its qemu: the VM's own uid and gid (not root), seccomp filtering (mode 2), and
+      // only the four file capabilities vm-jail leaves it, in the bounding set too.
+      const pids = qemuPids(stateDir);
+      expect(pids.length).toBe(1);
+      const status = readFileSync(`/proc/${pids[0]}/status`, 'utf8');
+      const field = (f: string) => new RegExp(`^${f}:[ \\t]*(.*)$`, 'm').exec(status)?.[1];
+      for (const f of ['Uid', 'Gid'])
+        for (const v of field(f)!.split(/\s+/))
+          expect(Number(v), `${f}: ${field(f)}`).toBeGreaterThan(0);
+      expect(field('Groups')?.trim()).toBe('');
+      expect(field('Seccomp')).toBe('2');
+      expect(field('NoNewPrivs')).toBe('1');
+      expect(field('CapEff')).toBe('000000000000000f');
+      expect(field('CapBnd')).toBe('000000000000000f');
+      await ok(['rm', '-f', name]);
+    }, 240_000);
 }
 
 describe('a hostile container on vch serve --runtime runc', () => {

@@ -5,7 +5,34 @@ import {
   isElf,
   moduleDepends,
   stripModuleSignature,
+  trimSegmentZeroTails,
 } from './kernel-files.js';
+
+/** A 64-bit little-endian ELF with one PT_LOAD per [offset, filesz] and a PT_NOTE. */
+function elf64(size: number, loads: [number, number][]): Buffer {
+  const b = Buffer.alloc(size);
+  b.write('\x7fELF', 0, 'latin1');
+  b[4] = 2;
+  b[5] = 1;
+  b.writeBigUInt64LE(64n, 0x20);
+  b.writeUInt16LE(56, 0x36);
+  b.writeUInt16LE(loads.length + 1, 0x38);
+  loads.forEach(([offset, filesz], i) => {
+    const ph = 64 + i * 56;
+    b.writeUInt32LE(1, ph);
+    b.writeBigUInt64LE(BigInt(offset), ph + 8);
+    b.writeBigUInt64LE(BigInt(filesz), ph + 32);
+    b.writeBigUInt64LE(BigInt(filesz), ph + 40);
+  });
+  const note = 64 + loads.length * 56;
+  b.writeUInt32LE(4, note);
+  b.writeBigUInt64LE(0n, note + 8);
+  b.writeBigUInt64LE(16n, note + 32);
+  return b;
+}
+
+const fileSize = (b: Buffer, i: number) => Number(b.readBigUInt64LE(64 + i * 56 + 32));
+const memSize = (b: Buffer, i: number) => Number(b.readBigUInt64LE(64 + i * 56 + 40));
 
 describe('kernel files', () => {
   it('reads a module’s dependencies from its modinfo', () => {
@@ -67,5 +94,41 @@ describe('kernel files', () => {
     expect(findPayload(Buffer.alloc(10))).toEqual([]);
     expect(isElf(Buffer.from('\x7fELF\x02\x01'))).toBe(true);
     expect(isElf(Buffer.from('MZ....'))).toBe(false);
+  });
+
+  it("leaves loadable segments' zero tails out of their file size, page-aligned, memory size kept", () => {
+    // Segment 0: data up to 4096 + 10, then zeros to 3 pages; segment 1: all data; segment 2:
+    // all zeros.
+    const k = elf64(8 * 4096, [
+      [4096, 3 * 4096],
+      [4 * 4096, 4096],
+      [5 * 4096, 2 * 4096],
+    ]);
+    k.fill(1, 4096, 2 * 4096 + 10);
+    k.fill(2, 4 * 4096, 5 * 4096);
+    const { elf, trimmed } = trimSegmentZeroTails(k);
+    expect([fileSize(elf, 0), fileSize(elf, 1), fileSize(elf, 2)]).toEqual([2 * 4096, 4096, 0]);
+    expect([memSize(elf, 0), memSize(elf, 1), memSize(elf, 2)]).toEqual([3 * 4096, 4096, 2 * 4096]);
+    expect(trimmed).toBe(4096 + 2 * 4096);
+    // The PT_NOTE is not a loadable segment: untouched.
+    expect(fileSize(elf, 3)).toBe(16);
+    // The input is not changed; the bytes after the headers are the same.
+    expect(fileSize(k, 0)).toBe(3 * 4096);
+    expect(elf.subarray(4096).equals(k.subarray(4096))).toBe(true);
+    // Trimmed again: nothing more to do.
+    expect(trimSegmentZeroTails(elf).trimmed).toBe(0);
+  });
+
+  it('leaves anything but a 64-bit little-endian ELF as it is', () => {
+    const k = elf64(4 * 4096, [[4096, 2 * 4096]]);
+    const be = Buffer.from(k);
+    be[5] = 2;
+    const c32 = Buffer.from(k);
+    c32[4] = 1;
+    for (const b of [be, c32, Buffer.from('MZ not an elf'), Buffer.alloc(0)])
+      expect(trimSegmentZeroTails(b)).toEqual({ elf: b, trimmed: 0 });
+    // A header pointing past the end of the file: that segment is left alone.
+    const short = elf64(2 * 4096, [[4096, 8 * 4096]]);
+    expect(trimSegmentZeroTails(short).trimmed).toBe(0);
   });
 });

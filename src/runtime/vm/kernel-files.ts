@@ -77,3 +77,38 @@ export function findPayload(bzImage: Buffer): { kind: KernelCompression; offset:
 export function isElf(b: Buffer): boolean {
   return b.length > 4 && b[0] === 0x7f && b.toString('latin1', 1, 4) === 'ELF';
 }
+
+/**
+ * The ELF kernel with each loadable segment's trailing zero bytes left out of its file size
+ * (they stay in its memory size, which the loader zero-fills). The kernel's last segment ends
+ * in .bss and the boot scratch area, stored as some 20 MiB of zeros in a vmlinux extracted from
+ * a bzImage: qemu maps the file and keeps each segment's file bytes resident for as long as the
+ * VM runs (to copy them again at a reset), so every pod VM's qemu carried those zeros in its
+ * RSS. Only 64-bit little-endian ELF is changed (the x86-64 kernel); anything else as it was.
+ * Returns the bytes trimmed in all.
+ */
+export function trimSegmentZeroTails(elf: Buffer): { elf: Buffer; trimmed: number } {
+  // e_ident: class 2 (64-bit), data 1 (little-endian).
+  if (!isElf(elf) || elf.length < 64 || elf[4] !== 2 || elf[5] !== 1) return { elf, trimmed: 0 };
+  const out = Buffer.from(elf);
+  const phoff = Number(out.readBigUInt64LE(0x20));
+  const phentsize = out.readUInt16LE(0x36);
+  const phnum = out.readUInt16LE(0x38);
+  let trimmed = 0;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (ph + 56 > out.length || out.readUInt32LE(ph) !== 1) continue; // PT_LOAD only
+    const offset = Number(out.readBigUInt64LE(ph + 8));
+    const filesz = Number(out.readBigUInt64LE(ph + 32));
+    if (offset + filesz > out.length) continue;
+    let end = offset + filesz;
+    while (end > offset && out[end - 1] === 0) end--;
+    // Page-aligned (qemu's copy works in whole pages of the mapping anyway).
+    const keep = Math.min(filesz, Math.ceil((end - offset) / 4096) * 4096);
+    if (keep < filesz) {
+      out.writeBigUInt64LE(BigInt(keep), ph + 32);
+      trimmed += filesz - keep;
+    }
+  }
+  return { elf: trimmed > 0 ? out : elf, trimmed };
+}

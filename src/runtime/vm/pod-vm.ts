@@ -28,6 +28,8 @@ export interface SandboxRecord {
   bootMs?: number;
   /** Its place on the VCH's bridge (a tap, the address); absent, loopback only. */
   net?: VmNet;
+  /** The uid (and gid) its qemu runs as under vm-jail; absent, root (an older VCH's VM). */
+  qemuUid?: number;
 }
 
 export interface PodVmHooks {
@@ -35,6 +37,8 @@ export interface PodVmHooks {
   layout: VmLayout;
   bootTimeoutMs: number;
   qemuPath?: string;
+  /** vm-jail's path; absent, qemu runs as root. */
+  jailPath?: string;
   guest: () => Promise<Guest>;
   /** The log ports the VM must have: its containers' ids and log paths. */
   ports: () => { id: string; logPath: string }[];
@@ -91,6 +95,10 @@ export class PodVm {
         tscKhz: this.rec.accel === 'tcg' ? hostTscKhz() : undefined,
         sysctls: checkSysctls(this.rec.spec.sysctls),
         ...(this.rec.net && { net: this.rec.net }),
+        ...(this.hooks.jailPath &&
+          this.rec.qemuUid !== undefined && {
+            jail: { path: this.hooks.jailPath, uid: this.rec.qemuUid, gid: this.rec.qemuUid },
+          }),
         paths: {
           cwd: dirs.dir,
           pidFile: dirs.pidFile,
@@ -118,6 +126,7 @@ export class PodVm {
         accel: this.rec.accel,
         memoryMiB: this.rec.memoryMiB,
         cpus: this.rec.cpus,
+        uid: this.hooks.jailPath ? this.rec.qemuUid : 0,
       },
       'pod VM launched',
     );

@@ -3,7 +3,9 @@
 // status directory, a virtio-serial bus carrying the control port (a unix socket) and, added
 // while it runs, one port per container whose chardev appends to the container's output.log.
 // qemu runs detached with a pid file, so it outlives the VCH; a new VCH finds it by that file and
-// reconnects to its sockets. qemu itself runs under its seccomp sandbox.
+// reconnects to its sockets. qemu itself runs as an unprivileged uid of the VM's own with the
+// four file capabilities its 9p server needs (tether/vm-jail.c, which also refuses it setuid and
+// setgid bits), under its own seccomp sandbox as well.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +41,15 @@ export interface VmLaunch {
   sysctls?: Record<string, string>;
   /** The pod's interface on the VCH's bridge; absent, the VM has loopback only. */
   net?: VmNet;
+  /** qemu started through vm-jail (tether/vm-jail.c) as this uid; absent, as root. */
+  jail?: QemuJail;
+}
+
+/** vm-jail: qemu as an unprivileged uid of the VM's own, with the 9p server's capabilities. */
+export interface QemuJail {
+  path: string;
+  uid: number;
+  gid: number;
 }
 
 /** A pod VM's place on the VCH's bridge: the tap qemu opens, and what the agent configures. */
@@ -126,6 +137,9 @@ export function kernelCmdline(l: Pick<VmLaunch, 'accel' | 'tscKhz' | 'sysctls' |
   return args.join(' ');
 }
 
+/** MiB of TCG's translation buffer per VM. */
+export const TCG_TB_MIB = 8;
+
 /** qemu-system-x86_64's arguments for a pod VM. */
 export function qemuArgs(l: VmLaunch): string[] {
   const p = l.paths;
@@ -137,7 +151,11 @@ export function qemuArgs(l: VmLaunch): string[] {
     '-M',
     'microvm,x-option-roms=off,rtc=on',
     '-accel',
-    l.accel,
+    // TCG's translated code: its buffer (1 GiB by default) fills as the guest runs new code, and
+    // every byte of it stays resident: some 40 MiB per VM once booted. 8 MiB holds what a
+    // booted guest keeps running; what no longer fits is flushed and translated again (no
+    // slower boot measured).
+    l.accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MIB}` : l.accel,
     ...(l.accel === 'kvm' ? ['-cpu', 'host'] : []),
     '-m',
     String(l.memoryMiB),
@@ -177,9 +195,12 @@ export function qemuArgs(l: VmLaunch): string[] {
     ...(l.net
       ? [
           // The tap exists and is on the bridge (the VCH made it): qemu only opens it, and runs
-          // no script (its sandbox denies spawning one anyway).
+          // no script (its sandbox denies spawning one anyway). Under vm-jail, which opened it
+          // as root, qemu gets it as fd 3 (attaching to a tap by name needs CAP_NET_ADMIN).
           '-netdev',
-          `tap,id=net0,ifname=${q(l.net.tap)},script=no,downscript=no`,
+          l.jail
+            ? 'tap,id=net0,fd=3'
+            : `tap,id=net0,ifname=${q(l.net.tap)},script=no,downscript=no`,
           '-device',
           `virtio-net-device,netdev=net0,mac=${l.net.mac}`,
         ]
@@ -191,6 +212,24 @@ export function qemuArgs(l: VmLaunch): string[] {
 
 /** The pod VMs' scheduling priority below the VCH's (nice(1) steps). */
 const VM_NICE = 10;
+
+/**
+ * The command that starts qemu: through nice(1) — the VM's threads (a hostile guest can keep
+ * its vCPUs busy, and under TCG each is a host core's worth of work) yield to the VCH, which
+ * must keep answering — and vm-jail when the launch has one.
+ */
+export function launchCommand(l: VmLaunch, qemu: string): string[] {
+  const jail = l.jail
+    ? [
+        l.jail.path,
+        String(l.jail.uid),
+        String(l.jail.gid),
+        ...(l.net ? ['--tap', l.net.tap] : []),
+        '--',
+      ]
+    : [];
+  return ['nice', '-n', String(VM_NICE), ...jail, qemu, ...qemuArgs(l)];
+}
 
 /** How long qemu may take to set up its sockets (it starts in well under a second). */
 const LAUNCH_TIMEOUT_MS = 30_000;
@@ -206,13 +245,14 @@ export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<nu
   const p = l.paths;
   const ready = () =>
     [p.pidFile, join(p.cwd, p.controlSocket), join(p.cwd, p.qmpSocket)].every((f) => existsSync(f));
+  if (l.jail && !existsSync(l.jail.path))
+    return Promise.reject(unavailable(`no vm-jail at ${l.jail.path}: run npm run build`));
   return new Promise((resolve, reject) => {
     const err = openSync(p.stderrLog, 'w', 0o600);
     let child: ChildProcess;
     try {
-      // Through nice(1): the VM's threads (a hostile guest can keep its vCPUs busy, and under
-      // TCG each is a host core's worth of work) yield to the VCH, which must keep answering.
-      child = spawn('nice', ['-n', String(VM_NICE), qemu, ...qemuArgs(l)], {
+      const [cmd, ...args] = launchCommand(l, qemu);
+      child = spawn(cmd, args, {
         cwd: p.cwd,
         detached: true,
         stdio: ['ignore', 'ignore', err],
@@ -233,7 +273,7 @@ export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<nu
       }
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      // 127: nice(1) found no such program.
+      // 127: nice(1) (or vm-jail) found no such program.
       const why =
         code === 127
           ? `${qemu} not found: install Debian's qemu-system-x86`

@@ -39,6 +39,7 @@ import { kvmUsable, vmSize, type Accel } from './qemu.js';
 import { requestExec } from './exec-request.js';
 import { requestStart, startRequest } from './start-request.js';
 import { LogPortRotation } from './log-port-rotation.js';
+import { projectRoot } from '../paths.js';
 import type { LogRotation } from '../log-rotation.js';
 
 export interface VmRuntimeOptions {
@@ -55,6 +56,12 @@ export interface VmRuntimeOptions {
   onBoot?: (boot: { sandboxId: string; ms: number; accel: Accel }) => void;
   /** qemu binary. Default qemu-system-x86_64. */
   qemuPath?: string;
+  /**
+   * How qemu runs: under vm-jail (default dist/tether/vm-jail) as a uid of the VM's own,
+   * `uidBase` + a slot from the sandbox id (a 20-bit range: 0x70000000 up by default), its gid
+   * the same number; `false`: as root (what a VCH did before; not for untrusted pods).
+   */
+  jail?: { path?: string; uidBase?: number } | false;
   /** Containers' logs rotated (at the agent's request: log-port-rotation.ts); absent: never. */
   logRotation?: LogRotation;
   /** The VCH's network: each VM gets a tap on its bridge; absent (or no taps), loopback only. */
@@ -66,6 +73,15 @@ export const VM_EXITED = 'PodVMExited';
 
 /** How long start() waits for the agent's answer. */
 const START_TIMEOUT_MS = 30_000;
+
+/** The first of the pod VMs' qemu uids (and gids): no user or group of a Debian host has one. */
+export const DEFAULT_QEMU_UID_BASE = 0x7000_0000;
+const QEMU_UID_SLOTS = 1 << 20;
+
+/** vm-jail as the build leaves it. */
+export function defaultJailPath(): string {
+  return join(projectRoot(), 'dist', 'tether', 'vm-jail');
+}
 
 export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   readonly name = 'vm' as const;
@@ -120,6 +136,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       }
       try {
         await this.attachNetwork(vm);
+        this.assignUid(vm.rec);
         await vm.launch();
         this.ensureTimer();
       } catch (e) {
@@ -193,6 +210,7 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
         this.log.warn({ sandbox: vm.rec.id }, 'pod VM gone; booting it again');
         await this.lock.run(vm.rec.id, async () => {
           await this.attachNetwork(vm);
+          this.assignUid(vm.rec);
           await vm.launch();
         });
         this.ensureTimer();
@@ -242,6 +260,22 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     if (!net?.attachTap) return;
     vm.rec.net = await net.attachTap(vm.rec.id, vm.rec.spec.ports);
     await writeJsonAtomic(this.layout.sandbox(vm.rec.id).record, vm.rec);
+  }
+
+  /**
+   * The VM's qemu uid under vm-jail, once: the base plus a slot from its id, the next free one
+   * when another VM of this VCH has it (two VMs of one uid could signal each other's qemu).
+   * Kept in its record (written by launch), so a relaunch gets the same.
+   */
+  private assignUid(rec: SandboxRecord): void {
+    if (this.options.jail === false || rec.qemuUid !== undefined) return;
+    const base = this.options.jail?.uidBase ?? DEFAULT_QEMU_UID_BASE;
+    const taken = new Set(
+      [...this.vms.values()].filter((v) => v.rec !== rec).map((v) => v.rec.qemuUid),
+    );
+    let slot = parseInt(rec.id.slice(0, 5), 16) % QEMU_UID_SLOTS || 0;
+    while (taken.has(base + slot)) slot = (slot + 1) % QEMU_UID_SLOTS;
+    rec.qemuUid = base + slot;
   }
 
   /**
@@ -404,6 +438,9 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
       layout: this.layout,
       bootTimeoutMs: this.bootTimeoutMs,
       qemuPath: this.options.qemuPath,
+      ...(this.options.jail !== false && {
+        jailPath: this.options.jail?.path ?? defaultJailPath(),
+      }),
       guest: () => this.guestFiles(),
       ports: () => this.containersOf(rec.id).map((c) => ({ id: c.id, logPath: c.spec.logPath })),
       onMessage: (m: AgentMessage) => this.onMessage(rec.id, m),
