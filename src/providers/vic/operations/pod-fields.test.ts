@@ -77,13 +77,10 @@ const TYPES: {
     place: onContainer,
     refusedValues: {
       lifecycle: { preStop: { tcpSocket: { port: 8080 } } },
-      livenessProbe: { grpc: { port: 8080 } },
-      readinessProbe: { grpc: { port: 8080, service: 'ready' } },
       resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
       resources: { limits: { 'ephemeral-storage': '1Gi' } },
       restartPolicy: 'Always',
       restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }],
-      startupProbe: { grpc: { port: 8080 } },
       stdin: true,
       stdinOnce: true,
       tty: true,
@@ -222,14 +219,13 @@ describe('validatePod', () => {
     expect(() => validatePod(pod)).not.toThrow();
   });
 
-  it('accepts httpGet and tcpSocket probes and httpGet hooks; refuses grpc probes and tcpSocket hooks', () => {
+  it('accepts httpGet, tcpSocket and grpc probes and httpGet hooks; refuses tcpSocket hooks', () => {
     const pod = appPod();
     pod.spec!.containers[0].readinessProbe = { httpGet: { port: 'http' as unknown as number } };
     pod.spec!.containers[0].livenessProbe = { tcpSocket: { port: 80 as never } };
     pod.spec!.containers[0].lifecycle = { preStop: { httpGet: { port: 80 as never } } };
+    pod.spec!.containers[0].startupProbe = { grpc: { port: 9000, service: 'app' } };
     expect(() => validatePod(pod)).not.toThrow();
-    pod.spec!.containers[0].startupProbe = { grpc: { port: 9000 } };
-    expect(() => validatePod(pod)).toThrow(/startupProbe: grpc probes are not run by this node/);
     pod.spec!.containers[0].startupProbe = undefined;
     pod.spec!.containers[0].readinessProbe = undefined;
     pod.spec!.containers[0].lifecycle = { postStart: { tcpSocket: { port: 80 } as never } };
