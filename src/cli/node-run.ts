@@ -38,6 +38,8 @@ export interface NodeOptions {
   runtime?: string;
   seccompProfileRoot?: string;
   allowedUnsafeSysctls?: string;
+  allowPrivileged?: boolean;
+  allowHostNamespaces?: boolean;
   clusterDns?: string;
   clusterDomain: string;
   resolvConf: string;
@@ -192,6 +194,10 @@ async function makeProvider(
   const registries = checkRegistries(o.insecureRegistry);
   const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
   const dns = parseDnsFlags(o);
+  const hostAccess = {
+    allowPrivileged: o.allowPrivileged === true,
+    allowHostNamespaces: o.allowHostNamespaces === true,
+  };
   const rotationGiven = o.containerLogMaxSize !== undefined || o.containerLogMaxFiles !== undefined;
   const logRotation = parseLogRotation({
     maxSize: o.containerLogMaxSize,
@@ -248,6 +254,7 @@ async function makeProvider(
       kubeConfig,
       seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
       allowedUnsafeSysctls,
+      hostAccess,
       dns,
     });
     log.info({ vch: o.vch }, 'driving a remote VCH');
@@ -287,6 +294,7 @@ async function makeProvider(
     kubeConfig,
     seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
     allowedUnsafeSysctls,
+    hostAccess,
     dns,
   });
   return {

@@ -57,6 +57,14 @@ export function addNodeCommand(program: Command): void {
       "sysctls pods may set beyond the safe set: names or prefixes with *, comma-separated (the kubelet's flag)",
     )
     .option(
+      '--allow-privileged',
+      "run containers with securityContext.privileged: true (runc pods; all capabilities, no seccomp, the host's devices); refused without it",
+    )
+    .option(
+      '--allow-host-namespaces',
+      "run pods with hostNetwork, hostPID or hostIPC (runc pods): they share the node's namespaces; refused without it",
+    )
+    .option(
       '--cluster-dns <ips>',
       "the cluster DNS Service's IPs, comma-separated, for ClusterFirst pods (the kubelet's flag); without it they get the node's resolv.conf",
     )

@@ -76,6 +76,13 @@ export function capName(name: string): string {
   return n;
 }
 
+/** A container's capabilities: every one when privileged, else effectiveCaps of its add/drop. */
+export function containerCaps(
+  sec: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] } = {},
+): string[] {
+  return sec.privileged ? [...CAP_NAMES] : effectiveCaps(sec.capAdd, sec.capDrop);
+}
+
 /** The capabilities a container's processes may hold, by name (no CAP_ prefix), in number order. */
 export function effectiveCaps(add: string[] = [], drop: string[] = []): string[] {
   const a = add.map(capName);

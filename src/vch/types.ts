@@ -111,6 +111,10 @@ export interface CreatePodRequest {
   hostname?: string;
   labels?: Record<string, string>;
   shareProcessNamespace?: boolean;
+  /** Namespaces shared with the VCH's host (Kubernetes hostNetwork, hostPID, hostIPC). */
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
   /** Namespaced sysctls of the pod (Kubernetes securityContext.sysctls). */
   sysctls?: Record<string, string>;
   /** The pod's resolv.conf and /etc/hosts (Kubernetes' dnsPolicy, dnsConfig, hostAliases). */

@@ -2,6 +2,7 @@
 // network, IPC and UTS namespaces, with the pod's /etc/hostname, /etc/hosts, resolv.conf and
 // /dev/shm (a tmpfs) beside it. Containers join its namespaces (runc-runtime.ts).
 import { constants } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { notFound, unavailable } from '../errors.js';
@@ -135,9 +136,11 @@ export class RuncSandboxes {
         throw unavailable(`cannot mount the sandbox's /dev/shm: ${(e as Error).message}`, e);
       });
     }
-    await writeFile(dirs.hostname, rec.spec.hostname + '\n');
+    // hostNetwork: the node's hostname (the pod shares its UTS namespace too).
+    const hostname = rec.spec.hostNetwork ? osHostname() : rec.spec.hostname;
+    await writeFile(dirs.hostname, hostname + '\n');
     const names = rec.spec.names;
-    await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, undefined, names));
+    await writeFile(dirs.hosts, hostsFile(hostname, undefined, names));
     await writeFile(dirs.resolvConf, await resolvConfFile(names?.dns));
     await writeJsonAtomic(
       `${dirs.bundle}/config.json`,
@@ -147,6 +150,7 @@ export class RuncSandboxes {
         rootfs: dirs.rootfs,
         tether: this.tether,
         sysctls: checkSysctls(rec.spec.sysctls),
+        host: { network: rec.spec.hostNetwork, pid: rec.spec.hostPID, ipc: rec.spec.hostIPC },
       }),
     );
     const rid = pauseId(rec.id);
@@ -164,7 +168,10 @@ export class RuncSandboxes {
     if (!pause || !(await becomes(pause, TETHER_IN_CONTAINER)))
       throw unavailable(`the sandbox's pause process did not start (see ${dirs.runcLog})`);
     // New namespaces: attached to the VCH's network afresh (an earlier attachment goes first).
-    const address = await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
+    // hostNetwork: the host's namespace, attached to nothing (its ports are the host's).
+    const address = rec.spec.hostNetwork
+      ? undefined
+      : await this.network?.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
     if (address) await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, podIp(address), names));
     rec.pause = pause;
     rec.bootId = this.boot;

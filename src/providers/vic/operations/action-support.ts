@@ -27,6 +27,8 @@ const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
  */
 export function podNetworkNeed(pod: k8s.V1Pod): string | undefined {
   const spec = pod.spec;
+  // A hostNetwork pod's IP is the node's: there whatever the VCH's network.
+  if (spec?.hostNetwork) return undefined;
   const lists = [
     ['initContainers', spec?.initContainers ?? []],
     ['containers', spec?.containers ?? []],

@@ -15,6 +15,7 @@ import {
   POD_SPEC_FIELDS,
   SECURITY_CONTEXT_FIELDS,
 } from './pod-fields.js';
+import { hostAccessNeed, notInPodVm } from './host-access.js';
 import { validatePod } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -230,6 +231,45 @@ describe('validatePod', () => {
     pod.spec!.containers[0].readinessProbe = undefined;
     pod.spec!.containers[0].lifecycle = { postStart: { tcpSocket: { port: 80 } as never } };
     expect(() => validatePod(pod)).toThrow(/lifecycle: .*tcpSocket is not a lifecycle handler/);
+  });
+
+  it('privileged and the host namespaces: refused unless the node runs with the flag for them', () => {
+    const pod = appPod();
+    Object.assign(pod.spec!, { hostNetwork: true, hostPID: true, hostIPC: true });
+    pod.spec!.containers[0].securityContext = { privileged: true };
+    expect(() => validatePod(pod)).toThrow(/--allow-host-namespaces/);
+    expect(() => validatePod(pod, { allowHostNamespaces: true })).toThrow(
+      'spec.containers["app"].securityContext.privileged: privileged containers run only on a node started with --allow-privileged',
+    );
+    expect(() => validatePod(pod, { allowPrivileged: true })).toThrow(
+      "spec.hostNetwork: a pod shares the node's network namespace only on a node started with --allow-host-namespaces",
+    );
+    expect(() =>
+      validatePod(pod, { allowPrivileged: true, allowHostNamespaces: true }),
+    ).not.toThrow();
+    // An init container is held to the same.
+    const init = appPod();
+    init.spec!.initContainers = [
+      { name: 'setup', image: 'busybox:1', securityContext: { privileged: true } },
+    ];
+    expect(() => validatePod(init)).toThrow(
+      /initContainers\["setup"\]\.securityContext\.privileged/,
+    );
+    expect(() => validatePod(init, { allowPrivileged: true })).not.toThrow();
+  });
+
+  it('names what asks for the host, which a pod VM refuses in one line', () => {
+    const pod = appPod();
+    expect(hostAccessNeed(pod)).toBeUndefined();
+    pod.spec!.containers[0].securityContext = { privileged: false };
+    expect(hostAccessNeed(pod)).toBeUndefined();
+    pod.spec!.containers[0].securityContext = { privileged: true };
+    expect(hostAccessNeed(pod)).toBe('spec.containers["app"].securityContext.privileged');
+    pod.spec!.hostPID = true;
+    expect(hostAccessNeed(pod)).toBe('spec.hostPID');
+    const why = notInPodVm('spec.hostPID');
+    expect(why.split('\n')).toHaveLength(1);
+    expect(why).toMatch(/^spec\.hostPID: a pod VM .* run the pod on runc/);
   });
 
   it('runAsNonRoot is no reason to refuse a pod: the task checks it (security-config.ts)', () => {

@@ -5,6 +5,7 @@
 // library's fields, so a field Kubernetes adds fails the test until it is decided here.
 import type * as k8s from '@kubernetes/client-node';
 import { LIFECYCLE_REFUSED, runnableLifecycle } from './action-support.js';
+import { allowedHostNamespace, hostNamespaceRefused } from './host-access.js';
 import { type FieldRule, only } from './field-rules.js';
 
 export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
@@ -24,9 +25,10 @@ const VOLUME_PLAN_TEST = `${UNIT}/volumes/plan.test.ts`;
 const VOLUMES_APPLIED =
   'volumes/: emptyDir (disk, Memory, sizeLimit evicts), configMap, secret, downwardAPI, projected (with the bound service-account token), hostPath; any other source is refused (validate-volumes.ts)';
 
+/** Refused unless the node runs with --allow-host-namespaces (host-access.ts). */
 const hostNamespace = (ns: string): FieldRule => ({
-  refused: `a pod here never shares the node's ${ns} namespace: each pod has its own sandbox (or VM); remove the field`,
-  unless: only(false),
+  refused: hostNamespaceRefused(ns),
+  unless: allowedHostNamespace,
 });
 
 /** Probes run by prober.ts: exec, and the network handlers where action-support.ts lets them. */

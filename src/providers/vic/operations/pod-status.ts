@@ -155,8 +155,12 @@ function condition(
   return { type, status, lastTransitionTime: t.at, ...(!ok && why) };
 }
 
-/** The pod's IPs as its status reports them: its endpoints' addresses (none yet: no network). */
-export function podIPsOf(vp: VicPod | undefined): string[] {
+/**
+ * The pod's IPs as its status reports them: its endpoints' addresses (none yet: no network);
+ * a hostNetwork pod's is the node's, `hostIP`, as the kubelet reports it.
+ */
+export function podIPsOf(vp: VicPod | undefined, hostIP: string): string[] {
+  if (vp?.pod.spec?.hostNetwork) return [hostIP];
   const address = vp?.info?.endpoints?.find((e) => e.address)?.address.split('/')[0];
   return address ? [address] : [];
 }
@@ -178,7 +182,7 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
   const unready = readiness.filter((s) => !s.ready).map((s) => s.name);
   const allReady = readiness.length > 0 && unready.length === 0;
   const progress = initProgress(spec, tasks);
-  const [address] = podIPsOf(vp);
+  const [address] = podIPsOf(vp, hostIP);
   const notReady = {
     reason: 'ContainersNotReady',
     message: `containers with unready status: [${unready.join(' ')}]`,
