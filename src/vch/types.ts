@@ -3,6 +3,7 @@
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
 import type { PublishedPort, SandboxNames, SecuritySpec } from '../runtime/runtime.js';
+import type { PreviousRun } from './services/previous-log.js';
 import type { ContainerMount } from './volumes/volume-types.js';
 
 export type * from './volumes/volume-types.js';
@@ -98,6 +99,8 @@ export interface ContainerInfo {
   terminationMessage?: string;
   /** Starts after the first. */
   restartCount: number;
+  /** A restarted pod task's previous run: how it ended (previous-log.ts). */
+  previousRun?: PreviousRun;
   logPath: string;
   /** The backend its pod runs on. */
   runtime: 'runc' | 'vm';

@@ -222,6 +222,7 @@ export const MODELS = {
     repoName: ext('string'),
     restartCount: ext('integer'),
     processConfig: ext({ model: 'ProcessConfig' }),
+    previousProcessConfig: ext({ model: 'ProcessConfig' }),
     stopSignal: ext('string'),
   }),
   ContainerConfig: model<M.ContainerConfig>(['ContainerConfig'], {

@@ -262,6 +262,8 @@ export interface TaskInfo {
   repoName?: string;
   restartCount: number;
   processConfig: ProcessConfig;
+  /** extension: how the task's previous run ended (a restarted task), kept across restarts. */
+  previousProcessConfig?: ProcessConfig;
   /** The signal a stop sends first ("SIGTERM", "SIGQUIT", "15"): the image's STOPSIGNAL. */
   stopSignal?: string;
 }

@@ -49,6 +49,9 @@ function containerStatus(
     ? 'PodInitializing'
     : 'ContainerCreating';
   const p = task?.processConfig;
+  // The previous run as this node saw it end; else as the VCH recorded it (the node restarted
+  // since: the kubelet too reads it from the runtime's records).
+  const previous = task?.previousProcessConfig;
   const lastState: k8s.V1ContainerState = c.lastTermination
     ? {
         terminated: {
@@ -60,7 +63,9 @@ function containerStatus(
           containerID: task ? containerIdOf(task.id) : undefined,
         },
       }
-    : {};
+    : previous && task
+      ? { terminated: terminatedState({ ...task, processConfig: previous }) }
+      : {};
   const status: k8s.V1ContainerStatus = {
     name: spec.name,
     image: c.image || (spec.image ?? ''),
