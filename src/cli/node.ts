@@ -57,6 +57,10 @@ export function addNodeCommand(program: Command): void {
       "sysctls pods may set beyond the safe set: names or prefixes with *, comma-separated (the kubelet's flag)",
     )
     .option(
+      '--max-layer-expansion <ratio>',
+      "the embedded VCH's limit on how many times a compressed layer may expand as it unpacks (default 100; raise it for images with huge zero-filled files; 0: no limit)",
+    )
+    .option(
       '--allow-privileged',
       "run containers with securityContext.privileged: true (runc pods; all capabilities, no seccomp, the host's devices); refused without it",
     )
