@@ -4,6 +4,7 @@
 // running in the VCH; the next start finds them again (the command's definition is in node.ts).
 import { parseDnsFlags } from './dns-flags.js';
 import { parseAllowedUnsafeSysctls } from './sysctl-flags.js';
+import { parseMaxLayerExpansion } from '../image/layer-limits.js';
 import { parseLogRotation } from '../runtime/log-rotation.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -38,10 +39,13 @@ export interface NodeOptions {
   runtime?: string;
   seccompProfileRoot?: string;
   allowedUnsafeSysctls?: string;
+  allowPrivileged?: boolean;
+  allowHostNamespaces?: boolean;
   clusterDns?: string;
   clusterDomain: string;
   resolvConf: string;
   bridgeNetwork?: string;
+  maxLayerExpansion?: string;
   containerLogMaxSize?: string;
   containerLogMaxFiles?: string;
   nodeStatusUpdateFrequency: string;
@@ -192,6 +196,11 @@ async function makeProvider(
   const registries = checkRegistries(o.insecureRegistry);
   const allowedUnsafeSysctls = parseAllowedUnsafeSysctls(o.allowedUnsafeSysctls);
   const dns = parseDnsFlags(o);
+  const maxLayerExpansion = parseMaxLayerExpansion(o.maxLayerExpansion);
+  const hostAccess = {
+    allowPrivileged: o.allowPrivileged === true,
+    allowHostNamespaces: o.allowHostNamespaces === true,
+  };
   const rotationGiven = o.containerLogMaxSize !== undefined || o.containerLogMaxFiles !== undefined;
   const logRotation = parseLogRotation({
     maxSize: o.containerLogMaxSize,
@@ -210,10 +219,11 @@ async function makeProvider(
       o.stateDir !== undefined ||
       o.runtime !== undefined ||
       o.bridgeNetwork !== undefined ||
+      o.maxLayerExpansion !== undefined ||
       registries.length > 0
     )
       throw new UsageError(
-        '--provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it',
+        '--provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network, --max-layer-expansion and --insecure-registry do not go with it',
       );
     // The DNS flags are the VIC provider's: a module's provider would never see them.
     if (dns.clusterDns.length > 0)
@@ -231,6 +241,10 @@ async function makeProvider(
   if (o.vch !== undefined) {
     if (o.runtime !== undefined)
       throw new UsageError("--runtime is the VCH's setting: give it to the VCH that --vch names");
+    if (o.maxLayerExpansion !== undefined)
+      throw new UsageError(
+        "--max-layer-expansion is the VCH's setting: give it to the VCH that --vch names",
+      );
     if (o.bridgeNetwork !== undefined)
       throw new UsageError(
         "--bridge-network is the VCH's setting: give it to the VCH that --vch names",
@@ -248,6 +262,7 @@ async function makeProvider(
       kubeConfig,
       seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
       allowedUnsafeSysctls,
+      hostAccess,
       dns,
     });
     log.info({ vch: o.vch }, 'driving a remote VCH');
@@ -273,6 +288,7 @@ async function makeProvider(
     runtime: parseRuntimeChoice(o.runtime ?? 'auto'),
     logRotation,
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
+    ...(maxLayerExpansion !== undefined && { maxLayerExpansion }),
     ...(maxPods !== undefined && { maxPods }),
   });
   embedded.vch.on('event', (e) =>
@@ -287,6 +303,7 @@ async function makeProvider(
     kubeConfig,
     seccompProfileRoot: o.seccompProfileRoot && resolve(o.seccompProfileRoot),
     allowedUnsafeSysctls,
+    hostAccess,
     dns,
   });
   return {

@@ -57,6 +57,18 @@ export function addNodeCommand(program: Command): void {
       "sysctls pods may set beyond the safe set: names or prefixes with *, comma-separated (the kubelet's flag)",
     )
     .option(
+      '--max-layer-expansion <ratio>',
+      "the embedded VCH's limit on how many times a compressed layer may expand as it unpacks (default 100; raise it for images with huge zero-filled files; 0: no limit)",
+    )
+    .option(
+      '--allow-privileged',
+      "run containers with securityContext.privileged: true (runc pods; all capabilities, no seccomp, the host's devices); refused without it",
+    )
+    .option(
+      '--allow-host-namespaces',
+      "run pods with hostNetwork, hostPID or hostIPC (runc pods): they share the node's namespaces; refused without it",
+    )
+    .option(
       '--cluster-dns <ips>',
       "the cluster DNS Service's IPs, comma-separated, for ClusterFirst pods (the kubelet's flag); without it they get the node's resolv.conf",
     )

@@ -43,6 +43,10 @@ export function addVchCommand(program: Command): void {
       "the VCH's bridge network for pods' addresses (default: the last one used, else the first of 10.88.0.0/16, 10.89.0.0/16, … that overlaps no route of the host); none: loopback only",
     )
     .option(
+      '--max-layer-expansion <ratio>',
+      'how many times a compressed layer may expand as it unpacks (past 256 MiB) before it is refused as a decompression bomb (default 100; raise it for images with huge zero-filled files; 0: no limit)',
+    )
+    .option(
       '--container-log-max-size <size>',
       "a container's log file is rotated before it grows past this (the kubelet's flag; e.g. 10Mi, 512Ki)",
       '10Mi',

@@ -33,6 +33,7 @@ import {
   emptyChainId,
 } from './garbage.js';
 import { applyLayer } from './unpack.js';
+import type { LayerLimits } from './layer-limits.js';
 
 /** What a pull is doing to one layer (or, for 'Resolving', to the reference). */
 export type PullStatus =
@@ -80,6 +81,8 @@ export interface ImageStoreOptions extends RegistryOptions {
   platform?: Platform;
   /** Layers downloaded at once. Default 3, like dockerd. */
   concurrentDownloads?: number;
+  /** How far a layer may expand (layer-limits.ts); the defaults unless given. */
+  layerLimits?: Partial<LayerLimits>;
 }
 
 export class ImageStore {
@@ -90,6 +93,7 @@ export class ImageStore {
   readonly registry: RegistryClient;
   readonly #platform: Platform;
   readonly #concurrency: number;
+  readonly #layerLimits: Partial<LayerLimits>;
   /** Pulls and loads share it; a garbage collection takes it alone. */
   readonly #lock = new StoreLock();
 
@@ -105,6 +109,7 @@ export class ImageStore {
     this.registry = new RegistryClient(options);
     this.#platform = options.platform ?? defaultPlatform;
     this.#concurrency = Math.max(1, options.concurrentDownloads ?? 3);
+    this.#layerLimits = options.layerLimits ?? {};
   }
 
   /** Looks an image up by reference (normalized as `docker pull` would). */
@@ -302,6 +307,7 @@ export class ImageStore {
           diffId: config.diffIds[i],
           lowers,
           onProgress: (n) => emit({ id, status: 'Extracting', current: n, total: layer.size }),
+          limits: this.#layerLimits,
           ...(options.onNote && { onNote: options.onNote }),
         });
       });

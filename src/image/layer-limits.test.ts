@@ -7,7 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gzipBomb } from '../../test/support/layer-bomb.js';
 import { chunked, type TarSpec, tarArchive } from '../../test/support/tar.js';
 import { InvalidInputError } from './errors.js';
-import { LAYER_RATIO_FLOOR_BYTES } from './layer-limits.js';
+import {
+  LAYER_RATIO_FLOOR_BYTES,
+  MAX_LAYER_RATIO,
+  parseMaxLayerExpansion,
+} from './layer-limits.js';
 import { applyLayer } from './unpack.js';
 
 let dir: string;
@@ -87,5 +91,23 @@ describe('layer limits', () => {
       limits: { ratioFloorBytes: 1 << 20, maxRatio: 0 },
     });
     expect(off.entries).toBe(1);
+  });
+});
+
+describe('--max-layer-expansion', () => {
+  it('takes a whole ratio of at least 2, or 0 for none; absent, the default', () => {
+    expect(parseMaxLayerExpansion(undefined)).toBeUndefined();
+    expect(parseMaxLayerExpansion('1000')).toBe(1000);
+    expect(parseMaxLayerExpansion(' 2 ')).toBe(2);
+    expect(parseMaxLayerExpansion('0')).toBe(0);
+    expect(MAX_LAYER_RATIO).toBe(100);
+  });
+
+  it('refuses anything else in one line, with InvalidInput', () => {
+    for (const bad of ['1', '-5', '2.5', '1e3', 'lots', '', '9999999999'])
+      expect(() => parseMaxLayerExpansion(bad), bad).toThrow(
+        `--max-layer-expansion ${JSON.stringify(bad)}: want a whole number of at least 2`,
+      );
+    expect(() => parseMaxLayerExpansion('1')).toThrow(InvalidInputError);
   });
 });

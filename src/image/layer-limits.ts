@@ -28,6 +28,20 @@ export const MAX_LAYER_ENTRIES = 1_000_000;
 export const MAX_LAYER_RATIO = 100;
 export const LAYER_RATIO_FLOOR_BYTES = 256 * 1024 ** 2;
 
+/**
+ * `--max-layer-expansion`'s value: the ratio, a whole number of at least 2 (real layers need 10
+ * at most), or 0 to turn the check off (the size and entry limits still hold).
+ */
+export function parseMaxLayerExpansion(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(n === 0 || n >= 2))
+    throw new InvalidInputError(
+      `--max-layer-expansion ${JSON.stringify(raw)}: want a whole number of at least 2 (uncompressed bytes per compressed byte; default ${MAX_LAYER_RATIO}), or 0 for no limit`,
+    );
+  return n;
+}
+
 export const defaultLayerLimits: LayerLimits = {
   maxBytes: MAX_LAYER_BYTES,
   maxEntries: MAX_LAYER_ENTRIES,

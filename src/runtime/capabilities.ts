@@ -3,6 +3,7 @@
 // follow on a Docker node): "ALL" in add gives every capability but the dropped ones; "ALL" in
 // drop starts from none and keeps only the added ones; otherwise the default set minus drop
 // plus add (a capability in both is added). Names with or without "CAP_", any case.
+import { readFileSync } from 'node:fs';
 import { invalidInput } from './errors.js';
 
 /** Capability N is CAP_NAMES[N] (linux/capability.h). */
@@ -74,6 +75,29 @@ export function capName(name: string): string {
   if (n !== 'ALL' && !(CAP_NAMES as readonly string[]).includes(n))
     throw invalidInput(`unknown capability ${JSON.stringify(name)}`);
   return n;
+}
+
+let bounding: string[] | undefined;
+
+/**
+ * The capabilities this process may hand on: its bounding set (CapBnd), as containerd takes a
+ * privileged container's set from its own — a runtime that lacks one (a container-run VCH)
+ * cannot give it, and runc would fail the start asking for it.
+ */
+export function ownCapabilities(): string[] {
+  if (!bounding) {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    const mask = m ? BigInt(`0x${m[1]}`) : 0n;
+    bounding = CAP_NAMES.filter((_, i) => (mask >> BigInt(i)) & 1n);
+  }
+  return bounding;
+}
+
+/** A container's capabilities: all this process holds when privileged, else effectiveCaps. */
+export function containerCaps(
+  sec: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] } = {},
+): string[] {
+  return sec.privileged ? [...ownCapabilities()] : effectiveCaps(sec.capAdd, sec.capDrop);
 }
 
 /** The capabilities a container's processes may hold, by name (no CAP_ prefix), in number order. */

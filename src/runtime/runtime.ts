@@ -124,6 +124,12 @@ export interface SecuritySpec {
   noNewPrivileges?: boolean;
   /** The seccomp filter of its processes (and execs); absent: RuntimeDefault. */
   seccomp?: SeccompSpec;
+  /**
+   * Docker's --privileged, Kubernetes' privileged: every capability, no seccomp filter, the
+   * host's devices, /sys writable and no masked /proc paths (as runc's and containerd's
+   * privileged containers). runc only: a pod VM refuses it.
+   */
+  privileged?: boolean;
 }
 
 /**
@@ -141,6 +147,14 @@ export interface SandboxSpec {
   hostname: string;
   /** One PID namespace for all containers of the pod (Kubernetes shareProcessNamespace). */
   shareProcessNamespace?: boolean;
+  /**
+   * Kubernetes' hostNetwork, hostPID, hostIPC: the pod gets no namespace of that kind of its
+   * own and lives in the runtime's (hostNetwork also the UTS one, as containerd does; no
+   * network attachment). runc only: a pod VM refuses them.
+   */
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
   /** Namespaced sysctls of the pod (net.*, IPC ones: sysctls.ts), name → value. */
   sysctls?: Record<string, string>;
   /** For the vm backend: the VM's size. Defaults are the backend's. */

@@ -85,6 +85,9 @@ export interface ProcessRecord {
 
 export interface PodSpecRecord {
   shareProcessNamespace?: boolean;
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
   sysctls?: Record<string, string>;
   /** Ports published to the pod (Docker's -p). */
   ports?: PublishedPort[];

@@ -39,6 +39,8 @@ export interface HostVchOptions {
    * only; absent, the range chosen before, else the first default that overlaps no route.
    */
   bridgeNetwork?: string;
+  /** `--max-layer-expansion` (layer-limits.ts); absent, the default ratio. */
+  maxLayerExpansion?: number;
 }
 
 /** `--bridge-network`'s value checked (the overlap is checked when the VCH opens). */
@@ -66,6 +68,7 @@ export async function openHostVch(o: HostVchOptions): Promise<{ vch: Vch; backen
   const vch = await Vch.open({
     stateDir,
     insecureRegistries: o.insecureRegistries ?? [],
+    ...(o.maxLayerExpansion !== undefined && { maxLayerExpansion: o.maxLayerExpansion }),
     ...(o.logger && { logger: o.logger }),
     runtime: backends.runtime,
     ...(o.bridgeNetwork !== 'none' && {

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { createLogger } from '../logging/logger.js';
 import { parseRuntimeChoice } from './backends.js';
 import { checkBridgeNetworkFlag, openHostVch, spoolDir } from './embedded.js';
+import { parseMaxLayerExpansion } from '../image/layer-limits.js';
 import { invalidInput } from './errors.js';
 import {
   listenTcp,
@@ -38,6 +39,8 @@ export interface ServeOptions {
   runtime: string;
   /** CIDR of the VCH's bridge, or "none" (embedded.ts). */
   bridgeNetwork?: string;
+  /** A layer's largest expansion ratio (layer-limits.ts), as given. */
+  maxLayerExpansion?: string;
   containerLogMaxSize?: string;
   containerLogMaxFiles?: string;
   logLevel: string;
@@ -52,6 +55,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     );
   const choice = parseRuntimeChoice(o.runtime);
   checkBridgeNetworkFlag(o.bridgeNetwork);
+  const maxLayerExpansion = parseMaxLayerExpansion(o.maxLayerExpansion);
   const logRotation = parseLogRotation({
     maxSize: o.containerLogMaxSize,
     maxFiles: o.containerLogMaxFiles,
@@ -81,6 +85,7 @@ export async function serveVch(o: ServeOptions): Promise<void> {
     ...(o.runc && { runc: o.runc }),
     ...(o.tether && { tether: o.tether }),
     ...(o.bridgeNetwork !== undefined && { bridgeNetwork: o.bridgeNetwork }),
+    ...(maxLayerExpansion !== undefined && { maxLayerExpansion }),
   });
   // State changes as log lines, for the operator (docker events, in effect).
   vch.on('event', (e) =>

@@ -3,6 +3,7 @@
 import type { Credentials, ImageRecord, PullProgress } from '../image/index.js';
 import type { LogQuery } from '../iolog/index.js';
 import type { PublishedPort, SandboxNames, SecuritySpec } from '../runtime/runtime.js';
+import type { PreviousRun } from './services/previous-log.js';
 import type { ContainerMount } from './volumes/volume-types.js';
 
 export type * from './volumes/volume-types.js';
@@ -110,6 +111,8 @@ export interface ContainerInfo {
   terminationMessage?: string;
   /** Starts after the first. */
   restartCount: number;
+  /** A restarted pod task's previous run: how it ended (previous-log.ts). */
+  previousRun?: PreviousRun;
   logPath: string;
   /** The backend its pod runs on. */
   runtime: 'runc' | 'vm';
@@ -123,6 +126,10 @@ export interface CreatePodRequest {
   hostname?: string;
   labels?: Record<string, string>;
   shareProcessNamespace?: boolean;
+  /** Namespaces shared with the VCH's host (Kubernetes hostNetwork, hostPID, hostIPC). */
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
   /** Namespaced sysctls of the pod (Kubernetes securityContext.sysctls). */
   sysctls?: Record<string, string>;
   /** The pod's resolv.conf and /etc/hosts (Kubernetes' dnsPolicy, dnsConfig, hostAliases). */

@@ -86,6 +86,8 @@ export interface VchOptions {
   network?: (stateDir: string) => Promise<BridgeNetwork>;
   /** Registries spoken to over plain HTTP (loopback ones always are). */
   insecureRegistries?: readonly string[];
+  /** --max-layer-expansion: a layer's uncompressed bytes per compressed byte (0: no limit). */
+  maxLayerExpansion?: number;
   /** The VCH's name in /info; default the host name. */
   name?: string;
   logger?: VchLogger;
@@ -131,6 +133,9 @@ export class Vch extends EventEmitter<VchEvents> {
     });
     this.images = new ImageStore(stateDir, {
       insecureRegistries: options.insecureRegistries ?? [],
+      ...(options.maxLayerExpansion !== undefined && {
+        layerLimits: { maxRatio: options.maxLayerExpansion },
+      }),
     });
     this.#images = new ImageService(ctx, this.images);
     // The watchers remove `--rm` containers, and pods their containers, through the container

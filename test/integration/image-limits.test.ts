@@ -1,7 +1,8 @@
 // Hostile images against a real VCH (`vch serve`) and a real registry (Debian's
 // docker-registry): a 10 GiB-uncompressed gzip layer bomb, a 100 MiB image config, and a
 // token service that never ends its reply are each refused with one clear line, and the VCH's
-// peak RSS (VmHWM, over its whole life) stays under 200 MiB.
+// peak RSS (VmHWM, over its whole life) stays under 200 MiB. A VCH started with
+// --max-layer-expansion holds layers to its ratio instead of the default.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -132,6 +133,34 @@ it('refuses a 10 GiB gzip layer bomb with one line, in bounded memory', async ()
   expect(peakRssMiB()).toBeLessThan(200);
   // Nothing of the refused layer is kept.
   expect((await vch.docker(['images', '-q'])).stdout).toBe('');
+}, 180_000);
+
+it('--max-layer-expansion sets the ratio the unpack holds a layer to', async () => {
+  const bytes = 10 * 1024 ** 3;
+  const layer = gzipBombDescriptor(bytes);
+  await pushBlob('bomb50', () => gzipBomb(bytes), layer.digest, layer.size);
+  await pushManifest('bomb50', '1', {
+    schemaVersion: 2,
+    mediaType: ociManifest,
+    config: await pushConfig('bomb50', 1),
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+  });
+  const state = join(work, 'state50');
+  const strict = await startVch(state, join(work, 'docker50.sock'), [
+    '--max-layer-expansion',
+    '50',
+  ]);
+  try {
+    const pull = await strict.docker(['pull', `${registry.host}/bomb50:1`], {
+      timeoutMs: 120_000,
+    });
+    expect(pull.code).not.toBe(0);
+    expect(pull.stderr).toMatch(
+      new RegExp(`layer ${layer.digest} expands more than 50 times \\(256\\.\\d+ MiB from `),
+    );
+  } finally {
+    await cleanupVch(state, strict);
+  }
 }, 180_000);
 
 it('refuses a 100 MiB image config before reading it', async () => {

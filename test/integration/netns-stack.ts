@@ -61,6 +61,8 @@ export async function startNetnsStack(o: {
   /** The VCH's --bridge-network. */
   bridgeNetwork: string;
   extra?: string[];
+  /** More files in the test image: its path there to the host file (buildBusyboxLayout). */
+  imageFiles?: Record<string, string>;
 }): Promise<NetnsStack> {
   ensureBuilt();
   const netns = createNetns('vkstack');
@@ -107,7 +109,7 @@ export async function startNetnsStack(o: {
       join(regDir, 'config.yml'),
     ]);
     cleanups.push(() => stopChild(registry.child));
-    const layout = await buildBusyboxLayout(join(o.work, 'image'));
+    const layout = await buildBusyboxLayout(join(o.work, 'image'), o.imageFiles);
     const image = `${REGISTRY}/busybox:1`;
     await until(
       'the registry to take the image',

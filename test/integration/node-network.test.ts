@@ -2,14 +2,16 @@
 // `vic-kubelet node` with its VCH on a bridge network, all inside a network namespace the test
 // creates (netns-stack.ts). The node probes the pod IP from its own namespace, as a kubelet does:
 // an httpGet readiness probe holds Ready False until the server answers; a tcpSocket liveness
-// probe whose port closes restarts the container. A hostPort answers on the node's IP, a pod
-// VM's too; one that another pod holds refuses the pod in one line; one out of range is refused
-// by the apiserver and never reaches the node.
+// probe whose port closes restarts the container; grpc probes call google.golang.org/grpc's
+// health server (test/grpc-health, in the image as /bin/grpc-health) in the pod. A hostPort
+// answers on the node's IP, a pod VM's too; one that another pod holds refuses the pod in one
+// line; one out of range is refused by the apiserver and never reaches the node.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGuest } from '../../src/runtime/vm/guest-build.js';
+import { grpcHealthServer } from './grpc-health.js';
 import { NODE_IP, type NetnsStack, startNetnsStack } from './netns-stack.js';
 import { until } from './node-harness.js';
 
@@ -60,7 +62,11 @@ beforeAll(async () => {
   // there is no way to the Debian archive its kernel comes from.
   await buildGuest();
   work = mkdtempSync(join(tmpdir(), 'vic-net-probes-'));
-  stack = await startNetnsStack({ work, bridgeNetwork: SUBNET });
+  stack = await startNetnsStack({
+    work,
+    bridgeNetwork: SUBNET,
+    imageFiles: { 'bin/grpc-health': grpcHealthServer() },
+  });
   await stack.kubectl('create', 'namespace', NS);
   await until(
     'the default service account',
@@ -148,6 +154,75 @@ describe('network probes on vic-kubelet node (runc, on the bridge)', () => {
     const unhealthy = events.items.find((e) => e.reason === 'Unhealthy');
     expect(unhealthy?.message).toMatch(/^Liveness probe failed: dial tcp 10\.126\.0\.\d+:9000: /);
     expect(events.items.map((e) => e.reason)).toContain('Killing');
+  }, 180_000);
+});
+
+async function eventsOf(name: string): Promise<{ reason: string; message: string }[]> {
+  const list = JSON.parse(
+    await stack.kubectl(
+      'get',
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      `involvedObject.name=${name}`,
+      '-o',
+      'json',
+    ),
+  ) as { items: { reason: string; message: string }[] };
+  return list.items;
+}
+
+describe('grpc probes on vic-kubelet node (runc, on the bridge)', () => {
+  it('a grpc readiness probe (with a service name) holds Ready False until the server is SERVING', async () => {
+    await apply(
+      podYaml('grpc-ready', 'busybox sleep 8; exec grpc-health -port 9090 -service app', {
+        readinessProbe: { grpc: { port: 9090, service: 'app' }, periodSeconds: 1 },
+      }),
+    );
+    const running = await until(
+      'grpc-ready to run',
+      async () => {
+        const p = await pod('grpc-ready');
+        return p.status?.phase === 'Running' && p;
+      },
+      60_000,
+    );
+    expect(ready(running)).toBe('False');
+    await until(
+      'grpc-ready to be Ready',
+      async () => ready(await pod('grpc-ready')) === 'True',
+      60_000,
+    );
+    // While it was down, the probe said why, in the kubelet's words.
+    const unhealthy = (await eventsOf('grpc-ready')).find((e) => e.reason === 'Unhealthy');
+    expect(unhealthy?.message).toMatch(
+      /^Readiness probe failed: error: failed to connect service at "10\.126\.0\.\d+:9090": /,
+    );
+  }, 180_000);
+
+  it('a grpc liveness probe that gets NOT_SERVING restarts the container: Unhealthy, Killing', async () => {
+    await apply(
+      podYaml('grpc-live', 'exec grpc-health -port 9091 -fail-after 5s', {
+        livenessProbe: { grpc: { port: 9091 }, periodSeconds: 1, failureThreshold: 2 },
+      }),
+    );
+    const restarted = await until(
+      'grpc-live to restart',
+      async () => {
+        const p = await pod('grpc-live');
+        return (p.status?.containerStatuses?.[0].restartCount ?? 0) >= 1 && p;
+      },
+      90_000,
+    );
+    expect(restarted.status?.phase).toBe('Running');
+    const events = await eventsOf('grpc-live');
+    expect(events.filter((e) => e.reason === 'Unhealthy').map((e) => e.message)).toContain(
+      'Liveness probe failed: service unhealthy (responded with "NOT_SERVING")',
+    );
+    expect(events.find((e) => e.reason === 'Killing')?.message).toBe(
+      'Container app failed liveness probe, will be restarted',
+    );
   }, 180_000);
 });
 

@@ -5,7 +5,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -104,9 +104,13 @@ export async function startRegistry(auth: RegistryAuthConfig = {}): Promise<Regi
  * Builds an OCI layout at `<dir>/oci` with image `busybox`: one layer holding
  * /bin/busybox (Debian's busybox-static) and symlinks sh, ls and echo, config for
  * linux/amd64 with Cmd /bin/sh. A second image `busybox-arm` differs only in its config's
- * architecture (arm64), to build a multi-platform index from.
+ * architecture (arm64), to build a multi-platform index from. `files` adds more files to the
+ * layer: a path in the image to the host file copied there (kept executable).
  */
-export async function buildBusyboxLayout(dir: string): Promise<string> {
+export async function buildBusyboxLayout(
+  dir: string,
+  files: Record<string, string> = {},
+): Promise<string> {
   const layout = join(dir, 'oci');
   const src = join(dir, 'src');
   mkdirSync(join(src, 'bin'), { recursive: true });
@@ -116,6 +120,10 @@ export async function buildBusyboxLayout(dir: string): Promise<string> {
   symlinkSync('/bin/busybox', join(src, 'bin/ls'));
   symlinkSync('busybox', join(src, 'bin/echo'));
   writeFileSync(join(src, 'etc/hostname'), 'busybox\n');
+  for (const [inImage, from] of Object.entries(files)) {
+    mkdirSync(dirname(join(src, inImage)), { recursive: true });
+    copyFileSync(from, join(src, inImage));
+  }
   await run('umoci', ['init', '--layout', layout]);
   await run('umoci', ['new', '--image', `${layout}:busybox`]);
   await run('umoci', ['insert', '--image', `${layout}:busybox`, src, '/']);

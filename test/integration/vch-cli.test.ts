@@ -107,6 +107,17 @@ describe('vch serve flags', () => {
         ['--state-dir', state, '--docker-host', `unix://${work}/a.sock`, '--log-level', 'loud'],
         /--log-level "loud"/,
       ],
+      [
+        [
+          '--state-dir',
+          state,
+          '--docker-host',
+          `unix://${work}/a.sock`,
+          '--max-layer-expansion',
+          '1',
+        ],
+        /--max-layer-expansion "1": want a whole number of at least 2/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = serve(args);

@@ -61,6 +61,13 @@ export interface ContainerCreateConfig {
   domainname?: string;
   /** extension: one PID namespace for all the pod's tasks (Kubernetes shareProcessNamespace). */
   shareProcessNamespace?: boolean;
+  /**
+   * extension: namespaces the pod shares with the VCH's host (Kubernetes hostNetwork, hostPID,
+   * hostIPC): none of its own of that kind. runc only.
+   */
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
   /** extension: the pod's namespaced sysctls, name → value. */
   sysctls?: Record<string, string>;
   /** extension: the pod's resolv.conf (Kubernetes' dnsPolicy and dnsConfig made concrete). */
@@ -151,6 +158,8 @@ export interface TaskJoinConfig {
   groupAdd?: string[];
   /** extension: the task's root filesystem is read-only (Docker's --read-only). */
   readOnlyRootfs?: boolean;
+  /** extension: a privileged task (Kubernetes privileged, Docker --privileged). runc only. */
+  privileged?: boolean;
   /** extension: capabilities added to / dropped from Docker's default set (names or "ALL"). */
   capAdd?: string[];
   capDrop?: string[];
@@ -258,6 +267,8 @@ export interface TaskInfo {
   repoName?: string;
   restartCount: number;
   processConfig: ProcessConfig;
+  /** extension: how the task's previous run ended (a restarted task), kept across restarts. */
+  previousProcessConfig?: ProcessConfig;
   /** The signal a stop sends first ("SIGTERM", "SIGQUIT", "15"): the image's STOPSIGNAL. */
   stopSignal?: string;
 }

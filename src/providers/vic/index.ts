@@ -11,6 +11,7 @@ import { kubeTokenRequester, TokenManager } from './operations/volumes/service-a
 import { PersonaClient } from './proxy/persona-client.js';
 import { PortlayerClient } from './proxy/portlayer-client.js';
 import { VicProvider } from './vic-provider.js';
+import type { HostAccessPolicy } from './operations/host-access.js';
 
 export { VicProvider } from './vic-provider.js';
 export { PersonaClient } from './proxy/persona-client.js';
@@ -38,6 +39,8 @@ export interface VicProviderConfig {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** --allow-privileged, --allow-host-namespaces. */
+  hostAccess?: HostAccessPolicy;
   /** --cluster-dns, --cluster-domain, --resolv-conf. */
   dns?: NodeDns;
 }
@@ -63,6 +66,7 @@ export function createVicProvider(c: VicProviderConfig): VicProvider {
     configRetryMs: c.configRetryMs,
     seccompProfileRoot: c.seccompProfileRoot,
     allowedUnsafeSysctls: c.allowedUnsafeSysctls,
+    ...(c.hostAccess && { hostAccess: c.hostAccess }),
     ...(c.dns && { dns: c.dns }),
   });
 }

@@ -20,7 +20,7 @@ import type {
   Provider,
 } from '../../node/provider.js';
 import { PodCache } from './cache/pod-cache.js';
-import { newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
+import { ANNOTATION_RUNTIME, newVicPod, podKey, type VicPod } from './cache/vic-pod.js';
 import {
   capacityFromVchInfo,
   nodeImages,
@@ -49,6 +49,7 @@ import type { PodProber } from './operations/prober.js';
 import { PodStopper } from './operations/pod-stopper.js';
 import { podSysctls } from './operations/sysctl-policy.js';
 import { validatePod } from './operations/validate.js';
+import { hostAccessNeed, type HostAccessPolicy, notInPodVm } from './operations/host-access.js';
 import { noPodNetwork, podNetworkNeed } from './operations/action-support.js';
 import { admitHostPorts } from './operations/host-ports.js';
 import type { VolumeContext } from './operations/volumes/pod-volumes.js';
@@ -87,6 +88,8 @@ export interface VicProviderOptions {
   seccompProfileRoot?: string;
   /** Sysctls allowed beyond the kubelet's safe set (--allowed-unsafe-sysctls). */
   allowedUnsafeSysctls?: string[];
+  /** --allow-privileged, --allow-host-namespaces (host-access.ts). */
+  hostAccess?: HostAccessPolicy;
   /** --cluster-dns, --cluster-domain, --resolv-conf (operations/pod-dns.ts). */
   dns?: NodeDns;
   /** The VCH's volumes and service-account tokens; without a store, a pod with volumes waits. */
@@ -145,7 +148,8 @@ export class VicProvider implements Provider {
     this.creator = new PodCreator(o.imageStore, o.isolation, o.secrets, o.log, {
       sources: o.envSources,
       node: () => this.nodeFacts(),
-      podIPs: (pod) => podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!)),
+      podIPs: (pod) =>
+        podIPsOf(this.cache.get(pod.metadata!.namespace!, pod.metadata!.name!), o.nodeIP),
       seccompProfileRoot: o.seccompProfileRoot,
       allowedUnsafeSysctls: o.allowedUnsafeSysctls,
       ...(o.dns && { dns: o.dns }),
@@ -158,6 +162,7 @@ export class VicProvider implements Provider {
       stopper: this.stopper,
       event: (vp, e) => this.event(vp, e),
       changed: (vp) => this.changed(vp),
+      nodeIP: o.nodeIP,
       log: o.log,
     });
     this.deleter = new PodDeleter(o.isolation, this.stopper, this.cache, (vp) =>
@@ -203,11 +208,15 @@ export class VicProvider implements Provider {
 
   async createPod(pod: k8s.V1Pod): Promise<void> {
     await this.ready;
-    validatePod(pod);
+    validatePod(pod, this.o.hostAccess);
     // Probes and hooks that connect to the pod's IP need a VCH that gives pods one.
     const needsIP = podNetworkNeed(pod);
-    if (needsIP && !(await this.o.isolation.vchInfo()).podNetwork)
-      throw new NodeError('InvalidInput', noPodNetwork(needsIP));
+    const info = needsIP || hostAccessNeed(pod) ? await this.o.isolation.vchInfo() : undefined;
+    if (needsIP && !info?.podNetwork) throw new NodeError('InvalidInput', noPodNetwork(needsIP));
+    // The node's kernel is runc's to share; a pod VM has its own (the VCH refuses it too).
+    const hostNeed = hostAccessNeed(pod);
+    const runtime = pod.metadata?.annotations?.[ANNOTATION_RUNTIME] ?? info?.runtime;
+    if (hostNeed && runtime === 'vm') throw new NodeError('InvalidInput', notInPodVm(hostNeed));
     // Admission, as the kubelet's: a sysctl the node does not allow rejects the pod.
     podSysctls(pod, this.o.allowedUnsafeSysctls ?? []);
     const { namespace, name, uid } = pod.metadata!;

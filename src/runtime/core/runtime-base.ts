@@ -2,7 +2,7 @@
 // around a copy-on-write rootfs, stop (signal, grace, SIGKILL), kill, wait, state, settling an
 // exit once and waking its waiters, and loading the records once. A backend adds how a process
 // is started and signalled, how its start and exit reach the host, and its sandboxes.
-import { checkSysctls } from '../sysctls.js';
+import { checkSysctls, sysctlNamespace } from '../sysctls.js';
 import { mkdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
@@ -107,6 +107,7 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
     if (!validId(spec.id)) throw invalidInput(`invalid container id ${JSON.stringify(spec.id)}`);
     this.checkSandbox(sandboxId);
     await checkContainerSpec(spec);
+    this.checkBackendSpec(spec);
     await this.lock.run(spec.id, async () => {
       if (this.containers.has(spec.id)) throw conflict(`container ${spec.id} already exists`);
       const dirs = this.containerDirs(sandboxId, spec.id);
@@ -252,11 +253,23 @@ export abstract class RuntimeBase<R extends ContainerRecord> {
 
   // --- for the backends -----------------------------------------------------------------------
 
+  /** What this backend cannot run of a container spec that another can: InvalidInput. */
+  protected checkBackendSpec(_spec: ContainerSpec): void {}
+
   protected checkSandboxSpec(spec: SandboxSpec): void {
     if (!validId(spec.id)) throw invalidInput(`invalid sandbox id ${JSON.stringify(spec.id)}`);
     if (!validHostname(spec.hostname))
       throw invalidInput(`invalid hostname ${JSON.stringify(spec.hostname)}`);
     checkSysctls(spec.sysctls);
+    // A sysctl in a namespace the pod shares with the host would change the host's (the
+    // kubelet's admission refuses them too).
+    for (const name of Object.keys(spec.sysctls ?? {})) {
+      const ns = sysctlNamespace(name);
+      if ((ns === 'net' && spec.hostNetwork) || (ns === 'ipc' && spec.hostIPC))
+        throw invalidInput(
+          `sysctl ${name} is not allowed with host ${ns === 'net' ? 'net' : 'ipc'} enabled: it would change the host's`,
+        );
+    }
   }
 
   protected get(id: string): R {

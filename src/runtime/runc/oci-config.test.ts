@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { capMask, ownCapabilities } from '../capabilities.js';
 import { containerConfig, execProcessConfig, sandboxConfig } from './oci-config.js';
 
 const sandbox = {
@@ -140,6 +141,66 @@ describe('sandboxConfig', () => {
       'pid',
       'uts',
     ]);
+  });
+
+  it('makes no namespace of a kind the pod shares with the host (hostNetwork: UTS too, no hostname)', () => {
+    const types = (host: object) =>
+      sandboxConfig({
+        id: 'p'.repeat(64),
+        hostname: 'pod',
+        rootfs: '/r',
+        tether: '/t',
+        host,
+      }) as Json;
+    const net = types({ network: true });
+    expect(net.linux.namespaces.map((n: Json) => n.type).sort()).toEqual(['ipc', 'mount', 'pid']);
+    expect(net.hostname).toBeUndefined();
+    const all = types({ network: true, pid: true, ipc: true });
+    expect(all.linux.namespaces.map((n: Json) => n.type)).toEqual(['mount']);
+    expect(types({ pid: true, ipc: true }).hostname).toBe('pod');
+  });
+});
+
+describe('a privileged container', () => {
+  const device = {
+    path: '/dev/sda',
+    type: 'b' as const,
+    major: 8,
+    minor: 0,
+    fileMode: 0o660,
+    uid: 0,
+    gid: 6,
+  };
+  const c = containerConfig({ ...base, security: { privileged: true }, devices: [device] }) as Json;
+
+  it('holds every capability this process holds, the tether and the process alike', () => {
+    const own = ownCapabilities();
+    const args = c.process.args as string[];
+    expect(args[args.indexOf('--caps') + 1]).toBe(capMask(own));
+    expect(c.process.capabilities.bounding).toEqual(own.map((n) => `CAP_${n}`));
+    // (as root, this test runs with at least the admin ones)
+    expect(c.process.capabilities.bounding).toContain('CAP_SYS_ADMIN');
+    const exec = execProcessConfig(
+      { args: ['sh'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' } },
+      { privileged: true },
+    ) as Json;
+    expect(exec.capabilities.effective).toHaveLength(own.length);
+  });
+
+  it("gets the host's devices, any device access, /sys writable and /proc unmasked", () => {
+    expect(c.linux.devices).toEqual([device]);
+    expect(c.linux.resources.devices).toEqual([{ allow: true, access: 'rwm' }]);
+    expect(c.mounts.find((m: Json) => m.destination === '/sys').options).toContain('rw');
+    expect(c.linux.maskedPaths).toEqual([]);
+    expect(c.linux.readonlyPaths).toEqual([]);
+  });
+
+  it('is none of that when not privileged', () => {
+    const plain = containerConfig({ ...base, devices: [device] }) as Json;
+    expect(plain.linux.devices).toBeUndefined();
+    expect(plain.linux.resources.devices).toEqual([{ allow: false, access: 'rwm' }]);
+    expect(plain.mounts.find((m: Json) => m.destination === '/sys').options).toContain('ro');
+    expect(plain.linux.maskedPaths).toContain('/proc/kcore');
   });
 });
 

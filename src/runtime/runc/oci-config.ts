@@ -3,7 +3,8 @@
 import type { LogRotation } from '../log-rotation.js';
 import { ociSeccomp, type ResolvedProfile } from '../seccomp/profile.js';
 import type { ExecProcess } from '../core/exec.js';
-import { CAP_NAMES, capMask, effectiveCaps } from '../capabilities.js';
+import { CAP_NAMES, capMask, containerCaps } from '../capabilities.js';
+import type { HostDevice } from './host-devices.js';
 import type { ProcessSpec, SecuritySpec } from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
 import { containerCgroupPath } from './stats.js';
@@ -83,10 +84,21 @@ export interface SandboxConfigInput {
   tether: string;
   /** The pod's sysctls, set by runc in the pause's new namespaces, which containers join. */
   sysctls?: Record<string, string>;
+  /** Namespaces the pod shares with the host (the runtime's): none of its own of that kind. */
+  host?: { network?: boolean; pid?: boolean; ipc?: boolean };
 }
 
-/** The pause process: holds the pod's network, IPC, UTS (and maybe PID) namespaces. */
+/**
+ * The pause process: holds the pod's network, IPC, UTS (and maybe PID) namespaces — those the
+ * pod does not share with the host. hostNetwork shares the UTS one too (containerd's rule): the
+ * pod has the node's hostname then.
+ */
 export function sandboxConfig(s: SandboxConfigInput): object {
+  const shared = new Set<string>();
+  if (s.host?.network) shared.add('network').add('uts');
+  if (s.host?.pid) shared.add('pid');
+  if (s.host?.ipc) shared.add('ipc');
+  const namespaces = ['pid', 'network', 'ipc', 'uts', 'mount'].filter((t) => !shared.has(t));
   return {
     ociVersion: '1.0.2',
     process: {
@@ -99,10 +111,11 @@ export function sandboxConfig(s: SandboxConfigInput): object {
       noNewPrivileges: true,
     },
     root: { path: s.rootfs, readonly: true },
-    hostname: s.hostname,
+    // (runc sets a hostname only in a UTS namespace of the container's own)
+    ...(!shared.has('uts') && { hostname: s.hostname }),
     mounts: [...baseMounts(), bind(s.tether, TETHER_IN_CONTAINER, true)],
     linux: {
-      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+      namespaces: namespaces.map((type) => ({ type })),
       cgroupsPath: `/vic-kubelet/pod-${s.id}`,
       ...(s.sysctls && Object.keys(s.sysctls).length > 0 && { sysctl: s.sysctls }),
       resources: { devices: [{ allow: false, access: 'rwm' }] },
@@ -138,16 +151,22 @@ export interface ContainerConfigInput {
   volumes?: { source: string; destination: string; readOnly: boolean }[];
   /** The tether takes execs on a listening socket handed in as execFd (tether-exec.ts). */
   execServer?: boolean;
+  /** A privileged container's device nodes: the host's (host-devices.ts). */
+  devices?: HostDevice[];
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
   const sec = c.security ?? {};
-  const caps = effectiveCaps(sec.capAdd, sec.capDrop);
+  const privileged = sec.privileged === true;
+  const caps = containerCaps(sec);
   const own = oci(tetherCaps(caps));
   const env = [...c.process.env];
   if (!env.some((kv) => kv.startsWith('HOME='))) env.push(`HOME=${c.user.home}`);
   const ns = (type: string, name: string) => ({ type, path: `/proc/${c.pausePid}/ns/${name}` });
-  const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] };
+  // Privileged, as runc's and containerd's: every device of the host's, any access.
+  const resources: Record<string, unknown> = {
+    devices: [{ allow: privileged, access: 'rwm' }],
+  };
   if (c.memoryLimitBytes !== undefined) resources.memory = { limit: c.memoryLimitBytes };
   if (c.cpuMillis !== undefined) {
     // As Docker's --cpus: quota per 100 ms period; the kernel's minimum quota is 1 ms.
@@ -217,7 +236,8 @@ export function containerConfig(c: ContainerConfigInput): object {
         destination: '/sys',
         type: 'sysfs',
         source: 'sysfs',
-        options: ['nosuid', 'noexec', 'nodev', 'ro'],
+        // Writable only to a privileged container (as containerd mounts it).
+        options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'],
       },
       bind(c.sandbox.hostname, '/etc/hostname', false),
       bind(c.sandbox.hosts, '/etc/hosts', false),
@@ -244,8 +264,10 @@ export function containerConfig(c: ContainerConfigInput): object {
       ],
       cgroupsPath: containerCgroupPath(c.id),
       resources,
-      maskedPaths: MASKED,
-      readonlyPaths: READONLY,
+      ...(privileged && c.devices?.length && { devices: c.devices }),
+      // A privileged container sees /proc and /sys whole, as on containerd.
+      maskedPaths: privileged ? [] : MASKED,
+      readonlyPaths: privileged ? [] : READONLY,
       ...(c.seccomp && { seccomp: ociSeccomp(c.seccomp) }),
     },
   };
@@ -262,7 +284,7 @@ export function execProcessConfig(
   security: SecuritySpec = {},
   terminal = false,
 ): object {
-  const bounding = oci(effectiveCaps(security.capAdd, security.capDrop));
+  const bounding = oci(containerCaps(security));
   const caps = p.user.uid === 0 ? bounding : [];
   return {
     terminal,

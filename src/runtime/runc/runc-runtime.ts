@@ -3,6 +3,7 @@
 // writing the container's output straight to its log and its start and exit to a status file
 // only the host can reach (exit-watch.ts).
 import { containerSeccomp } from '../seccomp/container.js';
+import { hostDevices } from './host-devices.js';
 import { constants } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -139,6 +140,8 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
       const volumes = await prepareMounts(rec.spec.mounts ?? [], dirs.mounts);
       await mkdir(dirs.bundle, { recursive: true });
       const seccomp = await containerSeccomp(rec.spec.security);
+      const privileged = rec.spec.security?.privileged === true;
+      const sandboxDirs = this.layout.sandbox(rec.sandboxId);
       const messagePath = rec.spec.terminationMessagePath;
       if (messagePath) await freshTerminationLog(dirs.terminationLog);
       await writeJsonAtomic(
@@ -150,9 +153,12 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           user: rec.user,
           tether: this.tether,
           pausePid: pause.pid,
-          sharePid: sandbox.shareProcessNamespace === true,
-          ...(!sandbox.shareProcessNamespace && { targetPid: this.targetPid(rec) }),
-          sandbox: this.layout.sandbox(rec.sandboxId),
+          // hostPID: the pause's PID namespace is the host's, joined as a shared one.
+          sharePid: sandbox.shareProcessNamespace === true || sandbox.hostPID === true,
+          ...(!sandbox.shareProcessNamespace &&
+            !sandbox.hostPID && { targetPid: this.targetPid(rec) }),
+          // hostIPC: the host's /dev/shm, as containerd binds it.
+          sandbox: { ...sandboxDirs, ...(sandbox.hostIPC && { shm: '/dev/shm' }) },
           memoryLimitBytes: rec.spec.memoryLimitBytes,
           cpuMillis: rec.spec.cpuMillis,
           labels: rec.spec.labels,
@@ -166,6 +172,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
             logRotation: { ...this.logRotation, name: basename(rec.spec.logPath) },
           }),
           execServer: true,
+          ...(privileged && { devices: await hostDevices() }),
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });

@@ -2,6 +2,7 @@
 // network, IPC and UTS namespaces, with the pod's /etc/hostname, /etc/hosts, resolv.conf and
 // /dev/shm (a tmpfs) beside it. Containers join its namespaces (runc-runtime.ts).
 import { constants } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { notFound, unavailable } from '../errors.js';
@@ -152,9 +153,11 @@ export class RuncSandboxes {
         throw unavailable(`cannot mount the sandbox's /dev/shm: ${(e as Error).message}`, e);
       });
     }
-    await writeFile(dirs.hostname, rec.spec.hostname + '\n');
+    // hostNetwork: the node's hostname (the pod shares its UTS namespace too).
+    const hostname = rec.spec.hostNetwork ? osHostname() : rec.spec.hostname;
+    await writeFile(dirs.hostname, hostname + '\n');
     const names = rec.spec.names;
-    await writeFile(dirs.hosts, hostsFile(rec.spec.hostname, undefined, names));
+    await writeFile(dirs.hosts, hostsFile(hostname, undefined, names));
     await writeFile(dirs.resolvConf, await resolvConfFile(names?.dns));
     await writeJsonAtomic(
       `${dirs.bundle}/config.json`,
@@ -164,6 +167,7 @@ export class RuncSandboxes {
         rootfs: dirs.rootfs,
         tether: this.tether,
         sysctls: checkSysctls(rec.spec.sysctls),
+        host: { network: rec.spec.hostNetwork, pid: rec.spec.hostPID, ipc: rec.spec.hostIPC },
       }),
     );
     const rid = pauseId(rec.id);
@@ -192,7 +196,8 @@ export class RuncSandboxes {
   /** Starts the attachment of the pause process's namespace; its /etc/hosts names the address. */
   private attach(rec: SandboxRecord, pause: ProcessIdentity): void {
     const network = this.network;
-    if (!network) return;
+    // hostNetwork: the host's namespace, attached to nothing (its ports are the host's).
+    if (!network || rec.spec.hostNetwork) return;
     const done = (async () => {
       const address = await network.attach(rec.id, `/proc/${pause.pid}/ns/net`, rec.spec.ports);
       const hosts = hostsFile(rec.spec.hostname, podIp(address), rec.spec.names);

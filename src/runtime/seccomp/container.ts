@@ -2,7 +2,7 @@
 // when nothing is said), a Localhost profile's text, or none (Unconfined), resolved for the
 // container's capabilities and the host's kernel.
 import { release } from 'node:os';
-import { effectiveCaps } from '../capabilities.js';
+import { containerCaps } from '../capabilities.js';
 import { readTextCapped } from '../core/safe-read.js';
 import { unavailable } from '../errors.js';
 import type { SecuritySpec } from '../runtime.js';
@@ -30,10 +30,11 @@ export async function containerSeccomp(
   sec: SecuritySpec | undefined,
 ): Promise<ResolvedProfile | undefined> {
   const s = sec?.seccomp ?? { type: 'RuntimeDefault' };
-  if (s.type === 'Unconfined') return undefined;
+  // As containerd: a privileged container runs without a filter, whatever its profile says.
+  if (s.type === 'Unconfined' || sec?.privileged) return undefined;
   const text = s.type === 'Localhost' ? s.profile : await defaultProfile();
   return resolveProfile(text, {
-    caps: effectiveCaps(sec?.capAdd, sec?.capDrop),
+    caps: containerCaps(sec),
     kernel: release(),
   });
 }

@@ -19,6 +19,7 @@ import { mountedUnder, prepareMounts } from '../core/volume-mounts.js';
 import { RuntimeBase, type ContainerDirs } from '../core/runtime-base.js';
 import { freshTerminationLog, readTerminationLog } from '../core/termination-log.js';
 import type {
+  ContainerSpec,
   ContainerSample,
   ExecStream,
   ExecStreamOptions,
@@ -41,6 +42,12 @@ import { requestStart, startRequest } from './start-request.js';
 import { LogPortRotation } from './log-port-rotation.js';
 import { projectRoot } from '../paths.js';
 import type { LogRotation } from '../log-rotation.js';
+
+/** A VM has a kernel of its own: nothing of the host's to share. */
+export const vmCannotShare = (ns: string) =>
+  `a pod VM cannot share the host's ${ns} namespace (it has a kernel of its own): run the pod on runc (annotation vic-kubelet.io/runtime: runc)`;
+export const VM_NOT_PRIVILEGED =
+  "a pod VM cannot run a privileged container (the host's devices and kernel are not the VM's): run the pod on runc (annotation vic-kubelet.io/runtime: runc)";
 
 export interface VmRuntimeOptions {
   /** Where the backend keeps everything (it uses `<stateDir>/vm/`). */
@@ -108,6 +115,10 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     return this.accel;
   }
 
+  protected override checkBackendSpec(spec: ContainerSpec): void {
+    if (spec.security?.privileged) throw invalidInput(VM_NOT_PRIVILEGED);
+  }
+
   // --- sandboxes ------------------------------------------------------------------------------
 
   async createSandbox(spec: SandboxSpec): Promise<void> {
@@ -122,6 +133,14 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     // Published to the VM's address on the bridge (attachTap): no bridge, nowhere to go.
     if (spec.ports?.length && !this.options.network?.attachTap)
       throw invalidInput("published ports need the VCH's bridge network: this pod VM has none");
+    const shared = (
+      [
+        ['network', spec.hostNetwork],
+        ['PID', spec.hostPID],
+        ['IPC', spec.hostIPC],
+      ] as const
+    ).find(([, on]) => on);
+    if (shared) throw invalidInput(vmCannotShare(shared[0]));
     await this.lock.run(spec.id, async () => {
       const existing = this.vms.get(spec.id);
       if (existing && !existing.gone) return;

@@ -51,6 +51,19 @@ export function taskInfoOf(c: CoreContainer): TaskInfo {
     repoName: c.imageReference,
     restartCount: c.restartCount,
     processConfig: processConfigOf(c),
+    // The run before this one, as it ended: the pod's lastState, whoever restarted since.
+    ...(c.previousRun && {
+      previousProcessConfig: processConfigOf({
+        ...c,
+        status: 'exited',
+        pid: undefined,
+        startedAt: c.previousRun.startedAt,
+        finishedAt: c.previousRun.finishedAt,
+        exitCode: c.previousRun.exitCode,
+        error: c.previousRun.error,
+        terminationMessage: c.previousRun.terminationMessage,
+      }),
+    }),
     stopSignal: c.stopSignal,
   };
 }

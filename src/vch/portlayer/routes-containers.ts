@@ -86,6 +86,9 @@ export function addContainerRoutes(
       memoryMB: optNumber(body, 'memoryMB', 1),
       annotations: annotations as Record<string, string>,
       ...(optBool(body, 'shareProcessNamespace') && { shareProcessNamespace: true }),
+      ...(optBool(body, 'hostNetwork') && { hostNetwork: true }),
+      ...(optBool(body, 'hostPID') && { hostPID: true }),
+      ...(optBool(body, 'hostIPC') && { hostIPC: true }),
       // Checked now, so a bad one is this request's 400, not a failed commit.
       ...(Object.keys(sysctls).length > 0 && {
         sysctls: checkSysctls(sysctls as Record<string, string>),

@@ -279,6 +279,7 @@ function taskSecurity(body: Body<TaskJoinConfig>): SecuritySpec | undefined {
     ...(optStrings(body, 'capAdd')?.length && { capAdd: optStrings(body, 'capAdd') }),
     ...(optStrings(body, 'capDrop')?.length && { capDrop: optStrings(body, 'capDrop') }),
     ...(optBool(body, 'noNewPrivileges') && { noNewPrivileges: true }),
+    ...(optBool(body, 'privileged') && { privileged: true }),
   };
   return Object.keys(spec).length > 0 ? spec : undefined;
 }

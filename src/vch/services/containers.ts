@@ -29,11 +29,19 @@ import { HostPortAllocator } from '../network/host-port-allocator.js';
 import type { PublishedPort } from '../../runtime/runtime.js';
 import { resolveMounts } from '../volumes/container-mounts.js';
 import type { VolumeService } from '../volumes/volume-service.js';
-import { keepPreviousLog, logPerInstance } from './previous-log.js';
+import {
+  keepPreviousLog,
+  keepPreviousRun,
+  logPerInstance,
+  type PreviousRun,
+  readPreviousRun,
+} from './previous-log.js';
 
 export class ContainerService {
   /** Picks the host ports asked for as 0 (Docker's -P, -p CONTAINER). */
   private readonly hostPorts = new HostPortAllocator();
+  /** Each pod task's previous run as recorded beside its previous log, read once (or none). */
+  readonly #previous = new Map<string, PreviousRun | null>();
 
   constructor(
     private readonly ctx: VchContext,
@@ -171,7 +179,21 @@ export class ContainerService {
       if (row.status === 'running') return false;
       const restart = row.status === 'exited' || row.startedAt !== undefined;
       try {
-        if (restart && logPerInstance(row.config.labels)) await keepPreviousLog(ctx.logPath(id));
+        if (restart && logPerInstance(row.config.labels)) {
+          await keepPreviousLog(ctx.logPath(id));
+          // Its end, for the pod's lastState after a restart of the VCH or the node.
+          const run: PreviousRun = {
+            ...(row.startedAt !== undefined && { startedAt: row.startedAt }),
+            ...(row.finishedAt !== undefined && { finishedAt: row.finishedAt }),
+            ...(row.exitCode !== undefined && { exitCode: row.exitCode }),
+            ...(row.error !== undefined && { error: row.error }),
+            ...(row.terminationMessage !== undefined && {
+              terminationMessage: row.terminationMessage,
+            }),
+          };
+          await keepPreviousRun(ctx.logPath(id), run);
+          this.#previous.set(id, run);
+        }
         await runtime.start(id);
       } catch (e) {
         // Docker keeps the failure on the container (State.Error) with a shell's exit code:
@@ -308,6 +330,7 @@ export class ContainerService {
         await this.volumes.removeOwnedBy(pod);
       }
       await ctx.removeContainerDir(id);
+      this.#previous.delete(id);
       ctx.emit('container', 'destroy', id, { name: row.name });
       this.images.release(row.imageId, `container ${id}`);
     });
@@ -331,6 +354,17 @@ export class ContainerService {
         : this.ctx.db.containers();
     const rows = candidates.filter((r) => matchesFilter(r, filter));
     return rows.map((r) => this.#info(r));
+  }
+
+  /** `{ previousRun }` of a restarted pod task, when one was recorded. */
+  #previousRun(r: ContainerRow): { previousRun?: PreviousRun } {
+    if (!logPerInstance(r.config.labels)) return {};
+    let run = this.#previous.get(r.id);
+    if (run === undefined) {
+      run = readPreviousRun(this.ctx.logPath(r.id)) ?? null;
+      this.#previous.set(r.id, run);
+    }
+    return run ? { previousRun: run } : {};
   }
 
   #info(r: ContainerRow): ContainerInfo {
@@ -360,6 +394,7 @@ export class ContainerService {
       ...(r.error !== undefined && { error: r.error }),
       ...(r.terminationMessage !== undefined && { terminationMessage: r.terminationMessage }),
       restartCount: r.restartCount,
+      ...(r.restartCount > 0 && this.#previousRun(r)),
       logPath: this.ctx.logPath(r.id),
       runtime: pod?.runtime ?? 'runc',
       ...this.ctx.networkOf(r.podId),

@@ -93,6 +93,9 @@ export class PodService {
         ...(req.shareProcessNamespace !== undefined && {
           shareProcessNamespace: req.shareProcessNamespace,
         }),
+        ...(req.hostNetwork && { hostNetwork: true }),
+        ...(req.hostPID && { hostPID: true }),
+        ...(req.hostIPC && { hostIPC: true }),
         ...(req.sysctls && Object.keys(req.sysctls).length > 0 && { sysctls: req.sysctls }),
         ...(req.memoryLimitBytes !== undefined && { memoryLimitBytes: req.memoryLimitBytes }),
         ...(req.cpuMillis !== undefined && { cpuMillis: req.cpuMillis }),

@@ -4,13 +4,50 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keepPreviousLog, logPerInstance, previousLogPath } from './previous-log.js';
+import {
+  keepPreviousLog,
+  keepPreviousRun,
+  logPerInstance,
+  previousLogPath,
+  readPreviousRun,
+} from './previous-log.js';
+
+describe('the previous instance’s end', () => {
+  it('is kept beside its log and read back; a newer one replaces it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prev-run-'));
+    const log = join(dir, 'output.log');
+    expect(readPreviousRun(log)).toBeUndefined();
+    await keepPreviousRun(log, { exitCode: 1, startedAt: 'a', finishedAt: 'b' });
+    expect(readPreviousRun(log)).toEqual({ exitCode: 1, startedAt: 'a', finishedAt: 'b' });
+    await keepPreviousRun(log, { exitCode: 137, error: 'OOMKilled', terminationMessage: 'm' });
+    expect(readPreviousRun(log)).toEqual({
+      exitCode: 137,
+      error: 'OOMKilled',
+      terminationMessage: 'm',
+    });
+  });
+
+  it('a malformed record, or a link in its place, reads as none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prev-run-'));
+    const log = join(dir, 'output.log');
+    await keepPreviousRun(log, { exitCode: 1 });
+    writeFileSync(join(`${dir}.previous`, 'exit.json'), '{"exitCode": "x", "error": 5');
+    expect(readPreviousRun(log)).toBeUndefined();
+    writeFileSync(join(`${dir}.previous`, 'exit.json'), '{"exitCode": 1.5, "error": 5}');
+    expect(readPreviousRun(log)).toEqual({});
+    writeFileSync(join(dir, 'elsewhere'), '{"exitCode": 3}');
+    rmSync(join(`${dir}.previous`, 'exit.json'));
+    symlinkSync(join(dir, 'elsewhere'), join(`${dir}.previous`, 'exit.json'));
+    expect(readPreviousRun(log)).toBeUndefined();
+  });
+});
 
 describe('the previous instance’s log', () => {
   it('moves the log and its rotated files apart, replacing the instance before', async () => {

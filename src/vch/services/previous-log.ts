@@ -10,8 +10,8 @@
 // link, and readers open with O_NOFOLLOW), the previous-log directory is one the container
 // cannot reach (<state>/containers/<id>.previous, beside it), and the new log is created
 // O_NOFOLLOW.
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { rotationNames } from '../../iolog/rotated.js';
 
@@ -52,4 +52,60 @@ export async function keepPreviousLog(logPath: string): Promise<void> {
     constants.O_NOFOLLOW |
     constants.O_NONBLOCK;
   await (await open(logPath, flags, 0o600)).close();
+}
+
+/**
+ * How the previous instance of a pod's container ended (Kubernetes' lastState.terminated), kept
+ * beside its log in the previous-log directory, so the VCH answers it after a restart of its
+ * own (or of the node), as a kubelet reads it from the runtime's records.
+ */
+export interface PreviousRun {
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  /** Why it ended if not a plain exit (OOMKilled, Killed, Lost), or a start failure. */
+  error?: string;
+  terminationMessage?: string;
+}
+
+const PREVIOUS_RUN_FILE = 'exit.json';
+/** A termination message is 4 KiB at most: the record is well under this. */
+const MAX_PREVIOUS_RUN_BYTES = 16 * 1024;
+
+const previousRunPath = (logPath: string) =>
+  join(previousLogDir(dirname(logPath)), PREVIOUS_RUN_FILE);
+
+/** Records how the instance that ended did (after keepPreviousLog, which renews the directory). */
+export async function keepPreviousRun(logPath: string, run: PreviousRun): Promise<void> {
+  const dir = previousLogDir(dirname(logPath));
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${PREVIOUS_RUN_FILE}.tmp`);
+  await writeFile(tmp, JSON.stringify(run), { mode: 0o600 });
+  await rename(tmp, join(dir, PREVIOUS_RUN_FILE));
+}
+
+/** The previous instance's end, if one was recorded (a file of the VCH's own, read capped). */
+export function readPreviousRun(logPath: string): PreviousRun | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(previousRunPath(logPath), constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buf = Buffer.alloc(MAX_PREVIOUS_RUN_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const v = JSON.parse(buf.subarray(0, n).toString('utf8')) as unknown;
+    if (!v || typeof v !== 'object') return undefined;
+    const r = v as Record<string, unknown>;
+    const str = (k: string) => (typeof r[k] === 'string' ? { [k]: r[k] as string } : {});
+    return {
+      ...str('startedAt'),
+      ...str('finishedAt'),
+      ...str('error'),
+      ...str('terminationMessage'),
+      ...(Number.isInteger(r.exitCode) && { exitCode: r.exitCode as number }),
+    };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -3,6 +3,7 @@
 // restarted vic-kubelet knows every pod it ran and leaves them running.
 import type * as k8s from '@kubernetes/client-node';
 import { NodeError } from '../../../node/errors.js';
+import { backoffAfter } from '../operations/restart-policy.js';
 import type { ContainerInfo, IsolationProxy } from '../proxy/isolation-proxy.js';
 import {
   ANNOTATION_NAME,
@@ -84,7 +85,10 @@ export function vicPodFromInfo(info: ContainerInfo): VicPod | undefined {
   vp.info = info;
   for (const task of info.tasks ?? []) {
     const c = vp.containers.get(task.name);
-    if (c) c.taskId = task.id;
+    if (!c) continue;
+    c.taskId = task.id;
+    // The back-off goes on where the restarts it counts left it (restart-policy.ts).
+    c.backoffMs = backoffAfter(task.restartCount ?? 0);
   }
   return vp;
 }

@@ -26,6 +26,10 @@ describe('which pods need their IP', () => {
         pod([{ name: 'a', lifecycle: { postStart: { httpGet: { port: 80 as never } } } }]),
       ),
     ).toBe('spec.containers["a"].lifecycle.postStart.httpGet');
+    // A grpc probe has no host of its own: always the pod's IP.
+    expect(podNetworkNeed(pod([{ name: 'a', livenessProbe: { grpc: { port: 9090 } } }]))).toBe(
+      'spec.containers["a"].livenessProbe.grpc',
+    );
   });
 
   it('leaves out probes with a host of their own (they do not go to the pod IP)', () => {

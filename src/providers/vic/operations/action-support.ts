@@ -1,22 +1,13 @@
 // The one place that decides which probe and hook handlers this node runs. exec and sleep need
-// only the container; httpGet and tcpSocket connect to the pod's IP from the node, as the
+// only the container; httpGet, tcpSocket and grpc connect to the pod's IP from the node, as the
 // kubelet does, so they are run where the pod has one (a VCH with a bridge network: runc
 // sandboxes and pod VMs alike) and refused where the VCH has none (--bridge-network none:
-// podNetworkNeed names the field). grpc's health protocol is not built.
+// podNetworkNeed names the field).
 import type * as k8s from '@kubernetes/client-node';
 import type { Allowed } from './field-rules.js';
 
-export const PROBE_REFUSED =
-  'grpc probes are not run by this node (no gRPC health client); use an exec, httpGet or tcpSocket probe';
-
 export const LIFECYCLE_REFUSED =
   'tcpSocket is not a lifecycle handler (as on any kubelet); use exec, sleep or httpGet';
-
-/** A probe this node runs. */
-export const runnableProbe: Allowed = {
-  values: 'exec, httpGet and tcpSocket probes',
-  allows: (v) => !(v as k8s.V1Probe).grpc,
-};
 
 /** Lifecycle hooks this node runs. */
 export const runnableLifecycle: Allowed = {
@@ -30,12 +21,14 @@ export const runnableLifecycle: Allowed = {
 const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
 
 /**
- * The first field of the pod that connects to the pod's IP (an httpGet or tcpSocket probe, an
- * httpGet hook, without a host of its own), as `spec.containers["web"].readinessProbe.httpGet`;
+ * The first field of the pod that connects to the pod's IP (an httpGet or tcpSocket probe
+ * without a host of its own, a grpc probe, an httpGet hook without a host), as `spec.containers["web"].readinessProbe.httpGet`;
  * undefined when it has none.
  */
 export function podNetworkNeed(pod: k8s.V1Pod): string | undefined {
   const spec = pod.spec;
+  // A hostNetwork pod's IP is the node's: there whatever the VCH's network.
+  if (spec?.hostNetwork) return undefined;
   const lists = [
     ['initContainers', spec?.initContainers ?? []],
     ['containers', spec?.containers ?? []],
@@ -47,6 +40,7 @@ export function podNetworkNeed(pod: k8s.V1Pod): string | undefined {
         const probe = c[p];
         if (probe?.httpGet && !probe.httpGet.host) return `${at}.${p}.httpGet`;
         if (probe?.tcpSocket && !probe.tcpSocket.host) return `${at}.${p}.tcpSocket`;
+        if (probe?.grpc) return `${at}.${p}.grpc`;
       }
       for (const h of ['postStart', 'preStop'] as const) {
         const g = c.lifecycle?.[h]?.httpGet;

@@ -1,9 +1,10 @@
 // What a probe or a lifecycle hook does, run against one container of a pod: exec (an exec
-// task in the container, through the portlayer), httpGet and tcpSocket (to the pod's IP), sleep
-// (hooks only). Which handlers this node runs is decided once, in action-support.ts.
+// task in the container, through the portlayer), httpGet, tcpSocket and grpc (to the pod's IP),
+// sleep (hooks only). Which handlers this node runs is decided once, in action-support.ts.
 import type * as k8s from '@kubernetes/client-node';
 import { errorMessage } from '../../../node/errors.js';
 import type { IsolationProxy } from '../proxy/isolation-proxy.js';
+import { grpcProbe } from './grpc-probe.js';
 import {
   execOutcome,
   httpProbe,
@@ -65,6 +66,11 @@ export async function runAction(
     if (h.tcpSocket) {
       const port = resolvePort(h.tcpSocket.port as number | string, t.container);
       return await tcpProbe(h.tcpSocket.host || need(ip), port, timeoutSec * 1000);
+    }
+    if (h.grpc) {
+      // As the kubelet: always the pod's IP, a port number (no name), the service or "".
+      const port = h.grpc.port;
+      return await grpcProbe(need(ip), port, h.grpc.service ?? '', timeoutSec * 1000);
     }
     return { ok: false, output: 'this node does not run this kind of probe' };
   } catch (err) {

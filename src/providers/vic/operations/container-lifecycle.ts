@@ -18,6 +18,8 @@ export interface ContainerLifecycleDeps {
   event(vp: VicPod, e: PodEvent): void;
   /** The pod's status may have changed. */
   changed(vp: VicPod): void;
+  /** The node's IP: a hostNetwork pod's too. */
+  nodeIP: string;
   log: Logger;
 }
 
@@ -27,7 +29,7 @@ export class ContainerLifecycle {
   constructor(private readonly d: ContainerLifecycleDeps) {
     this.hooks = new HookRunner({
       isolation: d.isolation,
-      podIP: (vp) => podIPsOf(vp)[0],
+      podIP: (vp) => podIPsOf(vp, d.nodeIP)[0],
       event: d.event,
       log: d.log,
     });
@@ -43,7 +45,7 @@ export class ContainerLifecycle {
     if (!hasProbes(vp.pod)) return undefined;
     const prober = new PodProber(vp, {
       isolation: this.d.isolation,
-      podIP: (p) => podIPsOf(p)[0],
+      podIP: (p) => podIPsOf(p, this.d.nodeIP)[0],
       event: this.d.event,
       changed: this.d.changed,
       kill: (p, name, graceSec) => this.kill(p, name, graceSec),

@@ -4,6 +4,7 @@
 // exception is `gap`: a value the API server itself puts on every pod, which the node does not
 // honour yet and cannot refuse without refusing every pod; each gap is listed in the README.
 import type * as k8s from '@kubernetes/client-node';
+import type { HostAccessPolicy } from './host-access.js';
 
 /** Where a field is read: the pod, and the container when the field is a container's. */
 export interface FieldContext {
@@ -11,6 +12,8 @@ export interface FieldContext {
   container?: k8s.V1Container;
   /** The container is one of spec.initContainers. */
   init?: boolean;
+  /** What the node was started to allow (host-access.ts). */
+  node?: HostAccessPolicy;
 }
 
 /** Values of a field that ask nothing this node does not do, with their words for the README. */

@@ -197,7 +197,12 @@ export class PodCreator {
       },
       ...podResources(pod),
       ...(pod.spec!.shareProcessNamespace && { shareProcessNamespace: true }),
-      ...(podHostPorts(pod).length > 0 && { ports: podHostPorts(pod) }),
+      // (validate.ts lets these through only on a node started with --allow-host-namespaces)
+      ...(pod.spec!.hostNetwork && { hostNetwork: true }),
+      ...(pod.spec!.hostPID && { hostPID: true }),
+      ...(pod.spec!.hostIPC && { hostIPC: true }),
+      // A hostNetwork pod's ports are the node's own: nothing to publish.
+      ...(!pod.spec!.hostNetwork && podHostPorts(pod).length > 0 && { ports: podHostPorts(pod) }),
       ...(pod.spec!.securityContext?.sysctls?.length && {
         sysctls: podSysctls(pod, this.env.allowedUnsafeSysctls ?? []),
       }),

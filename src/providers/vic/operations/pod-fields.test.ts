@@ -16,6 +16,7 @@ import {
   POD_SPEC_FIELDS,
   SECURITY_CONTEXT_FIELDS,
 } from './pod-fields.js';
+import { hostAccessNeed, notInPodVm } from './host-access.js';
 import { validateEphemeralContainer, validatePod } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -87,13 +88,10 @@ const TYPES: {
     place: onContainer,
     refusedValues: {
       lifecycle: { preStop: { tcpSocket: { port: 8080 } } },
-      livenessProbe: { grpc: { port: 8080 } },
-      readinessProbe: { grpc: { port: 8080, service: 'ready' } },
       resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }],
       resources: { limits: { 'ephemeral-storage': '1Gi' } },
       restartPolicy: 'Always',
       restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }],
-      startupProbe: { grpc: { port: 8080 } },
       stdin: true,
       stdinOnce: true,
       tty: true,
@@ -253,18 +251,56 @@ describe('validatePod', () => {
     expect(() => validatePod(pod)).not.toThrow();
   });
 
-  it('accepts httpGet and tcpSocket probes and httpGet hooks; refuses grpc probes and tcpSocket hooks', () => {
+  it('accepts httpGet, tcpSocket and grpc probes and httpGet hooks; refuses tcpSocket hooks', () => {
     const pod = appPod();
     pod.spec!.containers[0].readinessProbe = { httpGet: { port: 'http' as unknown as number } };
     pod.spec!.containers[0].livenessProbe = { tcpSocket: { port: 80 as never } };
     pod.spec!.containers[0].lifecycle = { preStop: { httpGet: { port: 80 as never } } };
+    pod.spec!.containers[0].startupProbe = { grpc: { port: 9000, service: 'app' } };
     expect(() => validatePod(pod)).not.toThrow();
-    pod.spec!.containers[0].startupProbe = { grpc: { port: 9000 } };
-    expect(() => validatePod(pod)).toThrow(/startupProbe: grpc probes are not run by this node/);
     pod.spec!.containers[0].startupProbe = undefined;
     pod.spec!.containers[0].readinessProbe = undefined;
     pod.spec!.containers[0].lifecycle = { postStart: { tcpSocket: { port: 80 } as never } };
     expect(() => validatePod(pod)).toThrow(/lifecycle: .*tcpSocket is not a lifecycle handler/);
+  });
+
+  it('privileged and the host namespaces: refused unless the node runs with the flag for them', () => {
+    const pod = appPod();
+    Object.assign(pod.spec!, { hostNetwork: true, hostPID: true, hostIPC: true });
+    pod.spec!.containers[0].securityContext = { privileged: true };
+    expect(() => validatePod(pod)).toThrow(/--allow-host-namespaces/);
+    expect(() => validatePod(pod, { allowHostNamespaces: true })).toThrow(
+      'spec.containers["app"].securityContext.privileged: privileged containers run only on a node started with --allow-privileged',
+    );
+    expect(() => validatePod(pod, { allowPrivileged: true })).toThrow(
+      "spec.hostNetwork: a pod shares the node's network namespace only on a node started with --allow-host-namespaces",
+    );
+    expect(() =>
+      validatePod(pod, { allowPrivileged: true, allowHostNamespaces: true }),
+    ).not.toThrow();
+    // An init container is held to the same.
+    const init = appPod();
+    init.spec!.initContainers = [
+      { name: 'setup', image: 'busybox:1', securityContext: { privileged: true } },
+    ];
+    expect(() => validatePod(init)).toThrow(
+      /initContainers\["setup"\]\.securityContext\.privileged/,
+    );
+    expect(() => validatePod(init, { allowPrivileged: true })).not.toThrow();
+  });
+
+  it('names what asks for the host, which a pod VM refuses in one line', () => {
+    const pod = appPod();
+    expect(hostAccessNeed(pod)).toBeUndefined();
+    pod.spec!.containers[0].securityContext = { privileged: false };
+    expect(hostAccessNeed(pod)).toBeUndefined();
+    pod.spec!.containers[0].securityContext = { privileged: true };
+    expect(hostAccessNeed(pod)).toBe('spec.containers["app"].securityContext.privileged');
+    pod.spec!.hostPID = true;
+    expect(hostAccessNeed(pod)).toBe('spec.hostPID');
+    const why = notInPodVm('spec.hostPID');
+    expect(why.split('\n')).toHaveLength(1);
+    expect(why).toMatch(/^spec\.hostPID: a pod VM .* run the pod on runc/);
   });
 
   it('runAsNonRoot is no reason to refuse a pod: the task checks it (security-config.ts)', () => {

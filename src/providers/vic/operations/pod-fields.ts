@@ -4,12 +4,8 @@
 // every pod — a gap listed in the README. pod-fields.test.ts holds the tables to the client
 // library's fields, so a field Kubernetes adds fails the test until it is decided here.
 import type * as k8s from '@kubernetes/client-node';
-import {
-  LIFECYCLE_REFUSED,
-  PROBE_REFUSED,
-  runnableLifecycle,
-  runnableProbe,
-} from './action-support.js';
+import { LIFECYCLE_REFUSED, runnableLifecycle } from './action-support.js';
+import { allowedHostNamespace, hostNamespaceRefused } from './host-access.js';
 import { type FieldRule, only } from './field-rules.js';
 
 export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
@@ -30,13 +26,18 @@ const EPHEMERAL_TEST = 'src/providers/vic/vic-provider-ephemeral.test.ts';
 const VOLUMES_APPLIED =
   'volumes/: emptyDir (disk, Memory, sizeLimit evicts), configMap, secret, downwardAPI, projected (with the bound service-account token), hostPath; any other source is refused (validate-volumes.ts)';
 
+/** Refused unless the node runs with --allow-host-namespaces (host-access.ts). */
 const hostNamespace = (ns: string): FieldRule => ({
-  refused: `a pod here never shares the node's ${ns} namespace: each pod has its own sandbox (or VM); remove the field`,
-  unless: only(false),
+  refused: hostNamespaceRefused(ns),
+  unless: allowedHostNamespace,
 });
 
-/** Probes run by prober.ts (exec now; the network handlers as action-support.ts decides). */
-const probe: FieldRule = { refused: PROBE_REFUSED, unless: runnableProbe };
+/** Probes run by prober.ts: exec, and the network handlers where action-support.ts lets them. */
+const probe: FieldRule = {
+  applied:
+    "prober.ts: exec, httpGet, tcpSocket and grpc (grpc-probe.ts, grpc.health.v1.Health/Check); the network ones to the pod's IP, refused under --bridge-network none",
+  test: 'test/integration/node-network.test.ts',
+};
 
 export const POD_SPEC_FIELDS: Record<string, FieldRule> = {
   activeDeadlineSeconds: {

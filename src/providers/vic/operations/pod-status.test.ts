@@ -159,6 +159,51 @@ describe('podStatus', () => {
       podIPs: [{ ip: '172.16.0.5' }],
     });
   });
+
+  it("a hostNetwork pod's IP is the node's", () => {
+    const { vp } = statusOf('Always', [running('a')]);
+    vp.pod.spec!.hostNetwork = true;
+    expect(podStatus(vp, '10.0.0.1')).toMatchObject({
+      podIP: '10.0.0.1',
+      podIPs: [{ ip: '10.0.0.1' }],
+    });
+  });
+
+  it("lastState from the VCH's record of the previous run when this node did not see it end", () => {
+    const task: TaskInfo = {
+      ...running('a', 3),
+      previousProcessConfig: {
+        status: 'exited',
+        exitCode: 2,
+        startedAt: '2026-01-01T00:00:01Z',
+        finishedAt: '2026-01-01T00:00:02Z',
+        terminationMessage: 'bad config',
+      },
+    };
+    const { status } = statusOf('Always', [task]);
+    expect(status.containerStatuses![0]).toMatchObject({
+      restartCount: 3,
+      lastState: {
+        terminated: {
+          exitCode: 2,
+          reason: 'Error',
+          message: 'bad config',
+          startedAt: new Date('2026-01-01T00:00:01Z'),
+          finishedAt: new Date('2026-01-01T00:00:02Z'),
+          containerID: 'vic://id-a',
+        },
+      },
+    });
+    // What this node saw end wins (it is the same run, or a newer one).
+    const { vp } = statusOf('Always', [task]);
+    vp.containers.get('a')!.lastTermination = {
+      exitCode: 7,
+      reason: 'Error',
+      startedAt: new Date('2026-01-01T00:00:03Z'),
+      finishedAt: new Date('2026-01-01T00:00:04Z'),
+    };
+    expect(podStatus(vp, '10.0.0.1').containerStatuses![0].lastState?.terminated?.exitCode).toBe(7);
+  });
 });
 
 describe('podPhase', () => {

@@ -51,6 +51,9 @@ function containerStatus(
     waitingReason ??
     (vp.pod.spec?.initContainers?.length ? 'PodInitializing' : 'ContainerCreating');
   const p = task?.processConfig;
+  // The previous run as this node saw it end; else as the VCH recorded it (the node restarted
+  // since: the kubelet too reads it from the runtime's records).
+  const previous = task?.previousProcessConfig;
   const lastState: k8s.V1ContainerState = c.lastTermination
     ? {
         terminated: {
@@ -62,7 +65,9 @@ function containerStatus(
           containerID: task ? containerIdOf(task.id) : undefined,
         },
       }
-    : {};
+    : previous && task
+      ? { terminated: terminatedState({ ...task, processConfig: previous }) }
+      : {};
   const status: k8s.V1ContainerStatus = {
     name: spec.name,
     image: c.image || (spec.image ?? ''),
@@ -157,8 +162,12 @@ function condition(
   return { type, status, lastTransitionTime: t.at, ...(!ok && why) };
 }
 
-/** The pod's IPs as its status reports them: its endpoints' addresses (none yet: no network). */
-export function podIPsOf(vp: VicPod | undefined): string[] {
+/**
+ * The pod's IPs as its status reports them: its endpoints' addresses (none yet: no network);
+ * a hostNetwork pod's is the node's, `hostIP`, as the kubelet reports it.
+ */
+export function podIPsOf(vp: VicPod | undefined, hostIP: string): string[] {
+  if (vp?.pod.spec?.hostNetwork) return [hostIP];
   const address = vp?.info?.endpoints?.find((e) => e.address)?.address.split('/')[0];
   return address ? [address] : [];
 }
@@ -194,7 +203,7 @@ export function podStatus(vp: VicPod, hostIP: string, now = new Date()): k8s.V1P
   const unready = readiness.filter((s) => !s.ready).map((s) => s.name);
   const allReady = readiness.length > 0 && unready.length === 0;
   const progress = initProgress(spec, tasks);
-  const [address] = podIPsOf(vp);
+  const [address] = podIPsOf(vp, hostIP);
   const notReady = {
     reason: 'ContainersNotReady',
     message: `containers with unready status: [${unready.join(' ')}]`,

@@ -19,6 +19,15 @@ export function shouldRestart(restartPolicy: string | undefined, exitCode: numbe
   }
 }
 
+/**
+ * The back-off before the next restart of a container restarted `restarts` times already (the
+ * delay nextAttempt would have reached): after a node restart, from the VCH's restartCount.
+ */
+export function backoffAfter(restarts: number): number {
+  if (restarts <= 0) return 0;
+  return Math.min(BACKOFF_INITIAL_MS * 2 ** Math.min(restarts - 1, 30), BACKOFF_MAX_MS);
+}
+
 /** When the next attempt is due (epoch ms), moving the container's back-off on. */
 export function nextAttempt(c: ContainerRecord, now: number, ranMs = 0): number {
   if (ranMs >= BACKOFF_RESET_MS) c.backoffMs = 0;

@@ -10,7 +10,7 @@ import { ContainerConfigError } from './errors.js';
 
 export type TaskSecurity = Pick<
   TaskJoinConfig,
-  'user' | 'groupAdd' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'noNewPrivileges'
+  'user' | 'groupAdd' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'noNewPrivileges' | 'privileged'
 >;
 
 /** The kubelet's name for a pod in messages (format.Pod): name_namespace(uid). */
@@ -72,5 +72,7 @@ export function taskSecurity(pod: k8s.V1Pod, c: k8s.V1Container, imageUser: stri
     ...(caps.add?.length && { capAdd: caps.add }),
     ...(caps.drop?.length && { capDrop: caps.drop }),
     ...(sc.allowPrivilegeEscalation === false && { noNewPrivileges: true }),
+    // Only on a node started with --allow-privileged (validate.ts refuses it otherwise).
+    ...(sc.privileged === true && { privileged: true }),
   };
 }

@@ -5,6 +5,7 @@
 // default seccomp profile, no AppArmor or SELinux label, the default /proc masks; a field that
 // asks for more is refused.
 import { type Allowed, type FieldRule, only } from './field-rules.js';
+import { allowedPrivileged, PRIVILEGED_REFUSED } from './host-access.js';
 
 const CONTAINER_CONFIG_TEST = 'src/providers/vic/operations/container-config.test.ts';
 
@@ -57,10 +58,8 @@ export const SECURITY_CONTEXT_FIELDS: Record<string, FieldRule> = {
       "Docker's default set minus drop plus add (src/runtime/capabilities.ts): the bounding set, and root's",
     test: RUNTIME_TEST,
   },
-  privileged: {
-    refused: 'privileged containers are not supported by this node',
-    unless: only(false),
-  },
+  // Refused unless the node runs with --allow-privileged (host-access.ts).
+  privileged: { refused: PRIVILEGED_REFUSED, unless: allowedPrivileged },
   procMount: {
     refused: 'procMount Unmasked is not supported by this node: /proc is always masked',
     unless: only('Default'),

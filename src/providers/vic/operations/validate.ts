@@ -13,6 +13,7 @@ import {
   POD_SPEC_FIELDS,
   SECURITY_CONTEXT_FIELDS,
 } from './pod-fields.js';
+import type { HostAccessPolicy } from './host-access.js';
 import { parseQuantity } from './quantity.js';
 import { validateVolumes } from './volumes/validate-volumes.js';
 
@@ -37,13 +38,19 @@ function checkFields(
   }
 }
 
-export function validatePod(pod: k8s.V1Pod): void {
+/** Refuses a pod this node cannot run as asked; `node` is what its flags allow. */
+export function validatePod(pod: k8s.V1Pod, node: HostAccessPolicy = {}): void {
   const m = pod.metadata;
   if (!m?.name || !m.namespace) throw refuse('a pod needs a namespace and a name');
   const spec = pod.spec;
   if (!spec?.containers?.length) throw refuse(`pod ${m.namespace}/${m.name} has no containers`);
-  checkFields(POD_SPEC_FIELDS, spec, { pod }, 'spec');
-  checkFields(POD_SECURITY_CONTEXT_FIELDS, spec.securityContext, { pod }, 'spec.securityContext');
+  checkFields(POD_SPEC_FIELDS, spec, { pod, node }, 'spec');
+  checkFields(
+    POD_SECURITY_CONTEXT_FIELDS,
+    spec.securityContext,
+    { pod, node },
+    'spec.securityContext',
+  );
   validateVolumes(pod);
   const names = new Set<string>();
   const inits = new Set(spec.initContainers ?? []);
@@ -53,7 +60,7 @@ export function validatePod(pod: k8s.V1Pod): void {
     names.add(c.name);
     const list = inits.has(c) ? 'initContainers' : 'containers';
     const at = `spec.${list}[${JSON.stringify(c.name)}]`;
-    const ctx = { pod, container: c, init: inits.has(c) };
+    const ctx = { pod, container: c, init: inits.has(c), node };
     checkFields(CONTAINER_FIELDS, c, ctx, at);
     checkFields(SECURITY_CONTEXT_FIELDS, c.securityContext, ctx, `${at}.securityContext`);
     if (!c.image) throw refuse(`container ${c.name} has no image`);
