@@ -38,7 +38,10 @@ export interface NetnsStack {
 }
 
 /** A child process inside the namespace, its output kept. */
-function spawnIn(netns: TestNetns, argv: string[]): { child: ChildProcess; output: () => string } {
+export function spawnIn(
+  netns: TestNetns,
+  argv: string[],
+): { child: ChildProcess; output: () => string } {
   const child = spawn(netns.prefix[0], [...netns.prefix.slice(1), ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -48,7 +51,8 @@ function spawnIn(netns: TestNetns, argv: string[]): { child: ChildProcess; outpu
   return { child, output: () => out };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
