@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type NetnsStack, spawnIn, stopChild } from './netns-stack.js';
+import { NODE_BRIDGE, type NetnsStack, spawnIn, stopChild } from './netns-stack.js';
 import { until, userKubeconfig } from './node-harness.js';
 
 const buildScript = fileURLToPath(new URL('../services/build.sh', import.meta.url));
@@ -115,6 +115,8 @@ export async function startClusterServices(
     work: string;
     /** The VCH's --bridge-network: kube-proxy's --cluster-cidr (traffic from elsewhere is masqueraded). */
     clusterCidr: string;
+    /** The control plane's --service-cluster-ip-range. */
+    serviceCidr: string;
     /** kube-dns's ClusterIP: the node's --cluster-dns. */
     dnsIp: string;
     /** Where CoreDNS listens: an address of the namespace's own. */
@@ -143,6 +145,10 @@ export async function startClusterServices(
 
   try {
     netns.run('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=1']);
+    // The node's own connections to a ClusterIP are routed before OUTPUT's DNAT rewrites them:
+    // a node has a default route for that; the namespace has none (no way out, by design), so
+    // the Service range gets a route of its own, on the node's interface.
+    netns.run('ip', ['route', 'add', o.serviceCidr, 'dev', NODE_BRIDGE, 'src', o.dnsAddress]);
 
     // kube-proxy as the user the bootstrap policy binds to system:node-proxier.
     const proxyKubeconfig = userKubeconfig(
@@ -161,6 +167,9 @@ export async function startClusterServices(
         stack.nodeName,
         '--cluster-cidr',
         o.clusterCidr,
+        // NodePorts on the node's InternalIP only (the default takes every local address).
+        '--nodeport-addresses',
+        'primary',
         // The conntrack table's size and timeouts are the host's (nf_conntrack_max is not
         // the namespace's to set): 0 leaves them as they are.
         '--conntrack-max-per-core',
