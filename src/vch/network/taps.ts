@@ -48,6 +48,13 @@ export async function makeTap(tap: string, bridge: string): Promise<void> {
   await deleteTap(tap);
   await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap'], `cannot make the tap ${tap}`);
   await ip(['link', 'set', tap, 'master', bridge, 'up'], `cannot put the tap ${tap} on ${bridge}`);
+  // Hairpin, as the bridge plugin's hairpinMode gives the runc pods' veths: a VM that reaches
+  // itself through a Service's ClusterIP (or its own published port) is DNATed back to its own
+  // address, and the bridge must send that frame out of the port it came in on.
+  await ip(
+    ['link', 'set', 'dev', tap, 'type', 'bridge_slave', 'hairpin', 'on'],
+    `cannot set hairpin on the tap ${tap}`,
+  );
 }
 
 /** Removes the tap; nothing to do when it is gone. */
