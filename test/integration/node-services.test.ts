@@ -169,6 +169,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
+    // The pods first, while the node runs: a pod VM outlives its node otherwise.
+    await stack
+      ?.kubectl('delete', 'deployments,pods', '--all', '-n', NS, '--wait=true', '--timeout=120s')
+      .catch(() => undefined);
     if (services) {
       await services.stop();
       // kube-proxy's --cleanup took its chains out of the namespace.
