@@ -82,13 +82,13 @@ go_cache_check() {
   local want="$1" out
   shift
   if ! out="$("$@" 2>&1)"; then
-    echo "$(basename "${BASH_SOURCE[1]}"): '$*' failed:" >&2
+    echo "$(basename "${BASH_SOURCE[1]:-build.sh}"): '$*' failed:" >&2
     echo "$out" | head -n 5 >&2
     exit 1
   fi
   echo "$out" | head -n 1 >&2
   if [[ -n "$want" ]] && ! grep -qF -- "$want" <<<"$out"; then
-    echo "$(basename "${BASH_SOURCE[1]}"): '$*' does not report $want" >&2
+    echo "$(basename "${BASH_SOURCE[1]:-build.sh}"): '$*' does not report $want" >&2
     exit 1
   fi
 }
