@@ -3,7 +3,7 @@
 // (DOCKER_HOST=unix://…). Cleanup removes every container through the VCH, and falls back to
 // runc and umount for whatever a dead VCH left behind.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -153,6 +153,18 @@ export async function cleanupVch(stateDir: string, vch?: VchProcess): Promise<vo
     for (const id of list.stdout.split('\n').filter(Boolean)) {
       spawnSync('runc', ['--root', runcRoot, 'kill', id, 'KILL']);
       spawnSync('runc', ['--root', runcRoot, 'delete', '-f', id]);
+    }
+  }
+  // Pod VMs outlive their VCH (as runc pods do): each one's qemu by its pidfile, if that pid
+  // is still the qemu of this sandbox (its command line names the sandbox's directory).
+  const sandboxes = join(stateDir, 'runtime', 'vm', 'sandboxes');
+  for (const id of existsSync(sandboxes) ? readdirSync(sandboxes) : []) {
+    try {
+      const pid = Number(readFileSync(join(sandboxes, id, 'qemu.pid'), 'utf8').trim());
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (pid > 1 && cmdline.includes(join(sandboxes, id))) process.kill(pid, 'SIGKILL');
+    } catch {
+      // no pidfile, or the VM is gone
     }
   }
   const mounts = readFileSync('/proc/mounts', 'utf8')

@@ -21,6 +21,8 @@ const REGISTRY = '127.0.0.1:5000';
 
 /** The node's InternalIP: on an interface of the namespace's own (the apiserver's is loopback). */
 export const NODE_IP = '10.127.0.1';
+/** The namespace's bridge that holds NODE_IP. */
+export const NODE_BRIDGE = 'vknode0';
 
 export interface NetnsStack {
   netns: TestNetns;
@@ -38,7 +40,10 @@ export interface NetnsStack {
 }
 
 /** A child process inside the namespace, its output kept. */
-function spawnIn(netns: TestNetns, argv: string[]): { child: ChildProcess; output: () => string } {
+export function spawnIn(
+  netns: TestNetns,
+  argv: string[],
+): { child: ChildProcess; output: () => string } {
   const child = spawn(netns.prefix[0], [...netns.prefix.slice(1), ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -48,7 +53,8 @@ function spawnIn(netns: TestNetns, argv: string[]): { child: ChildProcess; outpu
   return { child, output: () => out };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -72,9 +78,9 @@ export async function startNetnsStack(o: {
   };
   try {
     // (a bridge of the namespace's, with no ports: this kernel has no dummy interfaces)
-    netns.run('ip', ['link', 'add', 'vknode0', 'type', 'bridge']);
-    netns.run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', 'vknode0']);
-    netns.run('ip', ['link', 'set', 'vknode0', 'up']);
+    netns.run('ip', ['link', 'add', NODE_BRIDGE, 'type', 'bridge']);
+    netns.run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', NODE_BRIDGE]);
+    netns.run('ip', ['link', 'set', NODE_BRIDGE, 'up']);
     const cluster = await startCluster({ wrap: netns.prefix });
     cleanups.push(() => cluster.stop());
     const kubectl = async (...args: string[]) =>
@@ -132,7 +138,7 @@ export async function startNetnsStack(o: {
 
     // The node, with the node's own credentials and an embedded VCH on a bridge.
     const nodeName = `netns-${netns.name.split('-')[1]}`;
-    const tls = await servingCert(cluster, nodeName);
+    const tls = await servingCert(cluster, nodeName, [NODE_IP, '127.0.0.1']);
     const vchDir = join(o.work, 'vch');
     const node = spawnIn(netns, [
       process.execPath,
@@ -147,8 +153,11 @@ export async function startNetnsStack(o: {
       'runc',
       '--bridge-network',
       o.bridgeNetwork,
-      // Its pods' status.hostIP and its hostPorts' address (its kubelet API stays on loopback).
+      // Its pods' status.hostIP, its hostPorts' address and where its kubelet API listens: the
+      // apiserver dials the InternalIP for `kubectl exec` and `logs`.
       '--node-ip',
+      NODE_IP,
+      '--address',
       NODE_IP,
       ...(o.extra ?? []),
     ]);

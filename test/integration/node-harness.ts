@@ -23,7 +23,12 @@ export interface ServingCert {
   files: { cert: string; key: string; clientCa: string };
 }
 
-export async function servingCert(cluster: ClusterInfo, nodeName: string): Promise<ServingCert> {
+export async function servingCert(
+  cluster: ClusterInfo,
+  nodeName: string,
+  /** The addresses it names (what the apiserver dials: the node's InternalIP). */
+  ips: string[] = ['127.0.0.1'],
+): Promise<ServingCert> {
   const dir = mkdtempSync(join(tmpdir(), 'vic-kubelet-node-pki-'));
   const pki = join(cluster.dir, 'pki');
   const key = join(dir, 'kubelet.key');
@@ -35,7 +40,7 @@ export async function servingCert(cluster: ClusterInfo, nodeName: string): Promi
     '-c',
     'openssl x509 -req -in "$1" -CA "$2/ca.crt" -CAkey "$2/ca.key" -CAcreateserial ' +
       `-CAserial "$4/ca.srl" -days 1 ` +
-      '-extfile <(printf "subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth") -out "$3"',
+      `-extfile <(printf "subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\\nextendedKeyUsage=serverAuth") -out "$3"`,
     '_',
     csr,
     pki,

@@ -48,11 +48,12 @@ export async function makeTap(tap: string, bridge: string): Promise<void> {
   await deleteTap(tap);
   await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap'], `cannot make the tap ${tap}`);
   await ip(['link', 'set', tap, 'master', bridge, 'up'], `cannot put the tap ${tap} on ${bridge}`);
-  // As the bridge plugin's hairpinMode for a veth: the VM reaches itself through a port it
-  // publishes (its packets come back out of the port they went in by).
+  // Hairpin, as the bridge plugin's hairpinMode gives the runc pods' veths: a VM that reaches
+  // itself through a Service's ClusterIP (or its own published port) is DNATed back to its own
+  // address, and the bridge must send that frame out of the port it came in on.
   await ip(
     ['link', 'set', 'dev', tap, 'type', 'bridge_slave', 'hairpin', 'on'],
-    `cannot set hairpin mode on the tap ${tap}`,
+    `cannot set hairpin on the tap ${tap}`,
   );
 }
 
