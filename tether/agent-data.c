@@ -372,7 +372,11 @@ static void data_ready(short revents) {
 /* Writes what the host sent to the channel's fd, credits it back, and closes (or half-closes)
  * its input after the host's EOF. */
 static void push_input(struct chan *c) {
-    if (c->in_fd < 0 || c->connecting) return;
+    if (c->connecting) return;
+    if (c->in_fd < 0) { /* no stdin (or closed): an EOF has nothing to close */
+        c->host_eof = 0;
+        return;
+    }
     while (c->in_len) {
         ssize_t n = write(c->in_fd, c->inbuf, c->in_len);
         if (n < 0 && errno == EINTR) continue;
