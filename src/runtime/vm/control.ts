@@ -28,8 +28,7 @@ export type AgentMessage =
 
 /** The agent's answer to connect: the connection on channel `chan` is made, or why not. */
 export type ConnectAnswer =
-  | { type: 'connected'; chan: number }
-  | { type: 'connfail'; chan: number; message: string };
+  { type: 'connected'; chan: number } | { type: 'connfail'; chan: number; message: string };
 
 /** A channel number as the protocol writes it (1..2^32-1, decimal); undefined otherwise. */
 function parseChannel(t: string): number | undefined {

@@ -50,12 +50,17 @@ export class FrameReader {
     const frames: Frame[] = [];
     while (buf.length >= FRAME_HEADER) {
       const len = buf.readUInt16BE(6);
-      if (len > FRAME_MAX) throw new BadFrameError(`a frame of ${len} bytes (at most ${FRAME_MAX})`);
+      if (len > FRAME_MAX)
+        throw new BadFrameError(`a frame of ${len} bytes (at most ${FRAME_MAX})`);
       if (buf[5] !== 0) throw new BadFrameError('a frame header with its reserved byte set');
       if (buf.length < FRAME_HEADER + len) break;
       const chan = buf.readUInt32BE(0);
       // A copy: the frame outlives the chunk it came in.
-      frames.push({ chan, type: buf[4]!, data: Buffer.from(buf.subarray(FRAME_HEADER, FRAME_HEADER + len)) });
+      frames.push({
+        chan,
+        type: buf[4]!,
+        data: Buffer.from(buf.subarray(FRAME_HEADER, FRAME_HEADER + len)),
+      });
       buf = buf.subarray(FRAME_HEADER + len);
     }
     this.pending = Buffer.from(buf);

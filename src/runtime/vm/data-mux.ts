@@ -202,7 +202,8 @@ export class DataMux extends EventEmitter {
   /** A new channel, numbered by the host (never reused on this connection). */
   open(): DataChannel {
     if (this.closed) throw unavailable('the pod VM is not running (its data port is closed)');
-    if (this.next > MAX_CHANNEL) throw unavailable('the pod VM data port ran out of channel numbers');
+    if (this.next > MAX_CHANNEL)
+      throw unavailable('the pod VM data port ran out of channel numbers');
     const ch = new DataChannel(this.next++, this);
     this.channels.set(ch.id, ch);
     return ch;

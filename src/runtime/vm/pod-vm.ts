@@ -159,8 +159,7 @@ export class PodVm {
           return undefined;
         },
       );
-      if (this.data)
-        this.data.log = (msg) => this.hooks.log.warn({ sandbox: this.rec.id }, msg);
+      if (this.data) this.data.log = (msg) => this.hooks.log.warn({ sandbox: this.rec.id }, msg);
       // The ports this qemu has already (after a VCH restart): chardevs are named log-<id>.
       const chardevs = (await qmp.execute('query-chardev')) as { label: string }[];
       this.ports = new Set(

@@ -212,9 +212,12 @@ const LAUNCH_TIMEOUT_MS = 30_000;
 export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<number> {
   const p = l.paths;
   const ready = () =>
-    [p.pidFile, join(p.cwd, p.controlSocket), join(p.cwd, p.dataSocket), join(p.cwd, p.qmpSocket)].every(
-      (f) => existsSync(f),
-    );
+    [
+      p.pidFile,
+      join(p.cwd, p.controlSocket),
+      join(p.cwd, p.dataSocket),
+      join(p.cwd, p.qmpSocket),
+    ].every((f) => existsSync(f));
   return new Promise((resolve, reject) => {
     const err = openSync(p.stderrLog, 'w', 0o600);
     let child: ChildProcess;
