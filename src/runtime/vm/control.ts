@@ -4,6 +4,7 @@
 // guest's share.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { escapeControls } from '../../errdefs.js';
 import { unavailable } from '../errors.js';
 import {
   decodeLine,
@@ -145,7 +146,7 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
     case 'connfail': {
       const chan = t.length === TO_HOST.connfail + 1 ? parseChannel(t[1]) : undefined;
       // The message goes into an error the user sees: one line, of a sane length.
-      const message = t[2]?.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 512);
+      const message = t[2] === undefined ? undefined : escapeControls(t[2]).slice(0, 512);
       return chan === undefined ? undefined : { type: 'connfail', chan, message: message! };
     }
     default:

@@ -2,7 +2,7 @@
 // frames split anywhere, credit both ways, and a hostile guest (channels it was not handed,
 // bytes past its window, frames that cannot be frames).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
