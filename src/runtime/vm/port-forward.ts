@@ -3,7 +3,7 @@
 // a channel of the data port (data-mux.ts), which is the Duplex handed back.
 import type { Duplex } from 'node:stream';
 import { unavailable } from '../errors.js';
-import { checkForwardPort } from '../runc/port-forward.js';
+import { checkForwardPort } from '../core/forward-port.js';
 import type { AgentMessage, ConnectAnswer, ControlChannel } from './control.js';
 import type { DataMux } from './data-mux.js';
 
