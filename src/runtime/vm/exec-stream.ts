@@ -13,6 +13,9 @@ import type { AgentMessage, ControlChannel, ExecExit } from './control.js';
 import type { DataMux } from './data-mux.js';
 import { execRequest } from './exec-request.js';
 
+/** How long the agent has to answer a kill with the exec's exit. */
+const KILL_ANSWER_MS = 10_000;
+
 /** A terminal's size when the caller gave none (the kubelet sends one before input). */
 const DEFAULT_SIZE = { width: 80, height: 24 };
 
@@ -56,7 +59,13 @@ export function requestExecStream(
     finished(ch.stderr).catch(() => undefined),
   ]);
 
+  let killTimer: NodeJS.Timeout | undefined;
+  let noKillAnswer: () => void = () => undefined;
   const exited = new Promise<ExecExit>((resolve, reject) => {
+    noKillAnswer = () => {
+      done();
+      reject(unavailable(`exec in ${id}: its pod VM did not end it`));
+    };
     const onMsg = (m: AgentMessage) => {
       if (m.type !== 'execexit' || m.id !== id || m.execId !== execId) return;
       done();
@@ -67,12 +76,14 @@ export function requestExecStream(
       reject(unavailable(`exec in ${id}: its pod VM went away`));
     };
     const done = () => {
+      clearTimeout(killTimer);
       control.off('message', onMsg);
       control.off('close', onClose);
     };
     control.on('message', onMsg);
     control.on('close', onClose);
   });
+  // (A kill the agent does not answer rejects at once: Promise.all does not wait for the rest.)
   const exit = Promise.all([exited, outputDone])
     .then(([m]) => {
       if (m.error) (stderr ?? stdout).write(`${m.error}${tty ? '\r\n' : '\n'}`);
@@ -123,6 +134,7 @@ export function requestExecStream(
       } catch {
         // the VM is gone: exit says so
       }
+      killTimer = setTimeout(noKillAnswer, KILL_ANSWER_MS);
     },
     exit,
   };
