@@ -162,6 +162,10 @@ static struct chan *new_chan(uint32_t id, enum chan_kind kind) {
         c->kind = kind;
         c->in_fd = c->out_fd = c->err_fd = -1;
         c->credit = VIC_DATA_WINDOW;
+        /* The host's first window: it sends nothing on the channel before this, so no frame
+         * of it can come before the request that opens it (they travel on two ports). */
+        c->consumed = VIC_DATA_WINDOW;
+        queue_credit(c);
         return c;
     }
     return NULL;

@@ -77,6 +77,10 @@
  *                     closes its ends (an exec's process sees EOF or EPIPE, a connection is
  *                     closed); guest -> host the agent has given it up (a write failed)
  *
+ * The agent opens its side of a channel with a CREDIT of VIC_DATA_WINDOW: the host sends no
+ * frame on a channel before that (the request that opens it travels on the control port, and
+ * the two ports keep no order between them).
+ *
  * Flow control, per channel and direction: a sender has at most VIC_DATA_WINDOW bytes of
  * DATA/STDERR sent and not yet credited back; the receiver buffers at most that much per
  * channel and treats more as a broken peer (it resets the channel). So a slow reader holds up

@@ -137,6 +137,11 @@ describe('DataMux', () => {
     const data = Buffer.alloc(DATA_WINDOW + 100_000, 1);
     let written = false;
     ch.write(data, () => (written = true));
+    ch.end();
+    await tick();
+    // Nothing, not even the EOF, before the guest opens its side with a first window.
+    expect(guest.frames).toEqual([]);
+    guest.send(creditFrame(ch.id, DATA_WINDOW));
     await tick();
     expect(guest.dataOn(ch.id)).toBe(DATA_WINDOW);
     expect(written).toBe(false);
@@ -148,7 +153,6 @@ describe('DataMux', () => {
     expect(guest.dataOn(ch.id)).toBe(data.length);
     expect(written).toBe(true);
     expect(Math.max(...guest.frames.map((f) => f.data.length))).toBeLessThanOrEqual(FRAME_MAX);
-    ch.end();
     await tick();
     expect(guest.typesOn(ch.id).at(-1)).toBe(FRAME.eof);
   });
@@ -173,6 +177,7 @@ describe('DataMux', () => {
     const bad = mux.open();
     const good = mux.open();
     const closed = errorOf(bad);
+    guest.send(creditFrame(bad.id, DATA_WINDOW)); // the guest opens its side
     // Nobody reads it: the host credits at most its readable's buffer (64 KiB) on top of the
     // window, and this guest ignores credit anyway.
     for (let i = 0; i < (DATA_WINDOW + 64 * 1024) / FRAME_MAX + 1; i++)
@@ -216,6 +221,7 @@ describe('DataMux', () => {
     ch.on('data', (d: Buffer) => out.push(d.toString()));
     ch.stderr.on('data', (d: Buffer) => err.push(d.toString()));
     guest.send(
+      creditFrame(ch.id, DATA_WINDOW),
       encodeFrame(ch.id, FRAME.data, Buffer.from('o')),
       encodeFrame(ch.id, FRAME.stderr, Buffer.from('e')),
       encodeFrame(ch.id, FRAME.eof),
@@ -237,12 +243,19 @@ describe('DataMux', () => {
     const { mux, guest } = await pair();
     const a = mux.open();
     const b = mux.open();
-    guest.send(encodeFrame(a.id, FRAME.reset));
+    const c = mux.open();
+    guest.send(encodeFrame(a.id, FRAME.reset), creditFrame(b.id, DATA_WINDOW));
     expect(await a.guestEnd).toBe('reset');
     b.destroy();
+    // Given up before the guest opened it: the RESET goes once it does.
+    c.destroy();
     await tick();
     expect(guest.typesOn(a.id)).not.toContain(FRAME.reset);
     expect(guest.typesOn(b.id)).toEqual([FRAME.reset]);
+    expect(guest.typesOn(c.id)).toEqual([]);
+    guest.send(creditFrame(c.id, DATA_WINDOW));
+    await tick();
+    expect(guest.typesOn(c.id)).toEqual([FRAME.reset]);
     expect(mux.size).toBe(0);
   });
 });

@@ -43,9 +43,12 @@ export class DataChannel extends Duplex {
   private hostDone = false;
   /** Received and not yet credited back, per readable; their sum is what the guest has out. */
   private owed = { out: 0, err: 0 };
-  /** What the guest may still be sent. */
-  private credit = DATA_WINDOW;
+  /** What the guest may still be sent: nothing until it opens its side with a first credit. */
+  private credit = 0;
+  private opened = false;
   private waiting: (() => void) | undefined;
+  /** An EOF asked for before the guest opened its side. */
+  private eofWaiting: (() => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -94,9 +97,13 @@ export class DataChannel extends Duplex {
       case FRAME.credit: {
         if (f.data.length !== 4) return this.violation('sent a malformed credit');
         this.credit = Math.min(DATA_WINDOW, this.credit + f.data.readUInt32BE(0));
+        this.opened = true;
+        const e = this.eofWaiting;
+        this.eofWaiting = undefined;
         const w = this.waiting;
         this.waiting = undefined;
-        return w?.();
+        w?.();
+        return e?.();
       }
       case FRAME.reset:
         // The agent has let it go: nothing more comes, and nothing needs saying back.
@@ -137,14 +144,23 @@ export class DataChannel extends Duplex {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    if (!this.hostDone) this.mux.write(encodeFrame(this.id, FRAME.eof));
-    this.hostDone = true;
-    this.maybeForget();
-    cb();
+    const send = () => {
+      if (!this.hostDone) this.mux.write(encodeFrame(this.id, FRAME.eof));
+      this.hostDone = true;
+      this.maybeForget();
+      cb();
+    };
+    // The agent drops frames for a channel it has not opened yet.
+    if (this.opened || this.hostDone) send();
+    else this.eofWaiting = send;
   }
 
   override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
-    if (!(this.hostDone && this.guestDone)) this.mux.write(encodeFrame(this.id, FRAME.reset));
+    if (!(this.hostDone && this.guestDone)) {
+      // Before the guest has opened its side, a RESET would be dropped: it goes at the opening.
+      if (this.opened) this.mux.write(encodeFrame(this.id, FRAME.reset));
+      else this.mux.resetWhenOpened(this.id);
+    }
     this.hostDone = this.guestDone = true;
     this.mux.forget(this.id);
     const w = this.waiting;
@@ -214,6 +230,13 @@ export class DataMux extends EventEmitter {
     if (!this.closed) this.socket.write(frame);
   }
 
+  /** Channels given up before the guest opened its side: reset when it does. */
+  private readonly toReset = new Set<number>();
+
+  resetWhenOpened(id: number): void {
+    if (!this.closed) this.toReset.add(id);
+  }
+
   /** For the channels: frames for it are dropped from now on. */
   forget(id: number): void {
     this.channels.delete(id);
@@ -231,7 +254,12 @@ export class DataMux extends EventEmitter {
       return;
     }
     // A channel the host did not open, or has done with: dropped.
-    for (const f of frames) this.channels.get(f.chan)?.onFrame(f);
+    for (const f of frames) {
+      const ch = this.channels.get(f.chan);
+      if (ch) ch.onFrame(f);
+      else if (f.type === FRAME.credit && this.toReset.delete(f.chan))
+        this.write(encodeFrame(f.chan, FRAME.reset));
+    }
   }
 
   private onClose(): void {
@@ -239,6 +267,7 @@ export class DataMux extends EventEmitter {
     this.closed = true;
     for (const ch of [...this.channels.values()]) ch.portClosed();
     this.channels.clear();
+    this.toReset.clear();
     this.emit('close');
   }
 

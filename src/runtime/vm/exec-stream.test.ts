@@ -9,7 +9,14 @@ import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeLine } from '../core/protocol.js';
 import { ControlChannel } from './control.js';
-import { encodeFrame, FRAME, FrameReader, type Frame } from './data-frames.js';
+import {
+  creditFrame,
+  DATA_WINDOW,
+  encodeFrame,
+  FRAME,
+  FrameReader,
+  type Frame,
+} from './data-frames.js';
 import { DataMux } from './data-mux.js';
 import { execioRequest, requestExecStream } from './exec-stream.js';
 
@@ -122,7 +129,10 @@ describe('execio', () => {
     expect(req![0]).toBe('execio');
     const execId = req![2]!;
     const chan = Number(req![req!.length - 4]);
-    // No stdin: the host says EOF at once.
+    // No stdin: the host says EOF once the agent has opened the channel (its first credit).
+    expect(agent.frames).toEqual([]);
+    agent.data.write(creditFrame(chan, DATA_WINDOW));
+    await tick();
     expect(agent.frames.map((f) => [f.chan, f.type])).toEqual([[chan, FRAME.eof]]);
     let code: number | undefined;
     void x.exit.then((c) => (code = c));
@@ -167,6 +177,8 @@ describe('execio', () => {
     x.kill();
     await tick();
     const execId = agent.lines[0]![2];
+    agent.data.write(creditFrame(Number(agent.lines[0]!.at(-4)), DATA_WINDOW));
+    await tick();
     expect(agent.lines.slice(1)).toEqual([
       ['execresize', ID, execId, '120', '40'],
       ['execsignal', ID, execId, '9'],
