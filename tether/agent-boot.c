@@ -61,6 +61,10 @@ void boot(void) {
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
+    /* The execs' terminals (agent-tasks.c opens /dev/pts/ptmx). */
+    mkdir("/dev/pts", 0755);
+    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+        agent_log("mount devpts: %s", strerror(errno));
     cgroups_init();
     net_init();
     /* cache=mmap: no page cache for reads and writes (the host's files are the truth), but

@@ -137,8 +137,8 @@ static pid_t clone_init(struct container *c, struct start_req *r, int *report_fd
         /* clone with no new stack behaves as fork; unshare(CLONE_NEWPID) would need two forks. */
         pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
         if (pid == 0) {
-            for (int i = 0; i < 4; i++) close(p[i][0]);
-            if (control_fd >= 0) close(control_fd);
+            int keep[4] = {p[0][1], p[1][1], p[2][1], p[3][1]};
+            close_fds_except(keep, 4);
             container_init(r, p[0][1], p[1][1], p[2][1], p[3][1]);
         }
     }

@@ -253,6 +253,39 @@ static void handle_exec(char **tok, int nt) {
     task_start(&r);
 }
 
+/* A number of the protocol within lo..hi: 0, or -1. */
+static int parse_range(const char *t, long long lo, long long hi, long long *out) {
+    return token_parse_ll(t, out) == 0 && *out >= lo && *out <= hi ? 0 : -1;
+}
+
+/* execio ID EXECID UID GID GIDS CWD ARGC ARG... ENVC ENV... CHAN FLAGS COLS ROWS: exec's
+ * layout, and the channel and terminal after it. */
+static void handle_execio(char **tok, int nt) {
+    struct exec_req r = {0};
+    r.id = tok[1];
+    r.exec_id = tok[2];
+    if (!valid_id(r.id)) return send_error("", "bad container id");
+    int end;
+    long long chan = 0, cols = 0, rows = 0;
+    const char *bad = parse_proc(tok, nt, &r.p, &end);
+    if (!bad && end != nt - 4) bad = "bad env";
+    if (!bad && parse_range(tok[end], 1, 0xffffffffLL, &chan) < 0) bad = "bad channel";
+    if (!bad && (parse_range(tok[end + 2], 0, 65535, &cols) < 0 ||
+                 parse_range(tok[end + 3], 0, 65535, &rows) < 0))
+        bad = "bad terminal size";
+    r.chan = (uint32_t)chan;
+    if (bad) {
+        chan_refused(r.chan);
+        return task_refuse(r.id, r.exec_id, bad);
+    }
+    r.with_stdin = has_opt(tok[end + 1], "stdin");
+    r.p.tty = has_opt(tok[end + 1], "tty");
+    r.cols = (int)cols;
+    r.rows = (int)rows;
+    container_privileges(r.id, &r.p);
+    task_start(&r);
+}
+
 /* Whether tok[0] is request `name` with `nfields` fields after it. */
 #define IS(name, nfields) (!strcmp(tok[0], name) && nt == 1 + (nfields))
 
@@ -276,6 +309,18 @@ static void handle_line(char *line) {
         handle_start(tok, nt);
     } else if (!strcmp(tok[0], VIC_TO_GUEST_EXEC) && nt >= 1 + VIC_TO_GUEST_EXEC_NFIELDS) {
         handle_exec(tok, nt);
+    } else if (!strcmp(tok[0], VIC_TO_GUEST_EXECIO) && nt >= 1 + VIC_TO_GUEST_EXECIO_NFIELDS) {
+        handle_execio(tok, nt);
+    } else if (IS(VIC_TO_GUEST_EXECRESIZE, VIC_TO_GUEST_EXECRESIZE_NFIELDS)) {
+        long long cols, rows;
+        if (parse_range(tok[3], 0, 65535, &cols) < 0 || parse_range(tok[4], 0, 65535, &rows) < 0)
+            return send_error(tok[1], "bad terminal size");
+        task_resize(tok[1], tok[2], (int)cols, (int)rows);
+    } else if (IS(VIC_TO_GUEST_CONNECT, VIC_TO_GUEST_CONNECT_NFIELDS)) {
+        long long chan, port;
+        if (parse_range(tok[1], 1, 0xffffffffLL, &chan) < 0 || parse_range(tok[2], 1, 65535, &port) < 0)
+            return send_error("", "bad connect");
+        chan_connect((uint32_t)chan, (int)port);
     } else if (IS(VIC_TO_GUEST_EXECSIGNAL, VIC_TO_GUEST_EXECSIGNAL_NFIELDS)) {
         if (token_parse_ll(tok[3], &n) < 0 || n < 1 || n >= NSIG)
             return send_error(tok[1], "bad signal");

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -145,13 +146,15 @@ static void bind_volumes(const struct start_req *r, int report) {
 /* The container's process (its init has pivoted into its root), or an exec's (in the
  * container's namespaces): working directory (created when `make_cwd`, as Docker does for a
  * container's), user, stdio, exec. */
-_Noreturn static void exec_process(const struct proc_req *r, int out, int err, int report,
-                                   int make_cwd) {
+_Noreturn static void exec_process(const struct proc_req *r, int in, int out, int err,
+                                   int report, int make_cwd) {
     sigset_t none;
     sigemptyset(&none);
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
+    /* An exec's terminal becomes its controlling terminal (job control, SIGWINCH, ^C). */
+    if (r->tty && ioctl(in, TIOCSCTTY, 0) < 0) sup_child_fail(report, "controlling terminal", NULL);
     if (make_cwd) mkdir_p(r->cwd);
     if (chdir(r->cwd) < 0) sup_child_fail(report, "chdir", r->cwd);
     if (r->set_caps && sup_limit_caps(r->caps) < 0) sup_child_fail(report, "capabilities", NULL);
@@ -165,7 +168,7 @@ _Noreturn static void exec_process(const struct proc_req *r, int out, int err, i
     }
     if (setgroups((size_t)r->ngids, r->gids) < 0 || setgid(r->gid) < 0 || setuid(r->uid) < 0)
         sup_child_fail(report, "user", NULL);
-    int in = open("/dev/null", O_RDONLY);
+    if (in < 0) in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         sup_child_fail(report, "stdio", NULL);
     environ = r->envp;
@@ -245,7 +248,7 @@ void container_init(const struct start_req *r, int out, int err, int report, int
     }
     pid_t pid = fork();
     if (pid < 0) sup_child_fail(report, "fork", NULL);
-    if (pid == 0) exec_process(&r->p, out, err, report, 1);
+    if (pid == 0) exec_process(&r->p, -1, out, err, report, 1);
     close(out);
     close(err);
     close(report);
@@ -258,7 +261,7 @@ void container_init(const struct start_req *r, int out, int err, int report, int
  * init pivoted into the container's rootfs, so the exec's root is the container's), then the
  * process as a child, waited for here. The agent kills that child through this one
  * (task_signal). The container's UTS and IPC namespaces are the guest's, as are ours. */
-void task_child(const struct exec_req *r, pid_t init, int out, int err, int report) {
+void task_child(const struct exec_req *r, pid_t init, int in, int out, int err, int report) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)init);
     int pidns = open(path, O_RDONLY | O_CLOEXEC);
@@ -272,9 +275,11 @@ void task_child(const struct exec_req *r, pid_t init, int out, int err, int repo
     close(mntns);
     pid_t pid = fork();
     if (pid < 0) sup_child_fail(report, "fork", NULL);
-    if (pid == 0) exec_process(&r->p, out, err, report, 0);
+    if (pid == 0) exec_process(&r->p, in, out, err, report, 0);
+    /* (in, out and err may be one terminal) */
+    if (in >= 0 && in != out) close(in);
+    if (err != out) close(err);
     close(out);
-    close(err);
     close(report);
     forward_and_wait(pid, -1);
 }

@@ -1,7 +1,9 @@
-/* vic-agent, tasks: execs in running containers (tether/protocol.h: exec, execsignal, execout,
- * execexit). The agent forks a child that joins the container (agent-exec.c task_child) and
- * runs the process under it; it reads the process's stdout and stderr and sends them to the
- * host as execout lines, then an execexit line with the child's exit code.
+/* vic-agent, tasks: execs in running containers (tether/protocol.h: exec, execio, execsignal,
+ * execresize, execout, execexit). The agent forks a child that joins the container
+ * (agent-exec.c task_child) and runs the process under it; it reads the process's stdout and
+ * stderr and sends them to the host as execout lines (exec), or hands its streams (a terminal's
+ * master, or pipes) to a channel of the data port (execio: agent-data.c), then sends an
+ * execexit line with the child's exit code once all the output has gone.
  *
  * Nothing here blocks the agent: the pipes are non-blocking, and each exec holds at most one
  * line the control port did not take yet. While it holds one, its pipes are not read: a host
@@ -9,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@ struct task {
     pid_t pid;       /* the child that joined the container; 0 once reaped */
     int code;        /* its exit code, once reaped */
     int out, err;    /* read ends of the process's stdout and stderr; -1 once closed */
+    uint32_t chan;   /* execio: the data port's channel that has its streams; else 0 */
     int exit_queued; /* the execexit line is the one held (or sent) */
     char error[SUP_REPORT_MAX + 64];
     char line[LINE_MAX_LEN];
@@ -59,49 +64,118 @@ static void send_exit(const char *id, const char *exec_id, int code, const char 
     send_line(VIC_TO_HOST_EXECEXIT " %s %s %d %s", id, exec_id, code, enc);
 }
 
+static void refuse(const struct exec_req *r, const char *why) {
+    chan_refused(r->chan);
+    task_refuse(r->id, r->exec_id, why);
+}
+
 void task_refuse(const char *id, const char *exec_id, const char *why) {
     agent_log("%s: exec %s: %s", id, exec_id, why);
     if (!valid_exec_id(exec_id)) return send_error(id, why);
     send_exit(id, exec_id, 126, why);
 }
 
+/* The process's ends of its stdin, stdout and stderr (fds[0..2]; -1: /dev/null for stdin) and
+ * the agent's (mine[0..2]; -1: none): pipes, or one terminal. 0, or -1 with errno. */
+static int make_stdio(const struct exec_req *r, int fds[3], int mine[3]) {
+    if (r->p.tty) {
+        int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        int unlock = 0;
+        if (master < 0) return -1;
+        struct winsize ws = {.ws_row = (unsigned short)r->rows, .ws_col = (unsigned short)r->cols};
+        int slave = -1;
+        if (ioctl(master, TIOCSPTLCK, &unlock) == 0 && ioctl(master, TIOCSWINSZ, &ws) == 0)
+            slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0) {
+            int e = errno;
+            close(master);
+            errno = e;
+            return -1;
+        }
+        fds[0] = fds[1] = fds[2] = slave;
+        mine[0] = mine[1] = master;
+        return 0;
+    }
+    int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* in, out, err */
+    int ok = 1;
+    for (int i = r->with_stdin ? 0 : 1; i < 3 && ok; i++) ok = pipe2(p[i], O_CLOEXEC) == 0;
+    if (!ok) {
+        int e = errno;
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 2; j++)
+                if (p[i][j] >= 0) close(p[i][j]);
+        errno = e;
+        return -1;
+    }
+    fds[0] = p[0][0];
+    mine[0] = p[0][1];
+    for (int i = 1; i < 3; i++) {
+        fds[i] = p[i][1];
+        mine[i] = p[i][0];
+    }
+    return 0;
+}
+
+static void close_stdio(int fds[3]) {
+    if (fds[0] >= 0 && fds[0] != fds[1]) close(fds[0]);
+    if (fds[2] >= 0 && fds[2] != fds[1]) close(fds[2]);
+    if (fds[1] >= 0) close(fds[1]);
+    fds[0] = fds[1] = fds[2] = -1;
+}
+
 void task_start(const struct exec_req *r) {
-    if (!valid_exec_id(r->exec_id)) return send_error(r->id, "bad exec id");
-    if (find_task(r->id, r->exec_id)) return task_refuse(r->id, r->exec_id, "exec id in use");
+    if (!valid_exec_id(r->exec_id)) {
+        chan_refused(r->chan);
+        return send_error(r->id, "bad exec id");
+    }
+    if (find_task(r->id, r->exec_id)) return refuse(r, "exec id in use");
     pid_t init = container_init_pid(r->id);
-    if (!init) return task_refuse(r->id, r->exec_id, "container not running");
+    if (!init) return refuse(r, "container not running");
+    if (r->chan && !chan_can_open(r->chan)) return refuse(r, "no data channel for its streams");
     struct task *t = NULL;
     for (int i = 0; i < MAX_TASKS && !t; i++)
         if (!tasks[i].used) t = &tasks[i];
-    if (!t) return task_refuse(r->id, r->exec_id, "too many execs in this VM");
-    int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* out, err, report */
-    int ok = 1;
-    for (int i = 0; i < 3 && ok; i++) ok = pipe2(p[i], O_CLOEXEC) == 0;
+    if (!t) return refuse(r, "too many execs in this VM");
+    int child[3] = {-1, -1, -1}, mine[3] = {-1, -1, -1}, report[2] = {-1, -1};
+    int ok = make_stdio(r, child, mine) == 0;
+    if (ok && pipe2(report, O_CLOEXEC) < 0) ok = 0;
     pid_t pid = ok ? fork() : -1;
     if (pid == 0) {
-        for (int i = 0; i < 3; i++) close(p[i][0]);
-        if (control_fd >= 0) close(control_fd);
-        task_child(r, init, p[0][1], p[1][1], p[2][1]);
+        int keep[4] = {child[0], child[1], child[2], report[1]};
+        close_fds_except(keep, 4);
+        task_child(r, init, child[0], child[1], child[2], report[1]);
     }
     int e = errno;
-    for (int i = 0; i < 3; i++)
-        if (p[i][1] >= 0) close(p[i][1]);
+    close_stdio(child);
+    if (report[1] >= 0) close(report[1]);
     if (pid < 0) {
-        for (int i = 0; i < 3; i++)
-            if (p[i][0] >= 0) close(p[i][0]);
-        return task_refuse(r->id, r->exec_id, strerror(e));
+        close_stdio(mine);
+        if (report[0] >= 0) close(report[0]);
+        return refuse(r, strerror(e));
     }
     memset(t, 0, sizeof *t);
     t->used = 1;
     snprintf(t->id, sizeof t->id, "%s", r->id);
     snprintf(t->exec_id, sizeof t->exec_id, "%s", r->exec_id);
     t->pid = pid;
-    t->out = p[0][0];
-    t->err = p[1][0];
-    fcntl(t->out, F_SETFL, O_NONBLOCK);
-    fcntl(t->err, F_SETFL, O_NONBLOCK);
+    t->out = t->err = -1;
+    if (r->chan) {
+        t->chan = r->chan;
+        chan_open_exec(r->chan, mine[0], mine[1], mine[2], r->p.tty); /* can_open said yes */
+    } else {
+        t->out = mine[1];
+        t->err = mine[2];
+        fcntl(t->out, F_SETFL, O_NONBLOCK);
+        fcntl(t->err, F_SETFL, O_NONBLOCK);
+    }
     /* Until the process has exec'd, or why it could not (the child then exits by itself). */
-    if (sup_read_report(p[2][0], t->error, sizeof t->error)) agent_log("%s: exec: %s", t->id, t->error);
+    if (sup_read_report(report[0], t->error, sizeof t->error))
+        agent_log("%s: exec: %s", t->id, t->error);
+}
+
+void task_resize(const char *id, const char *exec_id, int cols, int rows) {
+    struct task *t = find_task(id, exec_id);
+    if (t && t->chan) chan_resize(t->chan, cols, rows);
 }
 
 void task_signal(const char *id, const char *exec_id, int sig) {
@@ -124,6 +198,7 @@ int task_reaped(pid_t pid, int wstatus) {
         if (!t->used || t->pid != pid) continue;
         t->pid = 0;
         t->code = sup_exit_code(wstatus);
+        if (t->chan) chan_exec_reaped(t->chan);
         return 1;
     }
     return 0;
@@ -171,6 +246,7 @@ static void pump(struct task *t) {
         if (t->out >= 0 && read_chunk(t, &t->out, 1)) continue;
         if (t->err >= 0 && read_chunk(t, &t->err, 2)) continue;
         if (t->pid || t->out >= 0 || t->err >= 0) return;
+        if (t->chan && !chan_output_done(t->chan)) return; /* its EOF goes first */
         char enc[2 * SUP_REPORT_MAX];
         token_encode(t->error, enc, sizeof enc);
         t->line_len = (size_t)snprintf(t->line, sizeof t->line, VIC_TO_HOST_EXECEXIT " %s %s %d %s\n",
@@ -190,7 +266,8 @@ int tasks_poll_fds(struct pollfd *p, int *timeout) {
         struct task *t = &tasks[i];
         if (!t->used) continue;
         if (t->line_len) held = 1;
-        else if (!t->pid) *timeout = 0; /* reaped: its last output and exit go now */
+        else if (!t->pid && (!t->chan || chan_output_done(t->chan)))
+            *timeout = 0; /* reaped: its last output and exit go now */
         else {
             if (t->out >= 0) p[n++] = (struct pollfd){t->out, POLLIN, 0};
             if (t->err >= 0) p[n++] = (struct pollfd){t->err, POLLIN, 0};

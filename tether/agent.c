@@ -21,6 +21,7 @@
  *   agent-containers.c  the agent's side of each container: start, log, signal, exit, status
  *   agent-exec.c        the container's init and process (in the clone)
  *   agent-tasks.c       execs in running containers: their output and exits to the host
+ *   agent-data.c        the data port: interactive execs' streams, port-forward connections
  *   agent-cgroups.c     the containers' cgroups in the guest */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +83,16 @@ static void log_ready(void) {
     agent_log("ready (%s) at %s s of uptime", u.release, up);
 }
 
+void close_fds_except(const int *keep, int n) {
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; fd++) {
+        int k = 0;
+        for (int i = 0; i < n && !k; i++) k = keep[i] == fd;
+        if (!k) close(fd);
+    }
+}
+
 int main(void) {
     if (getpid() != 1) {
         fprintf(stderr, "vic-agent: runs as PID 1 of a pod VM's guest\n");
@@ -94,9 +105,10 @@ int main(void) {
         agent_log("no control port: powering off");
         power_off();
     }
+    if (data_open() < 0) agent_log("no data port: no interactive exec or port-forward");
     log_ready();
     for (;;) {
-        struct pollfd p[2 + 2 * MAX_CONTAINERS + 1 + 2 * MAX_TASKS];
+        struct pollfd p[2 + 2 * MAX_CONTAINERS + 1 + 2 * MAX_TASKS + 1 + 3 * MAX_CHANS];
         int np = 0;
         p[np++] = (struct pollfd){sfd, POLLIN, 0};
         int control_at = -1;
@@ -109,6 +121,8 @@ int main(void) {
         int pipes_at = np;
         np += containers_poll_fds(p + np, &timeout);
         np += tasks_poll_fds(p + np, &timeout);
+        int chans_at = np;
+        np += chans_poll_fds(p + np, &timeout);
         int r = poll(p, (nfds_t)np, timeout);
         if (r < 0 && errno != EINTR) {
             agent_log("poll: %s", strerror(errno));
@@ -121,6 +135,7 @@ int main(void) {
         while (sfd >= 0 && sup_read_signal(sfd, &si) == 1) {
         }
         containers_reap();
+        chans_pump(p + chans_at, np - chans_at);
         tasks_pump();
         if (control_at >= 0 && p[control_at].revents) control_ready(p[control_at].revents);
     }

@@ -4,6 +4,7 @@
 #define TETHER_AGENT_H
 
 #include <poll.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifndef SHARE_DIR /* a test build may put it elsewhere */
@@ -34,6 +35,8 @@ struct proc_req {
      * A start request's is its own (freed after it); an exec's points at its container's. */
     unsigned char *seccomp;
     size_t seccomp_len;
+    /* An exec's: its stdin is a terminal (it becomes its controlling terminal). */
+    int tty;
 };
 
 /* A request to start a container. */
@@ -60,6 +63,10 @@ struct exec_req {
     char *id;
     char *exec_id;
     struct proc_req p;
+    /* execio: its streams on this data port channel (0: exec, output as execout lines). */
+    uint32_t chan;
+    int with_stdin; /* its stdin reads the channel */
+    int cols, rows; /* its terminal's size, with p.tty */
 };
 
 /* agent.c: the main loop, and what every part uses. */
@@ -87,6 +94,27 @@ int control_pollable(void);       /* whether to poll the port now (not while no 
 void control_ready(short revents); /* reads and handles what the host sent */
 void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void send_error(const char *id, const char *msg);
+/* In a child the agent forks: closes every fd from 3 up but the n in keep (the agent's ports
+ * and other execs' pipes must not live on in a container). */
+void close_fds_except(const int *keep, int n);
+
+/* agent-data.c: the data port and its channels (tether/protocol.h). */
+extern int data_fd;
+int data_open(void); /* at boot; -1 if there is none (a qemu from before the data port) */
+int chan_can_open(uint32_t id);
+/* The channel of an interactive exec: it owns the fds from now on (in_fd -1: no stdin; with
+ * tty, in_fd and out_fd are the terminal's master and err_fd is -1). 0, or -1. */
+int chan_open_exec(uint32_t id, int in_fd, int out_fd, int err_fd, int tty);
+void chan_refused(uint32_t id);          /* an execio refused: RESET for its channel */
+void chan_exec_reaped(uint32_t id);      /* its process is gone: its output ends when drained */
+int chan_output_done(uint32_t id);       /* its EOF is queued (or it is gone) */
+int chan_resize(uint32_t id, int cols, int rows);
+void chan_connect(uint32_t id, int port); /* answers connect */
+/* Adds the port and the channels' fds to p (room for 1 + 3 * MAX_CHANS); lowers *timeout. */
+int chans_poll_fds(struct pollfd *p, int *timeout);
+/* Moves bytes between the port and the channels (p, n: the poll results, for the port's). */
+void chans_pump(const struct pollfd *p, int n);
+#define MAX_CHANS 64
 
 /* agent-cgroups.c: each container's limits inside the VM (the VM itself is the pod's size). */
 void cgroups_init(void);
@@ -101,7 +129,8 @@ _Noreturn void container_init(const struct start_req *r, int out, int err, int r
 
 /* In the child the agent forks for an exec: joins container `id`'s cgroup and the namespaces of
  * its init, forks the process and waits for it, exiting with its exit code. */
-_Noreturn void task_child(const struct exec_req *r, pid_t init, int out, int err, int report);
+_Noreturn void task_child(const struct exec_req *r, pid_t init, int in, int out, int err,
+                          int report);
 
 /* agent-containers.c: the agent's side of each container. */
 pid_t container_init_pid(const char *id); /* its init while it runs, else 0 */
@@ -128,6 +157,7 @@ void task_start(const struct exec_req *r);
  * its exec id is bad). */
 void task_refuse(const char *id, const char *exec_id, const char *why);
 void task_signal(const char *id, const char *exec_id, int sig);
+void task_resize(const char *id, const char *exec_id, int cols, int rows);
 int task_reaped(pid_t pid, int wstatus); /* 1 when pid was an exec's */
 /* Adds what the execs wait on to p (room for 1 + 2 * MAX_TASKS) and lowers *timeout; returns
  * how many it added. */

@@ -43,6 +43,7 @@
 #define VIC_SHARE_TAG "vic.containers"  /* virtio-9p: the containers' rootfs directories */
 #define VIC_CONTROL_PORT "vic.control"  /* virtio-serial: this protocol */
 #define VIC_LOG_PORT_PREFIX "vic.log."  /* virtio-serial: + container id, its iolog output */
+#define VIC_DATA_PORT "vic.data"        /* virtio-serial: channels' bytes (frames, below) */
 
 /* The longest line the agent reads (a start with its argv and environment). */
 #define VIC_MAX_LINE 262144
@@ -50,6 +51,51 @@
 /* The most bytes of an exec's output one execout line carries (base64: 4/3 of it, so an execout
  * line stays under 3 KiB and fits send_line's buffer). */
 #define VIC_EXEC_CHUNK 2048
+
+/* ---- the data port: channels ----
+ *
+ * Bytes of interactive execs (stdin, stdout, stderr) and of port-forward connections travel on
+ * the port VIC_DATA_PORT, not on the control port, in binary frames, so that a busy stream
+ * never delays a control line and no line needs base64. Each stream is a channel: CHAN, a
+ * number the host hands out (1..2^32-1, never reused while the host stays connected) in the
+ * request that opens it (execio, connect). A frame is an 8-byte header and LEN bytes:
+ *
+ *   CHAN (4 bytes, big-endian)  TYPE (1)  0 (1)  LEN (2, big-endian, at most VIC_FRAME_MAX)
+ *
+ * TYPE:
+ *   VIC_FRAME_DATA    bytes: host -> guest an exec's stdin or what goes to the connection;
+ *                     guest -> host an exec's stdout (with a terminal: the terminal's output)
+ *                     or what came from the connection
+ *   VIC_FRAME_STDERR  guest -> host: an exec's stderr (none with a terminal)
+ *   VIC_FRAME_EOF     no more DATA from the sender: host -> guest stdin is closed (ignored
+ *                     with a terminal) or the connection is half-closed (shutdown SHUT_WR);
+ *                     guest -> host all of the exec's output has been sent (it comes before
+ *                     its execexit) or the connection's peer has closed its side
+ *   VIC_FRAME_CREDIT  LEN 4: a big-endian count of DATA/STDERR bytes the receiver has passed on
+ *                     since its last CREDIT
+ *   VIC_FRAME_RESET   the channel is over, whatever is in flight: host -> guest the agent
+ *                     closes its ends (an exec's process sees EOF or EPIPE, a connection is
+ *                     closed); guest -> host the agent has given it up (a write failed)
+ *
+ * The agent opens its side of a channel with a CREDIT of VIC_DATA_WINDOW: the host sends no
+ * frame on a channel before that (the request that opens it travels on the control port, and
+ * the two ports keep no order between them).
+ *
+ * Flow control, per channel and direction: a sender has at most VIC_DATA_WINDOW bytes of
+ * DATA/STDERR sent and not yet credited back; the receiver buffers at most that much per
+ * channel and treats more as a broken peer (it resets the channel). So a slow reader holds up
+ * only its own channel, never the port. The agent frees a channel once it has sent its EOF (or
+ * RESET) and has the host's EOF or RESET (an exec without stdin: its EOF only); frames for a
+ * channel it does not have are dropped. With no host on the port (it hangs up) every channel
+ * is reset. The host trusts no channel number it did not hand out. */
+#define VIC_FRAME_HEADER 8
+#define VIC_FRAME_MAX 16384
+#define VIC_DATA_WINDOW 262144
+#define VIC_FRAME_DATA 0
+#define VIC_FRAME_STDERR 1
+#define VIC_FRAME_EOF 2
+#define VIC_FRAME_CREDIT 3
+#define VIC_FRAME_RESET 4
 
 /* ---- host -> guest: requests ---- */
 
@@ -114,6 +160,28 @@
 #define VIC_TO_GUEST_EXEC_FIELDS "ID EXECID UID GID GIDS CWD ARGC ARG... ENVC ENV..."
 #define VIC_TO_GUEST_EXEC_NFIELDS 8
 
+/* As exec, with its streams on channel CHAN of the data port rather than in execout lines:
+ * FLAGS is "-", or a comma list of "stdin" (its stdin reads the channel's DATA; else
+ * /dev/null) and "tty" (it runs on a pseudo-terminal of COLS x ROWS characters, 0..65535:
+ * stdin, stdout and stderr are the terminal, its output comes as DATA). Answered by the
+ * channel's output and EOF, then an execexit line (as for exec; a refusal comes as execexit
+ * alone, and the agent resets the channel). */
+#define VIC_TO_GUEST_EXECIO "execio"
+#define VIC_TO_GUEST_EXECIO_FIELDS "ID EXECID UID GID GIDS CWD ARGC ARG... ENVC ENV... CHAN FLAGS COLS ROWS"
+#define VIC_TO_GUEST_EXECIO_NFIELDS 12
+
+/* The terminal of exec EXECID of container ID is now COLS x ROWS (its process gets SIGWINCH). */
+#define VIC_TO_GUEST_EXECRESIZE "execresize"
+#define VIC_TO_GUEST_EXECRESIZE_FIELDS "ID EXECID COLS ROWS"
+#define VIC_TO_GUEST_EXECRESIZE_NFIELDS 4
+
+/* Opens a TCP connection inside the guest to its loopback, 127.0.0.1:PORT (then [::1]:PORT),
+ * whose bytes travel on channel CHAN of the data port (kubectl port-forward). Answered by
+ * connected, or by connfail. */
+#define VIC_TO_GUEST_CONNECT "connect"
+#define VIC_TO_GUEST_CONNECT_FIELDS "CHAN PORT"
+#define VIC_TO_GUEST_CONNECT_NFIELDS 2
+
 /* Sends signal SIGNO to exec EXECID of container ID (SIGKILL: its timeout is up). */
 #define VIC_TO_GUEST_EXECSIGNAL "execsignal"
 #define VIC_TO_GUEST_EXECSIGNAL_FIELDS "ID EXECID SIGNO"
@@ -160,6 +228,16 @@
 #define VIC_TO_HOST_EXECEXIT "execexit"
 #define VIC_TO_HOST_EXECEXIT_FIELDS "ID EXECID CODE ERROR"
 #define VIC_TO_HOST_EXECEXIT_NFIELDS 4
+
+/* The connection of channel CHAN is made: its bytes follow on the data port. */
+#define VIC_TO_HOST_CONNECTED "connected"
+#define VIC_TO_HOST_CONNECTED_FIELDS "CHAN"
+#define VIC_TO_HOST_CONNECTED_NFIELDS 1
+
+/* The connection of channel CHAN could not be made: why (the channel is no more). */
+#define VIC_TO_HOST_CONNFAIL "connfail"
+#define VIC_TO_HOST_CONNFAIL_FIELDS "CHAN MESSAGE"
+#define VIC_TO_HOST_CONNFAIL_NFIELDS 2
 
 /* Container ID's log file is full: the agent has written SIZE bytes to it through the port, ends
  * at an entry boundary and writes nothing more until rotated. The host, once the file holds

@@ -12,6 +12,7 @@ import {
   TO_GUEST,
   TO_HOST,
 } from './protocol.js';
+import { DATA_WINDOW, FRAME, FRAME_HEADER, FRAME_MAX } from '../vm/data-frames.js';
 
 const header = readFileSync(
   fileURLToPath(new URL('../../../tether/protocol.h', import.meta.url)),
@@ -37,6 +38,11 @@ describe('the protocol as tether/protocol.h defines it', () => {
 
   it('has the same limits', () => {
     expect(header).toContain(`#define VIC_MAX_LINE ${MAX_LINE}\n`);
+    expect(header).toContain(`#define VIC_FRAME_HEADER ${FRAME_HEADER}\n`);
+    expect(header).toContain(`#define VIC_FRAME_MAX ${FRAME_MAX}\n`);
+    expect(header).toContain(`#define VIC_DATA_WINDOW ${DATA_WINDOW}\n`);
+    for (const [name, type] of Object.entries(FRAME))
+      expect(header).toContain(`#define VIC_FRAME_${name.toUpperCase()} ${type}\n`);
     expect(header).toContain(`#define VIC_EXEC_CHUNK ${EXEC_CHUNK}\n`);
   });
 

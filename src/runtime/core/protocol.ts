@@ -13,6 +13,9 @@ export const TO_GUEST = {
   poweroff: 0,
   exec: 8,
   execsignal: 3,
+  execio: 12,
+  execresize: 4,
+  connect: 2,
   rotated: 1,
   stats: 1,
 } as const;
@@ -25,6 +28,8 @@ export const TO_HOST = {
   error: 2,
   execout: 4,
   execexit: 4,
+  connected: 1,
+  connfail: 2,
   rotate: 2,
   stats: 8,
 } as const;

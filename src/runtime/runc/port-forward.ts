@@ -7,17 +7,14 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
-import { conflict, invalidInput, unavailable } from '../errors.js';
+import { conflict, unavailable } from '../errors.js';
+import { checkForwardPort } from '../core/forward-port.js';
 import { isAlive, type ProcessIdentity } from '../core/proc.js';
 
 /** Where the helper is: beside the tether (tether/build.sh builds both). */
 export const netnsConnectPath = (tether: string): string => join(dirname(tether), 'netns-connect');
 
-/** Checks a port as the kubelet does: 1..65535. */
-export function checkForwardPort(port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw invalidInput(`port ${port}: want 1 to 65535`);
-}
+export { checkForwardPort } from '../core/forward-port.js';
 
 /**
  * Connects to `port` on the pod's loopback: resolves with the connection once it is made;

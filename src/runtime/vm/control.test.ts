@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAgentLine } from './control.js';
+import { ControlChannel, MAX_AGENT_LINE, parseAgentLine, type AgentMessage } from './control.js';
 
 describe('agent lines', () => {
   it('parses the news the agent sends', () => {
@@ -106,3 +110,70 @@ describe('stats lines', () => {
       expect(parseAgentLine(bad), bad).toBeUndefined();
   });
 });
+
+describe('connect answers', () => {
+  it('parses connected and connfail with their channel', () => {
+    expect(parseAgentLine('connected 7')).toEqual({ type: 'connected', chan: 7 });
+    expect(parseAgentLine('connfail 4294967295 127.0.0.1:%20refused')).toEqual({
+      type: 'connfail',
+      chan: 4294967295,
+      message: '127.0.0.1: refused',
+    });
+  });
+
+  it('refuses channel numbers the host cannot have handed out, and wrong field counts', () => {
+    for (const line of [
+      'connected 0',
+      'connected 4294967296',
+      'connected 01',
+      'connected -1',
+      'connected x',
+      'connected 99999999999999999999',
+      'connected 1 2',
+      'connfail 1',
+    ])
+      expect(parseAgentLine(line), line).toBeUndefined();
+  });
+
+  it("keeps a connfail's message to one short line", () => {
+    const m = parseAgentLine(`connfail 1 a%0Ab%1B${'x'.repeat(2000)}`);
+    expect(m).toMatchObject({ type: 'connfail', chan: 1 });
+    const message = (m as { message: string }).message;
+    expect(message.length).toBe(512);
+    expect(message).toMatch(/^a\\u000ab\\u001bx+$/);
+  });
+});
+
+describe('the control channel', () => {
+  it('drops a line longer than MAX_AGENT_LINE, and only that line', async () => {
+    const [host, guest] = await socketPair();
+    const ch = ControlChannel.over(host);
+    const got: AgentMessage[] = [];
+    ch.on('message', (m: AgentMessage) => got.push(m));
+    guest.write('connected 1\n');
+    guest.write(`connected ${'9'.repeat(MAX_AGENT_LINE + 10)}`);
+    guest.write('connected 2\nconnected 3\n');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toEqual([
+      { type: 'connected', chan: 1 },
+      { type: 'connected', chan: 3 },
+    ]);
+    ch.close();
+    guest.destroy();
+  });
+});
+
+/** Two connected sockets, over a unix socket in a directory of its own. */
+async function socketPair(): Promise<[Socket, Socket]> {
+  const dir = mkdtempSync(join(tmpdir(), 'control-test-'));
+  const path = join(dir, 's');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(path, r));
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect(path);
+  const guest = await accepted;
+  await new Promise((r) => client.once('connect', r));
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+  return [client, guest];
+}

@@ -4,6 +4,7 @@
 // guest's share.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { escapeControls } from '../../errdefs.js';
 import { unavailable } from '../errors.js';
 import {
   decodeLine,
@@ -23,7 +24,19 @@ export type AgentMessage =
   | { type: 'rotate'; id: string; size: number }
   | ExecOutput
   | ExecExit
-  | GuestStats;
+  | GuestStats
+  | ConnectAnswer;
+
+/** The agent's answer to connect: the connection on channel `chan` is made, or why not. */
+export type ConnectAnswer =
+  { type: 'connected'; chan: number } | { type: 'connfail'; chan: number; message: string };
+
+/** A channel number as the protocol writes it (1..2^32-1, decimal); undefined otherwise. */
+function parseChannel(t: string): number | undefined {
+  if (!/^[1-9]\d{0,9}$/.test(t)) return undefined;
+  const n = Number(t);
+  return n <= 0xffffffff ? n : undefined;
+}
 
 /** A container's cgroup figures in the guest (the agent's answer to `stats`). */
 export interface GuestStats {
@@ -126,10 +139,23 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
       return parseExecTokens(t);
     case 'stats':
       return parseStatsTokens(t);
+    case 'connected': {
+      const chan = t.length === TO_HOST.connected + 1 ? parseChannel(t[1]) : undefined;
+      return chan === undefined ? undefined : { type: 'connected', chan };
+    }
+    case 'connfail': {
+      const chan = t.length === TO_HOST.connfail + 1 ? parseChannel(t[1]) : undefined;
+      // The message goes into an error the user sees: one line, of a sane length.
+      const message = t[2] === undefined ? undefined : escapeControls(t[2]).slice(0, 512);
+      return chan === undefined ? undefined : { type: 'connfail', chan, message: message! };
+    }
     default:
       return parseStatusTokens(t);
   }
 }
+
+/** The longest line taken from the agent (its own are under 4 KiB: tether/agent-control.c). */
+export const MAX_AGENT_LINE = 64 * 1024;
 
 /**
  * A connection to the agent. Emits 'message' (AgentMessage) and 'close' (the socket is gone:
@@ -137,6 +163,7 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
  */
 export class ControlChannel extends EventEmitter {
   private buf = '';
+  private skipping = false;
   private closed = false;
 
   private constructor(private readonly socket: Socket) {
@@ -173,10 +200,19 @@ export class ControlChannel extends EventEmitter {
     while ((nl = this.buf.indexOf('\n')) >= 0) {
       const line = this.buf.slice(0, nl);
       this.buf = this.buf.slice(nl + 1);
+      // The tail of a line that was too long is no message.
+      if (this.skipping) {
+        this.skipping = false;
+        continue;
+      }
       const msg = parseAgentLine(line);
       if (msg) this.emit('message', msg);
     }
-    if (this.buf.length > 1 << 20) this.buf = ''; // not the agent talking
+    // Not the agent talking (its lines are at most a few KiB): dropped to the next newline.
+    if (this.buf.length > MAX_AGENT_LINE) {
+      this.buf = '';
+      this.skipping = true;
+    }
   }
 
   send(tokens: (string | number)[]): void {

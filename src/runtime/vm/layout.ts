@@ -2,7 +2,7 @@
 // share a VCH's runtime directory with the runc backend). Everything needed to find the VMs and
 // containers again after a VCH restart is on disk.
 //
-//   <state>/vm/sandboxes/<id>/      sandbox.json, qemu.pid, control.sock and qmp.sock (qemu's
+//   <state>/vm/sandboxes/<id>/      sandbox.json, qemu.pid, control.sock, data.sock, qmp.sock (qemu's
 //                                   unix sockets), console.log (the guest's serial console), qemu.log (qemu's stderr),
 //   <state>/vm/sandboxes/<id>/hosts, resolv.conf   the pod's, bound into each container (as volumes)
 //   <state>/vm/sandboxes/<id>/share/                 the 9p export "vic.containers":
@@ -36,6 +36,7 @@ export class VmLayout {
       // Relative names: qemu binds them in its working directory (the sandbox directory), as a
       // unix socket's path may not exceed 107 bytes and a state directory can be long.
       controlSocketName: 'control.sock',
+      dataSocketName: 'data.sock',
       qmpSocketName: 'qmp.sock',
       consoleLog: join(dir, 'console.log'),
       qemuLog: join(dir, 'qemu.log'),

@@ -10,6 +10,7 @@ import { writeJsonAtomic } from '../core/files.js';
 import { identify, isAlive, type ProcessIdentity } from '../core/proc.js';
 import type { SandboxSpec } from '../runtime.js';
 import { ControlChannel, type AgentMessage } from './control.js';
+import { DataMux } from './data-mux.js';
 import type { Guest } from './guest-build.js';
 import type { VmLayout } from './layout.js';
 import { checkSysctls } from '../sysctls.js';
@@ -54,6 +55,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PodVm {
   control?: ControlChannel;
+  /** The data port (interactive execs, port-forwards); absent for a qemu started without it. */
+  data?: DataMux;
   private qmp?: Qmp;
   /** Resolves once the agent has said hello on the current connection. */
   ready?: Promise<void>;
@@ -82,7 +85,7 @@ export class PodVm {
     const guest = await this.hooks.guest();
     const dirs = this.dirs;
     await mkdir(dirs.share, { recursive: true });
-    for (const f of [dirs.pidFile, dirs.controlSocketName, dirs.qmpSocketName])
+    for (const f of [dirs.pidFile, dirs.controlSocketName, dirs.dataSocketName, dirs.qmpSocketName])
       await rm(join(dirs.dir, f), { force: true });
     const pid = await launchQemu(
       {
@@ -103,6 +106,7 @@ export class PodVm {
           cwd: dirs.dir,
           pidFile: dirs.pidFile,
           controlSocket: dirs.controlSocketName,
+          dataSocket: dirs.dataSocketName,
           qmpSocket: dirs.qmpSocketName,
           consoleLog: dirs.consoleLog,
           stderrLog: dirs.qemuLog,
@@ -148,6 +152,7 @@ export class PodVm {
     const work = (async () => {
       this.qmp?.close();
       this.control?.close();
+      this.data?.close();
       const qmp = await inDir(dirs.dir, dirs.qmpSocketName, (p) => Qmp.connect(p));
       this.qmp = qmp;
       const control = await inDir(dirs.dir, dirs.controlSocketName, (p) =>
@@ -156,6 +161,14 @@ export class PodVm {
       this.control = control;
       control.on('message', (m: AgentMessage) => this.hooks.onMessage(m));
       control.on('close', () => void this.onControlClosed(control));
+      // A qemu launched by a VCH from before the data port has none: no interactive exec there.
+      this.data = await inDir(dirs.dir, dirs.dataSocketName, (p) => DataMux.connect(p)).catch(
+        (e: Error) => {
+          this.hooks.log.warn({ sandbox: this.rec.id, err: e.message }, 'pod VM has no data port');
+          return undefined;
+        },
+      );
+      if (this.data) this.data.log = (msg) => this.hooks.log.warn({ sandbox: this.rec.id }, msg);
       // The ports this qemu has already (after a VCH restart): chardevs are named log-<id>.
       const chardevs = (await qmp.execute('query-chardev')) as { label: string }[];
       this.ports = new Set(
@@ -305,6 +318,7 @@ export class PodVm {
     if (this.gone) return;
     this.gone = true;
     this.control?.close();
+    this.data?.close();
     this.qmp?.close();
     this.ports = new Set();
     await this.hooks.onGone();
@@ -313,6 +327,7 @@ export class PodVm {
   /** Closes the connections; the VM runs on (the VCH is shutting down). */
   detach(): void {
     this.control?.close();
+    this.data?.close();
     this.qmp?.close();
   }
 

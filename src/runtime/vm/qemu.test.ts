@@ -13,6 +13,7 @@ const launch: VmLaunch = {
     cwd: '/state/vm/sandboxes/x',
     pidFile: '/state/vm/sandboxes/x/qemu.pid',
     controlSocket: 'control.sock',
+    dataSocket: 'data.sock',
     qmpSocket: 'qmp.sock',
     consoleLog: '/state/vm/sandboxes/x/console.log',
     stderrLog: '/state/vm/sandboxes/x/qemu.log',
@@ -38,7 +39,7 @@ describe('qemu launch', () => {
     expect(kernelCmdline(launch)).not.toContain('vic.net');
   });
 
-  it("builds a microvm with the share and the control port, under qemu's sandbox", () => {
+  it("builds a microvm with the share, the control and data ports, under qemu's sandbox", () => {
     const a = qemuArgs(launch);
     const after = (flag: string) => a.filter((_, i) => a[i - 1] === flag);
     expect(after('-M')[0]).toMatch(/^microvm/);
@@ -60,6 +61,8 @@ describe('qemu launch', () => {
     expect(after('-device')).toContain(
       'virtserialport,bus=vser0.0,chardev=control,name=vic.control',
     );
+    expect(after('-chardev')[1]).toBe('socket,id=data,path=data.sock,server=on,wait=off');
+    expect(after('-device')).toContain('virtserialport,bus=vser0.0,chardev=data,name=vic.data');
     expect(after('-serial')).toEqual(['file:/state/vm/sandboxes/x/console.log']);
     expect(a).not.toContain('-cpu');
     expect(qemuArgs({ ...launch, accel: 'kvm' })).toContain('host');

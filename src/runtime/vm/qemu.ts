@@ -1,6 +1,7 @@
 // Launching a pod VM: qemu's microvm machine (no PCI, no firmware to speak of: the fastest boot),
 // the guest's kernel and initramfs, one virtio-9p share holding every container's rootfs and
-// status directory, a virtio-serial bus carrying the control port (a unix socket) and, added
+// status directory, a virtio-serial bus carrying the control port and the data port (unix
+// sockets: the data port carries interactive execs' streams and port-forwards) and, added
 // while it runs, one port per container whose chardev appends to the container's output.log.
 // qemu runs detached with a pid file, so it outlives the VCH; a new VCH finds it by that file and
 // reconnects to its sockets. qemu itself runs as an unprivileged uid of the VM's own with the
@@ -19,6 +20,7 @@ export interface VmPaths {
   cwd: string;
   pidFile: string;
   controlSocket: string;
+  dataSocket: string;
   qmpSocket: string;
   consoleLog: string;
   /** qemu's own messages (its stderr). */
@@ -63,6 +65,7 @@ export interface VmNet {
 }
 
 export const CONTROL_PORT = 'vic.control';
+export const DATA_PORT = 'vic.data';
 export const SHARE_TAG = 'vic.containers';
 /** The virtio-serial bus added ports hang off. */
 export const SERIAL_BUS = 'vser0.0';
@@ -192,6 +195,10 @@ export function qemuArgs(l: VmLaunch): string[] {
     `socket,id=control,path=${q(p.controlSocket)},server=on,wait=off`,
     '-device',
     `virtserialport,bus=${SERIAL_BUS},chardev=control,name=${CONTROL_PORT}`,
+    '-chardev',
+    `socket,id=data,path=${q(p.dataSocket)},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=${SERIAL_BUS},chardev=data,name=${DATA_PORT}`,
     ...(l.net
       ? [
           // The tap exists and is on the bridge (the VCH made it): qemu only opens it, and runs
@@ -244,7 +251,12 @@ const LAUNCH_TIMEOUT_MS = 30_000;
 export function launchQemu(l: VmLaunch, qemu = 'qemu-system-x86_64'): Promise<number> {
   const p = l.paths;
   const ready = () =>
-    [p.pidFile, join(p.cwd, p.controlSocket), join(p.cwd, p.qmpSocket)].every((f) => existsSync(f));
+    [
+      p.pidFile,
+      join(p.cwd, p.controlSocket),
+      join(p.cwd, p.dataSocket),
+      join(p.cwd, p.qmpSocket),
+    ].every((f) => existsSync(f));
   if (l.jail && !existsSync(l.jail.path))
     return Promise.reject(unavailable(`no vm-jail at ${l.jail.path}: run npm run build`));
   return new Promise((resolve, reject) => {

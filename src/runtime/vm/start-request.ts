@@ -77,7 +77,7 @@ export function requestStart(
   const id = String(request[1]);
   return new Promise((resolve, reject) => {
     const onMsg = (m: AgentMessage) => {
-      if (m.type === 'hello' || m.id !== id) return;
+      if (m.type === 'hello' || !('id' in m) || m.id !== id) return;
       if (m.type === 'error') finish(unavailable(`the pod VM could not start ${id}: ${m.message}`));
       else if ((m.type === 'started' || m.type === 'exited') && m.startedNs > previousStartNs)
         finish(undefined, m);

@@ -9,10 +9,10 @@ import { containerSeccomp } from '../seccomp/container.js';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { conflict, invalidInput, notFound, notImplemented, unavailable } from '../errors.js';
+import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
 import { exitOutcome, markRunning, type ContainerRecord } from '../core/container-record.js';
 import { readJson, writeJsonAtomic } from '../core/files.js';
-import { pushedExecStream, type ExecIo, type ExecProcess } from '../core/exec.js';
+import type { ExecIo, ExecProcess } from '../core/exec.js';
 import type { ExitedRecord } from '../core/protocol.js';
 import { isMounted, prepareRootfs } from '../core/rootfs.js';
 import { mountedUnder, prepareMounts } from '../core/volume-mounts.js';
@@ -32,7 +32,11 @@ import { readTapUsage } from '../stats/tap-dev.js';
 import type { SandboxUsage } from '../stats/types.js';
 import { hostsFile, resolvConfFile } from '../core/etc-files.js';
 import { vmContainerSample } from './stats-request.js';
-import type { AgentMessage } from './control.js';
+import type { AgentMessage, ControlChannel } from './control.js';
+import type { DataMux } from './data-mux.js';
+import { requestExecStream } from './exec-stream.js';
+import { connectInVm } from './port-forward.js';
+import type { Duplex } from 'node:stream';
 import { buildGuest, type Guest, type GuestBuildOptions } from './guest-build.js';
 import { VmLayout } from './layout.js';
 import { PodVm, type SandboxRecord } from './pod-vm.js';
@@ -363,15 +367,34 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
     return requestExec(control, rec.id, proc, io);
   }
 
-  /** Output only, for now: the agent's exec has no stdin or terminal path yet. */
+  /** Its streams on a channel of the VM's data port (exec-stream.ts). */
   protected async runExecStream(
     rec: ContainerRecord,
     proc: ExecProcess,
     options: ExecStreamOptions,
   ): Promise<ExecStream> {
-    if (options.stdin || options.tty)
-      throw notImplemented('exec with stdin or a terminal is not supported in pod VMs yet');
-    return pushedExecStream((io) => this.runExec(rec, proc, io));
+    const { control, data } = this.channels(rec.sandboxId, `exec in ${rec.id}`);
+    return requestExecStream(control, data, rec.id, proc, options);
+  }
+
+  /** A connection the VM's agent makes to the port on the guest's loopback (port-forward.ts). */
+  async portForward(sandboxId: string, port: number): Promise<Duplex> {
+    await this.ready();
+    const { control, data } = this.channels(sandboxId, 'port-forward');
+    return connectInVm(control, data, port);
+  }
+
+  /** The running VM's control and data connections; Conflict/Unavailable when it has none. */
+  private channels(sandboxId: string, what: string): { control: ControlChannel; data: DataMux } {
+    const vm = this.vm(sandboxId);
+    const { control, data } = vm;
+    if (vm.gone || !control || control.isClosed)
+      throw conflict(`${what}: the pod VM of sandbox ${sandboxId} is not running`);
+    if (!data || data.isClosed)
+      throw unavailable(
+        `${what}: this pod VM has no data port (it was started by an older VCH); restart the pod`,
+      );
+    return { control, data };
   }
 
   /** Its cgroup's figures from the guest's agent, and its layer on the share. */
