@@ -35,7 +35,7 @@ build() { # build NAME FILE.c...
   mv -f "${out}/${name}.tmp.$$" "${out}/${name}"
 }
 trap 'rm -f "${out}"/*.tmp.$$' EXIT
-if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/console-relay.c"; fi
+if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/attach-server.c" "${here}/console-relay.c"; fi
 # A runc pod's port-forward connections: standalone, it needs none of the shared pieces.
 if [[ "${what}" != agent ]]; then
   "${cc}" "${flags[@]}" -o "${out}/netns-connect.tmp.$$" "${here}/netns-connect.c"
