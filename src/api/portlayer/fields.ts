@@ -171,6 +171,7 @@ export const MODELS = {
     execIn: ext('string'),
     timeoutSeconds: ext('integer'),
     terminationMessagePath: ext('string'),
+    stdinOnce: ext('boolean'),
   }),
   TaskInspectConfig: model<M.TaskInspectConfig>(['TaskInspectConfig', 'TaskWaitConfig'], {
     handle: str,

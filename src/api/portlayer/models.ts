@@ -172,6 +172,11 @@ export interface TaskJoinConfig {
    * the task's ProcessConfig.terminationMessage.
    */
   terminationMessagePath?: string;
+  /**
+   * extension: with openStdin on a task (not an exec), its stdin closes once the first attach
+   * session with stdin ends (Kubernetes' stdinOnce, Docker's StdinOnce).
+   */
+  stdinOnce?: boolean;
 }
 
 /** Names an exec task (`GET /tasks`, `GET /tasks/wait`); the handle is one of its pod. */

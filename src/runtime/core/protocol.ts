@@ -15,6 +15,10 @@ export const TO_GUEST = {
   execsignal: 3,
   rotated: 1,
   stats: 1,
+  attach: 2,
+  attachin: 2,
+  attachclose: 1,
+  attachresize: 3,
 } as const;
 
 /** Messages from the agent (and, for started/exited, from a runc tether's status fd). */

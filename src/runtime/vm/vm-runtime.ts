@@ -282,6 +282,11 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   }
 
   protected override async prepare(rec: ContainerRecord): Promise<void> {
+    const io = rec.spec.stdio;
+    if (io?.stdin || io?.tty)
+      throw notImplemented(
+        `a container's own ${io.tty ? 'terminal' : 'stdin'} (attach) is not supported in a pod VM yet: run it on runc`,
+      );
     // The log exists before the VM's port appends to it.
     await mkdir(dirname(rec.spec.logPath), { recursive: true });
     await (await open(rec.spec.logPath, 'a', 0o640)).close();

@@ -163,6 +163,9 @@ export class Committer {
           terminationMessagePath: task.terminationMessagePath,
         }),
         ...(task.mounts?.length && { mounts: task.mounts }),
+        ...(task.openStdin && { stdin: true }),
+        ...(task.stdinOnce && { stdinOnce: true }),
+        ...(task.tty && { tty: true }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

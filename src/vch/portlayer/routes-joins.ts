@@ -112,6 +112,9 @@ export function addJoinRoutes(
       security: taskSecurity(body),
       groupAdd: optStrings(body, 'groupAdd'),
       terminationMessagePath: messagePath(body),
+      ...(optBool(body, 'openStdin') && { openStdin: true }),
+      ...(optBool(body, 'openStdin') && optBool(body, 'stdinOnce') && { stdinOnce: true }),
+      ...(optBool(body, 'tty') && { tty: true }),
     };
     if (!set.images.has(task.deltaID))
       throw invalidInput(`task ${name}: join an image as ${JSON.stringify(task.deltaID)} first`);

@@ -118,6 +118,9 @@ export class ContainerService {
         ...(req.security && { security: req.security }),
         ...(req.terminationMessagePath && { terminationMessagePath: req.terminationMessagePath }),
         ...(mounts.runtime.length > 0 && { mounts: mounts.runtime }),
+        ...((req.stdin || req.tty) && {
+          stdio: { stdin: req.stdin === true, stdinOnce: req.stdinOnce === true, tty: req.tty === true },
+        }),
       });
     } catch (e) {
       db.transaction(() => {
