@@ -66,13 +66,17 @@ async function feedStdin(
   socket: Duplex,
   head: Buffer,
   signal: AbortSignal,
+  log?: VchLogger,
 ): Promise<void> {
   socket.pause();
   let session: AttachSession;
   try {
     session = await vch.attachSession(id, { stdin: true, signal });
-  } catch {
-    socket.resume(); // exited before it ran, or the client left: input is moot
+  } catch (e) {
+    // Exited before it ran, or the client left: input is moot. Anything else is worth a line.
+    if (!signal.aborted && statusOf(e) !== 409)
+      log?.warn({ container: id, err: oneLine(e) }, 'attach: stdin not connected');
+    socket.resume();
     return;
   }
   const stdin = session.stdin!;
@@ -125,9 +129,11 @@ export async function handleUpgrade(
     const stderr = queryBool(query, 'stderr');
     const ac = new AbortController();
     socket.once('close', () => ac.abort(new Error('client went away')));
+    // The output ends with the container's run, the client, or (below) the client's input.
+    const detach = new AbortController();
     const output = await vch.attach(c.id, {
       stream: stdout && stderr ? 'all' : stdout ? 'stdout' : stderr ? 'stderr' : 'all',
-      signal: ac.signal,
+      signal: AbortSignal.any([ac.signal, detach.signal]),
     });
     const multiplexed = !tty && compareVersions(apiVersion, '1.42') >= 0;
     socket.write(
@@ -139,8 +145,8 @@ export async function handleUpgrade(
       // The input ends the session's output too, unless the container's stdin closes with it
       // and its output runs on to the end (StdinOnce without a terminal): Docker's rule.
       const endsOutput = !(c.config.stdinOnce === true && !tty);
-      void feedStdin(vch, c.id, socket, head, ac.signal).then(() => {
-        if (endsOutput) output.destroy();
+      void feedStdin(vch, c.id, socket, head, ac.signal, log).then(() => {
+        if (endsOutput) detach.abort(new Error('the input is over'));
       });
     } else {
       socket.resume(); // nothing to feed: drop what the client sends
@@ -152,7 +158,7 @@ export async function handleUpgrade(
         if (!ok) break;
       }
     } catch (e) {
-      if (!output.destroyed) throw e;
+      if (!detach.signal.aborted) throw e;
     } finally {
       output.destroy();
     }
