@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ANNOTATION_RUNTIME } from '../cache/vic-pod.js';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { testPod } from '../../../../test/support/pods.js';
@@ -129,7 +130,9 @@ function readmeSection(): string {
   return readme.slice(start, end);
 }
 
-describe.each(TYPES)('$name', ({ type, table, place, refusedValues }) => {
+const VM_ONLY = ['stdin', 'stdinOnce', 'tty'];
+
+describe.each(TYPES)('$name', ({ type, name, table, place, refusedValues }) => {
   const fields = type.getAttributeTypeMap().map((a) => a.name);
 
   it('every field of the type is decided, and every decision is a field of the type', () => {
@@ -149,6 +152,9 @@ describe.each(TYPES)('$name', ({ type, table, place, refusedValues }) => {
       if ('gap' in rule && !(field in refusedValues)) continue; // no value to refuse
       expect(refusedValues, `a refused value for ${field}`).toHaveProperty([field]);
       const pod = appPod();
+      // A container's own stdin and terminal are refused in a pod VM only.
+      if (VM_ONLY.includes(field) && name === 'V1Container')
+        pod.metadata!.annotations = { [ANNOTATION_RUNTIME]: 'vm' };
       const path = place(pod, { [field]: refusedValues[field] });
       expect(() => validatePod(pod), field).toThrow(`${path}: ${reason}`);
       try {
@@ -208,6 +214,14 @@ describe('validatePod', () => {
       },
     });
     expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('accepts stdin, stdinOnce and tty on runc (the tether holds them), refuses them in a VM', () => {
+    const pod = appPod();
+    Object.assign(pod.spec!.containers[0], { stdin: true, stdinOnce: true, tty: true });
+    expect(() => validatePod(pod)).not.toThrow();
+    pod.metadata!.annotations = { [ANNOTATION_RUNTIME]: 'vm' };
+    expect(() => validatePod(pod)).toThrow(/stdin is not supported in a pod VM yet/);
   });
 
   it('accepts exec probes and exec and sleep hooks (prober.ts, hook-runner.ts)', () => {
