@@ -48,7 +48,11 @@ function dockerIn(args: string[], input: Buffer | string): Promise<DockerResult>
 }
 
 /** A raw Docker API call on the VCH's socket: status and body. */
-function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+function api(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       { socketPath: vch.socket, method, path, headers: { 'content-type': 'application/json' } },
@@ -142,14 +146,34 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
       'sh', '-c', 'while read l; do echo "got:$l"; done; echo reader-eof',
     ]); // prettier-ignore
     expect(run.code, run.stderr).toBe(0);
-    expect((await vch.docker(['inspect', '-f', '{{.Config.OpenStdin}} {{.Config.StdinOnce}}', 'reader'])).stdout).toBe('true false\n');
-    // Without StdinOnce the end of a session's input ends the session, not the container's stdin.
-    const a = await dockerIn(['attach', 'reader'], 'one\ntwo\n');
-    expect(a.code, a.stderr).toBe(0);
-    expect(a.stdout).toBe('got:one\ngot:two\n');
-    const b = await dockerIn(['attach', 'reader'], 'three\n');
-    expect(b.stdout).toBe('got:three\n');
-    expect((await vch.docker(['inspect', '-f', '{{.State.Running}}', 'reader'])).stdout).toBe('true\n');
+    expect(
+      (await vch.docker(['inspect', '-f', '{{.Config.OpenStdin}} {{.Config.StdinOnce}}', 'reader']))
+        .stdout,
+    ).toBe('true false\n');
+    // As on Docker, `docker attach` returns when the container exits: each session is the CLI
+    // attached until the output shows, then killed (SIGKILL: no signal proxied).
+    const attach = async (input: string, want: string) => {
+      const a = spawn(DOCKER, ['attach', '--sig-proxy=false', 'reader'], {
+        env: env(),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      a.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      // Input once the session is there (the output is what follows the attach).
+      await new Promise((r) => setTimeout(r, 1000));
+      a.stdin.end(input);
+      const deadline = Date.now() + 15_000;
+      while (!out.includes(want) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      a.kill('SIGKILL');
+      return out;
+    };
+    expect(await attach('one\ntwo\n', 'got:two')).toBe('got:one\ngot:two\n');
+    // Without StdinOnce the end of a session's input leaves the container's stdin open.
+    expect(await attach('three\n', 'got:three')).toBe('got:three\n');
+    expect((await vch.docker(['inspect', '-f', '{{.State.Running}}', 'reader'])).stdout).toBe(
+      'true\n',
+    );
     const logs = await vch.docker(['logs', 'reader']);
     expect(logs.stdout).toBe('got:one\ngot:two\ngot:three\n');
     await vch.docker(['rm', '-f', 'reader']);
@@ -159,7 +183,7 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
     const bad = await api('POST', '/v1.43/containers/create', { Image: image, Tty: 'yes' });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatch(/invalid Tty/);
-    const run = await vch.docker(['run', '-d', '--name', 'plain', image, 'sleep', '60']);
+    const run = await vch.docker(['run', '-d', '--name', 'plain', image, 'sh', '-c', 'read x']);
     expect(run.code, run.stderr).toBe(0);
     const resize = await api('POST', '/v1.43/containers/plain/resize?h=10&w=20');
     expect(resize.status).toBe(409);
@@ -172,6 +196,9 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(a.exitCode).toBe(null); // still attached: its stdin's end did not end it
     a.kill('SIGKILL');
+    expect((await vch.docker(['inspect', '-f', '{{.State.Running}}', 'plain'])).stdout).toBe(
+      'true\n',
+    );
     await vch.docker(['rm', '-f', 'plain']);
   }, 60_000);
 });

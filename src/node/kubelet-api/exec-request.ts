@@ -38,7 +38,7 @@ export function parseExecRequest(parts: string[], query: URLSearchParams): ExecR
   const [namespace, pod, container] = podContainerOf(parts, attach ? 'attach' : 'exec');
   const command = query.getAll('command');
   if (attach && command.length > 0)
-    throw new HttpError(400, 'attach takes no command: it joins the container\'s own process');
+    throw new HttpError(400, "attach takes no command: it joins the container's own process");
   if (!attach && (command.length === 0 || command[0] === ''))
     throw new HttpError(400, 'exec needs a command (the `command` query parameter)');
   const tty = flag(query, 'tty');
@@ -48,5 +48,15 @@ export function parseExecRequest(parts: string[], query: URLSearchParams): ExecR
   const stderr = flag(query, 'error', 'stderr') && !tty;
   if (!stdin && !stdout && !stderr)
     throw new HttpError(400, 'you must specify at least 1 of stdin, stdout, stderr');
-  return { namespace, pod, container, command, stdin, stdout, stderr, tty, ...(attach && { attach }) };
+  return {
+    namespace,
+    pod,
+    container,
+    command,
+    stdin,
+    stdout,
+    stderr,
+    tty,
+    ...(attach && { attach }),
+  };
 }

@@ -45,7 +45,13 @@ export async function runRemoteCommand(
     } else {
       if (!provider.runInContainer)
         throw notImplemented("exec is not implemented by this node's provider");
-      const r = await provider.runInContainer(req.namespace, req.pod, req.container, req.command, io);
+      const r = await provider.runInContainer(
+        req.namespace,
+        req.pod,
+        req.container,
+        req.command,
+        io,
+      );
       status = exitStatus(r.exitCode);
     }
   } catch (err) {

@@ -183,7 +183,9 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
         // own directory, bound by the runner.
         { path: join(dirs.dir, EXEC_SOCKET), listen: true },
         // attachFd(): the container's own stdin and terminal, for attach sessions.
-        ...(hasStdio(rec.spec.stdio) ? [{ path: join(dirs.dir, ATTACH_SOCKET), listen: true as const }] : []),
+        ...(hasStdio(rec.spec.stdio)
+          ? [{ path: join(dirs.dir, ATTACH_SOCKET), listen: true as const }]
+          : []),
       ];
       const pidFile = `${dirs.dir}/init.pid`;
       await this.runc.runDetached({
@@ -234,7 +236,9 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
     const rec = this.get(id);
     const io = rec.spec.stdio;
     if (!hasStdio(io))
-      throw conflict(`container ${id} was created without stdin or a terminal: nothing to attach to`);
+      throw conflict(
+        `container ${id} was created without stdin or a terminal: nothing to attach to`,
+      );
     if (options.stdin && !io?.stdin)
       throw invalidInput(`container ${id} was created without stdin: attach without it`);
     if (rec.status !== 'running') throw conflict(`container ${id} is not running`);

@@ -21,7 +21,9 @@ function connectIn(dir: string): Promise<Socket> {
     s.once('error', (e: NodeJS.ErrnoException) =>
       reject(
         e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-          ? conflict('the container takes no attach sessions (it was started without stdin or a terminal, or is over)')
+          ? conflict(
+              'the container takes no attach sessions (it was started without stdin or a terminal, or is over)',
+            )
           : e,
       ),
     );

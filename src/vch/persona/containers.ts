@@ -181,7 +181,8 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     if (!(width >= 0 && width <= 0xffff && height >= 0 && height <= 0xffff))
       throw invalidInput('terminal size out of range: w and h are 0..65535');
     const c = await vch.inspectContainer(params[0]);
-    if (!c.config.tty) throw conflict(`container ${c.name} has no terminal (it was created without -t)`);
+    if (!c.config.tty)
+      throw conflict(`container ${c.name} has no terminal (it was created without -t)`);
     // As Docker: a size of 0 (the CLI's before it knows one) changes nothing.
     if (width > 0 && height > 0 && c.status === 'running') {
       const s = await vch.attachSession(c.id, { stdin: false });

@@ -119,7 +119,11 @@ export class ContainerService {
         ...(req.terminationMessagePath && { terminationMessagePath: req.terminationMessagePath }),
         ...(mounts.runtime.length > 0 && { mounts: mounts.runtime }),
         ...((req.stdin || req.tty) && {
-          stdio: { stdin: req.stdin === true, stdinOnce: req.stdinOnce === true, tty: req.tty === true },
+          stdio: {
+            stdin: req.stdin === true,
+            stdinOnce: req.stdinOnce === true,
+            tty: req.tty === true,
+          },
         }),
       });
     } catch (e) {

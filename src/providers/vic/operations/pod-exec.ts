@@ -108,10 +108,7 @@ export async function attachInPod(
       });
   const resizes = io.resize && resizeLoop(isolation, id, io.resize, outputs);
   try {
-    await Promise.all([
-      output('stdout', io.stdout),
-      !io.tty && output('stderr', io.stderr),
-    ]);
+    await Promise.all([output('stdout', io.stdout), !io.tty && output('stderr', io.stderr)]);
   } finally {
     session.abort();
   }

@@ -237,7 +237,10 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     test: POD_FIELDS_TEST,
   },
   startupProbe: probe,
-  stdin: onRunc('stdin', 'its tether holds the stdin for kubectl attach -i (tether/attach-server.h)'),
+  stdin: onRunc(
+    'stdin',
+    'its tether holds the stdin for kubectl attach -i (tether/attach-server.h)',
+  ),
   stdinOnce: onRunc('stdinOnce', 'the stdin closes when the first attach session with it ends'),
   terminationMessagePath: {
     applied:
@@ -248,7 +251,10 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     applied: 'termination-message.ts: File, FallbackToLogsOnError (the last 80 lines, 2 KiB)',
     test: TERMINATION_MESSAGE_TEST,
   },
-  tty: onRunc('tty', 'its tether gives it a terminal (a pty of its own devpts) for kubectl attach -t'),
+  tty: onRunc(
+    'tty',
+    'its tether gives it a terminal (a pty of its own devpts) for kubectl attach -t',
+  ),
   volumeDevices: { refused: 'block volumes (volumeDevices) are not supported by this node' },
   volumeMounts: {
     applied:
