@@ -120,7 +120,7 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
         '-e', `DOCKER_HOST=unix://${vch.socket}`,
         `${DOCKER} run -it --rm --name tty1 ${image} sh; echo docker-exit=$?; sleep 60`,
       ); // prettier-ignore
-      await waitFor(/\/ # /);
+      await waitFor(/# $/m);
       tmux('send-keys', '-t', 'main', `${tools}; stty size; [ -t 0 ] && echo T-T-Y`, 'Enter');
       await waitFor(/^25 90$/m);
       await waitFor(/^T-T-Y$/m);
@@ -161,7 +161,9 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
       a.stdout.on('data', (d: Buffer) => (out += d.toString()));
       // Input once the session is there (the output is what follows the attach).
       await new Promise((r) => setTimeout(r, 1000));
-      a.stdin.end(input);
+      // Kept open: its end would end the session's output (no StdinOnce), maybe before the
+      // container's answer is out.
+      a.stdin.write(input);
       const deadline = Date.now() + 15_000;
       while (!out.includes(want) && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100));
@@ -183,7 +185,7 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
     const bad = await api('POST', '/v1.43/containers/create', { Image: image, Tty: 'yes' });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatch(/invalid Tty/);
-    const run = await vch.docker(['run', '-d', '--name', 'plain', image, 'sh', '-c', 'read x']);
+    const run = await vch.docker(['run', '-d', '--name', 'plain', image, 'busybox', 'sleep', '60']);
     expect(run.code, run.stderr).toBe(0);
     const resize = await api('POST', '/v1.43/containers/plain/resize?h=10&w=20');
     expect(resize.status).toBe(409);
