@@ -311,6 +311,12 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
         if (r > 0 && (p[1].revents || p[2].revents)) {
             got += iolog_pump(&writer, &out, 0);
             got += iolog_pump(&writer, &errfd, 1);
+            /* Interactive output (a terminal, or an attachable stdin) is not line-bound: what
+             * is there goes out now, not when a newline comes. */
+            if (master >= 0 || io->stdin_open) {
+                iolog_cut_partial(&writer, 0);
+                iolog_cut_partial(&writer, 1);
+            }
         }
         iolog_tick(&writer);
         if (!mc.exited) {
