@@ -120,7 +120,7 @@ describe('docker run -i / -it and docker attach against the VCH', () => {
         '-e', `DOCKER_HOST=unix://${vch.socket}`,
         `${DOCKER} run -it --rm --name tty1 ${image} sh; echo docker-exit=$?; sleep 60`,
       ); // prettier-ignore
-      await waitFor(/# $/m);
+      await waitFor(/^[/~] #/m);
       tmux('send-keys', '-t', 'main', `${tools}; stty size; [ -t 0 ] && echo T-T-Y`, 'Enter');
       await waitFor(/^25 90$/m);
       await waitFor(/^T-T-Y$/m);

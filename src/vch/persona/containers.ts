@@ -1,4 +1,5 @@
 // Container routes: create, start, stop, kill, wait, delete, list, inspect and logs.
+import { once } from 'node:events';
 import { parsePortBindings } from './ports.js';
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
@@ -302,6 +303,8 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     const until = parseLogTime(query.get('until'), 'until');
     const tail = parseTail(query.get('tail'));
     const follow = queryBool(query, 'follow');
+    // With a terminal the log is one raw stream, as Docker serves it.
+    const tty = (await vch.inspectContainer(params[0])).config.tty === true;
     const logs = await vch.logs(params[0], {
       stream: stdout && stderr ? 'all' : stdout ? 'stdout' : 'stderr',
       ...(since !== undefined && { since }),
@@ -313,14 +316,16 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     });
     res.writeHead(200, {
       'Content-Type':
-        compareVersions(apiVersion, '1.42') >= 0
+        !tty && compareVersions(apiVersion, '1.42') >= 0
           ? 'application/vnd.docker.multiplexed-stream'
           : 'application/vnd.docker.raw-stream',
     });
     res.flushHeaders();
     try {
       for await (const chunk of logs as AsyncIterable<LogChunk>) {
-        if (!(await writeFrame(res, chunk))) break;
+        if (tty) {
+          if (!res.write(chunk.data)) await once(res, 'drain', { signal });
+        } else if (!(await writeFrame(res, chunk))) break;
       }
     } catch (e) {
       if (!signal.aborted) throw e;
