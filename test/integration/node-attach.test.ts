@@ -139,7 +139,9 @@ describe('kubectl attach on a vic-kubelet node (runc)', () => {
 
   it('attach -i with piped stdin to a stdinOnce container: the input, then its stdin closes', async () => {
     const r = await kubectl(['attach', '-i', '-n', namespace, 'once', '-c', 'app'], 'one\ntwo\n');
-    expect(r.stdout).toContain('got:one\ngot:two\nstdin-closed\n');
+    expect(r.stdout, `${r.stderr}\n${vic.node.output().slice(-3000)}`).toContain(
+      'got:one\ngot:two\nstdin-closed\n',
+    );
     const logs = await kubectl(['logs', '-n', namespace, 'once']);
     expect(logs.stdout).toBe('got:one\ngot:two\nstdin-closed\n');
   }, 90_000);
