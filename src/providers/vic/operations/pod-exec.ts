@@ -137,10 +137,15 @@ async function resizeLoop(
     signal.addEventListener('abort', () => resolve({ done: true, value: undefined }));
   });
   for (;;) {
-    const next = await Promise.race([it.next(), stop]);
+    // A resize stream that breaks (the client gone) ends the loop: it must never reject, as
+    // it is awaited only once the output is through.
+    const next = await Promise.race([it.next(), stop]).catch(
+      () => ({ done: true, value: undefined }) as const,
+    );
     if (next.done) break;
     // A resize that misses (the exec just ended) is of no consequence.
     await isolation.execResize(id, next.value).catch(() => undefined);
   }
-  void it.return?.(undefined);
+  // A client gone mid-session leaves its resize stream destroyed: its return() rejects.
+  Promise.resolve(it.return?.(undefined)).catch(() => undefined);
 }
