@@ -35,7 +35,7 @@ build() { # build NAME FILE.c...
   mv -f "${out}/${name}.tmp.$$" "${out}/${name}"
 }
 trap 'rm -f "${out}"/*.tmp.$$' EXIT
-if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/console-relay.c"; fi
+if [[ "${what}" != agent ]]; then build tether "${here}/main.c" "${here}/exec-server.c" "${here}/attach-server.c" "${here}/console-relay.c"; fi
 # Standalone helpers beside the tether; they need none of the shared pieces:
 # - netns-connect: a runc pod's port-forward connections;
 # - container-cp: docker cp in a runc container (the persona's archive endpoints);

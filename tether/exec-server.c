@@ -115,6 +115,7 @@ static void start(struct session *s, char **tok, int nt) {
     o.envp = envp;
     o.cwd = *tok[6] ? tok[6] : "/";
     o.stdin_fd = -1;
+    o.use_tty = 0; /* an exec without a terminal, whatever the container has */
     o.set_user = 1;
     o.uid = (uid_t)uid;
     o.gid = (gid_t)gid;

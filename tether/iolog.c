@@ -264,6 +264,17 @@ int iolog_tick(struct iolog_writer *w) {
     return iolog_flush(w);
 }
 
+void iolog_cut_partial(struct iolog_writer *w, int stream) {
+    struct iolog_stream *st = &w->streams[stream & 1];
+    if (!st->partial_len) return;
+    take_stamp(w);
+    /* As a long line is cut: an entry now, and the line goes on in the next. */
+    entry(w, stream & 1, st->partial, st->partial_len, NULL, 0);
+    st->partial_len = 0;
+    st->open = 1;
+    iolog_flush(w);
+}
+
 static void finish_line(struct iolog_writer *w, int s) {
     struct iolog_stream *st = &w->streams[s];
     if (st->partial_len) entry(w, s, st->partial, st->partial_len, NULL, 0);

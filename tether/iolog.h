@@ -124,6 +124,9 @@ int iolog_timeout_ms(const struct iolog_writer *w);
 /* Releases held output whose time is up (cuts the other stream's long line) and retries a
  * stalled write. Call when the timeout from iolog_timeout_ms has passed. */
 int iolog_tick(struct iolog_writer *w);
+/* Writes stream's unterminated remainder now, as an entry the next one continues (as a long
+ * line is cut): a terminal's prompt or an echo must not wait for a newline. */
+void iolog_cut_partial(struct iolog_writer *w, int stream);
 /* Whether the disk is full and the batch waits: read no input (iolog_pump reads none). */
 int iolog_stalled(const struct iolog_writer *w);
 /* Reads what the non-blocking pipe *fd holds now into stream's output; at EOF (or an error)

@@ -8,7 +8,9 @@
  *
  *   tether [--log-fd N] [--status-fd N] [--user UID:GID[:G1,G2...]] [--caps HEX]
  *          [--no-new-privs] [--log-dir-fd N --log-name NAME --log-max-size BYTES
- *          --log-max-files N] [--exec-fd N] -- ARGV... run ARGV (log defaults to fd 1, no
+ *          --log-max-files N] [--exec-fd N]
+ *          [--stdin] [--tty] [--stdin-once] [--attach-fd N]
+ *          -- ARGV...                                  run ARGV (log defaults to fd 1, no
  *                                                       status records without --status-fd),
  *                                                       as that user and those groups if given,
  *                                                       with at most the capabilities of mask
@@ -17,7 +19,11 @@
  *                                                       rotated in directory fd N where it
  *                                                       is named NAME (iolog-out.c); execs
  *                                                       taken on listening socket fd N
- *                                                       (exec-server.h)
+ *                                                       (exec-server.h); with --stdin
+ *                                                       its stdin a pipe, with --tty a
+ *                                                       terminal, both held by the tether
+ *                                                       for attach sessions on listening
+ *                                                       socket fd N (attach-server.h)
  *   tether --console-relay SOCKET PIDFILE -- RUNC ...   runc exec with a terminal: relay
  *                                                       its pty master (console-relay.c)
  *   tether --pause                                      hold a sandbox's namespaces: reap,
@@ -34,9 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "attach-server.h"
 #include "console-relay.h"
 #include "exec-server.h"
 #include "iolog.h"
@@ -50,7 +59,8 @@ static struct iolog_writer writer; /* large: static storage */
 static void usage(void) {
     fprintf(stderr, "usage: tether [--log-fd N] [--status-fd N] [--user UID:GID[:G,...]] "
                     "[--caps HEX] [--no-new-privs] [--log-dir-fd N --log-name NAME "
-                    "--log-max-size BYTES --log-max-files N] [--exec-fd N] -- ARGV...\n"
+                    "--log-max-size BYTES --log-max-files N] [--exec-fd N] [--stdin] [--tty] "
+                    "[--stdin-once] [--attach-fd N] -- ARGV...\n"
                     "       tether --pause\n");
     exit(2);
 }
@@ -163,8 +173,41 @@ struct rotation {
     long long max_files;
 };
 
+/* The container's own stdin and terminal (attach-server.h). */
+struct stdio_opts {
+    int stdin_open; /* --stdin: a pipe the tether holds the write end of */
+    int tty;        /* --tty: a terminal whose master the tether holds */
+    int stdin_once; /* --stdin-once */
+    long long attach_fd; /* --attach-fd, -1: none */
+};
+
+/* Makes the process's terminal: a pty of the container's own devpts (opened in the container,
+ * as runc would with terminal: true), 80x24 until the first resize. 0 with the master and the
+ * slave, or -1 with a message in err. */
+static int open_terminal(int *master, int *slave, char *err, size_t errlen) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[64];
+    if (m < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
+        snprintf(err, errlen, "terminal: %s", strerror(errno));
+        if (m >= 0) close(m);
+        return -1;
+    }
+    int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sl < 0) {
+        snprintf(err, errlen, "terminal %s: %s", name, strerror(errno));
+        close(m);
+        return -1;
+    }
+    struct winsize ws = {24, 80, 0, 0};
+    ioctl(m, TIOCSWINSZ, &ws);
+    fcntl(m, F_SETFL, O_NONBLOCK);
+    *master = m;
+    *slave = sl;
+    return 0;
+}
+
 static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *opts,
-               const struct rotation *rot) {
+               const struct rotation *rot, const struct stdio_opts *io) {
     char line[STATUS_MAX_LINE];
     if (iolog_init(&writer, log_fd, iolog_realtime_ns, NULL) < 0) {
         fprintf(stderr, "tether: log: out of memory\n");
@@ -183,7 +226,28 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
     struct sup_child child;
     char err[512];
     long long started = sup_now_ns();
-    if (sup_spawn(opts, &child, err, sizeof err) < 0) {
+    int master = -1, in_pipe[2] = {-1, -1}, spawned = -1;
+    if (io->tty) {
+        if (open_terminal(&master, &opts->tty_fd, err, sizeof err) == 0) {
+            opts->use_tty = 1;
+            spawned = sup_spawn(opts, &child, err, sizeof err);
+            close(opts->tty_fd); /* the process has it: the master sees EIO once it is gone */
+        } else {
+            errno = EIO;
+        }
+    } else if (io->stdin_open) {
+        if (pipe2(in_pipe, O_CLOEXEC) == 0) {
+            opts->stdin_fd = in_pipe[0];
+            spawned = sup_spawn(opts, &child, err, sizeof err);
+            close(in_pipe[0]);
+            fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+        } else {
+            snprintf(err, sizeof err, "stdin pipe: %s", strerror(errno));
+        }
+    } else {
+        spawned = sup_spawn(opts, &child, err, sizeof err);
+    }
+    if (spawned < 0) {
         int code = sup_exec_fail_code(errno);
         /* The reason goes where the user looks for it: the container's log, as stderr. */
         char msg[600];
@@ -202,18 +266,34 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
     int out = child.out_fd, errfd = child.err_fd;
     iolog_grow_pipe(out);
     iolog_grow_pipe(errfd);
+    /* With a terminal, its output is the stdout stream; the master's duplicate takes input and
+     * resizes (the log's copy closes at the process's EIO). Without attach fd, stdin stays
+     * open with no writer but the tether: the process waits for input that never comes, as
+     * Docker's -i without an attach. */
+    int attaching = 0;
+    if (master >= 0) {
+        out = master;
+        int term = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        if (io->attach_fd >= 0 && term >= 0)
+            attaching = attach_server_init((int)io->attach_fd, io->stdin_open ? term : -1, term,
+                                           io->stdin_once) == 0;
+    } else if (io->attach_fd >= 0) {
+        attaching = attach_server_init((int)io->attach_fd, in_pipe[1], -1, io->stdin_once) == 0;
+    }
+    if (!attaching && io->attach_fd >= 0) perror("tether: attach fd");
     long long exited_at = 0;
     for (;;) {
         /* While the disk is full the pipes wait (poll ignores negative fds): the process
          * blocks on its output until the log takes it again. */
         int take = !iolog_stalled(&writer);
-        struct pollfd p[3 + EXEC_POLL_MAX] = {
+        struct pollfd p[3 + EXEC_POLL_MAX + ATTACH_POLL_MAX] = {
             {sfd, POLLIN, 0}, {take ? out : -1, POLLIN, 0}, {take ? errfd : -1, POLLIN, 0}};
         /* Once the process has exited, take what is already in the pipes and stop: orphans
          * that still hold them open do not keep the container alive. */
         int timeout = mc.exited ? 0 : iolog_timeout_ms(&writer);
         int nexec = mc.exited ? 0 : exec_server_poll(p + 3, &timeout);
-        int r = poll(p, (nfds_t)(3 + nexec), timeout);
+        int nattach = mc.exited ? 0 : attach_server_poll(p + 3 + nexec);
+        int r = poll(p, (nfds_t)(3 + nexec + nattach), timeout);
         if (r < 0 && errno != EINTR) {
             perror("tether: poll");
             break;
@@ -225,10 +305,18 @@ static int run(char **argv, int log_fd, int status_fd, struct sup_spawn_opts *op
         }
         /* Also when poll timed out: an exec reaped since the last pass has its exit to send. */
         if (nexec > 0) exec_server_handle(p + 3, nexec);
+        if (nattach > 0 && r > 0) attach_server_handle(p + 3 + nexec, nattach);
+        if (mc.exited) attach_server_close();
         size_t got = 0;
         if (r > 0 && (p[1].revents || p[2].revents)) {
             got += iolog_pump(&writer, &out, 0);
             got += iolog_pump(&writer, &errfd, 1);
+            /* Interactive output (a terminal, or an attachable stdin) is not line-bound: what
+             * is there goes out now, not when a newline comes. */
+            if (master >= 0 || io->stdin_open) {
+                iolog_cut_partial(&writer, 0);
+                iolog_cut_partial(&writer, 1);
+            }
         }
         iolog_tick(&writer);
         if (!mc.exited) {
@@ -267,6 +355,7 @@ int main(int argc, char **argv) {
      * CAP_SYS_PTRACE, which a container's process does not have. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     long long log_fd = 1, status_fd = -1, exec_fd = -1;
+    struct stdio_opts io = {0, 0, 0, -1};
     struct rotation rot = {-1, NULL, 0, 0};
     struct sup_spawn_opts opts = {0};
     int i = 1;
@@ -308,6 +397,16 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--exec-fd") && i + 1 < argc) {
             if (token_parse_ll(argv[++i], &exec_fd) < 0 || exec_fd < 0 || exec_fd > INT_MAX)
                 usage();
+        } else if (!strcmp(a, "--attach-fd") && i + 1 < argc) {
+            if (token_parse_ll(argv[++i], &io.attach_fd) < 0 || io.attach_fd < 0 ||
+                io.attach_fd > INT_MAX)
+                usage();
+        } else if (!strcmp(a, "--stdin")) {
+            io.stdin_open = 1;
+        } else if (!strcmp(a, "--stdin-once")) {
+            io.stdin_once = 1;
+        } else if (!strcmp(a, "--tty")) {
+            io.tty = 1;
         } else if (!strcmp(a, "--no-new-privs")) {
             opts.no_new_privs = 1;
         } else if (!strcmp(a, "--")) {
@@ -329,5 +428,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tether: exec fd %lld: %s\n", exec_fd, strerror(errno));
         return 1;
     }
-    return run(argv + i, log, status, &opts, &rot);
+    if (io.attach_fd >= 0 && handed_fd(io.attach_fd, "attach", 0) < 0) return 1;
+    return run(argv + i, log, status, &opts, &rot, &io);
 }

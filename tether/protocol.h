@@ -187,6 +187,35 @@
 #define VIC_TO_GUEST_EXECSIGNAL_FIELDS "ID EXECID SIGNO"
 #define VIC_TO_GUEST_EXECSIGNAL_NFIELDS 3
 
+/* ---- host -> runc tether: a container's own stdin and terminal (attach) ----
+ * On the attach socket (tether/attach-server.h), one connection per attach session; ID is "-"
+ * (the socket belongs to one container). Nothing is sent back: the container's output is read
+ * from its log, and the tether closes the connection when the container's process is over. */
+
+/* Opens the session: STDIN 1 when it feeds the container's stdin (its end is what stdinOnce
+ * waits for), 0 for a session that only resizes. */
+#define VIC_TO_GUEST_ATTACH "attach"
+#define VIC_TO_GUEST_ATTACH_FIELDS "ID STDIN"
+#define VIC_TO_GUEST_ATTACH_NFIELDS 2
+
+/* Bytes for the container's stdin: DATA in base64 (RFC 4648, padded; at most VIC_EXEC_CHUNK
+ * bytes). Dropped when the container has no stdin or it was closed (stdinOnce). */
+#define VIC_TO_GUEST_ATTACHIN "attachin"
+#define VIC_TO_GUEST_ATTACHIN_FIELDS "ID DATA"
+#define VIC_TO_GUEST_ATTACHIN_NFIELDS 2
+
+/* The session's input is over (the client's stdin reached EOF). With stdinOnce the container's
+ * stdin closes (EOF for a pipe; a terminal takes no more input); without, it stays open for
+ * the next session. A session with stdin that hangs up counts the same. */
+#define VIC_TO_GUEST_ATTACHCLOSE "attachclose"
+#define VIC_TO_GUEST_ATTACHCLOSE_FIELDS "ID"
+#define VIC_TO_GUEST_ATTACHCLOSE_NFIELDS 1
+
+/* Resizes the container's terminal to COLS x ROWS (1..65535; ignored without a terminal). */
+#define VIC_TO_GUEST_ATTACHRESIZE "attachresize"
+#define VIC_TO_GUEST_ATTACHRESIZE_FIELDS "ID COLS ROWS"
+#define VIC_TO_GUEST_ATTACHRESIZE_NFIELDS 3
+
 /* Asks for container ID's usage figures from its cgroup in the guest: answered by stats, or by
  * error when it does not run (or the guest has no cgroups). */
 #define VIC_TO_GUEST_STATS "stats"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,7 +65,8 @@ int sup_exec_fail_code(int err) {
 int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, size_t errlen) {
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
     err[0] = 0;
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+    if ((!o->use_tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) ||
+        pipe2(report, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -76,9 +78,19 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
     if (pid == 0) {
         for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
         sigprocmask(SIG_SETMASK, &original_mask, NULL);
-        int in = o->stdin_fd >= 0 ? o->stdin_fd : open("/dev/null", O_RDONLY);
-        if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
-            sup_child_fail(report[1], "stdio", NULL);
+        if (o->use_tty) {
+            /* A session of its own with the terminal as its controlling one, as runc gives a
+             * container's process with terminal: true. */
+            if (setsid() < 0 || ioctl(o->tty_fd, TIOCSCTTY, 0) < 0 ||
+                (o->set_user && fchown(o->tty_fd, o->uid, (gid_t)-1) < 0) ||
+                dup2(o->tty_fd, 0) < 0 || dup2(o->tty_fd, 1) < 0 || dup2(o->tty_fd, 2) < 0)
+                sup_child_fail(report[1], "terminal", NULL);
+            if (o->tty_fd > 2) close(o->tty_fd);
+        } else {
+            int in = o->stdin_fd >= 0 ? o->stdin_fd : open("/dev/null", O_RDONLY);
+            if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
+                sup_child_fail(report[1], "stdio", NULL);
+        }
         if (o->set_caps && sup_limit_caps(o->caps) < 0) sup_child_fail(report[1], "capabilities", NULL);
         if (o->set_user) {
             /* Groups first: after setuid to a non-root user there is no right to change them. */
@@ -93,21 +105,21 @@ int sup_spawn(const struct sup_spawn_opts *o, struct sup_child *c, char *err, si
         execvp(o->argv[0], o->argv);
         sup_child_fail(report[1], "exec", o->argv[0]);
     }
-    close(out[1]);
-    close(errp[1]);
+    if (out[1] >= 0) close(out[1]);
+    if (errp[1] >= 0) close(errp[1]);
     close(report[1]);
     int e = sup_read_report(report[0], err, errlen);
     if (e) {
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
-        close(out[0]);
-        close(errp[0]);
+        if (out[0] >= 0) close(out[0]);
+        if (errp[0] >= 0) close(errp[0]);
         errno = e;
         return -1;
     }
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    fcntl(errp[0], F_SETFL, O_NONBLOCK);
+    if (out[0] >= 0) fcntl(out[0], F_SETFL, O_NONBLOCK);
+    if (errp[0] >= 0) fcntl(errp[0], F_SETFL, O_NONBLOCK);
     c->pid = pid;
     c->out_fd = out[0];
     c->err_fd = errp[0];

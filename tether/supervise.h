@@ -23,6 +23,11 @@ struct sup_spawn_opts {
     char *const *envp;  /* NULL: the caller's environ */
     const char *cwd;    /* NULL: unchanged */
     int stdin_fd;       /* -1: /dev/null */
+    /* When use_tty: the process runs on the terminal whose slave is tty_fd (its stdin, stdout
+     * and stderr, its controlling terminal in a session of its own; out_fd and err_fd are -1:
+     * the caller reads the master). stdin_fd is not used then. */
+    int use_tty;
+    int tty_fd;
     /* When set_user: the child drops to uid/gid with exactly these supplementary groups before
      * exec, so the init itself stays root (the container's process cannot signal or ptrace
      * it). Zero-initialised options leave the user unchanged. */

@@ -131,6 +131,14 @@ export interface Provider {
     io: ExecIO,
   ): Promise<ExecResult>;
   /**
+   * Optional (virtual-kubelet's AttachToContainer): attaches the client's streams to a running
+   * container's own process (kubectl attach): its output from now on, its stdin (created with
+   * stdin), its terminal's size (created with tty); resolves when the session is over (the
+   * container exited, the client left, or its input ended). NotFound: no such pod or container;
+   * InvalidInput: stdin or a TTY asked of a container created without.
+   */
+  attachToContainer?(namespace: string, pod: string, container: string, io: ExecIO): Promise<void>;
+  /**
    * Optional (virtual-kubelet's PortForward): a TCP connection to `port` on the pod's own
    * loopback, made inside the pod (kubectl port-forward); resolves once connected, and the
    * caller owns it. NotFound: no such pod; Unavailable: nothing listens there (the message says

@@ -4,6 +4,7 @@
 // records — the VCH's database keeps each pod's choice for the user (pods.runtime).
 import type { Duplex, Readable } from 'node:stream';
 import type {
+  AttachSession,
   ContainerSample,
   ContainerSpec,
   ContainerState,
@@ -121,6 +122,13 @@ export class RouterRuntime implements Runtime {
 
   execStream(id: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream> {
     return this.#call(id, (b) => b.execStream(id, spec, options));
+  }
+
+  attach(id: string, options: { stdin: boolean }): Promise<AttachSession> {
+    return this.#call(id, async (b) => {
+      if (!b.attach) throw notImplemented(`the ${b.name} backend cannot attach`);
+      return b.attach(id, options);
+    });
   }
 
   stats(id: string): Promise<ContainerSample> {

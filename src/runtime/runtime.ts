@@ -79,6 +79,20 @@ export interface ContainerSpec {
    * Moot where the sandbox shares one PID namespace already.
    */
   pidNamespaceOf?: string;
+  /**
+   * The process's own stdin and terminal (Kubernetes' stdin/stdinOnce/tty, Docker's
+   * OpenStdin/StdinOnce/Tty), held by the container's init so attach sessions can come and go.
+   */
+  stdio?: StdioSpec;
+}
+
+export interface StdioSpec {
+  /** Its stdin stays open for attach sessions (else it reads /dev/null). */
+  stdin?: boolean;
+  /** The first attach session with stdin that ends closes it for good. */
+  stdinOnce?: boolean;
+  /** It runs on a terminal: its output (both streams) is logged as stdout. */
+  tty?: boolean;
 }
 
 /**
@@ -324,6 +338,19 @@ export interface ExecStream {
   exit: Promise<number>;
 }
 
+/**
+ * One attach session to a container's own process (kubectl attach, docker attach): its input
+ * and terminal. Its output is the container's log from the moment of the attach.
+ */
+export interface AttachSession {
+  /** Bytes for the process's stdin; ending it ends the session's input (stdinOnce). */
+  stdin?: Writable;
+  /** Resizes the terminal (no-op without one). */
+  resize(size: TerminalSize): void;
+  /** Ends the session (the process runs on; with stdinOnce its stdin closes). Idempotent. */
+  close(): void;
+}
+
 export interface Runtime {
   readonly name: 'runc' | 'vm';
 
@@ -365,6 +392,12 @@ export interface Runtime {
    * captured output; the same checks and errors as exec. NotImplemented: the backend cannot.
    */
   execStream(id: string, spec: ExecSpec, options: ExecStreamOptions): Promise<ExecStream>;
+  /**
+   * Optional: attaches to a running container created with `stdio` (stdin and/or a terminal).
+   * NotFound: no such container; Conflict: it does not run, or has neither stdin nor a
+   * terminal (InvalidInput for `stdin` when it has no stdin).
+   */
+  attach?(id: string, options: { stdin: boolean }): Promise<AttachSession>;
 
   /**
    * After a VCH restart: finds the sandboxes and containers on disk, re-attaches to the running

@@ -67,6 +67,12 @@ export interface ContainerConfig {
    * (Kubernetes' targetContainerName, `kubectl debug --target`); runc pods only.
    */
   pidNamespaceOf?: string;
+  /** Its stdin stays open for attach sessions (Docker's OpenStdin, Kubernetes' stdin). */
+  stdin?: boolean;
+  /** Its stdin closes when the first attach session with stdin ends (StdinOnce, stdinOnce). */
+  stdinOnce?: boolean;
+  /** It runs on a terminal (Docker's Tty, Kubernetes' tty): its output is all stdout. */
+  tty?: boolean;
 }
 
 export interface CreateContainerRequest extends ContainerConfig {

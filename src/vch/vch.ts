@@ -17,10 +17,11 @@ import type { Duplex, Readable } from 'node:stream';
 import { notImplemented } from '../errdefs.js';
 import { findContainer, findPod } from './services/lookup.js';
 import { top, type TopResult } from './services/top.js';
-import { conflict } from './errors.js';
+import { conflict, invalidInput } from './errors.js';
 import { type Credentials, ImageStore, type PullProgress } from '../image/index.js';
 import type { StreamSelection } from '../iolog/index.js';
 import type {
+  AttachSession,
   ExecOptions,
   ExecResult,
   ExecSpec,
@@ -337,6 +338,36 @@ export class Vch extends EventEmitter<VchEvents> {
     req: { stream?: StreamSelection; signal?: AbortSignal } = {},
   ): Promise<Readable> {
     return this.#logs.attach(ref, req);
+  }
+
+  /**
+   * An attach session to a container's own stdin and terminal (docker attach, docker run -it,
+   * kubectl attach): its input and resizes; the output is `attach`'s. A container that is
+   * created but not started yet is waited for (docker run attaches before it starts), until
+   * `signal` aborts. NotFound: no such container; Conflict: it has exited, or was created
+   * without stdin or a terminal; InvalidInput: `stdin` for a container without stdin.
+   */
+  async attachSession(
+    ref: string,
+    o: { stdin: boolean; signal?: AbortSignal },
+  ): Promise<AttachSession> {
+    const rt = this.#ctx.runtime;
+    if (!rt.attach) throw notImplemented(`the ${rt.name} runtime cannot attach`);
+    let row = findContainer(this.#ctx.db, ref);
+    const cfg = row.config;
+    if (!cfg.stdin && !cfg.tty)
+      throw conflict(
+        `container ${row.name} was created without stdin or a terminal: there is no input to attach to`,
+      );
+    if (o.stdin && !cfg.stdin)
+      throw invalidInput(`container ${row.name} was created without stdin: attach without it`);
+    while (row.status === 'created') {
+      o.signal?.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 20));
+      row = findContainer(this.#ctx.db, row.id);
+    }
+    if (row.status !== 'running') throw conflict(`container ${row.name} is not running`);
+    return rt.attach(row.id, { stdin: o.stdin });
   }
 
   // ---- pods: services/pods.ts ----

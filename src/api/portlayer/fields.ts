@@ -176,6 +176,7 @@ export const MODELS = {
     timeoutSeconds: ext('integer'),
     terminationMessagePath: ext('string'),
     pidNamespaceOf: ext('string'),
+    stdinOnce: ext('boolean'),
   }),
   TaskInspectConfig: model<M.TaskInspectConfig>(['TaskInspectConfig', 'TaskWaitConfig'], {
     handle: str,

@@ -186,6 +186,11 @@ export interface TaskJoinConfig {
    * one joins at each start (Kubernetes' targetContainerName); runc pods only.
    */
   pidNamespaceOf?: string;
+  /**
+   * extension: with openStdin on a task (not an exec), its stdin closes once the first attach
+   * session with stdin ends (Kubernetes' stdinOnce, Docker's StdinOnce).
+   */
+  stdinOnce?: boolean;
 }
 
 /** Names an exec task (`GET /tasks`, `GET /tasks/wait`); the handle is one of its pod. */

@@ -41,4 +41,19 @@ describe('parseExecRequest', () => {
     expect(() => parse('command=ls&output=1', '/exec/ns/web')).toThrow(/want \/exec/);
     expect(() => parse('command=ls&output=1', '/exec/ns/%zz/app')).toThrow(/malformed escape/);
   });
+
+  it('reads an attach: no command, the streams asked for; a command or no stream is a 400', () => {
+    expect(parse('input=1&output=1&tty=1', '/attach/ns/web/app')).toMatchObject({
+      attach: true,
+      command: [],
+      stdin: true,
+      stdout: true,
+      tty: true,
+    });
+    expect(() => parse('command=sh&output=1', '/attach/ns/web/app')).toThrow(
+      expect.objectContaining({ status: 400, message: expect.stringMatching(/takes no command/) }),
+    );
+    expect(() => parse('tty=1', '/attach/ns/web/app')).toThrow(/at least 1 of stdin/);
+    expect(() => parse('output=1', '/attach/ns/web')).toThrow(/want \/attach/);
+  });
 });

@@ -14,6 +14,8 @@ export interface ExecRequest {
   stdout: boolean;
   stderr: boolean;
   tty: boolean;
+  /** /attach: the container's own process, no command. */
+  attach?: boolean;
 }
 
 /** The names of `/{head}/{namespace}/{pod}/{container}`, decoded; HttpError 400 otherwise. */
@@ -32,9 +34,12 @@ const flag = (q: URLSearchParams, ...names: string[]) =>
   names.some((n) => ['1', 'true'].includes(q.get(n) ?? ''));
 
 export function parseExecRequest(parts: string[], query: URLSearchParams): ExecRequest {
-  const [namespace, pod, container] = podContainerOf(parts, 'exec');
+  const attach = parts[0] === 'attach';
+  const [namespace, pod, container] = podContainerOf(parts, attach ? 'attach' : 'exec');
   const command = query.getAll('command');
-  if (command.length === 0 || command[0] === '')
+  if (attach && command.length > 0)
+    throw new HttpError(400, "attach takes no command: it joins the container's own process");
+  if (!attach && (command.length === 0 || command[0] === ''))
     throw new HttpError(400, 'exec needs a command (the `command` query parameter)');
   const tty = flag(query, 'tty');
   const stdin = flag(query, 'input', 'stdin');
@@ -43,5 +48,15 @@ export function parseExecRequest(parts: string[], query: URLSearchParams): ExecR
   const stderr = flag(query, 'error', 'stderr') && !tty;
   if (!stdin && !stdout && !stderr)
     throw new HttpError(400, 'you must specify at least 1 of stdin, stdout, stderr');
-  return { namespace, pod, container, command, stdin, stdout, stderr, tty };
+  return {
+    namespace,
+    pod,
+    container,
+    command,
+    stdin,
+    stdout,
+    stderr,
+    tty,
+    ...(attach && { attach }),
+  };
 }

@@ -28,17 +28,32 @@ export async function runRemoteCommand(
 ): Promise<ExecStatus> {
   let status: ExecStatus;
   try {
-    if (!provider.runInContainer)
-      throw notImplemented("exec is not implemented by this node's provider");
-    const r = await provider.runInContainer(req.namespace, req.pod, req.container, req.command, {
+    const io = {
       ...(streams.stdin && { stdin: streams.stdin }),
       ...(streams.stdout && { stdout: streams.stdout }),
       ...(streams.stderr && { stderr: streams.stderr }),
       tty: req.tty,
       ...(streams.resize && { resize: resizeEvents(streams.resize) }),
       signal,
-    });
-    status = exitStatus(r.exitCode);
+    };
+    if (req.attach) {
+      // An attach is the same streams to the container's own process; no exit code.
+      if (!provider.attachToContainer)
+        throw notImplemented("attach is not implemented by this node's provider");
+      await provider.attachToContainer(req.namespace, req.pod, req.container, io);
+      status = exitStatus(0);
+    } else {
+      if (!provider.runInContainer)
+        throw notImplemented("exec is not implemented by this node's provider");
+      const r = await provider.runInContainer(
+        req.namespace,
+        req.pod,
+        req.container,
+        req.command,
+        io,
+      );
+      status = exitStatus(r.exitCode);
+    }
   } catch (err) {
     status = errorStatus(err);
   }

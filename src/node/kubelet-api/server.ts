@@ -145,8 +145,7 @@ export class KubeletServer {
       return runCommand(this.provider, res, parts, query);
     }
     if (head === 'portForward') throw new HttpError(400, 'Upgrade request required');
-    if (['attach'].includes(head ?? ''))
-      throw new HttpError(501, `/${head} is not implemented by this node's provider`);
+    if (head === 'attach') throw new HttpError(400, 'Upgrade request required');
     const get = (what: string) => {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         throw new HttpError(405, `${what} answers GET only`);
@@ -208,13 +207,10 @@ export class KubeletServer {
     const parts = url.pathname.split('/').slice(1);
     if (parts[0] === 'portForward')
       return servePortForward(req, socket, head, this.provider, parts, url.searchParams, this.log);
-    if (parts[0] !== 'exec')
-      throw new HttpError(
-        parts[0] === 'attach' ? 501 : 404,
-        `no upgrade is served at ${url.pathname}`,
-      );
+    if (parts[0] !== 'exec' && parts[0] !== 'attach')
+      throw new HttpError(404, `no upgrade is served at ${url.pathname}`);
     if (req.method !== 'POST' && req.method !== 'GET')
-      throw new HttpError(405, '/exec answers GET and POST only');
+      throw new HttpError(405, `/${parts[0]} answers GET and POST only`);
     const exec = parseExecRequest(parts, url.searchParams);
     const ws = isWebSocketUpgrade(req);
     if (!ws && !isSpdyUpgrade(req))

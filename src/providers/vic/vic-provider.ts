@@ -41,7 +41,7 @@ import { ContainerLifecycle } from './operations/container-lifecycle.js';
 import { PodDeleter } from './operations/pod-deleter.js';
 import { changedImages, ImageUpdater } from './operations/image-update.js';
 import { EphemeralAdder, newEphemerals } from './operations/ephemeral-containers.js';
-import { execInPod } from './operations/pod-exec.js';
+import { attachInPod, execInPod } from './operations/pod-exec.js';
 import { PodMonitor } from './operations/pod-monitor.js';
 import { PodStarter } from './operations/pod-starter.js';
 import { podIPsOf, podStatus } from './operations/pod-status.js';
@@ -643,6 +643,16 @@ export class VicProvider implements Provider {
   ): Promise<ExecResult> {
     await this.ready;
     return execInPod(this.o.isolation, this.entry(namespace, pod), container, command, io);
+  }
+
+  async attachToContainer(
+    namespace: string,
+    pod: string,
+    container: string,
+    io: ExecIO,
+  ): Promise<void> {
+    await this.ready;
+    return attachInPod(this.o.isolation, this.entry(namespace, pod), container, io);
   }
 
   async portForward(

@@ -18,6 +18,10 @@ export const TO_GUEST = {
   connect: 2,
   rotated: 1,
   stats: 1,
+  attach: 2,
+  attachin: 2,
+  attachclose: 1,
+  attachresize: 3,
 } as const;
 
 /** Messages from the agent (and, for started/exited, from a runc tether's status fd). */

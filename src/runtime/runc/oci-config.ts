@@ -5,7 +5,7 @@ import { ociSeccomp, type ResolvedProfile } from '../seccomp/profile.js';
 import type { ExecProcess } from '../core/exec.js';
 import { CAP_NAMES, capMask, containerCaps } from '../capabilities.js';
 import type { HostDevice } from './host-devices.js';
-import type { ProcessSpec, SecuritySpec } from '../runtime.js';
+import type { ProcessSpec, SecuritySpec, StdioSpec } from '../runtime.js';
 import type { ResolvedUser } from '../user.js';
 import { containerCgroupPath } from './stats.js';
 
@@ -23,6 +23,8 @@ export const STATUS_FD = 4;
 export const LOG_DIR_FD = 5;
 /** The listening socket the tether takes execs on (tether/exec-server.h): the fd after the rest. */
 export const execFd = (rotated: boolean) => (rotated ? LOG_DIR_FD + 1 : LOG_DIR_FD);
+/** The listening socket for attach sessions (tether/attach-server.h): after the exec socket. */
+export const attachFd = (rotated: boolean) => execFd(rotated) + 1;
 
 /** OCI capability names: CAP_ and the name. */
 const oci = (caps: string[]) => caps.map((c) => `CAP_${c}`);
@@ -153,6 +155,23 @@ export interface ContainerConfigInput {
   execServer?: boolean;
   /** A privileged container's device nodes: the host's (host-devices.ts). */
   devices?: HostDevice[];
+  /**
+   * The process's own stdin and terminal, held by the tether for attach sessions on a
+   * listening socket handed in as attachFd (tether-attach.ts); needs execServer.
+   */
+  stdio?: StdioSpec;
+}
+
+/** The tether's flags for a container's own stdin and terminal: none without either. */
+export function stdioArgs(io: StdioSpec | undefined, fd: number): string[] {
+  if (!io?.stdin && !io?.tty) return [];
+  return [
+    ...(io.stdin ? ['--stdin'] : []),
+    ...(io.stdin && io.stdinOnce ? ['--stdin-once'] : []),
+    ...(io.tty ? ['--tty'] : []),
+    '--attach-fd',
+    String(fd),
+  ];
 }
 
 export function containerConfig(c: ContainerConfigInput): object {
@@ -202,6 +221,7 @@ export function containerConfig(c: ContainerConfigInput): object {
             ]
           : []),
         ...(c.execServer ? ['--exec-fd', String(execFd(!!c.logRotation))] : []),
+        ...stdioArgs(c.stdio, attachFd(!!c.logRotation)),
         '--',
         ...c.process.args,
       ],

@@ -24,6 +24,7 @@ import { sleep } from '../core/time.js';
 import { mkdirInRoot } from '../in-root.js';
 import type { LogRotation } from '../log-rotation.js';
 import type {
+  AttachSession,
   ContainerSample,
   ExecStream,
   ExecStreamOptions,
@@ -32,12 +33,14 @@ import type {
   SandboxNetwork,
   SandboxSpec,
   SandboxUsage,
+  StdioSpec,
 } from '../runtime.js';
 import { cgroupPids, containerSample, oomKilled, sandboxUsage } from './stats.js';
 import { ExitWatcher, readStatus } from './exit-watch.js';
 import { Layout } from './layout.js';
 import { containerConfig, execProcessConfig } from './oci-config.js';
 import { EXEC_SOCKET, tetherExec } from './tether-exec.js';
+import { ATTACH_SOCKET, tetherAttach } from './tether-attach.js';
 import { Runc, RuncError, runcExec } from './runc-cli.js';
 import { runcExecStream } from './exec-stream.js';
 import type { FileToOpen } from '../../spawn/run-command.js';
@@ -51,6 +54,8 @@ import {
   HOST_BUSYBOX,
   statInContainer,
 } from './container-archive.js';
+
+const hasStdio = (io: StdioSpec | undefined) => io?.stdin === true || io?.tty === true;
 
 export interface RuncRuntimeOptions {
   /** Where the backend keeps everything, e.g. `<vch-state>/runtime/runc`. */
@@ -173,6 +178,7 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
           }),
           execServer: true,
           ...(privileged && { devices: await hostDevices() }),
+          ...(rec.spec.stdio && { stdio: rec.spec.stdio }),
         }),
       );
       await mkdir(dirname(rec.spec.logPath), { recursive: true });
@@ -193,6 +199,10 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
         // execFd(): the socket the tether takes execs on (tether-exec.ts), in the container's
         // own directory, bound by the runner.
         { path: join(dirs.dir, EXEC_SOCKET), listen: true },
+        // attachFd(): the container's own stdin and terminal, for attach sessions.
+        ...(hasStdio(rec.spec.stdio)
+          ? [{ path: join(dirs.dir, ATTACH_SOCKET), listen: true as const }]
+          : []),
       ];
       const pidFile = `${dirs.dir}/init.pid`;
       // The pod's CNI ADD has run beside all of the above; the process starts on its network.
@@ -263,6 +273,20 @@ export class RuncRuntime extends RuntimeBase<RuncContainer> implements Runtime {
         `container ${target.spec.name}, whose process namespace it joins, is not running`,
       );
     return target.init.pid;
+  }
+
+  async attach(id: string, options: { stdin: boolean }): Promise<AttachSession> {
+    await this.ready();
+    const rec = this.get(id);
+    const io = rec.spec.stdio;
+    if (!hasStdio(io))
+      throw conflict(
+        `container ${id} was created without stdin or a terminal: nothing to attach to`,
+      );
+    if (options.stdin && !io?.stdin)
+      throw invalidInput(`container ${id} was created without stdin: attach without it`);
+    if (rec.status !== 'running') throw conflict(`container ${id} is not running`);
+    return tetherAttach(this.layout.container(id).dir, options.stdin);
   }
 
   async stats(id: string): Promise<ContainerSample> {

@@ -9,7 +9,7 @@ import { containerSeccomp } from '../seccomp/container.js';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { conflict, invalidInput, notFound, unavailable } from '../errors.js';
+import { conflict, invalidInput, notFound, notImplemented, unavailable } from '../errors.js';
 import { exitOutcome, markRunning, type ContainerRecord } from '../core/container-record.js';
 import { readJson, writeJsonAtomic } from '../core/files.js';
 import type { ExecIo, ExecProcess } from '../core/exec.js';
@@ -340,6 +340,11 @@ export class VmRuntime extends RuntimeBase<ContainerRecord> implements Runtime {
   }
 
   protected override async prepare(rec: ContainerRecord): Promise<void> {
+    const io = rec.spec.stdio;
+    if (io?.stdin || io?.tty)
+      throw notImplemented(
+        `a container's own ${io.tty ? 'terminal' : 'stdin'} (attach) is not supported in a pod VM yet: run it on runc`,
+      );
     // The log exists before the VM's port appends to it.
     await mkdir(dirname(rec.spec.logPath), { recursive: true });
     await (await open(rec.spec.logPath, 'a', 0o640)).close();

@@ -1,8 +1,9 @@
 // Container routes: create, start, stop, kill, wait, delete, list, inspect and logs.
+import { once } from 'node:events';
 import { parseExposedPorts, parsePortBindings } from './ports.js';
 import { parseTime } from '../../iolog/index.js';
 import type { LogChunk } from '../../iolog/index.js';
-import { errorKind, invalidInput } from '../errors.js';
+import { conflict, errorKind, invalidInput } from '../errors.js';
 import { checkBackend } from '../runtime-label.js';
 import type { ContainerStatus, CreateContainerRequest, WaitCondition } from '../types.js';
 import type { Vch } from '../vch.js';
@@ -53,8 +54,17 @@ export function parseCreateBody(
 ): CreateContainerRequest {
   const image = body.Image;
   if (typeof image !== 'string' || image === '') throw invalidInput('Image is required');
-  if (body.Tty === true) throw invalidInput('Tty is not supported yet: run without -t');
-  if (body.OpenStdin === true) throw invalidInput('stdin is not supported yet: run without -i');
+  const flag = (f: 'Tty' | 'OpenStdin' | 'StdinOnce') => {
+    const v = body[f];
+    if (v !== undefined && v !== null && typeof v !== 'boolean')
+      throw invalidInput(`invalid ${f}: want true or false`);
+    return v === true;
+  };
+  const stdio = {
+    ...(flag('OpenStdin') && { stdin: true }),
+    ...(flag('OpenStdin') && flag('StdinOnce') && { stdinOnce: true }),
+    ...(flag('Tty') && { tty: true }),
+  };
   const env = strSlice(body.Env, 'Env');
   for (const e of env ?? [])
     if (e === '' || e.startsWith('='))
@@ -98,6 +108,7 @@ export function parseCreateBody(
   const names = namesOf(body, host);
   return {
     image,
+    ...stdio,
     ...(name !== null && name !== '' && { name }),
     ...(cmd && { cmd }),
     // Docker's CLI sends [""] for `--entrypoint ""`: clear the image's entrypoint.
@@ -166,6 +177,24 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
 
   router.add('POST', '/containers/{id}/start', async ({ res, params }) => {
     sendEmpty(res, (await vch.startContainer(params[0])) ? 204 : 304);
+  });
+
+  // The container's terminal (docker run -it, docker attach): through an attach session.
+  router.add('POST', '/containers/{id}/resize', async ({ res, params, query }) => {
+    const width = queryInt(query, 'w') ?? 0;
+    const height = queryInt(query, 'h') ?? 0;
+    if (!(width >= 0 && width <= 0xffff && height >= 0 && height <= 0xffff))
+      throw invalidInput('terminal size out of range: w and h are 0..65535');
+    const c = await vch.inspectContainer(params[0]);
+    if (!c.config.tty)
+      throw conflict(`container ${c.name} has no terminal (it was created without -t)`);
+    // As Docker: a size of 0 (the CLI's before it knows one) changes nothing.
+    if (width > 0 && height > 0 && c.status === 'running') {
+      const s = await vch.attachSession(c.id, { stdin: false });
+      s.resize({ width, height });
+      s.close();
+    }
+    sendEmpty(res, 200);
   });
 
   router.add('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
@@ -278,6 +307,8 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     const until = parseLogTime(query.get('until'), 'until');
     const tail = parseTail(query.get('tail'));
     const follow = queryBool(query, 'follow');
+    // With a terminal the log is one raw stream, as Docker serves it.
+    const tty = (await vch.inspectContainer(params[0])).config.tty === true;
     const logs = await vch.logs(params[0], {
       stream: stdout && stderr ? 'all' : stdout ? 'stdout' : 'stderr',
       ...(since !== undefined && { since }),
@@ -289,14 +320,16 @@ export function addContainerRoutes(router: Router, vch: Vch): void {
     });
     res.writeHead(200, {
       'Content-Type':
-        compareVersions(apiVersion, '1.42') >= 0
+        !tty && compareVersions(apiVersion, '1.42') >= 0
           ? 'application/vnd.docker.multiplexed-stream'
           : 'application/vnd.docker.raw-stream',
     });
     res.flushHeaders();
     try {
       for await (const chunk of logs as AsyncIterable<LogChunk>) {
-        if (!(await writeFrame(res, chunk))) break;
+        if (tty) {
+          if (!res.write(chunk.data)) await once(res, 'drain', { signal });
+        } else if (!(await writeFrame(res, chunk))) break;
       }
     } catch (e) {
       if (!signal.aborted) throw e;

@@ -161,10 +161,10 @@ describe('containers', () => {
     expect(await host({ ExtraHosts: ['gw:host-gateway'] })).toMatchObject({ status: 400 });
     expect(await host({ DnsOptions: ['ndots:5 rotate'] })).toMatchObject({ status: 400 });
     expect(
-      await call('POST', '/containers/create', { Image: 'example.test/app:1', Tty: true }),
+      await call('POST', '/containers/create', { Image: 'example.test/app:1', Tty: 'yes' }),
     ).toMatchObject({
       status: 400,
-      json: { message: 'Tty is not supported yet: run without -t' },
+      json: { message: 'invalid Tty: want true or false' },
     });
     expect(
       await call('POST', '/containers/create', { Image: 'example.test/app:1', Cmd: 5 }),

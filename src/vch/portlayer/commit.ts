@@ -167,6 +167,9 @@ export class Committer {
         }),
         ...(task.mounts?.length && { mounts: task.mounts }),
         ...(task.pidNamespaceOf && { pidNamespaceOf: task.pidNamespaceOf }),
+        ...(task.openStdin && { stdin: true }),
+        ...(task.stdinOnce && { stdinOnce: true }),
+        ...(task.tty && { tty: true }),
         labels: { [LABEL_TASK]: task.id },
       });
     } catch (err) {

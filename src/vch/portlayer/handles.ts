@@ -26,6 +26,10 @@ export interface TaskSpec {
   groupAdd?: string[];
   /** Kubernetes' terminationMessagePath (absolute), read at each exit. */
   terminationMessagePath?: string;
+  /** Kubernetes' stdin, stdinOnce and tty (VIC's openStdin and tty). */
+  openStdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
   /** Its volumes (VolumeJoin), in join order. */
   mounts?: ContainerMount[];
   /** Another task of the pod (its name) whose PID namespace it joins. */

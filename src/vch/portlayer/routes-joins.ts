@@ -113,6 +113,9 @@ export function addJoinRoutes(
       groupAdd: optStrings(body, 'groupAdd'),
       terminationMessagePath: messagePath(body),
       pidNamespaceOf: optString(body, 'pidNamespaceOf'),
+      ...(optBool(body, 'openStdin') && { openStdin: true }),
+      ...(optBool(body, 'openStdin') && optBool(body, 'stdinOnce') && { stdinOnce: true }),
+      ...(optBool(body, 'tty') && { tty: true }),
     };
     const target = task.pidNamespaceOf;
     if (

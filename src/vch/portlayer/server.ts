@@ -80,7 +80,7 @@ export function createPortlayerRouter(vch: Vch, o: PortlayerOptions = {}): Route
   addVolumeRoutes(router, vch, handles, 'default');
   addJoinRoutes(router, vch, handles, dir, o.storeName ?? 'default', execs);
   addExecRoutes(router, handles, execs);
-  addInteractionRoutes(router, execs);
+  addInteractionRoutes(router, execs, vch, dir);
   addStatsRoutes(router, vch, dir);
   addForwardRoutes(router);
   return router;

@@ -154,6 +154,13 @@ export class ContainerService {
         ...(req.terminationMessagePath && { terminationMessagePath: req.terminationMessagePath }),
         ...(mounts.runtime.length > 0 && { mounts: mounts.runtime }),
         ...(pidNamespaceOf && { pidNamespaceOf }),
+        ...((req.stdin || req.tty) && {
+          stdio: {
+            stdin: req.stdin === true,
+            stdinOnce: req.stdinOnce === true,
+            tty: req.tty === true,
+          },
+        }),
       });
     } catch (e) {
       db.transaction(() => {

@@ -53,6 +53,7 @@ export function taskConfig(
     stopSignal: image.stopSignal,
     attach: false,
     openStdin: c.stdin ?? false,
+    ...(c.stdin && c.stdinOnce && { stdinOnce: true }),
     tty: c.tty ?? false,
     memoryLimitBytes: memory === undefined ? undefined : Math.ceil(memory),
     cpuMillis: cpu === undefined ? undefined : Math.ceil(cpu * 1000),

@@ -53,6 +53,68 @@ export async function execInPod(
   return { exitCode: await isolation.execWait(vp.id, id, io.signal) };
 }
 
+/**
+ * kubectl attach (virtual-kubelet's AttachToContainer), as VIC's persona attaches to a
+ * container: its own session over the interaction API by its task id — its output from now on
+ * until it exits (or the client goes), its stdin through the tether, resizes of its terminal.
+ * The client's input ending ends the session too, unless the container's stdin closes with it
+ * and its output runs on to the end (stdinOnce without a terminal): Docker's and the CRI's rule.
+ */
+export async function attachInPod(
+  isolation: ExecProxy,
+  vp: VicPod,
+  container: string,
+  io: ExecIO,
+): Promise<void> {
+  const where = `pod ${vp.pod.metadata?.namespace}/${vp.pod.metadata?.name}`;
+  const c = vp.containers.get(container);
+  const spec = [...(vp.pod.spec?.containers ?? []), ...(vp.pod.spec?.initContainers ?? [])].find(
+    (s) => s.name === container,
+  );
+  if (!c || !spec) throw new NodeError('NotFound', `container ${container} is not in ${where}`);
+  if (!vp.id || !c.taskId || c.waiting)
+    throw new NodeError(
+      'Conflict',
+      `container ${container} in ${where} is not running: ${c.waiting?.reason ?? 'ContainerCreating'}`,
+    );
+  if (io.stdin && !spec.stdin)
+    throw new NodeError(
+      'InvalidInput',
+      `container ${container} in ${where} was not created with stdin: attach without -i, or set stdin: true`,
+    );
+  if (io.tty && !spec.tty)
+    throw new NodeError(
+      'InvalidInput',
+      `container ${container} in ${where} was not created with a terminal: attach without -t, or set tty: true`,
+    );
+  const id = c.taskId;
+  const session = new AbortController();
+  const outputs = AbortSignal.any([io.signal, session.signal]);
+  const output = (which: 'stdout' | 'stderr', to: Writable | undefined) =>
+    isolation
+      .execOutput(id, which, outputs)
+      .then((from) => copy(from, to))
+      .catch((e: unknown) => {
+        if (!outputs.aborted) throw e;
+      });
+  const endsOutput = !(spec.stdinOnce === true && spec.tty !== true);
+  const input =
+    io.stdin &&
+    isolation
+      .execInput(id, io.stdin, outputs)
+      .catch(() => undefined)
+      .then(() => {
+        if (endsOutput) session.abort();
+      });
+  const resizes = io.resize && resizeLoop(isolation, id, io.resize, outputs);
+  try {
+    await Promise.all([output('stdout', io.stdout), !io.tty && output('stderr', io.stderr)]);
+  } finally {
+    session.abort();
+  }
+  await Promise.all([input, resizes]);
+}
+
 /** Copies without ending `to` (the caller ends the client's streams); no `to`: drained. */
 async function copy(from: Readable, to: Writable | undefined): Promise<void> {
   if (!to) {
@@ -75,10 +137,15 @@ async function resizeLoop(
     signal.addEventListener('abort', () => resolve({ done: true, value: undefined }));
   });
   for (;;) {
-    const next = await Promise.race([it.next(), stop]);
+    // A resize stream that breaks (the client gone) ends the loop: it must never reject, as
+    // it is awaited only once the output is through.
+    const next = await Promise.race([it.next(), stop]).catch(
+      () => ({ done: true, value: undefined }) as const,
+    );
     if (next.done) break;
     // A resize that misses (the exec just ended) is of no consequence.
     await isolation.execResize(id, next.value).catch(() => undefined);
   }
-  void it.return?.(undefined);
+  // A client gone mid-session leaves its resize stream destroyed: its return() rejects.
+  Promise.resolve(it.return?.(undefined)).catch(() => undefined);
 }

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ANNOTATION_RUNTIME } from '../cache/vic-pod.js';
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { testPod } from '../../../../test/support/pods.js';
@@ -158,43 +159,51 @@ function readmeSection(): string {
   return readme.slice(start, end);
 }
 
-describe.each(TYPES)('$name', ({ type, table, place, refusedValues, check = validatePod }) => {
-  const fields = type.getAttributeTypeMap().map((a) => a.name);
+const VM_ONLY = ['stdin', 'stdinOnce', 'tty'];
 
-  it('every field of the type is decided, and every decision is a field of the type', () => {
-    expect(Object.keys(table).sort()).toEqual([...fields].sort());
-  });
+describe.each(TYPES)(
+  '$name',
+  ({ type, name, table, place, refusedValues, check = validatePod }) => {
+    const fields = type.getAttributeTypeMap().map((a) => a.name);
 
-  it('an applied field names a test that exists', () => {
-    for (const [field, rule] of Object.entries(table))
-      if ('applied' in rule)
-        expect(existsSync(join(repo, rule.test)), `${field}: ${rule.test}`).toBe(true);
-  });
+    it('every field of the type is decided, and every decision is a field of the type', () => {
+      expect(Object.keys(table).sort()).toEqual([...fields].sort());
+    });
 
-  it('a pod that sets a refused field is refused with the field and its reason', () => {
-    for (const [field, rule] of Object.entries(table)) {
-      const reason = reasonOf(rule);
-      if (!reason) continue;
-      if ('gap' in rule && !(field in refusedValues)) continue; // no value to refuse
-      expect(refusedValues, `a refused value for ${field}`).toHaveProperty([field]);
-      const pod = appPod();
-      const path = place(pod, { [field]: refusedValues[field] });
-      expect(() => check(pod), field).toThrow(`${path}: ${reason}`);
-      try {
-        check(pod);
-      } catch (err) {
-        expect(err).toMatchObject({ kind: 'InvalidInput' });
+    it('an applied field names a test that exists', () => {
+      for (const [field, rule] of Object.entries(table))
+        if ('applied' in rule)
+          expect(existsSync(join(repo, rule.test)), `${field}: ${rule.test}`).toBe(true);
+    });
+
+    it('a pod that sets a refused field is refused with the field and its reason', () => {
+      for (const [field, rule] of Object.entries(table)) {
+        const reason = reasonOf(rule);
+        if (!reason) continue;
+        if ('gap' in rule && !(field in refusedValues)) continue; // no value to refuse
+        expect(refusedValues, `a refused value for ${field}`).toHaveProperty([field]);
+        const pod = appPod();
+        // A container's own stdin and terminal are refused in a pod VM only.
+        if (VM_ONLY.includes(field) && name === 'V1Container')
+          pod.metadata!.annotations = { [ANNOTATION_RUNTIME]: 'vm' };
+        const path = place(pod, { [field]: refusedValues[field] });
+        expect(() => check(pod), field).toThrow(`${path}: ${reason}`);
+        try {
+          check(pod);
+        } catch (err) {
+          expect(err).toMatchObject({ kind: 'InvalidInput' });
+        }
       }
-    }
-  });
+    });
 
-  it('the README lists every refused field', () => {
-    const section = readmeSection();
-    for (const [field, rule] of Object.entries(table))
-      if (reasonOf(rule))
-        expect(section, field).toMatch(new RegExp(`\`([A-Za-z.]*\\.)?${field}\``));
-  });
-});
+    it('the README lists every refused field', () => {
+      const section = readmeSection();
+      for (const [field, rule] of Object.entries(table))
+        if (reasonOf(rule))
+          expect(section, field).toMatch(new RegExp(`\`([A-Za-z.]*\\.)?${field}\``));
+    });
+  },
+);
 
 describe('validatePod', () => {
   it('accepts a pod as the API server defaults it for `kubectl run`', () => {
@@ -237,6 +246,14 @@ describe('validatePod', () => {
       },
     });
     expect(() => validatePod(pod)).not.toThrow();
+  });
+
+  it('accepts stdin, stdinOnce and tty on runc (the tether holds them), refuses them in a VM', () => {
+    const pod = appPod();
+    Object.assign(pod.spec!.containers[0], { stdin: true, stdinOnce: true, tty: true });
+    expect(() => validatePod(pod)).not.toThrow();
+    pod.metadata!.annotations = { [ANNOTATION_RUNTIME]: 'vm' };
+    expect(() => validatePod(pod)).toThrow(/stdin is not supported in a pod VM yet/);
   });
 
   it('accepts exec probes and exec and sleep hooks (prober.ts, hook-runner.ts)', () => {

@@ -6,6 +6,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { LIFECYCLE_REFUSED, runnableLifecycle } from './action-support.js';
 import { allowedHostNamespace, hostNamespaceRefused } from './host-access.js';
+import { ANNOTATION_RUNTIME } from '../cache/vic-pod.js';
 import { type FieldRule, only } from './field-rules.js';
 
 export { POD_SECURITY_CONTEXT_FIELDS, SECURITY_CONTEXT_FIELDS } from './security-fields.js';
@@ -30,6 +31,19 @@ const VOLUMES_APPLIED =
 const hostNamespace = (ns: string): FieldRule => ({
   refused: hostNamespaceRefused(ns),
   unless: allowedHostNamespace,
+});
+
+/**
+ * A container's own stdin and terminal: held by the runc tether for attach sessions; a pod
+ * VM's agent does not hold them yet, so a pod annotated for a VM is refused (and the VCH
+ * refuses them in a VM whatever asked).
+ */
+const onRunc = (field: string, how: string): FieldRule => ({
+  refused: `${field} is not supported in a pod VM yet (its agent holds no container stdin or terminal): run the pod on runc (annotation ${ANNOTATION_RUNTIME}: runc) or remove ${field}`,
+  unless: {
+    values: `any on runc (${how}); false in a pod VM`,
+    allows: (v, { pod }) => v === false || pod.metadata?.annotations?.[ANNOTATION_RUNTIME] !== 'vm',
+  },
 });
 
 /** Probes run by prober.ts: exec, and the network handlers where action-support.ts lets them. */
@@ -227,15 +241,11 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     test: POD_FIELDS_TEST,
   },
   startupProbe: probe,
-  stdin: {
-    refused:
-      'stdin is not wired to a container by this node yet: its stdin would be closed; remove stdin (and kubectl attach -i)',
-    unless: only(false),
-  },
-  stdinOnce: {
-    refused: 'stdinOnce needs stdin, which this node does not wire yet; remove it',
-    unless: only(false),
-  },
+  stdin: onRunc(
+    'stdin',
+    'its tether holds the stdin for kubectl attach -i (tether/attach-server.h)',
+  ),
+  stdinOnce: onRunc('stdinOnce', 'the stdin closes when the first attach session with it ends'),
   terminationMessagePath: {
     applied:
       'the VCH binds a file of its own there and reads it (4 KiB, safe-read) at each exit: state.terminated.message',
@@ -245,10 +255,10 @@ export const CONTAINER_FIELDS: Record<string, FieldRule> = {
     applied: 'termination-message.ts: File, FallbackToLogsOnError (the last 80 lines, 2 KiB)',
     test: TERMINATION_MESSAGE_TEST,
   },
-  tty: {
-    refused: 'this node does not give a container a terminal yet; remove tty',
-    unless: only(false),
-  },
+  tty: onRunc(
+    'tty',
+    'its tether gives it a terminal (a pty of its own devpts) for kubectl attach -t',
+  ),
   volumeDevices: { refused: 'block volumes (volumeDevices) are not supported by this node' },
   volumeMounts: {
     applied:
