@@ -386,7 +386,11 @@ static void push_input(struct chan *c) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) break;
         if (n <= 0) { /* the reader is gone: what is left is dropped (and credited) */
-            if (c->kind == CHAN_CONN) return give_up(c);
+            if (c->kind == CHAN_CONN) {
+                agent_log("channel %u: writing to port %d: %s", c->id, c->port,
+                          n < 0 ? strerror(errno) : "nothing written");
+                return give_up(c);
+            }
             c->consumed += c->in_len;
             c->in_len = 0;
             if (!c->tty) close_fd(&c->in_fd);

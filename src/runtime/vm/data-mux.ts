@@ -106,13 +106,14 @@ export class DataChannel extends Duplex {
         return e?.();
       }
       case FRAME.reset:
-        // The agent has let it go: nothing more comes, and nothing needs saying back.
+        // The agent has let it go: nothing more comes, and nothing needs saying back. An
+        // error, not an end: what was sent may not have arrived (a port-forward's client must
+        // not take a reset connection for a finished one).
         this.guestDone = true;
         this.hostDone = true;
-        this.push(null);
         this.stderr.push(null);
         this.endGuest('reset');
-        this.destroy();
+        this.destroy(unavailable('the connection was reset inside the pod VM'));
         return;
       default:
         return this.violation(`sent a frame of unknown type ${f.type}`);
