@@ -395,7 +395,7 @@ describe('vic-kubelet node flags', () => {
       ],
       [
         [...base, '--state-dir', join(work, 'x'), '--provider-module', 'm.mjs'],
-        'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network and --insecure-registry do not go with it\n',
+        'vic-kubelet: --provider-module runs its own provider: --vch, --state-dir, --runtime, --bridge-network, --max-layer-expansion and --insecure-registry do not go with it\n',
       ],
       [
         [...base, '--state-dir', join(work, 'x'), '--max-pods', '0'],
