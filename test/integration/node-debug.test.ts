@@ -53,7 +53,8 @@ interface Run {
   stderr: string;
 }
 
-function kubectl(args: string[]): Promise<Run> {
+/** The cluster's kubectl; `input`, when given, is its stdin. */
+function kubectl(args: string[], input?: string): Promise<Run> {
   const child = spawn(
     join(cluster.bin, 'kubectl'),
     [
@@ -63,8 +64,12 @@ function kubectl(args: string[]): Promise<Run> {
       join(cluster.dir, 'kubectl-cache'),
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] },
   );
+  if (input !== undefined) {
+    child.stdin!.on('error', () => undefined); // kubectl may exit before reading it all
+    child.stdin!.end(input);
+  }
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -129,6 +134,34 @@ describe('kubectl debug on a vic-kubelet node (runc)', () => {
       ready: true,
     });
     expect(now.status!.containerStatuses![0]!.state!.running).toBeDefined();
+  }, 120_000);
+
+  it('kubectl debug -i attaches to the debug container: a shell reads the piped commands', async () => {
+    // kubectl creates it with stdin (and stdinOnce), then attaches: the tether holds its stdin.
+    const r = await kubectl(
+      [
+        'debug',
+        '-i',
+        '-n',
+        namespace,
+        POD,
+        `--image=${vic.image}`,
+        '-c',
+        'shell',
+        '--target=app',
+        '--',
+        'sh',
+      ],
+      'echo from-the-shell; busybox ps; exit 4\n',
+    );
+    expect(r.stderr).not.toMatch(/couldn't attach/);
+    // Its input reached the shell: what it ran is in the container's log. (kubectl's own copy
+    // of the output ends with its input, as on a kubelet: the container was not stdinOnce.)
+    const logs = await kubectl(['logs', '-n', namespace, POD, '-c', 'shell']);
+    expect(logs.stdout, logs.stderr).toMatch(/^from-the-shell\n/);
+    expect(logs.stdout).toMatch(/sleep 3600/);
+    const s = await terminated('shell');
+    expect(s.state!.terminated).toMatchObject({ exitCode: 4 });
   }, 120_000);
 
   it('without --target it has a PID namespace of its own, the pod’s network and hostname', async () => {

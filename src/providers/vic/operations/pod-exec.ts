@@ -68,9 +68,12 @@ export async function attachInPod(
 ): Promise<void> {
   const where = `pod ${vp.pod.metadata?.namespace}/${vp.pod.metadata?.name}`;
   const c = vp.containers.get(container);
-  const spec = [...(vp.pod.spec?.containers ?? []), ...(vp.pod.spec?.initContainers ?? [])].find(
-    (s) => s.name === container,
-  );
+  // Ephemeral ones too: `kubectl debug -it` attaches to the one it added.
+  const spec = [
+    ...(vp.pod.spec?.containers ?? []),
+    ...(vp.pod.spec?.initContainers ?? []),
+    ...(vp.pod.spec?.ephemeralContainers ?? []),
+  ].find((s) => s.name === container);
   if (!c || !spec) throw new NodeError('NotFound', `container ${container} is not in ${where}`);
   if (!vp.id || !c.taskId || c.waiting)
     throw new NodeError(
@@ -90,13 +93,22 @@ export async function attachInPod(
   const id = c.taskId;
   const session = new AbortController();
   const outputs = AbortSignal.any([io.signal, session.signal]);
-  const output = (which: 'stdout' | 'stderr', to: Writable | undefined) =>
-    isolation
-      .execOutput(id, which, outputs)
-      .then((from) => copy(from, to))
-      .catch((e: unknown) => {
+  // The output is followed from when its request is answered: input goes only after that, or
+  // what the container answers to it at once could come before the session sees it.
+  const opened = (which: 'stdout' | 'stderr') =>
+    isolation.execOutput(id, which, outputs).catch((e: unknown) => {
+      if (!outputs.aborted) throw e;
+      return undefined;
+    });
+  const streams = [opened('stdout'), io.tty ? undefined : opened('stderr')];
+  await Promise.allSettled(streams);
+  const output = async (from: Promise<Readable | undefined> | undefined, to?: Writable) => {
+    const r = await from;
+    if (r)
+      await copy(r, to).catch((e: unknown) => {
         if (!outputs.aborted) throw e;
       });
+  };
   const endsOutput = !(spec.stdinOnce === true && spec.tty !== true);
   const input =
     io.stdin &&
@@ -108,7 +120,7 @@ export async function attachInPod(
       });
   const resizes = io.resize && resizeLoop(isolation, id, io.resize, outputs);
   try {
-    await Promise.all([output('stdout', io.stdout), !io.tty && output('stderr', io.stderr)]);
+    await Promise.all([output(streams[0], io.stdout), output(streams[1], io.stderr)]);
   } finally {
     session.abort();
   }
