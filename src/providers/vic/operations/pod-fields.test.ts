@@ -184,7 +184,7 @@ describe.each(TYPES)(
         expect(refusedValues, `a refused value for ${field}`).toHaveProperty([field]);
         const pod = appPod();
         // A container's own stdin and terminal are refused in a pod VM only.
-        if (VM_ONLY.includes(field) && name === 'V1Container')
+        if (VM_ONLY.includes(field) && (name === 'V1Container' || name === 'V1EphemeralContainer'))
           pod.metadata!.annotations = { [ANNOTATION_RUNTIME]: 'vm' };
         const path = place(pod, { [field]: refusedValues[field] });
         expect(() => check(pod), field).toThrow(`${path}: ${reason}`);
