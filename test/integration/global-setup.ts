@@ -18,6 +18,14 @@ function vchBridges(): string[] {
   return [...(r.stdout ?? '').matchAll(/^\d+: (vic[0-9a-f]{8})[:@]/gm)].map((m) => m[1]);
 }
 
+/** The bridge's masquerade rule (src/vch/network/masquerade.ts names it in a comment). */
+function removeMasquerade(bridge: string): void {
+  const r = spawnSync('iptables', ['-w', '-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' });
+  for (const line of (r.stdout ?? '').split('\n'))
+    if (line.startsWith('-A ') && line.includes(`"vic-kubelet ${bridge}"`))
+      spawnSync('sh', ['-c', `iptables -w -t nat ${line.replace(/^-A/, '-D')}`]);
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const before = new Set(vchBridges());
   const cluster = await startCluster();
@@ -29,7 +37,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await cluster.stop();
     const leaked = vchBridges().filter((b) => !before.has(b));
-    for (const b of leaked) spawnSync('ip', ['link', 'del', b]);
+    for (const b of leaked) {
+      spawnSync('ip', ['link', 'del', b]);
+      removeMasquerade(b);
+    }
     if (leaked.length > 0)
       throw new Error(
         `a test made VCH bridges in the host's network namespace (${leaked.join(', ')}): run it in a namespace of its own or pass --bridge-network none`,

@@ -23,7 +23,9 @@ let work: string;
 const started = new Map<string, VchProcess>();
 
 function serve(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [main, 'vch', 'serve', ...args], {
+  // The host's network namespace: no bridge here (a VCH makes its bridge when it opens).
+  const network = args.includes('--bridge-network') ? [] : ['--bridge-network', 'none'];
+  const r = spawnSync(process.execPath, [main, 'vch', 'serve', ...args, ...network], {
     encoding: 'utf8',
     timeout: 20_000,
   });
